@@ -1,0 +1,319 @@
+"""The topology file: one description for `qnet up`, Docker Compose and Kubernetes.
+
+A topology names the nodes (with their memory and gate models), the fiber links between them
+(each carries a quantum channel and a classical channel) and, optionally, extra classical-only links.
+Every physical quantity has its unit in its key name. Everything has a default, so this is a
+complete topology::
+
+    nodes: [alice, bob]
+    links: [[alice, bob]]
+
+Validation is done with pydantic; `load_topology` turns any validation failure into a
+`TopologyError` whose message names the key path (``links[0].length_km``) and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from qemu_net.errors import TopologyError
+
+#: Speed of light in fiber: a signal needs about 5 microseconds per kilometre (n ~ 1.47).
+FIBER_NS_PER_KM = 5_000.0
+
+Probability = float
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NodeSpec(_Strict):
+    """One network node: a process with a quantum memory."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+    #: ``host:port`` where the node serves gRPC. Empty: chosen by the launcher (`qnet up` picks free
+    #: loopback ports; Kubernetes uses the StatefulSet's DNS names).
+    address: str = ""
+    memory_qubits: int = Field(default=256, ge=1, le=100_000)
+    #: Energy relaxation and dephasing times of the memory; ``null`` (the default) means no decay.
+    t1_s: float | None = Field(default=None, gt=0)
+    t2_s: float | None = Field(default=None, gt=0)
+    gate_1q_error: Probability = Field(default=0.0, ge=0, le=1)
+    gate_2q_error: Probability = Field(default=0.0, ge=0, le=1)
+    gate_1q_duration_ns: float = Field(default=0.0, ge=0)
+    gate_2q_duration_ns: float = Field(default=0.0, ge=0)
+    measure_error: Probability = Field(default=0.0, ge=0, le=1)
+    measure_duration_ns: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _t2_bounded_by_t1(self) -> NodeSpec:
+        if self.t1_s is not None and self.t2_s is not None and self.t2_s > 2 * self.t1_s + 1e-15:
+            raise ValueError(
+                f"t2_s={self.t2_s} exceeds 2*t1_s={2 * self.t1_s}: no physical memory has T2 > 2*T1"
+            )
+        return self
+
+    @property
+    def noiseless(self) -> bool:
+        return (
+            self.t1_s is None
+            and self.t2_s is None
+            and self.gate_1q_error == 0
+            and self.gate_2q_error == 0
+            and self.measure_error == 0
+        )
+
+
+class LinkSpec(_Strict):
+    """A fiber between two nodes: a quantum channel and a classical channel side by side."""
+
+    nodes: tuple[str, str]
+    length_km: float = Field(default=0.0, ge=0)
+    attenuation_db_per_km: float = Field(default=0.2, ge=0)
+    #: How the EPR source's imperfection is modelled: ``werner`` (depolarised pair of fidelity
+    #: ``source_fidelity``) or ``dephased`` (Bell-diagonal with only a phase flip).
+    source_model: str = Field(default="werner", pattern=r"^(werner|dephased)$")
+    source_fidelity: Probability = Field(default=1.0, ge=0.25, le=1)
+    #: Depolarising probability (Cirq's convention) a photon suffers crossing the fiber.
+    transmission_depolarize: Probability = Field(default=0.0, ge=0, le=1)
+    detector_efficiency: Probability = Field(default=1.0, gt=0, le=1)
+    dark_count_probability: Probability = Field(default=0.0, ge=0, le=1)
+    #: Optical misalignment: probability that a detected photon's polarisation is flipped (QKD).
+    misalignment_error: Probability = Field(default=0.0, ge=0, le=0.5)
+    attempt_rate_hz: float = Field(default=1e6, gt=0)
+    max_attempts: int = Field(default=1_000_000, ge=1)
+    #: The classical channel's one-way latency; ``null`` derives it from the length (5 us/km).
+    classical_latency_ns: float | None = Field(default=None, ge=0)
+
+    @field_validator("nodes")
+    @classmethod
+    def _distinct(cls, v: tuple[str, str]) -> tuple[str, str]:
+        if v[0] == v[1]:
+            raise ValueError(f"a link from {v[0]!r} to itself is not allowed")
+        return v
+
+    @property
+    def transmissivity(self) -> float:
+        """Probability that a photon survives the fiber and is detected: 10^(-aL/10) * eta_det."""
+        return 10 ** (-self.attenuation_db_per_km * self.length_km / 10) * self.detector_efficiency
+
+    @property
+    def latency_ns(self) -> float:
+        if self.classical_latency_ns is not None:
+            return self.classical_latency_ns
+        return self.length_km * FIBER_NS_PER_KM
+
+
+class ClassicalLinkSpec(_Strict):
+    """A classical-only connection (no quantum channel)."""
+
+    nodes: tuple[str, str]
+    length_km: float = Field(default=0.0, ge=0)
+    latency_ns: float | None = Field(default=None, ge=0)
+
+    @field_validator("nodes")
+    @classmethod
+    def _distinct(cls, v: tuple[str, str]) -> tuple[str, str]:
+        if v[0] == v[1]:
+            raise ValueError(f"a link from {v[0]!r} to itself is not allowed")
+        return v
+
+    @property
+    def effective_latency_ns(self) -> float:
+        return self.latency_ns if self.latency_ns is not None else self.length_km * FIBER_NS_PER_KM
+
+
+class Topology(_Strict):
+    """A whole network. Build with `load_topology` / `parse_topology` to get readable errors."""
+
+    name: str = Field(default="qnet", pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", max_length=40)
+    nodes: tuple[NodeSpec, ...] = Field(min_length=1)
+    links: tuple[LinkSpec, ...] = ()
+    classical_links: tuple[ClassicalLinkSpec, ...] = ()
+    #: Seed for every random choice in the network; each node derives its own stream from it.
+    seed: int = Field(default=0, ge=0)
+
+    @field_validator("nodes", mode="before")
+    @classmethod
+    def _names_to_specs(cls, v: Any) -> Any:
+        if isinstance(v, (list, tuple)):
+            return [{"name": x} if isinstance(x, str) else x for x in v]
+        return v
+
+    @field_validator("links", "classical_links", mode="before")
+    @classmethod
+    def _pairs_to_specs(cls, v: Any) -> Any:
+        if isinstance(v, (list, tuple)):
+            return [{"nodes": x} if isinstance(x, (list, tuple)) else x for x in v]
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Topology:
+        seen: set[str] = set()
+        for i, n in enumerate(self.nodes):
+            if n.name in seen:
+                raise _KeyedError(f"nodes[{i}].name", f"duplicate node name {n.name!r}")
+            seen.add(n.name)
+        pairs: set[frozenset[str]] = set()
+        for key, links in (("links", self.links), ("classical_links", self.classical_links)):
+            for i, link in enumerate(links):
+                for end in link.nodes:
+                    if end not in seen:
+                        raise _KeyedError(f"{key}[{i}].nodes", f"unknown node {end!r}")
+                pair = frozenset(link.nodes)
+                if pair in pairs:
+                    raise _KeyedError(
+                        f"{key}[{i}].nodes", f"a second link between {link.nodes[0]!r} and {link.nodes[1]!r}"
+                    )
+                pairs.add(pair)
+        return self
+
+    # ----------------------------------------------------------------- queries
+    def node(self, name: str) -> NodeSpec:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        return tuple(n.name for n in self.nodes)
+
+    def link(self, a: str, b: str) -> LinkSpec | None:
+        """The quantum (fiber) link between a and b, or None."""
+        for link in self.links:
+            if set(link.nodes) == {a, b}:
+                return link
+        return None
+
+    def classical_latency_ns(self, a: str, b: str) -> float | None:
+        """One-way latency of the classical channel between a and b; None if they are not connected."""
+        q = self.link(a, b)
+        if q is not None:
+            return q.latency_ns
+        for c in self.classical_links:
+            if set(c.nodes) == {a, b}:
+                return c.effective_latency_ns
+        return None
+
+    def neighbours(self, name: str) -> list[str]:
+        out = []
+        for link in (*self.links, *self.classical_links):
+            if name in link.nodes:
+                out.append(link.nodes[1] if link.nodes[0] == name else link.nodes[0])
+        return out
+
+    def with_addresses(self, addresses: dict[str, str]) -> Topology:
+        nodes = tuple(n.model_copy(update={"address": addresses.get(n.name, n.address)}) for n in self.nodes)
+        return self.model_copy(update={"nodes": nodes})
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+class _KeyedError(ValueError):
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def parse_topology(data: Any, *, source: str = "topology") -> Topology:
+    """Validate a parsed YAML/JSON document; raise `TopologyError` naming the key path on failure."""
+    if not isinstance(data, dict):
+        raise TopologyError(f"{source}: expected a mapping with a 'nodes' key, got {type(data).__name__}")
+    try:
+        return Topology.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            ctx_err = (err.get("ctx") or {}).get("error")
+            if isinstance(ctx_err, _KeyedError):
+                problems.append(f"{ctx_err.path}: {ctx_err.message}")
+                continue
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("function-after",)))
+            msg = err["msg"]
+            if msg.startswith("Value error, "):
+                msg = msg[len("Value error, ") :]
+            problems.append(f"{_format_loc(loc)}: {msg}")
+        raise TopologyError(f"{source}: " + "; ".join(problems), problems=tuple(problems)) from None
+
+
+def load_topology(path: str | os.PathLike[str]) -> Topology:
+    """Read and validate a topology YAML file."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise TopologyError(f"cannot read topology file {str(p)!r}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise TopologyError(f"{p}: not valid YAML: {exc}") from None
+    return parse_topology(data, source=str(p))
+
+
+def topology_from_env(var: str = "QNET_TOPOLOGY") -> Topology:
+    """The topology given in an environment variable, as YAML text or as a file path."""
+    value = os.environ.get(var)
+    if not value:
+        raise TopologyError(f"environment variable {var} is not set")
+    if "\n" in value or value.lstrip().startswith("{"):
+        return parse_topology(yaml.safe_load(value), source=f"${var}")
+    return load_topology(value)
+
+
+def default_topology() -> Topology:
+    """The embedded default: alice -- repeater -- bob over 10 km fibers."""
+    return parse_topology(
+        {
+            "name": "demo",
+            "nodes": ["alice", "repeater", "bob"],
+            "links": [
+                {"nodes": ["alice", "repeater"], "length_km": 10},
+                {"nodes": ["repeater", "bob"], "length_km": 10},
+            ],
+            "classical_links": [{"nodes": ["alice", "bob"], "length_km": 20}],
+        },
+        source="default topology",
+    )
+
+
+def chain_topology(n: int, *, length_km: float = 1.0, name: str = "chain", **link_kw: Any) -> Topology:
+    """A linear chain n0 -- n1 -- ... -- n(n-1), with an end-to-end classical link."""
+    names = [f"n{i}" for i in range(n)]
+    links = [{"nodes": [names[i], names[i + 1]], "length_km": length_km, **link_kw} for i in range(n - 1)]
+    extra = []
+    if n > 2:
+        extra = [{"nodes": [names[0], names[-1]], "length_km": length_km * (n - 1)}]
+    return parse_topology({"name": name, "nodes": names, "links": links, "classical_links": extra})
+
+
+__all__ = [
+    "FIBER_NS_PER_KM",
+    "ClassicalLinkSpec",
+    "LinkSpec",
+    "NodeSpec",
+    "Topology",
+    "chain_topology",
+    "default_topology",
+    "load_topology",
+    "parse_topology",
+    "topology_from_env",
+]
