@@ -40,6 +40,9 @@ class NodeSpec(_Strict):
     #: ``host:port`` where the node serves gRPC. Empty: chosen by the launcher (`qnet up` picks free
     #: loopback ports; Kubernetes uses the StatefulSet's DNS names).
     address: str = ""
+    #: ``host:port`` of the node-to-node service when it is served on its own port (so a Kubernetes
+    #: NetworkPolicy can admit only nodes to it). Empty: peers use `address`.
+    peer_address: str = ""
     memory_qubits: int = Field(default=256, ge=1, le=100_000)
     #: Energy relaxation and dephasing times of the memory; ``null`` (the default) means no decay.
     t1_s: float | None = Field(default=None, gt=0)
