@@ -1,0 +1,393 @@
+"""Link physics: photon loss, heralded EPR generation, delivered pair states, batched EPR outcomes.
+
+Pure numpy (no I/O, no Cirq); every random draw comes from the ``np.random.Generator`` passed in.
+
+Photon loss
+-----------
+A photon survives the fiber *and* is detected with probability ``eta = 10^(-alpha L / 10) * eta_det``
+(`LinkSpec.transmissivity`). A qubit sent over a link arrives after the fiber delay
+``L * FIBER_NS_PER_KM`` (about 5 us/km) and suffers the link's ``transmission_depolarize``.
+
+Heralded EPR generation (our scheme: *one-sided, source at the source end*)
+---------------------------------------------------------------------------
+The source end S (by default ``link.nodes[0]``) entangles a memory qubit with a photon and sends the
+photon down the fiber to the far end F, whose memory absorbs it and whose detector heralds success;
+F sends the herald back to S over the classical channel. One attempt therefore
+
+* succeeds (clicks) with probability ``p = eta + (1 - eta) * d`` where d is the dark-count probability:
+  a dark count fakes a herald when the photon was lost. Given a click, a fraction
+  ``q = (1 - eta) d / p`` of heralds are false, and a false herald leaves S's half uncorrelated with
+  F's (maximally mixed pair), so the delivered state is ``(1 - q) rho_true + q I/4``;
+* occupies the source memory for ``round_trip = L * FIBER_NS_PER_KM + link.latency_ns`` (photon out,
+  herald back), and attempts cannot be faster than the source allows, so the attempt period is
+  ``max(1 / attempt_rate_hz, round_trip)`` (one memory qubit per link: the next attempt starts when the
+  previous herald -- or its absence -- is known).
+
+The number of attempts is geometric with mean ``1/p``, capped by ``max_attempts`` (`sample_attempts`
+returns None at the cap). The herald reaches S ``attempts * period`` after generation started
+(`herald_delay_ns`). The delivered pair (qubit 0 = S's half, qubit 1 = F's half) is the source state
+(`werner` or `dephased` of ``source_fidelity``), then ``depolarize(transmission_depolarize)`` on the
+travelling half, then the false-herald mixing, then memory decoherence: S's half waited the round trip
+in S's memory, F's half waited the herald's return trip ``link.latency_ns`` in F's memory. The state
+is thus *as of the herald's arrival at S*: stamp both halves with that virtual time. Only the
+successful attempt matters (each attempt re-initialises the source qubit), so the state is the same
+for every pair of a link and is computed once (`EprLinkModel`).
+
+Misalignment (``misalignment_error``) is a QKD detector effect and is not applied here.
+
+Seed contract: with the same Generator state, `sample_attempts`, `sample_photon_losses` and
+`epr_batch_outcomes` return the same values on every platform numpy supports.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qemu_net.errors import InvalidOperation
+from qemu_net.network.topology import FIBER_NS_PER_KM, LinkSpec
+from qemu_net.quantum.noise import (
+    apply_superop_dm,
+    depolarize_kraus,
+    kraus_to_superop,
+    memory_superop,
+)
+from qemu_net.quantum.states import dephased_bell, from_tensor, to_tensor, werner_state
+
+if TYPE_CHECKING:
+    from qemu_net.network.topology import NodeSpec
+
+#: Measurement basis codes used by `epr_batch_outcomes` (and the QKD pulse trains).
+BASIS_Z, BASIS_X, BASIS_Y = 0, 1, 2
+
+# ------------------------------------------------------------------------------- photon loss
+
+
+def survival_probability(length_km: float, attenuation_db_per_km: float, detector_efficiency: float = 1.0) -> float:
+    """10^(-alpha L / 10) * eta_det: a photon survives L km of fiber and is detected."""
+    if length_km < 0 or attenuation_db_per_km < 0 or not (0 <= detector_efficiency <= 1):
+        raise InvalidOperation(
+            f"need length_km >= 0, attenuation_db_per_km >= 0, detector_efficiency in [0, 1]; got "
+            f"{length_km}, {attenuation_db_per_km}, {detector_efficiency}"
+        )
+    return 10 ** (-attenuation_db_per_km * length_km / 10) * detector_efficiency
+
+
+def photon_survival_probability(link: LinkSpec) -> float:
+    """The link's transmissivity eta (fiber survival times detector efficiency)."""
+    return survival_probability(link.length_km, link.attenuation_db_per_km, link.detector_efficiency)
+
+
+def sample_photon_losses(rng: np.random.Generator, link: LinkSpec, k: int) -> np.ndarray:
+    """For k photons sent over the link: a bool array, True where the photon was lost (k uniforms)."""
+    if k < 0:
+        raise InvalidOperation(f"number of photons must be >= 0, got {k}")
+    return rng.random(k) >= photon_survival_probability(link)
+
+
+def sample_qubit_lost(rng: np.random.Generator, link: LinkSpec) -> bool:
+    """One qubit sent over the link: True if it was lost (one uniform)."""
+    return bool(rng.random() >= photon_survival_probability(link))
+
+
+def transmission_superop(link: LinkSpec) -> np.ndarray | None:
+    """Superoperator (4x4) of the noise a travelling qubit suffers, or None if the fiber is noiseless."""
+    if link.transmission_depolarize == 0:
+        return None
+    return kraus_to_superop(depolarize_kraus(link.transmission_depolarize))
+
+
+# ---------------------------------------------------------------------------------- timing
+
+
+def fiber_delay_ns(link: LinkSpec) -> float:
+    """Time a photon (a qubit) needs to cross the fiber: L * 5 us/km."""
+    return link.length_km * FIBER_NS_PER_KM
+
+
+def classical_arrival_ns(send_ns: float, link: LinkSpec) -> float:
+    """Virtual time at which a classical message sent at send_ns arrives: send_ns + link.latency_ns."""
+    return send_ns + link.latency_ns
+
+
+def qubit_arrival_ns(send_ns: float, link: LinkSpec) -> float:
+    """Virtual time at which a qubit sent at send_ns arrives over the fiber."""
+    return send_ns + fiber_delay_ns(link)
+
+
+def round_trip_ns(link: LinkSpec) -> float:
+    """Photon out over the fiber plus herald back over the classical channel."""
+    return fiber_delay_ns(link) + link.latency_ns
+
+
+def attempt_period_ns(link: LinkSpec) -> float:
+    """Virtual time one EPR attempt occupies: max(1 / attempt_rate_hz, round trip)."""
+    return max(1e9 / link.attempt_rate_hz, round_trip_ns(link))
+
+
+def herald_delay_ns(link: LinkSpec, attempts: int) -> float:
+    """Time from the start of generation to the herald's arrival at the source: attempts * period."""
+    if attempts < 1:
+        raise InvalidOperation(f"attempts must be >= 1, got {attempts}")
+    return attempts * attempt_period_ns(link)
+
+
+# ------------------------------------------------------------------------------- heralding
+
+
+def herald_probability(link: LinkSpec) -> float:
+    """Per-attempt click probability: eta + (1 - eta) * dark_count_probability."""
+    eta = photon_survival_probability(link)
+    return eta + (1 - eta) * link.dark_count_probability
+
+
+def false_herald_fraction(link: LinkSpec) -> float:
+    """Fraction of heralds that were dark counts: (1 - eta) d / p_herald (0 when there is no click)."""
+    p = herald_probability(link)
+    if p == 0:
+        return 0.0
+    return (1 - photon_survival_probability(link)) * link.dark_count_probability / p
+
+
+def _geometric(rng: np.random.Generator, p: float, cap: int, size: int | None = None) -> np.ndarray | int:
+    if p <= 0:
+        return np.zeros(size, dtype=np.int64) if size is not None else 0
+    k = rng.geometric(p, size=size)
+    if size is None:
+        return int(k) if k <= cap else 0
+    k = np.asarray(k, dtype=np.int64)
+    k[k > cap] = 0
+    return k
+
+
+def sample_attempts(rng: np.random.Generator, link: LinkSpec) -> int | None:
+    """Attempts until the first herald (geometric, mean 1/p); None if more than max_attempts were needed.
+
+    On None the link spent ``max_attempts * attempt_period_ns(link)`` for nothing. One draw from rng.
+    """
+    k = _geometric(rng, herald_probability(link), link.max_attempts)
+    return int(k) or None
+
+
+def sample_attempts_batch(rng: np.random.Generator, link: LinkSpec, n: int) -> np.ndarray:
+    """Attempts for n successive pairs (int64 array); 0 marks a pair that hit the max_attempts cap."""
+    return _geometric(rng, herald_probability(link), link.max_attempts, size=n)  # type: ignore[return-value]
+
+
+def source_state(link: LinkSpec) -> np.ndarray:
+    """The EPR source's pair (4x4): Werner or dephased Bell state of source_fidelity."""
+    if link.source_model == "werner":
+        return werner_state(link.source_fidelity)
+    if link.source_model == "dephased":
+        return dephased_bell(link.source_fidelity)
+    raise InvalidOperation(f"unknown EPR source model {link.source_model!r} (expected 'werner' or 'dephased')")
+
+
+def epr_pair_state(
+    link: LinkSpec,
+    source_node: NodeSpec | None = None,
+    far_node: NodeSpec | None = None,
+    *,
+    source_wait_ns: float | None = None,
+    far_wait_ns: float | None = None,
+) -> np.ndarray:
+    """The delivered pair's density matrix (4x4; qubit 0 at the source end, qubit 1 at the far end).
+
+    Source state -> depolarize(transmission_depolarize) on qubit 1 -> false-herald mixing with I/4 ->
+    memory decoherence of qubit 0 for ``source_wait_ns`` (default: the round trip) with source_node's
+    T1/T2 and of qubit 1 for ``far_wait_ns`` (default: link.latency_ns) with far_node's. A node of
+    None has a perfect memory.
+    """
+    rho = to_tensor(source_state(link))
+    sop = transmission_superop(link)
+    if sop is not None:
+        rho = apply_superop_dm(rho, sop, (1,))
+    q = false_herald_fraction(link)
+    if q > 0:
+        rho = (1 - q) * rho + q * to_tensor(np.eye(4, dtype=np.complex128) / 4)
+    waits = (
+        round_trip_ns(link) if source_wait_ns is None else source_wait_ns,
+        link.latency_ns if far_wait_ns is None else far_wait_ns,
+    )
+    for axis, (node, wait) in enumerate(zip((source_node, far_node), waits)):
+        if node is not None and wait > 0 and (node.t1_s is not None or node.t2_s is not None):
+            rho = apply_superop_dm(rho, memory_superop(wait, node.t1_s, node.t2_s), (axis,))
+    return np.ascontiguousarray(from_tensor(rho))
+
+
+@dataclass(frozen=True)
+class HeraldedPair:
+    """One successful generation: how many attempts, when the herald arrived, the pair's state."""
+
+    attempts: int
+    #: Virtual time from the start of generation to the herald's arrival at the source end.
+    delay_ns: float
+    #: 4x4 density matrix (qubit 0 = source end); a fresh array the caller may keep.
+    rho: np.ndarray = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.delay_ns < 0:
+            raise ValueError(f"invalid HeraldedPair(attempts={self.attempts}, delay_ns={self.delay_ns})")
+
+
+@dataclass(frozen=True)
+class EprLinkModel:
+    """Everything a link needs per EPR pair, precomputed from its LinkSpec and the two nodes.
+
+    ``source`` is the name of the end holding qubit 0 of `rho` (the end that emits and waits the round
+    trip); the far end is the other.
+    """
+
+    link: LinkSpec
+    source: str
+    p_herald: float
+    false_herald_fraction: float
+    period_ns: float
+    round_trip_ns: float
+    max_attempts: int
+    rho: np.ndarray = field(repr=False, compare=False)
+
+    @classmethod
+    def from_specs(
+        cls,
+        link: LinkSpec,
+        source_node: NodeSpec | None = None,
+        far_node: NodeSpec | None = None,
+        *,
+        source: str | None = None,
+    ) -> EprLinkModel:
+        src = source if source is not None else (source_node.name if source_node is not None else link.nodes[0])
+        if src not in link.nodes:
+            raise InvalidOperation(f"source {src!r} is not an end of link {link.nodes}")
+        for node in (source_node, far_node):
+            if node is not None and node.name not in link.nodes:
+                raise InvalidOperation(f"node {node.name!r} is not an end of link {link.nodes}")
+        rho = epr_pair_state(link, source_node, far_node)
+        rho.setflags(write=False)
+        return cls(
+            link=link,
+            source=src,
+            p_herald=herald_probability(link),
+            false_herald_fraction=false_herald_fraction(link),
+            period_ns=attempt_period_ns(link),
+            round_trip_ns=round_trip_ns(link),
+            max_attempts=link.max_attempts,
+            rho=rho,
+        )
+
+    @property
+    def mean_attempts(self) -> float:
+        return math.inf if self.p_herald == 0 else 1 / self.p_herald
+
+    @property
+    def fidelity(self) -> float:
+        """Fidelity of the delivered pair with |Phi+>."""
+        return float(np.real(self.rho[0, 0] + self.rho[3, 3] + self.rho[0, 3] + self.rho[3, 0]) / 2)
+
+    @property
+    def give_up_delay_ns(self) -> float:
+        """Virtual time spent when generation fails at the attempt cap."""
+        return self.max_attempts * self.period_ns
+
+    def sample(self, rng: np.random.Generator) -> HeraldedPair | None:
+        """One pair: sampled attempts and delay, and a copy of the state; None at the attempt cap."""
+        k = _geometric(rng, self.p_herald, self.max_attempts)
+        if not k:
+            return None
+        return HeraldedPair(attempts=int(k), delay_ns=int(k) * self.period_ns, rho=self.rho.copy())
+
+    def sample_batch(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Attempts (int64, 0 = capped) and herald delays (float64, from each pair's own start) for n pairs."""
+        k = _geometric(rng, self.p_herald, self.max_attempts, size=n)
+        k = np.asarray(k, dtype=np.int64)
+        delays = np.where(k > 0, k, self.max_attempts) * self.period_ns
+        return k, delays
+
+
+# ---------------------------------------------------------------------- batched measurement
+
+_H = np.array([[1, 1], [1, -1]], dtype=np.complex128) / math.sqrt(2)
+_SDAG = np.diag([1, -1j]).astype(np.complex128)
+#: Unitary applied before a Z measurement to measure in Z, X, Y: outcome 0 <-> eigenvalue +1.
+BASIS_CHANGE = (np.eye(2, dtype=np.complex128), _H, _H @ _SDAG)
+
+
+def outcome_table(rho_pair: np.ndarray) -> np.ndarray:
+    """Born probabilities P[3*basis_a + basis_b, 2*a + b] (shape (9, 4)) of a two-qubit state."""
+    m = from_tensor(np.asarray(rho_pair, dtype=np.complex128))
+    if m.shape != (4, 4):
+        raise InvalidOperation(f"expected a two-qubit density matrix (4x4), got shape {np.shape(rho_pair)}")
+    tr = np.trace(m).real
+    if abs(tr - 1) > 1e-6 or not np.allclose(m, m.conj().T, atol=1e-8):
+        raise InvalidOperation(f"not a density matrix: trace {tr:.6g}, Hermitian {np.allclose(m, m.conj().T)}")
+    table = np.empty((9, 4))
+    for ba in range(3):
+        for bb in range(3):
+            u = np.kron(BASIS_CHANGE[ba], BASIS_CHANGE[bb])
+            table[3 * ba + bb] = np.real(np.einsum("ij,jk,ik->i", u, m, u.conj()))
+    table = np.clip(table, 0, None)
+    return table / table.sum(axis=1, keepdims=True)
+
+
+def sample_outcomes(
+    rng: np.random.Generator, table: np.ndarray, bases_a: np.ndarray, bases_b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sample joint outcomes from an `outcome_table`; one uniform per pair. Returns (a, b) as uint8."""
+    ba = np.asarray(bases_a)
+    bb = np.asarray(bases_b)
+    if ba.shape != bb.shape or ba.ndim != 1:
+        raise InvalidOperation(f"bases_a and bases_b must be 1-D arrays of equal length, got {ba.shape}, {bb.shape}")
+    if ba.size and (ba.min() < 0 or ba.max() > 2 or bb.min() < 0 or bb.max() > 2):
+        raise InvalidOperation("basis codes must be 0 (Z), 1 (X) or 2 (Y)")
+    combo = ba.astype(np.intp) * 3 + bb
+    cdf = np.cumsum(table, axis=1)[combo]  # (N, 4)
+    u = rng.random(ba.size)
+    idx = (u >= cdf[:, 0]).astype(np.uint8)
+    idx += u >= cdf[:, 1]
+    idx += u >= cdf[:, 2]
+    np.minimum(idx, 3, out=idx)
+    return idx >> 1, idx & 1
+
+
+def epr_batch_outcomes(
+    rng: np.random.Generator, rho_pair: np.ndarray, bases_a: np.ndarray, bases_b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Measure N copies of a two-qubit state, pair i in bases (bases_a[i], bases_b[i]) (0=Z, 1=X, 2=Y).
+
+    Exact Born sampling: the 9 x 4 outcome probabilities are computed once from rho, then one uniform
+    per pair picks the joint outcome. Returns two uint8 arrays (0 = eigenvalue +1).
+    """
+    return sample_outcomes(rng, outcome_table(rho_pair), bases_a, bases_b)
+
+
+__all__ = [
+    "BASIS_CHANGE",
+    "BASIS_X",
+    "BASIS_Y",
+    "BASIS_Z",
+    "EprLinkModel",
+    "HeraldedPair",
+    "attempt_period_ns",
+    "classical_arrival_ns",
+    "epr_batch_outcomes",
+    "epr_pair_state",
+    "false_herald_fraction",
+    "fiber_delay_ns",
+    "herald_delay_ns",
+    "herald_probability",
+    "outcome_table",
+    "photon_survival_probability",
+    "qubit_arrival_ns",
+    "round_trip_ns",
+    "sample_attempts",
+    "sample_attempts_batch",
+    "sample_outcomes",
+    "sample_photon_losses",
+    "sample_qubit_lost",
+    "source_state",
+    "survival_probability",
+    "transmission_superop",
+]
