@@ -33,7 +33,7 @@ for _v in BELL_STATES.values():
     _v.setflags(write=False)
 
 
-def _check_fidelity(name: str, f: float, low: float = 0.0) -> float:
+def _check_fidelity(name: str, f: float, low: float = 0) -> float:
     try:
         f = float(f)
     except (TypeError, ValueError):
