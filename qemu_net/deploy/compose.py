@@ -1,0 +1,108 @@
+"""Render a Docker Compose file from a topology.
+
+One service per node, named after the node; the topology (with each node's ``address`` rewritten to
+its service's DNS name, ``NAME:50051``) is written next to the compose file and mounted read-only at
+``/etc/qnet/topology.yaml``. Each node has a health check that asks the standard gRPC health service
+(``python -m qemu_net.deploy.healthcheck``), and a ``client`` service (profile ``client``) runs a
+protocol once every node is healthy::
+
+    qnet deploy compose --topology net.yaml -o deploy-out/compose.yaml
+    docker compose -f deploy-out/compose.yaml up -d
+    docker compose -f deploy-out/compose.yaml --profile client run --rm client
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qemu_net.deploy import _yaml
+from qemu_net.deploy.k8s import DEFAULT_CLIENT_ARGS, DEFAULT_IMAGE, NODE_PORT, TOPOLOGY_PATH
+from qemu_net.network.topology import Topology
+
+TOPOLOGY_FILE = "qnet-topology.yaml"
+
+
+@dataclass(frozen=True)
+class ComposeOptions:
+    image: str = DEFAULT_IMAGE
+    #: Name of the topology file written beside the compose file (mounted into every container).
+    topology_file: str = TOPOLOGY_FILE
+    client_args: tuple[str, ...] = DEFAULT_CLIENT_ARGS
+    #: Publish node i's gRPC port on the host at base_host_port + i; 0 publishes nothing.
+    base_host_port: int = 0
+
+
+def compose_topology(topology: Topology) -> Topology:
+    """The topology with every node reachable at its compose service name on the standard port."""
+    nodes = tuple(
+        n.model_copy(update={"address": f"{n.name}:{NODE_PORT}", "peer_address": ""}) for n in topology.nodes
+    )
+    return topology.model_copy(update={"nodes": nodes})
+
+
+def render_compose(topology: Topology, opts: ComposeOptions | None = None) -> tuple[dict[str, Any], Topology]:
+    """The compose document and the topology it mounts (write both; see `write_compose`)."""
+    opts = opts or ComposeOptions()
+    topo = compose_topology(topology)
+    mount = {"type": "bind", "source": f"./{opts.topology_file}", "target": TOPOLOGY_PATH, "read_only": True}
+    healthcheck = {
+        "test": ["CMD", "python", "-m", "qemu_net.deploy.healthcheck", f"127.0.0.1:{NODE_PORT}"],
+        "interval": "5s",
+        "timeout": "5s",
+        "retries": 5,
+        "start_period": "60s",
+    }
+    services: dict[str, Any] = {}
+    for i, node in enumerate(topo.nodes):
+        svc: dict[str, Any] = {
+            "image": opts.image,
+            "command": ["--topology", TOPOLOGY_PATH, "--name", node.name],
+            "hostname": node.name,
+            "environment": {"QNET_NODE_NAME": node.name, "QNET_TOPOLOGY": TOPOLOGY_PATH},
+            "volumes": [mount],
+            "expose": [str(NODE_PORT)],
+            "healthcheck": healthcheck,
+            "stop_signal": "SIGTERM",
+            "stop_grace_period": "15s",
+            "read_only": True,
+            "tmpfs": ["/tmp"],
+            "restart": "unless-stopped",
+            "labels": {"io.qemu-net.node": node.name, "io.qemu-net.topology": topo.name},
+        }
+        if opts.base_host_port:
+            svc["ports"] = [f"127.0.0.1:{opts.base_host_port + i}:{NODE_PORT}"]
+        services[node.name] = svc
+    services["client"] = {
+        "image": opts.image,
+        "profiles": ["client"],
+        "entrypoint": ["qnet"],
+        "command": list(opts.client_args),
+        "volumes": [mount],
+        "read_only": True,
+        "tmpfs": ["/tmp"],
+        "depends_on": {n.name: {"condition": "service_healthy"} for n in topo.nodes},
+        "labels": {"io.qemu-net.topology": topo.name},
+    }
+    doc = {"name": f"qnet-{topo.name}", "services": services}
+    return doc, topo
+
+
+def write_compose(topology: Topology, out: str | Path, opts: ComposeOptions | None = None) -> list[Path]:
+    """Write the compose file to `out` and the mounted topology beside it; return both paths."""
+    opts = opts or ComposeOptions()
+    doc, topo = render_compose(topology, opts)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    topo_path = out.parent / opts.topology_file
+    out.write_text("# Rendered by `qnet deploy compose`; regenerate instead of editing.\n" + dump_compose(doc))
+    topo_path.write_text(_yaml.topology_yaml(topo))
+    return [out, topo_path]
+
+
+def dump_compose(doc: dict[str, Any]) -> str:
+    return _yaml.dump(doc)
+
+
+__all__ = ["ComposeOptions", "compose_topology", "dump_compose", "render_compose", "write_compose"]
