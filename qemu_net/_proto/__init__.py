@@ -1,0 +1,1 @@
+"""Generated gRPC code; regenerate with scripts/gen_protos.py."""

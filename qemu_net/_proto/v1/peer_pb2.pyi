@@ -1,0 +1,164 @@
+from qemu_net._proto.v1 import types_pb2 as _types_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Ack(_message.Message):
+    __slots__ = ("virtual_time_ns",)
+    VIRTUAL_TIME_NS_FIELD_NUMBER: _ClassVar[int]
+    virtual_time_ns: int
+    def __init__(self, virtual_time_ns: _Optional[int] = ...) -> None: ...
+
+class ForwardRequest(_message.Message):
+    __slots__ = ("from_node", "operations", "holders", "virtual_time_ns")
+    class HoldersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    FROM_NODE_FIELD_NUMBER: _ClassVar[int]
+    OPERATIONS_FIELD_NUMBER: _ClassVar[int]
+    HOLDERS_FIELD_NUMBER: _ClassVar[int]
+    VIRTUAL_TIME_NS_FIELD_NUMBER: _ClassVar[int]
+    from_node: str
+    operations: _containers.RepeatedCompositeFieldContainer[_types_pb2.Operation]
+    holders: _containers.ScalarMap[str, str]
+    virtual_time_ns: int
+    def __init__(self, from_node: _Optional[str] = ..., operations: _Optional[_Iterable[_Union[_types_pb2.Operation, _Mapping]]] = ..., holders: _Optional[_Mapping[str, str]] = ..., virtual_time_ns: _Optional[int] = ...) -> None: ...
+
+class ForwardResponse(_message.Message):
+    __slots__ = ("outcomes", "group_sizes", "virtual_time_ns", "moved")
+    class GroupSizesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class MovedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    GROUP_SIZES_FIELD_NUMBER: _ClassVar[int]
+    VIRTUAL_TIME_NS_FIELD_NUMBER: _ClassVar[int]
+    MOVED_FIELD_NUMBER: _ClassVar[int]
+    outcomes: _containers.RepeatedScalarFieldContainer[int]
+    group_sizes: _containers.ScalarMap[str, int]
+    virtual_time_ns: int
+    moved: _containers.ScalarMap[str, str]
+    def __init__(self, outcomes: _Optional[_Iterable[int]] = ..., group_sizes: _Optional[_Mapping[str, int]] = ..., virtual_time_ns: _Optional[int] = ..., moved: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class TakeGroupRequest(_message.Message):
+    __slots__ = ("qubit", "new_holder")
+    QUBIT_FIELD_NUMBER: _ClassVar[int]
+    NEW_HOLDER_FIELD_NUMBER: _ClassVar[int]
+    qubit: str
+    new_holder: str
+    def __init__(self, qubit: _Optional[str] = ..., new_holder: _Optional[str] = ...) -> None: ...
+
+class TakeGroupResponse(_message.Message):
+    __slots__ = ("state", "moved_to")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    MOVED_TO_FIELD_NUMBER: _ClassVar[int]
+    state: _types_pb2.GroupState
+    moved_to: str
+    def __init__(self, state: _Optional[_Union[_types_pb2.GroupState, _Mapping]] = ..., moved_to: _Optional[str] = ...) -> None: ...
+
+class RelocateRequest(_message.Message):
+    __slots__ = ("qubit", "location", "depolarize", "lost")
+    QUBIT_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    DEPOLARIZE_FIELD_NUMBER: _ClassVar[int]
+    LOST_FIELD_NUMBER: _ClassVar[int]
+    qubit: str
+    location: str
+    depolarize: float
+    lost: bool
+    def __init__(self, qubit: _Optional[str] = ..., location: _Optional[str] = ..., depolarize: _Optional[float] = ..., lost: _Optional[bool] = ...) -> None: ...
+
+class UpdateHolderRequest(_message.Message):
+    __slots__ = ("qubits", "holder", "group_sizes")
+    class GroupSizesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    QUBITS_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    GROUP_SIZES_FIELD_NUMBER: _ClassVar[int]
+    qubits: _containers.RepeatedScalarFieldContainer[str]
+    holder: str
+    group_sizes: _containers.ScalarMap[str, int]
+    def __init__(self, qubits: _Optional[_Iterable[str]] = ..., holder: _Optional[str] = ..., group_sizes: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class ArrivingQubit(_message.Message):
+    __slots__ = ("qubit", "holder", "group_size", "pair_id", "tag", "ready_ns", "attempts")
+    QUBIT_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    GROUP_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAIR_ID_FIELD_NUMBER: _ClassVar[int]
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    READY_NS_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    qubit: str
+    holder: str
+    group_size: int
+    pair_id: str
+    tag: str
+    ready_ns: int
+    attempts: int
+    def __init__(self, qubit: _Optional[str] = ..., holder: _Optional[str] = ..., group_size: _Optional[int] = ..., pair_id: _Optional[str] = ..., tag: _Optional[str] = ..., ready_ns: _Optional[int] = ..., attempts: _Optional[int] = ...) -> None: ...
+
+class ArriveRequest(_message.Message):
+    __slots__ = ("from_node", "qubits", "virtual_time_ns", "state")
+    FROM_NODE_FIELD_NUMBER: _ClassVar[int]
+    QUBITS_FIELD_NUMBER: _ClassVar[int]
+    VIRTUAL_TIME_NS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    from_node: str
+    qubits: _containers.RepeatedCompositeFieldContainer[ArrivingQubit]
+    virtual_time_ns: int
+    state: _types_pb2.GroupState
+    def __init__(self, from_node: _Optional[str] = ..., qubits: _Optional[_Iterable[_Union[ArrivingQubit, _Mapping]]] = ..., virtual_time_ns: _Optional[int] = ..., state: _Optional[_Union[_types_pb2.GroupState, _Mapping]] = ...) -> None: ...
+
+class ClassicalMessage(_message.Message):
+    __slots__ = ("from_node", "channel", "seq", "payload", "sent_ns", "arrival_ns")
+    FROM_NODE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    SENT_NS_FIELD_NUMBER: _ClassVar[int]
+    ARRIVAL_NS_FIELD_NUMBER: _ClassVar[int]
+    from_node: str
+    channel: str
+    seq: int
+    payload: bytes
+    sent_ns: int
+    arrival_ns: int
+    def __init__(self, from_node: _Optional[str] = ..., channel: _Optional[str] = ..., seq: _Optional[int] = ..., payload: _Optional[bytes] = ..., sent_ns: _Optional[int] = ..., arrival_ns: _Optional[int] = ...) -> None: ...
+
+class EprOutcomes(_message.Message):
+    __slots__ = ("from_node", "batch_id", "outcomes", "bases", "virtual_time_ns")
+    FROM_NODE_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    BASES_FIELD_NUMBER: _ClassVar[int]
+    VIRTUAL_TIME_NS_FIELD_NUMBER: _ClassVar[int]
+    from_node: str
+    batch_id: str
+    outcomes: bytes
+    bases: bytes
+    virtual_time_ns: int
+    def __init__(self, from_node: _Optional[str] = ..., batch_id: _Optional[str] = ..., outcomes: _Optional[bytes] = ..., bases: _Optional[bytes] = ..., virtual_time_ns: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,84 @@
+"""The node-side NodeContext: protocol roles' view of their node (register, link layer, classical)."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property
+
+import cirq
+import numpy as np
+
+from qemu_net.errors import InvalidOperation
+from qemu_net.network.topology import Topology
+from qemu_net.node.convert import DiscardOp, GateOp, MeasureOp
+from qemu_net.quantum.register import DTYPE
+from qemu_net.node.core import NodeCore
+from qemu_net.protocols.context import EprHalf
+
+
+def session_seed(base: np.random.SeedSequence, session: str) -> np.random.SeedSequence:
+    """A stream for one session: the node's seed extended by a stable hash of the session id."""
+    digest = int.from_bytes(hashlib.sha256(session.encode()).digest()[:8], "little")
+    return np.random.SeedSequence(entropy=base.entropy, spawn_key=(*base.spawn_key, digest))
+
+
+class CoreContext:
+    """NodeContext over a NodeCore, scoped to one protocol session."""
+
+    def __init__(self, core: NodeCore, session: str, *, timeout_s: float) -> None:
+        self._core = core
+        self.session = session
+        self.timeout_s = timeout_s
+
+    @property
+    def name(self) -> str:
+        return self._core.name
+
+    @property
+    def topology(self) -> Topology:
+        return self._core.topology
+
+    @cached_property
+    def rng(self) -> np.random.Generator:
+        return np.random.default_rng(session_seed(self._core.seed_seq, self.session))
+
+    def alloc(self, n: int = 1) -> list[str]:
+        return self._core.allocate(n)
+
+    def free(self, qubits: list[str]) -> None:
+        if qubits:
+            self._core.free(list(qubits))
+
+    def apply(self, gate: cirq.Gate, *qubits: str) -> None:
+        if not qubits:
+            raise InvalidOperation("apply needs at least one qubit")
+        u = np.asarray(cirq.unitary(gate), dtype=DTYPE)
+        self._core.apply([GateOp(u, tuple(qubits))])
+
+    def apply_unitary(self, u: np.ndarray, *qubits: str) -> None:
+        self._core.apply([GateOp(np.asarray(u, dtype=DTYPE), tuple(qubits))])
+
+    def measure(self, qubit: str, basis: str = "Z", *, keep: bool = False) -> int:
+        (bit,) = self._core.apply([MeasureOp(qubit, basis, keep)])
+        return bit
+
+    def discard(self, qubit: str) -> None:
+        self._core.apply([DiscardOp(qubit)])
+
+    def epr(self, peer: str, *, tag: str, count: int = 1) -> list[EprHalf]:
+        return self._core.create_epr(peer, count, tag)
+
+    def await_epr(self, peer: str, *, tag: str, count: int = 1, timeout_s: float | None = None) -> list[EprHalf]:
+        return self._core.await_epr(peer, tag, count, min(timeout_s or self.timeout_s, self.timeout_s))
+
+    def send(self, peer: str, channel: str, payload: bytes) -> None:
+        self._core.send_classical(peer, channel, payload)
+
+    def recv(self, peer: str, channel: str, *, timeout_s: float | None = None) -> bytes:
+        return self._core.receive_classical(peer, channel, min(timeout_s or self.timeout_s, self.timeout_s)).payload
+
+    def now_ns(self) -> int:
+        return self._core.clock.now()
+
+    def advance_clock(self, ns: float) -> None:
+        self._core.clock.advance_by(ns)

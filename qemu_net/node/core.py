@@ -1,0 +1,754 @@
+"""The node's domain logic: its register, its qubit directory, and how operations find their state.
+
+Every qubit has a global id, a *location* (the node whose memory holds it) and a *holder* (the node
+process whose register holds the joint state of its group). This module keeps, for one node:
+
+* ``located``: qubits located here -> their holder (this node or another);
+* the register of groups held here, with ``held_loc``: each held qubit -> its location;
+* tombstones of groups that migrated away (qubit -> new holder), to redirect late requests.
+
+Rules (see docs/design.md): operations are accepted only at a qubit's location. When all of an
+operation batch's qubits are held here, it runs here; otherwise the batch runs at the holder with the
+largest group (sizes are hints kept per qubit), which first pulls the other groups it needs
+(`TakeGroup`). A holder that ends up with a group located entirely at one other node pushes it there
+(`AdoptGroup`), so a measured EPR pair's far half becomes local to its node. No lock is held during a
+remote call, so concurrent merges cannot deadlock; a request that races a migration is redirected
+(bounded number of hops) or waits (bounded) for the state in transit.
+
+Location directories change only on messages from holders (UpdateHolder, AdoptGroup, Arrive) and
+when the location itself frees a qubit.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from qemu_net.errors import (
+    InvalidOperation,
+    MemoryFull,
+    NotColocated,
+    NotConnected,
+    PermissionDenied,
+    ProtocolTimeout,
+    QubitNotFound,
+    ShuttingDown,
+    WrongLocation,
+)
+from qemu_net.network import links
+from qemu_net.network.topology import Topology
+from qemu_net.node.clock import VirtualClock
+from qemu_net.node.convert import DiscardOp, GateOp, MeasureOp, Op, ResetOp, op_qubits
+from qemu_net.node.mailbox import Mailbox, Message, SendSequencer
+from qemu_net.protocols.context import EprHalf
+from qemu_net.quantum import channels
+from qemu_net.quantum.register import GroupState, Register
+
+#: How long a request waits for a group that is in transit between holders.
+IN_TRANSIT_WAIT_S = 5.0
+#: How many times a request follows "moved" redirects before giving up.
+MAX_REDIRECTS = 8
+_TOMBSTONES = 200_000
+
+
+@dataclass(frozen=True)
+class Arriving:
+    qubit: str
+    holder: str
+    group_size: int = 1
+    pair_id: str = ""
+    tag: str = ""
+    ready_ns: int = 0
+    attempts: int = 1
+
+
+@dataclass
+class ForwardResult:
+    outcomes: list[int]
+    sizes: dict[str, int]
+    now_ns: int
+    moved: dict[str, str] = field(default_factory=dict)
+
+
+class Peers(Protocol):
+    """Outgoing node-to-node calls (implemented over gRPC in `qemu_net.node.peers`)."""
+
+    def forward(self, node: str, ops: Sequence[Op], holders: dict[str, str], now_ns: int) -> ForwardResult: ...
+    def take_group(self, node: str, qubit: str, new_holder: str) -> tuple[GroupState, list[str]] | str: ...
+    def adopt_group(self, node: str, state: GroupState, locations: list[str]) -> None: ...
+    def update_holder(self, node: str, qubits: list[str], holder: str, sizes: dict[str, int]) -> None: ...
+    def arrive(
+        self, node: str, qubits: list[Arriving], now_ns: int, state: tuple[GroupState, list[str]] | None = None
+    ) -> None: ...
+    def relocate(self, node: str, qubit: str, location: str, depolarize: float, lost: bool) -> None: ...
+    def deliver_classical(self, node: str, msg: Message) -> None: ...
+    def deliver_epr_outcomes(self, node: str, batch_id: str, outcomes: bytes, bases: bytes, now_ns: int) -> None: ...
+
+
+class NodeCore:
+    """One node's state and handlers. Thread-safe: one lock guards the register and directory."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        name: str,
+        *,
+        peers: Peers,
+        seed: int | None = None,
+        allow_inspect: bool = False,
+    ) -> None:
+        self.topology = topology
+        self.name = name
+        self.spec = topology.node(name)
+        self.peers = peers
+        self.allow_inspect = allow_inspect
+        base_seed = topology.seed if seed is None else seed
+        # Each node gets its own stream: the topology seed mixed with the node's index.
+        index = topology.node_names.index(name)
+        self.seed_seq = np.random.SeedSequence([base_seed, index])
+        self.rng = np.random.default_rng(self.seed_seq.spawn(1)[0])
+        self.register = Register(capacity=10**9, seed=int(self.seed_seq.generate_state(1)[0]))
+        self.clock = VirtualClock()
+        self.mailbox = Mailbox()
+        self._sequencer = SendSequencer()
+        self._incarnation = int.from_bytes(os.urandom(4), "little") << 32
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self.located: dict[str, str] = {}
+        self.sizes: dict[str, int] = {}
+        self.held_loc: dict[str, str] = {}
+        self._tomb: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self._departed: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self._epr_inbox: dict[tuple[str, str], collections.deque[EprHalf]] = {}
+        self._epr_batches: collections.OrderedDict[str, tuple[str, bytes, bytes]] = collections.OrderedDict()
+        self._ids = itertools.count(1)
+        self._draining = False
+        self._node_noise = {n.name: channels.NodeNoise.from_spec(n) for n in topology.nodes}
+
+    # ================================================================ helpers
+    def new_qubit_id(self) -> str:
+        return f"{self.name}.{next(self._ids)}"
+
+    def start_draining(self) -> None:
+        self._draining = True
+
+    def check_serving(self) -> None:
+        if self._draining:
+            raise ShuttingDown(f"node {self.name} is shutting down")
+
+    def _remember(self, d: collections.OrderedDict[str, str], q: str, v: str) -> None:
+        d[q] = v
+        d.move_to_end(q)
+        if len(d) > _TOMBSTONES:
+            d.popitem(last=False)
+
+    def _check_located(self, q: str) -> None:
+        """Raise the right error for a qubit that is not located here."""
+        if q in self.located:
+            return
+        where = self.held_loc.get(q) or self._departed.get(q)
+        if where is not None and where != self.name:
+            raise WrongLocation(
+                f"qubit {q!r} is located at node {where!r}, not at {self.name!r}: operate on it there",
+                qubit=q,
+                location=where,
+            )
+        raise QubitNotFound(f"no qubit {q!r} at node {self.name!r}", qubit=q)
+
+    def _check_batch(self, ops: Sequence[Op]) -> list[str]:
+        qs: list[str] = []
+        for op in ops:
+            for q in op_qubits(op):
+                if q not in qs:
+                    qs.append(q)
+        with self._lock:
+            for op in ops:
+                if isinstance(op, GateOp) and len(op.qubits) > 1:
+                    elsewhere = {}
+                    for q in op.qubits:
+                        if q not in self.located:
+                            where = self.held_loc.get(q) or self._departed.get(q)
+                            if where:
+                                elsewhere[q] = where
+                    if elsewhere:
+                        desc = ", ".join(f"{q!r} is at {w!r}" for q, w in elsewhere.items())
+                        raise NotColocated(
+                            f"a {len(op.qubits)}-qubit gate needs all its qubits at one node; at {self.name!r}: "
+                            f"{desc}. Use a nonlocal gate protocol or teleport a qubit first",
+                            qubits=list(op.qubits),
+                        )
+            for q in qs:
+                self._check_located(q)
+        return qs
+
+    def kraus_for_wait(self, q: str, waited_ns: int) -> list[np.ndarray] | None:
+        loc = self.held_loc.get(q, self.name)
+        return self._node_noise[loc].memory(waited_ns)
+
+    # ================================================================ execution at the holder
+    def _execute_locked(self, ops: Sequence[Op], now_ns: int) -> tuple[list[int], int]:
+        """Run ops on groups held here (lock held). Returns outcomes and the new time."""
+        reg = self.register
+        outcomes: list[int] = []
+        t = now_ns
+        for op in ops:
+            qs = op_qubits(op)
+            for q in qs:
+                if q not in reg:
+                    raise QubitNotFound(f"qubit {q!r} is not held at {self.name!r}")
+            noise = self._node_noise[self.held_loc[qs[0]]]
+            if not noise.memory_free:
+                reg.advance(qs, t, self.kraus_for_wait)
+            if isinstance(op, GateOp):
+                reg.apply_unitary(op.unitary, qs)
+                k = noise.after_gate(len(qs))
+                if k is not None:
+                    reg.apply_kraus(k, qs)
+                t += int(noise.gate_duration_ns(len(qs)))
+            elif isinstance(op, MeasureOp):
+                outcomes.append(reg.measure(op.qubit, op.basis, keep=op.keep, flip_probability=noise.measure_error))
+                t += int(noise.measure_duration_ns)
+                if not op.keep:
+                    self.held_loc.pop(op.qubit, None)
+            elif isinstance(op, ResetOp):
+                reg.reset(op.qubit)
+            elif isinstance(op, DiscardOp):
+                reg.discard(op.qubit)
+                self.held_loc.pop(op.qubit, None)
+            if not noise.memory_free:
+                reg.advance([q for q in qs if q in reg], t, self.kraus_for_wait)
+        return outcomes, t
+
+    def _pushable(self, qubits: Iterable[str]) -> list[tuple[str, str]]:
+        """Groups held here (among those of `qubits`) located entirely at one other node."""
+        out: list[tuple[str, str]] = []
+        seen: set[int] = set()
+        for q in qubits:
+            if q not in self.register:
+                continue
+            g = self.register.group_of(q)
+            if g.gid in seen:
+                continue
+            seen.add(g.gid)
+            locs = {self.held_loc[x] for x in g.qubits}
+            if len(locs) == 1:
+                (loc,) = locs
+                if loc != self.name:
+                    out.append((q, loc))
+        return out
+
+    def _push_back(self, candidates: list[str]) -> None:
+        """Send groups located entirely elsewhere to their location (outside the lock)."""
+        with self._lock:
+            todo = self._pushable(candidates)
+            states = []
+            for q, loc in todo:
+                state = self.register.extract(q)
+                locs = [self.held_loc.pop(x) for x in state.qubits]
+                for x in state.qubits:
+                    self._remember(self._tomb, x, loc)
+                states.append((state, locs, loc))
+        for state, locs, loc in states:
+            try:
+                self.peers.adopt_group(loc, state, locs)
+            except Exception:
+                # Keep the state rather than lose it; the location still forwards to us.
+                with self._lock:
+                    self.register.add_state(state, count_capacity=False)
+                    for x, lx in zip(state.qubits, locs):
+                        self.held_loc[x] = lx
+                        self._tomb.pop(x, None)
+                raise
+
+    def _group_members(self, qs: Iterable[str]) -> list[str]:
+        out: list[str] = []
+        for q in qs:
+            if q in self.register:
+                out.extend(self.register.group_of(q).qubits)
+        return out
+
+    def _sizes_of(self, qs: Iterable[str]) -> dict[str, int]:
+        return {q: self.register.group_size(q) for q in qs if q in self.register}
+
+    def _pull(self, needed: dict[str, str]) -> None:
+        """Make this node the holder of the groups of `needed` (qubit -> believed holder)."""
+        for q, holder in needed.items():
+            hops = 0
+            while True:
+                with self._lock:
+                    if q in self.register:
+                        break
+                if holder == self.name:
+                    self._wait_in_transit(q)
+                    break
+                got = self.peers.take_group(holder, q, self.name)
+                if isinstance(got, str):
+                    hops += 1
+                    if hops > MAX_REDIRECTS:
+                        raise QubitNotFound(f"qubit {q!r}: its state kept moving; gave up after {hops} redirects")
+                    holder = got
+                    continue
+                state, locs = got
+                notify: dict[str, list[str]] = {}
+                with self._cond:
+                    self.register.add_state(state, count_capacity=False)
+                    for x, lx in zip(state.qubits, locs):
+                        self.held_loc[x] = lx
+                        self._tomb.pop(x, None)
+                        if lx == self.name:
+                            if x in self.located:
+                                self.located[x] = self.name
+                        else:
+                            notify.setdefault(lx, []).append(x)
+                    size = len(state.qubits)
+                    self._cond.notify_all()
+                for node, xs in notify.items():
+                    self.peers.update_holder(node, xs, self.name, {x: size for x in xs})
+                break
+
+    def _wait_in_transit(self, q: str) -> None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: q in self.register, timeout=IN_TRANSIT_WAIT_S):
+                raise QubitNotFound(f"qubit {q!r} is not held at {self.name!r} (its state never arrived)")
+
+    # ================================================================ public handlers
+    def allocate(self, count: int) -> list[str]:
+        self.check_serving()
+        if count < 1 or count > 100_000:
+            raise InvalidOperation(f"count must be between 1 and 100000, got {count}")
+        with self._lock:
+            free = self.spec.memory_qubits - len(self.located)
+            if count > free:
+                raise MemoryFull(
+                    f"quantum memory of {self.name!r} is full: {count} qubit(s) requested, {free} of "
+                    f"{self.spec.memory_qubits} free",
+                    capacity=self.spec.memory_qubits,
+                )
+            qs = [self.new_qubit_id() for _ in range(count)]
+            self.register.add_qubits(qs, now_ns=self.clock.now())
+            for q in qs:
+                self.located[q] = self.name
+                self.held_loc[q] = self.name
+                self.sizes[q] = 1
+        return qs
+
+    def apply(self, ops: Sequence[Op]) -> list[int]:
+        """Run a batch of operations on qubits located here; returns the measurement outcomes."""
+        self.check_serving()
+        qs = self._check_batch(ops)
+        for _ in range(MAX_REDIRECTS):
+            with self._lock:
+                for q in qs:
+                    self._check_located(q)
+                holders = {q: self.located[q] for q in qs}
+                if all(h == self.name for h in holders.values()) and all(q in self.register for q in qs):
+                    members = self._group_members(qs)
+                    outcomes, t = self._execute_locked(ops, self.clock.now())
+                    self.clock.advance_to(t)
+                    self._forget_freed(ops)
+                    for q in qs:
+                        if q in self.register:
+                            self.sizes[q] = self.register.group_size(q)
+                    push = bool(self._pushable(members))
+                else:
+                    push = False
+                    outcomes = None
+            if outcomes is not None:
+                if push:
+                    self._push_back(members)
+                return outcomes
+            target = self._choose_executor(holders)
+            if target == self.name:
+                self._pull({q: h for q, h in holders.items() if h != self.name})
+                continue
+            res = self.peers.forward(target, ops, holders, self.clock.now())
+            if res.moved:
+                with self._lock:
+                    for q, h in res.moved.items():
+                        if q in self.located and self.located[q] == holders.get(q):
+                            self.located[q] = h
+                continue
+            self.clock.advance_to(res.now_ns)
+            with self._lock:
+                self._forget_freed(ops)
+                for q, s in res.sizes.items():
+                    if q in self.located:
+                        self.sizes[q] = s
+            return res.outcomes
+        raise QubitNotFound(f"could not reach the state of {qs}: it kept moving")
+
+    def _choose_executor(self, holders: dict[str, str]) -> str:
+        """The holder of the largest group (ties: this node, then by name) runs the batch."""
+        best: dict[str, int] = {}
+        for q, h in holders.items():
+            best[h] = max(best.get(h, 0), self.sizes.get(q, 1))
+        return max(best, key=lambda h: (best[h], h == self.name, h))
+
+    def _forget_freed(self, ops: Sequence[Op]) -> None:
+        for op in ops:
+            if (isinstance(op, MeasureOp) and not op.keep) or isinstance(op, DiscardOp):
+                self.located.pop(op.qubit, None)
+                self.sizes.pop(op.qubit, None)
+
+    def free(self, qubits: Sequence[str]) -> None:
+        self.apply([DiscardOp(q) for q in qubits])
+
+    def inspect(self, qubits: Sequence[str]) -> np.ndarray:
+        if not self.allow_inspect:
+            raise PermissionDenied(
+                f"state inspection is disabled at {self.name!r}; start the node with --allow-inspect (debugging only)"
+            )
+        if not qubits:
+            raise InvalidOperation("name at least one qubit to inspect")
+        if len(set(qubits)) != len(qubits) or len(qubits) > 10:
+            raise InvalidOperation("inspect takes 1 to 10 distinct qubits")
+        for _ in range(MAX_REDIRECTS):
+            with self._lock:
+                for q in qubits:
+                    self._check_located(q)
+                missing = {q: self.located[q] for q in qubits if q not in self.register}
+                if not missing:
+                    if not self._node_noise[self.name].memory_free:
+                        self.register.advance(qubits, self.clock.now(), self.kraus_for_wait)
+                    return self.register.density_matrix(list(qubits))
+            self._pull(missing)
+        raise QubitNotFound(f"could not gather the state of {list(qubits)}")
+
+    # ---------------------------------------------------------------- link layer
+    def _link(self, peer: str):
+        if peer == self.name:
+            raise InvalidOperation(f"{self.name!r} cannot make a link with itself")
+        if peer not in self.topology.node_names:
+            raise InvalidOperation(f"unknown node {peer!r}; nodes: {', '.join(self.topology.node_names)}")
+        link = self.topology.link(self.name, peer)
+        if link is None:
+            raise NotConnected(f"no quantum link between {self.name!r} and {peer!r}", peer=peer)
+        return link
+
+    def create_epr(self, peer: str, count: int = 1, tag: str = "") -> list[EprHalf]:
+        """Generate heralded EPR pairs with a neighbour; this node holds each pair's state."""
+        self.check_serving()
+        if count < 1 or count > 10_000:
+            raise InvalidOperation(f"count must be between 1 and 10000, got {count}")
+        link = self._link(peer)
+        model = links.LinkModel.for_link(link, self.topology.node(self.name), self.topology.node(peer))
+        with self._lock:
+            free = self.spec.memory_qubits - len(self.located)
+            if count > free:
+                raise MemoryFull(f"quantum memory of {self.name!r} is full: {free} free, {count} needed")
+            start = self.clock.now()
+            halves: list[EprHalf] = []
+            arriving: list[Arriving] = []
+            t = start
+            for _ in range(count):
+                attempts = model.sample_attempts(self.rng)
+                t += int(model.herald_time_ns(attempts))
+                tensor, mixed = model.pair_state()
+                qa, qb = self.new_qubit_id(), self.new_qubit_id()
+                pid = f"{self.name}>{peer}#{qa.rsplit('.', 1)[1]}"
+                self.register.add_state(GroupState((qa, qb), tensor, mixed, (t, t)), count_capacity=False)
+                self.located[qa] = self.name
+                self.held_loc[qa] = self.name
+                self.held_loc[qb] = peer
+                self.sizes[qa] = 2
+                halves.append(EprHalf(pid, qa, peer, t, attempts))
+                arriving.append(Arriving(qb, self.name, 2, pid, tag, t, attempts))
+            self.clock.advance_to(t)
+        try:
+            self.peers.arrive(peer, arriving, t)
+        except Exception:
+            with self._lock:
+                for h, a in zip(halves, arriving):
+                    self.register.discard(h.qubit)
+                    self.register.discard(a.qubit)
+                    self.located.pop(h.qubit, None)
+                    self.held_loc.pop(h.qubit, None)
+                    self.held_loc.pop(a.qubit, None)
+                    self.sizes.pop(h.qubit, None)
+            raise
+        return halves
+
+    def remote_halves(self, halves: Sequence[EprHalf]) -> list[str]:
+        """The far qubit of each pair created here (by construction the id after the local one)."""
+        out = []
+        for h in halves:
+            prefix, n = h.qubit.rsplit(".", 1)
+            out.append(f"{prefix}.{int(n) + 1}")
+        return out
+
+    def await_epr(self, peer: str, tag: str, count: int, timeout_s: float) -> list[EprHalf]:
+        key = (peer, tag)
+        with self._cond:
+            ok = self._cond.wait_for(lambda: len(self._epr_inbox.get(key, ())) >= count, timeout=max(0.0, timeout_s))
+            if not ok:
+                have = len(self._epr_inbox.get(key, ()))
+                raise ProtocolTimeout(
+                    f"waited {timeout_s:g} s for {count} EPR half(s) from {peer!r} tagged {tag!r}; got {have}"
+                )
+            q = self._epr_inbox[key]
+            out = [q.popleft() for _ in range(count)]
+            if not q:
+                del self._epr_inbox[key]
+        self.clock.advance_to(max(h.ready_ns for h in out))
+        return out
+
+    def create_measure_epr(
+        self, peer: str, count: int, local_bases: np.ndarray, remote_bases: np.ndarray
+    ) -> tuple[str, np.ndarray, int]:
+        """Create `count` pairs and measure both halves at once (exact Born sampling, vectorised)."""
+        self.check_serving()
+        if count < 1 or count > 10_000_000:
+            raise InvalidOperation(f"count must be between 1 and 10000000, got {count}")
+        link = self._link(peer)
+        model = links.LinkModel.for_link(link, self.topology.node(self.name), self.topology.node(peer))
+        rho = model.pair_density_matrix()
+        noise_a = self._node_noise[self.name]
+        noise_b = self._node_noise[peer]
+        a, b = links.sample_pair_outcomes(
+            self.rng, rho, local_bases, remote_bases, flip_a=noise_a.measure_error, flip_b=noise_b.measure_error
+        )
+        attempts = model.sample_total_attempts(self.rng, count)
+        t = self.clock.advance_by(model.batch_time_ns(attempts, count))
+        batch_id = f"{self.name}>{peer}@{next(self._ids)}"
+        self.peers.deliver_epr_outcomes(peer, batch_id, b.tobytes(), remote_bases.tobytes(), t)
+        return batch_id, a, attempts
+
+    def fetch_epr_outcomes(self, batch_id: str, timeout_s: float) -> tuple[str, bytes, bytes]:
+        with self._cond:
+            ok = self._cond.wait_for(lambda: batch_id in self._epr_batches, timeout=max(0.0, min(timeout_s, 60.0)))
+            if not ok:
+                raise QubitNotFound(f"no create-and-measure batch {batch_id!r} arrived at {self.name!r}")
+            return self._epr_batches.pop(batch_id)
+
+    def send_qubit(self, q: str, to: str) -> tuple[bool, int]:
+        """Send a located qubit over the quantum link; returns (lost, arrival time)."""
+        self.check_serving()
+        link = self._link(to)
+        model = links.LinkModel.for_link(link, self.topology.node(self.name), self.topology.node(to))
+        lost = bool(self.rng.random() >= model.photon_survival)
+        arrival = self.clock.now() + int(model.latency_ns)
+        with self._lock:
+            self._check_located(q)
+            holder = self.located[q]
+        if holder == self.name:
+            with self._lock:
+                if q not in self.register:
+                    raise QubitNotFound(f"qubit {q!r} is in transit; try again")
+                depol = channels.depolarize_kraus(model.transmission_depolarize)
+                if model.transmission_depolarize > 0:
+                    self.register.apply_kraus(depol, [q])
+                if lost:
+                    self.register.discard(q)
+                    self.held_loc.pop(q, None)
+                    self.located.pop(q, None)
+                    self.sizes.pop(q, None)
+                    return True, arrival
+                group = self.register.group_of(q)
+                ship = None
+                if group.n == 1:
+                    state = self.register.extract(q)
+                    self.held_loc.pop(q, None)
+                    self._remember(self._tomb, q, to)
+                    ship = (state, [to])
+                else:
+                    self.held_loc[q] = to
+                size = group.n
+            try:
+                self.peers.arrive(to, [Arriving(q, to if ship else self.name, size)], arrival, ship)
+            except Exception:
+                with self._lock:
+                    if ship is not None:
+                        self.register.add_state(ship[0], count_capacity=False)
+                        self._tomb.pop(q, None)
+                    self.held_loc[q] = self.name
+                raise
+        else:
+            self.peers.relocate(holder, q, to, model.transmission_depolarize, lost)
+            if not lost:
+                self.peers.arrive(to, [Arriving(q, holder, self.sizes.get(q, 1))], arrival)
+        with self._lock:
+            self.located.pop(q, None)
+            self.sizes.pop(q, None)
+            if not lost:
+                self._remember(self._departed, q, to)
+        return lost, arrival
+
+    # ---------------------------------------------------------------- classical
+    def send_classical(self, to: str, channel: str, payload: bytes) -> tuple[int, int]:
+        self.check_serving()
+        if to not in self.topology.node_names:
+            raise InvalidOperation(f"unknown node {to!r}")
+        if not channel or len(channel) > 200:
+            raise InvalidOperation("channel name must be 1 to 200 characters")
+        latency = self.topology.classical_latency_ns(self.name, to)
+        if latency is None:
+            raise NotConnected(f"no classical link between {self.name!r} and {to!r}", peer=to)
+        lock, counter = self._sequencer.channel(to, channel)
+        with lock:
+            counter[0] += 1
+            seq = self._incarnation | counter[0]
+            sent = self.clock.now()
+            msg = Message(self.name, channel, seq, bytes(payload), sent, sent + int(latency))
+            self.peers.deliver_classical(to, msg)
+        return counter[0], msg.arrival_ns
+
+    def receive_classical(self, sender: str, channel: str, timeout_s: float) -> Message:
+        if not 0 <= timeout_s <= 3600:
+            raise InvalidOperation(f"timeout_s must be between 0 and 3600, got {timeout_s}")
+        msg = self.mailbox.receive(sender, channel, timeout_s)
+        self.clock.advance_to(msg.arrival_ns)
+        return msg
+
+    # ================================================================ peer handlers
+    def on_forward(self, from_node: str, ops: Sequence[Op], holders: dict[str, str], now_ns: int) -> ForwardResult:
+        self.clock.advance_to(now_ns)
+        qs: list[str] = []
+        for op in ops:
+            for q in op_qubits(op):
+                if q not in qs:
+                    qs.append(q)
+        with self._lock:
+            moved = {q: self._tomb[q] for q in qs if q not in self.register and holders.get(q) == self.name
+                     and q in self._tomb}
+        if moved:
+            return ForwardResult([], {}, now_ns, moved)
+        self._pull({q: h for q, h in holders.items() if h != self.name})
+        for q in qs:
+            if holders.get(q) == self.name:
+                self._wait_in_transit(q) if q not in self.register else None
+        with self._lock:
+            members = self._group_members(qs)
+            outcomes, t = self._execute_locked(ops, now_ns)
+            sizes = self._sizes_of(qs)
+        self._push_back(members)
+        return ForwardResult(outcomes, sizes, t)
+
+    def on_take_group(self, q: str, new_holder: str) -> tuple[GroupState, list[str]] | str:
+        with self._cond:
+            if q not in self.register:
+                if q in self._tomb:
+                    return self._tomb[q]
+                self._cond.wait_for(lambda: q in self.register or q in self._tomb, timeout=IN_TRANSIT_WAIT_S)
+                if q not in self.register:
+                    if q in self._tomb:
+                        return self._tomb[q]
+                    raise QubitNotFound(f"qubit {q!r} is not held at {self.name!r}")
+            if not self._node_noise[self.held_loc[q]].memory_free:
+                self.register.advance(self.register.group_of(q).qubits, self.clock.now(), self.kraus_for_wait)
+            state = self.register.extract(q)
+            locs = [self.held_loc.pop(x) for x in state.qubits]
+            for x, lx in zip(state.qubits, locs):
+                self._remember(self._tomb, x, new_holder)
+                if lx == self.name and x in self.located:
+                    self.located[x] = new_holder
+                    self.sizes[x] = len(state.qubits)
+        return state, locs
+
+    def on_adopt_group(self, state: GroupState, locations: list[str]) -> None:
+        if any(loc != self.name for loc in locations):
+            raise InvalidOperation("AdoptGroup: every qubit of an adopted group must be located here")
+        with self._cond:
+            self.register.add_state(state, count_capacity=False)
+            for x in state.qubits:
+                self.held_loc[x] = self.name
+                self._tomb.pop(x, None)
+                if x in self.located:
+                    self.located[x] = self.name
+                    self.sizes[x] = len(state.qubits)
+            self._cond.notify_all()
+
+    def on_update_holder(self, qubits: Sequence[str], holder: str, sizes: dict[str, int]) -> None:
+        with self._lock:
+            for q in qubits:
+                if q in self.located:
+                    self.located[q] = holder
+                    if q in sizes:
+                        self.sizes[q] = sizes[q]
+
+    def on_arrive(
+        self,
+        from_node: str,
+        qubits: Sequence[Arriving],
+        now_ns: int,
+        state: tuple[GroupState, list[str]] | None,
+    ) -> None:
+        self.check_serving()
+        with self._cond:
+            free = self.spec.memory_qubits - len(self.located)
+            if len(qubits) > free:
+                raise MemoryFull(
+                    f"quantum memory of {self.name!r} is full: {len(qubits)} arriving, {free} free",
+                    capacity=self.spec.memory_qubits,
+                )
+            for a in qubits:
+                if a.qubit in self.located:
+                    raise InvalidOperation(f"qubit {a.qubit!r} is already located at {self.name!r}")
+            if state is not None:
+                gs, locs = state
+                self.register.add_state(gs, count_capacity=False)
+                for x, lx in zip(gs.qubits, locs):
+                    self.held_loc[x] = lx
+                    self._tomb.pop(x, None)
+            for a in qubits:
+                self.located[a.qubit] = a.holder
+                self.sizes[a.qubit] = a.group_size
+                self._departed.pop(a.qubit, None)
+                if a.pair_id:
+                    half = EprHalf(a.pair_id, a.qubit, from_node, a.ready_ns, a.attempts)
+                    self._epr_inbox.setdefault((from_node, a.tag), collections.deque()).append(half)
+            self._cond.notify_all()
+        self.clock.advance_to(now_ns)
+
+    def on_relocate(self, q: str, location: str, depolarize: float, lost: bool) -> None:
+        with self._lock:
+            if q not in self.register:
+                raise QubitNotFound(f"qubit {q!r} is not held at {self.name!r}")
+            if depolarize > 0:
+                self.register.apply_kraus(channels.depolarize_kraus(depolarize), [q])
+            if lost:
+                self.register.discard(q)
+                self.held_loc.pop(q, None)
+            else:
+                self.held_loc[q] = location
+                if location == self.name:
+                    self.located[q] = self.name
+
+    def on_deliver_classical(self, msg: Message) -> None:
+        self.mailbox.deliver(msg)
+
+    def on_deliver_epr_outcomes(self, from_node: str, batch_id: str, outcomes: bytes, bases: bytes, now_ns: int) -> None:
+        with self._cond:
+            self._epr_batches[batch_id] = (from_node, outcomes, bases)
+            while len(self._epr_batches) > 64:
+                self._epr_batches.popitem(last=False)
+            self._cond.notify_all()
+        self.clock.advance_to(now_ns)
+
+    # ================================================================ info
+    def info(self) -> dict[str, object]:
+        with self._lock:
+            return {
+                "name": self.name,
+                "virtual_time_ns": self.clock.now(),
+                "qubits_in_use": len(self.located),
+                "memory_qubits": self.spec.memory_qubits,
+                "neighbours": self.topology.neighbours(self.name),
+                "inspect_allowed": self.allow_inspect,
+                "groups_held": len(self.register.groups),
+            }
+
+
+def wall_timer() -> Callable[[], float]:
+    t0 = time.perf_counter()
+    return lambda: time.perf_counter() - t0
+
+
+__all__ = ["Arriving", "ForwardResult", "NodeCore", "Peers"]

@@ -1,0 +1,88 @@
+"""Classical channels: ordered, exactly-once delivery of messages between nodes.
+
+Sending side: one message in flight per (destination, channel), each with a unique id, retried with
+the same id on transient failure until its deadline. Receiving side: messages are queued per
+(sender, channel) in arrival order, and an id already seen on that channel is acknowledged and dropped.
+Together: every message arrives once, in the order it was sent on its channel.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from dataclasses import dataclass
+
+from qemu_net.errors import InvalidOperation, ProtocolTimeout
+
+#: How many message ids per channel are remembered to drop duplicates.
+_SEEN_PER_CHANNEL = 4096
+#: Undelivered messages a channel may queue before senders are refused.
+MAX_QUEUED = 100_000
+
+
+@dataclass(frozen=True)
+class Message:
+    sender: str
+    channel: str
+    seq: int
+    payload: bytes
+    sent_ns: int
+    arrival_ns: int
+
+
+class Mailbox:
+    """Inbound classical messages of one node, with blocking, deadline-bounded receive."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queues: dict[tuple[str, str], collections.deque[Message]] = {}
+        self._seen: dict[tuple[str, str], collections.OrderedDict[int, None]] = {}
+
+    def deliver(self, msg: Message) -> bool:
+        """Queue a message; False if it is a duplicate (already delivered once)."""
+        key = (msg.sender, msg.channel)
+        with self._cond:
+            seen = self._seen.setdefault(key, collections.OrderedDict())
+            if msg.seq in seen:
+                return False
+            q = self._queues.setdefault(key, collections.deque())
+            if len(q) >= MAX_QUEUED:
+                raise InvalidOperation(f"channel {msg.channel!r} from {msg.sender} has {MAX_QUEUED} unread messages")
+            seen[msg.seq] = None
+            if len(seen) > _SEEN_PER_CHANNEL:
+                seen.popitem(last=False)
+            q.append(msg)
+            self._cond.notify_all()
+            return True
+
+    def receive(self, sender: str, channel: str, timeout_s: float) -> Message:
+        key = (sender, channel)
+        with self._cond:
+            ok = self._cond.wait_for(lambda: bool(self._queues.get(key)), timeout=max(0.0, timeout_s))
+            if not ok:
+                raise ProtocolTimeout(
+                    f"no message from {sender!r} on channel {channel!r} within {timeout_s:g} s",
+                    sender=sender,
+                    channel=channel,
+                )
+            q = self._queues[key]
+            msg = q.popleft()
+            if not q:
+                del self._queues[key]
+            return msg
+
+
+class SendSequencer:
+    """Per (destination, channel): a lock that keeps one message in flight, and the next sequence id."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._channels: dict[tuple[str, str], tuple[threading.Lock, list[int]]] = {}
+
+    def channel(self, to: str, channel: str) -> tuple[threading.Lock, list[int]]:
+        with self._lock:
+            entry = self._channels.get((to, channel))
+            if entry is None:
+                entry = (threading.Lock(), [0])
+                self._channels[(to, channel)] = entry
+            return entry

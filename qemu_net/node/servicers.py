@@ -1,0 +1,201 @@
+"""Thin gRPC servicers: decode, call the node core, encode; domain errors become statuses in one place."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+import numpy as np
+
+from qemu_net._proto.v1 import node_pb2 as n
+from qemu_net._proto.v1 import node_pb2_grpc as ng
+from qemu_net._proto.v1 import peer_pb2 as p
+from qemu_net._proto.v1 import peer_pb2_grpc as pg
+from qemu_net._proto.v1 import protocols_pb2 as pr
+from qemu_net._proto.v1 import types_pb2 as t
+from qemu_net.errors import InvalidOperation, QnetError
+from qemu_net.node import convert
+from qemu_net.node.core import Arriving, NodeCore
+from qemu_net.node.mailbox import Message
+from qemu_net.node.status import ERROR_TYPE_KEY, status_for
+
+log = logging.getLogger("qemu_net.node")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def rpc(fn: F) -> F:
+    """Map domain errors to gRPC statuses (with the error type in trailing metadata); never crash."""
+
+    @functools.wraps(fn)
+    def wrapper(self, request, context: grpc.ServicerContext):
+        try:
+            return fn(self, request, context)
+        except QnetError as exc:
+            context.set_trailing_metadata(((ERROR_TYPE_KEY, type(exc).__name__),))
+            context.abort(status_for(exc), str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the node; report it as INTERNAL
+            log.exception("internal error in %s", fn.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, f"internal error in {fn.__name__}: {type(exc).__name__}: {exc}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _timeout(value: float, default: float, context: grpc.ServicerContext) -> float:
+    timeout = value if value > 0 else default
+    remaining = context.time_remaining()
+    if remaining is not None:
+        timeout = min(timeout, max(remaining - 0.05, 0.0))
+    return timeout
+
+
+class NodeServicer(ng.NodeServiceServicer):
+    def __init__(self, core: NodeCore, run_protocol: Callable[[pr.ProtocolRequest, float], pr.ProtocolResult]) -> None:
+        self.core = core
+        self._run_protocol = run_protocol
+
+    @rpc
+    def GetInfo(self, request, context):
+        return n.NodeInfo(**self.core.info())
+
+    @rpc
+    def Allocate(self, request, context):
+        return n.AllocateResponse(qubits=self.core.allocate(request.count or 1))
+
+    @rpc
+    def Free(self, request, context):
+        if not request.qubits:
+            raise InvalidOperation("name at least one qubit to free")
+        self.core.free(list(request.qubits))
+        return n.FreeResponse()
+
+    @rpc
+    def Apply(self, request, context):
+        if not request.operations:
+            raise InvalidOperation("the operation list is empty")
+        ops = convert.ops_from_proto(request.operations)
+        outcomes = self.core.apply(ops)
+        return n.ApplyResponse(outcomes=outcomes, virtual_time_ns=self.core.clock.now())
+
+    @rpc
+    def SendQubit(self, request, context):
+        if not request.qubit or not request.to:
+            raise InvalidOperation("SendQubit needs a qubit and a destination node")
+        lost, arrival = self.core.send_qubit(request.qubit, request.to)
+        return n.SendQubitResponse(lost=lost, arrival_ns=arrival)
+
+    @rpc
+    def CreateEpr(self, request, context):
+        halves = self.core.create_epr(request.peer, request.count or 1)
+        remote = self.core.remote_halves(halves)
+        return n.CreateEprResponse(
+            pairs=[
+                t.EprPair(pair_id=h.pair_id, local_qubit=h.qubit, remote_qubit=r, ready_ns=h.ready_ns, attempts=h.attempts)
+                for h, r in zip(halves, remote)
+            ]
+        )
+
+    @rpc
+    def CreateMeasureEpr(self, request, context):
+        count = request.count
+        if count < 1:
+            raise InvalidOperation("count must be at least 1")
+        la = convert.bases_from_bytes(request.local_bases, count, "local_bases")
+        ra = convert.bases_from_bytes(request.remote_bases, count, "remote_bases")
+        batch_id, a, attempts = self.core.create_measure_epr(request.peer, count, la, ra)
+        return n.CreateMeasureEprResponse(
+            batch_id=batch_id, local_outcomes=a.tobytes(), attempts=attempts, virtual_time_ns=self.core.clock.now()
+        )
+
+    @rpc
+    def FetchEprOutcomes(self, request, context):
+        peer, outcomes, bases = self.core.fetch_epr_outcomes(request.batch_id, _timeout(request.timeout_s, 10.0, context))
+        return n.FetchEprOutcomesResponse(peer=peer, outcomes=outcomes, bases=bases)
+
+    @rpc
+    def SendClassical(self, request, context):
+        if len(request.payload) > 64 * 1024 * 1024:
+            raise InvalidOperation("a classical message may carry at most 64 MiB")
+        seq, arrival = self.core.send_classical(request.to, request.channel, request.payload)
+        return n.SendClassicalResponse(seq=seq, arrival_ns=arrival)
+
+    @rpc
+    def ReceiveClassical(self, request, context):
+        msg = self.core.receive_classical(request.sender, request.channel, _timeout(request.timeout_s, 10.0, context))
+        return n.ReceiveClassicalResponse(payload=msg.payload, seq=msg.seq & 0xFFFFFFFF, arrival_ns=msg.arrival_ns)
+
+    @rpc
+    def Inspect(self, request, context):
+        rho = self.core.inspect(list(request.qubits))
+        return n.InspectResponse(dim=rho.shape[0], density_matrix=np.ascontiguousarray(rho, dtype=np.complex128).tobytes())
+
+    @rpc
+    def RunProtocol(self, request, context):
+        return self._run_protocol(request, _timeout(request.timeout_s, 30.0, context))
+
+
+class PeerServicer(pg.PeerServiceServicer):
+    def __init__(self, core: NodeCore) -> None:
+        self.core = core
+
+    @rpc
+    def Forward(self, request, context):
+        ops = convert.ops_from_proto(request.operations)
+        res = self.core.on_forward(request.from_node, ops, dict(request.holders), request.virtual_time_ns)
+        return p.ForwardResponse(outcomes=res.outcomes, group_sizes=res.sizes, virtual_time_ns=res.now_ns, moved=res.moved)
+
+    @rpc
+    def TakeGroup(self, request, context):
+        got = self.core.on_take_group(request.qubit, request.new_holder)
+        if isinstance(got, str):
+            return p.TakeGroupResponse(moved_to=got)
+        return p.TakeGroupResponse(state=convert.group_to_proto(*got))
+
+    @rpc
+    def AdoptGroup(self, request, context):
+        state, locs = convert.group_from_proto(request)
+        self.core.on_adopt_group(state, locs)
+        return p.Ack(virtual_time_ns=self.core.clock.now())
+
+    @rpc
+    def UpdateHolder(self, request, context):
+        self.core.on_update_holder(list(request.qubits), request.holder, dict(request.group_sizes))
+        return p.Ack(virtual_time_ns=self.core.clock.now())
+
+    @rpc
+    def Arrive(self, request, context):
+        arriving = [
+            Arriving(a.qubit, a.holder, a.group_size or 1, a.pair_id, a.tag, a.ready_ns, a.attempts or 1)
+            for a in request.qubits
+        ]
+        state = convert.group_from_proto(request.state) if request.HasField("state") else None
+        self.core.on_arrive(request.from_node, arriving, request.virtual_time_ns, state)
+        return p.Ack(virtual_time_ns=self.core.clock.now())
+
+    @rpc
+    def Relocate(self, request, context):
+        if not 0 <= request.depolarize <= 1:
+            raise InvalidOperation("depolarize must be in [0, 1]")
+        self.core.on_relocate(request.qubit, request.location, request.depolarize, request.lost)
+        return p.Ack(virtual_time_ns=self.core.clock.now())
+
+    @rpc
+    def DeliverClassical(self, request, context):
+        self.core.on_deliver_classical(
+            Message(request.from_node, request.channel, request.seq, request.payload, request.sent_ns, request.arrival_ns)
+        )
+        return p.Ack(virtual_time_ns=self.core.clock.now())
+
+    @rpc
+    def DeliverEprOutcomes(self, request, context):
+        self.core.on_deliver_epr_outcomes(
+            request.from_node, request.batch_id, request.outcomes, request.bases, request.virtual_time_ns
+        )
+        return p.Ack(virtual_time_ns=self.core.clock.now())
+
+
+def wall_clock() -> float:
+    return time.perf_counter()

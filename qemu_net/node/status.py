@@ -1,0 +1,64 @@
+"""The one table between domain errors and gRPC status codes (both directions)."""
+
+from __future__ import annotations
+
+import grpc
+
+from qemu_net import errors as e
+
+#: Domain error -> status code. Order matters only for subclasses (none today).
+ERROR_TO_STATUS: dict[type[e.QnetError], grpc.StatusCode] = {
+    e.TopologyError: grpc.StatusCode.INVALID_ARGUMENT,
+    e.QubitNotFound: grpc.StatusCode.NOT_FOUND,
+    e.WrongLocation: grpc.StatusCode.FAILED_PRECONDITION,
+    e.NotColocated: grpc.StatusCode.FAILED_PRECONDITION,
+    e.MemoryFull: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    e.InvalidOperation: grpc.StatusCode.INVALID_ARGUMENT,
+    e.NotConnected: grpc.StatusCode.FAILED_PRECONDITION,
+    e.PeerUnavailable: grpc.StatusCode.UNAVAILABLE,
+    e.ProtocolTimeout: grpc.StatusCode.DEADLINE_EXCEEDED,
+    e.ProtocolAborted: grpc.StatusCode.ABORTED,
+    e.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    e.ShuttingDown: grpc.StatusCode.UNAVAILABLE,
+}
+
+#: Status code -> the error type a client raises for it (the most general one of each code).
+STATUS_TO_ERROR: dict[grpc.StatusCode, type[e.QnetError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: e.InvalidOperation,
+    grpc.StatusCode.NOT_FOUND: e.QubitNotFound,
+    grpc.StatusCode.FAILED_PRECONDITION: e.WrongLocation,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: e.MemoryFull,
+    grpc.StatusCode.UNAVAILABLE: e.PeerUnavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: e.ProtocolTimeout,
+    grpc.StatusCode.ABORTED: e.ProtocolAborted,
+    grpc.StatusCode.PERMISSION_DENIED: e.PermissionDenied,
+}
+
+#: Error type name sent as trailing metadata so clients can rebuild the exact type.
+ERROR_TYPE_KEY = "qnet-error-type"
+_BY_NAME = {cls.__name__: cls for cls in ERROR_TO_STATUS}
+
+
+def status_for(exc: e.QnetError) -> grpc.StatusCode:
+    return ERROR_TO_STATUS.get(type(exc), grpc.StatusCode.UNKNOWN)
+
+
+def error_from_rpc(err: grpc.RpcError, *, where: str = "") -> e.QnetError:
+    """Rebuild the domain error a node raised (or a transport failure) from a gRPC error."""
+    code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
+    details = (err.details() if hasattr(err, "details") else "") or ""
+    name = ""
+    try:
+        for k, v in err.trailing_metadata() or ():  # type: ignore[union-attr]
+            if k == ERROR_TYPE_KEY:
+                name = v
+    except Exception:  # noqa: BLE001 - some RpcErrors carry no metadata
+        name = ""
+    cls = _BY_NAME.get(name)
+    if cls is None:
+        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and not name:
+            prefix = f"{where}: " if where else ""
+            what = "did not answer within its deadline" if code == grpc.StatusCode.DEADLINE_EXCEEDED else "is unreachable"
+            return e.PeerUnavailable(f"{prefix}node {what} ({details or code.name})", code=code.name)
+        cls = STATUS_TO_ERROR.get(code, e.QnetError)
+    return cls(details or code.name, code=code.name)

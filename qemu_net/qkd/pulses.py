@@ -1,0 +1,342 @@
+"""Vectorised BB84 pulse trains: Alice's weak coherent pulses, the fiber (and Eve), Bob's detectors.
+
+A block of N pulses is a handful of numpy arrays and one computation; nothing loops over pulses in
+Python. The physics, per pulse of mean photon number ``m`` (``mu``, ``nu`` or 0 by intensity class):
+
+- **Fiber + detector efficiency** (`transmit`): a coherent state through a channel of transmissivity
+  ``eta`` (`LinkSpec.transmissivity`, which includes the detector efficiency) stays coherent with mean
+  ``m*eta``; a pulse *arrives* (>= 1 photon reaches a detector) with probability ``1 - exp(-m eta)``
+  and then carries a zero-truncated Poisson number of photons. A single-photon source
+  (``single_photon=True``) arrives with probability ``eta`` and carries one photon. Lost pulses are
+  dropped, so the arrived train is sparse (indices into the block).
+- **Intercept-resend Eve** (`transmit`, ``eve_fraction``): on each attacked pulse Eve measures the
+  polarisation in a random basis (Z or X, ideally) and re-prepares it in her basis with her outcome,
+  with the same photon number. Attacked pulses are chosen independently with probability
+  ``eve_fraction``; attack and loss are independent, so attacking only the pulses that arrive is the
+  same distribution. At ``eve_fraction=1`` the sifted QBER is 25% (plus misalignment).
+- **Bob's detectors** (`detect`): two threshold detectors in Bob's basis. Each photon goes to the
+  wrong detector with probability ``misalignment_error`` when Bob's basis matches the polarisation's
+  and 1/2 when it does not (a coherent state's photons split independently, so this is exact); each
+  detector also fires by itself with ``dark_count_probability`` per slot. A double click is assigned
+  a random bit (squashing).
+
+Seed contract: given the same `numpy.random.Generator` state and inputs, every function here returns
+identical arrays (the sequence of draws is fixed); nothing reads global random state.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qemu_net.errors import InvalidOperation
+from qemu_net.qkd import wire
+
+if TYPE_CHECKING:
+    from qemu_net.network.topology import LinkSpec
+
+#: Intensity classes.
+SIGNAL, DECOY, VACUUM = 0, 1, 2
+#: Bases.
+Z_BASIS, X_BASIS = 0, 1
+
+
+def _check_prob(name: str, p: float) -> None:
+    if not (isinstance(p, (int, float)) and math.isfinite(p) and 0.0 <= p <= 1.0):
+        raise InvalidOperation(f"{name}={p!r} is not a probability in [0, 1]")
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """Alice's source: intensities (mean photon numbers) and how often each class and basis is chosen.
+
+    Decoy BB84 uses signal ``mu``, weak decoy ``nu`` and vacuum (0) with probabilities ``p_signal``,
+    ``p_decoy``, ``p_vacuum`` (summing to 1). ``single_photon=True`` models an ideal single-photon
+    source: every pulse is a signal pulse carrying exactly one photon (intensities are ignored).
+    """
+
+    mu: float = 0.5
+    nu: float = 0.1
+    p_signal: float = 0.8
+    p_decoy: float = 0.1
+    p_vacuum: float = 0.1
+    #: Probability of preparing in the Z basis (0.5 is the symmetric BB84).
+    p_z: float = 0.5
+    single_photon: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("p_signal", "p_decoy", "p_vacuum", "p_z"):
+            _check_prob(name, getattr(self, name))
+        if self.single_photon:
+            return
+        if not (math.isfinite(self.mu) and math.isfinite(self.nu)):
+            raise InvalidOperation(f"intensities must be finite, got mu={self.mu}, nu={self.nu}")
+        if self.nu <= 0:
+            raise InvalidOperation(f"decoy intensity nu={self.nu} must be > 0 (the vacuum decoy is the third class)")
+        if self.mu <= self.nu:
+            raise InvalidOperation(f"signal intensity mu={self.mu} must exceed the decoy intensity nu={self.nu}")
+        if self.mu > 50:
+            raise InvalidOperation(f"signal intensity mu={self.mu} is not a weak coherent pulse (must be <= 50)")
+        total = self.p_signal + self.p_decoy + self.p_vacuum
+        if abs(total - 1.0) > 1e-9:
+            raise InvalidOperation(
+                f"p_signal + p_decoy + p_vacuum = {total:.6g}, must be 1 "
+                f"(got {self.p_signal}, {self.p_decoy}, {self.p_vacuum})"
+            )
+        if self.p_signal <= 0:
+            raise InvalidOperation("p_signal must be > 0: the key is made from signal pulses")
+
+    @property
+    def intensities(self) -> tuple[float, float, float]:
+        return (self.mu, self.nu, 0.0)
+
+    @property
+    def class_probabilities(self) -> tuple[float, float, float]:
+        if self.single_photon:
+            return (1.0, 0.0, 0.0)
+        return (self.p_signal, self.p_decoy, self.p_vacuum)
+
+
+def random_bits(n: int, rng: np.random.Generator) -> np.ndarray:
+    """n fair random bits as a uint8 0/1 array (drawn as packed bytes, then unpacked)."""
+    return np.unpackbits(np.frombuffer(rng.bytes((n + 7) // 8), dtype=np.uint8), count=n)
+
+
+def random_bases(n: int, p_z: float, rng: np.random.Generator) -> np.ndarray:
+    """n bases (0 = Z, 1 = X) with P(Z) = p_z."""
+    if p_z == 0.5:
+        return random_bits(n, rng)
+    return (rng.random(n, dtype=np.float32) >= np.float32(p_z)).astype(np.uint8)
+
+
+@dataclass(frozen=True, eq=False)
+class PulseTrain:
+    """Alice's prepared block: per pulse a bit, a basis and an intensity class (uint8 arrays)."""
+
+    bits: np.ndarray
+    bases: np.ndarray
+    intensity: np.ndarray
+    source: SourceSettings = field(default_factory=SourceSettings)
+
+    def __post_init__(self) -> None:
+        n = len(self.bits)
+        if len(self.bases) != n or len(self.intensity) != n:
+            raise InvalidOperation("pulse train arrays differ in length")
+
+    @property
+    def n(self) -> int:
+        return len(self.bits)
+
+    def to_bytes(self) -> bytes:
+        s = self.source
+        meta = {
+            "kind": "pulse_train", "n": self.n, "mu": s.mu, "nu": s.nu, "p_signal": s.p_signal,
+            "p_decoy": s.p_decoy, "p_vacuum": s.p_vacuum, "p_z": s.p_z, "single_photon": s.single_photon,
+        }
+        return wire.pack(meta, {
+            "bits": wire.pack_bits(self.bits), "bases": wire.pack_bits(self.bases),
+            "intensity": self.intensity.astype(np.uint8, copy=False),
+        })
+
+    @classmethod
+    def from_bytes(cls, payload: bytes) -> PulseTrain:
+        meta, arr = wire.unpack(payload)
+        if meta.get("kind") != "pulse_train":
+            raise InvalidOperation("payload is not a pulse train")
+        n = int(meta["n"])
+        src = SourceSettings(**{k: meta[k] for k in (
+            "mu", "nu", "p_signal", "p_decoy", "p_vacuum", "p_z", "single_photon")})
+        return cls(wire.unpack_bits(arr["bits"], n), wire.unpack_bits(arr["bases"], n),
+                   arr["intensity"].copy(), src)
+
+
+def prepare_train(n: int, source: SourceSettings, rng: np.random.Generator) -> PulseTrain:
+    """Alice prepares n pulses: random bits, random bases (P(Z)=p_z), random intensity classes."""
+    if n < 1:
+        raise InvalidOperation(f"a pulse train needs at least one pulse, got n={n}")
+    bits = random_bits(n, rng)
+    bases = random_bases(n, source.p_z, rng)
+    if source.single_photon:
+        intensity = np.zeros(n, dtype=np.uint8)
+    else:
+        u = rng.random(n, dtype=np.float32)
+        intensity = (u >= np.float32(source.p_signal)).view(np.uint8)
+        intensity = intensity + (u >= np.float32(source.p_signal + source.p_decoy)).view(np.uint8)
+    return PulseTrain(bits, bases, intensity, source)
+
+
+@dataclass(frozen=True, eq=False)
+class ArrivedTrain:
+    """What reaches Bob's detectors: the slots (indices into the block) where >= 1 photon arrived,
+    with the photon number and the polarisation (bit, basis) as it arrives (Eve may have changed it),
+    plus the detector model of the link. This is the emulator's encoding of the optical signal: Bob's
+    role only ever passes it to `detect`."""
+
+    n_slots: int
+    indices: np.ndarray  # uint32, ascending
+    photons: np.ndarray  # uint8, >= 1
+    bits: np.ndarray  # uint8
+    bases: np.ndarray  # uint8
+    dark_count_probability: float = 0.0
+    misalignment_error: float = 0.0
+    #: Number of arrived pulses Eve measured and resent (a simulation statistic, not sent to Bob).
+    eve_attacked: int = 0
+
+    def to_bytes(self) -> bytes:
+        meta = {"kind": "arrived_train", "n_slots": self.n_slots,
+                "dark_count_probability": self.dark_count_probability,
+                "misalignment_error": self.misalignment_error}
+        pol = (self.bits | (self.bases << 1)).astype(np.uint8)
+        return wire.pack(meta, {"indices": self.indices.astype(np.uint32, copy=False),
+                                "photons": self.photons.astype(np.uint8, copy=False), "pol": pol})
+
+    @classmethod
+    def from_bytes(cls, payload: bytes) -> ArrivedTrain:
+        meta, arr = wire.unpack(payload)
+        if meta.get("kind") != "arrived_train":
+            raise InvalidOperation("payload is not an arrived pulse train")
+        pol = arr["pol"]
+        return cls(int(meta["n_slots"]), arr["indices"], arr["photons"], pol & 1, (pol >> 1) & 1,
+                   float(meta["dark_count_probability"]), float(meta["misalignment_error"]))
+
+
+def _ztp_cdf(m: float, kmax: int = 255) -> np.ndarray:
+    """CDF of the zero-truncated Poisson(m) over k = 1..K (K where the tail is negligible)."""
+    if m <= 0:
+        return np.ones(1)
+    k = np.arange(1, kmax + 1)
+    logp = k * math.log(m) - m - np.array([math.lgamma(x + 1) for x in k])
+    p = np.exp(logp) / -math.expm1(-m)
+    cdf = np.cumsum(p)
+    cut = int(np.searchsorted(cdf, 1 - 1e-15)) + 1
+    cdf = cdf[:cut]
+    cdf[-1] = 1.0
+    return cdf
+
+
+def _uniform_below(u_n: int, thresholds: np.ndarray, cls: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask u < thresholds[cls] with one uniform per element; float32 unless precision needs 64."""
+    positive = thresholds[thresholds > 0]
+    if positive.size and positive.min() < 1e-3:
+        u = rng.random(u_n)
+        return u < thresholds[cls]
+    u = rng.random(u_n, dtype=np.float32)
+    return u < thresholds.astype(np.float32)[cls]
+
+
+def transmit(
+    train: PulseTrain, link: LinkSpec, *, eve_fraction: float = 0.0, rng: np.random.Generator
+) -> ArrivedTrain:
+    """Send a pulse train through `link` (loss, detector efficiency) with an optional intercept-resend
+    attack on a fraction of pulses; returns what arrives at Bob's detectors."""
+    _check_prob("eve_fraction", eve_fraction)
+    eta = float(link.transmissivity)
+    n = train.n
+    src = train.source
+    if src.single_photon:
+        p_arrive = np.array([eta, 0.0, 0.0])
+    else:
+        p_arrive = np.array([-math.expm1(-m * eta) for m in src.intensities])
+    arrived = _uniform_below(n, p_arrive, train.intensity, rng)
+    idx = np.flatnonzero(arrived)
+    m_count = len(idx)
+    cls = train.intensity[idx]
+    photons = np.ones(m_count, dtype=np.uint8)
+    if not src.single_photon:
+        u = rng.random(m_count)
+        for c, mean in enumerate(src.intensities):
+            cdf = _ztp_cdf(mean * eta)
+            if len(cdf) == 1:
+                continue
+            sel = cls == c
+            photons[sel] = (np.searchsorted(cdf, u[sel], side="right") + 1).clip(1, len(cdf)).astype(np.uint8)
+    bits = train.bits[idx]
+    bases = train.bases[idx]
+    attacked = 0
+    if eve_fraction > 0 and m_count:
+        hit = np.flatnonzero(rng.random(m_count) < eve_fraction)
+        attacked = len(hit)
+        eve_basis = random_bits(attacked, rng)
+        guess = random_bits(attacked, rng)
+        eve_bit = np.where(eve_basis == bases[hit], bits[hit], guess)
+        bits[hit] = eve_bit
+        bases[hit] = eve_basis
+    return ArrivedTrain(
+        n_slots=n, indices=idx.astype(np.uint32), photons=photons, bits=bits, bases=bases,
+        dark_count_probability=float(link.dark_count_probability),
+        misalignment_error=float(link.misalignment_error), eve_attacked=attacked,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Detection:
+    """Bob's clicks in one block: slot indices (ascending) and the bit each click gave."""
+
+    indices: np.ndarray  # int64
+    bits: np.ndarray  # uint8
+    double_clicks: int = 0
+
+
+def _dark_positions(n: int, p: float, rng: np.random.Generator) -> np.ndarray:
+    if p <= 0:
+        return np.empty(0, dtype=np.int64)
+    k = int(rng.binomial(n, p))
+    if k < n // 50:
+        return rng.choice(n, size=k, replace=False)
+    return np.flatnonzero(rng.random(n) < p)
+
+
+def detect(arrived: ArrivedTrain, bob_bases: np.ndarray, rng: np.random.Generator) -> Detection:
+    """Bob's two threshold detectors measure every slot in his basis (0 = Z, 1 = X)."""
+    n = arrived.n_slots
+    if len(bob_bases) != n:
+        raise InvalidOperation(f"Bob chose {len(bob_bases)} bases for a block of {n} slots")
+    idx = arrived.indices.astype(np.int64)
+    m_count = len(idx)
+    e_d = arrived.misalignment_error
+    match = bob_bases[idx] == arrived.bases
+    p_wrong = np.where(match, e_d, 0.5)
+    ph = arrived.photons
+    k_wrong = (rng.random(m_count) < p_wrong).astype(np.uint8)
+    multi = np.flatnonzero(ph > 1)
+    if multi.size:
+        k_wrong[multi] = rng.binomial(ph[multi].astype(np.int64), p_wrong[multi]).astype(np.uint8)
+    right = ph > k_wrong
+    wrong = k_wrong > 0
+    b = arrived.bits.astype(bool)
+    c0 = np.zeros(n, dtype=bool)
+    c1 = np.zeros(n, dtype=bool)
+    c1[idx[right & b]] = True
+    c0[idx[right & ~b]] = True
+    c0[idx[wrong & b]] = True
+    c1[idx[wrong & ~b]] = True
+    pd = arrived.dark_count_probability
+    c0[_dark_positions(n, pd, rng)] = True
+    c1[_dark_positions(n, pd, rng)] = True
+    clicked = np.flatnonzero(c0 | c1)
+    bits = c1[clicked].view(np.uint8).copy()
+    double = np.flatnonzero(c0[clicked] & c1[clicked])
+    if double.size:
+        bits[double] = random_bits(len(double), rng)
+    return Detection(clicked, bits, len(double))
+
+
+__all__ = [
+    "DECOY",
+    "SIGNAL",
+    "VACUUM",
+    "X_BASIS",
+    "Z_BASIS",
+    "ArrivedTrain",
+    "Detection",
+    "PulseTrain",
+    "SourceSettings",
+    "detect",
+    "prepare_train",
+    "random_bases",
+    "random_bits",
+    "transmit",
+]
