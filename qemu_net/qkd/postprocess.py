@@ -167,8 +167,10 @@ def cascade_answer(ch: Channel, key: np.ndarray) -> tuple[int, int]:
 
 def cascade_correct(
     ch: Channel, key: np.ndarray, qber: float, *, passes: int, seed: int
-) -> tuple[np.ndarray, int, int]:
-    """Bob's side of Cascade: correct `key` towards Alice's. Returns (corrected key, leaked bits, rounds)."""
+) -> tuple[np.ndarray, int, int, int]:
+    """Bob's side of Cascade: correct `key` towards Alice's.
+
+    Returns (corrected key, leaked bits, rounds, bits flipped)."""
     b = np.array(key, dtype=np.uint8, copy=True)
     n = len(b)
     sizes = cascade_block_sizes(n, qber, passes)
@@ -177,6 +179,7 @@ def cascade_correct(
     known: list[np.ndarray] = []
     leak = 0
     rounds = 0
+    flipped = 0
 
     def ask(op: str, meta: dict[str, Any], arrays: dict[str, np.ndarray] | None, count: int) -> np.ndarray:
         nonlocal leak, rounds
@@ -214,10 +217,11 @@ def cascade_correct(
                 differ = theirs != (mine[mid] ^ mine[lo[act]])
                 hi[act[differ]] = mid[differ]
                 lo[act[~differ]] = mid[~differ]
-            pos = lo if perms[j] is None else perms[j][lo]
-            b[np.unique(pos)] ^= 1
+            pos = np.unique(lo if perms[j] is None else perms[j][lo])
+            b[pos] ^= 1
+            flipped += len(pos)
     ch.send("cascade_done")
-    return b, leak, rounds
+    return b, leak, rounds, flipped
 
 
 # ------------------------------------------------------------------------------------- verification

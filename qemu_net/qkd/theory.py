@@ -68,11 +68,11 @@ def decoy_bounds(
     y1l = mu / (mu * nu - nu * nu) * (
         q_nu * math.exp(nu) - q_mu * math.exp(mu) * nu * nu / (mu * mu) - (mu * mu - nu * nu) / (mu * mu) * y0
     )
-    y1l = max(y1l, 0.0)
+    y1l = max(float(y1l), 0.0)
     if y1l <= 0:
         return 0.0, 0.5
     e1u = (e_nu * q_nu * math.exp(nu) - E0 * y0) / (y1l * nu)
-    return y1l, min(max(e1u, 0.0), 0.5)
+    return y1l, float(min(max(e1u, 0.0), 0.5))
 
 
 def decoy_rate_from_gains(

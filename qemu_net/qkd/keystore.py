@@ -1,0 +1,256 @@
+"""A thread-safe key store for delivering QKD keys to applications (in the spirit of ETSI GS QKD 014).
+
+Each node keeps one `KeyStore`. After a successful session, both ends add the same final key under
+the same session id (`add_result`). Applications then ask for keys:
+
+- the *master* application at one node calls ``get_keys(peer, number, size_bits)`` and receives
+  ``number`` keys, each with a fresh UUID ``key_id``; the bits are marked used at once;
+- the store records, for each key id, *where* the key was cut (session id, bit offset, size): a
+  `KeyReservation`, which holds no key material and may cross the classical channel in the clear;
+- the node forwards those reservations to the peer's store (`reservations` here,
+  `accept_reservations` there), and the *slave* application at the peer fetches the identical keys
+  with ``get_keys_with_ids(peer, key_ids)``. Each key is delivered once at each end, then forgotten.
+
+To keep two masters (one at each end of a pair) from cutting the same bits, the node whose name sorts
+first cuts from the start of each session's key, the other from the end. Every operation takes one
+lock; nothing here logs or prints key bytes, and reprs show only counts.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qemu_net.errors import InvalidOperation, QnetError
+
+if TYPE_CHECKING:
+    from qemu_net.qkd.roles import QkdResult
+
+
+class KeysExhausted(QnetError):
+    """A key request asks for more key material than the store holds for that peer (RESOURCE_EXHAUSTED)."""
+
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+
+@dataclass(frozen=True)
+class DeliveredKey:
+    """One key handed to an application: its id, size and bytes (bytes excluded from the repr)."""
+
+    key_id: str
+    size_bits: int
+    key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class KeyReservation:
+    """Where a delivered key was cut: enough for the peer's store to cut the same bits. No key material."""
+
+    key_id: str
+    session_id: str
+    offset_bits: int
+    size_bits: int
+
+    def __post_init__(self) -> None:
+        if self.offset_bits < 0 or self.size_bits <= 0:
+            raise InvalidOperation(f"key reservation {self.key_id}: bad offset/size")
+
+
+def reservations_to_json(items: list[KeyReservation]) -> bytes:
+    return json.dumps([[r.key_id, r.session_id, r.offset_bits, r.size_bits] for r in items]).encode()
+
+
+def reservations_from_json(payload: bytes) -> list[KeyReservation]:
+    try:
+        return [KeyReservation(str(a), str(b), int(c), int(d)) for a, b, c, d in json.loads(payload)]
+    except (ValueError, TypeError) as exc:
+        raise InvalidOperation(f"malformed key reservations: {exc}") from None
+
+
+class _Session:
+    __slots__ = ("bits", "used")
+
+    def __init__(self, bits: np.ndarray) -> None:
+        self.bits = bits
+        self.used = np.zeros(len(bits), dtype=bool)
+
+    def free_run(self, size: int, from_end: bool) -> int | None:
+        """Offset of the run of `size` bits next to the first (or last) unused bit, if all unused."""
+        free = ~self.used
+        if not free.any():
+            return None
+        n = len(self.bits)
+        if from_end:
+            lo = n - int(np.argmax(free[::-1])) - size
+        else:
+            lo = int(np.argmax(free))
+        if lo < 0 or lo + size > n or self.used[lo:lo + size].any():
+            return None
+        return lo
+
+    @property
+    def unused(self) -> int:
+        return int(len(self.bits) - self.used.sum())
+
+
+class KeyStore:
+    """Keys per peer, from QKD sessions, cut into application keys on request. Thread-safe."""
+
+    def __init__(self, owner: str) -> None:
+        if not owner:
+            raise InvalidOperation("a key store belongs to a node: owner must be its name")
+        self.owner = owner
+        self._lock = threading.Lock()
+        self._sessions: dict[str, OrderedDict[str, _Session]] = {}
+        #: master side: reservations handed out (positions only), kept until the peer took them.
+        self._issued: dict[str, dict[str, KeyReservation]] = {}
+        #: slave side: keys cut for reservations from the peer, waiting for the application.
+        self._pending: dict[str, dict[str, bytes]] = {}
+
+    def __repr__(self) -> str:
+        with self._lock:
+            counts = {p: sum(s.unused for s in ss.values()) for p, ss in self._sessions.items()}
+        return f"KeyStore(owner={self.owner!r}, unused_bits={counts})"
+
+    # ---------------------------------------------------------------------------------- adding
+    def add_key(self, peer: str, session_id: str, key: bytes, n_bits: int) -> None:
+        """Store a session's final key (packed bits, ``n_bits`` long) shared with `peer`."""
+        if n_bits <= 0 or len(key) != (n_bits + 7) // 8:
+            raise InvalidOperation(f"key of {len(key)} bytes does not hold {n_bits} bits")
+        bits = np.unpackbits(np.frombuffer(key, dtype=np.uint8), count=n_bits)
+        with self._lock:
+            sessions = self._sessions.setdefault(peer, OrderedDict())
+            if session_id in sessions:
+                raise InvalidOperation(f"session {session_id!r} with {peer!r} is already in the key store")
+            sessions[session_id] = _Session(bits)
+
+    def add_result(self, result: QkdResult) -> None:
+        """Store the key of a successful session (`QkdResult`); aborted or empty sessions are refused."""
+        if not result.succeeded:
+            raise InvalidOperation(
+                f"session {result.session_id!r} produced no key ({result.aborted or 'empty key'})"
+            )
+        self.add_key(result.peer, result.session_id, result.key, result.final_bits)
+
+    def available_bits(self, peer: str) -> int:
+        with self._lock:
+            return sum(s.unused for s in self._sessions.get(peer, {}).values())
+
+    # ---------------------------------------------------------------------------------- master
+    def get_keys(self, peer: str, number: int = 1, size_bits: int = 256) -> list[DeliveredKey]:
+        """Cut `number` fresh keys of `size_bits` bits shared with `peer`; they are marked used.
+
+        Raises KeysExhausted (and changes nothing) if the store cannot supply all of them."""
+        _check_request(number, size_bits)
+        from_end = self.owner > peer
+        with self._lock:
+            sessions = self._sessions.get(peer, OrderedDict())
+            plan: list[tuple[str, int]] = []
+            scratch = {sid: s.used.copy() for sid, s in sessions.items()}
+            for _ in range(number):
+                for sid, s in sessions.items():
+                    saved = s.used
+                    s.used = scratch[sid]
+                    try:
+                        off = s.free_run(size_bits, from_end)
+                    finally:
+                        s.used = saved
+                    if off is not None:
+                        scratch[sid][off:off + size_bits] = True
+                        plan.append((sid, off))
+                        break
+                else:
+                    have = sum(s.unused for s in sessions.values())
+                    raise KeysExhausted(
+                        f"asked for {number} keys of {size_bits} bits shared with {peer!r}, "
+                        f"but only {len(plan)} such keys can be cut ({have} unused bits stored)",
+                        peer=peer, number=number, size_bits=size_bits, available_bits=have,
+                    )
+            out = []
+            issued = self._issued.setdefault(peer, {})
+            for sid, off in plan:
+                s = sessions[sid]
+                s.used[off:off + size_bits] = True
+                kid = str(uuid.uuid4())
+                issued[kid] = KeyReservation(kid, sid, off, size_bits)
+                out.append(DeliveredKey(kid, size_bits, np.packbits(s.bits[off:off + size_bits]).tobytes()))
+            return out
+
+    def reservations(self, peer: str, key_ids: list[str]) -> list[KeyReservation]:
+        """The positions of keys this store issued to an application (to forward to the peer's store)."""
+        with self._lock:
+            issued = self._issued.get(peer, {})
+            missing = [k for k in key_ids if k not in issued]
+            if missing:
+                raise InvalidOperation(f"no key issued with id(s) {missing} for peer {peer!r}")
+            return [issued.pop(k) for k in key_ids]
+
+    # ----------------------------------------------------------------------------------- slave
+    def accept_reservations(self, peer: str, items: list[KeyReservation]) -> None:
+        """Cut the keys the peer's store issued, at the same positions, to await `get_keys_with_ids`."""
+        with self._lock:
+            sessions = self._sessions.get(peer, OrderedDict())
+            pending = self._pending.setdefault(peer, {})
+            for r in items:
+                s = sessions.get(r.session_id)
+                if s is None:
+                    raise InvalidOperation(f"key {r.key_id}: session {r.session_id!r} with {peer!r} is not stored here")
+                end = r.offset_bits + r.size_bits
+                if end > len(s.bits) or s.used[r.offset_bits:end].any():
+                    raise InvalidOperation(f"key {r.key_id}: bits {r.offset_bits}..{end} are not available")
+            for r in items:
+                s = sessions[r.session_id]
+                end = r.offset_bits + r.size_bits
+                s.used[r.offset_bits:end] = True
+                pending[r.key_id] = np.packbits(s.bits[r.offset_bits:end]).tobytes()
+
+    def get_keys_with_ids(self, peer: str, key_ids: list[str]) -> list[DeliveredKey]:
+        """The keys the peer's application was given, by id; each is delivered once, then forgotten."""
+        if not key_ids:
+            raise InvalidOperation("ask for at least one key id")
+        with self._lock:
+            pending = self._pending.get(peer, {})
+            missing = [k for k in key_ids if k not in pending]
+            if missing:
+                raise InvalidOperation(
+                    f"no key with id(s) {missing} shared with {peer!r} is waiting here "
+                    "(unknown, already delivered, or its reservation not yet received)"
+                )
+            out = []
+            for k in key_ids:
+                key = pending.pop(k)
+                out.append(DeliveredKey(k, len(key) * 8, key))
+            return out
+
+    def status(self, peer: str) -> dict[str, int]:
+        """ETSI-style status: unused bits and keys pending for the peer's application."""
+        with self._lock:
+            return {
+                "stored_sessions": len(self._sessions.get(peer, {})),
+                "available_bits": sum(s.unused for s in self._sessions.get(peer, {}).values()),
+                "pending_keys": len(self._pending.get(peer, {})),
+                "issued_unconfirmed": len(self._issued.get(peer, {})),
+            }
+
+
+def _check_request(number: int, size_bits: int) -> None:
+    if not isinstance(number, int) or number < 1:
+        raise InvalidOperation(f"number={number!r}: ask for at least one key")
+    if not isinstance(size_bits, int) or size_bits < 8 or size_bits % 8:
+        raise InvalidOperation(f"size_bits={size_bits!r} must be a positive multiple of 8")
+
+
+__all__ = [
+    "DeliveredKey",
+    "KeyReservation",
+    "KeyStore",
+    "KeysExhausted",
+    "reservations_from_json",
+    "reservations_to_json",
+]
