@@ -1,0 +1,73 @@
+"""`qnet node`: run one node process (what containers and Kubernetes pods run)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("node", help="run one node process", description=__doc__)
+    p.add_argument("--topology", "-t", metavar="FILE",
+                   help="topology file (default: $QNET_TOPOLOGY, a path or YAML text)")
+    p.add_argument("--name", help="node name (default: $QNET_NODE_NAME, else the StatefulSet ordinal of the hostname)")
+    p.add_argument("--listen", help="host:port for the public service (default: 0.0.0.0 and the port of the node's address)")
+    p.add_argument("--peer-listen", help="host:port for the node-to-node service (default: from peer_address)")
+    p.add_argument("--allow-inspect", action="store_true", help="allow the state-inspection RPC (debugging only)")
+    p.add_argument("--seed", type=int, help="override the topology's seed")
+    p.add_argument("--log-level", default=os.environ.get("QNET_LOG_LEVEL", "INFO"))
+    p.set_defaults(func=run)
+
+
+def _port(address: str, what: str) -> str:
+    if not address or ":" not in address:
+        return ""
+    return address.rsplit(":", 1)[1]
+
+
+def resolve_name(names: tuple[str, ...], given: str | None) -> str:
+    from qemu_net.errors import TopologyError
+
+    name = given or os.environ.get("QNET_NODE_NAME")
+    if name:
+        if name not in names:
+            raise TopologyError(f"node {name!r} is not in the topology (nodes: {', '.join(names)})")
+        return name
+    host = socket.gethostname()
+    m = re.search(r"-(\d+)$", host)
+    if not m or int(m.group(1)) >= len(names):
+        raise TopologyError(f"no node name given and hostname {host!r} has no StatefulSet ordinal within the topology")
+    return names[int(m.group(1))]
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    from qemu_net.errors import TopologyError
+    from qemu_net.network.topology import load_topology, topology_from_env
+    from qemu_net.node.server import NodeServer
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    topology = load_topology(args.topology) if args.topology else topology_from_env()
+    name = resolve_name(topology.node_names, args.name)
+    spec = topology.node(name)
+    listen = args.listen
+    if not listen:
+        port = _port(spec.address, "address")
+        if not port:
+            raise TopologyError(f"nodes[{topology.node_names.index(name)}].address: no port; give --listen HOST:PORT")
+        listen = f"0.0.0.0:{port}"
+    peer_listen = args.peer_listen
+    if not peer_listen and spec.peer_address and spec.peer_address != spec.address:
+        peer_listen = f"0.0.0.0:{_port(spec.peer_address, 'peer_address')}"
+    server = NodeServer(topology, name, listen=listen, peer_listen=peer_listen, allow_inspect=args.allow_inspect,
+                        seed=args.seed)
+    server.install_signal_handlers()
+    ports = server.start()
+    server.mark_serving()
+    logging.getLogger("qemu_net.node").info("node %s serving on port %d (peer port %d)", name, ports.port,
+                                            ports.peer_port)
+    server.wait()
+    return 0

@@ -1,0 +1,295 @@
+"""The synchronous client SDK: Network -> Node -> Qubit handles over real gRPC.
+
+    from qemu_net.client import Network
+
+    with Network.connect("topology.yaml") as net:        # or a Topology, or {"alice": "host:port", ...}
+        alice, bob = net["alice"], net["bob"]
+        q = alice.qubit()
+        q.ry(0.3)
+        r = net.teleport(q, "bob")                         # runs the sender role at alice, receiver at bob
+        print(r.measure("Z"))
+
+Every call has a deadline (`timeout_s`, default 30 s); every failure raises a `qemu_net.errors.QnetError`
+subclass rebuilt from the gRPC status (see `qemu_net.errors` for the tree).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+
+from qemu_net._proto.v1 import node_pb2 as n
+from qemu_net._proto.v1 import node_pb2_grpc as ng
+from qemu_net._proto.v1 import protocols_pb2 as pr
+from qemu_net._proto.v1 import types_pb2 as t
+from qemu_net.client import _wire as w
+from qemu_net.errors import InvalidOperation, QnetError
+from qemu_net.network.topology import Topology, load_topology
+from qemu_net.node.status import error_from_rpc
+
+DEFAULT_TIMEOUT_S = 30.0
+
+
+class Qubit:
+    """A handle on one qubit located at a node. Used as a context manager it is freed on exit."""
+
+    __slots__ = ("id", "node")
+
+    def __init__(self, node: Node, qid: str) -> None:
+        self.node = node
+        self.id = qid
+
+    def __repr__(self) -> str:
+        return f"Qubit({self.id!r} at {self.node.name!r})"
+
+    def __enter__(self) -> Qubit:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.node.free([self])
+        except QnetError:
+            pass  # already measured, sent away or freed
+
+    def apply(self, gate: Any, *others: Qubit | str, angle: float | None = None) -> Qubit:
+        self.node.apply([w.gate_op(gate, (self, *others), angle)])
+        return self
+
+    def x(self) -> Qubit:
+        return self.apply("X")
+
+    def y(self) -> Qubit:
+        return self.apply("Y")
+
+    def z(self) -> Qubit:
+        return self.apply("Z")
+
+    def h(self) -> Qubit:
+        return self.apply("H")
+
+    def s(self) -> Qubit:
+        return self.apply("S")
+
+    def t(self) -> Qubit:
+        return self.apply("T")
+
+    def rx(self, angle: float) -> Qubit:
+        return self.apply("RX", angle=angle)
+
+    def ry(self, angle: float) -> Qubit:
+        return self.apply("RY", angle=angle)
+
+    def rz(self, angle: float) -> Qubit:
+        return self.apply("RZ", angle=angle)
+
+    def cnot(self, target: Qubit | str) -> Qubit:
+        return self.apply("CNOT", target)
+
+    def cz(self, target: Qubit | str) -> Qubit:
+        return self.apply("CZ", target)
+
+    def measure(self, basis: str = "Z", *, keep: bool = False) -> int:
+        (bit,) = self.node.apply([w.measure_op(self, basis, keep)])
+        return bit
+
+    def send(self, to: str) -> Qubit | None:
+        """Send over the quantum link to a neighbour; None if the photon was lost."""
+        return self.node.send_qubit(self, to)
+
+    def density_matrix(self) -> np.ndarray:
+        return self.node.inspect([self])
+
+
+@dataclass(frozen=True)
+class EprPair:
+    pair_id: str
+    local: Qubit
+    remote: Qubit
+    ready_ns: int
+    attempts: int
+
+
+class Node:
+    """A handle on one node process."""
+
+    def __init__(self, network: Network, name: str, address: str) -> None:
+        self.network = network
+        self.name = name
+        self.address = address
+        self._channel = grpc.insecure_channel(address, options=w.CHANNEL_OPTIONS)
+        self._stub = ng.NodeServiceStub(self._channel)
+
+    def __repr__(self) -> str:
+        return f"Node({self.name!r} at {self.address})"
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _call(self, method: str, request: Any, timeout_s: float | None = None) -> Any:
+        try:
+            return getattr(self._stub, method)(request, timeout=timeout_s or self.network.timeout_s)
+        except grpc.RpcError as err:
+            raise error_from_rpc(err, where=self.name) from None
+
+    # ------------------------------------------------------------------ qubits
+    def info(self) -> w.NodeInfo:
+        return w.info_from_proto(self._call("GetInfo", n.GetInfoRequest()))
+
+    def qubit(self) -> Qubit:
+        return self.qubits(1)[0]
+
+    def qubits(self, count: int) -> list[Qubit]:
+        r = self._call("Allocate", n.AllocateRequest(count=count))
+        return [Qubit(self, q) for q in r.qubits]
+
+    def free(self, qubits: Sequence[Qubit | str]) -> None:
+        self._call("Free", n.FreeRequest(qubits=[w.qubit_id(q) for q in qubits]))
+
+    def apply(self, operations: Sequence[t.Operation]) -> list[int]:
+        """Run a list of operations in one call (build them with `gate`, `measure`, `reset`)."""
+        return list(self._call("Apply", n.ApplyRequest(operations=operations)).outcomes)
+
+    def gate(self, gate: Any, *qubits: Qubit | str, angle: float | None = None) -> None:
+        self.apply([w.gate_op(gate, qubits, angle)])
+
+    def measure(self, qubit: Qubit | str, basis: str = "Z", *, keep: bool = False) -> int:
+        return self.apply([w.measure_op(qubit, basis, keep)])[0]
+
+    def send_qubit(self, qubit: Qubit | str, to: str) -> Qubit | None:
+        r = self._call("SendQubit", n.SendQubitRequest(qubit=w.qubit_id(qubit), to=to))
+        return None if r.lost else Qubit(self.network[to], w.qubit_id(qubit))
+
+    def inspect(self, qubits: Sequence[Qubit | str]) -> np.ndarray:
+        """The reduced density matrix (debugging; the node must run with --allow-inspect)."""
+        return w.density_from_proto(self._call("Inspect", n.InspectRequest(qubits=[w.qubit_id(q) for q in qubits])))
+
+    # ------------------------------------------------------------------ link layer
+    def epr(self, peer: str, count: int = 1) -> list[EprPair]:
+        r = self._call("CreateEpr", n.CreateEprRequest(peer=peer, count=count))
+        other = self.network[peer]
+        return [EprPair(p.pair_id, Qubit(self, p.local_qubit), Qubit(other, p.remote_qubit), p.ready_ns, p.attempts)
+                for p in r.pairs]
+
+    def create_measure_epr(
+        self, peer: str, count: int, *, local_bases: Any = None, remote_bases: Any = None
+    ) -> w.BatchOutcomes:
+        req = n.CreateMeasureEprRequest(peer=peer, count=count, local_bases=w.bases_bytes(local_bases, count),
+                                        remote_bases=w.bases_bytes(remote_bases, count))
+        r = self._call("CreateMeasureEpr", req)
+        return w.BatchOutcomes(r.batch_id, np.frombuffer(r.local_outcomes, dtype=np.uint8), r.attempts,
+                               r.virtual_time_ns)
+
+    def fetch_epr_outcomes(self, batch_id: str, timeout_s: float = 10.0) -> np.ndarray:
+        r = self._call("FetchEprOutcomes", n.FetchEprOutcomesRequest(batch_id=batch_id, timeout_s=timeout_s))
+        return np.frombuffer(r.outcomes, dtype=np.uint8)
+
+    # ------------------------------------------------------------------ classical
+    def send(self, to: str, channel: str, payload: bytes) -> int:
+        return self._call("SendClassical", n.SendClassicalRequest(to=to, channel=channel, payload=payload)).seq
+
+    def receive(self, sender: str, channel: str, timeout_s: float = 10.0) -> bytes:
+        req = n.ReceiveClassicalRequest(sender=sender, channel=channel, timeout_s=timeout_s)
+        return self._call("ReceiveClassical", req, timeout_s + 5).payload
+
+    # ------------------------------------------------------------------ protocols
+    def run_protocol(self, request: pr.ProtocolRequest) -> pr.ProtocolResult:
+        return self._call("RunProtocol", request, request.timeout_s + 5)
+
+
+class Network:
+    """Handles on every node of a network. Use `Network.connect(...)`; close it (or use `with`)."""
+
+    def __init__(self, addresses: Mapping[str, str], *, topology: Topology | None = None,
+                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        if not addresses:
+            raise InvalidOperation("a network needs at least one node address")
+        self.topology = topology
+        self.timeout_s = timeout_s
+        self._nodes = {name: Node(self, name, addr) for name, addr in addresses.items()}
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    @classmethod
+    def connect(cls, target: Topology | Mapping[str, str] | str | os.PathLike[str], *,
+                timeout_s: float = DEFAULT_TIMEOUT_S) -> Network:
+        """Connect to a running network given its topology (with addresses), a file, or {name: address}."""
+        if isinstance(target, (str, os.PathLike)):
+            target = load_topology(Path(target))
+        if isinstance(target, Topology):
+            missing = [nd.name for nd in target.nodes if not nd.address]
+            if missing:
+                raise InvalidOperation(f"topology gives no address for node(s) {', '.join(missing)}: "
+                                       "start it with `qnet up` and connect with the state it prints")
+            return cls({nd.name: nd.address for nd in target.nodes}, topology=target, timeout_s=timeout_s)
+        return cls(dict(target), timeout_s=timeout_s)
+
+    def __getitem__(self, name: str) -> Node:
+        try:
+            return self._nodes[name]
+        except KeyError:
+            raise InvalidOperation(f"unknown node {name!r}; nodes: {', '.join(self._nodes)}") from None
+
+    def node(self, name: str) -> Node:
+        return self[name]
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self._nodes.values())
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._nodes)
+
+    def close(self) -> None:
+        for node in self._nodes.values():
+            node.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> Network:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ running roles
+    def run_roles(self, roles: Mapping[str, dict[str, Any]], *, timeout_s: float = 30.0,
+                  session: str | None = None) -> dict[str, pr.ProtocolResult]:
+        """Run one role per node concurrently (each in its own node process); return results by node.
+
+        `roles` maps node name -> the ProtocolRequest oneof field and message, e.g.
+        ``{"alice": {"teleport_send": TeleportSend(...)}}``.
+        """
+        session = session or w.new_session()
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="qnet-roles")
+        futures = {name: self._pool.submit(self[name].run_protocol, w.protocol_request(session, timeout_s, **role))
+                   for name, role in roles.items()}
+        results: dict[str, pr.ProtocolResult] = {}
+        first_error: QnetError | None = None
+        for name, fut in futures.items():
+            try:
+                results[name] = fut.result(timeout=timeout_s + 10)
+            except QnetError as exc:
+                first_error = first_error or exc
+        if first_error is not None:
+            raise first_error
+        return results
+
+    def teleport(self, qubit: Qubit, to: str, *, timeout_s: float = 30.0) -> Qubit:
+        """Teleport `qubit` to node `to` (sender role at the qubit's node, receiver role at `to`)."""
+        src = qubit.node.name
+        res = self.run_roles(
+            {to: {"teleport_receive": pr.TeleportReceive(peer=src)},
+             src: {"teleport_send": pr.TeleportSend(peer=to, qubit=qubit.id)}},
+            timeout_s=timeout_s,
+        )
+        return Qubit(self[to], res[to].teleport_receive.qubit)
