@@ -1,0 +1,197 @@
+"""Foundation benchmarks, printed as JSON: EPR pairs, batches, teleports, gate latency, start-up, memory.
+
+    python bench/bench_foundation.py [--repeat 3] [--quick]
+
+Every figure is the median of --repeat runs; each run also measures a bare gRPC echo (a generic unary
+handler returning its request, in its own process, on loopback) so ratios are comparable on a shared
+machine. Throughput figures use several client threads (8 requests in flight), like the reference
+prototype the issue quotes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from qemu_net.client import LocalNetwork, Network, gate, measure  # noqa: E402
+from qemu_net.network.topology import parse_topology  # noqa: E402
+
+ECHO_SERVER = textwrap.dedent(
+    """
+    import sys, grpc
+    from concurrent import futures
+    def echo(req, ctx):
+        return req
+    h = grpc.method_handlers_generic_handler("bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)})
+    s = grpc.server(futures.ThreadPoolExecutor(16), options=[("grpc.so_reuseport", 0)])
+    s.add_generic_rpc_handlers((h,))
+    port = s.add_insecure_port("127.0.0.1:0")
+    s.start()
+    print(port, flush=True)
+    s.wait_for_termination()
+    """
+)
+
+TWO = parse_topology({"name": "bench2", "nodes": ["alice", "bob"], "links": [["alice", "bob"]]})
+
+
+def echo_reference(calls: int, threads: int) -> dict[str, float]:
+    proc = subprocess.Popen([sys.executable, "-c", ECHO_SERVER], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        ch = grpc.insecure_channel(f"127.0.0.1:{port}")
+        echo = ch.unary_unary("/bench.Echo/Echo")
+        grpc.channel_ready_future(ch).result(timeout=10)
+        for _ in range(200):
+            echo(b"x" * 16, timeout=5)
+        lat = []
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            echo(b"x" * 16, timeout=5)
+            lat.append(time.perf_counter() - t0)
+        per_thread = calls // threads
+
+        def worker() -> None:
+            for _ in range(per_thread):
+                echo(b"x" * 16, timeout=5)
+
+        t0 = time.perf_counter()
+        ts = [threading.Thread(target=worker) for _ in range(threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        rate = per_thread * threads / (time.perf_counter() - t0)
+        ch.close()
+        return {"echo_p50_ms": statistics.median(lat) * 1e3, "echo_calls_per_s": rate}
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def throughput(fn, total: int, threads: int) -> float:
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda _: fn(), range(min(threads * 4, 32))))  # warm-up
+        t0 = time.perf_counter()
+        list(pool.map(lambda _: fn(), range(total)))
+        return total / (time.perf_counter() - t0)
+
+
+def latency(fn, n: int) -> float:
+    for _ in range(50):
+        fn()
+    lat = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        lat.append(time.perf_counter() - t0)
+    return statistics.median(lat)
+
+
+def node_memory(pids: list[int]) -> dict[str, float]:
+    rss, pss = [], []
+    for pid in pids:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            fields = {line.split(":")[0]: int(line.split()[1]) for line in f if line.split()[0].endswith(":")
+                      and line.split()[1].isdigit()}
+        rss.append(fields.get("Rss", 0) / 1024)
+        pss.append(fields.get("Pss", 0) / 1024)
+    return {"rss_mb_median": statistics.median(rss), "pss_mb_median": statistics.median(pss),
+            "pss_mb_max": max(pss)}
+
+
+def startup(n: int) -> tuple[float, dict[str, float]]:
+    topo = parse_topology({"name": f"up{n}", "nodes": [f"n{i}" for i in range(n)],
+                           "links": [[f"n{i}", f"n{i + 1}"] for i in range(n - 1)]})
+    t0 = time.perf_counter()
+    local = LocalNetwork.start(topo)
+    try:
+        with Network.connect(local.topology, timeout_s=10) as net:
+            for node in net:
+                node.info()  # every node answers
+        elapsed = time.perf_counter() - t0
+        mem = node_memory([local.pid(x) for x in topo.node_names])
+    finally:
+        local.stop()
+    return elapsed, mem
+
+
+def one_run(quick: bool) -> dict[str, float]:
+    k = 4 if quick else 1
+    out: dict[str, float] = {}
+    out.update(echo_reference(2000 // k, 8))
+    local = LocalNetwork.start(TWO)
+    try:
+        with Network.connect(local.topology) as net:
+            alice, bob = net["alice"], net["bob"]
+
+            def epr_and_measure() -> None:
+                (p,) = alice.epr("bob")
+                alice.measure(p.local)
+                bob.measure(p.remote)
+
+            out["epr_pairs_per_s"] = throughput(epr_and_measure, 2000 // k, 8)
+
+            rng = np.random.default_rng(1)
+            n = 10_000
+            ba = rng.integers(0, 3, n).astype(np.uint8)
+            times = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                alice.create_measure_epr("bob", n, local_bases=ba, remote_bases=ba)
+                times.append(time.perf_counter() - t0)
+            out["batch_pairs_per_s"] = n / statistics.median(times)
+
+            def teleport() -> None:
+                q = alice.qubit()
+                th, ph = rng.random() * np.pi, rng.random() * 2 * np.pi
+                alice.apply([gate("RY", [q], th), gate("RZ", [q], ph)])
+                r = net.teleport(q, "bob")
+                bob.apply([gate("RZ", [r], -ph), gate("RY", [r], -th), measure(r)])
+
+            out["teleports_per_s"] = throughput(teleport, 1000 // k, 8)
+
+            local_q = alice.qubit()
+            out["gate_local_ms"] = latency(lambda: alice.gate("H", local_q), 1000 // k) * 1e3
+            (p,) = alice.epr("bob")  # p.remote is located at bob, its state held by alice's process
+            out["gate_remote_held_ms"] = latency(lambda: bob.gate("H", p.remote), 1000 // k) * 1e3
+            assert bob.info().groups_held == 0, "the remote-held benchmark must really forward"
+    finally:
+        local.stop()
+    out["gate_local_over_echo"] = out["gate_local_ms"] / out["echo_p50_ms"]
+    out["gate_remote_held_over_echo"] = out["gate_remote_held_ms"] / out["echo_p50_ms"]
+    out["up_8_nodes_s"], mem = startup(8)
+    out.update({f"up_8_{key}": v for key, v in mem.items()})
+    if not quick:
+        out["up_64_nodes_s"], mem64 = startup(64)
+        out.update({f"up_64_{key}": v for key, v in mem64.items()})
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="fewer calls, no 64-node start-up")
+    args = ap.parse_args()
+    runs = [one_run(args.quick) for _ in range(args.repeat)]
+    result = {key: round(statistics.median(r[key] for r in runs), 4) for key in runs[0]}
+    print(json.dumps({"benchmark": "foundation", "repeat": args.repeat, "median": result,
+                      "runs": [{k: round(v, 4) for k, v in r.items()} for r in runs]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
