@@ -30,6 +30,7 @@ import os
 import secrets
 import shutil
 import signal
+import sys
 import subprocess
 import tempfile
 import time
@@ -293,3 +294,92 @@ def wait_until(pred, *, timeout_s: float, interval_s: float = 0.2, what: str = "
             break
         time.sleep(interval_s)
     raise TimeoutError(f"{what} not reached within {timeout_s} s")
+
+
+# ---------------------------------------------------------------------------------------------------
+# A qemu_net network inside a lab: one node process per namespace, addressed by host name.
+
+CLUSTER_TOPOLOGY = """\
+name: netns
+nodes:
+  - {name: alice, address: "alice:50051", peer_address: "alice:50052"}
+  - {name: repeater, address: "repeater:50051", peer_address: "repeater:50052"}
+  - {name: bob, address: "bob:50051", peer_address: "bob:50052"}
+links:
+  - {nodes: [alice, repeater], length_km: 5}
+  - {nodes: [repeater, bob], length_km: 5}
+classical_links:
+  - {nodes: [alice, bob], length_km: 10}
+seed: 11
+"""
+HERE = Path(__file__).resolve().parent
+
+
+def qnet_node_available() -> bool:
+    """True once the `qnet node` command exists (else the tests use run_node.py, same contract)."""
+    qnet = shutil.which("qnet") or str(Path(sys.executable).with_name("qnet"))
+    try:
+        proc = subprocess.run([qnet, "node", "--help"], capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0
+
+
+@dataclass(eq=False)
+class QnetCluster:
+    """alice, repeater, bob (node processes) and client, each in its own namespace of `lab`."""
+
+    lab: NetnsLab
+    topology_path: Path
+    use_qnet_cli: bool
+    nodes: dict[str, Proc] = field(default_factory=dict)
+
+    NODE_NAMES = ("alice", "repeater", "bob")
+
+    @classmethod
+    def start(cls, lab: NetnsLab, *, topology: str = CLUSTER_TOPOLOGY, wait_s: float = 120) -> QnetCluster:
+        assert lab.workdir is not None
+        path = lab.workdir / "topology.yaml"
+        path.write_text(topology)
+        cluster = cls(lab, path, qnet_node_available())
+        for name in cls.NODE_NAMES:
+            cluster.start_node(name)
+        cluster.wait_serving(wait_s)
+        return cluster
+
+    def node_argv(self, name: str) -> list[str]:
+        if self.use_qnet_cli:
+            qnet = shutil.which("qnet") or str(Path(sys.executable).with_name("qnet"))
+            return [qnet, "node", "--topology", str(self.topology_path), "--name", name, "--allow-inspect"]
+        return [sys.executable, str(HERE / "run_node.py"), str(self.topology_path), name, "--allow-inspect"]
+
+    def start_node(self, name: str) -> Proc:
+        self.nodes[name] = self.lab.spawn(name, self.node_argv(name), name=name)
+        return self.nodes[name]
+
+    def wait_serving(self, wait_s: float, names: tuple[str, ...] | None = None) -> None:
+        addrs = [f"{n}:50051" for n in (names or self.NODE_NAMES)]
+        res = self.lab.run(
+            "client",
+            [sys.executable, "-m", "qemu_net.deploy.healthcheck", *addrs[:1], "--wait-s", str(wait_s)]
+            if len(addrs) == 1
+            else [sys.executable, "-m", "qemu_net.deploy.healthcheck", "--topology", str(self.topology_path),
+                  "--wait-s", str(wait_s)],
+            timeout_s=wait_s + 30,
+        )
+        if res.returncode != 0:
+            logs = "\n".join(f"--- {n}:\n{p.output()[-3000:]}" for n, p in self.nodes.items())
+            raise RuntimeError(f"nodes not serving within {wait_s} s:\n{res.stdout}{res.stderr}\n{logs}")
+
+    def client(self, action: str, n: int, *, timeout_s: float) -> dict:
+        """Run a netns_clients.py action in the client namespace; return its JSON output."""
+        import json
+
+        res = self.lab.run(
+            "client",
+            [sys.executable, str(HERE / "netns_clients.py"), action, str(self.topology_path), str(n)],
+            timeout_s=timeout_s,
+        )
+        if res.returncode != 0:
+            raise RuntimeError(f"client {action} failed ({res.returncode}):\n{res.stdout}\n{res.stderr[-4000:]}")
+        return json.loads(res.stdout.strip().splitlines()[-1])

@@ -1,0 +1,115 @@
+"""Protocol clients run *inside* a lab namespace: ``python netns_clients.py ACTION TOPOLOGY [N]``.
+
+Each action drives the nodes through the client SDK and prints one JSON line with what the test
+checks. Nothing here asserts; the tests do.
+
+teleport N   teleport N qubits ry(theta_k)|0> alice -> repeater (neighbours over a fiber); report each received state's fidelity
+swap N       entanglement swapping at the repeater: EPR alice-repeater and repeater-bob, Bell
+             measurement at the repeater, Pauli correction at bob; alice's and bob's halves are then
+             measured in Z or X (alternating) and must agree (Phi+)
+qkd N        an entanglement-based (BBM92) key session alice -> repeater: a batch of N EPR pairs measured
+             in random bases at both ends, bases exchanged over the classical channel, sifted key and QBER
+classical N  N numbered classical messages alice -> bob; bob must receive each exactly once, in order
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+
+import numpy as np
+
+from qemu_net.client import Network
+
+
+def teleport(net: Network, n: int) -> dict:
+    fids, times = [], []
+    for k in range(n):
+        theta = math.pi * (k + 0.5) / n
+        t0 = time.monotonic()
+        q = net["alice"].qubit()
+        q.ry(theta)
+        r = net.teleport(q, "repeater", timeout_s=60)
+        times.append(time.monotonic() - t0)
+        rho = r.density_matrix()
+        psi = np.array([math.cos(theta / 2), math.sin(theta / 2)])
+        fids.append(float(np.real(psi.conj() @ rho @ psi)))
+        net["repeater"].free([r])
+    return {"fidelities": fids, "seconds": times}
+
+
+def swap(net: Network, n: int) -> dict:
+    agree, times = [], []
+    alice, rep, bob = net["alice"], net["repeater"], net["bob"]
+    for k in range(n):
+        t0 = time.monotonic()
+        (p1,) = rep.epr("alice")
+        (p2,) = rep.epr("bob")
+        r1, r2 = p1.local, p2.local
+        r1.cnot(r2)
+        r1.h()
+        m1, m2 = r1.measure("Z"), r2.measure("Z")
+        b = p2.remote
+        if m2:
+            b.x()
+        if m1:
+            b.z()
+        basis = "ZX"[k % 2]
+        agree.append(p1.remote.measure(basis) == b.measure(basis))
+        times.append(time.monotonic() - t0)
+    return {"agree": agree, "seconds": times}
+
+
+def qkd(net: Network, n: int) -> dict:
+    rng = np.random.default_rng(7)
+    alice, rep = net["alice"], net["repeater"]
+    a_bases = rng.choice(["Z", "X"], size=n)
+    b_bases = rng.choice(["Z", "X"], size=n)
+    t0 = time.monotonic()
+    batch = alice.create_measure_epr("repeater", n, local_bases=a_bases, remote_bases=b_bases)
+    b_out = rep.fetch_epr_outcomes(batch.batch_id, timeout_s=30)
+    # Public discussion over the classical channel: alice announces her bases to the repeater.
+    alice.send("repeater", "qkd-bases", "".join(a_bases).encode())
+    announced = rep.receive("alice", "qkd-bases", timeout_s=30).decode()
+    keep = np.array([x == y for x, y in zip(announced, b_bases)])
+    a_key, b_key = batch.outcomes[keep], b_out[keep]
+    qber = float(np.mean(a_key != b_key)) if len(a_key) else 1.0
+    return {
+        "pairs": n,
+        "sifted": int(keep.sum()),
+        "qber": qber,
+        "bases_intact": announced == "".join(a_bases),
+        "seconds": time.monotonic() - t0,
+    }
+
+
+def classical(net: Network, n: int) -> dict:
+    alice, bob = net["alice"], net["bob"]
+    t0 = time.monotonic()
+    for i in range(n):
+        alice.send("bob", "count", str(i).encode())
+    got = [int(bob.receive("alice", "count", timeout_s=30)) for _ in range(n)]
+    extra = None
+    try:
+        extra = bob.receive("alice", "count", timeout_s=1.0).decode()
+    except Exception as exc:  # noqa: BLE001 - any error means "nothing more arrived", which we report
+        extra_error = type(exc).__name__
+    else:
+        extra_error = None
+    return {"received": got, "extra": extra, "extra_error": extra_error, "seconds": time.monotonic() - t0}
+
+
+def main() -> int:
+    action, topo = sys.argv[1], sys.argv[2]
+    n = int(sys.argv[3]) if len(sys.argv) > 3 else 4
+    fn = {"teleport": teleport, "swap": swap, "qkd": qkd, "classical": classical}[action]
+    with Network.connect(topo, timeout_s=60) as net:
+        out = fn(net, n)
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
