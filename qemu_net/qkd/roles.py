@@ -411,10 +411,13 @@ def _finish_alice(ch: Channel, key: np.ndarray, capacity: float, params: Any, st
     ch.recv("pa_done")
 
 
-def _finish_bob(ch: Channel, key: np.ndarray, qber: float, params: Any, st: _Stats,
+def _finish_bob(ch: Channel, key: np.ndarray, qber: float, n_sample: int, params: Any, st: _Stats,
                 rng: np.random.Generator) -> None:
+    # Size Cascade's blocks for a cautious QBER (about two standard errors above the sampled one): a
+    # small sample that happens to underestimate the QBER otherwise leaves errors behind.
+    q_blocks = qber + 2.0 * math.sqrt(max(qber, 1.0 / n_sample) * (1 - qber) / n_sample)
     corrected, leak, rounds, flipped = cascade_correct(
-        ch, key, qber, passes=params.cascade_passes, seed=int(rng.integers(0, 2**62))
+        ch, key, min(q_blocks, 0.5), passes=params.cascade_passes, seed=int(rng.integers(0, 2**62))
     )
     st.set(leaked_ec_bits=leak, cascade_rounds=rounds, corrected_errors=flipped,
            security_margin_bits=security_margin_bits(params.eps_pa))
@@ -555,7 +558,7 @@ def _bb84_bob(ctx: NodeContext, p: BB84Params, link: LinkSpec, quantum: Channel,
     if len(keypos) != int(est["n_key"]):
         raise ProtocolAborted("protocol error: Alice and Bob disagree on the key positions")
     st.set(reconciled_bits=len(keypos), **{k: v for k, v in est.items() if k not in ("capacity", "n_key", "n_sample")})
-    _finish_bob(classical, b_sifted[keypos], float(est["qber"]), p, st, rng)
+    _finish_bob(classical, b_sifted[keypos], float(est["qber"]), int(est["n_sample"]), p, st, rng)
 
 
 def bb84_alice(ctx: NodeContext, params: BB84Params) -> QkdResult:
@@ -617,7 +620,7 @@ def _e91_alice(ctx: NodeContext, p: E91Params, link: LinkSpec, quantum: Channel,
     margin = security_margin_bits(p.eps_pa)
     asym = len(key_pos) / n * (1 - h_q - p.f_ec * h_q)
     est = {"qber": qber, "chsh": s if math.isfinite(s) else None, "chsh_stderr": s_err if math.isfinite(s_err) else None,
-           "capacity": capacity, "n_key": n_key, "asymptotic_rate_per_pulse": max(asym, 0.0)}
+           "capacity": capacity, "n_key": n_key, "n_sample": n_sample, "asymptotic_rate_per_pulse": max(asym, 0.0)}
     st.set(sample_bits=n_sample, reconciled_bits=n_key, qber=qber, chsh=est["chsh"], chsh_stderr=est["chsh_stderr"],
            asymptotic_rate_per_pulse=est["asymptotic_rate_per_pulse"])
     if not math.isfinite(s) or s <= p.chsh_threshold:
@@ -674,7 +677,7 @@ def _e91_bob(ctx: NodeContext, p: E91Params, link: LinkSpec, quantum: Channel, c
         raise ProtocolAborted("protocol error: Alice and Bob disagree on the key positions")
     st.set(reconciled_bits=len(keypos), qber=est["qber"], chsh=est["chsh"], chsh_stderr=est["chsh_stderr"],
            asymptotic_rate_per_pulse=est["asymptotic_rate_per_pulse"])
-    _finish_bob(classical, y[keypos], float(est["qber"]), p, st, rng)
+    _finish_bob(classical, y[keypos], float(est["qber"]), int(est["n_sample"]), p, st, rng)
 
 
 def e91_alice(ctx: NodeContext, params: E91Params) -> QkdResult:

@@ -111,8 +111,9 @@ def gllp_max_distance_km(
 
 def plob_bound(eta: float | np.ndarray) -> float | np.ndarray:
     """Repeaterless PLOB bound -log2(1 - eta) in secret bits per channel use (Pirandola et al. 2017)."""
-    a = np.asarray(eta, dtype=float)
-    out = -np.log2(1 - np.clip(a, 0, 1 - 1e-300))
+    a = np.clip(np.asarray(eta, dtype=float), 0.0, 1.0)
+    with np.errstate(divide="ignore"):
+        out = -np.log2(1 - a)  # +inf at eta = 1
     return float(out) if np.ndim(out) == 0 else out
 
 
