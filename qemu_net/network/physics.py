@@ -135,6 +135,30 @@ def herald_delay_ns(link: LinkSpec, attempts: int) -> float:
     return attempts * attempt_period_ns(link)
 
 
+@dataclass(frozen=True)
+class QubitChannelModel:
+    """What a qubit sent over a link suffers, precomputed from its LinkSpec (see the module docstring).
+
+    ``survival`` = 10^(-alpha L / 10) * eta_det; ``delay_ns`` = L * 5 us/km (the fiber, not the classical
+    channel's possibly overridden latency); ``superop`` = the transmission depolarising channel or None.
+    """
+
+    survival: float
+    delay_ns: float
+    superop: np.ndarray | None = field(repr=False, compare=False)
+
+    @classmethod
+    def from_spec(cls, link: LinkSpec) -> QubitChannelModel:
+        sop = transmission_superop(link)
+        if sop is not None:
+            sop.setflags(write=False)
+        return cls(photon_survival_probability(link), fiber_delay_ns(link), sop)
+
+    def sample_lost(self, rng: np.random.Generator) -> bool:
+        """One qubit: True if it was lost (exactly one uniform from rng)."""
+        return bool(rng.random() >= self.survival)
+
+
 # ------------------------------------------------------------------------------- heralding
 
 
@@ -370,6 +394,7 @@ __all__ = [
     "BASIS_Z",
     "EprLinkModel",
     "HeraldedPair",
+    "QubitChannelModel",
     "attempt_period_ns",
     "classical_arrival_ns",
     "epr_batch_outcomes",

@@ -38,19 +38,21 @@ from qemu_net.errors import (
     NotColocated,
     NotConnected,
     PermissionDenied,
+    ProtocolAborted,
     ProtocolTimeout,
     QubitNotFound,
     ShuttingDown,
     WrongLocation,
 )
-from qemu_net.network import links
-from qemu_net.network.topology import Topology
+from qemu_net.network import physics
+from qemu_net.network.topology import LinkSpec, Topology
 from qemu_net.node.clock import VirtualClock
 from qemu_net.node.convert import DiscardOp, GateOp, MeasureOp, Op, ResetOp, op_qubits
 from qemu_net.node.mailbox import Mailbox, Message, SendSequencer
 from qemu_net.protocols.context import EprHalf
-from qemu_net.quantum import channels
-from qemu_net.quantum.register import GroupState, Register
+from qemu_net.quantum.noise import NoiseModel, depolarize_kraus, readout_flip
+from qemu_net.quantum.register import DTYPE, GroupState, Register
+from qemu_net.quantum.states import PHI_PLUS
 
 #: How long a request waits for a group that is in transit between holders.
 IN_TRANSIT_WAIT_S = 5.0
@@ -68,6 +70,29 @@ class Arriving:
     tag: str = ""
     ready_ns: int = 0
     attempts: int = 1
+
+
+@dataclass(frozen=True)
+class EprSource:
+    """This node's view of EPR generation with one neighbour (this node is the source end)."""
+
+    model: physics.EprLinkModel
+    #: The delivered pair as a register tensor, and whether it is a density matrix (False: ideal |Phi+>).
+    tensor: np.ndarray
+    mixed: bool
+    #: Born probabilities of the pair per basis combination (for create-and-measure batches).
+    table: np.ndarray
+
+    @classmethod
+    def build(cls, topology: Topology, link: LinkSpec, source: str, far: str) -> EprSource:
+        model = physics.EprLinkModel.from_specs(link, topology.node(source), topology.node(far), source=source)
+        ideal = np.allclose(model.rho, np.outer(PHI_PLUS, PHI_PLUS.conj()), atol=1e-14, rtol=0)
+        if ideal:
+            tensor = PHI_PLUS.astype(DTYPE).reshape(2, 2)
+        else:
+            tensor = np.asarray(model.rho, dtype=DTYPE).reshape(2, 2, 2, 2)
+        tensor.setflags(write=False)
+        return cls(model, tensor, not ideal, physics.outcome_table(model.rho))
 
 
 @dataclass
@@ -131,7 +156,10 @@ class NodeCore:
         self._epr_batches: collections.OrderedDict[str, tuple[str, bytes, bytes]] = collections.OrderedDict()
         self._ids = itertools.count(1)
         self._draining = False
-        self._node_noise = {n.name: channels.NodeNoise.from_spec(n) for n in topology.nodes}
+        #: Every node's noise model: the holder of a group applies each qubit's *location* model.
+        self._noise = {n.name: NoiseModel.from_node_spec(n) for n in topology.nodes}
+        self._epr_sources: dict[str, EprSource] = {}
+        self._channels: dict[str, physics.QubitChannelModel] = {}
 
     # ================================================================ helpers
     def new_qubit_id(self) -> str:
@@ -189,9 +217,16 @@ class NodeCore:
                 self._check_located(q)
         return qs
 
-    def kraus_for_wait(self, q: str, waited_ns: int) -> list[np.ndarray] | None:
-        loc = self.held_loc.get(q, self.name)
-        return self._node_noise[loc].memory(waited_ns)
+    def superop_for_wait(self, q: str, waited_ns: int) -> np.ndarray | None:
+        """Memory decoherence of held qubit `q` over waited_ns, with the T1/T2 of its *location* node."""
+        return self._noise[self.held_loc.get(q, self.name)].wait_superop(waited_ns)
+
+    def _bring_up_to_date(self, qubits: Sequence[str], now_ns: int) -> None:
+        """Apply the memory decoherence each held qubit suffered up to now_ns (its location's clock)."""
+        reg = self.register
+        for q in qubits:
+            if self._noise[self.held_loc.get(q, self.name)].has_memory_noise:
+                reg.advance((q,), now_ns, self.superop_for_wait)
 
     # ================================================================ execution at the holder
     def _execute_locked(self, ops: Sequence[Op], now_ns: int) -> tuple[list[int], int]:
@@ -204,14 +239,16 @@ class NodeCore:
             for q in qs:
                 if q not in reg:
                     raise QubitNotFound(f"qubit {q!r} is not held at {self.name!r}")
-            noise = self._node_noise[self.held_loc[qs[0]]]
-            if not noise.memory_free:
-                reg.advance(qs, t, self.kraus_for_wait)
+            # All qubits of an operation share one location (checked there): its model applies.
+            noise = self._noise[self.held_loc[qs[0]]]
+            memory = noise.has_memory_noise
+            if memory:
+                reg.advance(qs, t, self.superop_for_wait)
             if isinstance(op, GateOp):
                 reg.apply_unitary(op.unitary, qs)
-                k = noise.after_gate(len(qs))
-                if k is not None:
-                    reg.apply_kraus(k, qs)
+                sop = noise.gate_superop(len(qs))
+                if sop is not None:
+                    reg.apply_superop(sop, qs)
                 t += int(noise.gate_duration_ns(len(qs)))
             elif isinstance(op, MeasureOp):
                 outcomes.append(reg.measure(op.qubit, op.basis, keep=op.keep, flip_probability=noise.measure_error))
@@ -223,8 +260,8 @@ class NodeCore:
             elif isinstance(op, DiscardOp):
                 reg.discard(op.qubit)
                 self.held_loc.pop(op.qubit, None)
-            if not noise.memory_free:
-                reg.advance([q for q in qs if q in reg], t, self.kraus_for_wait)
+            if memory:
+                reg.advance([q for q in qs if q in reg], t, self.superop_for_wait)
         return outcomes, t
 
     def _pushable(self, qubits: Iterable[str]) -> list[tuple[str, str]]:
@@ -416,14 +453,14 @@ class NodeCore:
                     self._check_located(q)
                 missing = {q: self.located[q] for q in qubits if q not in self.register}
                 if not missing:
-                    if not self._node_noise[self.name].memory_free:
-                        self.register.advance(qubits, self.clock.now(), self.kraus_for_wait)
+                    # Reading counts as touching: the qubits are brought up to this node's time.
+                    self._bring_up_to_date(qubits, self.clock.now())
                     return self.register.density_matrix(list(qubits))
             self._pull(missing)
         raise QubitNotFound(f"could not gather the state of {list(qubits)}")
 
     # ---------------------------------------------------------------- link layer
-    def _link(self, peer: str):
+    def _link(self, peer: str) -> LinkSpec:
         if peer == self.name:
             raise InvalidOperation(f"{self.name!r} cannot make a link with itself")
         if peer not in self.topology.node_names:
@@ -433,35 +470,69 @@ class NodeCore:
             raise NotConnected(f"no quantum link between {self.name!r} and {peer!r}", peer=peer)
         return link
 
+    def _epr_source(self, peer: str) -> EprSource:
+        src = self._epr_sources.get(peer)
+        if src is None:
+            src = EprSource.build(self.topology, self._link(peer), self.name, peer)
+            self._epr_sources[peer] = src
+        return src
+
+    def _channel(self, peer: str) -> physics.QubitChannelModel:
+        ch = self._channels.get(peer)
+        if ch is None:
+            ch = physics.QubitChannelModel.from_spec(self._link(peer))
+            self._channels[peer] = ch
+        return ch
+
+    def _sample_heralds(self, peer: str, model: physics.EprLinkModel, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Attempts and herald delays of `count` successive pairs; at the attempt cap the virtual time spent
+        up to the failure passes and `ProtocolAborted` is raised (no pair of the request is delivered)."""
+        attempts, delays = model.sample_batch(self.rng, count)
+        capped = np.flatnonzero(attempts == 0)
+        if capped.size:
+            spent = float(delays[: capped[0] + 1].sum())
+            self.clock.advance_by(spent)
+            raise ProtocolAborted(
+                f"EPR generation {self.name}->{peer} gave up: no herald within max_attempts={model.max_attempts} "
+                f"(herald probability {model.p_herald:.3g} per attempt, mean {model.mean_attempts:.3g} attempts "
+                f"needed); {spent / 1e9:.6g} s of virtual time spent",
+                peer=peer,
+                max_attempts=model.max_attempts,
+                herald_probability=model.p_herald,
+            )
+        return attempts, delays
+
     def create_epr(self, peer: str, count: int = 1, tag: str = "") -> list[EprHalf]:
-        """Generate heralded EPR pairs with a neighbour; this node holds each pair's state."""
+        """Generate heralded EPR pairs with a neighbour; this node is the source end and holds each pair.
+
+        Pair i is heralded ``attempts_i * period`` after pair i-1 (the first after the current time); its
+        state (`physics.EprLinkModel`) is as of its herald and both halves are stamped with that time, so
+        later memory decoherence counts from it. This node's clock ends at the last herald.
+        """
         self.check_serving()
         if count < 1 or count > 10_000:
             raise InvalidOperation(f"count must be between 1 and 10000, got {count}")
-        link = self._link(peer)
-        model = links.LinkModel.for_link(link, self.topology.node(self.name), self.topology.node(peer))
+        src = self._epr_source(peer)
         with self._lock:
             free = self.spec.memory_qubits - len(self.located)
             if count > free:
                 raise MemoryFull(f"quantum memory of {self.name!r} is full: {free} free, {count} needed")
-            start = self.clock.now()
+            attempts, delays = self._sample_heralds(peer, src.model, count)
+            ready = self.clock.now() + np.cumsum(delays)
             halves: list[EprHalf] = []
             arriving: list[Arriving] = []
-            t = start
-            for _ in range(count):
-                attempts = model.sample_attempts(self.rng)
-                t += int(model.herald_time_ns(attempts))
-                tensor, mixed = model.pair_state()
+            for k, tr in zip(attempts.tolist(), ready.tolist()):
+                t = int(round(tr))
                 qa, qb = self.new_qubit_id(), self.new_qubit_id()
                 pid = f"{self.name}>{peer}#{qa.rsplit('.', 1)[1]}"
-                self.register.add_state(GroupState((qa, qb), tensor, mixed, (t, t)), count_capacity=False)
+                self.register.add_state(GroupState((qa, qb), src.tensor, src.mixed, (t, t)), count_capacity=False)
                 self.located[qa] = self.name
                 self.held_loc[qa] = self.name
                 self.held_loc[qb] = peer
                 self.sizes[qa] = 2
-                halves.append(EprHalf(pid, qa, peer, t, attempts))
-                arriving.append(Arriving(qb, self.name, 2, pid, tag, t, attempts))
-            self.clock.advance_to(t)
+                halves.append(EprHalf(pid, qa, peer, t, int(k)))
+                arriving.append(Arriving(qb, self.name, 2, pid, tag, t, int(k)))
+            t = self.clock.advance_to(halves[-1].ready_ns)
         try:
             self.peers.arrive(peer, arriving, t)
         except Exception:
@@ -503,23 +574,24 @@ class NodeCore:
     def create_measure_epr(
         self, peer: str, count: int, local_bases: np.ndarray, remote_bases: np.ndarray
     ) -> tuple[str, np.ndarray, int]:
-        """Create `count` pairs and measure both halves at once (exact Born sampling, vectorised)."""
+        """Create `count` pairs and measure both halves at their herald (exact Born sampling, vectorised).
+
+        Each pair is the link's delivered state (`physics.EprLinkModel`); outcomes are sampled from it in
+        the given bases (0 = Z, 1 = X, 2 = Y, validated), then each side's readout error flips its bits.
+        Both clocks end at the last herald. Returns (batch id, local outcomes, total attempts).
+        """
         self.check_serving()
         if count < 1 or count > 10_000_000:
             raise InvalidOperation(f"count must be between 1 and 10000000, got {count}")
-        link = self._link(peer)
-        model = links.LinkModel.for_link(link, self.topology.node(self.name), self.topology.node(peer))
-        rho = model.pair_density_matrix()
-        noise_a = self._node_noise[self.name]
-        noise_b = self._node_noise[peer]
-        a, b = links.sample_pair_outcomes(
-            self.rng, rho, local_bases, remote_bases, flip_a=noise_a.measure_error, flip_b=noise_b.measure_error
-        )
-        attempts = model.sample_total_attempts(self.rng, count)
-        t = self.clock.advance_by(model.batch_time_ns(attempts, count))
+        src = self._epr_source(peer)
+        attempts, delays = self._sample_heralds(peer, src.model, count)
+        a, b = physics.sample_outcomes(self.rng, src.table, local_bases, remote_bases)
+        a = readout_flip(a, self._noise[self.name].measure_error, self.rng)
+        b = readout_flip(b, self._noise[peer].measure_error, self.rng)
+        t = self.clock.advance_by(float(delays.sum()))
         batch_id = f"{self.name}>{peer}@{next(self._ids)}"
         self.peers.deliver_epr_outcomes(peer, batch_id, b.tobytes(), remote_bases.tobytes(), t)
-        return batch_id, a, attempts
+        return batch_id, a, int(attempts.sum())
 
     def fetch_epr_outcomes(self, batch_id: str, timeout_s: float) -> tuple[str, bytes, bytes]:
         with self._cond:
@@ -529,56 +601,73 @@ class NodeCore:
             return self._epr_batches.pop(batch_id)
 
     def send_qubit(self, q: str, to: str) -> tuple[bool, int]:
-        """Send a located qubit over the quantum link; returns (lost, arrival time)."""
+        """Send a located qubit over the quantum link; returns (lost, arrival time).
+
+        At the send time (this node's clock) the qubit's memory decoherence is brought up to date with
+        this node's T1/T2; it is then lost with probability 1 - 10^(-aL/10) eta_det (one uniform from the
+        node's stream) or suffers the link's transmission noise, and arrives ``L * 5 us/km`` later, stamped
+        with its arrival time (no memory decay in flight). A lost qubit is traced out of its group, nothing
+        is kept; the receiver still hears of the (empty) arrival, so its clock reaches the arrival time.
+
+        The send is applied where the group's state is: if another node holds it, this node first pulls
+        the group (so the decay and the channel are applied with this location's clock and model).
+        """
         self.check_serving()
-        link = self._link(to)
-        model = links.LinkModel.for_link(link, self.topology.node(self.name), self.topology.node(to))
-        lost = bool(self.rng.random() >= model.photon_survival)
-        arrival = self.clock.now() + int(model.latency_ns)
+        channel = self._channel(to)
+        while True:
+            with self._lock:
+                self._check_located(q)
+                holder = self.located[q]
+                here = q in self.register
+            if here:
+                break
+            self._pull({q: holder})
         with self._lock:
             self._check_located(q)
-            holder = self.located[q]
-        if holder == self.name:
-            with self._lock:
-                if q not in self.register:
-                    raise QubitNotFound(f"qubit {q!r} is in transit; try again")
-                depol = channels.depolarize_kraus(model.transmission_depolarize)
-                if model.transmission_depolarize > 0:
-                    self.register.apply_kraus(depol, [q])
-                if lost:
-                    self.register.discard(q)
-                    self.held_loc.pop(q, None)
-                    self.located.pop(q, None)
-                    self.sizes.pop(q, None)
-                    return True, arrival
-                group = self.register.group_of(q)
-                ship = None
-                if group.n == 1:
+            if q not in self.register:
+                raise QubitNotFound(f"qubit {q!r} is in transit; try again")
+            sent = self.clock.now()
+            arrival = sent + int(round(channel.delay_ns))
+            self._bring_up_to_date([q], sent)
+            lost = channel.sample_lost(self.rng)
+            ship = None
+            size = 0
+            if lost:
+                self.register.discard(q)
+                self.held_loc.pop(q, None)
+            else:
+                if channel.superop is not None:
+                    self.register.apply_superop(channel.superop, [q])
+                self.register.stamp(q, arrival)
+                size = self.register.group_size(q)
+                if size == 1:
                     state = self.register.extract(q)
                     self.held_loc.pop(q, None)
                     self._remember(self._tomb, q, to)
                     ship = (state, [to])
                 else:
                     self.held_loc[q] = to
-                size = group.n
-            try:
-                self.peers.arrive(to, [Arriving(q, to if ship else self.name, size)], arrival, ship)
-            except Exception:
+            self.located.pop(q, None)
+            self.sizes.pop(q, None)
+        arriving = [] if lost else [Arriving(q, to if ship else self.name, size)]
+        try:
+            self.peers.arrive(to, arriving, arrival, ship)
+        except Exception:
+            if not lost:
                 with self._lock:
                     if ship is not None:
                         self.register.add_state(ship[0], count_capacity=False)
                         self._tomb.pop(q, None)
                     self.held_loc[q] = self.name
-                raise
-        else:
-            self.peers.relocate(holder, q, to, model.transmission_depolarize, lost)
-            if not lost:
-                self.peers.arrive(to, [Arriving(q, holder, self.sizes.get(q, 1))], arrival)
-        with self._lock:
-            self.located.pop(q, None)
-            self.sizes.pop(q, None)
-            if not lost:
+                    self.located[q] = self.name
+                    self.sizes[q] = size
+            raise
+        if not lost:
+            with self._lock:
                 self._remember(self._departed, q, to)
+            if ship is None:
+                # A group now located entirely at `to` (e.g. both halves of a pair) moves there.
+                self._push_back([q])
         return lost, arrival
 
     # ---------------------------------------------------------------- classical
@@ -609,7 +698,8 @@ class NodeCore:
 
     # ================================================================ peer handlers
     def on_forward(self, from_node: str, ops: Sequence[Op], holders: dict[str, str], now_ns: int) -> ForwardResult:
-        self.clock.advance_to(now_ns)
+        """Run ops for their location node at *its* time now_ns. A forward is simulation plumbing, not a
+        physical message, so this (holder) node's own clock does not move."""
         qs: list[str] = []
         for op in ops:
             for q in op_qubits(op):
@@ -641,8 +731,8 @@ class NodeCore:
                     if q in self._tomb:
                         return self._tomb[q]
                     raise QubitNotFound(f"qubit {q!r} is not held at {self.name!r}")
-            if not self._node_noise[self.held_loc[q]].memory_free:
-                self.register.advance(self.register.group_of(q).qubits, self.clock.now(), self.kraus_for_wait)
+            # No decoherence is applied here: the state travels with each qubit's last-updated time and
+            # the new holder applies it with the location's clock when the qubit is next touched.
             state = self.register.extract(q)
             locs = [self.held_loc.pop(x) for x in state.qubits]
             for x, lx in zip(state.qubits, locs):
@@ -708,11 +798,12 @@ class NodeCore:
         self.clock.advance_to(now_ns)
 
     def on_relocate(self, q: str, location: str, depolarize: float, lost: bool) -> None:
+        """Legacy path (this node's `send_qubit` pulls the group instead, to apply decay at the send time)."""
         with self._lock:
             if q not in self.register:
                 raise QubitNotFound(f"qubit {q!r} is not held at {self.name!r}")
             if depolarize > 0:
-                self.register.apply_kraus(channels.depolarize_kraus(depolarize), [q])
+                self.register.apply_kraus(depolarize_kraus(depolarize), [q])
             if lost:
                 self.register.discard(q)
                 self.held_loc.pop(q, None)

@@ -353,6 +353,25 @@ class NoiseModel:
             return None
         return memory_kraus(t_ns, self.t1_s, self.t2_s)
 
+    def gate_superop(self, n_qubits: int) -> np.ndarray | None:
+        """The precomputed superoperator of the error after an n-qubit gate (1 or 2); None when the gate
+        is perfect. Gates on more qubits raise `InvalidOperation` (the node only runs 1- and 2-qubit gates)."""
+        if n_qubits == 1:
+            return self._sop_1q
+        if n_qubits == 2:
+            return self._sop_2q
+        raise InvalidOperation(f"gate errors are modelled for 1- and 2-qubit gates, not {n_qubits}")
+
+    def gate_duration_ns(self, n_qubits: int) -> float:
+        """How long an n-qubit gate takes (1 or 2 qubits)."""
+        return self.gate_1q_duration_ns if n_qubits == 1 else self.gate_2q_duration_ns
+
+    def wait_superop(self, t_ns: float) -> np.ndarray | None:
+        """Superoperator (4x4) of memory decoherence over t_ns; None when the memory is perfect or t_ns == 0."""
+        if not self.has_memory_noise or t_ns == 0:
+            return None
+        return memory_superop(t_ns, self.t1_s, self.t2_s)
+
     def after_gate_1q(self, rho: np.ndarray, axis: int) -> np.ndarray:
         """Depolarising gate error after a single-qubit gate on qubit `axis`."""
         if self._sop_1q is None:

@@ -32,6 +32,7 @@ import cirq
 import numpy as np
 
 from qemu_net.errors import InvalidOperation, MemoryFull, QubitNotFound
+from qemu_net.quantum.noise import apply_superop_dm, kraus_to_superop
 
 DTYPE = np.complex128
 #: Largest group kept as a density matrix (4**10 complex entries = 16 MiB).
@@ -86,14 +87,10 @@ class Group:
         if self.mixed:
             self.tensor = _lmul(self.tensor, u.conj(), [a + self.n for a in axes])
 
-    def apply_kraus(self, kraus: Sequence[np.ndarray], qubits: Sequence[str]) -> None:
+    def apply_superop(self, superop: np.ndarray, qubits: Sequence[str]) -> None:
+        """Apply a 1- or 2-qubit channel given as a superoperator matrix (`noise.kraus_to_superop`)."""
         self.to_density_matrix()
-        axes = [self.axis(q) for q in qubits]
-        caxes = [a + self.n for a in axes]
-        out = np.zeros_like(self.tensor)
-        for k in kraus:
-            out += _lmul(_lmul(self.tensor, k, axes), k.conj(), caxes)
-        self.tensor = out
+        self.tensor = apply_superop_dm(self.tensor, superop, [self.axis(q) for q in qubits])
 
     def probability_one(self, q: str) -> float:
         a = self.axis(q)
@@ -288,19 +285,35 @@ class Register:
     def apply_gate(self, gate: cirq.Gate, qubits: Sequence[str]) -> None:
         self.apply_unitary(np.asarray(cirq.unitary(gate), dtype=DTYPE), qubits)
 
-    def apply_kraus(self, kraus: Sequence[np.ndarray], qubits: Sequence[str]) -> None:
-        """Apply a channel given by Kraus operators (turns the group into a density matrix)."""
-        self._joint(qubits).apply_kraus(kraus, qubits)
+    def apply_superop(self, superop: np.ndarray, qubits: Sequence[str]) -> None:
+        """Apply a 1- or 2-qubit channel given as a superoperator matrix (turns the group into a density
+        matrix). Callers that apply the same channel repeatedly keep its superoperator (see
+        `qemu_net.quantum.noise.NoiseModel`); the cost is then one matrix product on the group's tensor."""
+        self._joint(qubits).apply_superop(superop, qubits)
 
-    def advance(self, qubits: Iterable[str], now_ns: int, kraus_for: Callable[[str, int], Sequence[np.ndarray] | None]) -> None:
-        """Bring qubits up to virtual time `now_ns`, applying `kraus_for(q, waited_ns)` (memory decay)."""
+    def apply_kraus(self, kraus: Sequence[np.ndarray], qubits: Sequence[str]) -> None:
+        """Apply a channel given by Kraus operators; builds its superoperator (a few us) each call."""
+        self.apply_superop(kraus_to_superop(kraus), qubits)
+
+    def advance(
+        self, qubits: Iterable[str], now_ns: int, superop_for: Callable[[str, int], np.ndarray | None]
+    ) -> None:
+        """Bring qubits up to virtual time `now_ns`: apply ``superop_for(q, waited_ns)`` (memory decay,
+        None for none) to each qubit that last changed before `now_ns`, and stamp it with `now_ns`.
+        A qubit stamped later than `now_ns` (it arrived "in the future" of the caller's clock) is left alone.
+        """
         for q in qubits:
             last = self._last_ns.get(q, now_ns)
             if now_ns > last:
-                kraus = kraus_for(q, now_ns - last)
-                if kraus is not None:
-                    self._joint([q]).apply_kraus(kraus, [q])
+                sop = superop_for(q, now_ns - last)
+                if sop is not None:
+                    self._where[q].apply_superop(sop, [q])
                 self._last_ns[q] = now_ns
+
+    def stamp(self, q: str, now_ns: int) -> None:
+        """Declare `q` up to date at `now_ns` without applying anything (e.g. it arrives over a fiber)."""
+        self.group_of(q)
+        self._last_ns[q] = int(now_ns)
 
     def measure(self, q: str, basis: str = "Z", *, keep: bool = False, flip_probability: float = 0.0) -> int:
         """Measure `q` in the Z, X or Y basis; it leaves its group.
