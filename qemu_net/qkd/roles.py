@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qemu_net.errors import InvalidOperation, NotConnected, ProtocolAborted
+from qemu_net.errors import InvalidOperation, NotConnected, ProtocolAborted, ProtocolTimeout
 from qemu_net.qkd import wire
 from qemu_net.qkd.entangled import (
     chsh_estimate,
@@ -327,6 +327,9 @@ def _run(protocol: str, role: str, ctx: NodeContext, params: Any, body: Any) -> 
     except (InvalidOperation, NotConnected) as exc:
         if exc.fields.get("peer") != params.peer:
             classical.abort(exc)
+        raise
+    except ProtocolTimeout as exc:
+        classical.abort(ProtocolAborted(f"{ctx.name} timed out: {exc.message}"))
         raise
     duration = float(ctx.now_ns() - t0)
     v = st.values

@@ -98,3 +98,15 @@ def test_aborted_sessions_are_not_stored(session):
     bad = dataclasses.replace(a, final_bits=0, key=b"", aborted="QBER too high")
     with pytest.raises(InvalidOperation, match="produced no key"):
         KeyStore("alice").add_result(bad)
+
+
+def test_public_api_is_curated():
+    """qemu_net.qkd exports exactly the roles, their params/result and the key store API."""
+    import qemu_net.qkd as qkd
+
+    assert sorted(qkd.__all__) == [
+        "BB84Params", "DeliveredKey", "E91Params", "KeyReservation", "KeyStore", "KeysExhausted",
+        "QkdResult", "bb84_alice", "bb84_bob", "e91_alice", "e91_bob",
+    ]
+    for name in qkd.__all__:
+        assert getattr(qkd, name) is not None
