@@ -36,7 +36,9 @@ def run_up(args: argparse.Namespace) -> int:
     if state and _alive(state.get("supervisor_pid", 0)):
         raise QnetError(f"network {topology.name!r} is already up (qnet down -t ... to stop it)")
     t0 = time.perf_counter()
-    local = LocalNetwork.start(topology, allow_inspect=args.allow_inspect, detach=True)
+    state_dir().mkdir(parents=True, exist_ok=True)
+    log = state_dir() / f"{topology.name}.log"
+    local = LocalNetwork.start(topology, allow_inspect=args.allow_inspect, detach=True, log_file=str(log))
     elapsed = time.perf_counter() - t0
     state_dir().mkdir(parents=True, exist_ok=True)
     payload = {

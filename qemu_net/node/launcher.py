@@ -175,15 +175,26 @@ class LocalNetwork:
     @classmethod
     def start(
         cls, topology: Topology, *, host: str = "127.0.0.1", allow_inspect: bool = False, detach: bool = False,
-        timeout_s: float = READY_TIMEOUT_S,
+        timeout_s: float = READY_TIMEOUT_S, log_file: str | None = None,
     ) -> LocalNetwork:
+        """Start the supervisor and wait until every node serves.
+
+        With ``detach=True`` the supervisor outlives this process (`qnet up`): it gets its own session and
+        its stderr goes to `log_file` (or nowhere), so it holds no pipe of the caller's open.
+        """
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
             f.write(topology.to_yaml())
             path = f.name
         cmd = [sys.executable, "-m", "qemu_net.node.launcher", "--topology", path, "--host", host]
         if allow_inspect:
             cmd.append("--allow-inspect")
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, start_new_session=detach)
+        stderr = None
+        if detach:
+            stderr = open(log_file or os.devnull, "ab")  # noqa: SIM115 - handed to the child
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL,
+                                start_new_session=detach)
+        if stderr is not None:
+            stderr.close()
         assert proc.stdout is not None
         deadline = time.monotonic() + timeout_s
         line = b""

@@ -1,0 +1,69 @@
+"""The `qnet` CLI as a user runs it: up / status / run --json / down, and readable config errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+import qemu_net.client
+
+QNET = [sys.executable, "-m", "qemu_net.cli.main"]
+
+
+def qnet(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*QNET, *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+@pytest.fixture
+def env(tmp_path):
+    e = dict(os.environ)
+    e["QNET_STATE_DIR"] = str(tmp_path / "state")
+    return e
+
+
+def test_up_status_run_down(tmp_path, env):
+    """A network started with `qnet up` serves `qnet run` and stops with `qnet down`."""
+    topo = tmp_path / "t.yaml"
+    topo.write_text("name: clitest\nnodes: [alice, bob]\nlinks: [[alice, bob]]\n")
+    t0 = time.monotonic()
+    up = qnet("up", "-t", str(topo), "--json", env=env)
+    assert up.returncode == 0, up.stderr
+    info = json.loads(up.stdout)
+    assert set(info["nodes"]) == {"alice", "bob"}
+    try:
+        st = qnet("status", "-t", str(topo), "--json", env=env)
+        assert st.returncode == 0, st.stderr
+        assert {r["status"] for r in json.loads(st.stdout)} == {"SERVING"}
+        run = qnet("run", "teleport", "-t", str(topo), "--shots", "50", "--json", env=env)
+        assert run.returncode == 0, run.stderr
+        result = json.loads(run.stdout)
+        for key in ("protocol", "shots", "fidelity", "stderr", "wall_time_s", "virtual_time_ns"):
+            assert key in result
+        assert result["protocol"] == "teleport" and result["shots"] == 50
+        assert result["fidelity"] == pytest.approx(1.0)
+    finally:
+        down = qnet("down", "-t", str(topo), env=env)
+    assert down.returncode == 0, down.stderr
+    assert time.monotonic() - t0 < 100
+    assert qnet("status", "-t", str(topo), env=env).returncode == 1
+
+
+def test_topology_errors_name_the_key_path_without_traceback(tmp_path, env):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("nodes: [alice, bob]\nlinks:\n  - nodes: [alice, carol]\n  - nodes: [alice, bob]\n    length_km: -3\n")
+    r = qnet("run", "teleport", "-t", str(bad), env=env)
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert "links[1].length_km" in r.stderr or "links[0].nodes" in r.stderr
+
+
+def test_public_sdk_surface_is_curated():
+    assert sorted(qemu_net.client.__all__) == sorted([
+        "AsyncEprPair", "AsyncNetwork", "AsyncNode", "AsyncQubit", "BatchOutcomes", "EprPair", "LocalNetwork",
+        "Network", "Node", "NodeInfo", "Qubit", "gate", "measure", "reset",
+    ])
