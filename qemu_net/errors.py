@@ -14,6 +14,8 @@
     ├── ProtocolTimeout          a protocol step waited past its deadline (DEADLINE_EXCEEDED)
     ├── ProtocolAborted          a protocol ended on purpose without a result, e.g. QKD saw too many errors (ABORTED)
     ├── PermissionDenied         an operation the node was not started to allow, e.g. state inspection (PERMISSION_DENIED)
+    ├── KeysExhausted            a key request asks for more QKD key than the node stores for that peer (RESOURCE_EXHAUSTED)
+    ├── KeyNotFound              no delivered QKD key with that id waits at this node (NOT_FOUND)
     └── ShuttingDown             the node is draining after SIGTERM (UNAVAILABLE)
 
 Each error carries structured fields; `grpc_code` names the gRPC status it maps to. The node maps errors
@@ -87,6 +89,20 @@ class PermissionDenied(QnetError):
     grpc_code = "PERMISSION_DENIED"
 
 
+class KeysExhausted(QnetError):
+    """A key request asks for more key material than the key store holds for that peer.
+
+    Fields: ``peer``, ``number``, ``size_bits``, ``available_bits``."""
+
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+
+class KeyNotFound(QnetError):
+    """A key id is unknown here, was already delivered, or its reservation has not arrived. Field: ``key_ids``."""
+
+    grpc_code = "NOT_FOUND"
+
+
 class ShuttingDown(QnetError):
     grpc_code = "UNAVAILABLE"
 
@@ -103,5 +119,7 @@ ALL_ERRORS: tuple[type[QnetError], ...] = (
     ProtocolTimeout,
     ProtocolAborted,
     PermissionDenied,
+    KeysExhausted,
+    KeyNotFound,
     ShuttingDown,
 )

@@ -72,3 +72,6 @@ def _teleport_receive(ctx: CoreContext, p: pr.TeleportReceive) -> pr.TeleportRec
     _require_peer(ctx, p.peer)
     q = _teleport.teleport_receive(ctx, peer=p.peer, session=ctx.session, timeout_s=ctx.timeout_s)
     return pr.TeleportReceiveResult(qubit=q)
+
+# ----------------------------------------------------------------------------- QKD (issue 5)
+from qemu_net.node import roles_qkd as _roles_qkd  # noqa: E402,F401

@@ -22,9 +22,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from qemu_net._proto.v1 import node_pb2, node_pb2_grpc, peer_pb2, peer_pb2_grpc
+from qemu_net._proto.v1 import keys_pb2_grpc, node_pb2, node_pb2_grpc, peer_pb2, peer_pb2_grpc
 from qemu_net.network.topology import Topology
 from qemu_net.node.core import NodeCore
+from qemu_net.node.key_delivery import KEY_SERVICE, KeyDeliveryServicer
 from qemu_net.node.peers import GrpcPeers
 from qemu_net.node.roles import run_protocol
 from qemu_net.node.servicers import NodeServicer, PeerServicer
@@ -79,9 +80,10 @@ class NodeServer:
         node_pb2_grpc.add_NodeServiceServicer_to_server(
             NodeServicer(self.core, lambda req, timeout: run_protocol(self.core, req, timeout)), self._public
         )
+        keys_pb2_grpc.add_KeyDeliveryServiceServicer_to_server(KeyDeliveryServicer(self.core), self._public)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._public)
         reflection.enable_server_reflection(
-            (NODE_SERVICE, PEER_SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            (NODE_SERVICE, PEER_SERVICE, KEY_SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
              reflection.SERVICE_NAME),
             self._public,
         )

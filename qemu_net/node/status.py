@@ -19,6 +19,8 @@ ERROR_TO_STATUS: dict[type[e.QnetError], grpc.StatusCode] = {
     e.ProtocolTimeout: grpc.StatusCode.DEADLINE_EXCEEDED,
     e.ProtocolAborted: grpc.StatusCode.ABORTED,
     e.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    e.KeysExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    e.KeyNotFound: grpc.StatusCode.NOT_FOUND,
     e.ShuttingDown: grpc.StatusCode.UNAVAILABLE,
 }
 

@@ -27,16 +27,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qemu_net.errors import InvalidOperation, QnetError
+from qemu_net.errors import InvalidOperation, KeyNotFound, KeysExhausted
 
 if TYPE_CHECKING:
     from qemu_net.qkd.roles import QkdResult
 
-
-class KeysExhausted(QnetError):
-    """A key request asks for more key material than the store holds for that peer (RESOURCE_EXHAUSTED)."""
-
-    grpc_code = "RESOURCE_EXHAUSTED"
+#: Limits of one request (reported by the key delivery service's status).
+MIN_KEY_SIZE_BITS = 8
+MAX_KEY_SIZE_BITS = 1 << 20
+MAX_KEYS_PER_REQUEST = 4096
 
 
 @dataclass(frozen=True)
@@ -214,13 +213,16 @@ class KeyStore:
         """The keys the peer's application was given, by id; each is delivered once, then forgotten."""
         if not key_ids:
             raise InvalidOperation("ask for at least one key id")
+        if len(key_ids) > MAX_KEYS_PER_REQUEST or len(set(key_ids)) != len(key_ids):
+            raise InvalidOperation(f"ask for at most {MAX_KEYS_PER_REQUEST} distinct key ids at once")
         with self._lock:
             pending = self._pending.get(peer, {})
             missing = [k for k in key_ids if k not in pending]
             if missing:
-                raise InvalidOperation(
+                raise KeyNotFound(
                     f"no key with id(s) {missing} shared with {peer!r} is waiting here "
-                    "(unknown, already delivered, or its reservation not yet received)"
+                    "(unknown, already delivered, or its reservation not yet received)",
+                    key_ids=missing, peer=peer,
                 )
             out = []
             for k in key_ids:
@@ -242,8 +244,12 @@ class KeyStore:
 def _check_request(number: int, size_bits: int) -> None:
     if not isinstance(number, int) or number < 1:
         raise InvalidOperation(f"number={number!r}: ask for at least one key")
-    if not isinstance(size_bits, int) or size_bits < 8 or size_bits % 8:
+    if number > MAX_KEYS_PER_REQUEST:
+        raise InvalidOperation(f"number={number}: at most {MAX_KEYS_PER_REQUEST} keys per request")
+    if not isinstance(size_bits, int) or size_bits < MIN_KEY_SIZE_BITS or size_bits % 8:
         raise InvalidOperation(f"size_bits={size_bits!r} must be a positive multiple of 8")
+    if size_bits > MAX_KEY_SIZE_BITS:
+        raise InvalidOperation(f"size_bits={size_bits} exceeds the maximum key size of {MAX_KEY_SIZE_BITS} bits")
 
 
 __all__ = [
@@ -251,6 +257,9 @@ __all__ = [
     "KeyReservation",
     "KeyStore",
     "KeysExhausted",
+    "MAX_KEYS_PER_REQUEST",
+    "MAX_KEY_SIZE_BITS",
+    "MIN_KEY_SIZE_BITS",
     "reservations_from_json",
     "reservations_to_json",
 ]

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from qemu_net.errors import InvalidOperation
+from qemu_net.errors import InvalidOperation, KeyNotFound
 from qemu_net.qkd import BB84Params, KeysExhausted, KeyStore, bb84_alice, bb84_bob
 from qemu_net.qkd.keystore import reservations_from_json, reservations_to_json
 
@@ -37,7 +37,7 @@ def test_master_and_slave_get_identical_keys(session):
     peer = kb.get_keys_with_ids("alice", [k.key_id for k in got])
     assert [k.key for k in peer] == [k.key for k in got]
     assert "key=" not in repr(got[0])
-    with pytest.raises(InvalidOperation, match="no key with id"):
+    with pytest.raises(KeyNotFound, match="no key with id"):
         kb.get_keys_with_ids("alice", [got[0].key_id])
 
 

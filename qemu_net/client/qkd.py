@@ -1,0 +1,237 @@
+"""QKD from the client SDK: run a session between two node processes, and fetch the keys it produced.
+
+    from qemu_net.client import Network
+    from qemu_net.client import qkd
+
+    with Network.connect("topology.yaml") as net:
+        s = qkd.run_qkd(net, "alice", "bob", protocol="bb84", n_pulses=10_000_000)
+        print(s.final_bits, s.qber, s.key_rate_per_pulse)           # never the key itself
+        keys = qkd.get_keys(net["alice"], "bob", number=4, size_bits=256)   # master application
+        same = qkd.get_keys_with_ids(net["bob"], "alice", [k.key_id for k in keys])  # slave application
+
+`run_qkd` runs Alice's role at `alice` and Bob's at `bob` (each in its own node process, via
+`Network.run_roles`) and returns a `QkdSummary`: counts and estimates from both ends, no key
+material. Each node adds the final key to its key store; applications take it from there with the
+key-delivery functions (the node's KeyDeliveryService, in the spirit of ETSI GS QKD 014).
+
+Errors: an aborted session raises ProtocolAborted (status ABORTED) whose message says why (e.g. the
+QBER), unless ``report_abort=True``, which returns the summary with ``aborted`` set; bad parameters
+raise InvalidOperation; two nodes without a fiber raise NotConnected; asking for more key than is
+stored raises KeysExhausted; unknown key ids raise KeyNotFound.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import weakref
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import grpc
+
+from qemu_net._proto.v1 import keys_pb2 as k
+from qemu_net._proto.v1 import keys_pb2_grpc as kg
+from qemu_net._proto.v1 import protocols_pb2 as pr
+from qemu_net.client.sync import Network, Node
+from qemu_net.errors import InvalidOperation
+from qemu_net.node.status import error_from_rpc
+from qemu_net.qkd.keystore import DeliveredKey
+
+#: run_qkd keyword -> the role message(s) it goes to.
+_BB84_ALICE = frozenset({"n_pulses", "pulse_rate_hz", "block_pulses", "mu", "nu", "p_signal", "p_decoy", "p_vacuum",
+                         "p_z", "sample_fraction", "sample_size", "qber_threshold", "eps_pa", "eve_fraction"})
+_E91_ALICE = frozenset({"n_pairs", "pair_rate_hz", "block_pairs", "visibility", "p_z", "sample_fraction",
+                        "sample_size", "qber_threshold", "chsh_threshold", "eps_pa", "eve_fraction"})
+PROTOCOLS = ("bb84", "e91")
+
+
+@dataclass(frozen=True)
+class QkdSummary:
+    """The outcome of one QKD session between two node processes (Alice's view unless said otherwise).
+
+    No key material: the keys are in the two nodes' key stores."""
+
+    protocol: str
+    alice: str
+    bob: str
+    session_id: str
+    n_pulses: int
+    raw_bits: int
+    sifted_bits: int
+    sample_bits: int
+    reconciled_bits: int
+    final_bits: int
+    qber: float
+    leaked_ec_bits: int
+    secret_fraction: float
+    key_rate_per_pulse: float
+    #: Final bits per virtual second of the session (pulse trains, latency, post-processing).
+    key_rate_per_virtual_s: float
+    virtual_duration_ns: float
+    wall_time_s: float
+    cascade_rounds: int
+    corrected_errors: int
+    ec_efficiency: float
+    asymptotic_rate_per_pulse: float | None = None
+    y1_lower: float | None = None
+    e1_upper: float | None = None
+    gains: tuple[float, ...] | None = None
+    chsh: float | None = None
+    chsh_stderr: float | None = None
+    aborted: str | None = None
+    #: Bits each node added to its key store (equal at both ends when the session succeeded).
+    stored_bits_alice: int = 0
+    stored_bits_bob: int = 0
+
+    def __post_init__(self) -> None:
+        if not (self.final_bits <= self.reconciled_bits <= self.sifted_bits <= self.raw_bits <= self.n_pulses):
+            raise InvalidOperation("QkdSummary: need final <= reconciled <= sifted <= raw <= pulses")
+        if self.aborted is None and self.stored_bits_alice != self.stored_bits_bob:
+            raise InvalidOperation("QkdSummary: the two ends stored keys of different lengths")
+
+    @property
+    def succeeded(self) -> bool:
+        return self.aborted is None and self.final_bits > 0
+
+    @property
+    def secret_bits_per_wall_s(self) -> float:
+        return self.final_bits / self.wall_time_s if self.wall_time_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["gains"] = list(self.gains) if self.gains is not None else None
+        d["secret_bits_per_wall_s"] = self.secret_bits_per_wall_s
+        return {key: (None if isinstance(v, float) and not math.isfinite(v) else v) for key, v in d.items()}
+
+
+def _opt(msg: Any, name: str) -> float | None:
+    return getattr(msg, name) if msg.HasField(name) else None
+
+
+def summary_from_proto(alice: str, bob: str, session: str, wall_s: float, a: pr.QkdSessionResult,
+                       b: pr.QkdSessionResult) -> QkdSummary:
+    return QkdSummary(
+        protocol=a.protocol, alice=alice, bob=bob, session_id=session, n_pulses=a.n_pulses, raw_bits=a.raw_bits,
+        sifted_bits=a.sifted_bits, sample_bits=a.sample_bits, reconciled_bits=a.reconciled_bits,
+        final_bits=a.final_bits, qber=a.qber, leaked_ec_bits=a.leaked_ec_bits, secret_fraction=a.secret_fraction,
+        key_rate_per_pulse=a.key_rate_per_pulse, key_rate_per_virtual_s=a.key_rate_per_s,
+        virtual_duration_ns=a.duration_ns, wall_time_s=wall_s, cascade_rounds=a.cascade_rounds,
+        corrected_errors=a.corrected_errors, ec_efficiency=a.ec_efficiency,
+        asymptotic_rate_per_pulse=_opt(a, "asymptotic_rate_per_pulse"), y1_lower=_opt(a, "y1_lower"),
+        e1_upper=_opt(a, "e1_upper"), gains=tuple(a.gains) or None, chsh=_opt(a, "chsh"),
+        chsh_stderr=_opt(a, "chsh_stderr"), aborted=a.aborted or b.aborted or None,
+        stored_bits_alice=a.stored_bits, stored_bits_bob=b.stored_bits,
+    )
+
+
+def qkd_roles(protocol: str, alice: str, bob: str, *, report_abort: bool = False, cascade_passes: int = 0,
+              p_key: float | None = None, decoy: bool = True, **params: Any) -> dict[str, dict[str, Any]]:
+    """The RunProtocol role messages of one session (for `Network.run_roles`)."""
+    if protocol not in PROTOCOLS:
+        raise InvalidOperation(f"unknown QKD protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
+    allowed = _BB84_ALICE if protocol == "bb84" else _E91_ALICE
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise InvalidOperation(f"{protocol} takes no parameter(s) {', '.join(unknown)}; "
+                               f"known: {', '.join(sorted(allowed | {'cascade_passes', 'report_abort'}))}")
+    if params.get("sample_size") is None:
+        params.pop("sample_size", None)
+    if alice == bob:
+        raise InvalidOperation(f"a QKD session needs two different nodes, got {alice!r} twice")
+    if protocol == "bb84":
+        a = pr.Bb84Alice(peer=bob, single_photon=not decoy, cascade_passes=cascade_passes,
+                         report_abort=report_abort, **params)
+        b = pr.Bb84Bob(peer=alice, cascade_passes=cascade_passes, report_abort=report_abort)
+        return {alice: {"bb84_alice": a}, bob: {"bb84_bob": b}}
+    if not decoy:
+        raise InvalidOperation("decoy applies to BB84 only")
+    a = pr.E91Alice(peer=bob, cascade_passes=cascade_passes, report_abort=report_abort, **params)
+    b = pr.E91Bob(peer=alice, cascade_passes=cascade_passes, report_abort=report_abort, p_key=p_key)
+    return {alice: {"e91_alice": a}, bob: {"e91_bob": b}}
+
+
+def run_qkd(net: Network, alice: str, bob: str, protocol: str = "bb84", *, timeout_s: float = 60.0,
+            session: str | None = None, **params: Any) -> QkdSummary:
+    """Run a QKD session (Alice's role at `alice`, Bob's at `bob`); both nodes store the final key.
+
+    `params` are the fields of `qemu_net.qkd.BB84Params` (``n_pulses``, ``mu``, ``nu``, ``p_signal``,
+    ``p_decoy``, ``p_vacuum``, ``p_z``, ``decoy``, ``sample_size``, ``eve_fraction``, ...) or
+    `E91Params` (``n_pairs``, ``visibility``, ``p_key``, ``chsh_threshold``, ...), plus
+    ``report_abort`` (return an aborted summary instead of raising ProtocolAborted). Never returns
+    or prints the key."""
+    roles = qkd_roles(protocol, alice, bob, **params)
+    field_a, field_b = next(iter(roles[alice])), next(iter(roles[bob]))
+    if session is None:
+        from qemu_net.client._wire import new_session
+
+        session = new_session()
+    t0 = time.perf_counter()
+    res = net.run_roles(roles, timeout_s=timeout_s, session=session)
+    wall = time.perf_counter() - t0
+    return summary_from_proto(alice, bob, session, wall, getattr(res[alice], field_a), getattr(res[bob], field_b))
+
+
+# ------------------------------------------------------------------------------------- key delivery
+@dataclass(frozen=True)
+class KeyStatus:
+    """What a node holds for one peer, and the limits of a request (ETSI GS QKD 014 "Get status")."""
+
+    node: str
+    peer: str
+    stored_bits: int
+    stored_sessions: int
+    stored_key_count: int
+    default_key_size_bits: int
+    min_key_size_bits: int
+    max_key_size_bits: int
+    max_keys_per_request: int
+    pending_keys: int
+
+
+_STUBS: weakref.WeakKeyDictionary[Node, kg.KeyDeliveryServiceStub] = weakref.WeakKeyDictionary()
+_STUBS_LOCK = threading.Lock()
+
+
+def _stub(node: Node) -> kg.KeyDeliveryServiceStub:
+    with _STUBS_LOCK:
+        stub = _STUBS.get(node)
+        if stub is None:
+            stub = _STUBS[node] = kg.KeyDeliveryServiceStub(node._channel)  # noqa: SLF001 - same SDK
+        return stub
+
+
+def _call(node: Node, method: str, request: Any, timeout_s: float | None) -> Any:
+    try:
+        return getattr(_stub(node), method)(request, timeout=timeout_s or node.network.timeout_s)
+    except grpc.RpcError as err:
+        raise error_from_rpc(err, where=node.name) from None
+
+
+def _keys(container: k.KeyContainer) -> list[DeliveredKey]:
+    return [DeliveredKey(key.key_id, key.size_bits, key.key) for key in container.keys]
+
+
+def key_status(node: Node, peer: str, *, timeout_s: float | None = None) -> KeyStatus:
+    m = _call(node, "GetStatus", k.KeyStatusRequest(peer=peer), timeout_s)
+    return KeyStatus(m.node, m.peer, m.stored_bits, m.stored_sessions, m.stored_key_count, m.default_key_size_bits,
+                     m.min_key_size_bits, m.max_key_size_bits, m.max_keys_per_request, m.pending_keys)
+
+
+def get_keys(node: Node, peer: str, number: int = 1, size_bits: int = 256, *,
+             timeout_s: float | None = None) -> list[DeliveredKey]:
+    """Master side: `number` fresh keys of `size_bits` shared with `peer` (their ids go to the peer's app)."""
+    if number < 1 or size_bits < 1:
+        raise InvalidOperation(f"ask for at least one key of at least 8 bits (number={number}, size_bits={size_bits})")
+    return _keys(_call(node, "GetKeys", k.GetKeysRequest(peer=peer, number=number, size_bits=size_bits), timeout_s))
+
+
+def get_keys_with_ids(node: Node, peer: str, key_ids: list[str], *,
+                      timeout_s: float | None = None) -> list[DeliveredKey]:
+    """Slave side: the keys the peer's application was given, by id (each delivered once)."""
+    return _keys(_call(node, "GetKeysWithIds", k.GetKeysWithIdsRequest(peer=peer, key_ids=list(key_ids)), timeout_s))
+
+
+__all__ = ["KeyStatus", "PROTOCOLS", "QkdSummary", "get_keys", "get_keys_with_ids", "key_status", "qkd_roles",
+           "run_qkd"]
