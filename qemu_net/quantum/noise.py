@@ -370,7 +370,15 @@ class NoiseModel:
         """Superoperator (4x4) of memory decoherence over t_ns; None when the memory is perfect or t_ns == 0."""
         if not self.has_memory_noise or t_ns == 0:
             return None
-        return memory_superop(t_ns, self.t1_s, self.t2_s)
+        if t_ns < 0:
+            raise InvalidOperation(f"wait time t_ns must be >= 0, got {t_ns}", parameter="t_ns", value=t_ns)
+        # Same numbers as `memory_superop`, without re-validating T1/T2 (checked once in __post_init__).
+        t_s = t_ns * 1e-9
+        t1, t2 = self.t1_s, self.t2_s
+        gamma = 0.0 if t1 is None else -math.expm1(-t_s / t1)
+        c = math.exp(-t_s / t2) if t2 is not None else math.exp(-t_s / (2 * t1))  # type: ignore[operator]
+        c = min(c, math.sqrt(1 - gamma))
+        return np.array([[1, 0, 0, gamma], [0, c, 0, 0], [0, 0, c, 0], [0, 0, 0, 1 - gamma]], dtype=np.complex128)
 
     def after_gate_1q(self, rho: np.ndarray, axis: int) -> np.ndarray:
         """Depolarising gate error after a single-qubit gate on qubit `axis`."""

@@ -77,6 +77,7 @@ def net():
 # ------------------------------------------------------------------------------------ photon loss
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("receiver", sorted(LOSSY))
 def test_photon_survival_matches_attenuation_and_detector_efficiency(net, receiver):
     """Sent qubits survive with probability 10^(-aL/10) * eta_det (within 4 standard errors, fixed seed)."""

@@ -117,6 +117,7 @@ def test_transmission_noise_there_and_back_composes_two_depolarisations(net, t):
     net["a"].free([q0, q1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("g", sorted(GATE_1Q))
 def test_readout_error_flips_outcomes_with_the_configured_probability(net, g):
     """Measuring |0> reports 1 with probability measure_error (within 4 standard errors, fixed seed)."""
