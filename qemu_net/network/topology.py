@@ -258,6 +258,30 @@ def parse_topology(data: Any, *, source: str = "topology") -> Topology:
         raise TopologyError(f"{source}: " + "; ".join(problems), problems=tuple(problems)) from None
 
 
+def with_overrides(
+    topology: Topology,
+    *,
+    nodes: dict[str, Any] | None = None,
+    links: dict[str, Any] | None = None,
+    seed: int | None = None,
+    source: str = "overrides",
+) -> Topology:
+    """A copy of `topology` with the given keys set on every node and every quantum link, re-validated.
+
+    For command-line overrides such as ``--length-km 50`` (``links={"length_km": 50}``),
+    ``--link-fidelity 0.95`` (``links={"source_fidelity": 0.95}``) or ``--t2-s 1e-3``
+    (``nodes={"t2_s": 1e-3}``). Keys are topology keys with their units; an unknown key or a bad value
+    raises `TopologyError` naming the key path (``links[0].length_km: ...``), as a file would.
+    """
+    data = topology.model_dump(mode="json")
+    for key, updates in (("nodes", nodes), ("links", links)):
+        if updates:
+            data[key] = [{**item, **updates} for item in data[key]]
+    if seed is not None:
+        data["seed"] = seed
+    return parse_topology(data, source=source)
+
+
 def load_topology(path: str | os.PathLike[str]) -> Topology:
     """Read and validate a topology YAML file."""
     p = Path(path)
@@ -319,4 +343,5 @@ __all__ = [
     "load_topology",
     "parse_topology",
     "topology_from_env",
+    "with_overrides",
 ]

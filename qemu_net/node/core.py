@@ -17,6 +17,11 @@ remote call, so concurrent merges cannot deadlock; a request that races a migrat
 
 Location directories change only on messages from holders (UpdateHolder, AdoptGroup, Arrive) and
 when the location itself frees a qubit.
+
+Physics (see docs/physics.md): the holder applies every noise model of a qubit's *location* node
+(gate and readout errors, T1/T2 decay from the qubit's last-updated stamp up to the location's clock,
+which a forwarded request carries); link physics comes from `qemu_net.network.physics` (EPR pairs,
+loss, fiber delay), channels from `qemu_net.quantum.noise`, both precomputed per link and per node.
 """
 
 from __future__ import annotations

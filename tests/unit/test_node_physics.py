@@ -137,3 +137,18 @@ def test_measure_at_the_holder_uses_the_location_readout_error():
         res = core.on_forward("m", [MeasureOp(r, "Z", False)], {r: "a"}, core.clock.now())
         mine = core.apply([MeasureOp(h.qubit, "Z", False)])[0]
         assert res.outcomes == [mine ^ 1]
+
+
+def test_topology_overrides_apply_everywhere_and_are_validated():
+    """with_overrides sets a key on every node/link and reports bad values by key path."""
+    from qemu_net.errors import TopologyError
+    from qemu_net.network.topology import with_overrides
+
+    t = with_overrides(TOPO, links={"length_km": 50, "source_fidelity": 0.9}, nodes={"t2_s": 1e-3}, seed=4)
+    assert {link.length_km for link in t.links} == {50}
+    assert all(link.latency_ns == 250_000 for link in t.links)
+    assert {n.t2_s for n in t.nodes} == {1e-3} and t.seed == 4
+    with pytest.raises(TopologyError, match=r"nodes\[1\]"):
+        with_overrides(TOPO, nodes={"t2_s": 5e-3})  # m has t1_s = 1e-3: T2 > 2 T1
+    with pytest.raises(TopologyError, match=r"links\[0\].lenght_km"):
+        with_overrides(TOPO, links={"lenght_km": 1})
