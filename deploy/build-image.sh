@@ -9,6 +9,7 @@
 #        QNET_BASE       base image tag (default localhost/qnet-base:bookworm)
 #        QNET_MIRROR     Debian mirror (default http://deb.debian.org/debian)
 #        QNET_REBUILD_BASE=1  re-bootstrap even if the cache exists
+#        QNET_NO_CACHE=1      build every layer afresh (no layer cache)
 set -euo pipefail
 
 IMAGE="${1:-localhost/qnet:dev}"
@@ -52,6 +53,8 @@ fi
 # it) is bind-mounted for the build's RUN steps only; QNET_PIP_CA= (empty) turns this off.
 PIP_CA="${QNET_PIP_CA-/etc/ssl/certs/ca-certificates.crt}"
 ca_args=()
+cache_args=(--layers)
+if [[ "${QNET_NO_CACHE:-0}" == 1 ]]; then cache_args=(--no-cache); fi
 if [[ -n "$PIP_CA" && -f "$PIP_CA" ]]; then
     ca_args=(--volume "$PIP_CA:/run/qnet-build-ca.crt:ro" --build-arg QNET_PIP_CERT=/run/qnet-build-ca.crt)
 fi
@@ -59,10 +62,10 @@ fi
 t1=$SECONDS
 log "building $IMAGE from $BASE"
 if command -v buildah >/dev/null 2>&1; then
-    buildah bud --runtime runc --isolation chroot --layers "${ca_args[@]}" \
+    buildah bud --runtime runc --isolation chroot "${cache_args[@]}" "${ca_args[@]}" \
         --build-arg "BASE=$BASE" -f "$REPO/deploy/Dockerfile" -t "$IMAGE" "$REPO"
 else
-    podman build --runtime runc "${ca_args[@]}" --build-arg "BASE=$BASE" -f "$REPO/deploy/Dockerfile" -t "$IMAGE" "$REPO"
+    podman build --runtime runc "${cache_args[@]}" "${ca_args[@]}" --build-arg "BASE=$BASE" -f "$REPO/deploy/Dockerfile" -t "$IMAGE" "$REPO"
 fi
 log "image build done in $((SECONDS - t1)) s (total $((SECONDS - t0)) s)"
 podman image inspect "$IMAGE" --format '{{.Id}} {{.Size}}' >&2

@@ -12,7 +12,8 @@
 # topology (addresses NAME:50051) is mounted read-only. Nothing is created in the root namespace; an
 # EXIT trap removes the containers, namespaces and temp files whatever happens.
 #
-# Usage: deploy/run-containers.sh [CLIENT_ARGS...]     (root; default client: run teleport --json)
+# Usage: deploy/run-containers.sh [QNET_ARGS...]   (root; default: `qnet run teleport --json`, then
+#        `qnet demo --remote`, against the three containers)
 # Env:   QNET_IMAGE (default localhost/qnet:dev; built with deploy/build-image.sh if missing)
 #        QNET_LOSS_PERCENT (default 0)   QNET_WAIT_S (default 180)
 set -euo pipefail
@@ -25,16 +26,18 @@ SFX="$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 TAG="qc$SFX"
 NODES=(alice repeater bob)
 declare -A IP=([alice]=10.78.0.1 [repeater]=10.78.0.2 [bob]=10.78.0.3 [client]=10.78.0.10)
-if [[ $# -gt 0 ]]; then CLIENT_ARGS=("$@"); else
-    CLIENT_ARGS=(run teleport --topology /etc/qnet/topology.yaml --json)
-fi
+# Client commands (arguments to `qnet`), run one after the other from the client namespace.
+CLIENTS=("run teleport --topology /etc/qnet/topology.yaml --json"
+         "demo --topology /etc/qnet/topology.yaml --remote")
+if [[ $# -gt 0 ]]; then CLIENTS=("$*"); fi
 
 log() { printf '[run-containers %(%H:%M:%S)T +%ss] %s\n' -1 "$SECONDS" "$*" >&2; }
 
 [[ $EUID -eq 0 ]] || { echo "run-containers.sh: needs root (ip netns, podman)" >&2; exit 2; }
 
+# shellcheck source=deploy/lib-netns.sh
+source "$REPO/deploy/lib-netns.sh"
 TMP="$(mktemp -d "/tmp/$TAG.XXXX")"
-CREATED_NS=()
 cleanup() {
     local rc=$?
     set +e
@@ -42,7 +45,7 @@ cleanup() {
     for n in "${NODES[@]}" client; do
         podman rm -f -t 0 "$TAG-$n" >/dev/null 2>&1
     done
-    for ns in "${CREATED_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+    netns_lab_cleanup
     rm -rf "$TMP"
     exit $rc
 }
@@ -54,41 +57,23 @@ if ! podman image exists "$IMAGE"; then
 fi
 
 log "creating namespaces $TAG-{br,${NODES[*]// /,},client}"
-ip netns add "$TAG-br"; CREATED_NS+=("$TAG-br")
-ip -n "$TAG-br" link set lo up
-ip -n "$TAG-br" link add br0 type bridge
-ip -n "$TAG-br" link set br0 up
-i=0
+netns_lab_init "$TAG"
 ADD_HOSTS=()
 for n in "${NODES[@]}" client; do
-    ns="$TAG-$n"
-    ip netns add "$ns"; CREATED_NS+=("$ns")
-    ip link add eth0 netns "$ns" type veth peer name "v$i" netns "$TAG-br"
-    ip -n "$TAG-br" link set "v$i" master br0 up
-    ip -n "$ns" link set lo up
-    ip -n "$ns" addr add "${IP[$n]}/24" dev eth0
-    ip -n "$ns" link set eth0 up
+    netns_lab_host "$n" "${IP[$n]}"
     ADD_HOSTS+=(--add-host "$n:${IP[$n]}")
-    i=$((i + 1))
 done
 if [[ "$LOSS" != 0 ]]; then
     log "dropping $LOSS % of frames on the bridge (nftables)"
-    ip netns exec "$TAG-br" nft -f - <<NFT
-table bridge qnet {
-  chain loss {
-    type filter hook forward priority 0; policy accept;
-    numgen random mod 100 < $LOSS counter drop
-  }
-}
-NFT
+    netns_lab_loss "$LOSS"
 fi
 
 cat > "$TMP/topology.yaml" <<YAML
 name: demo
 nodes:
-  - {name: alice, address: "alice:50051"}
-  - {name: repeater, address: "repeater:50051"}
-  - {name: bob, address: "bob:50051"}
+  - {name: alice, address: "alice:50051", peer_address: "alice:50052"}
+  - {name: repeater, address: "repeater:50051", peer_address: "repeater:50052"}
+  - {name: bob, address: "bob:50051", peer_address: "bob:50052"}
 links:
   - {nodes: [alice, repeater], length_km: 10}
   - {nodes: [repeater, bob], length_km: 10}
@@ -118,14 +103,17 @@ if ! podman run --rm --name "$TAG-client" --network "ns:/run/netns/$TAG-client" 
 fi
 log "all nodes serving after $((SECONDS - t_wait)) s"
 
-t_run=$SECONDS
-log "client: qnet ${CLIENT_ARGS[*]}"
-podman run --rm --name "$TAG-client" --network "ns:/run/netns/$TAG-client" "${COMMON[@]}" \
-    --entrypoint qnet "$IMAGE" "${CLIENT_ARGS[@]}"
-log "client finished in $((SECONDS - t_run)) s"
+for cmd in "${CLIENTS[@]}"; do
+    t_run=$SECONDS
+    log "client: qnet $cmd"
+    # shellcheck disable=SC2086  # word splitting of the command is intended
+    podman run --rm --name "$TAG-client" --network "ns:/run/netns/$TAG-client" "${COMMON[@]}" \
+        --entrypoint qnet "$IMAGE" $cmd
+    log "client finished in $((SECONDS - t_run)) s"
+done
 
 if [[ "$LOSS" != 0 ]]; then
-    log "frames dropped on the bridge: $(ip netns exec "$TAG-br" nft list table bridge qnet | grep -o 'packets [0-9]*')"
+    log "frames dropped on the bridge: $(netns_lab_dropped)"
 fi
 
 log "graceful stop: SIGTERM to every node (podman stop -t 15)"
@@ -133,7 +121,7 @@ for n in "${NODES[@]}"; do
     t_stop=$(date +%s.%N)
     podman stop -t 15 "$TAG-$n" >/dev/null
     code="$(podman inspect -f '{{.State.ExitCode}}' "$TAG-$n")"
-    log "$n stopped in $(awk -v a="$t_stop" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s, exit code $code"
+    log "$n stopped in $(elapsed_since "$t_stop") s, exit code $code"
     podman logs "$TAG-$n" 2>&1 | tail -3 | sed "s/^/    [$n] /" >&2
 done
 log "done"

@@ -33,7 +33,7 @@ TOPOLOGY_MOUNT = "/etc/qnet"
 TOPOLOGY_PATH = f"{TOPOLOGY_MOUNT}/topology.yaml"
 DEFAULT_IMAGE = "localhost/qnet:dev"
 #: What the Job runs after every node is healthy (arguments to `qnet`).
-DEFAULT_CLIENT_ARGS: tuple[str, ...] = ("run", "teleport", "--topology", TOPOLOGY_PATH, "--json")
+DEFAULT_CLIENT_ARGS: tuple[str, ...] = ("demo", "--topology", TOPOLOGY_PATH, "--remote")
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,8 @@ def test_client_job_waits_for_nodes_then_runs_a_protocol(rendered: tuple[Path, P
     (init,) = spec["initContainers"]
     assert init["command"][-1] == "qemu_net.deploy.healthcheck" and "--topology" in init["args"]
     (client,) = spec["containers"]
-    assert client["command"] == ["qnet"] and client["args"][:2] == ["run", "teleport"]
+    assert client["command"] == ["qnet"]
+    assert client["args"] == ["demo", "--topology", "/etc/qnet/topology.yaml", "--remote"]
 
 
 def test_compose_has_a_healthy_service_per_node(rendered: tuple[Path, Path, int]) -> None:

@@ -10,6 +10,10 @@ swap N       entanglement swapping at the repeater: EPR alice-repeater and repea
 qkd N        an entanglement-based (BBM92) key session alice -> repeater: a batch of N EPR pairs measured
              in random bases at both ends, bases exchanged over the classical channel, sifted key and QBER
 classical N  N numbered classical messages alice -> bob; bob must receive each exactly once, in order
+inflight D   a receive role at the repeater that waits (deadline D s) for a sender that never comes;
+             prints WAITING first, so a test can SIGTERM the repeater while the call is in flight
+loop N       up to N teleports alice -> repeater (deadline 20 s each), printing DONE k after each; stops
+             at the first error and reports it with how long the failing call took
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ import time
 
 import numpy as np
 
+from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net.client import Network
+from qemu_net.client import _wire as w
+from qemu_net.errors import QnetError
 
 
 def teleport(net: Network, n: int) -> dict:
@@ -101,10 +108,42 @@ def classical(net: Network, n: int) -> dict:
     return {"received": got, "extra": extra, "extra_error": extra_error, "seconds": time.monotonic() - t0}
 
 
+def _error(exc: QnetError, t0: float) -> dict:
+    return {"type": type(exc).__name__, "code": exc.grpc_code, "message": str(exc), "seconds": time.monotonic() - t0}
+
+
+def inflight(net: Network, deadline_s: int) -> dict:
+    req = w.protocol_request(w.new_session(), deadline_s, teleport_receive=pr.TeleportReceive(peer="alice"))
+    print("WAITING", flush=True)
+    t0 = time.monotonic()
+    try:
+        net["repeater"].run_protocol(req)
+    except QnetError as exc:
+        return {"ok": False, "deadline_s": deadline_s, "error": _error(exc, t0)}
+    return {"ok": True, "deadline_s": deadline_s, "seconds": time.monotonic() - t0}
+
+
+def loop(net: Network, n: int) -> dict:
+    done = 0
+    for k in range(n):
+        t0 = time.monotonic()
+        try:
+            q = net["alice"].qubit()
+            q.ry(0.4)
+            r = net.teleport(q, "repeater", timeout_s=20)
+            net["repeater"].free([r])
+        except QnetError as exc:
+            return {"done": done, "deadline_s": 20, "error": _error(exc, t0)}
+        done += 1
+        print(f"DONE {k + 1}", flush=True)
+    return {"done": done, "deadline_s": 20, "error": None}
+
+
 def main() -> int:
     action, topo = sys.argv[1], sys.argv[2]
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 4
-    fn = {"teleport": teleport, "swap": swap, "qkd": qkd, "classical": classical}[action]
+    fn = {"teleport": teleport, "swap": swap, "qkd": qkd, "classical": classical, "inflight": inflight,
+          "loop": loop}[action]
     with Network.connect(topo, timeout_s=60) as net:
         out = fn(net, n)
     print(json.dumps(out))

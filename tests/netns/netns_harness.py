@@ -371,15 +371,14 @@ class QnetCluster:
             logs = "\n".join(f"--- {n}:\n{p.output()[-3000:]}" for n, p in self.nodes.items())
             raise RuntimeError(f"nodes not serving within {wait_s} s:\n{res.stdout}{res.stderr}\n{logs}")
 
+    def client_argv(self, action: str, n: int) -> list[str]:
+        return [sys.executable, str(HERE / "netns_clients.py"), action, str(self.topology_path), str(n)]
+
     def client(self, action: str, n: int, *, timeout_s: float) -> dict:
         """Run a netns_clients.py action in the client namespace; return its JSON output."""
         import json
 
-        res = self.lab.run(
-            "client",
-            [sys.executable, str(HERE / "netns_clients.py"), action, str(self.topology_path), str(n)],
-            timeout_s=timeout_s,
-        )
+        res = self.lab.run("client", self.client_argv(action, n), timeout_s=timeout_s)
         if res.returncode != 0:
             raise RuntimeError(f"client {action} failed ({res.returncode}):\n{res.stdout}\n{res.stderr[-4000:]}")
         return json.loads(res.stdout.strip().splitlines()[-1])
