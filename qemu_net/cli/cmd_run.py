@@ -7,7 +7,7 @@ import json
 
 from qemu_net.cli.common import add_topology_args
 
-PROTOCOLS = ("teleport", "epr")
+PROTOCOLS = ("teleport", "epr", "qkd")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +19,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shots", type=int, default=200, help="repetitions (pairs for epr)")
     p.add_argument("--seed", type=int, default=0, help="seed for the experiment's random choices")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    q = p.add_argument_group("qkd", "options of `qnet run qkd` (distance sweep: python bench/qkd_sweep.py OUTDIR)")
+    q.add_argument("--protocol-variant", choices=("bb84", "e91"), default="bb84",
+                   help="decoy-state BB84 (default) or E91/BBM92")
+    q.add_argument("--pulses", type=int, default=1_000_000, help="pulses (pairs for e91) in the session")
+    q.add_argument("--length-km", type=float, default=None,
+                   help="override the fiber length between the two nodes (starts a temporary local network)")
+    q.add_argument("--eve-fraction", type=float, default=0.0,
+                   help="fraction of pulses an intercept-resend eavesdropper attacks (1.0: all)")
     p.set_defaults(func=run)
 
 
@@ -43,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
 
     topology = load(args)
     src, dst = _endpoints(topology, args.src, args.dst)
+    if args.protocol == "qkd":
+        return _run_qkd(args, topology, src, dst)
     fn, _ = EXPERIMENTS[args.protocol]
     with network(topology) as net:
         if args.protocol == "epr":
@@ -55,4 +65,43 @@ def run(args: argparse.Namespace) -> int:
         print(f"{result.protocol} {src} -> {dst}: {result.figure} = {result.value:.4f} ± {result.stderr:.4f} "
               f"({result.shots} shots, {result.wall_time_s:.2f} s wall, {result.rate_per_s:.0f}/s, "
               f"{result.virtual_time_ns / 1e6:.3f} ms virtual)")
+    return 0
+
+
+def _run_qkd(args: argparse.Namespace, topology, src: str, dst: str) -> int:
+    import sys
+
+    from qemu_net.cli.common import network
+    from qemu_net.client.experiments import EXPERIMENTS
+    from qemu_net.errors import NotConnected
+    from qemu_net.network.topology import parse_topology
+
+    link = topology.link(src, dst)
+    if link is None:
+        raise NotConnected(f"{src} and {dst} share no quantum link: QKD needs a fiber between them")
+    use_running = True
+    if args.length_km is not None:
+        data = topology.model_dump(mode="json")
+        for lk in data["links"]:
+            if set(lk["nodes"]) == {src, dst}:
+                lk["length_km"] = args.length_km
+        topology = parse_topology(data, source="--length-km")
+        link, use_running = topology.link(src, dst), False
+    fn, _ = EXPERIMENTS["qkd"]
+    with network(topology, use_running=use_running) as net:
+        result = fn(net, src, dst, protocol=args.protocol_variant, pulses=args.pulses, eve_fraction=args.eve_fraction)
+    s = result.extra
+    if args.json:
+        top = ("raw_bits", "sifted_bits", "final_bits", "qber", "key_rate_per_pulse", "key_rate_per_virtual_s",
+               "secret_bits_per_wall_s", "aborted")
+        print(json.dumps({**result.to_dict(), **{k: s[k] for k in top}, "length_km": link.length_km}))
+    else:
+        print(f"qkd {s['protocol']} {src} -> {dst} ({link.length_km:g} km, {s['n_pulses']:,} pulses): "
+              f"raw {s['raw_bits']:,}, sifted {s['sifted_bits']:,}, final {s['final_bits']:,} bits; "
+              f"QBER {s['qber'] if s['qber'] is not None else float('nan'):.4f}; "
+              f"secret key rate {s['key_rate_per_pulse']:.3e}/pulse, {s['key_rate_per_virtual_s']:,.0f} bits/virtual s, "
+              f"{s['secret_bits_per_wall_s']:,.0f} bits/wall s")
+    if s["aborted"]:
+        print(f"qnet run qkd: session aborted: {s['aborted']}", file=sys.stderr)
+        return 1
     return 0

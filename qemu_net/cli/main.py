@@ -15,6 +15,7 @@ COMMANDS = {
     "demo": "qemu_net.cli.cmd_demo",
     "run": "qemu_net.cli.cmd_run",
     "deploy": "qemu_net.cli.cmd_deploy",
+    "keys": "qemu_net.cli.cmd_keys",
 }
 
 

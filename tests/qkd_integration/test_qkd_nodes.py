@@ -150,3 +150,42 @@ def test_key_delivery_service_is_listed_by_reflection(net):
                                             timeout=10)
     names = {s.name for s in resp.list_services_response.service}
     assert "qemu_net.v1.KeyDeliveryService" in names
+
+
+def test_cli_keys_fetch_by_size_then_by_id(net, tmp_path, capsys):
+    """`qnet keys` against running nodes: the master gets ids, the slave fetches the same keys by id."""
+    import json
+
+    from qemu_net.cli.main import main
+
+    qkd.run_qkd(net, "alice", "bob", n_pulses=1_000_000)
+    topo = tmp_path / "running.yaml"
+    topo.write_text(net.topology.to_yaml())
+    assert main(["keys", "get", "-t", str(topo), "--node", "alice", "--peer", "bob", "-n", "2", "--size", "64",
+                 "--json", "--show"]) == 0
+    master = json.loads(capsys.readouterr().out)["keys"]
+    assert [k["size_bits"] for k in master] == [64, 64] and all(len(k["key_hex"]) == 16 for k in master)
+    assert main(["keys", "get-with-ids", "-t", str(topo), "--node", "bob", "--peer", "alice",
+                 *[k["key_id"] for k in master], "--json", "--show"]) == 0
+    slave = json.loads(capsys.readouterr().out)["keys"]
+    assert [k["key_hex"] for k in slave] == [k["key_hex"] for k in master]
+    assert main(["keys", "get", "-t", str(topo), "--node", "alice", "--peer", "bob"]) == 0
+    out = capsys.readouterr().out.split()
+    assert len(out) == 2 and out[1] == "256"  # id and size only: no key material without --show
+    assert main(["keys", "status", "-t", str(topo), "--node", "bob", "--peer", "alice", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stored_bits"] > 0
+
+
+def test_cli_run_qkd_json_reports_lengths_qber_and_rates(capsys):
+    """`qnet run qkd --json` prints raw/sifted/final lengths, QBER and the key rates (and no key)."""
+    import json
+
+    from qemu_net.cli.main import main
+
+    assert main(["run", "qkd", "--json", "--pulses", "500000", "--length-km", "25"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["length_km"] == 25 and d["figure"] == "secret_key_rate_per_pulse"
+    assert d["raw_bits"] >= d["sifted_bits"] >= d["final_bits"] > 0 and d["qber"] < 0.05
+    assert d["key_rate_per_pulse"] == pytest.approx(d["final_bits"] / 500_000)
+    assert d["key_rate_per_virtual_s"] > 0 and d["aborted"] is None
+    assert "key" not in d["extra"]
