@@ -171,7 +171,12 @@ class NodeCore:
         return f"{self.name}.{next(self._ids)}"
 
     def start_draining(self) -> None:
+        """Refuse new work and wake every role waiting on a message or an EPR half (they fail cleanly)."""
         self._draining = True
+        reason = f"node {self.name} is shutting down"
+        self.mailbox.close(reason)
+        with self._cond:
+            self._cond.notify_all()
 
     def check_serving(self) -> None:
         if self._draining:
@@ -563,7 +568,10 @@ class NodeCore:
     def await_epr(self, peer: str, tag: str, count: int, timeout_s: float) -> list[EprHalf]:
         key = (peer, tag)
         with self._cond:
-            ok = self._cond.wait_for(lambda: len(self._epr_inbox.get(key, ())) >= count, timeout=max(0.0, timeout_s))
+            ok = self._cond.wait_for(lambda: len(self._epr_inbox.get(key, ())) >= count or self._draining,
+                                     timeout=max(0.0, timeout_s))
+            if self._draining and len(self._epr_inbox.get(key, ())) < count:
+                raise ShuttingDown(f"node {self.name} is shutting down")
             if not ok:
                 have = len(self._epr_inbox.get(key, ()))
                 raise ProtocolTimeout(

@@ -12,7 +12,7 @@ import collections
 import threading
 from dataclasses import dataclass
 
-from qemu_net.errors import InvalidOperation, ProtocolTimeout
+from qemu_net.errors import InvalidOperation, ProtocolTimeout, ShuttingDown
 
 #: How many message ids per channel are remembered to drop duplicates.
 _SEEN_PER_CHANNEL = 4096
@@ -37,6 +37,13 @@ class Mailbox:
         self._cond = threading.Condition()
         self._queues: dict[tuple[str, str], collections.deque[Message]] = {}
         self._seen: dict[tuple[str, str], collections.OrderedDict[int, None]] = {}
+        self._closed_reason = ""
+
+    def close(self, reason: str) -> None:
+        """Wake every waiting receiver; they and later ones raise ShuttingDown(reason)."""
+        with self._cond:
+            self._closed_reason = reason
+            self._cond.notify_all()
 
     def deliver(self, msg: Message) -> bool:
         """Queue a message; False if it is a duplicate (already delivered once)."""
@@ -58,7 +65,10 @@ class Mailbox:
     def receive(self, sender: str, channel: str, timeout_s: float) -> Message:
         key = (sender, channel)
         with self._cond:
-            ok = self._cond.wait_for(lambda: bool(self._queues.get(key)), timeout=max(0.0, timeout_s))
+            ok = self._cond.wait_for(lambda: bool(self._queues.get(key)) or bool(self._closed_reason),
+                                     timeout=max(0.0, timeout_s))
+            if self._closed_reason and not self._queues.get(key):
+                raise ShuttingDown(self._closed_reason)
             if not ok:
                 raise ProtocolTimeout(
                     f"no message from {sender!r} on channel {channel!r} within {timeout_s:g} s",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import cirq
 
-from qemu_net.errors import InvalidOperation
+from qemu_net.errors import InvalidOperation, NotConnected
 from qemu_net.protocols.context import NodeContext
 
 
@@ -26,6 +26,8 @@ def teleport_send(ctx: NodeContext, *, peer: str, qubit: str, session: str, time
 
 def teleport_receive(ctx: NodeContext, *, peer: str, session: str, timeout_s: float = 10.0) -> str:
     """Receive a teleported state from `peer`; returns the local qubit that now holds it."""
+    if ctx.topology.link(ctx.name, peer) is None:
+        raise NotConnected(f"no quantum link between {peer!r} and {ctx.name!r}: teleportation needs an EPR pair")
     (half,) = ctx.await_epr(peer, tag=session, timeout_s=timeout_s)
     bits = ctx.recv(peer, f"{session}/teleport", timeout_s=timeout_s)
     if len(bits) != 2 or any(b > 1 for b in bits):
