@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
                           f"{e.rate_per_s:,.0f}/s")
         console.print(table)
         _qkd_section(console, net, topology)
+    if not (args.remote or all(n.address for n in topology.nodes)):
+        _physics_section(console, args.shots)
     remote = args.remote or all(n.address for n in topology.nodes)
     tail = "the remote nodes keep running" if remote else "all node processes stopped"
     console.print(f"done in {time.perf_counter() - t0:.1f} s; {tail}.")
@@ -78,3 +80,40 @@ def _qkd_section(console, net, topology) -> None:
     match = all(x.key == y.key for x, y in zip(keys, same))
     console.print(f"key delivery: {a} handed out {len(keys)} keys of 256 bits (ids {', '.join(k.key_id[:8] for k in keys)}); "
                   f"{b} fetched them by id: {'identical' if match else 'DIFFERENT'}")
+
+
+PHYSICS_LAB = {
+    "name": "physics-lab",
+    "seed": 3,
+    "nodes": ["alice", "near", "far",
+              {"name": "alice-mem", "t1_s": 0.01, "t2_s": 0.0005}, {"name": "far-mem", "t1_s": 0.01, "t2_s": 0.0005}],
+    "links": [
+        {"nodes": ["alice", "near"], "length_km": 1},
+        {"nodes": ["alice", "far"], "length_km": 50},
+        {"nodes": ["alice-mem", "far-mem"], "length_km": 50},
+    ],
+}
+
+
+def _physics_section(console, shots: int) -> None:
+    """The same teleportation over a short and a long fiber, and with memories of T2 = 0.5 ms."""
+    from rich.table import Table
+
+    from qemu_net.cli.common import network
+    from qemu_net.client.experiments import teleport_fidelity
+    from qemu_net.network.topology import parse_topology
+
+    lab = parse_topology(PHYSICS_LAB, source="demo physics lab")
+    table = Table(title="physics: teleportation over fiber (0.2 dB/km), virtual time per teleport")
+    for col in ("link", "memory", "fidelity ± stderr", "virtual us / teleport", "teleports / virtual s"):
+        table.add_column(col)
+    with network(lab, use_running=False) as net:
+        for a, b, mem in (("alice", "near", "ideal"), ("alice", "far", "ideal"),
+                          ("alice-mem", "far-mem", "T1 10 ms, T2 0.5 ms")):
+            r = teleport_fidelity(net, a, b, shots=shots, concurrency=1)
+            length = lab.link(a, b).length_km
+            table.add_row(f"{a} -> {b} ({length:g} km)", mem, f"{r.value:.3f} ± {r.stderr:.3f}",
+                          f"{r.virtual_time_ns / 1e3 / r.shots:,.0f}", f"{r.rate_per_virtual_s:,.0f}")
+    console.print(table)
+    console.print("Longer fiber: more lost photons, so more attempts and more virtual time per pair. A memory that "
+                  "dephases while the herald and the classical bits travel loses fidelity.")

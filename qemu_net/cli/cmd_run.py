@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from qemu_net.cli.common import add_topology_args
+from qemu_net.cli.common import add_physics_args, add_topology_args
 
 PROTOCOLS = ("teleport", "epr", "qkd")
 
@@ -19,12 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shots", type=int, default=200, help="repetitions (pairs for epr)")
     p.add_argument("--seed", type=int, default=0, help="seed for the experiment's random choices")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_physics_args(p)
     q = p.add_argument_group("qkd", "options of `qnet run qkd` (distance sweep: python bench/qkd_sweep.py OUTDIR)")
     q.add_argument("--protocol-variant", choices=("bb84", "e91"), default="bb84",
                    help="decoy-state BB84 (default) or E91/BBM92")
     q.add_argument("--pulses", type=int, default=1_000_000, help="pulses (pairs for e91) in the session")
-    q.add_argument("--length-km", type=float, default=None,
-                   help="override the fiber length between the two nodes (starts a temporary local network)")
     q.add_argument("--eve-fraction", type=float, default=0.0,
                    help="fraction of pulses an intercept-resend eavesdropper attacks (1.0: all)")
     p.set_defaults(func=run)
@@ -46,7 +45,7 @@ def _endpoints(topology, src: str | None, dst: str | None) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qemu_net.cli.common import load, network
+    from qemu_net.cli.common import load, network, overridden
     from qemu_net.client.experiments import EXPERIMENTS
 
     topology = load(args)
@@ -54,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.protocol == "qkd":
         return _run_qkd(args, topology, src, dst)
     fn, _ = EXPERIMENTS[args.protocol]
-    with network(topology) as net:
+    with network(topology, use_running=not overridden(args)) as net:
         if args.protocol == "epr":
             result = fn(net, src, dst, pairs=args.shots, seed=args.seed)
         else:
@@ -79,14 +78,9 @@ def _run_qkd(args: argparse.Namespace, topology, src: str, dst: str) -> int:
     link = topology.link(src, dst)
     if link is None:
         raise NotConnected(f"{src} and {dst} share no quantum link: QKD needs a fiber between them")
-    use_running = True
-    if args.length_km is not None:
-        data = topology.model_dump(mode="json")
-        for lk in data["links"]:
-            if set(lk["nodes"]) == {src, dst}:
-                lk["length_km"] = args.length_km
-        topology = parse_topology(data, source="--length-km")
-        link, use_running = topology.link(src, dst), False
+    from qemu_net.cli.common import overridden
+
+    use_running = not overridden(args)
     fn, _ = EXPERIMENTS["qkd"]
     with network(topology, use_running=use_running) as net:
         result = fn(net, src, dst, protocol=args.protocol_variant, pulses=args.pulses, eve_fraction=args.eve_fraction)

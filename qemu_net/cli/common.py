@@ -28,10 +28,56 @@ def add_topology_args(p: argparse.ArgumentParser) -> None:
                    help="topology YAML file (default: the embedded alice--repeater--bob network)")
 
 
-def load(args: argparse.Namespace) -> Topology:
-    from qemu_net.network.topology import default_topology, load_topology
+#: command-line flag -> (topology section, key). Applied to every node / every quantum link.
+PHYSICS_OVERRIDES = {
+    "length_km": ("links", "length_km"),
+    "attenuation_db_per_km": ("links", "attenuation_db_per_km"),
+    "link_fidelity": ("links", "source_fidelity"),
+    "transmission_depolarize": ("links", "transmission_depolarize"),
+    "detector_efficiency": ("links", "detector_efficiency"),
+    "dark_count_probability": ("links", "dark_count_probability"),
+    "t1_s": ("nodes", "t1_s"),
+    "t2_s": ("nodes", "t2_s"),
+    "gate_1q_error": ("nodes", "gate_1q_error"),
+    "gate_2q_error": ("nodes", "gate_2q_error"),
+    "measure_error": ("nodes", "measure_error"),
+}
 
-    return load_topology(args.topology) if getattr(args, "topology", None) else default_topology()
+
+def add_physics_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("physics overrides", "set a value on every quantum link / every node of the topology")
+    g.add_argument("--length-km", type=float, help="fiber length of every link")
+    g.add_argument("--attenuation-db-per-km", type=float, help="fiber attenuation (0.2 is typical at 1550 nm)")
+    g.add_argument("--link-fidelity", type=float, help="EPR source fidelity of every link (Werner by default)")
+    g.add_argument("--transmission-depolarize", type=float, help="depolarising probability of a photon in transit")
+    g.add_argument("--detector-efficiency", type=float, help="detector efficiency in (0, 1]")
+    g.add_argument("--dark-count-probability", type=float, help="dark-count probability per detection window")
+    g.add_argument("--t1-s", type=float, help="memory T1 of every node, seconds")
+    g.add_argument("--t2-s", type=float, help="memory T2 of every node, seconds (<= 2*T1)")
+    g.add_argument("--gate-1q-error", type=float, help="depolarising error after 1-qubit gates")
+    g.add_argument("--gate-2q-error", type=float, help="depolarising error after 2-qubit gates")
+    g.add_argument("--measure-error", type=float, help="readout flip probability")
+    g.add_argument("--topology-seed", type=int, help="override the topology's seed")
+
+
+def overridden(args: argparse.Namespace) -> bool:
+    return any(getattr(args, k, None) is not None for k in (*PHYSICS_OVERRIDES, "topology_seed"))
+
+
+def load(args: argparse.Namespace) -> Topology:
+    """The topology named by --topology (or the embedded default), with any physics overrides applied."""
+    from qemu_net.network.topology import default_topology, load_topology, with_overrides
+
+    topology = load_topology(args.topology) if getattr(args, "topology", None) else default_topology()
+    if not overridden(args):
+        return topology
+    sections: dict[str, dict[str, object]] = {"nodes": {}, "links": {}}
+    for flag, (section, key) in PHYSICS_OVERRIDES.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            sections[section][key] = value
+    return with_overrides(topology, nodes=sections["nodes"], links=sections["links"],
+                          seed=getattr(args, "topology_seed", None), source="command-line overrides")
 
 
 def read_state(name: str) -> dict | None:
