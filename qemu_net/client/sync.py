@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from qemu_net._proto.v1 import node_pb2_grpc as ng
 from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net._proto.v1 import types_pb2 as t
 from qemu_net.client import _wire as w
-from qemu_net.errors import InvalidOperation, QnetError
+from qemu_net.errors import InvalidOperation, ProtocolTimeout, QnetError
 from qemu_net.network.topology import Topology, load_topology
 from qemu_net.node.status import error_from_rpc
 
@@ -273,16 +273,15 @@ class Network:
                 self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="qnet-roles")
         futures = {name: self._pool.submit(self[name].run_protocol, w.protocol_request(session, timeout_s, **role))
                    for name, role in roles.items()}
-        results: dict[str, pr.ProtocolResult] = {}
-        first_error: QnetError | None = None
-        for name, fut in futures.items():
-            try:
-                results[name] = fut.result(timeout=timeout_s + 10)
-            except QnetError as exc:
-                first_error = first_error or exc
-        if first_error is not None:
-            raise first_error
-        return results
+        # The first role to fail ends the run: the others would only wait out their deadlines.
+        done, pending = wait(futures.values(), timeout=timeout_s + 10, return_when=FIRST_EXCEPTION)
+        for fut in done:
+            if fut.exception() is not None:
+                raise fut.exception()  # type: ignore[misc]
+        if pending:
+            raise ProtocolTimeout(f"roles at {', '.join(n for n, f in futures.items() if f in pending)} did not "
+                                  f"finish within {timeout_s + 10:g} s")
+        return {name: fut.result() for name, fut in futures.items()}
 
     def teleport(self, qubit: Qubit, to: str, *, timeout_s: float = 30.0) -> Qubit:
         """Teleport `qubit` to node `to` (sender role at the qubit's node, receiver role at `to`)."""
@@ -293,3 +292,62 @@ class Network:
             timeout_s=timeout_s,
         )
         return Qubit(self[to], res[to].teleport_receive.qubit)
+
+    # ------------------------------------------------------------------ protocol suite (client/protocols.py)
+    def chain(self, path: Sequence[str], **kw: Any):
+        """Deliver end-to-end pairs along a path by swapping (see `qemu_net.client.protocols.chain`)."""
+        from qemu_net.client import protocols
+
+        return protocols.chain(self, path, **kw)
+
+    def swap(self, a: str, middle: str, b: str, **kw: Any):
+        from qemu_net.client import protocols
+
+        return protocols.swap(self, a, middle, b, **kw)
+
+    def purify(self, a: str, b: str, **kw: Any):
+        from qemu_net.client import protocols
+
+        return protocols.purify(self, a, b, **kw)
+
+    def entangle(self, a: str, b: str, *, min_fidelity: float, **kw: Any):
+        """A pair between a and b with fidelity >= min_fidelity: route, swap, purify as needed."""
+        from qemu_net.client import protocols
+
+        return protocols.entangle(self, a, b, min_fidelity=min_fidelity, **kw)
+
+    def ghz(self, nodes: Sequence[str], **kw: Any):
+        from qemu_net.client import protocols
+
+        return protocols.ghz(self, nodes, **kw)
+
+    def mermin(self, nodes: Sequence[str], **kw: Any):
+        from qemu_net.client import protocols
+
+        return protocols.mermin(self, nodes, **kw)
+
+    def superdense(self, a: str, b: str, messages: Sequence[int] | bytes, **kw: Any):
+        from qemu_net.client import protocols
+
+        return protocols.superdense(self, a, b, messages, **kw)
+
+    def nonlocal_cnot(self, control: Qubit, target: Qubit, **kw: Any) -> int:
+        from qemu_net.client import protocols
+
+        return protocols.nonlocal_cnot(self, control, target, **kw)
+
+    def nonlocal_controlled(self, control: Qubit, target: Qubit, u: Any, **kw: Any) -> int:
+        from qemu_net.client import protocols
+
+        return protocols.nonlocal_controlled(self, control, target, u, **kw)
+
+    def teleported_gate(self, home: Qubit, remote: Qubit, u: Any, **kw: Any) -> Qubit:
+        from qemu_net.client import protocols
+
+        return protocols.teleported_gate(self, home, remote, u, **kw)
+
+    def run_circuit(self, circuit: Any, assignment: Mapping[Any, str], **kw: Any):
+        """Run a cirq circuit distributed over nodes (see `qemu_net.client.protocols.run_circuit`)."""
+        from qemu_net.client import protocols
+
+        return protocols.run_circuit(self, circuit, assignment, **kw)

@@ -8,12 +8,16 @@ from functools import cached_property
 import cirq
 import numpy as np
 
-from qemu_net.errors import InvalidOperation
+from qemu_net.errors import InvalidOperation, QubitNotFound
 from qemu_net.network.topology import Topology
-from qemu_net.node.convert import DiscardOp, GateOp, MeasureOp
+from qemu_net.node.convert import DiscardOp, GateOp, MeasureOp, op_qubits
 from qemu_net.quantum.register import DTYPE
 from qemu_net.node.core import NodeCore
 from qemu_net.protocols.context import EprHalf
+
+
+_CNOT = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=DTYPE)
+_H = np.array([[1, 1], [1, -1]], dtype=DTYPE) / np.sqrt(2)
 
 
 def session_seed(base: np.random.SeedSequence, session: str) -> np.random.SeedSequence:
@@ -46,24 +50,60 @@ class CoreContext:
         return self._core.allocate(n)
 
     def free(self, qubits: list[str]) -> None:
-        if qubits:
-            self._core.free(list(qubits))
+        for q in qubits:
+            self._apply([DiscardOp(q)])
+
+    def _apply(self, ops: list) -> list[int]:
+        """core.apply, riding out two races of NodeCore (reported for core.py) that end a request before
+        any operation ran: (1) a group pushed back to this node while a batch was forwarded to its old
+        holder is "in transit" here and apply gives up after its redirects instead of waiting for it;
+        (2) a forwarded batch finds its group taken away by a concurrent merge between the holder's pull
+        and its execution ("not held"). Both are safe to retry because `_execute_locked` checks an
+        operation's qubits before running it and every batch built here touches all its qubits in its
+        first operation. Waits are bounded (the in-transit wait) and retries are few."""
+        for attempt in range(4):
+            try:
+                return self._core.apply(ops)
+            except QubitNotFound as exc:
+                msg = str(exc)
+                if attempt == 3 or not ("kept moving" in msg or "is not held at" in msg):
+                    raise
+                self._await_in_transit(ops)
+        raise AssertionError("unreachable")
+
+    def _await_in_transit(self, ops: list) -> None:
+        core = self._core
+        for op in ops:
+            for q in op_qubits(op):
+                with core._lock:
+                    in_transit = core.located.get(q) == core.name and q not in core.register
+                if in_transit:
+                    core._wait_in_transit(q)
 
     def apply(self, gate: cirq.Gate, *qubits: str) -> None:
         if not qubits:
             raise InvalidOperation("apply needs at least one qubit")
         u = np.asarray(cirq.unitary(gate), dtype=DTYPE)
-        self._core.apply([GateOp(u, tuple(qubits))])
+        self._apply([GateOp(u, tuple(qubits))])
 
     def apply_unitary(self, u: np.ndarray, *qubits: str) -> None:
-        self._core.apply([GateOp(np.asarray(u, dtype=DTYPE), tuple(qubits))])
+        self._apply([GateOp(np.asarray(u, dtype=DTYPE), tuple(qubits))])
 
     def measure(self, qubit: str, basis: str = "Z", *, keep: bool = False) -> int:
-        (bit,) = self._core.apply([MeasureOp(qubit, basis, keep)])
+        (bit,) = self._apply([MeasureOp(qubit, basis, keep)])
         return bit
 
     def discard(self, qubit: str) -> None:
-        self._core.apply([DiscardOp(qubit)])
+        self._apply([DiscardOp(qubit)])
+
+    def measure_bell(self, a: str, b: str) -> tuple[int, int]:
+        m1, m2 = self._apply([GateOp(_CNOT, (a, b)), GateOp(_H, (a,)), MeasureOp(a, "Z", False),
+                              MeasureOp(b, "Z", False)])
+        return m1, m2
+
+    def send_qubit(self, qubit: str, to: str) -> bool:
+        lost, _arrival = self._core.send_qubit(qubit, to)
+        return not lost
 
     def epr(self, peer: str, *, tag: str, count: int = 1) -> list[EprHalf]:
         return self._core.create_epr(peer, count, tag)

@@ -73,5 +73,7 @@ def _teleport_receive(ctx: CoreContext, p: pr.TeleportReceive) -> pr.TeleportRec
     q = _teleport.teleport_receive(ctx, peer=p.peer, session=ctx.session, timeout_s=ctx.timeout_s)
     return pr.TeleportReceiveResult(qubit=q)
 
+# ----------------------------------------------------------------------------- protocol suite (issue 4)
+from qemu_net.node import roles_protocols as _roles_protocols  # noqa: E402,F401
 # ----------------------------------------------------------------------------- QKD (issue 5)
 from qemu_net.node import roles_qkd as _roles_qkd  # noqa: E402,F401

@@ -68,6 +68,21 @@ class NodeContext(Protocol):
     def measure(self, qubit: str, basis: str = "Z", *, keep: bool = False) -> int:
         """Measure in the Z, X or Y basis; the qubit is freed unless keep=True."""
 
+    def apply_unitary(self, u: np.ndarray, *qubits: str) -> None:
+        """Apply a unitary matrix (2^k x 2^k, first qubit most significant) to qubits located here."""
+
+    def discard(self, qubit: str) -> None:
+        """Trace a local qubit out of its state (no outcome)."""
+
+    def measure_bell(self, a: str, b: str) -> tuple[int, int]:
+        """Bell-state measurement of two local qubits (CNOT a->b, H a, measure both in Z; both freed).
+
+        Returns (m1, m2): m1 from `a` (the phase bit), m2 from `b` (the parity bit).
+        """
+
+    def send_qubit(self, qubit: str, to: str) -> bool:
+        """Send a local qubit to a neighbour over the quantum link; returns False if the photon was lost."""
+
     # ------------------------------------------------------------ link layer
     def epr(self, peer: str, *, tag: str, count: int = 1) -> list[EprHalf]:
         """Generate `count` heralded EPR pairs (|Phi+> ideally) with a neighbour over the quantum link.
