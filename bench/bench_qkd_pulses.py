@@ -6,7 +6,7 @@
   run, to calibrate against the machine's speed (results vary by +-35% on shared machines);
 - ``session``: a full decoy-BB84 session (both roles in one process, two threads, real Cascade,
   verification and privacy amplification) -- final secret bits per wall-clock second, median of 3.
-  This is in-process; the node-to-node figure over gRPC is measured by the node benchmarks.
+  This is in-process; the node-to-node figure over gRPC is measured by bench/bench_qkd_e2e.py.
 
 Usage: python bench/bench_qkd_pulses.py [--pulses N] [--session-pulses N] [--repeats 3]
 """

@@ -246,6 +246,22 @@ def new_hash_seed(rng: np.random.Generator) -> int:
 
 
 # ------------------------------------------------------------------------------ privacy amplification
+def _fast_fft_len(n: int) -> int:
+    """The smallest 2^a 3^b 5^c >= n (sizes the FFT handles fastest)."""
+    best = 1 << max(n - 1, 0).bit_length()
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            v = p35
+            while v < n:
+                v *= 2
+            best = min(best, v)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
 def toeplitz_hash(bits: np.ndarray, seed_bits: np.ndarray, m: int) -> np.ndarray:
     """Multiply the n-bit key by the m x n binary Toeplitz matrix T[i, j] = seed[i - j + n - 1] over GF(2).
 
@@ -259,7 +275,8 @@ def toeplitz_hash(bits: np.ndarray, seed_bits: np.ndarray, m: int) -> np.ndarray
         raise InvalidOperation(f"Toeplitz seed needs {n + m - 1} bits, got {len(seed_bits)}")
     if m == 0:
         return np.zeros(0, dtype=np.uint8)
-    size = 1 << int(math.ceil(math.log2(2 * n + m - 2 or 1)))
+    # A circular convolution of length >= n + m - 1 is enough: wrap-around only lands below index n - 1.
+    size = _fast_fft_len(n + m - 1)
     conv = np.fft.irfft(np.fft.rfft(np.asarray(seed_bits, dtype=np.float64), size)
                         * np.fft.rfft(x.astype(np.float64), size), size)[n - 1 : n - 1 + m]
     return (np.rint(conv).astype(np.int64) & 1).astype(np.uint8)

@@ -51,6 +51,16 @@ def test_toeplitz_hash_equals_matrix_product():
     assert (toeplitz_hash(x, seed, m) == (t @ x) % 2).all()
 
 
+@pytest.mark.parametrize("n,m", [(1, 1), (7, 7), (301, 1), (257, 256), (1000, 999), (1025, 17)])
+def test_toeplitz_hash_matches_the_matrix_at_awkward_sizes(n, m):
+    """The shortest circular convolution (a 5-smooth length >= n + m - 1) is still exact at every size."""
+    rng = np.random.default_rng(n * 1000 + m)
+    x = rng.integers(0, 2, n).astype(np.uint8)
+    seed = rng.integers(0, 2, n + m - 1).astype(np.uint8)
+    t = np.array([[seed[i - j + n - 1] for j in range(n)] for i in range(m)])
+    assert (toeplitz_hash(x, seed, m) == (t @ x) % 2).all()
+
+
 def test_polynomial_hash_separates_keys():
     """Equal keys give equal tags; a single flipped bit changes the tag."""
     rng = np.random.default_rng(3)
