@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import cirq
@@ -68,6 +68,8 @@ def _rotation_unitary(axis: int, angle: float) -> np.ndarray:
 class GateOp:
     unitary: np.ndarray
     qubits: tuple[str, ...]
+    #: The gate as it came over the wire, forwarded as is (a named gate stays a name, not a matrix).
+    wire: t.Gate | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ def op_from_proto(op: t.Operation) -> Op:
             raise InvalidOperation(f"gate names the same qubit twice: {list(qubits)}")
         if len(qubits) > 2:
             raise InvalidOperation(f"gates act on 1 or 2 qubits, got {len(qubits)}")
-        return GateOp(unitary_from_proto(op.gate, len(qubits)), qubits)
+        return GateOp(unitary_from_proto(op.gate, len(qubits)), qubits, op.gate)
     if len(qubits) != 1:
         raise InvalidOperation(f"{kind or 'operation'} takes exactly one qubit, got {len(qubits)}")
     if kind == "measure":
@@ -217,6 +219,8 @@ def bases_from_bytes(data: bytes, count: int, what: str) -> np.ndarray:
 def op_to_proto(op: Op) -> t.Operation:
     """The wire form of a domain operation (gates travel as their unitary)."""
     if isinstance(op, GateOp):
+        if op.wire is not None:
+            return t.Operation(qubits=list(op.qubits), gate=op.wire)
         u = op.unitary
         return t.Operation(
             qubits=list(op.qubits),

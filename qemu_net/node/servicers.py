@@ -52,6 +52,16 @@ def _timeout(value: float, default: float, context: grpc.ServicerContext) -> flo
     return timeout
 
 
+#: Channels whose names start with this are the nodes' own (e.g. QKD key reservations): clients may not
+#: send or read on them.
+RESERVED_CHANNEL_PREFIX = "_qnet/"
+
+
+def _public_channel(channel: str) -> None:
+    if channel.startswith(RESERVED_CHANNEL_PREFIX):
+        raise InvalidOperation(f"channel names starting with {RESERVED_CHANNEL_PREFIX!r} are reserved for the nodes")
+
+
 class NodeServicer(ng.NodeServiceServicer):
     def __init__(self, core: NodeCore, run_protocol: Callable[[pr.ProtocolRequest, float], pr.ProtocolResult]) -> None:
         self.core = core
@@ -117,6 +127,7 @@ class NodeServicer(ng.NodeServiceServicer):
 
     @rpc
     def SendClassical(self, request, context):
+        _public_channel(request.channel)
         if len(request.payload) > 64 * 1024 * 1024:
             raise InvalidOperation("a classical message may carry at most 64 MiB")
         seq, arrival = self.core.send_classical(request.to, request.channel, request.payload)
@@ -124,6 +135,7 @@ class NodeServicer(ng.NodeServiceServicer):
 
     @rpc
     def ReceiveClassical(self, request, context):
+        _public_channel(request.channel)
         msg = self.core.receive_classical(request.sender, request.channel, _timeout(request.timeout_s, 10.0, context))
         return n.ReceiveClassicalResponse(payload=msg.payload, seq=msg.seq & 0xFFFFFFFF, arrival_ns=msg.arrival_ns)
 

@@ -472,10 +472,11 @@ class TeleportReceiveResult(_message.Message):
     def __init__(self, qubit: _Optional[str] = ...) -> None: ...
 
 class ProtocolResult(_message.Message):
-    __slots__ = ("session_id", "virtual_time_ns", "wall_time_s", "teleport_send", "teleport_receive", "chain_node", "purify_end", "relay_node", "ghz_node", "superdense_send", "superdense_receive", "nonlocal_control", "nonlocal_target", "teleported_gate_home", "teleported_gate_remote", "bb84_alice", "bb84_bob", "e91_alice", "e91_bob", "circuit_run")
+    __slots__ = ("session_id", "virtual_time_ns", "wall_time_s", "virtual_start_ns", "teleport_send", "teleport_receive", "chain_node", "purify_end", "relay_node", "ghz_node", "superdense_send", "superdense_receive", "nonlocal_control", "nonlocal_target", "teleported_gate_home", "teleported_gate_remote", "bb84_alice", "bb84_bob", "e91_alice", "e91_bob", "circuit_run")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     VIRTUAL_TIME_NS_FIELD_NUMBER: _ClassVar[int]
     WALL_TIME_S_FIELD_NUMBER: _ClassVar[int]
+    VIRTUAL_START_NS_FIELD_NUMBER: _ClassVar[int]
     TELEPORT_SEND_FIELD_NUMBER: _ClassVar[int]
     TELEPORT_RECEIVE_FIELD_NUMBER: _ClassVar[int]
     CHAIN_NODE_FIELD_NUMBER: _ClassVar[int]
@@ -496,6 +497,7 @@ class ProtocolResult(_message.Message):
     session_id: str
     virtual_time_ns: int
     wall_time_s: float
+    virtual_start_ns: int
     teleport_send: TeleportSendResult
     teleport_receive: TeleportReceiveResult
     chain_node: ChainResult
@@ -513,4 +515,4 @@ class ProtocolResult(_message.Message):
     e91_alice: QkdSessionResult
     e91_bob: QkdSessionResult
     circuit_run: CircuitRunResult
-    def __init__(self, session_id: _Optional[str] = ..., virtual_time_ns: _Optional[int] = ..., wall_time_s: _Optional[float] = ..., teleport_send: _Optional[_Union[TeleportSendResult, _Mapping]] = ..., teleport_receive: _Optional[_Union[TeleportReceiveResult, _Mapping]] = ..., chain_node: _Optional[_Union[ChainResult, _Mapping]] = ..., purify_end: _Optional[_Union[PurifyResult, _Mapping]] = ..., relay_node: _Optional[_Union[RelayResult, _Mapping]] = ..., ghz_node: _Optional[_Union[GhzResult, _Mapping]] = ..., superdense_send: _Optional[_Union[SuperdenseSendResult, _Mapping]] = ..., superdense_receive: _Optional[_Union[SuperdenseReceiveResult, _Mapping]] = ..., nonlocal_control: _Optional[_Union[NonlocalResult, _Mapping]] = ..., nonlocal_target: _Optional[_Union[NonlocalResult, _Mapping]] = ..., teleported_gate_home: _Optional[_Union[TeleportedGateResult, _Mapping]] = ..., teleported_gate_remote: _Optional[_Union[TeleportedGateResult, _Mapping]] = ..., bb84_alice: _Optional[_Union[QkdSessionResult, _Mapping]] = ..., bb84_bob: _Optional[_Union[QkdSessionResult, _Mapping]] = ..., e91_alice: _Optional[_Union[QkdSessionResult, _Mapping]] = ..., e91_bob: _Optional[_Union[QkdSessionResult, _Mapping]] = ..., circuit_run: _Optional[_Union[CircuitRunResult, _Mapping]] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[str] = ..., virtual_time_ns: _Optional[int] = ..., wall_time_s: _Optional[float] = ..., virtual_start_ns: _Optional[int] = ..., teleport_send: _Optional[_Union[TeleportSendResult, _Mapping]] = ..., teleport_receive: _Optional[_Union[TeleportReceiveResult, _Mapping]] = ..., chain_node: _Optional[_Union[ChainResult, _Mapping]] = ..., purify_end: _Optional[_Union[PurifyResult, _Mapping]] = ..., relay_node: _Optional[_Union[RelayResult, _Mapping]] = ..., ghz_node: _Optional[_Union[GhzResult, _Mapping]] = ..., superdense_send: _Optional[_Union[SuperdenseSendResult, _Mapping]] = ..., superdense_receive: _Optional[_Union[SuperdenseReceiveResult, _Mapping]] = ..., nonlocal_control: _Optional[_Union[NonlocalResult, _Mapping]] = ..., nonlocal_target: _Optional[_Union[NonlocalResult, _Mapping]] = ..., teleported_gate_home: _Optional[_Union[TeleportedGateResult, _Mapping]] = ..., teleported_gate_remote: _Optional[_Union[TeleportedGateResult, _Mapping]] = ..., bb84_alice: _Optional[_Union[QkdSessionResult, _Mapping]] = ..., bb84_bob: _Optional[_Union[QkdSessionResult, _Mapping]] = ..., e91_alice: _Optional[_Union[QkdSessionResult, _Mapping]] = ..., e91_bob: _Optional[_Union[QkdSessionResult, _Mapping]] = ..., circuit_run: _Optional[_Union[CircuitRunResult, _Mapping]] = ...) -> None: ...
