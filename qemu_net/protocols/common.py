@@ -72,13 +72,26 @@ def depolarize_ancilla_unitary(p: float) -> np.ndarray:
 def depolarize(ctx: NodeContext, qubit: str, p: float) -> None:
     """Apply depolarize(p) = (1-p) rho + p/3 (X rho X + Y rho Y + Z rho Z) exactly to a local qubit.
 
-    Realised physically: two ancillas prepared in sqrt(1-p)|00> + sqrt(p/3)(|01>+|10>+|11>) control an X
-    and a Z on the qubit, then are discarded (traced out). No sampling: the register holds the averaged
-    channel, so density-matrix checks are exact.
+    Realised physically with ancillas that are traced out, so the register holds the averaged channel
+    (no sampling) and density-matrix checks are exact. For p <= 3/4 it is three flip channels in a row,
+    X, Y and Z each with probability q = (1 - sqrt(1 - 4p/3))/2 (their composition flips X, Y, Z each
+    with probability q(1 - q) = p/3), each from one fresh ancilla in sqrt(1-q)|0> + sqrt(q)|1> that
+    controls the Pauli: a single-qubit ancilla joins the qubit's group wherever that is held, so the
+    channel never drags a shared group between nodes. Above 3/4, two ancillas in
+    sqrt(1-p)|00> + sqrt(p/3)(|01>+|10>+|11>) control an X and a Z.
     """
     if not 0 <= p <= 1:
         raise InvalidOperation(f"depolarize probability must be in [0, 1], got {p}")
     if p == 0:
+        return
+    if p <= 0.75:
+        q = (1 - np.sqrt(1 - 4 * p / 3)) / 2
+        prep = np.array([[np.sqrt(1 - q), -np.sqrt(q)], [np.sqrt(q), np.sqrt(1 - q)]], dtype=np.complex128)
+        for pauli in (X, Y, Z):
+            (a,) = ctx.alloc(1)
+            ctx.apply_unitary(prep, a)
+            ctx.apply_unitary(controlled(pauli), a, qubit)
+            ctx.discard(a)
         return
     a1, a2 = ctx.alloc(2)
     ctx.apply_unitary(depolarize_ancilla_unitary(p), a1, a2)

@@ -2,10 +2,9 @@
 
 The participants form a spanning tree of fiber links (``parents``). Every node makes one link pair with
 each child and *fuses* it into its GHZ qubit: CNOT(main, half), measure the half in Z, send the outcome
-to the child, which applies X if it is 1 (the child's half becomes its GHZ qubit). A node fuses before
-its own parent's correction arrives; an X it still owes commutes through the CNOT as an extra flip of
-the outcome, so it forwards ``outcome xor parent_bit``. Result: (|0...0> + |1...1>)/sqrt(2) with k - 1
-pairs and k - 1 classical bits.
+to the child, which applies X if it is 1 (the child's half becomes its GHZ qubit). Fusion runs top-down
+(a node fuses once its parent's correction has arrived), so two nodes never work on one entangled group
+at the same time. Result: (|0...0> + |1...1>)/sqrt(2) with k - 1 pairs and k - 1 classical bits.
 
 Mermin: M_k = sum over settings in {X, Y}^k with an even number of Y of (-1)^(#Y/2) <prod sigma>.
 A GHZ state gives 2^(k-1) (4 for k = 3); depolarize(p) on each qubit scales every k-body correlator by
@@ -19,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from qemu_net.errors import InvalidOperation, NotConnected
-from qemu_net.protocols.common import CNOT, H, X, basis_names, depolarize
+from qemu_net.protocols.common import CNOT, H, X, Y, Z, basis_names, depolarize
 from qemu_net.protocols.context import EprHalf, NodeContext
 
 #: GHZ states built per batch (bounded by memory: each node holds one qubit per child per state).
@@ -67,10 +66,13 @@ def ghz_node(ctx: NodeContext, *, nodes: Sequence[str], parents: Sequence[str], 
     out = GhzOutcome()
     tag = f"{session}/ghz"
     ch = f"{session}/ghz"
+    credit = f"{session}/ghz/credit"
     for start in range(0, shots, BATCH):
         count = min(BATCH, shots - start)
         child_halves: dict[str, list[EprHalf]] = {}
         for c in children:
+            if start > 0:  # flow control: the child has finished the previous batch
+                ctx.recv(c, credit, timeout_s=timeout_s)
             child_halves[c] = ctx.epr(c, tag=tag, count=count)
             out.epr_pairs += count
         if parent:
@@ -84,24 +86,36 @@ def ghz_node(ctx: NodeContext, *, nodes: Sequence[str], parents: Sequence[str], 
             for q in mains:
                 ctx.apply_unitary(H, q)
             fused = []
+        # Fusions happen top-down: a node first takes its parent's correction, then fuses its children's
+        # pairs, so two nodes never operate on one entangled group at the same time.
+        owed = ctx.recv(parent, ch, timeout_s=timeout_s) if parent else bytes(count)
+        if len(owed) != count:
+            raise InvalidOperation(f"malformed GHZ correction from {parent!r}")
+        for k, q in enumerate(mains):
+            if owed[k]:
+                ctx.apply_unitary(X, q)
         bits = {c: bytearray(count) for c in children}
         for c in fused:
             for k, h in enumerate(child_halves[c]):
                 ctx.apply_unitary(CNOT, mains[k], h.qubit)
                 bits[c][k] = ctx.measure(h.qubit, "Z")
-        owed = ctx.recv(parent, ch, timeout_s=timeout_s) if parent else bytes(count)
-        if len(owed) != count:
-            raise InvalidOperation(f"malformed GHZ correction from {parent!r}")
         for c in children:
-            ctx.send(c, ch, bytes(b ^ o for b, o in zip(bits[c], owed)))
+            ctx.send(c, ch, bytes(bits[c]))
         for k, q in enumerate(mains):
-            if owed[k]:
-                ctx.apply_unitary(X, q)
-            depolarize(ctx, q, depolarize_p)
+            if names is None:
+                depolarize(ctx, q, depolarize_p)  # the exact channel: the state stays for inspection
+            elif depolarize_p > 0:
+                # About to be measured: a random Pauli drawn with the channel's probabilities gives the
+                # same outcome distribution, without ancillas.
+                r = ctx.rng.random()
+                if r < depolarize_p:
+                    ctx.apply_unitary((X, Y, Z)[min(int(3 * r / depolarize_p), 2)], q)
             if names is None:
                 out.qubits.append(q)
             else:
                 out.outcomes += bytes((ctx.measure(q, names[start + k]),))
+        if parent and start + BATCH < shots:
+            ctx.send(parent, credit, b"\x01")
     return out
 
 
