@@ -16,6 +16,8 @@ from qemu_net.node.core import NodeCore
 from qemu_net.protocols.context import EprHalf
 
 
+#: How often a batch is retried when NodeCore reports a group that kept moving (see CoreContext._apply).
+_APPLY_ATTEMPTS = 12
 _CNOT = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=DTYPE)
 _H = np.array([[1, 1], [1, -1]], dtype=DTYPE) / np.sqrt(2)
 
@@ -61,12 +63,12 @@ class CoreContext:
         and its execution ("not held"). Both are safe to retry because `_execute_locked` checks an
         operation's qubits before running it and every batch built here touches all its qubits in its
         first operation. Waits are bounded (the in-transit wait) and retries are few."""
-        for attempt in range(4):
+        for attempt in range(_APPLY_ATTEMPTS):
             try:
                 return self._core.apply(ops)
             except QubitNotFound as exc:
                 msg = str(exc)
-                if attempt == 3 or not ("kept moving" in msg or "is not held at" in msg):
+                if attempt == _APPLY_ATTEMPTS - 1 or not ("kept moving" in msg or "is not held at" in msg):
                     raise
                 self._await_in_transit(ops)
         raise AssertionError("unreachable")

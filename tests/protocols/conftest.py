@@ -68,6 +68,21 @@ def lab_topology() -> Topology:
     nodes += ["r0", "r1", "r2", "r3"]
     link("r0", "r1", source_fidelity=0.99); link("r1", "r2", source_fidelity=0.99)
     link("r0", "r2", source_fidelity=0.8)
+    # Entanglement service: e0 -- e1 -- e2 -- e3 (Werner 0.93); their lab fibers carry poor pairs (0.26)
+    # so that routing by fidelity never goes through the lab (sending a qubit over them is noiseless).
+    es = [f"e{i}" for i in range(4)]
+    nodes += es
+    for x, y in zip(es, es[1:]):
+        link(x, y, source_fidelity=CHAIN_F)
+    for x in (es[0], es[-1]):
+        link(x, "lab", source_fidelity=0.26)
+    # Distributed circuits: k0..k3 fully connected by ideal fibers.
+    ks = [f"k{i}" for i in range(4)]
+    nodes += ks
+    for i in range(4):
+        for j in range(i + 1, 4):
+            link(ks[i], ks[j])
+    to_lab += ks
     for n in to_lab:
         link(n, "lab")
     return parse_topology({"name": "protocols", "nodes": nodes, "links": links, "classical_links": classical,
