@@ -253,24 +253,28 @@ class NetnsLab:
             "table bridge qnet {\n"
             "  chain loss {\n"
             "    type filter hook forward priority 0; policy accept;\n"
+            "    counter comment \"seen\"\n"
             f"    numgen random mod 100 < {percent} counter drop\n"
             "  }\n"
             "}\n"
         )
         subprocess.run([*nft, "-f", "-"], input=rules, text=True, check=True, capture_output=True, timeout=10)
 
-    def dropped_packets(self) -> int:
-        """How many frames the loss rule has dropped so far (0 without a rule)."""
+    def frame_counts(self) -> tuple[int, int]:
+        """(frames that reached the loss rule, frames it dropped) so far; (0, 0) without a rule."""
         proc = subprocess.run(
             ["ip", "netns", "exec", self.bridge_ns, "nft", "list", "table", "bridge", "qnet"],
             capture_output=True,
             text=True,
             timeout=10,
         )
-        for line in proc.stdout.splitlines():
-            if "counter packets" in line:
-                return int(line.split("counter packets", 1)[1].split()[0])
-        return 0
+        counts = [int(line.split("counter packets", 1)[1].split()[0])
+                  for line in proc.stdout.splitlines() if "counter packets" in line]
+        return (counts[0], counts[1]) if len(counts) == 2 else (0, 0)
+
+    def dropped_packets(self) -> int:
+        """How many frames the loss rule has dropped so far (0 without a rule)."""
+        return self.frame_counts()[1]
 
     def namespaces(self) -> list[str]:
         return [self.bridge_ns, *self.ns.values()]
