@@ -9,6 +9,10 @@ swap N       entanglement swapping at the repeater: EPR alice-repeater and repea
              measured in Z or X (alternating) and must agree (Phi+)
 qkd N        an entanglement-based (BBM92) key session alice -> repeater: a batch of N EPR pairs measured
              in random bases at both ends, bases exchanged over the classical channel, sifted key and QBER
+swap-roles N the repeater protocol's own roles (one per node process, coordinated only by messages):
+             N end-to-end pairs alice--bob by swapping at the repeater, measured at both ends in Z/X
+qkd-roles N  a decoy-state BB84 session alice -> repeater run by the nodes' QKD roles (N pulses),
+             then keys fetched at both ends through the key-delivery API; reports whether they match
 classical N  N numbered classical messages alice -> bob; bob must receive each exactly once, in order
 inflight D   a receive role at the repeater that waits (deadline D s) for a sender that never comes;
              prints WAITING first, so a test can SIGTERM the repeater while the call is in flight
@@ -92,6 +96,29 @@ def qkd(net: Network, n: int) -> dict:
     }
 
 
+def swap_roles(net: Network, n: int) -> dict:
+    from qemu_net.client import protocols
+
+    bases = ["ZX"[k % 2] for k in range(n)]
+    t0 = time.monotonic()
+    res = protocols.swap(net, "alice", "repeater", "bob", pairs=n, measure_bases=bases, timeout_s=120)
+    a, b = res.outcomes
+    return {"agree": [bool(x == y) for x, y in zip(a, b)], "swaps": res.swaps, "epr_pairs": res.epr_pairs,
+            "seconds": time.monotonic() - t0}
+
+
+def qkd_roles(net: Network, n: int) -> dict:
+    from qemu_net.client import qkd as q
+
+    t0 = time.monotonic()
+    s = q.run_qkd(net, "alice", "repeater", "bb84", n_pulses=n, timeout_s=180)
+    keys = q.get_keys(net["alice"], "repeater", number=4, size_bits=128)
+    same = q.get_keys_with_ids(net["repeater"], "alice", [k.key_id for k in keys])
+    return {"final_bits": s.final_bits, "qber": s.qber, "aborted": s.aborted,
+            "keys_match": all(x.key == y.key for x, y in zip(keys, same)) and len(keys) == len(same) == 4,
+            "seconds": time.monotonic() - t0}
+
+
 def classical(net: Network, n: int) -> dict:
     alice, bob = net["alice"], net["bob"]
     t0 = time.monotonic()
@@ -143,6 +170,7 @@ def main() -> int:
     action, topo = sys.argv[1], sys.argv[2]
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 4
     fn = {"teleport": teleport, "swap": swap, "qkd": qkd, "classical": classical, "inflight": inflight,
+          "swap-roles": swap_roles, "qkd-roles": qkd_roles,
           "loop": loop}[action]
     with Network.connect(topo, timeout_s=60) as net:
         out = fn(net, n)

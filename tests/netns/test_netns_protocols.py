@@ -59,6 +59,20 @@ def test_qkd_session_across_namespaces(cluster: QnetCluster, loss: int) -> None:
     assert out["qber"] == 0.0, out
 
 
+def test_swap_roles_across_three_namespaces(cluster: QnetCluster, loss: int) -> None:
+    """The repeater protocol's roles (one per namespace) deliver alice--bob pairs that agree in Z and X."""
+    out = cluster.client("swap-roles", 8, timeout_s=300)
+    assert out["agree"] == [True] * 8, out
+    assert out["swaps"] == 8 and out["epr_pairs"] == 16, out
+
+
+def test_qkd_roles_across_namespaces(cluster: QnetCluster, loss: int) -> None:
+    """Decoy BB84 run by the nodes' own roles yields a key; both ends deliver identical keys by id."""
+    out = cluster.client("qkd-roles", 400_000, timeout_s=300)
+    assert out["aborted"] in (None, ""), out
+    assert out["final_bits"] > 512 and out["keys_match"] is True, out
+
+
 def test_classical_messages_neither_lost_nor_duplicated(cluster: QnetCluster, loss: int) -> None:
     """Numbered classical messages arrive exactly once each, in order, with or without packet loss."""
     t0 = time.monotonic()
