@@ -8,6 +8,9 @@ import json
 from qemu_net.cli.common import add_physics_args, add_topology_args
 
 PROTOCOLS = ("teleport", "epr", "qkd")
+#: The protocol suite (qemu_net.client.protocol_experiments); --to defaults per protocol there.
+SUITE = ("swap", "chain", "purify", "entangle", "ghz", "superdense", "nonlocal-cnot", "circuit")
+PROTOCOLS += SUITE
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--pulses", type=int, default=1_000_000, help="pulses (pairs for e91) in the session")
     q.add_argument("--eve-fraction", type=float, default=0.0,
                    help="fraction of pulses an intercept-resend eavesdropper attacks (1.0: all)")
+    s = p.add_argument_group("protocol suite", "options of `qnet run entangle`")
+    s.add_argument("--fidelity", type=float, default=0.9, help="target fidelity of the entanglement service")
     p.set_defaults(func=run)
 
 
@@ -49,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     from qemu_net.client.experiments import EXPERIMENTS
 
     topology = load(args)
+    if args.protocol in SUITE:
+        return _run_suite(args, topology)
     src, dst = _endpoints(topology, args.src, args.dst)
     if args.protocol == "qkd":
         return _run_qkd(args, topology, src, dst)
@@ -98,4 +105,21 @@ def _run_qkd(args: argparse.Namespace, topology, src: str, dst: str) -> int:
     if s["aborted"]:
         print(f"qnet run qkd: session aborted: {s['aborted']}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _run_suite(args: argparse.Namespace, topology) -> int:
+    from qemu_net.cli.common import network, overridden
+    from qemu_net.client.experiments import EXPERIMENTS
+
+    fn, _ = EXPERIMENTS[args.protocol]
+    kw = {"min_fidelity": args.fidelity} if args.protocol == "entangle" else {}
+    with network(topology, use_running=not overridden(args)) as net:
+        result = fn(net, args.src, args.dst, shots=args.shots, seed=args.seed, **kw)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        extra = ", ".join(f"{k}={v}" for k, v in result.extra.items() if k != "terms")
+        print(f"{result.protocol}: {result.figure} = {result.value:.4f} ± {result.stderr:.4f} ({result.shots} shots, "
+              f"{result.wall_time_s:.2f} s wall, {result.rate_per_s:.0f}/s) {extra}")
     return 0

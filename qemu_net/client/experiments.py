@@ -131,3 +131,8 @@ EXPERIMENTS = {
     "epr": (epr_correlation, "create-and-measure EPR pairs and measure their correlation"),
     "qkd": (qkd_key_rate, "a QKD session (decoy BB84 or E91): key lengths, QBER and secret key rates"),
 }
+
+# The protocol suite (swapping, purification, the entanglement service, GHZ, superdense, nonlocal gates, circuits).
+from qemu_net.client import protocol_experiments as _protocol_experiments  # noqa: E402
+
+EXPERIMENTS.update(_protocol_experiments.EXPERIMENTS)

@@ -1,4 +1,4 @@
-"""Networks of real node processes shared by the protocol-suite tests (started once per module).
+"""Networks of real node processes shared by the protocol-suite tests (started once for the package).
 
 Most tests use `lab_net`: several small components, each with the link fidelities one test needs, plus
 a ``lab`` node joined by ideal fibers to every node whose qubits a test gathers. Sending a qubit over a
@@ -99,7 +99,7 @@ def running(topology: Topology) -> Iterator[Network]:
         local.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def lab_net() -> Iterator[Network]:
     with running(lab_topology()) as net:
         yield net
