@@ -27,11 +27,13 @@ loss, fiber delay), channels from `qemu_net.quantum.noise`, both precomputed per
 from __future__ import annotations
 
 import collections
+import contextlib
+import dataclasses
 import itertools
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -39,6 +41,7 @@ import numpy as np
 
 from qemu_net.errors import (
     InvalidOperation,
+    QnetError,
     MemoryFull,
     NotColocated,
     NotConnected,
@@ -101,6 +104,28 @@ class EprSource:
 
 
 @dataclass
+class Attachment:
+    """Link-layer news for one peer, deferred by a protocol role to travel with its next message."""
+
+    arrivals: list[Arriving] = field(default_factory=list)
+    #: Groups located entirely at the peer, extracted here: the peer becomes their holder.
+    states: list[tuple[GroupState, list[str]]] = field(default_factory=list)
+    now_ns: int = 0
+    #: The arrivals as queued (before the holder of shipped ones became the peer), to restore on failure.
+    queued: list[Arriving] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.arrivals or self.states)
+
+
+@dataclass
+class _Outbox:
+    arrivals: dict[str, list[Arriving]] = field(default_factory=dict)
+    candidates: list[str] = field(default_factory=list)
+    now_ns: int = 0
+
+
+@dataclass
 class ForwardResult:
     outcomes: list[int]
     sizes: dict[str, int]
@@ -116,10 +141,11 @@ class Peers(Protocol):
     def adopt_group(self, node: str, state: GroupState, locations: list[str]) -> None: ...
     def update_holder(self, node: str, qubits: list[str], holder: str, sizes: dict[str, int]) -> None: ...
     def arrive(
-        self, node: str, qubits: list[Arriving], now_ns: int, state: tuple[GroupState, list[str]] | None = None
+        self, node: str, qubits: list[Arriving], now_ns: int, state: tuple[GroupState, list[str]] | None = None,
+        adopt: Sequence[tuple[GroupState, list[str]]] = (),
     ) -> None: ...
     def relocate(self, node: str, qubit: str, location: str, depolarize: float, lost: bool) -> None: ...
-    def deliver_classical(self, node: str, msg: Message) -> None: ...
+    def deliver_classical(self, node: str, msg: Message, attached: Attachment | None = None) -> None: ...
     def deliver_epr_outcomes(self, node: str, batch_id: str, outcomes: bytes, bases: bytes, now_ns: int) -> None: ...
 
 
@@ -165,6 +191,7 @@ class NodeCore:
         self._noise = {n.name: NoiseModel.from_node_spec(n) for n in topology.nodes}
         self._epr_sources: dict[str, EprSource] = {}
         self._channels: dict[str, physics.QubitChannelModel] = {}
+        self._outbox = threading.local()
 
     # ================================================================ helpers
     def new_qubit_id(self) -> str:
@@ -292,8 +319,89 @@ class NodeCore:
                     out.append((q, loc))
         return out
 
+    # ---------------------------------------------------------------- deferred link-layer news
+    @contextlib.contextmanager
+    def deferring(self) -> Iterator[None]:
+        """While a protocol role runs on this thread, its link-layer news for a peer (EPR halves heralded
+        here, groups to push back) waits and travels with the role's next classical message to that peer,
+        saving one node-to-node call each. Everything pending is sent before the role blocks on a message
+        or an EPR half (`flush_deferred`) and when it ends, so no peer ever waits for news we hold."""
+        self._outbox.box = _Outbox()
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            try:
+                self.flush_deferred()
+            except QnetError:
+                if not failed:
+                    raise
+            finally:
+                self._outbox.box = None
+
+    def _box(self) -> _Outbox | None:
+        return getattr(self._outbox, "box", None)
+
+    def _take_attachment(self, peer: str) -> Attachment | None:
+        box = self._box()
+        if box is None:
+            return None
+        queued = box.arrivals.pop(peer, [])
+        att = Attachment(list(queued), [], box.now_ns, queued)
+        with self._lock:
+            for q, loc in self._pushable(box.candidates):
+                if loc != peer:
+                    continue
+                state = self.register.extract(q)
+                locs = [self.held_loc.pop(x) for x in state.qubits]
+                for x in state.qubits:
+                    self._remember(self._tomb, x, loc)
+                att.states.append((state, locs))
+        if att.states:
+            shipped = {x: len(st.qubits) for st, _ in att.states for x in st.qubits}
+            att.arrivals = [dataclasses.replace(a, holder=peer, group_size=shipped[a.qubit]) if a.qubit in shipped
+                            else a for a in att.arrivals]
+        return att if att else None
+
+    def _restore_attachment(self, peer: str, att: Attachment) -> None:
+        """A send failed: keep the extracted states (we still hold them) and the news for a later flush."""
+        with self._lock:
+            for state, locs in att.states:
+                self.register.add_state(state, count_capacity=False)
+                for x, lx in zip(state.qubits, locs):
+                    self.held_loc[x] = lx
+                    self._tomb.pop(x, None)
+        box = self._box()
+        if box is not None:
+            box.arrivals.setdefault(peer, []).extend(att.queued)
+
+    def flush_deferred(self) -> None:
+        """Send every peer the news this role's thread has held back."""
+        box = self._box()
+        if box is None:
+            return
+        with self._lock:
+            peers = set(box.arrivals) | {loc for _, loc in self._pushable(box.candidates)}
+        for peer in sorted(peers):
+            att = self._take_attachment(peer)
+            if att is None:
+                continue
+            try:
+                self.peers.arrive(peer, att.arrivals, max(att.now_ns, self.clock.now()), adopt=att.states)
+            except Exception:
+                self._restore_attachment(peer, att)
+                raise
+        box.candidates.clear()
+
     def _push_back(self, candidates: list[str]) -> None:
         """Send groups located entirely elsewhere to their location (outside the lock)."""
+        box = self._box()
+        if box is not None:
+            box.candidates.extend(candidates)
+            return
         with self._lock:
             todo = self._pushable(candidates)
             states = []
@@ -395,6 +503,10 @@ class NodeCore:
             with self._lock:
                 for q in qs:
                     self._check_located(q)
+                # The register is the truth about what is held here; the directory may lag behind it.
+                for q in qs:
+                    if q in self.register:
+                        self.located[q] = self.name
                 holders = {q: self.located[q] for q in qs}
                 if all(h == self.name for h in holders.values()) and all(q in self.register for q in qs):
                     members = self._group_members(qs)
@@ -414,7 +526,10 @@ class NodeCore:
                 return outcomes
             target = self._choose_executor(holders)
             if target == self.name:
-                self._pull({q: h for q, h in holders.items() if h != self.name})
+                # Pull what others hold; wait (bounded) for state already on its way here.
+                with self._lock:
+                    needed = {q: h for q, h in holders.items() if q not in self.register}
+                self._pull(needed)
                 continue
             res = self.peers.forward(target, ops, holders, self.clock.now())
             if res.moved:
@@ -543,6 +658,12 @@ class NodeCore:
                 halves.append(EprHalf(pid, qa, peer, t, int(k)))
                 arriving.append(Arriving(qb, self.name, 2, pid, tag, t, int(k)))
             t = self.clock.advance_to(halves[-1].ready_ns)
+        box = self._box()
+        if box is not None:
+            # A role's pairs: the peer hears of them with our next message to it (or before we wait).
+            box.arrivals.setdefault(peer, []).extend(arriving)
+            box.now_ns = max(box.now_ns, t)
+            return halves
         try:
             self.peers.arrive(peer, arriving, t)
         except Exception:
@@ -566,6 +687,7 @@ class NodeCore:
         return out
 
     def await_epr(self, peer: str, tag: str, count: int, timeout_s: float) -> list[EprHalf]:
+        self.flush_deferred()  # never wait while holding news a peer may be waiting for
         key = (peer, tag)
         with self._cond:
             ok = self._cond.wait_for(lambda: len(self._epr_inbox.get(key, ())) >= count or self._draining,
@@ -699,12 +821,19 @@ class NodeCore:
             seq = self._incarnation | counter[0]
             sent = self.clock.now()
             msg = Message(self.name, channel, seq, bytes(payload), sent, sent + int(latency))
-            self.peers.deliver_classical(to, msg)
+            att = self._take_attachment(to)
+            try:
+                self.peers.deliver_classical(to, msg, att)
+            except Exception:
+                if att is not None:
+                    self._restore_attachment(to, att)
+                raise
         return counter[0], msg.arrival_ns
 
     def receive_classical(self, sender: str, channel: str, timeout_s: float) -> Message:
         if not 0 <= timeout_s <= 3600:
             raise InvalidOperation(f"timeout_s must be between 0 and 3600, got {timeout_s}")
+        self.flush_deferred()  # never wait while holding news a peer may be waiting for
         msg = self.mailbox.receive(sender, channel, timeout_s)
         self.clock.advance_to(msg.arrival_ns)
         return msg
@@ -782,8 +911,12 @@ class NodeCore:
         qubits: Sequence[Arriving],
         now_ns: int,
         state: tuple[GroupState, list[str]] | None,
+        adopt: Sequence[tuple[GroupState, list[str]]] = (),
     ) -> None:
         self.check_serving()
+        for gs, locs in adopt:
+            if any(loc != self.name for loc in locs):
+                raise InvalidOperation("Arrive: every qubit of an adopted group must be located here")
         with self._cond:
             free = self.spec.memory_qubits - len(self.located)
             if len(qubits) > free:
@@ -801,12 +934,22 @@ class NodeCore:
                     self.held_loc[x] = lx
                     self._tomb.pop(x, None)
             for a in qubits:
-                self.located[a.qubit] = a.holder
-                self.sizes[a.qubit] = a.group_size
+                # A group pushed here before this news arrived (from another thread of the sender) is ours.
+                held = a.qubit in self.register
+                self.located[a.qubit] = self.name if held else a.holder
+                self.sizes[a.qubit] = self.register.group_size(a.qubit) if held else a.group_size
                 self._departed.pop(a.qubit, None)
                 if a.pair_id:
                     half = EprHalf(a.pair_id, a.qubit, from_node, a.ready_ns, a.attempts)
                     self._epr_inbox.setdefault((from_node, a.tag), collections.deque()).append(half)
+            for gs, _locs in adopt:
+                self.register.add_state(gs, count_capacity=False)
+                for x in gs.qubits:
+                    self.held_loc[x] = self.name
+                    self._tomb.pop(x, None)
+                    if x in self.located:
+                        self.located[x] = self.name
+                        self.sizes[x] = len(gs.qubits)
             self._cond.notify_all()
         self.clock.advance_to(now_ns)
 
@@ -825,7 +968,11 @@ class NodeCore:
                 if location == self.name:
                     self.located[q] = self.name
 
-    def on_deliver_classical(self, msg: Message) -> None:
+    def on_deliver_classical(self, msg: Message, attached: Attachment | None = None) -> None:
+        if self.mailbox.seen(msg):
+            return  # a resend of a message already delivered (and its attachment applied)
+        if attached:
+            self.on_arrive(msg.sender, attached.arrivals, attached.now_ns, None, attached.states)
         self.mailbox.deliver(msg)
 
     def on_deliver_epr_outcomes(self, from_node: str, batch_id: str, outcomes: bytes, bases: bytes, now_ns: int) -> None:

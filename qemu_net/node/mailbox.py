@@ -45,6 +45,11 @@ class Mailbox:
             self._closed_reason = reason
             self._cond.notify_all()
 
+    def seen(self, msg: Message) -> bool:
+        """True if this message (same sender, channel and id) was already delivered."""
+        with self._cond:
+            return msg.seq in self._seen.get((msg.sender, msg.channel), ())
+
     def deliver(self, msg: Message) -> bool:
         """Queue a message; False if it is a duplicate (already delivered once)."""
         key = (msg.sender, msg.channel)

@@ -12,7 +12,7 @@ from qemu_net._proto.v1 import peer_pb2 as p
 from qemu_net._proto.v1 import peer_pb2_grpc as pg
 from qemu_net.errors import PeerUnavailable
 from qemu_net.node.convert import Op, group_from_proto, group_to_proto, op_to_proto
-from qemu_net.node.core import Arriving, ForwardResult
+from qemu_net.node.core import Arriving, Attachment, ForwardResult
 from qemu_net.node.mailbox import Message
 from qemu_net.node.status import error_from_rpc
 from qemu_net.quantum.register import GroupState
@@ -100,7 +100,17 @@ class GrpcPeers:
         qubits: Sequence[Arriving],
         now_ns: int,
         state: tuple[GroupState, list[str]] | None = None,
+        adopt: Sequence[tuple[GroupState, list[str]]] = (),
     ) -> None:
+        self._call(node, "Arrive", self._arrive_request(qubits, now_ns, state, adopt))
+
+    def _arrive_request(
+        self,
+        qubits: Sequence[Arriving],
+        now_ns: int,
+        state: tuple[GroupState, list[str]] | None = None,
+        adopt: Sequence[tuple[GroupState, list[str]]] = (),
+    ) -> p.ArriveRequest:
         req = p.ArriveRequest(
             from_node=self.name,
             virtual_time_ns=now_ns,
@@ -119,12 +129,13 @@ class GrpcPeers:
         )
         if state is not None:
             req.state.CopyFrom(group_to_proto(*state))
-        self._call(node, "Arrive", req)
+        req.adopt.extend(group_to_proto(*g) for g in adopt)
+        return req
 
     def relocate(self, node: str, qubit: str, location: str, depolarize: float, lost: bool) -> None:
         self._call(node, "Relocate", p.RelocateRequest(qubit=qubit, location=location, depolarize=depolarize, lost=lost))
 
-    def deliver_classical(self, node: str, msg: Message) -> None:
+    def deliver_classical(self, node: str, msg: Message, attached: Attachment | None = None) -> None:
         req = p.ClassicalMessage(
             from_node=msg.sender,
             channel=msg.channel,
@@ -133,6 +144,8 @@ class GrpcPeers:
             sent_ns=msg.sent_ns,
             arrival_ns=msg.arrival_ns,
         )
+        if attached:
+            req.attached.CopyFrom(self._arrive_request(attached.arrivals, attached.now_ns, adopt=attached.states))
         # wait_for_ready: a message waits out a reconnect instead of failing; a call that failed after it
         # may have been delivered is sent again with the same id, which the receiver drops as a duplicate.
         give_up = time.monotonic() + CLASSICAL_DEADLINE_S

@@ -19,7 +19,7 @@ from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net._proto.v1 import types_pb2 as t
 from qemu_net.errors import InvalidOperation, QnetError
 from qemu_net.node import convert
-from qemu_net.node.core import Arriving, NodeCore
+from qemu_net.node.core import Arriving, Attachment, NodeCore
 from qemu_net.node.mailbox import Message
 from qemu_net.node.status import ERROR_TYPE_KEY, status_for
 
@@ -179,12 +179,8 @@ class PeerServicer(pg.PeerServiceServicer):
 
     @rpc
     def Arrive(self, request, context):
-        arriving = [
-            Arriving(a.qubit, a.holder, a.group_size or 1, a.pair_id, a.tag, a.ready_ns, a.attempts or 1)
-            for a in request.qubits
-        ]
-        state = convert.group_from_proto(request.state) if request.HasField("state") else None
-        self.core.on_arrive(request.from_node, arriving, request.virtual_time_ns, state)
+        arriving, state, adopt = _arrive_from_proto(request)
+        self.core.on_arrive(request.from_node, arriving, request.virtual_time_ns, state, adopt)
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
@@ -196,8 +192,13 @@ class PeerServicer(pg.PeerServiceServicer):
 
     @rpc
     def DeliverClassical(self, request, context):
+        attached = None
+        if request.HasField("attached"):
+            arriving, _state, adopt = _arrive_from_proto(request.attached)
+            attached = Attachment(arriving, adopt, request.attached.virtual_time_ns)
         self.core.on_deliver_classical(
-            Message(request.from_node, request.channel, request.seq, request.payload, request.sent_ns, request.arrival_ns)
+            Message(request.from_node, request.channel, request.seq, request.payload, request.sent_ns, request.arrival_ns),
+            attached,
         )
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
@@ -207,6 +208,16 @@ class PeerServicer(pg.PeerServiceServicer):
             request.from_node, request.batch_id, request.outcomes, request.bases, request.virtual_time_ns
         )
         return p.Ack(virtual_time_ns=self.core.clock.now())
+
+
+def _arrive_from_proto(request: p.ArriveRequest):
+    arriving = [
+        Arriving(a.qubit, a.holder, a.group_size or 1, a.pair_id, a.tag, a.ready_ns, a.attempts or 1)
+        for a in request.qubits
+    ]
+    state = convert.group_from_proto(request.state) if request.HasField("state") else None
+    adopt = [convert.group_from_proto(g) for g in request.adopt]
+    return arriving, state, adopt
 
 
 def wall_clock() -> float:

@@ -122,32 +122,36 @@ class ArrivingQubit(_message.Message):
     def __init__(self, qubit: _Optional[str] = ..., holder: _Optional[str] = ..., group_size: _Optional[int] = ..., pair_id: _Optional[str] = ..., tag: _Optional[str] = ..., ready_ns: _Optional[int] = ..., attempts: _Optional[int] = ...) -> None: ...
 
 class ArriveRequest(_message.Message):
-    __slots__ = ("from_node", "qubits", "virtual_time_ns", "state")
+    __slots__ = ("from_node", "qubits", "virtual_time_ns", "state", "adopt")
     FROM_NODE_FIELD_NUMBER: _ClassVar[int]
     QUBITS_FIELD_NUMBER: _ClassVar[int]
     VIRTUAL_TIME_NS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    ADOPT_FIELD_NUMBER: _ClassVar[int]
     from_node: str
     qubits: _containers.RepeatedCompositeFieldContainer[ArrivingQubit]
     virtual_time_ns: int
     state: _types_pb2.GroupState
-    def __init__(self, from_node: _Optional[str] = ..., qubits: _Optional[_Iterable[_Union[ArrivingQubit, _Mapping]]] = ..., virtual_time_ns: _Optional[int] = ..., state: _Optional[_Union[_types_pb2.GroupState, _Mapping]] = ...) -> None: ...
+    adopt: _containers.RepeatedCompositeFieldContainer[_types_pb2.GroupState]
+    def __init__(self, from_node: _Optional[str] = ..., qubits: _Optional[_Iterable[_Union[ArrivingQubit, _Mapping]]] = ..., virtual_time_ns: _Optional[int] = ..., state: _Optional[_Union[_types_pb2.GroupState, _Mapping]] = ..., adopt: _Optional[_Iterable[_Union[_types_pb2.GroupState, _Mapping]]] = ...) -> None: ...
 
 class ClassicalMessage(_message.Message):
-    __slots__ = ("from_node", "channel", "seq", "payload", "sent_ns", "arrival_ns")
+    __slots__ = ("from_node", "channel", "seq", "payload", "sent_ns", "arrival_ns", "attached")
     FROM_NODE_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     SENT_NS_FIELD_NUMBER: _ClassVar[int]
     ARRIVAL_NS_FIELD_NUMBER: _ClassVar[int]
+    ATTACHED_FIELD_NUMBER: _ClassVar[int]
     from_node: str
     channel: str
     seq: int
     payload: bytes
     sent_ns: int
     arrival_ns: int
-    def __init__(self, from_node: _Optional[str] = ..., channel: _Optional[str] = ..., seq: _Optional[int] = ..., payload: _Optional[bytes] = ..., sent_ns: _Optional[int] = ..., arrival_ns: _Optional[int] = ...) -> None: ...
+    attached: ArriveRequest
+    def __init__(self, from_node: _Optional[str] = ..., channel: _Optional[str] = ..., seq: _Optional[int] = ..., payload: _Optional[bytes] = ..., sent_ns: _Optional[int] = ..., arrival_ns: _Optional[int] = ..., attached: _Optional[_Union[ArriveRequest, _Mapping]] = ...) -> None: ...
 
 class EprOutcomes(_message.Message):
     __slots__ = ("from_node", "batch_id", "outcomes", "bases", "virtual_time_ns")
