@@ -80,7 +80,6 @@ def _run_qkd(args: argparse.Namespace, topology, src: str, dst: str) -> int:
     from qemu_net.cli.common import network
     from qemu_net.client.experiments import EXPERIMENTS
     from qemu_net.errors import NotConnected
-    from qemu_net.network.topology import parse_topology
 
     link = topology.link(src, dst)
     if link is None:

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qemu_net._proto.v1 import protocols_pb2 as pr
-from qemu_net.client import _wire as w
 from qemu_net.errors import InvalidOperation, NotConnected, ProtocolAborted
 from qemu_net.node.roles_protocols import matrix_to_proto, program_to_proto
 from qemu_net.protocols import circuits as _circuits

@@ -8,16 +8,14 @@ from functools import cached_property
 import cirq
 import numpy as np
 
-from qemu_net.errors import InvalidOperation, QubitNotFound
+from qemu_net.errors import InvalidOperation
 from qemu_net.network.topology import Topology
-from qemu_net.node.convert import DiscardOp, GateOp, MeasureOp, op_qubits
+from qemu_net.node.convert import DiscardOp, GateOp, MeasureOp
 from qemu_net.quantum.register import DTYPE
 from qemu_net.node.core import NodeCore
 from qemu_net.protocols.context import EprHalf
 
 
-#: How often a batch is retried when NodeCore reports a group that kept moving (see CoreContext._apply).
-_APPLY_ATTEMPTS = 12
 _CNOT = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=DTYPE)
 _H = np.array([[1, 1], [1, -1]], dtype=DTYPE) / np.sqrt(2)
 
@@ -56,31 +54,7 @@ class CoreContext:
             self._apply([DiscardOp(q)])
 
     def _apply(self, ops: list) -> list[int]:
-        """core.apply, riding out two races of NodeCore (reported for core.py) that end a request before
-        any operation ran: (1) a group pushed back to this node while a batch was forwarded to its old
-        holder is "in transit" here and apply gives up after its redirects instead of waiting for it;
-        (2) a forwarded batch finds its group taken away by a concurrent merge between the holder's pull
-        and its execution ("not held"). Both are safe to retry because `_execute_locked` checks an
-        operation's qubits before running it and every batch built here touches all its qubits in its
-        first operation. Waits are bounded (the in-transit wait) and retries are few."""
-        for attempt in range(_APPLY_ATTEMPTS):
-            try:
-                return self._core.apply(ops)
-            except QubitNotFound as exc:
-                msg = str(exc)
-                if attempt == _APPLY_ATTEMPTS - 1 or not ("kept moving" in msg or "is not held at" in msg):
-                    raise
-                self._await_in_transit(ops)
-        raise AssertionError("unreachable")
-
-    def _await_in_transit(self, ops: list) -> None:
-        core = self._core
-        for op in ops:
-            for q in op_qubits(op):
-                with core._lock:
-                    in_transit = core.located.get(q) == core.name and q not in core.register
-                if in_transit:
-                    core._wait_in_transit(q)
+        return self._core.apply(ops)
 
     def apply(self, gate: cirq.Gate, *qubits: str) -> None:
         if not qubits:

@@ -32,8 +32,7 @@ import dataclasses
 import itertools
 import os
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -210,10 +209,13 @@ class NodeCore:
             raise ShuttingDown(f"node {self.name} is shutting down")
 
     def _remember(self, d: collections.OrderedDict[str, str], q: str, v: str) -> None:
-        d[q] = v
-        d.move_to_end(q)
-        if len(d) > _TOMBSTONES:
-            d.popitem(last=False)
+        with self._cond:
+            d[q] = v
+            d.move_to_end(q)
+            if len(d) > _TOMBSTONES:
+                d.popitem(last=False)
+            if d is self._tomb:
+                self._cond.notify_all()  # wake requests waiting for this qubit's state
 
     def _check_located(self, q: str) -> None:
         """Raise the right error for a qubit that is not located here."""
@@ -470,8 +472,16 @@ class NodeCore:
                 break
 
     def _wait_in_transit(self, q: str) -> None:
+        """Wait (bounded) until `q`'s state is here, or news says where it is: it left for another holder
+        (a tombstone), or, at its location, the directory was corrected by an in-flight UpdateHolder.
+        The caller then looks again; nothing has run yet."""
+
+        def settled() -> bool:
+            return (q in self.register or q in self._tomb
+                    or (q in self.located and self.located[q] != self.name))
+
         with self._cond:
-            if not self._cond.wait_for(lambda: q in self.register, timeout=IN_TRANSIT_WAIT_S):
+            if not self._cond.wait_for(settled, timeout=IN_TRANSIT_WAIT_S):
                 raise QubitNotFound(f"qubit {q!r} is not held at {self.name!r} (its state never arrived)")
 
     # ================================================================ public handlers
@@ -537,6 +547,8 @@ class NodeCore:
                     for q, h in res.moved.items():
                         if q in self.located and self.located[q] == holders.get(q):
                             self.located[q] = h
+                            if h == self.name:
+                                self._tomb.pop(q, None)  # it is on its way back here: an old tombstone lies
                 continue
             self.clock.advance_to(res.now_ns)
             with self._lock:
@@ -854,9 +866,17 @@ class NodeCore:
             return ForwardResult([], {}, now_ns, moved)
         self._pull({q: h for q, h in holders.items() if h != self.name})
         for q in qs:
-            if holders.get(q) == self.name:
-                self._wait_in_transit(q) if q not in self.register else None
+            if holders.get(q) == self.name and q not in self.register:
+                self._wait_in_transit(q)
         with self._lock:
+            # A concurrent merge may have taken a group between the pull and now: nothing has run yet,
+            # so send the caller where it went and let it retry there.
+            gone = {q: self._tomb.get(q, "") for q in qs if q not in self.register}
+            if gone:
+                if all(gone.values()):
+                    return ForwardResult([], {}, now_ns, gone)
+                raise QubitNotFound(f"qubit(s) {sorted(q for q, h in gone.items() if not h)} are not held at "
+                                    f"{self.name!r}")
             members = self._group_members(qs)
             outcomes, t = self._execute_locked(ops, now_ns)
             sizes = self._sizes_of(qs)
@@ -898,12 +918,13 @@ class NodeCore:
             self._cond.notify_all()
 
     def on_update_holder(self, qubits: Sequence[str], holder: str, sizes: dict[str, int]) -> None:
-        with self._lock:
+        with self._cond:
             for q in qubits:
-                if q in self.located:
+                if q in self.located and q not in self.register:
                     self.located[q] = holder
                     if q in sizes:
                         self.sizes[q] = sizes[q]
+            self._cond.notify_all()
 
     def on_arrive(
         self,
@@ -995,11 +1016,6 @@ class NodeCore:
                 "inspect_allowed": self.allow_inspect,
                 "groups_held": len(self.register.groups),
             }
-
-
-def wall_timer() -> Callable[[], float]:
-    t0 = time.perf_counter()
-    return lambda: time.perf_counter() - t0
 
 
 __all__ = ["Arriving", "ForwardResult", "NodeCore", "Peers"]

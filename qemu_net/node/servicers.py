@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -218,7 +217,3 @@ def _arrive_from_proto(request: p.ArriveRequest):
     state = convert.group_from_proto(request.state) if request.HasField("state") else None
     adopt = [convert.group_from_proto(g) for g in request.adopt]
     return arriving, state, adopt
-
-
-def wall_clock() -> float:
-    return time.perf_counter()

@@ -16,7 +16,7 @@ classically controlled or parameterised operations) is refused with InvalidOpera
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
