@@ -761,7 +761,7 @@ class NodeCore:
         """
         self.check_serving()
         channel = self._channel(to)
-        while True:
+        for _ in range(MAX_REDIRECTS):
             with self._lock:
                 self._check_located(q)
                 holder = self.located[q]
