@@ -4,7 +4,8 @@
 
 Every figure is the median of --repeat runs; each run also measures a bare gRPC echo (a generic unary
 handler returning its request, in its own process, on loopback) so ratios are comparable on a shared
-machine. Throughput figures use several client threads (8 requests in flight), like the reference
+machine; gate latencies are measured interleaved with echo calls (gate, echo, gate, echo, ...) so both
+see the same load. Throughput figures use several client threads (8 requests in flight), like the reference
 prototype the issue quotes.
 """
 
@@ -48,38 +49,65 @@ ECHO_SERVER = textwrap.dedent(
 TWO = parse_topology({"name": "bench2", "nodes": ["alice", "bob"], "links": [["alice", "bob"]]})
 
 
-def echo_reference(calls: int, threads: int) -> dict[str, float]:
-    proc = subprocess.Popen([sys.executable, "-c", ECHO_SERVER], stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(proc.stdout.readline())
-        ch = grpc.insecure_channel(f"127.0.0.1:{port}")
-        echo = ch.unary_unary("/bench.Echo/Echo")
-        grpc.channel_ready_future(ch).result(timeout=10)
+class EchoServer:
+    """A bare gRPC echo (generic unary handler returning its request) in its own process."""
+
+    def __enter__(self) -> EchoServer:
+        self.proc = subprocess.Popen([sys.executable, "-c", ECHO_SERVER], stdout=subprocess.PIPE, text=True)
+        port = int(self.proc.stdout.readline())
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self._echo = self.channel.unary_unary("/bench.Echo/Echo")
+        grpc.channel_ready_future(self.channel).result(timeout=10)
         for _ in range(200):
-            echo(b"x" * 16, timeout=5)
-        lat = []
-        for _ in range(calls):
-            t0 = time.perf_counter()
-            echo(b"x" * 16, timeout=5)
-            lat.append(time.perf_counter() - t0)
-        per_thread = calls // threads
+            self.call()
+        return self
 
-        def worker() -> None:
-            for _ in range(per_thread):
-                echo(b"x" * 16, timeout=5)
+    def call(self) -> None:
+        self._echo(b"x" * 16, timeout=5)
 
+    def __exit__(self, *exc: object) -> None:
+        self.channel.close()
+        self.proc.kill()
+        self.proc.wait()
+
+
+def echo_reference(echo: EchoServer, calls: int, threads: int) -> dict[str, float]:
+    lat = []
+    for _ in range(calls):
         t0 = time.perf_counter()
-        ts = [threading.Thread(target=worker) for _ in range(threads)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        rate = per_thread * threads / (time.perf_counter() - t0)
-        ch.close()
-        return {"echo_p50_ms": statistics.median(lat) * 1e3, "echo_calls_per_s": rate}
-    finally:
-        proc.kill()
-        proc.wait()
+        echo.call()
+        lat.append(time.perf_counter() - t0)
+    per_thread = calls // threads
+
+    def worker() -> None:
+        for _ in range(per_thread):
+            echo.call()
+
+    t0 = time.perf_counter()
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    rate = per_thread * threads / (time.perf_counter() - t0)
+    return {"echo_p50_ms": statistics.median(lat) * 1e3, "echo_calls_per_s": rate}
+
+
+def paired_latency(fn, echo: EchoServer, n: int) -> tuple[float, float]:
+    """p50 of `fn` and of the echo, calls interleaved so both see the same machine load."""
+    for _ in range(50):
+        fn()
+        echo.call()
+    a, b = [], []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        t1 = time.perf_counter()
+        echo.call()
+        t2 = time.perf_counter()
+        a.append(t1 - t0)
+        b.append(t2 - t1)
+    return statistics.median(a), statistics.median(b)
 
 
 def throughput(fn, total: int, threads: int) -> float:
@@ -88,17 +116,6 @@ def throughput(fn, total: int, threads: int) -> float:
         t0 = time.perf_counter()
         list(pool.map(lambda _: fn(), range(total)))
         return total / (time.perf_counter() - t0)
-
-
-def latency(fn, n: int) -> float:
-    for _ in range(50):
-        fn()
-    lat = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        lat.append(time.perf_counter() - t0)
-    return statistics.median(lat)
 
 
 def node_memory(pids: list[int]) -> dict[str, float]:
@@ -132,7 +149,8 @@ def startup(n: int) -> tuple[float, dict[str, float]]:
 def one_run(quick: bool) -> dict[str, float]:
     k = 4 if quick else 1
     out: dict[str, float] = {}
-    out.update(echo_reference(2000 // k, 8))
+    echo = EchoServer().__enter__()
+    out.update(echo_reference(echo, 2000 // k, 8))
     local = LocalNetwork.start(TWO)
     try:
         with Network.connect(local.topology) as net:
@@ -165,14 +183,17 @@ def one_run(quick: bool) -> dict[str, float]:
             out["teleports_per_s"] = throughput(teleport, 1000 // k, 8)
 
             local_q = alice.qubit()
-            out["gate_local_ms"] = latency(lambda: alice.gate("H", local_q), 1000 // k) * 1e3
+            g, e = paired_latency(lambda: alice.gate("H", local_q), echo, 1000 // k)
+            out["gate_local_ms"], out["gate_local_echo_ms"] = g * 1e3, e * 1e3
             (p,) = alice.epr("bob")  # p.remote is located at bob, its state held by alice's process
-            out["gate_remote_held_ms"] = latency(lambda: bob.gate("H", p.remote), 1000 // k) * 1e3
+            g, e = paired_latency(lambda: bob.gate("H", p.remote), echo, 1000 // k)
+            out["gate_remote_held_ms"], out["gate_remote_echo_ms"] = g * 1e3, e * 1e3
             assert bob.info().groups_held == 0, "the remote-held benchmark must really forward"
     finally:
         local.stop()
-    out["gate_local_over_echo"] = out["gate_local_ms"] / out["echo_p50_ms"]
-    out["gate_remote_held_over_echo"] = out["gate_remote_held_ms"] / out["echo_p50_ms"]
+        echo.__exit__()
+    out["gate_local_over_echo"] = out["gate_local_ms"] / out["gate_local_echo_ms"]
+    out["gate_remote_held_over_echo"] = out["gate_remote_held_ms"] / out["gate_remote_echo_ms"]
     out["up_8_nodes_s"], mem = startup(8)
     out.update({f"up_8_{key}": v for key, v in mem.items()})
     if not quick:
