@@ -4,7 +4,8 @@ Each *group* is one quantum state over a few qubits, kept in Cirq's tensor layou
 first qubit is the most significant; a state vector has shape ``(2,)*n``, a density matrix
 ``(2,)*(2n)`` with row axes first — exactly ``cirq.StateVectorSimulationState.target_tensor`` and
 ``cirq.DensityMatrixSimulationState.target_tensor``). Gates come from Cirq (`cirq.unitary`) and are
-applied with Cirq's linear-algebra kernel (`cirq.linalg.targeted_left_multiply`). A group starts as a
+applied with the einsum of Cirq's kernel `cirq.linalg.targeted_left_multiply` (index lists cached per
+shape; a test checks both agree on every axis choice). A group starts as a
 state vector and turns into a density matrix the first time a noise channel touches it, so noiseless
 work stays cheap and noisy work is exact (the averaged channel, not one sampled trajectory).
 
@@ -24,6 +25,7 @@ The register is not thread-safe; the node guards it with one lock.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -46,9 +48,22 @@ _SDG = np.array([[1, 0], [0, -1j]], dtype=DTYPE)
 BASIS_ROTATION: dict[str, np.ndarray | None] = {"Z": None, "X": _H, "Y": _H @ _SDG}
 
 
-def _lmul(tensor: np.ndarray, m: np.ndarray, axes: Sequence[int]) -> np.ndarray:
+@functools.lru_cache(maxsize=4096)
+def _lmul_subscripts(ndim: int, axes: tuple[int, ...]) -> tuple[list[int], list[int], list[int]]:
+    """Index lists of `cirq.linalg.targeted_left_multiply` for an operator on `axes` of an ndim tensor."""
     k = len(axes)
-    return cirq.linalg.targeted_left_multiply(m.reshape((2,) * (2 * k)), tensor, list(axes))
+    data = list(range(ndim))
+    out_idx = list(data)
+    for j, a in enumerate(axes):
+        out_idx[a] = ndim + j
+    op_idx = [ndim + j for j in range(k)] + list(axes)
+    return op_idx, data, out_idx
+
+
+def _lmul(tensor: np.ndarray, m: np.ndarray, axes: Sequence[int]) -> np.ndarray:
+    """Cirq's `targeted_left_multiply` (the same einsum), with its index lists cached per shape."""
+    op_idx, data, out_idx = _lmul_subscripts(tensor.ndim, tuple(axes))
+    return np.einsum(m.reshape((2,) * (2 * len(axes))), op_idx, tensor, data, out_idx)
 
 
 @dataclass

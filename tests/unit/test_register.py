@@ -129,3 +129,19 @@ def test_errors_are_clear():
         reg.measure("a", "W")
     with pytest.raises(InvalidOperation, match="cannot act"):
         reg.apply_unitary(np.eye(4), ["a"])
+
+
+def test_kernel_is_cirqs_targeted_left_multiply():
+    """The register's cached einsum gives exactly Cirq's targeted_left_multiply on every axis choice."""
+    import itertools
+
+    from qemu_net.quantum.register import _lmul
+
+    rng = np.random.default_rng(0)
+    for ndim in (2, 4, 6):
+        for k in (1, 2):
+            for axes in itertools.permutations(range(ndim), k):
+                t = rng.normal(size=(2,) * ndim) + 1j * rng.normal(size=(2,) * ndim)
+                m = rng.normal(size=(2**k, 2**k)) + 1j * rng.normal(size=(2**k, 2**k))
+                expected = cirq.linalg.targeted_left_multiply(m.reshape((2,) * (2 * k)), t, list(axes))
+                np.testing.assert_allclose(_lmul(t, m, list(axes)), expected, atol=1e-12)
