@@ -57,7 +57,7 @@ from qemu_net.node.clock import VirtualClock
 from qemu_net.node.convert import DiscardOp, GateOp, MeasureOp, Op, ResetOp, op_qubits
 from qemu_net.node.mailbox import Mailbox, Message, SendSequencer
 from qemu_net.protocols.context import EprHalf
-from qemu_net.quantum.noise import NoiseModel, depolarize_kraus, readout_flip
+from qemu_net.quantum.noise import NoiseModel, readout_flip
 from qemu_net.quantum.register import DTYPE, GroupState, Register
 from qemu_net.quantum.states import PHI_PLUS
 
@@ -143,7 +143,6 @@ class Peers(Protocol):
         self, node: str, qubits: list[Arriving], now_ns: int, state: tuple[GroupState, list[str]] | None = None,
         adopt: Sequence[tuple[GroupState, list[str]]] = (),
     ) -> None: ...
-    def relocate(self, node: str, qubit: str, location: str, depolarize: float, lost: bool) -> None: ...
     def deliver_classical(self, node: str, msg: Message, attached: Attachment | None = None) -> None: ...
     def deliver_epr_outcomes(self, node: str, batch_id: str, outcomes: bytes, bases: bytes, now_ns: int) -> None: ...
 
@@ -973,21 +972,6 @@ class NodeCore:
                         self.sizes[x] = len(gs.qubits)
             self._cond.notify_all()
         self.clock.advance_to(now_ns)
-
-    def on_relocate(self, q: str, location: str, depolarize: float, lost: bool) -> None:
-        """Legacy path (this node's `send_qubit` pulls the group instead, to apply decay at the send time)."""
-        with self._lock:
-            if q not in self.register:
-                raise QubitNotFound(f"qubit {q!r} is not held at {self.name!r}")
-            if depolarize > 0:
-                self.register.apply_kraus(depolarize_kraus(depolarize), [q])
-            if lost:
-                self.register.discard(q)
-                self.held_loc.pop(q, None)
-            else:
-                self.held_loc[q] = location
-                if location == self.name:
-                    self.located[q] = self.name
 
     def on_deliver_classical(self, msg: Message, attached: Attachment | None = None) -> None:
         if self.mailbox.seen(msg):

@@ -132,9 +132,6 @@ class GrpcPeers:
         req.adopt.extend(group_to_proto(*g) for g in adopt)
         return req
 
-    def relocate(self, node: str, qubit: str, location: str, depolarize: float, lost: bool) -> None:
-        self._call(node, "Relocate", p.RelocateRequest(qubit=qubit, location=location, depolarize=depolarize, lost=lost))
-
     def deliver_classical(self, node: str, msg: Message, attached: Attachment | None = None) -> None:
         req = p.ClassicalMessage(
             from_node=msg.sender,

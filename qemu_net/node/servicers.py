@@ -183,13 +183,6 @@ class PeerServicer(pg.PeerServiceServicer):
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
-    def Relocate(self, request, context):
-        if not 0 <= request.depolarize <= 1:
-            raise InvalidOperation("depolarize must be in [0, 1]")
-        self.core.on_relocate(request.qubit, request.location, request.depolarize, request.lost)
-        return p.Ack(virtual_time_ns=self.core.clock.now())
-
-    @rpc
     def DeliverClassical(self, request, context):
         attached = None
         if request.HasField("attached"):

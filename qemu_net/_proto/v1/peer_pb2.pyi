@@ -74,18 +74,6 @@ class TakeGroupResponse(_message.Message):
     moved_to: str
     def __init__(self, state: _Optional[_Union[_types_pb2.GroupState, _Mapping]] = ..., moved_to: _Optional[str] = ...) -> None: ...
 
-class RelocateRequest(_message.Message):
-    __slots__ = ("qubit", "location", "depolarize", "lost")
-    QUBIT_FIELD_NUMBER: _ClassVar[int]
-    LOCATION_FIELD_NUMBER: _ClassVar[int]
-    DEPOLARIZE_FIELD_NUMBER: _ClassVar[int]
-    LOST_FIELD_NUMBER: _ClassVar[int]
-    qubit: str
-    location: str
-    depolarize: float
-    lost: bool
-    def __init__(self, qubit: _Optional[str] = ..., location: _Optional[str] = ..., depolarize: _Optional[float] = ..., lost: _Optional[bool] = ...) -> None: ...
-
 class UpdateHolderRequest(_message.Message):
     __slots__ = ("qubits", "holder", "group_sizes")
     class GroupSizesEntry(_message.Message):

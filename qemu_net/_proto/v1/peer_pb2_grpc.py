@@ -45,11 +45,6 @@ class PeerServiceStub:
                 request_serializer=qemu__net_dot_v1_dot_peer__pb2.TakeGroupRequest.SerializeToString,
                 response_deserializer=qemu__net_dot_v1_dot_peer__pb2.TakeGroupResponse.FromString,
                 _registered_method=True)
-        self.Relocate = channel.unary_unary(
-                '/qemu_net.v1.PeerService/Relocate',
-                request_serializer=qemu__net_dot_v1_dot_peer__pb2.RelocateRequest.SerializeToString,
-                response_deserializer=qemu__net_dot_v1_dot_peer__pb2.Ack.FromString,
-                _registered_method=True)
         self.AdoptGroup = channel.unary_unary(
                 '/qemu_net.v1.PeerService/AdoptGroup',
                 request_serializer=qemu__net_dot_v1_dot_types__pb2.GroupState.SerializeToString,
@@ -89,13 +84,6 @@ class PeerServiceServicer:
 
     def TakeGroup(self, request, context):
         """Give up the group containing a qubit: its state migrates to the caller.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def Relocate(self, request, context):
-        """The qubit (held by the receiver) moved to another location; apply the channel's noise or loss.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -146,11 +134,6 @@ def add_PeerServiceServicer_to_server(servicer, server):
                     servicer.TakeGroup,
                     request_deserializer=qemu__net_dot_v1_dot_peer__pb2.TakeGroupRequest.FromString,
                     response_serializer=qemu__net_dot_v1_dot_peer__pb2.TakeGroupResponse.SerializeToString,
-            ),
-            'Relocate': grpc.unary_unary_rpc_method_handler(
-                    servicer.Relocate,
-                    request_deserializer=qemu__net_dot_v1_dot_peer__pb2.RelocateRequest.FromString,
-                    response_serializer=qemu__net_dot_v1_dot_peer__pb2.Ack.SerializeToString,
             ),
             'AdoptGroup': grpc.unary_unary_rpc_method_handler(
                     servicer.AdoptGroup,
@@ -232,33 +215,6 @@ class PeerService:
             '/qemu_net.v1.PeerService/TakeGroup',
             qemu__net_dot_v1_dot_peer__pb2.TakeGroupRequest.SerializeToString,
             qemu__net_dot_v1_dot_peer__pb2.TakeGroupResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def Relocate(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/qemu_net.v1.PeerService/Relocate',
-            qemu__net_dot_v1_dot_peer__pb2.RelocateRequest.SerializeToString,
-            qemu__net_dot_v1_dot_peer__pb2.Ack.FromString,
             options,
             channel_credentials,
             insecure,
