@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--peer-listen", help="host:port for the node-to-node service (default: from peer_address)")
     p.add_argument("--allow-inspect", action="store_true", help="allow the state-inspection RPC (debugging only)")
     p.add_argument("--seed", type=int, help="override the topology's seed")
+    p.add_argument("--metrics-port", type=int, default=int(os.environ.get("QNET_METRICS_PORT", "0") or 0) or None,
+                   help="serve Prometheus metrics on this port (default: $QNET_METRICS_PORT; off if unset)")
     p.add_argument("--log-level", default=os.environ.get("QNET_LOG_LEVEL", "INFO"))
     p.set_defaults(func=run)
 
@@ -69,5 +71,10 @@ def run(args: argparse.Namespace) -> int:
     server.mark_serving()
     logging.getLogger("qemu_net.node").info("node %s serving on port %d (peer port %d)", name, ports.port,
                                             ports.peer_port)
+    if args.metrics_port:
+        from qemu_net.node.metrics import serve_metrics
+
+        port = serve_metrics(server.core, args.metrics_port)
+        logging.getLogger("qemu_net.node").info("node %s: Prometheus metrics on port %d", name, port)
     server.wait()
     return 0

@@ -190,6 +190,10 @@ class NodeCore:
         self._epr_sources: dict[str, EprSource] = {}
         self._channels: dict[str, physics.QubitChannelModel] = {}
         self._outbox = threading.local()
+        #: Counters read by the Prometheus collector (qemu_net.node.metrics).
+        self.metrics_lock = threading.Lock()
+        self.rpc_counts: collections.Counter[tuple[str, str, str]] = collections.Counter()
+        self.epr_counts: collections.Counter[tuple[str, str]] = collections.Counter()
 
     # ================================================================ helpers
     def new_qubit_id(self) -> str:
@@ -669,6 +673,8 @@ class NodeCore:
                 halves.append(EprHalf(pid, qa, peer, t, int(k)))
                 arriving.append(Arriving(qb, self.name, 2, pid, tag, t, int(k)))
             t = self.clock.advance_to(halves[-1].ready_ns)
+        with self.metrics_lock:
+            self.epr_counts[(peer, "kept")] += count
         box = self._box()
         if box is not None:
             # A role's pairs: the peer hears of them with our next message to it (or before we wait).
@@ -736,6 +742,8 @@ class NodeCore:
         b = readout_flip(b, self._noise[peer].measure_error, self.rng)
         t = self.clock.advance_by(float(delays.sum()))
         batch_id = f"{self.name}>{peer}@{next(self._ids)}"
+        with self.metrics_lock:
+            self.epr_counts[(peer, "measured")] += count
         self.peers.deliver_epr_outcomes(peer, batch_id, b.tobytes(), remote_bases.tobytes(), t)
         return batch_id, a, int(attempts.sum())
 

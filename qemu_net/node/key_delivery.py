@@ -143,7 +143,10 @@ def _keys_to_proto(keys: list[DeliveredKey]) -> k.KeyContainer:
 class KeyDeliveryServicer(kg.KeyDeliveryServiceServicer):
     """Thin servicer over `NodeKeys`: decode, call, encode; errors map to statuses in `rpc`."""
 
+    SERVICE = "KeyDeliveryService"
+
     def __init__(self, core: NodeCore) -> None:
+        self.core = core
         self.keys = node_keys(core)
 
     @rpc

@@ -31,14 +31,21 @@ def rpc(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(self, request, context: grpc.ServicerContext):
+        code = "OK"
         try:
             return fn(self, request, context)
         except QnetError as exc:
+            code = status_for(exc).name
             context.set_trailing_metadata(((ERROR_TYPE_KEY, type(exc).__name__),))
             context.abort(status_for(exc), str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not kill the node; report it as INTERNAL
+            code = "INTERNAL"
             log.exception("internal error in %s", fn.__name__)
             context.abort(grpc.StatusCode.INTERNAL, f"internal error in {fn.__name__}: {type(exc).__name__}: {exc}")
+        finally:
+            core = self.core
+            with core.metrics_lock:
+                core.rpc_counts[(self.SERVICE, fn.__name__, code)] += 1
 
     return wrapper  # type: ignore[return-value]
 
@@ -62,6 +69,8 @@ def _public_channel(channel: str) -> None:
 
 
 class NodeServicer(ng.NodeServiceServicer):
+    SERVICE = "NodeService"
+
     def __init__(self, core: NodeCore, run_protocol: Callable[[pr.ProtocolRequest, float], pr.ProtocolResult]) -> None:
         self.core = core
         self._run_protocol = run_protocol
@@ -149,6 +158,8 @@ class NodeServicer(ng.NodeServiceServicer):
 
 
 class PeerServicer(pg.PeerServiceServicer):
+    SERVICE = "PeerService"
+
     def __init__(self, core: NodeCore) -> None:
         self.core = core
 
