@@ -20,6 +20,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -188,11 +189,14 @@ class LocalNetwork:
         cmd = [sys.executable, "-m", "qemu_net.node.launcher", "--topology", path, "--host", host]
         if allow_inspect:
             cmd.append("--allow-inspect")
+        if not detach:
+            # The supervisor watches this pipe: if this process dies, however abruptly, the nodes stop too.
+            cmd.append("--exit-with-parent")
         stderr = None
         if detach:
             stderr = open(log_file or os.devnull, "ab")  # noqa: SIM115 - handed to the child
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL,
-                                start_new_session=detach)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr,
+                                stdin=subprocess.DEVNULL if detach else subprocess.PIPE, start_new_session=detach)
         if stderr is not None:
             stderr.close()
         assert proc.stdout is not None
@@ -229,6 +233,8 @@ class LocalNetwork:
         return int(self.nodes[node]["pid"])  # type: ignore[arg-type]
 
     def stop(self, timeout_s: float = 15.0) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -246,12 +252,26 @@ class LocalNetwork:
         self.stop()
 
 
+def _stop_on_stdin_eof() -> None:
+    """Block until standard input closes, then stop the supervisor (and with it every node)."""
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    except (OSError, ValueError):
+        pass
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m qemu_net.node.launcher")
     ap.add_argument("--topology", required=True, type=Path)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--allow-inspect", action="store_true")
+    ap.add_argument("--exit-with-parent", action="store_true",
+                    help="stop every node when standard input closes (the starting process is gone)")
     args = ap.parse_args(argv)
+    if args.exit_with_parent:
+        threading.Thread(target=_stop_on_stdin_eof, name="parent-watch", daemon=True).start()
     try:
         topology = load_topology(args.topology)
     except QnetError as exc:

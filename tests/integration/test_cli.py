@@ -67,3 +67,33 @@ def test_public_sdk_surface_is_curated():
         "AsyncEprPair", "AsyncNetwork", "AsyncNode", "AsyncQubit", "BatchOutcomes", "EprPair", "LocalNetwork",
         "Network", "Node", "NodeInfo", "Qubit", "gate", "measure", "reset",
     ])
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return any(line.startswith("State:") and "Z" in line.split()[1] for line in f)  # zombie: exited
+    except FileNotFoundError:
+        return True
+
+
+def test_nodes_stop_when_the_process_that_started_them_dies():
+    """A LocalNetwork's supervisor and nodes exit when their starter is killed (no orphaned nodes)."""
+    script = (
+        "import json, time\n"
+        "from qemu_net.client import LocalNetwork\n"
+        "from qemu_net.network.topology import parse_topology\n"
+        "n = LocalNetwork.start(parse_topology({'name': 'orphan', 'nodes': ['a', 'b'], 'links': [['a', 'b']]}))\n"
+        "print(json.dumps([n.process.pid, n.pid('a'), n.pid('b')]), flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    starter = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = json.loads(starter.stdout.readline())
+    finally:
+        starter.kill()
+        starter.wait(10)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(_gone(p) for p in pids):
+        time.sleep(0.1)
+    assert all(_gone(p) for p in pids), f"still running: {[p for p in pids if not _gone(p)]}"
