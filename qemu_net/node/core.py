@@ -350,6 +350,31 @@ class NodeCore:
     def _box(self) -> _Outbox | None:
         return getattr(self._outbox, "box", None)
 
+    def _extract_for(self, q: str, new_holder: str) -> tuple[GroupState, list[str]]:
+        """Remove q's group from the register (lock held), leaving tombstones that point to new_holder."""
+        state = self.register.extract(q)
+        locs = [self.held_loc.pop(x) for x in state.qubits]
+        for x in state.qubits:
+            self._remember(self._tomb, x, new_holder)
+        return state, locs
+
+    def _reinsert(self, state: GroupState, locs: Sequence[str]) -> None:
+        """Take back a group whose hand-over failed: we still hold it (lock held)."""
+        self.register.add_state(state, count_capacity=False)
+        for x, lx in zip(state.qubits, locs):
+            self.held_loc[x] = lx
+            self._tomb.pop(x, None)
+
+    def _adopt_locked(self, state: GroupState) -> None:
+        """Hold a group located entirely here (lock held)."""
+        self.register.add_state(state, count_capacity=False)
+        for x in state.qubits:
+            self.held_loc[x] = self.name
+            self._tomb.pop(x, None)
+            if x in self.located:
+                self.located[x] = self.name
+                self.sizes[x] = len(state.qubits)
+
     def _take_attachment(self, peer: str) -> Attachment | None:
         box = self._box()
         if box is None:
@@ -358,13 +383,8 @@ class NodeCore:
         att = Attachment(list(queued), [], box.now_ns, queued)
         with self._lock:
             for q, loc in self._pushable(box.candidates):
-                if loc != peer:
-                    continue
-                state = self.register.extract(q)
-                locs = [self.held_loc.pop(x) for x in state.qubits]
-                for x in state.qubits:
-                    self._remember(self._tomb, x, loc)
-                att.states.append((state, locs))
+                if loc == peer:
+                    att.states.append(self._extract_for(q, loc))
         if att.states:
             shipped = {x: len(st.qubits) for st, _ in att.states for x in st.qubits}
             att.arrivals = [dataclasses.replace(a, holder=peer, group_size=shipped[a.qubit]) if a.qubit in shipped
@@ -375,10 +395,7 @@ class NodeCore:
         """A send failed: keep the extracted states (we still hold them) and the news for a later flush."""
         with self._lock:
             for state, locs in att.states:
-                self.register.add_state(state, count_capacity=False)
-                for x, lx in zip(state.qubits, locs):
-                    self.held_loc[x] = lx
-                    self._tomb.pop(x, None)
+                self._reinsert(state, locs)
         box = self._box()
         if box is not None:
             box.arrivals.setdefault(peer, []).extend(att.queued)
@@ -408,24 +425,14 @@ class NodeCore:
             box.candidates.extend(candidates)
             return
         with self._lock:
-            todo = self._pushable(candidates)
-            states = []
-            for q, loc in todo:
-                state = self.register.extract(q)
-                locs = [self.held_loc.pop(x) for x in state.qubits]
-                for x in state.qubits:
-                    self._remember(self._tomb, x, loc)
-                states.append((state, locs, loc))
+            states = [(*self._extract_for(q, loc), loc) for q, loc in self._pushable(candidates)]
         for state, locs, loc in states:
             try:
                 self.peers.adopt_group(loc, state, locs)
             except Exception:
                 # Keep the state rather than lose it; the location still forwards to us.
                 with self._lock:
-                    self.register.add_state(state, count_capacity=False)
-                    for x, lx in zip(state.qubits, locs):
-                        self.held_loc[x] = lx
-                        self._tomb.pop(x, None)
+                    self._reinsert(state, locs)
                 raise
 
     def _group_members(self, qs: Iterable[str]) -> list[str]:
@@ -902,10 +909,8 @@ class NodeCore:
                     raise QubitNotFound(f"qubit {q!r} is not held at {self.name!r}")
             # No decoherence is applied here: the state travels with each qubit's last-updated time and
             # the new holder applies it with the location's clock when the qubit is next touched.
-            state = self.register.extract(q)
-            locs = [self.held_loc.pop(x) for x in state.qubits]
+            state, locs = self._extract_for(q, new_holder)
             for x, lx in zip(state.qubits, locs):
-                self._remember(self._tomb, x, new_holder)
                 if lx == self.name and x in self.located:
                     self.located[x] = new_holder
                     self.sizes[x] = len(state.qubits)
@@ -915,13 +920,7 @@ class NodeCore:
         if any(loc != self.name for loc in locations):
             raise InvalidOperation("AdoptGroup: every qubit of an adopted group must be located here")
         with self._cond:
-            self.register.add_state(state, count_capacity=False)
-            for x in state.qubits:
-                self.held_loc[x] = self.name
-                self._tomb.pop(x, None)
-                if x in self.located:
-                    self.located[x] = self.name
-                    self.sizes[x] = len(state.qubits)
+            self._adopt_locked(state)
             self._cond.notify_all()
 
     def on_update_holder(self, qubits: Sequence[str], holder: str, sizes: dict[str, int]) -> None:
@@ -971,13 +970,7 @@ class NodeCore:
                     half = EprHalf(a.pair_id, a.qubit, from_node, a.ready_ns, a.attempts)
                     self._epr_inbox.setdefault((from_node, a.tag), collections.deque()).append(half)
             for gs, _locs in adopt:
-                self.register.add_state(gs, count_capacity=False)
-                for x in gs.qubits:
-                    self.held_loc[x] = self.name
-                    self._tomb.pop(x, None)
-                    if x in self.located:
-                        self.located[x] = self.name
-                        self.sizes[x] = len(gs.qubits)
+                self._adopt_locked(gs)
             self._cond.notify_all()
         self.clock.advance_to(now_ns)
 
