@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import cirq
 import numpy as np
@@ -41,11 +40,14 @@ NAMED_GATES: dict[int, cirq.Gate] = {
 GATE_NAMES: dict[str, int] = {t.NamedGate.Name(k): k for k in NAMED_GATES}
 
 
-@lru_cache(maxsize=None)
-def _named_unitary(code: int) -> np.ndarray:
-    u = np.asarray(cirq.unitary(NAMED_GATES[code]), dtype=DTYPE)
+def _read_only(u: np.ndarray) -> np.ndarray:
+    u = np.asarray(u, dtype=DTYPE)
     u.setflags(write=False)
     return u
+
+
+#: Each named gate's unitary, computed once from Cirq (read-only: it is shared by every operation).
+NAMED_UNITARIES: dict[int, np.ndarray] = {code: _read_only(cirq.unitary(g)) for code, g in NAMED_GATES.items()}
 
 
 def _rotation_unitary(axis: int, angle: float) -> np.ndarray:
@@ -95,9 +97,9 @@ Op = GateOp | MeasureOp | ResetOp | DiscardOp
 def unitary_from_proto(gate: t.Gate, n_qubits: int) -> np.ndarray:
     kind = gate.WhichOneof("kind")
     if kind == "named":
-        if gate.named not in NAMED_GATES:
+        u = NAMED_UNITARIES.get(gate.named)
+        if u is None:
             raise InvalidOperation(f"unknown gate code {gate.named}")
-        u = _named_unitary(gate.named)
     elif kind == "rotation":
         u = _rotation_unitary(gate.rotation.axis, gate.rotation.angle_rad)
     elif kind == "matrix":
@@ -124,19 +126,21 @@ def unitary_from_proto(gate: t.Gate, n_qubits: int) -> np.ndarray:
 
 def op_from_proto(op: t.Operation) -> Op:
     qubits = tuple(op.qubits)
+    n = len(qubits)
+    kind = op.WhichOneof("kind")
+    if kind == "gate" and (n == 1 and qubits[0] or n == 2 and qubits[0] and qubits[1] and qubits[0] != qubits[1]):
+        # The hot path (every gate a node runs or forwards) does its checks in this one condition.
+        return GateOp(unitary_from_proto(op.gate, n), qubits, op.gate)
     if not qubits:
         raise InvalidOperation("operation names no qubit")
-    if any(not q for q in qubits):
+    if not all(qubits):
         raise InvalidOperation("operation names an empty qubit id")
-    kind = op.WhichOneof("kind")
     if kind == "gate":
-        if len(set(qubits)) != len(qubits):
+        if len(set(qubits)) != n:
             raise InvalidOperation(f"gate names the same qubit twice: {list(qubits)}")
-        if len(qubits) > 2:
-            raise InvalidOperation(f"gates act on 1 or 2 qubits, got {len(qubits)}")
-        return GateOp(unitary_from_proto(op.gate, len(qubits)), qubits, op.gate)
-    if len(qubits) != 1:
-        raise InvalidOperation(f"{kind or 'operation'} takes exactly one qubit, got {len(qubits)}")
+        raise InvalidOperation(f"gates act on 1 or 2 qubits, got {n}")
+    if n != 1:
+        raise InvalidOperation(f"{kind or 'operation'} takes exactly one qubit, got {n}")
     if kind == "measure":
         if op.measure.basis not in BASIS_NAMES:
             raise InvalidOperation(f"unknown measurement basis code {op.measure.basis}")
@@ -156,6 +160,15 @@ def ops_from_proto(ops: Sequence[t.Operation]) -> list[Op]:
 
 def op_qubits(op: Op) -> tuple[str, ...]:
     return op.qubits if isinstance(op, GateOp) else (op.qubit,)
+
+
+def distinct_qubits(ops: Sequence[Op]) -> list[str]:
+    """The qubits `ops` name, each once, in order of first appearance (the order Forward replies use)."""
+    seen: dict[str, None] = {}
+    for op in ops:
+        for q in op_qubits(op):
+            seen[q] = None
+    return list(seen)
 
 
 # ----------------------------------------------------------------------- building (client side)

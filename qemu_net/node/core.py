@@ -32,7 +32,7 @@ import dataclasses
 import itertools
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -54,7 +54,7 @@ from qemu_net.errors import (
 from qemu_net.network import physics
 from qemu_net.network.topology import LinkSpec, Topology
 from qemu_net.node.clock import VirtualClock
-from qemu_net.node.convert import DiscardOp, GateOp, MeasureOp, Op, ResetOp, op_qubits
+from qemu_net.node.convert import DiscardOp, GateOp, MeasureOp, Op, ResetOp, distinct_qubits, op_qubits
 from qemu_net.node.mailbox import Mailbox, Message, SendSequencer
 from qemu_net.protocols.context import EprHalf
 from qemu_net.quantum.noise import NoiseModel, readout_flip
@@ -127,7 +127,8 @@ class _Outbox:
 @dataclass
 class ForwardResult:
     outcomes: list[int]
-    sizes: dict[str, int]
+    #: Group size of each distinct qubit of the forwarded ops (`distinct_qubits` order); 0 = gone.
+    sizes: list[int]
     now_ns: int
     moved: dict[str, str] = field(default_factory=dict)
 
@@ -135,7 +136,7 @@ class ForwardResult:
 class Peers(Protocol):
     """Outgoing node-to-node calls (implemented over gRPC in `qemu_net.node.peers`)."""
 
-    def forward(self, node: str, ops: Sequence[Op], holders: dict[str, str], now_ns: int) -> ForwardResult: ...
+    def forward(self, node: str, ops: Sequence[Op], pull_from: dict[str, str], now_ns: int) -> ForwardResult: ...
     def take_group(self, node: str, qubit: str, new_holder: str) -> tuple[GroupState, list[str]] | str: ...
     def adopt_group(self, node: str, state: GroupState, locations: list[str]) -> None: ...
     def update_holder(self, node: str, qubits: list[str], holder: str, sizes: dict[str, int]) -> None: ...
@@ -145,6 +146,13 @@ class Peers(Protocol):
     ) -> None: ...
     def deliver_classical(self, node: str, msg: Message, attached: Attachment | None = None) -> None: ...
     def deliver_epr_outcomes(self, node: str, batch_id: str, outcomes: bytes, bases: bytes, now_ns: int) -> None: ...
+
+
+def _regroups(ops: Sequence[Op]) -> bool:
+    """Whether `ops` may change which qubits share a group (a 2-qubit gate merges, a measurement, reset or
+    discard splits). Only then can a group become one to push back to its location; a batch of 1-qubit
+    gates (the commonest forward) skips that bookkeeping."""
+    return any(not isinstance(op, GateOp) or len(op.qubits) > 1 for op in ops)
 
 
 class NodeCore:
@@ -234,11 +242,7 @@ class NodeCore:
         raise QubitNotFound(f"no qubit {q!r} at node {self.name!r}", qubit=q)
 
     def _check_batch(self, ops: Sequence[Op]) -> list[str]:
-        qs: list[str] = []
-        for op in ops:
-            for q in op_qubits(op):
-                if q not in qs:
-                    qs.append(q)
+        qs = distinct_qubits(ops)
         with self._lock:
             for op in ops:
                 if isinstance(op, GateOp) and len(op.qubits) > 1:
@@ -442,9 +446,6 @@ class NodeCore:
                 out.extend(self.register.group_of(q).qubits)
         return out
 
-    def _sizes_of(self, qs: Iterable[str]) -> dict[str, int]:
-        return {q: self.register.group_size(q) for q in qs if q in self.register}
-
     def _pull(self, needed: dict[str, str]) -> None:
         """Make this node the holder of the groups of `needed` (qubit -> believed holder)."""
         for q, holder in needed.items():
@@ -529,14 +530,15 @@ class NodeCore:
                         self.located[q] = self.name
                 holders = {q: self.located[q] for q in qs}
                 if all(h == self.name for h in holders.values()) and all(q in self.register for q in qs):
-                    members = self._group_members(qs)
+                    regroups = _regroups(ops)
+                    members = self._group_members(qs) if regroups else []
                     outcomes, t = self._execute_locked(ops, self.clock.now())
                     self.clock.advance_to(t)
                     self._forget_freed(ops)
                     for q in qs:
                         if q in self.register:
                             self.sizes[q] = self.register.group_size(q)
-                    push = bool(self._pushable(members))
+                    push = regroups and bool(self._pushable(members))
                 else:
                     push = False
                     outcomes = None
@@ -551,7 +553,8 @@ class NodeCore:
                     needed = {q: h for q, h in holders.items() if q not in self.register}
                 self._pull(needed)
                 continue
-            res = self.peers.forward(target, ops, holders, self.clock.now())
+            pull_from = {q: h for q, h in holders.items() if h != target}
+            res = self.peers.forward(target, ops, pull_from, self.clock.now())
             if res.moved:
                 with self._lock:
                     for q, h in res.moved.items():
@@ -563,8 +566,8 @@ class NodeCore:
             self.clock.advance_to(res.now_ns)
             with self._lock:
                 self._forget_freed(ops)
-                for q, s in res.sizes.items():
-                    if q in self.located:
+                for q, s in zip(qs, res.sizes):
+                    if s and q in self.located:
                         self.sizes[q] = s
             return res.outcomes
         raise QubitNotFound(f"could not reach the state of {qs}: it kept moving")
@@ -865,36 +868,42 @@ class NodeCore:
         return msg
 
     # ================================================================ peer handlers
-    def on_forward(self, from_node: str, ops: Sequence[Op], holders: dict[str, str], now_ns: int) -> ForwardResult:
+    def on_forward(self, from_node: str, ops: Sequence[Op], pull_from: Mapping[str, str], now_ns: int) -> ForwardResult:
         """Run ops for their location node at *its* time now_ns. A forward is simulation plumbing, not a
-        physical message, so this (holder) node's own clock does not move."""
-        qs: list[str] = []
-        for op in ops:
-            for q in op_qubits(op):
-                if q not in qs:
-                    qs.append(q)
+        physical message, so this (holder) node's own clock does not move.
+
+        `pull_from` names the qubits the location believes are held elsewhere (with that holder); every
+        other qubit is believed held here. The common case, everything here, takes the lock once."""
+        qs = distinct_qubits(ops)
+        reg = self.register
         with self._lock:
-            moved = {q: self._tomb[q] for q in qs if q not in self.register and holders.get(q) == self.name
-                     and q in self._tomb}
-        if moved:
-            return ForwardResult([], {}, now_ns, moved)
-        self._pull({q: h for q, h in holders.items() if h != self.name})
-        for q in qs:
-            if holders.get(q) == self.name and q not in self.register:
-                self._wait_in_transit(q)
+            ready = not pull_from and all(q in reg for q in qs)
+            if not ready:
+                moved = {q: self._tomb[q] for q in qs if q not in reg and q not in pull_from and q in self._tomb}
+                if moved:
+                    return ForwardResult([], [], now_ns, moved)
+        if not ready:
+            self._pull({q: h for q, h in pull_from.items() if h != self.name})
+            for q in qs:
+                if q not in pull_from and q not in reg:
+                    self._wait_in_transit(q)
         with self._lock:
-            # A concurrent merge may have taken a group between the pull and now: nothing has run yet,
-            # so send the caller where it went and let it retry there.
-            gone = {q: self._tomb.get(q, "") for q in qs if q not in self.register}
-            if gone:
-                if all(gone.values()):
-                    return ForwardResult([], {}, now_ns, gone)
-                raise QubitNotFound(f"qubit(s) {sorted(q for q, h in gone.items() if not h)} are not held at "
-                                    f"{self.name!r}")
-            members = self._group_members(qs)
+            if not ready:
+                # A concurrent merge may have taken a group between the pull and now: nothing has run
+                # yet, so send the caller where it went and let it retry there.
+                gone = {q: self._tomb.get(q, "") for q in qs if q not in reg}
+                if gone:
+                    if all(gone.values()):
+                        return ForwardResult([], [], now_ns, gone)
+                    raise QubitNotFound(f"qubit(s) {sorted(q for q, h in gone.items() if not h)} are not held at "
+                                        f"{self.name!r}")
+            regroups = _regroups(ops)
+            members = self._group_members(qs) if regroups else []
             outcomes, t = self._execute_locked(ops, now_ns)
-            sizes = self._sizes_of(qs)
-        self._push_back(members)
+            sizes = [reg.group_size(q) if q in reg else 0 for q in qs]
+            push = regroups and bool(self._pushable(members))
+        if push or (regroups and self._box() is not None):
+            self._push_back(members)
         return ForwardResult(outcomes, sizes, t)
 
     def on_take_group(self, q: str, new_holder: str) -> tuple[GroupState, list[str]] | str:

@@ -11,7 +11,7 @@ import grpc
 from qemu_net._proto.v1 import peer_pb2 as p
 from qemu_net._proto.v1 import peer_pb2_grpc as pg
 from qemu_net.errors import PeerUnavailable
-from qemu_net.node.convert import Op, group_from_proto, group_to_proto, op_to_proto
+from qemu_net.node.convert import MeasureOp, Op, group_from_proto, group_to_proto, op_to_proto
 from qemu_net.node.core import Arriving, Attachment, ForwardResult
 from qemu_net.node.mailbox import Message
 from qemu_net.node.status import error_from_rpc
@@ -77,10 +77,17 @@ class GrpcPeers:
             raise error_from_rpc(err, where=f"{self.name} -> {node} ({method})") from None
 
     # ------------------------------------------------------------------ Peers protocol
-    def forward(self, node: str, ops: Sequence[Op], holders: dict[str, str], now_ns: int) -> ForwardResult:
-        req = p.ForwardRequest(from_node=self.name, operations=[op_to_proto(o) for o in ops], holders=holders, virtual_time_ns=now_ns)
+    def forward(self, node: str, ops: Sequence[Op], pull_from: dict[str, str], now_ns: int) -> ForwardResult:
+        # Hot path (every operation on a qubit whose state another node holds): empty fields stay unset.
+        req = p.ForwardRequest(from_node=self.name, operations=[op_to_proto(o) for o in ops], virtual_time_ns=now_ns)
+        if pull_from:
+            req.pull_from.update(pull_from)
         r = self._call(node, "Forward", req)
-        return ForwardResult(list(r.outcomes), dict(r.group_sizes), r.virtual_time_ns, dict(r.moved))
+        sizes = r.sizes
+        if not sizes:  # nothing ran: the groups moved on
+            return ForwardResult([], [], r.virtual_time_ns, dict(r.moved))
+        measures = any(isinstance(o, MeasureOp) for o in ops)
+        return ForwardResult(list(r.outcomes) if measures else [], list(sizes), r.virtual_time_ns)
 
     def take_group(self, node: str, qubit: str, new_holder: str) -> tuple[GroupState, list[str]] | str:
         r = self._call(node, "TakeGroup", p.TakeGroupRequest(qubit=qubit, new_holder=new_holder))

@@ -96,7 +96,10 @@ class NodeServicer(ng.NodeServiceServicer):
             raise InvalidOperation("the operation list is empty")
         ops = convert.ops_from_proto(request.operations)
         outcomes = self.core.apply(ops)
-        return n.ApplyResponse(outcomes=outcomes, virtual_time_ns=self.core.clock.now())
+        resp = n.ApplyResponse(virtual_time_ns=self.core.clock.now())
+        if outcomes:  # a gate-only batch leaves the list unset: building an empty one costs as much
+            resp.outcomes.extend(outcomes)
+        return resp
 
     @rpc
     def SendQubit(self, request, context):
@@ -166,8 +169,15 @@ class PeerServicer(pg.PeerServiceServicer):
     @rpc
     def Forward(self, request, context):
         ops = convert.ops_from_proto(request.operations)
-        res = self.core.on_forward(request.from_node, ops, dict(request.holders), request.virtual_time_ns)
-        return p.ForwardResponse(outcomes=res.outcomes, group_sizes=res.sizes, virtual_time_ns=res.now_ns, moved=res.moved)
+        pull_from = request.pull_from
+        res = self.core.on_forward(request.from_node, ops, dict(pull_from) if pull_from else {}, request.virtual_time_ns)
+        # Hot path: fields left empty are not set at all (building an empty map or list costs as much).
+        resp = p.ForwardResponse(sizes=bytes(res.sizes), virtual_time_ns=res.now_ns)
+        if res.outcomes:
+            resp.outcomes.extend(res.outcomes)
+        if res.moved:
+            resp.moved.update(res.moved)
+        return resp
 
     @rpc
     def TakeGroup(self, request, context):

@@ -48,6 +48,12 @@ _SDG = np.array([[1, 0], [0, -1j]], dtype=DTYPE)
 BASIS_ROTATION: dict[str, np.ndarray | None] = {"Z": None, "X": _H, "Y": _H @ _SDG}
 
 
+try:  # np.einsum without its Python wrapper (which only adds the unused `optimize` path): one call less
+    from numpy._core.multiarray import c_einsum as _einsum  # per gate on the hot path
+except ImportError:  # pragma: no cover - numpy < 2
+    _einsum = np.einsum
+
+
 @functools.lru_cache(maxsize=4096)
 def _lmul_subscripts(ndim: int, axes: tuple[int, ...]) -> tuple[list[int], list[int], list[int]]:
     """Index lists of `cirq.linalg.targeted_left_multiply` for an operator on `axes` of an ndim tensor."""
@@ -60,10 +66,16 @@ def _lmul_subscripts(ndim: int, axes: tuple[int, ...]) -> tuple[list[int], list[
     return op_idx, data, out_idx
 
 
+_OP_SHAPE = {1: (2, 2), 2: (2, 2, 2, 2)}
+
+
 def _lmul(tensor: np.ndarray, m: np.ndarray, axes: Sequence[int]) -> np.ndarray:
     """Cirq's `targeted_left_multiply` (the same einsum), with its index lists cached per shape."""
     op_idx, data, out_idx = _lmul_subscripts(tensor.ndim, tuple(axes))
-    return np.einsum(m.reshape((2,) * (2 * len(axes))), op_idx, tensor, data, out_idx)
+    k = len(axes)
+    if k > 1:
+        m = m.reshape(_OP_SHAPE.get(k) or (2,) * (2 * k))
+    return _einsum(m, op_idx, tensor, data, out_idx)
 
 
 @dataclass
@@ -97,10 +109,12 @@ class Group:
         return np.outer(v, v.conj())
 
     def apply_unitary(self, u: np.ndarray, qubits: Sequence[str]) -> None:
-        axes = [self.axis(q) for q in qubits]
+        index = self.qubits.index
+        axes = [index(q) for q in qubits]
         self.tensor = _lmul(self.tensor, u, axes)
         if self.mixed:
-            self.tensor = _lmul(self.tensor, u.conj(), [a + self.n for a in axes])
+            n = len(self.qubits)
+            self.tensor = _lmul(self.tensor, u.conj(), [a + n for a in axes])
 
     def apply_superop(self, superop: np.ndarray, qubits: Sequence[str]) -> None:
         """Apply a 1- or 2-qubit channel given as a superoperator matrix (`noise.kraus_to_superop`)."""
@@ -256,6 +270,8 @@ class Register:
     # ------------------------------------------------------------------ joining
     def _joint(self, qubits: Sequence[str]) -> Group:
         """The one group holding all `qubits`, merging groups (Kronecker product) if needed."""
+        if len(qubits) == 1:
+            return self.group_of(qubits[0])
         if len(set(qubits)) != len(qubits):
             raise InvalidOperation(f"an operation names the same qubit twice: {list(qubits)}")
         groups: list[Group] = []

@@ -25,17 +25,15 @@ _sym_db = _symbol_database.Default()
 from qemu_net._proto.v1 import types_pb2 as qemu__net_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16qemu_net/v1/peer.proto\x12\x0bqemu_net.v1\x1a\x17qemu_net/v1/types.proto\"\x1e\n\x03\x41\x63k\x12\x17\n\x0fvirtual_time_ns\x18\x01 \x01(\x03\"\xd3\x01\n\x0e\x46orwardRequest\x12\x11\n\tfrom_node\x18\x01 \x01(\t\x12*\n\noperations\x18\x02 \x03(\x0b\x32\x16.qemu_net.v1.Operation\x12\x39\n\x07holders\x18\x03 \x03(\x0b\x32(.qemu_net.v1.ForwardRequest.HoldersEntry\x12\x17\n\x0fvirtual_time_ns\x18\x04 \x01(\x03\x1a.\n\x0cHoldersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x98\x02\n\x0f\x46orwardResponse\x12\x10\n\x08outcomes\x18\x01 \x03(\r\x12\x41\n\x0bgroup_sizes\x18\x02 \x03(\x0b\x32,.qemu_net.v1.ForwardResponse.GroupSizesEntry\x12\x17\n\x0fvirtual_time_ns\x18\x03 \x01(\x03\x12\x36\n\x05moved\x18\x04 \x03(\x0b\x32\'.qemu_net.v1.ForwardResponse.MovedEntry\x1a\x31\n\x0fGroupSizesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x1a,\n\nMovedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"5\n\x10TakeGroupRequest\x12\r\n\x05qubit\x18\x01 \x01(\t\x12\x12\n\nnew_holder\x18\x02 \x01(\t\"M\n\x11TakeGroupResponse\x12&\n\x05state\x18\x01 \x01(\x0b\x32\x17.qemu_net.v1.GroupState\x12\x10\n\x08moved_to\x18\x02 \x01(\t\"\xaf\x01\n\x13UpdateHolderRequest\x12\x0e\n\x06qubits\x18\x01 \x03(\t\x12\x0e\n\x06holder\x18\x02 \x01(\t\x12\x45\n\x0bgroup_sizes\x18\x03 \x03(\x0b\x32\x30.qemu_net.v1.UpdateHolderRequest.GroupSizesEntry\x1a\x31\n\x0fGroupSizesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\"\x84\x01\n\rArrivingQubit\x12\r\n\x05qubit\x18\x01 \x01(\t\x12\x0e\n\x06holder\x18\x02 \x01(\t\x12\x12\n\ngroup_size\x18\x03 \x01(\r\x12\x0f\n\x07pair_id\x18\x04 \x01(\t\x12\x0b\n\x03tag\x18\x05 \x01(\t\x12\x10\n\x08ready_ns\x18\x06 \x01(\x03\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\r\"\xb7\x01\n\rArriveRequest\x12\x11\n\tfrom_node\x18\x01 \x01(\t\x12*\n\x06qubits\x18\x02 \x03(\x0b\x32\x1a.qemu_net.v1.ArrivingQubit\x12\x17\n\x0fvirtual_time_ns\x18\x03 \x01(\x03\x12&\n\x05state\x18\x04 \x01(\x0b\x32\x17.qemu_net.v1.GroupState\x12&\n\x05\x61\x64opt\x18\x05 \x03(\x0b\x32\x17.qemu_net.v1.GroupState\"\xa7\x01\n\x10\x43lassicalMessage\x12\x11\n\tfrom_node\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\x12\x0f\n\x07sent_ns\x18\x05 \x01(\x03\x12\x12\n\narrival_ns\x18\x06 \x01(\x03\x12,\n\x08\x61ttached\x18\x07 \x01(\x0b\x32\x1a.qemu_net.v1.ArriveRequest\"l\n\x0b\x45prOutcomes\x12\x11\n\tfrom_node\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12\x10\n\x08outcomes\x18\x03 \x01(\x0c\x12\r\n\x05\x62\x61ses\x18\x04 \x01(\x0c\x12\x17\n\x0fvirtual_time_ns\x18\x05 \x01(\x03\x32\xdb\x03\n\x0bPeerService\x12\x44\n\x07\x46orward\x12\x1b.qemu_net.v1.ForwardRequest\x1a\x1c.qemu_net.v1.ForwardResponse\x12J\n\tTakeGroup\x12\x1d.qemu_net.v1.TakeGroupRequest\x1a\x1e.qemu_net.v1.TakeGroupResponse\x12\x37\n\nAdoptGroup\x12\x17.qemu_net.v1.GroupState\x1a\x10.qemu_net.v1.Ack\x12\x42\n\x0cUpdateHolder\x12 .qemu_net.v1.UpdateHolderRequest\x1a\x10.qemu_net.v1.Ack\x12\x36\n\x06\x41rrive\x12\x1a.qemu_net.v1.ArriveRequest\x1a\x10.qemu_net.v1.Ack\x12\x43\n\x10\x44\x65liverClassical\x12\x1d.qemu_net.v1.ClassicalMessage\x1a\x10.qemu_net.v1.Ack\x12@\n\x12\x44\x65liverEprOutcomes\x12\x18.qemu_net.v1.EprOutcomes\x1a\x10.qemu_net.v1.Ackb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16qemu_net/v1/peer.proto\x12\x0bqemu_net.v1\x1a\x17qemu_net/v1/types.proto\"\x1e\n\x03\x41\x63k\x12\x17\n\x0fvirtual_time_ns\x18\x01 \x01(\x03\"\xe6\x01\n\x0e\x46orwardRequest\x12\x11\n\tfrom_node\x18\x01 \x01(\t\x12*\n\noperations\x18\x02 \x03(\x0b\x32\x16.qemu_net.v1.Operation\x12\x17\n\x0fvirtual_time_ns\x18\x04 \x01(\x03\x12<\n\tpull_from\x18\x05 \x03(\x0b\x32).qemu_net.v1.ForwardRequest.PullFromEntry\x1a/\n\rPullFromEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01J\x04\x08\x03\x10\x04R\x07holders\"\xc4\x01\n\x0f\x46orwardResponse\x12\x10\n\x08outcomes\x18\x01 \x03(\r\x12\x17\n\x0fvirtual_time_ns\x18\x03 \x01(\x03\x12\x36\n\x05moved\x18\x04 \x03(\x0b\x32\'.qemu_net.v1.ForwardResponse.MovedEntry\x12\r\n\x05sizes\x18\x05 \x01(\x0c\x1a,\n\nMovedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01J\x04\x08\x02\x10\x03R\x0bgroup_sizes\"5\n\x10TakeGroupRequest\x12\r\n\x05qubit\x18\x01 \x01(\t\x12\x12\n\nnew_holder\x18\x02 \x01(\t\"M\n\x11TakeGroupResponse\x12&\n\x05state\x18\x01 \x01(\x0b\x32\x17.qemu_net.v1.GroupState\x12\x10\n\x08moved_to\x18\x02 \x01(\t\"\xaf\x01\n\x13UpdateHolderRequest\x12\x0e\n\x06qubits\x18\x01 \x03(\t\x12\x0e\n\x06holder\x18\x02 \x01(\t\x12\x45\n\x0bgroup_sizes\x18\x03 \x03(\x0b\x32\x30.qemu_net.v1.UpdateHolderRequest.GroupSizesEntry\x1a\x31\n\x0fGroupSizesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\"\x84\x01\n\rArrivingQubit\x12\r\n\x05qubit\x18\x01 \x01(\t\x12\x0e\n\x06holder\x18\x02 \x01(\t\x12\x12\n\ngroup_size\x18\x03 \x01(\r\x12\x0f\n\x07pair_id\x18\x04 \x01(\t\x12\x0b\n\x03tag\x18\x05 \x01(\t\x12\x10\n\x08ready_ns\x18\x06 \x01(\x03\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\r\"\xb7\x01\n\rArriveRequest\x12\x11\n\tfrom_node\x18\x01 \x01(\t\x12*\n\x06qubits\x18\x02 \x03(\x0b\x32\x1a.qemu_net.v1.ArrivingQubit\x12\x17\n\x0fvirtual_time_ns\x18\x03 \x01(\x03\x12&\n\x05state\x18\x04 \x01(\x0b\x32\x17.qemu_net.v1.GroupState\x12&\n\x05\x61\x64opt\x18\x05 \x03(\x0b\x32\x17.qemu_net.v1.GroupState\"\xa7\x01\n\x10\x43lassicalMessage\x12\x11\n\tfrom_node\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\x12\x0f\n\x07sent_ns\x18\x05 \x01(\x03\x12\x12\n\narrival_ns\x18\x06 \x01(\x03\x12,\n\x08\x61ttached\x18\x07 \x01(\x0b\x32\x1a.qemu_net.v1.ArriveRequest\"l\n\x0b\x45prOutcomes\x12\x11\n\tfrom_node\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12\x10\n\x08outcomes\x18\x03 \x01(\x0c\x12\r\n\x05\x62\x61ses\x18\x04 \x01(\x0c\x12\x17\n\x0fvirtual_time_ns\x18\x05 \x01(\x03\x32\xdb\x03\n\x0bPeerService\x12\x44\n\x07\x46orward\x12\x1b.qemu_net.v1.ForwardRequest\x1a\x1c.qemu_net.v1.ForwardResponse\x12J\n\tTakeGroup\x12\x1d.qemu_net.v1.TakeGroupRequest\x1a\x1e.qemu_net.v1.TakeGroupResponse\x12\x37\n\nAdoptGroup\x12\x17.qemu_net.v1.GroupState\x1a\x10.qemu_net.v1.Ack\x12\x42\n\x0cUpdateHolder\x12 .qemu_net.v1.UpdateHolderRequest\x1a\x10.qemu_net.v1.Ack\x12\x36\n\x06\x41rrive\x12\x1a.qemu_net.v1.ArriveRequest\x1a\x10.qemu_net.v1.Ack\x12\x43\n\x10\x44\x65liverClassical\x12\x1d.qemu_net.v1.ClassicalMessage\x1a\x10.qemu_net.v1.Ack\x12@\n\x12\x44\x65liverEprOutcomes\x12\x18.qemu_net.v1.EprOutcomes\x1a\x10.qemu_net.v1.Ackb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'qemu_net.v1.peer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FORWARDREQUEST_HOLDERSENTRY']._loaded_options = None
-  _globals['_FORWARDREQUEST_HOLDERSENTRY']._serialized_options = b'8\001'
-  _globals['_FORWARDRESPONSE_GROUPSIZESENTRY']._loaded_options = None
-  _globals['_FORWARDRESPONSE_GROUPSIZESENTRY']._serialized_options = b'8\001'
+  _globals['_FORWARDREQUEST_PULLFROMENTRY']._loaded_options = None
+  _globals['_FORWARDREQUEST_PULLFROMENTRY']._serialized_options = b'8\001'
   _globals['_FORWARDRESPONSE_MOVEDENTRY']._loaded_options = None
   _globals['_FORWARDRESPONSE_MOVEDENTRY']._serialized_options = b'8\001'
   _globals['_UPDATEHOLDERREQUEST_GROUPSIZESENTRY']._loaded_options = None
@@ -43,31 +41,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACK']._serialized_start=64
   _globals['_ACK']._serialized_end=94
   _globals['_FORWARDREQUEST']._serialized_start=97
-  _globals['_FORWARDREQUEST']._serialized_end=308
-  _globals['_FORWARDREQUEST_HOLDERSENTRY']._serialized_start=262
-  _globals['_FORWARDREQUEST_HOLDERSENTRY']._serialized_end=308
-  _globals['_FORWARDRESPONSE']._serialized_start=311
-  _globals['_FORWARDRESPONSE']._serialized_end=591
-  _globals['_FORWARDRESPONSE_GROUPSIZESENTRY']._serialized_start=496
-  _globals['_FORWARDRESPONSE_GROUPSIZESENTRY']._serialized_end=545
-  _globals['_FORWARDRESPONSE_MOVEDENTRY']._serialized_start=547
-  _globals['_FORWARDRESPONSE_MOVEDENTRY']._serialized_end=591
-  _globals['_TAKEGROUPREQUEST']._serialized_start=593
-  _globals['_TAKEGROUPREQUEST']._serialized_end=646
-  _globals['_TAKEGROUPRESPONSE']._serialized_start=648
-  _globals['_TAKEGROUPRESPONSE']._serialized_end=725
-  _globals['_UPDATEHOLDERREQUEST']._serialized_start=728
-  _globals['_UPDATEHOLDERREQUEST']._serialized_end=903
-  _globals['_UPDATEHOLDERREQUEST_GROUPSIZESENTRY']._serialized_start=496
-  _globals['_UPDATEHOLDERREQUEST_GROUPSIZESENTRY']._serialized_end=545
-  _globals['_ARRIVINGQUBIT']._serialized_start=906
-  _globals['_ARRIVINGQUBIT']._serialized_end=1038
-  _globals['_ARRIVEREQUEST']._serialized_start=1041
-  _globals['_ARRIVEREQUEST']._serialized_end=1224
-  _globals['_CLASSICALMESSAGE']._serialized_start=1227
-  _globals['_CLASSICALMESSAGE']._serialized_end=1394
-  _globals['_EPROUTCOMES']._serialized_start=1396
-  _globals['_EPROUTCOMES']._serialized_end=1504
-  _globals['_PEERSERVICE']._serialized_start=1507
-  _globals['_PEERSERVICE']._serialized_end=1982
+  _globals['_FORWARDREQUEST']._serialized_end=327
+  _globals['_FORWARDREQUEST_PULLFROMENTRY']._serialized_start=265
+  _globals['_FORWARDREQUEST_PULLFROMENTRY']._serialized_end=312
+  _globals['_FORWARDRESPONSE']._serialized_start=330
+  _globals['_FORWARDRESPONSE']._serialized_end=526
+  _globals['_FORWARDRESPONSE_MOVEDENTRY']._serialized_start=463
+  _globals['_FORWARDRESPONSE_MOVEDENTRY']._serialized_end=507
+  _globals['_TAKEGROUPREQUEST']._serialized_start=528
+  _globals['_TAKEGROUPREQUEST']._serialized_end=581
+  _globals['_TAKEGROUPRESPONSE']._serialized_start=583
+  _globals['_TAKEGROUPRESPONSE']._serialized_end=660
+  _globals['_UPDATEHOLDERREQUEST']._serialized_start=663
+  _globals['_UPDATEHOLDERREQUEST']._serialized_end=838
+  _globals['_UPDATEHOLDERREQUEST_GROUPSIZESENTRY']._serialized_start=789
+  _globals['_UPDATEHOLDERREQUEST_GROUPSIZESENTRY']._serialized_end=838
+  _globals['_ARRIVINGQUBIT']._serialized_start=841
+  _globals['_ARRIVINGQUBIT']._serialized_end=973
+  _globals['_ARRIVEREQUEST']._serialized_start=976
+  _globals['_ARRIVEREQUEST']._serialized_end=1159
+  _globals['_CLASSICALMESSAGE']._serialized_start=1162
+  _globals['_CLASSICALMESSAGE']._serialized_end=1329
+  _globals['_EPROUTCOMES']._serialized_start=1331
+  _globals['_EPROUTCOMES']._serialized_end=1439
+  _globals['_PEERSERVICE']._serialized_start=1442
+  _globals['_PEERSERVICE']._serialized_end=1917
 # @@protoc_insertion_point(module_scope)

@@ -14,8 +14,8 @@ class Ack(_message.Message):
     def __init__(self, virtual_time_ns: _Optional[int] = ...) -> None: ...
 
 class ForwardRequest(_message.Message):
-    __slots__ = ("from_node", "operations", "holders", "virtual_time_ns")
-    class HoldersEntry(_message.Message):
+    __slots__ = ("from_node", "operations", "virtual_time_ns", "pull_from")
+    class PullFromEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -24,23 +24,16 @@ class ForwardRequest(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     FROM_NODE_FIELD_NUMBER: _ClassVar[int]
     OPERATIONS_FIELD_NUMBER: _ClassVar[int]
-    HOLDERS_FIELD_NUMBER: _ClassVar[int]
     VIRTUAL_TIME_NS_FIELD_NUMBER: _ClassVar[int]
+    PULL_FROM_FIELD_NUMBER: _ClassVar[int]
     from_node: str
     operations: _containers.RepeatedCompositeFieldContainer[_types_pb2.Operation]
-    holders: _containers.ScalarMap[str, str]
     virtual_time_ns: int
-    def __init__(self, from_node: _Optional[str] = ..., operations: _Optional[_Iterable[_Union[_types_pb2.Operation, _Mapping]]] = ..., holders: _Optional[_Mapping[str, str]] = ..., virtual_time_ns: _Optional[int] = ...) -> None: ...
+    pull_from: _containers.ScalarMap[str, str]
+    def __init__(self, from_node: _Optional[str] = ..., operations: _Optional[_Iterable[_Union[_types_pb2.Operation, _Mapping]]] = ..., virtual_time_ns: _Optional[int] = ..., pull_from: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ForwardResponse(_message.Message):
-    __slots__ = ("outcomes", "group_sizes", "virtual_time_ns", "moved")
-    class GroupSizesEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: int
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    __slots__ = ("outcomes", "virtual_time_ns", "moved", "sizes")
     class MovedEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -49,14 +42,14 @@ class ForwardResponse(_message.Message):
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     OUTCOMES_FIELD_NUMBER: _ClassVar[int]
-    GROUP_SIZES_FIELD_NUMBER: _ClassVar[int]
     VIRTUAL_TIME_NS_FIELD_NUMBER: _ClassVar[int]
     MOVED_FIELD_NUMBER: _ClassVar[int]
+    SIZES_FIELD_NUMBER: _ClassVar[int]
     outcomes: _containers.RepeatedScalarFieldContainer[int]
-    group_sizes: _containers.ScalarMap[str, int]
     virtual_time_ns: int
     moved: _containers.ScalarMap[str, str]
-    def __init__(self, outcomes: _Optional[_Iterable[int]] = ..., group_sizes: _Optional[_Mapping[str, int]] = ..., virtual_time_ns: _Optional[int] = ..., moved: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    sizes: bytes
+    def __init__(self, outcomes: _Optional[_Iterable[int]] = ..., virtual_time_ns: _Optional[int] = ..., moved: _Optional[_Mapping[str, str]] = ..., sizes: _Optional[bytes] = ...) -> None: ...
 
 class TakeGroupRequest(_message.Message):
     __slots__ = ("qubit", "new_holder")
