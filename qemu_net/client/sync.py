@@ -158,7 +158,8 @@ class Node:
         return list(self._call("Apply", n.ApplyRequest(operations=operations)).outcomes)
 
     def gate(self, gate: Any, *qubits: Qubit | str, angle: float | None = None) -> None:
-        self.apply([w.gate_op(gate, qubits, angle)])
+        # Not via apply(): a gate has no outcomes to read back (one protobuf access less per call).
+        self._call("Apply", n.ApplyRequest(operations=[w.gate_op(gate, qubits, angle)]))
 
     def measure(self, qubit: Qubit | str, basis: str = "Z", *, keep: bool = False) -> int:
         return self.apply([w.measure_op(qubit, basis, keep)])[0]

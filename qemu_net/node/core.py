@@ -278,19 +278,21 @@ class NodeCore:
     def _execute_locked(self, ops: Sequence[Op], now_ns: int) -> tuple[list[int], int]:
         """Run ops on groups held here (lock held). Returns outcomes and the new time."""
         reg = self.register
+        noise_at, held_loc = self._noise, self.held_loc
         outcomes: list[int] = []
         t = now_ns
         for op in ops:
-            qs = op_qubits(op)
+            is_gate = isinstance(op, GateOp)
+            qs = op.qubits if is_gate else (op.qubit,)
             for q in qs:
                 if q not in reg:
                     raise QubitNotFound(f"qubit {q!r} is not held at {self.name!r}")
             # All qubits of an operation share one location (checked there): its model applies.
-            noise = self._noise[self.held_loc[qs[0]]]
+            noise = noise_at[held_loc[qs[0]]]
             memory = noise.has_memory_noise
             if memory:
                 reg.advance(qs, t, self.superop_for_wait)
-            if isinstance(op, GateOp):
+            if is_gate:
                 reg.apply_unitary(op.unitary, qs)
                 sop = noise.gate_superop(len(qs))
                 if sop is not None:
@@ -520,16 +522,19 @@ class NodeCore:
         """Run a batch of operations on qubits located here; returns the measurement outcomes."""
         self.check_serving()
         qs = self._check_batch(ops)
+        reg, located = self.register, self.located
         for _ in range(MAX_REDIRECTS):
             with self._lock:
-                for q in qs:
+                for q in qs:  # again: _check_batch let go of the lock, or this is a retry
                     self._check_located(q)
                 # The register is the truth about what is held here; the directory may lag behind it.
+                local = True
                 for q in qs:
-                    if q in self.register:
-                        self.located[q] = self.name
-                holders = {q: self.located[q] for q in qs}
-                if all(h == self.name for h in holders.values()) and all(q in self.register for q in qs):
+                    if q in reg:
+                        located[q] = self.name
+                    else:
+                        local = False
+                if local:
                     regroups = _regroups(ops)
                     members = self._group_members(qs) if regroups else []
                     outcomes, t = self._execute_locked(ops, self.clock.now())
@@ -542,6 +547,7 @@ class NodeCore:
                 else:
                     push = False
                     outcomes = None
+                    holders = {q: located[q] for q in qs}
             if outcomes is not None:
                 if push:
                     self._push_back(members)
@@ -877,34 +883,44 @@ class NodeCore:
         qs = distinct_qubits(ops)
         reg = self.register
         with self._lock:
-            ready = not pull_from and all(q in reg for q in qs)
-            if not ready:
+            if not pull_from and all(q in reg for q in qs):
+                ran = self._run_forwarded(ops, qs, now_ns)
+            else:
+                ran = None
                 moved = {q: self._tomb[q] for q in qs if q not in reg and q not in pull_from and q in self._tomb}
                 if moved:
                     return ForwardResult([], [], now_ns, moved)
-        if not ready:
+        if ran is None:
             self._pull({q: h for q, h in pull_from.items() if h != self.name})
             for q in qs:
                 if q not in pull_from and q not in reg:
                     self._wait_in_transit(q)
-        with self._lock:
-            if not ready:
+            with self._lock:
                 # A concurrent merge may have taken a group between the pull and now: nothing has run
                 # yet, so send the caller where it went and let it retry there.
                 gone = {q: self._tomb.get(q, "") for q in qs if q not in reg}
                 if gone:
                     if all(gone.values()):
                         return ForwardResult([], [], now_ns, gone)
-                    raise QubitNotFound(f"qubit(s) {sorted(q for q, h in gone.items() if not h)} are not held at "
-                                        f"{self.name!r}")
-            regroups = _regroups(ops)
-            members = self._group_members(qs) if regroups else []
-            outcomes, t = self._execute_locked(ops, now_ns)
-            sizes = [reg.group_size(q) if q in reg else 0 for q in qs]
-            push = regroups and bool(self._pushable(members))
-        if push or (regroups and self._box() is not None):
+                    raise QubitNotFound(f"qubit(s) {sorted(q for q, h in gone.items() if not h)} are not held "
+                                        f"at {self.name!r}")
+                ran = self._run_forwarded(ops, qs, now_ns)
+        result, members = ran
+        if members:
             self._push_back(members)
-        return ForwardResult(outcomes, sizes, t)
+        return result
+
+    def _run_forwarded(self, ops: Sequence[Op], qs: list[str], now_ns: int) -> tuple[ForwardResult, list[str]]:
+        """Execute forwarded ops (lock held, every qubit held here). Returns the result and the qubits
+        whose groups to consider pushing back to their location (none unless the ops regrouped)."""
+        reg = self.register
+        regroups = _regroups(ops)
+        members = self._group_members(qs) if regroups else []
+        outcomes, t = self._execute_locked(ops, now_ns)
+        sizes = [reg.group_size(q) if q in reg else 0 for q in qs]
+        if regroups and not self._pushable(members) and self._box() is None:
+            members = []
+        return ForwardResult(outcomes, sizes, t), members
 
     def on_take_group(self, q: str, new_holder: str) -> tuple[GroupState, list[str]] | str:
         with self._cond:

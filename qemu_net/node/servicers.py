@@ -29,6 +29,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def rpc(fn: F) -> F:
     """Map domain errors to gRPC statuses (with the error type in trailing metadata); never crash."""
 
+    name = fn.__name__
+
     @functools.wraps(fn)
     def wrapper(self, request, context: grpc.ServicerContext):
         code = "OK"
@@ -40,12 +42,12 @@ def rpc(fn: F) -> F:
             context.abort(status_for(exc), str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not kill the node; report it as INTERNAL
             code = "INTERNAL"
-            log.exception("internal error in %s", fn.__name__)
-            context.abort(grpc.StatusCode.INTERNAL, f"internal error in {fn.__name__}: {type(exc).__name__}: {exc}")
+            log.exception("internal error in %s", name)
+            context.abort(grpc.StatusCode.INTERNAL, f"internal error in {name}: {type(exc).__name__}: {exc}")
         finally:
             core = self.core
             with core.metrics_lock:
-                core.rpc_counts[(self.SERVICE, fn.__name__, code)] += 1
+                core.rpc_counts[(self.SERVICE, name, code)] += 1
 
     return wrapper  # type: ignore[return-value]
 
