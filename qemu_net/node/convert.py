@@ -70,8 +70,8 @@ def _rotation_unitary(axis: int, angle: float) -> np.ndarray:
 class GateOp:
     unitary: np.ndarray
     qubits: tuple[str, ...]
-    #: The gate as it came over the wire, forwarded as is (a named gate stays a name, not a matrix).
-    wire: t.Gate | None = field(default=None, compare=False, repr=False)
+    #: The operation as it came over the wire, forwarded as is (a named gate stays a name, not a matrix).
+    wire: t.Operation | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def op_from_proto(op: t.Operation) -> Op:
     kind = op.WhichOneof("kind")
     if kind == "gate" and (n == 1 and qubits[0] or n == 2 and qubits[0] and qubits[1] and qubits[0] != qubits[1]):
         # The hot path (every gate a node runs or forwards) does its checks in this one condition.
-        return GateOp(unitary_from_proto(op.gate, n), qubits, op.gate)
+        return GateOp(unitary_from_proto(op.gate, n), qubits, op)
     if not qubits:
         raise InvalidOperation("operation names no qubit")
     if not all(qubits):
@@ -153,8 +153,11 @@ def op_from_proto(op: t.Operation) -> Op:
 
 
 def ops_from_proto(ops: Sequence[t.Operation]) -> list[Op]:
-    if len(ops) > 10_000:
-        raise InvalidOperation(f"at most 10000 operations per call, got {len(ops)}")
+    n = len(ops)
+    if not n:
+        raise InvalidOperation("the operation list is empty")
+    if n > 10_000:
+        raise InvalidOperation(f"at most 10000 operations per call, got {n}")
     return [op_from_proto(o) for o in ops]
 
 
@@ -164,6 +167,8 @@ def op_qubits(op: Op) -> tuple[str, ...]:
 
 def distinct_qubits(ops: Sequence[Op]) -> list[str]:
     """The qubits `ops` name, each once, in order of first appearance (the order Forward replies use)."""
+    if len(ops) == 1:  # the commonest batch; a gate naming a qubit twice is refused when it runs
+        return list(op_qubits(ops[0]))
     seen: dict[str, None] = {}
     for op in ops:
         for q in op_qubits(op):
@@ -233,7 +238,7 @@ def op_to_proto(op: Op) -> t.Operation:
     """The wire form of a domain operation (gates travel as their unitary)."""
     if isinstance(op, GateOp):
         if op.wire is not None:
-            return t.Operation(qubits=list(op.qubits), gate=op.wire)
+            return op.wire
         u = op.unitary
         return t.Operation(
             qubits=list(op.qubits),

@@ -241,27 +241,26 @@ class NodeCore:
             )
         raise QubitNotFound(f"no qubit {q!r} at node {self.name!r}", qubit=q)
 
-    def _check_batch(self, ops: Sequence[Op]) -> list[str]:
-        qs = distinct_qubits(ops)
-        with self._lock:
-            for op in ops:
-                if isinstance(op, GateOp) and len(op.qubits) > 1:
-                    elsewhere = {}
-                    for q in op.qubits:
-                        if q not in self.located:
-                            where = self.held_loc.get(q) or self._departed.get(q)
-                            if where:
-                                elsewhere[q] = where
-                    if elsewhere:
-                        desc = ", ".join(f"{q!r} is at {w!r}" for q, w in elsewhere.items())
-                        raise NotColocated(
-                            f"a {len(op.qubits)}-qubit gate needs all its qubits at one node; at {self.name!r}: "
-                            f"{desc}. Use a nonlocal gate protocol or teleport a qubit first",
-                            qubits=list(op.qubits),
-                        )
-            for q in qs:
-                self._check_located(q)
-        return qs
+    def _check_batch(self, ops: Sequence[Op], qs: list[str]) -> None:
+        """Every qubit of `ops` (`qs`) is located here, and the qubits of each multi-qubit gate together
+        (lock held)."""
+        for op in ops:
+            if isinstance(op, GateOp) and len(op.qubits) > 1:
+                elsewhere = {}
+                for q in op.qubits:
+                    if q not in self.located:
+                        where = self.held_loc.get(q) or self._departed.get(q)
+                        if where:
+                            elsewhere[q] = where
+                if elsewhere:
+                    desc = ", ".join(f"{q!r} is at {w!r}" for q, w in elsewhere.items())
+                    raise NotColocated(
+                        f"a {len(op.qubits)}-qubit gate needs all its qubits at one node; at {self.name!r}: "
+                        f"{desc}. Use a nonlocal gate protocol or teleport a qubit first",
+                        qubits=list(op.qubits),
+                    )
+        for q in qs:
+            self._check_located(q)
 
     def superop_for_wait(self, q: str, waited_ns: int) -> np.ndarray | None:
         """Memory decoherence of held qubit `q` over waited_ns, with the T1/T2 of its *location* node."""
@@ -521,12 +520,11 @@ class NodeCore:
     def apply(self, ops: Sequence[Op]) -> list[int]:
         """Run a batch of operations on qubits located here; returns the measurement outcomes."""
         self.check_serving()
-        qs = self._check_batch(ops)
+        qs = distinct_qubits(ops)
         reg, located = self.register, self.located
         for _ in range(MAX_REDIRECTS):
             with self._lock:
-                for q in qs:  # again: _check_batch let go of the lock, or this is a retry
-                    self._check_located(q)
+                self._check_batch(ops, qs)  # on every retry too: a qubit may have left meanwhile
                 # The register is the truth about what is held here; the directory may lag behind it.
                 local = True
                 for q in qs:
@@ -874,7 +872,7 @@ class NodeCore:
         return msg
 
     # ================================================================ peer handlers
-    def on_forward(self, from_node: str, ops: Sequence[Op], pull_from: Mapping[str, str], now_ns: int) -> ForwardResult:
+    def on_forward(self, ops: Sequence[Op], pull_from: Mapping[str, str], now_ns: int) -> ForwardResult:
         """Run ops for their location node at *its* time now_ns. A forward is simulation plumbing, not a
         physical message, so this (holder) node's own clock does not move.
 

@@ -94,8 +94,6 @@ class NodeServicer(ng.NodeServiceServicer):
 
     @rpc
     def Apply(self, request, context):
-        if not request.operations:
-            raise InvalidOperation("the operation list is empty")
         ops = convert.ops_from_proto(request.operations)
         outcomes = self.core.apply(ops)
         resp = n.ApplyResponse(virtual_time_ns=self.core.clock.now())
@@ -172,7 +170,7 @@ class PeerServicer(pg.PeerServiceServicer):
     def Forward(self, request, context):
         ops = convert.ops_from_proto(request.operations)
         pull_from = request.pull_from
-        res = self.core.on_forward(request.from_node, ops, dict(pull_from) if pull_from else {}, request.virtual_time_ns)
+        res = self.core.on_forward(ops, dict(pull_from) if pull_from else {}, request.virtual_time_ns)
         # Hot path: fields left empty are not set at all (building an empty map or list costs as much).
         resp = p.ForwardResponse(sizes=bytes(res.sizes), virtual_time_ns=res.now_ns)
         if res.outcomes:

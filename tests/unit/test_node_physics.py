@@ -95,7 +95,7 @@ def test_holder_applies_the_location_nodes_memory_at_the_location_time():
     (r,) = core.remote_halves([h])
     assert not core.register.group_of(h.qubit).mixed  # an ideal link delivers a pure |Phi+>
     before = core.clock.now()
-    core.on_forward("m", [GateOp(I2, (r,))], {}, h.ready_ns + 250_000)
+    core.on_forward([GateOp(I2, (r,))], {}, h.ready_ns + 250_000)
     assert core.clock.now() == before
     rho = core.register.density_matrix([h.qubit, r])
     assert fidelity(rho) == pytest.approx(stored_half(250_000, 1e-3, 4e-4), abs=1e-12)
@@ -134,7 +134,7 @@ def test_measure_at_the_holder_uses_the_location_readout_error():
     for _ in range(20):
         (h,) = core.create_epr("m")
         (r,) = core.remote_halves([h])
-        res = core.on_forward("m", [MeasureOp(r, "Z", False)], {}, core.clock.now())
+        res = core.on_forward([MeasureOp(r, "Z", False)], {}, core.clock.now())
         mine = core.apply([MeasureOp(h.qubit, "Z", False)])[0]
         assert res.outcomes == [mine ^ 1]
 
