@@ -34,8 +34,10 @@ ECHO_SERVER = textwrap.dedent(
     """
     import sys, grpc
     from concurrent import futures
+    # With an address argument this is a relay: its handler calls the echo there (two hops, no other work).
+    relay = grpc.insecure_channel(sys.argv[1]).unary_unary("/bench.Echo/Echo") if len(sys.argv) > 1 else None
     def echo(req, ctx):
-        return req
+        return relay(req, timeout=5) if relay else req
     h = grpc.method_handlers_generic_handler("bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)})
     s = grpc.server(futures.ThreadPoolExecutor(16), options=[("grpc.so_reuseport", 0)])
     s.add_generic_rpc_handlers((h,))
@@ -50,11 +52,17 @@ TWO = parse_topology({"name": "bench2", "nodes": ["alice", "bob"], "links": [["a
 
 
 class EchoServer:
-    """A bare gRPC echo (generic unary handler returning its request) in its own process."""
+    """A bare gRPC echo (generic unary handler returning its request) in its own process; given another
+    echo server's address, a relay to it (the bare cost of the two hops of a forwarded operation)."""
+
+    def __init__(self, relay_to: str | None = None) -> None:
+        self.relay_to = relay_to
 
     def __enter__(self) -> EchoServer:
-        self.proc = subprocess.Popen([sys.executable, "-c", ECHO_SERVER], stdout=subprocess.PIPE, text=True)
+        args = [self.relay_to] if self.relay_to else []
+        self.proc = subprocess.Popen([sys.executable, "-c", ECHO_SERVER, *args], stdout=subprocess.PIPE, text=True)
         port = int(self.proc.stdout.readline())
+        self.address = f"127.0.0.1:{port}"
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self._echo = self.channel.unary_unary("/bench.Echo/Echo")
         grpc.channel_ready_future(self.channel).result(timeout=10)
@@ -189,11 +197,16 @@ def one_run(quick: bool) -> dict[str, float]:
             g, e = paired_latency(lambda: bob.gate("H", p.remote), echo, 1000 // k)
             out["gate_remote_held_ms"], out["gate_remote_echo_ms"] = g * 1e3, e * 1e3
             assert bob.info().groups_held == 0, "the remote-held benchmark must really forward"
+        # The floor under the remote-held gate: the same two hops through bare gRPC servers, no work.
+        with EchoServer() as far, EchoServer(relay_to=far.address) as relay:
+            r, e = paired_latency(relay.call, echo, 1000 // k)
+            out["relay_ms"], out["relay_echo_ms"] = r * 1e3, e * 1e3
     finally:
         local.stop()
         echo.__exit__()
     out["gate_local_over_echo"] = out["gate_local_ms"] / out["gate_local_echo_ms"]
     out["gate_remote_held_over_echo"] = out["gate_remote_held_ms"] / out["gate_remote_echo_ms"]
+    out["relay_over_echo"] = out["relay_ms"] / out["relay_echo_ms"]
     out["up_8_nodes_s"], mem = startup(8)
     out.update({f"up_8_{key}": v for key, v in mem.items()})
     if not quick:

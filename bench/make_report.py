@@ -39,12 +39,13 @@ def main(folder: str) -> None:
         f"| teleportations of random states via SDK (prepare, teleport, verify; 8 in flight) | {m['teleports_per_s']:.0f} /s | >= 200 |",
         f"| one gate on a local qubit (interleaved with echo calls) | {m['gate_local_ms']:.3f} ms = {m['gate_local_over_echo']:.2f}x echo | <= 1.5x |",
         f"| one gate on a qubit whose state another process holds | {m['gate_remote_held_ms']:.3f} ms = {m['gate_remote_held_over_echo']:.2f}x echo | <= 2.5x |",
+        f"| floor for the above: a bare gRPC relay (echo server calling a second echo; reference) | {m['relay_ms']:.3f} ms = {m['relay_over_echo']:.2f}x echo | |",
         f"| `qnet up`-style start, 8 nodes healthy | {m['up_8_nodes_s']:.2f} s | <= 5 s |",
         f"| 8 nodes: RSS / PSS per node | {m['up_8_rss_mb_median']:.0f} MB / {m['up_8_pss_mb_median']:.1f} MB | PSS <= 40 MB |",
         f"| 64 nodes healthy | {m['up_64_nodes_s']:.2f} s (PSS {m['up_64_pss_mb_median']:.1f} MB/node) | <= 20 s |\n",
         "Per run: " + "; ".join(
             ", ".join(f"{k}={r[k]:.4g}" for k in ("epr_pairs_per_s", "teleports_per_s", "gate_local_over_echo",
-                                                 "gate_remote_held_over_echo")) for r in f["runs"]) + "\n",
+                                                 "gate_remote_held_over_echo", "relay_over_echo")) for r in f["runs"]) + "\n",
         "## Noise cost: `python bench/bench_noise_cost.py --rounds 3` (one client, sequential)\n",
     ]
     md = nz["median"]

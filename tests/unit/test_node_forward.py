@@ -1,0 +1,60 @@
+"""The holder's side of a forwarded batch (NodeCore.on_forward), in one process: what it reports back to
+the location, and how it redirects a request that arrives after the state moved on."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qemu_net.network.topology import parse_topology
+from qemu_net.node.convert import GateOp, MeasureOp, distinct_qubits
+from qemu_net.node.core import NodeCore
+
+X = np.array([[0, 1], [1, 0]], dtype=complex)
+CNOT = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=complex)
+TOPO = parse_topology({"nodes": ["a", "m", "far"], "links": [["a", "m"], ["a", "far"]]})
+
+
+class FakePeers:
+    def __init__(self) -> None:
+        self.adopted: list = []
+
+    def arrive(self, node, qubits, now_ns, state=None, adopt=()):
+        pass
+
+    def adopt_group(self, node, state, locations):
+        self.adopted.append((node, state.qubits))
+
+
+def test_distinct_qubits_keeps_first_appearance_order():
+    ops = [GateOp(X, ("b",)), GateOp(CNOT, ("a", "b")), MeasureOp("c", "Z", False), GateOp(X, ("a",))]
+    assert distinct_qubits(ops) == ["b", "a", "c"]
+    assert distinct_qubits(ops[:1]) == ["b"]
+
+
+def test_forward_reports_group_sizes_in_qubit_order():
+    """Sizes come back one per distinct qubit, in the order the location computes too; 0 for a qubit the
+    batch consumed."""
+    peers = FakePeers()
+    core = NodeCore(TOPO, "a", peers=peers)
+    (h1,) = core.create_epr("m")
+    (h2,) = core.create_epr("m")
+    r1, r2 = core.remote_halves([h1, h2])
+    res = core.on_forward([GateOp(X, (r1,))], {}, 0)
+    assert res.sizes == [2] and res.outcomes == [] and not res.moved
+    # CNOT merges the two pairs (a 4-qubit group); measuring r1 then removes it.
+    res = core.on_forward([GateOp(CNOT, (r2, r1)), MeasureOp(r1, "Z", False)], {}, 0)
+    assert res.sizes == [3, 0] and len(res.outcomes) == 1
+    assert core.register.group_size(r2) == 3
+    assert peers.adopted == []  # h1, h2 are still located here: nothing to push back
+
+
+def test_forward_after_the_group_moved_redirects_without_running():
+    """A forward that arrives after the group migrated elsewhere runs nothing and names the new holder
+    (the location retries there)."""
+    core = NodeCore(TOPO, "a", peers=FakePeers())
+    (h,) = core.create_epr("m")
+    (r,) = core.remote_halves([h])
+    core.on_take_group(r, "far")  # the group migrates to "far"
+    res = core.on_forward([GateOp(X, (r,))], {}, 0)
+    assert res.moved == {r: "far"}
+    assert res.sizes == [] and res.outcomes == []
