@@ -54,7 +54,7 @@ from qemu_net.errors import (
 from qemu_net.network import physics
 from qemu_net.network.topology import LinkSpec, Topology
 from qemu_net.node.clock import VirtualClock
-from qemu_net.node.convert import DiscardOp, GateOp, MeasureOp, Op, ResetOp, distinct_qubits, op_qubits
+from qemu_net.node.convert import DiscardOp, GateOp, MeasureOp, Op, ResetOp, distinct_qubits
 from qemu_net.node.mailbox import Mailbox, Message, SendSequencer
 from qemu_net.protocols.context import EprHalf
 from qemu_net.quantum.noise import NoiseModel, readout_flip
@@ -146,13 +146,6 @@ class Peers(Protocol):
     ) -> None: ...
     def deliver_classical(self, node: str, msg: Message, attached: Attachment | None = None) -> None: ...
     def deliver_epr_outcomes(self, node: str, batch_id: str, outcomes: bytes, bases: bytes, now_ns: int) -> None: ...
-
-
-def _regroups(ops: Sequence[Op]) -> bool:
-    """Whether `ops` may change which qubits share a group (a 2-qubit gate merges, a measurement, reset or
-    discard splits). Only then can a group become one to push back to its location; a batch of 1-qubit
-    gates (the commonest forward) skips that bookkeeping."""
-    return any(not isinstance(op, GateOp) or len(op.qubits) > 1 for op in ops)
 
 
 class NodeCore:
@@ -440,6 +433,15 @@ class NodeCore:
                     self._reinsert(state, locs)
                 raise
 
+    def _regrouped(self, ops: Sequence[Op], qs: list[str]) -> list[str]:
+        """Before running `ops` on `qs` (lock held): the members of their groups when the ops may change
+        which qubits share a group (a 2-qubit gate merges; measurement, reset and discard split), else [].
+        Only a regrouped group can become one to push back to its location, so a batch of 1-qubit gates
+        (the commonest forward) skips that bookkeeping."""
+        if all(isinstance(op, GateOp) and len(op.qubits) == 1 for op in ops):
+            return []
+        return self._group_members(qs)
+
     def _group_members(self, qs: Iterable[str]) -> list[str]:
         out: list[str] = []
         for q in qs:
@@ -533,15 +535,14 @@ class NodeCore:
                     else:
                         local = False
                 if local:
-                    regroups = _regroups(ops)
-                    members = self._group_members(qs) if regroups else []
+                    members = self._regrouped(ops, qs)
                     outcomes, t = self._execute_locked(ops, self.clock.now())
                     self.clock.advance_to(t)
                     self._forget_freed(ops)
                     for q in qs:
                         if q in self.register:
                             self.sizes[q] = self.register.group_size(q)
-                    push = regroups and bool(self._pushable(members))
+                    push = bool(members) and bool(self._pushable(members))
                 else:
                     push = False
                     outcomes = None
@@ -910,13 +911,12 @@ class NodeCore:
 
     def _run_forwarded(self, ops: Sequence[Op], qs: list[str], now_ns: int) -> tuple[ForwardResult, list[str]]:
         """Execute forwarded ops (lock held, every qubit held here). Returns the result and the qubits
-        whose groups to consider pushing back to their location (none unless the ops regrouped)."""
+        whose groups to push back to their location (none unless the ops regrouped one)."""
         reg = self.register
-        regroups = _regroups(ops)
-        members = self._group_members(qs) if regroups else []
+        members = self._regrouped(ops, qs)
         outcomes, t = self._execute_locked(ops, now_ns)
         sizes = [reg.group_size(q) if q in reg else 0 for q in qs]
-        if regroups and not self._pushable(members) and self._box() is None:
+        if members and not self._pushable(members):
             members = []
         return ForwardResult(outcomes, sizes, t), members
 

@@ -45,6 +45,13 @@ def status_for(exc: e.QnetError) -> grpc.StatusCode:
     return ERROR_TO_STATUS.get(type(exc), grpc.StatusCode.UNKNOWN)
 
 
+_TRANSPORT_FAILURES = {
+    grpc.StatusCode.UNAVAILABLE: "is unreachable",
+    grpc.StatusCode.DEADLINE_EXCEEDED: "did not answer within its deadline",
+    grpc.StatusCode.CANCELLED: "cancelled the call (it is shutting down)",
+}
+
+
 def error_from_rpc(err: grpc.RpcError, *, where: str = "") -> e.QnetError:
     """Rebuild the domain error a node raised (or a transport failure) from a gRPC error."""
     code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
@@ -58,9 +65,11 @@ def error_from_rpc(err: grpc.RpcError, *, where: str = "") -> e.QnetError:
         name = ""
     cls = _BY_NAME.get(name)
     if cls is None:
-        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and not name:
+        # Transport failures (no domain error type attached): the node is gone, too slow, or its server
+        # cancelled the call because it is stopping (we never cancel our own calls).
+        if code in _TRANSPORT_FAILURES and not name:
             prefix = f"{where}: " if where else ""
-            what = "did not answer within its deadline" if code == grpc.StatusCode.DEADLINE_EXCEEDED else "is unreachable"
-            return e.PeerUnavailable(f"{prefix}node {what} ({details or code.name})", code=code.name)
+            return e.PeerUnavailable(f"{prefix}node {_TRANSPORT_FAILURES[code]} ({details or code.name})",
+                                     code=code.name)
         cls = STATUS_TO_ERROR.get(code, e.QnetError)
     return cls(details or code.name, code=code.name)
