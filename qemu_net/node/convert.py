@@ -235,7 +235,8 @@ def bases_from_bytes(data: bytes, count: int, what: str) -> np.ndarray:
 
 
 def op_to_proto(op: Op) -> t.Operation:
-    """The wire form of a domain operation (gates travel as their unitary)."""
+    """The wire form of a domain operation (gates travel as their unitary). A gate decoded from the wire
+    returns that same message (part of the incoming request): copy it into a new message, never mutate it."""
     if isinstance(op, GateOp):
         if op.wire is not None:
             return op.wire
