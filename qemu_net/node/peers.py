@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from qemu_net._proto.v1 import peer_pb2 as p
 from qemu_net._proto.v1 import peer_pb2_grpc as pg
@@ -20,13 +21,15 @@ from qemu_net.node.core import ForwardResult
 from qemu_net.node.mailbox import Message
 from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.ownership import BUSY, Moved, TakeResult
-from qemu_net.node.status import error_from_rpc
+from qemu_net.node.status import connection_refused, error_from_rpc, never_sent
 from qemu_net.node.transit import Shipment, Txn
 
 #: Deadline of a node-to-node call made outside any request (holder hints).
 HINT_DEADLINE_S = 5.0
 #: Shortest deadline a call is sent with (a request whose deadline passed still fails fast, clearly).
 _MIN_TIMEOUT_S = 0.001
+#: Deadline of the probe that tells a dead peer (refusing connections) from a slow one.
+PROBE_TIMEOUT_S = 2.0
 #: First pause before resending a classical message whose delivery failed at once.
 _RESEND_PAUSE_S = 0.02
 
@@ -40,17 +43,6 @@ CHANNEL_OPTIONS = [
 ]
 
 
-def _gone(err: grpc.RpcError) -> bool:
-    """The peer's address refuses connections: its process is gone (not merely slow or cut off)."""
-    try:
-        if err.code() != grpc.StatusCode.UNAVAILABLE:  # type: ignore[attr-defined]
-            return False
-        details = (err.details() or "").lower()  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - an RpcError without status
-        return False
-    return "connection refused" in details
-
-
 class GrpcPeers:
     """Channels to peers by name, created lazily from an address book."""
 
@@ -62,6 +54,9 @@ class GrpcPeers:
         self._lock = threading.Lock()
         #: Called (outside any lock) with a peer's name when its address refuses connections.
         self.on_peer_gone: Callable[[str], None] | None = None
+        self._health: dict[str, health_pb2_grpc.HealthStub] = {}
+        self._probing: set[str] = set()
+        self._closed = False
 
     def set_addresses(self, addresses: dict[str, str]) -> None:
         with self._lock:
@@ -81,23 +76,58 @@ class GrpcPeers:
                 self._channels.append(ch)
                 s = pg.PeerServiceStub(ch)
                 self._stubs[node] = s
+                self._health[node] = health_pb2_grpc.HealthStub(ch)
+                ch.subscribe(lambda state, node=node: self._on_state(node, state), try_to_connect=False)
         return s
+
+    def _on_state(self, node: str, state: grpc.ChannelConnectivity) -> None:
+        """A connection to `node` was lost (the channel left READY): probe once whether the peer is gone,
+        so state held for a dead peer is reclaimed even if no request of ours is addressed to it."""
+        if state not in (grpc.ChannelConnectivity.IDLE, grpc.ChannelConnectivity.TRANSIENT_FAILURE):
+            return
+        with self._lock:
+            if node in self._probing or self._closed:
+                return
+            self._probing.add(node)
+        threading.Thread(target=self._probe, args=(node,), name=f"probe-{node}", daemon=True).start()
+
+    def _probe(self, node: str) -> None:
+        try:
+            self._health[node].Check(health_pb2.HealthCheckRequest(), timeout=PROBE_TIMEOUT_S)
+        except grpc.RpcError as err:
+            if connection_refused(err) and self.on_peer_gone is not None and not self._closed:
+                self.on_peer_gone(node)
+        except ValueError:  # the channel was closed meanwhile (this node is stopping)
+            pass
+        finally:
+            with self._lock:
+                self._probing.discard(node)
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             for ch in self._channels:
                 ch.close()
             self._channels.clear()
             self._stubs.clear()
 
     def _call(self, node: str, method: str, request, deadline: float, *, ready: bool = False):  # noqa: ANN001, ANN202
+        """One call, bounded by `deadline`. A peer whose address refuses connections is gone: that fails at
+        once (and is reported to `on_peer_gone`). A connection that could not be set up in time (a busy
+        host) never carried the request, so the call then waits for the channel instead, up to the
+        deadline; a call that may have reached the peer is never sent twice."""
         fn = getattr(self.stub(node), method)
-        try:
-            return fn(request, timeout=max(deadline - time.monotonic(), _MIN_TIMEOUT_S), wait_for_ready=ready)
-        except grpc.RpcError as err:
-            if _gone(err) and self.on_peer_gone is not None:
-                self.on_peer_gone(node)
-            raise error_from_rpc(err, where=f"{self.name} -> {node} ({method})") from None
+        while True:
+            try:
+                return fn(request, timeout=max(deadline - time.monotonic(), _MIN_TIMEOUT_S), wait_for_ready=ready)
+            except grpc.RpcError as err:
+                if connection_refused(err):
+                    if self.on_peer_gone is not None:
+                        self.on_peer_gone(node)
+                elif not ready and never_sent(err) and time.monotonic() < deadline:
+                    ready = True
+                    continue
+                raise error_from_rpc(err, where=f"{self.name} -> {node} ({method})") from None
 
     # ------------------------------------------------------------------ Peers protocol
     def forward(self, node: str, ops: Sequence[Op], pull_from: dict[str, str], now_ns: int, *, txn: Txn,
