@@ -139,6 +139,8 @@ class Chaos:
     local: LocalNetwork
     faults: str | None
     workers: BusyWorkers | None
+    #: Sampled outcomes of the runs by protocol, checked pooled at the end of the mode.
+    samples: dict[str, list] = field(default_factory=lambda: collections.defaultdict(list))
 
 
 @dataclass
@@ -155,6 +157,7 @@ class ModeStats:
 class Record:
     runs: list[dict] = field(default_factory=list)
     modes: dict[str, ModeStats] = field(default_factory=dict)
+    stats: list[dict] = field(default_factory=list)
 
 
 RECORD = Record()
@@ -196,6 +199,17 @@ def chaos(request) -> Iterator[Chaos]:
 
 
 # ------------------------------------------------------------------------------------------ record
+@pytest.fixture
+def chaos_stats(chaos):
+    """Record one pooled statistic of the current mode (for the summary)."""
+
+    def record(stat: str, estimate: float, expected: float, se: float, n: int, runs: int) -> None:
+        RECORD.stats.append({"mode": chaos.mode, "stat": stat, "estimate": estimate, "expected": expected,
+                             "se": se, "n": n, "runs": runs, "z": (estimate - expected) / se if se else 0.0})
+
+    return record
+
+
 def _error_text(call: pytest.CallInfo) -> str:
     exc = call.excinfo
     if exc is None:
@@ -210,8 +224,9 @@ def _where(call: pytest.CallInfo) -> str:
     exc = call.excinfo
     if exc is None:
         return ""
+    here = os.path.dirname(os.path.abspath(__file__))
     for entry in reversed(exc.traceback):
-        if "chaos" in str(entry.path):
+        if os.path.dirname(os.path.abspath(str(entry.path))) == here:
             lines = str(entry.statement).strip().splitlines()
             return f"{entry.path.name}:{entry.lineno + 1}: {lines[0] if lines else ''}"[:200]
     return ""
@@ -222,8 +237,8 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     spec = getattr(item, "callspec", None)
-    if item.get_closest_marker("chaos") is None or spec is None or "chaos" not in spec.params:
-        return
+    if item.get_closest_marker("chaos") is None or spec is None or "seed" not in spec.params:
+        return  # protocol runs only (the pooled statistics are listed from RECORD.stats)
     if rep.when == "call" or (rep.when == "setup" and not rep.passed):
         RECORD.runs.append({
             "mode": spec.params["chaos"],
@@ -259,6 +274,10 @@ def pytest_terminal_summary(terminalreporter):
         tr.write_line(f"mode {m}: {tot[m]} runs, {totbad[m]} failed, {s.wall_s:.0f} s wall, busy workers "
                       f"{s.workers} (alive at end {s.workers_alive_at_end}), {ENV_VAR}={s.faults or '(unset)'}, "
                       f"load {s.load_start} -> {s.load_end}")
+    for st in RECORD.stats:
+        verdict = "FAILED " if abs(st["z"]) >= 4 else ""
+        tr.write_line(f"{verdict}pooled {st['mode']}/{st['stat']}: {st['estimate']:.4f} vs closed form "
+                      f"{st['expected']:.4f} ({st['z']:+.2f} SE, n={st['n']} from {st['runs']} runs)")
     failures = [r for r in runs if r["outcome"] != "passed"]
     tr.write_line(f"chaos runs: {len(runs)} in total, {len(failures)} failed")
     for r in failures:
@@ -267,5 +286,6 @@ def pytest_terminal_summary(terminalreporter):
     path = os.environ.get("QNET_CHAOS_REPORT")
     if path:
         with open(path, "w") as f:
-            json.dump({"runs": runs, "modes": {m: vars(s) for m, s in RECORD.modes.items()}}, f, indent=1)
+            json.dump({"runs": runs, "modes": {m: vars(s) for m, s in RECORD.modes.items()}, "stats": RECORD.stats},
+                      f, indent=1)
         tr.write_line(f"chaos record written to {path}")

@@ -1,9 +1,16 @@
 """The protocol suite under stress: every run must succeed and still match its closed form.
 
-Each test is one protocol run under one stress mode (``chaos`` fixture: cpu, delay, both) with one seed;
-`RUNS` says how many runs each protocol gets per mode. The checks are the protocol suite's own closed
-forms (tests/protocols, tests/integration): exact density matrices to 1e-6 where a state can be gathered,
-sampled statistics within 4 standard errors computed from the closed form.
+Each `test_<protocol>` is one protocol run under one stress mode (``chaos`` fixture: cpu, delay, both)
+with one seed; `RUNS` says how many runs each protocol gets per mode. The checks are the protocol suite's
+own closed forms (tests/protocols, tests/integration): exact density matrices to 1e-6 where a state can
+be gathered (every run has at least one such check, except BB84, whose keys must be equal), and sampled
+statistics within 4 standard errors computed from the closed form.
+
+The sampled statistics are pooled over a mode's runs of a protocol and checked once per mode and
+protocol (`test_pooled_statistics`, which pytest runs after that mode's runs): checked run by run, the
+~190 small-sample 4-SE checks of one suite run would raise a false alarm in about 5% of suite runs
+(binomial tails of 12-36 samples, measured by simulation), a flaky test; pooled, 18 checks on hundreds
+of samples each, it is about 0.1%.
 """
 
 from __future__ import annotations
@@ -99,7 +106,7 @@ def test_teleport(chaos, seed):
 
 # ------------------------------------------------------------------------------------------ chains
 def _chain(chaos, links: int, seed: int, sampled_pairs: int) -> None:
-    """One exact pair (gathered: F = 1/4 + 3/4 w^n to 1e-6) and sampled pairs (F within 4 SE)."""
+    """One exact pair (gathered: F = 1/4 + 3/4 w^n to 1e-6) and sampled pairs (pooled: F within 4 SE)."""
     net = chaos.net
     path = [f"c{i}" for i in range(links + 1)]
     expected = werner_chain([CHAIN_F] * links)
@@ -113,9 +120,9 @@ def _chain(chaos, links: int, seed: int, sampled_pairs: int) -> None:
     codes = balanced_bases(sampled_pairs, rng)
     d = net.chain(path, pairs=sampled_pairs, measure_bases=["ZXY"[c] for c in codes], timeout_s=TIMEOUT_S)
     assert d.outcomes is not None and not d.pairs
-    f = estimate_fidelity(d.outcomes[0], d.outcomes[1], codes)
-    se = bell_diagonal_se(werner(expected), codes)
-    assert abs(f - expected) < 4 * se, (f, se, expected)
+    za, zb = d.outcomes
+    assert za.shape == zb.shape == (sampled_pairs,) and za.max() <= 1 and zb.max() <= 1
+    chaos.samples[f"chain_{links}"].append((seed, za, zb, codes))
     assert_nothing_left(net, before)
 
 
@@ -138,7 +145,7 @@ def test_chain_8(chaos, seed):
 @pytest.mark.parametrize("seed", seeds("purify"))
 def test_purify(chaos, seed):
     """DEJMPS on Werner 0.8: a kept pair's Bell coefficients are the map's (1e-6); sampled success rate
-    and output fidelity within 4 SE."""
+    and output fidelity (pooled) within 4 SE."""
     net = chaos.net
     p_exp, c_exp = dejmps(werner(PURIFY_F))
     before = in_use(net, ["u0", "u1"])
@@ -157,13 +164,10 @@ def test_purify(chaos, seed):
                    timeout_s=TIMEOUT_S)
     ok = p.success
     za, zb = p.outcomes
+    assert ok.shape == za.shape == zb.shape == (reps,) and p.consumed == 2 * reps
     assert np.all(za[~ok] == 255) and np.all(zb[~ok] == 255)
-    assert abs(ok.mean() - p_exp) < 4 * np.sqrt(p_exp * (1 - p_exp) / reps), (ok.mean(), p_exp)
-    kept = codes[ok]
-    assert all((kept == k).sum() > 0 for k in range(3)), "a basis with no kept pair (P ~ 3 x 0.23^15)"
-    f = estimate_fidelity(za[ok], zb[ok], kept)
-    se = bell_diagonal_se(c_exp, kept)
-    assert abs(f - c_exp[0]) < 4 * se, (f, se, c_exp[0])
+    assert za[ok].max(initial=0) <= 1 and zb[ok].max(initial=0) <= 1
+    chaos.samples["purify"].append((seed, ok, za[ok], zb[ok], codes[ok]))
     assert_nothing_left(net, before)
 
 
@@ -243,15 +247,63 @@ def test_circuit(chaos, seed):
 # ------------------------------------------------------------------------------------------ QKD
 @pytest.mark.parametrize("seed", seeds("bb84"))
 def test_bb84(chaos, seed):
-    """Single-photon BB84 with misalignment e: QBER within 4 SE of e; both nodes hand out the same key."""
+    """Single-photon BB84 with misalignment e: both nodes hand out the same key; the QBER (pooled) is e."""
     net = chaos.net
     before = in_use(net, ["qa", "qb"])
     s = qkd.run_qkd(net, "qa", "qb", "bb84", decoy=False, n_pulses=60_000, sample_fraction=0.25,
                     session=f"chaos-{chaos.mode}-{seed}", timeout_s=TIMEOUT_S)
     assert s.succeeded and s.final_bits > 0 and s.stored_bits_alice == s.stored_bits_bob
-    e = QKD_MISALIGNMENT
-    assert abs(s.qber - e) <= 4 * np.sqrt(e * (1 - e) / s.sample_bits), (s.qber, s.sample_bits)
+    assert s.sample_bits > 0 and 0 <= s.qber < 0.11
+    chaos.samples["bb84"].append((seed, round(s.qber * s.sample_bits), s.sample_bits))
     keys = qkd.get_keys(net["qa"], "qb", number=1, size_bits=64)
     got = qkd.get_keys_with_ids(net["qb"], "qa", [k.key_id for k in keys])
     assert [k.key for k in got] == [k.key for k in keys]
     assert_nothing_left(net, before)
+
+
+# ------------------------------------------------------------------------------------------ pooled statistics
+POOLED = ["chain_2", "chain_4", "chain_8", "purify_success", "purify_fidelity", "bb84_qber"]
+
+
+def _z_line(est: float, expected: float, se: float, n: int, per_run: list[str]) -> str:
+    return (f"estimate {est:.4f}, closed form {expected:.4f}, SE {se:.4f} ({(est - expected) / se:+.2f} SE), "
+            f"n={n}; per run: {', '.join(per_run)}")
+
+
+@pytest.mark.parametrize("stat", POOLED)
+def test_pooled_statistics(chaos, stat, chaos_stats):
+    """The sampled statistics of this mode's runs, pooled, are within 4 SE of the closed form."""
+    kind = stat.split("_")[0] if not stat.startswith("chain") else stat
+    got = chaos.samples.get(kind, [])
+    if not got:
+        pytest.skip(f"no {kind} run of mode {chaos.mode} delivered samples (selected out, or every run failed)")
+    if stat.startswith("chain"):
+        links = int(stat.split("_")[1])
+        expected = werner_chain([CHAIN_F] * links)
+        za = np.concatenate([g[1] for g in got])
+        zb = np.concatenate([g[2] for g in got])
+        codes = np.concatenate([g[3] for g in got])
+        est, se, n = estimate_fidelity(za, zb, codes), bell_diagonal_se(werner(expected), codes), len(codes)
+        per_run = [f"{g[0]}:{estimate_fidelity(g[1], g[2], g[3]):.3f}" for g in got]
+    elif stat == "purify_success":
+        expected, _ = dejmps(werner(PURIFY_F))
+        ok = np.concatenate([g[1] for g in got])
+        n = len(ok)
+        est, se = float(ok.mean()), float(np.sqrt(expected * (1 - expected) / n))
+        per_run = [f"{g[0]}:{g[1].mean():.2f}" for g in got]
+    elif stat == "purify_fidelity":
+        _, c = dejmps(werner(PURIFY_F))
+        expected = c[0]
+        za = np.concatenate([g[2] for g in got])
+        zb = np.concatenate([g[3] for g in got])
+        codes = np.concatenate([g[4] for g in got])
+        est, se, n = estimate_fidelity(za, zb, codes), bell_diagonal_se(c, codes), len(codes)
+        per_run = [f"{g[0]}:{len(g[4])}" for g in got]
+    else:
+        expected = QKD_MISALIGNMENT
+        errors, n = sum(g[1] for g in got), sum(g[2] for g in got)
+        est, se = errors / n, float(np.sqrt(expected * (1 - expected) / n))
+        per_run = [f"{g[0]}:{g[1] / g[2]:.4f}" for g in got]
+    line = _z_line(est, expected, se, n, per_run)
+    chaos_stats(stat, est, expected, se, n, len(got))
+    assert abs(est - expected) < 4 * se, line
