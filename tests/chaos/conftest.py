@@ -30,11 +30,15 @@ from dataclasses import dataclass, field
 import pytest
 
 from qemu_net.client import LocalNetwork, Network
+from qemu_net.errors import QnetError
 from qemu_net.network.topology import Topology, parse_topology
 from qemu_net.node.faults import ENV_VAR, FaultPlan
 
 MODES = ("cpu", "delay", "both")
 BUSY_WORKERS = 8
+#: Memory per node: large, so that qubits a failed run leaves behind do not make later runs fail with
+#: MemoryFull (each failure is then its own; what it left behind is recorded with it).
+MEMORY_QUBITS = 4096
 #: A spin loop ends on its own after this long even if nobody stops it.
 BUSY_MAX_S = 900.0
 #: QNET_FAULTS per mode: up to 10 ms on every peer call, 2% of handlers stalled for 150 ms.
@@ -78,7 +82,8 @@ def chaos_topology() -> Topology:
     links.append({"nodes": ["qa", "qb"], "length_km": 0, "detector_efficiency": 0.5,
                   "misalignment_error": QKD_MISALIGNMENT})
     links += [{"nodes": [n, "lab"]} for n in to_lab]
-    return parse_topology({"name": "chaos", "nodes": nodes, "links": links, "seed": 17})
+    return parse_topology({"name": "chaos", "nodes": [{"name": n, "memory_qubits": MEMORY_QUBITS} for n in nodes],
+                           "links": links, "seed": 17})
 
 
 # ------------------------------------------------------------------------------------------ stress
@@ -141,6 +146,20 @@ class Chaos:
     workers: BusyWorkers | None
     #: Sampled outcomes of the runs by protocol, checked pooled at the end of the mode.
     samples: dict[str, list] = field(default_factory=lambda: collections.defaultdict(list))
+    #: Qubits in use at the nodes of the current run when it started.
+    before: dict[str, int] = field(default_factory=dict)
+
+    def left_behind(self) -> dict[str, int]:
+        """Qubits in use now minus at the start of the current run, by node (nonzero only)."""
+        out = {}
+        for n, b in self.before.items():
+            try:
+                d = self.net[n].info().qubits_in_use - b
+            except QnetError as exc:  # only for the record of a run that already failed
+                return {"?": type(exc).__name__}
+            if d:
+                out[n] = d
+        return out
 
 
 @dataclass
@@ -240,6 +259,10 @@ def pytest_runtest_makereport(item, call):
     if item.get_closest_marker("chaos") is None or spec is None or "seed" not in spec.params:
         return  # protocol runs only (the pooled statistics are listed from RECORD.stats)
     if rep.when == "call" or (rep.when == "setup" and not rep.passed):
+        chaos = item.funcargs.get("chaos")
+        left = chaos.left_behind() if chaos is not None and rep.when == "call" and not rep.passed else {}
+        if chaos is not None and rep.when == "call":
+            chaos.before = {}
         RECORD.runs.append({
             "mode": spec.params["chaos"],
             "protocol": item.originalname.removeprefix("test_"),
@@ -247,6 +270,7 @@ def pytest_runtest_makereport(item, call):
             "outcome": "error" if rep.when == "setup" else rep.outcome,
             "error": _error_text(call) if not rep.passed else "",
             "where": _where(call) if not rep.passed else "",
+            "left_behind": left,
             "seconds": round(call.duration, 3),
             "test": item.nodeid,
         })
@@ -282,7 +306,7 @@ def pytest_terminal_summary(terminalreporter):
     tr.write_line(f"chaos runs: {len(runs)} in total, {len(failures)} failed")
     for r in failures:
         tr.write_line(f"FAILED mode={r['mode']} protocol={r['protocol']} seed={r['seed']} ({r['seconds']} s): "
-                      f"{r['error']}  [at {r['where']}]")
+                      f"{r['error']}  [at {r['where']}; qubits left in use: {r['left_behind'] or 'none'}]")
     path = os.environ.get("QNET_CHAOS_REPORT")
     if path:
         with open(path, "w") as f:

@@ -58,6 +58,12 @@ def in_use(net, nodes) -> dict[str, int]:
     return {n: net[n].info().qubits_in_use for n in nodes}
 
 
+def track(chaos, nodes) -> dict[str, int]:
+    """Qubits in use before the run; kept so that a failed run's record says what it left behind."""
+    chaos.before = in_use(chaos.net, nodes)
+    return chaos.before
+
+
 def assert_nothing_left(net, before: dict[str, int]) -> None:
     """No node holds more qubits than before the run. Compared with before, not with 0: a run that failed
     earlier may have left qubits behind (or its roles may free them later), which is not this run's doing."""
@@ -91,7 +97,7 @@ def test_teleport(chaos, seed):
     """Random states teleported alice -> bob over an ideal link arrive with fidelity 1; nothing leaks."""
     net = chaos.net
     rng = np.random.default_rng(1000 + seed)
-    before = in_use(net, ["alice", "bob"])
+    before = track(chaos, ["alice", "bob"])
     for _ in range(2):
         theta, phi = float(np.arccos(1 - 2 * rng.random())), float(2 * np.pi * rng.random())
         psi = np.array([np.cos(theta / 2), np.exp(1j * phi) * np.sin(theta / 2)])
@@ -110,7 +116,7 @@ def _chain(chaos, links: int, seed: int, sampled_pairs: int) -> None:
     net = chaos.net
     path = [f"c{i}" for i in range(links + 1)]
     expected = werner_chain([CHAIN_F] * links)
-    before = in_use(net, path)
+    before = track(chaos, path)
     d = net.chain(path, timeout_s=TIMEOUT_S)
     assert d.epr_pairs == links and d.swaps == links - 1
     (qa, qb), = d.pairs
@@ -148,7 +154,7 @@ def test_purify(chaos, seed):
     and output fidelity (pooled) within 4 SE."""
     net = chaos.net
     p_exp, c_exp = dejmps(werner(PURIFY_F))
-    before = in_use(net, ["u0", "u1"])
+    before = track(chaos, ["u0", "u1"])
     for _ in range(30):  # P(no success in 30) = (1 - 0.77)^30 ~ 1e-19
         p = net.purify("u0", "u1", method="dejmps", rounds=1, timeout_s=TIMEOUT_S)
         if p.success[0]:
@@ -182,7 +188,7 @@ def test_ghz(chaos, seed):
     nodes = GHZ_SETS[seed % len(GHZ_SETS)]
     k = len(nodes)
     p = (0.0, 0.05, 0.1)[seed % 3]
-    before = in_use(net, nodes + ["lab"])
+    before = track(chaos, nodes + ["lab"])
     g = net.ghz(nodes, depolarize=p, timeout_s=TIMEOUT_S)
     assert g.epr_pairs == k - 1
     np.testing.assert_allclose(gather(net, g.qubits[0]), ghz_rho(k, p), atol=1e-6)
@@ -205,7 +211,7 @@ def test_nonlocal_cnot(chaos, seed):
     """Two product inputs from {|0>,|1>,|+>,|->,|+i>}^2: the two-node result equals the local CNOT."""
     net = chaos.net
     rng = np.random.default_rng(4000 + seed)
-    before = in_use(net, ["x0", "x1"])
+    before = track(chaos, ["x0", "x1"])
     for i in rng.choice(len(INPUTS), size=2, replace=False):
         cin, tin = INPUTS[i]
         c = net["x0"].qubit()
@@ -235,7 +241,7 @@ def test_circuit(chaos, seed):
     rng.shuffle(where)
     assignment = dict(zip(qubits, where))
     nodes = [f"k{i}" for i in range(4)] + ["lab"]
-    before = in_use(net, nodes)
+    before = track(chaos, nodes)
     r = net.run_circuit(circuit, assignment, keep=True, timeout_s=TIMEOUT_S)
     rho = gather(net, [r.qubits[q] for q in qubits])
     psi = cirq.final_state_vector(circuit, qubit_order=qubits, dtype=np.complex128)
@@ -249,7 +255,7 @@ def test_circuit(chaos, seed):
 def test_bb84(chaos, seed):
     """Single-photon BB84 with misalignment e: both nodes hand out the same key; the QBER (pooled) is e."""
     net = chaos.net
-    before = in_use(net, ["qa", "qb"])
+    before = track(chaos, ["qa", "qb"])
     s = qkd.run_qkd(net, "qa", "qb", "bb84", decoy=False, n_pulses=60_000, sample_fraction=0.25,
                     session=f"chaos-{chaos.mode}-{seed}", timeout_s=TIMEOUT_S)
     assert s.succeeded and s.final_bits > 0 and s.stored_bits_alice == s.stored_bits_bob
