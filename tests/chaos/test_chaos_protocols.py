@@ -10,7 +10,7 @@ The sampled statistics are pooled over a mode's runs of a protocol and checked o
 protocol (`test_pooled_statistics`, which pytest runs after that mode's runs): checked run by run, the
 ~190 small-sample 4-SE checks of one suite run would raise a false alarm in about 5% of suite runs
 (binomial tails of 12-36 samples, measured by simulation), a flaky test; pooled, 18 checks on hundreds
-of samples each, it is about 0.1%.
+of samples each, it is about 0.15%.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def test_purify(chaos, seed):
     assert p.consumed == 2
     np.testing.assert_allclose(bell_coefficients(pair_state(net, p.pairs[0])), c_exp, atol=1e-6)
 
-    reps = 45
+    reps = 24
     codes = balanced_bases(reps, np.random.default_rng(3000 + seed))
     p = net.purify("u0", "u1", method="dejmps", rounds=1, repetitions=reps, measure_bases=["ZXY"[c] for c in codes],
                    timeout_s=TIMEOUT_S)
