@@ -182,6 +182,12 @@ class Record:
 RECORD = Record()
 
 
+def _env_of(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        items = f.read().split(b"\0")
+    return dict(i.decode(errors="replace").split("=", 1) for i in items if b"=" in i)
+
+
 def _loadavg() -> str:
     try:
         with open("/proc/loadavg") as f:
@@ -199,6 +205,8 @@ def chaos(request) -> Iterator[Chaos]:
     stats.load_start = _loadavg()
     with fault_env(FAULTS[mode]):
         local = LocalNetwork.start(chaos_topology(), allow_inspect=True)
+    for node in ("c1", "k0"):  # the node processes really run with this mode's plan (or none)
+        assert _env_of(local.pid(node)).get(ENV_VAR) == FAULTS[mode], (mode, node)
     workers = BusyWorkers(BUSY_WORKERS) if mode in ("cpu", "both") else None
     try:
         with Network.connect(local.topology, timeout_s=60) as net:
