@@ -144,8 +144,6 @@ class NodeCore:
         )
         self.channels = ClassicalChannels(topology=topology, name=name, clock=self.clock, peers=peers)
         self.mailbox = self.channels.mailbox
-        if hasattr(peers, "on_peer_gone"):
-            peers.on_peer_gone = self.peer_gone  # type: ignore[attr-defined]
 
     # ================================================================ helpers
     @property

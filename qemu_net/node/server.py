@@ -79,6 +79,7 @@ class NodeServer:
         self.peers = GrpcPeers(name, peer_addresses(topology))
         self.core = NodeCore(topology, name, peers=delayed_peers(self.peers, self.faults, name), seed=seed,
                              allow_inspect=allow_inspect)
+        self.peers.on_peer_gone = self.core.peer_gone  # state held for a dead peer is reclaimed
         stall = stall_interceptors(self.faults, name, (NODE_SERVICE, PEER_SERVICE)) or None
         self.health = health.HealthServicer()
         self._stopped = threading.Event()
