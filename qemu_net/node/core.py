@@ -613,7 +613,7 @@ class NodeCore:
     def peer_gone(self, node: str) -> None:
         """Node `node` is gone (its process refuses connections): its memory is lost. Qubits located there
         are traced out of the groups held here; qubits located here whose state it held are lost."""
-        if node == self.name or node not in self.topology.node_names:
+        if node == self.name or node not in self.topology.node_names or self._draining:
             return
         with self._cond:
             dropped = self.held.drop_located_at(node)

@@ -133,10 +133,12 @@ class GrpcPeers:
     def forward(self, node: str, ops: Sequence[Op], pull_from: dict[str, str], now_ns: int, *, txn: Txn,
                 min_epochs: dict[str, int], deadline: float) -> ForwardResult:
         # Hot path (every operation on a qubit whose state another node holds): empty fields stay unset.
-        req = p.ForwardRequest(from_node=self.name, operations=[op_to_proto(o) for o in ops], virtual_time_ns=now_ns,
-                               txn=txn_to_proto(txn))
+        req = p.ForwardRequest(from_node=self.name, operations=[op_to_proto(o) for o in ops], virtual_time_ns=now_ns)
         if pull_from:
+            # The receiver will pull: it needs the operation's stamp (wait-die). A receiver that must pull
+            # although we believed it held everything stamps the operation itself.
             req.pull_from.update(pull_from)
+            req.txn.CopyFrom(txn_to_proto(txn))
         if min_epochs:
             req.min_epochs.update(min_epochs)
         r = self._call(node, "Forward", req, deadline)
