@@ -178,13 +178,18 @@ class _Target:
 
     @classmethod
     def open(cls, record: ProcessRecord) -> tuple[str, _Target | None]:
+        status = record.status()
+        if status != RUNNING:
+            return status, None
         if not hasattr(os, "pidfd_open"):
-            status = record.status()
-            return status, cls(record.pid, None) if status == RUNNING else None
+            return status, cls(record.pid, None)
         try:
             fd = os.pidfd_open(record.pid)
         except ProcessLookupError:
             return EXITED, None
+        except OSError:  # e.g. the pid now names a thread of another process
+            status = record.status()
+            return status, cls(record.pid, None) if status == RUNNING else None
         # Checked after opening: the process the pidfd names held the pid at least until this check.
         status = record.status()
         if status != RUNNING:
