@@ -47,10 +47,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "running without it (SIGTERM, SIGKILL after --grace-s), and remove the state "
                                    "file. " + LIFECYCLE)
     add_topology_args(d)
-    d.add_argument("--grace-s", type=float, default=NODE_GRACE_S,
+    d.add_argument("--grace-s", type=_non_negative, default=NODE_GRACE_S,
                    help=f"drain time for nodes left without a supervisor before SIGKILL (default {NODE_GRACE_S:g})")
     d.add_argument("--json", action="store_true", help="print what was done as JSON")
     d.set_defaults(func=run_down)
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
+    return value
 
 
 def _down_hint(args: argparse.Namespace) -> str:
