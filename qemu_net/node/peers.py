@@ -6,6 +6,7 @@ request), so a node-to-node call never outlives the request it serves.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -56,6 +57,7 @@ class GrpcPeers:
         self.on_peer_gone: Callable[[str], None] | None = None
         self._health: dict[str, health_pb2_grpc.HealthStub] = {}
         self._probing: set[str] = set()
+        self._watches: list[tuple[grpc.Channel, Callable[[grpc.ChannelConnectivity], None]]] = []
         self._closed = False
 
     def set_addresses(self, addresses: dict[str, str]) -> None:
@@ -77,7 +79,9 @@ class GrpcPeers:
                 s = pg.PeerServiceStub(ch)
                 self._stubs[node] = s
                 self._health[node] = health_pb2_grpc.HealthStub(ch)
-                ch.subscribe(lambda state, node=node: self._on_state(node, state), try_to_connect=False)
+                watch = functools.partial(self._on_state, node)
+                ch.subscribe(watch, try_to_connect=False)
+                self._watches.append((ch, watch))
         return s
 
     def _on_state(self, node: str, state: grpc.ChannelConnectivity) -> None:
@@ -106,6 +110,9 @@ class GrpcPeers:
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            for ch, watch in self._watches:
+                ch.unsubscribe(watch)  # before close: a watched channel's poller raises once it is closed
+            self._watches.clear()
             for ch in self._channels:
                 ch.close()
             self._channels.clear()
