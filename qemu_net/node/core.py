@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -125,13 +126,16 @@ class NodeCore:
         self._cond = threading.Condition(threading.RLock())
         self._draining = False
         self._ids = itertools.count(1)
+        #: This process's incarnation: qubit ids carry it, so ids from before a restart name no qubit of ours.
+        self.incarnation = secrets.token_hex(3)
+        self._id_prefix = f"{name}.{self.incarnation}."
         #: Every node's noise model: the holder of a group applies each qubit's *location* model.
         noise = {n.name: NoiseModel.from_node_spec(n) for n in topology.nodes}
         # The node's memory size is enforced by the directory (qubits located here), not the register:
         # a holder may hold halves located elsewhere.
         register = Register(capacity=2**62, seed=int(self.seed_seq.generate_state(1)[0]))
         self.held = Holdings(name, register, noise)
-        self.directory = Directory(name, self.held)
+        self.directory = Directory(name, self.held, self._id_prefix)
         self.ownership = Ownership(name, self._cond, self.held, self.directory, peers, lambda: self._draining)
         #: Counters read by the Prometheus collector (qemu_net.node.metrics).
         self.metrics_lock = threading.Lock()
@@ -151,7 +155,9 @@ class NodeCore:
         return self.held.register
 
     def new_qubit_id(self) -> str:
-        return f"{self.name}.{next(self._ids)}"
+        """``<node>.<incarnation>.<n>``: the incarnation (random per process start) makes ids of a node that
+        restarted differ from every id of its earlier run."""
+        return f"{self._id_prefix}{next(self._ids)}"
 
     def _count_epr(self, peer: str, kind: str, count: int) -> None:
         with self.metrics_lock:
