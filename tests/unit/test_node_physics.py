@@ -152,3 +152,19 @@ def test_topology_overrides_apply_everywhere_and_are_validated():
         with_overrides(TOPO, nodes={"t2_s": 5e-3})  # m has t1_s = 1e-3: T2 > 2 T1
     with pytest.raises(TopologyError, match=r"links\[0\].lenght_km"):
         with_overrides(TOPO, links={"lenght_km": 1})
+
+
+def test_the_virtual_clock_refuses_to_overflow_and_stays_usable():
+    """A step past the clock's limit (or NaN, or backwards) is refused with InvalidOperation and leaves
+    the clock where it was, so later requests still work."""
+    from qemu_net.errors import InvalidOperation
+    from qemu_net.node.clock import MAX_NS, VirtualClock
+
+    clock = VirtualClock(5)
+    for bad in (1e30, float("inf"), float("nan"), -1.0):
+        with pytest.raises(InvalidOperation):
+            clock.advance_by(bad)
+    with pytest.raises(InvalidOperation):
+        clock.advance_to(MAX_NS * 2.0)
+    assert clock.now() == 5
+    assert clock.advance_by(10) == 15 and clock.advance_to(MAX_NS) == MAX_NS
