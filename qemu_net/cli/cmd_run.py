@@ -29,8 +29,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--pulses", type=int, default=1_000_000, help="pulses (pairs for e91) in the session")
     q.add_argument("--eve-fraction", type=float, default=0.0,
                    help="fraction of pulses an intercept-resend eavesdropper attacks (1.0: all)")
-    s = p.add_argument_group("protocol suite", "options of `qnet run entangle`")
+    q.add_argument("--mu", type=float, help="BB84 signal mean photon number (default 0.5)")
+    q.add_argument("--nu", type=float, help="BB84 weak-decoy mean photon number (default 0.1)")
+    q.add_argument("--p-signal", type=float, help="probability of a signal pulse (default 0.7)")
+    q.add_argument("--p-decoy", type=float, help="probability of a weak decoy pulse (default 0.2)")
+    q.add_argument("--p-vacuum", type=float, help="probability of a vacuum decoy pulse (default 0.1)")
+    q.add_argument("--p-z", type=float, help="probability of the Z (key) basis (default 0.5)")
+    q.add_argument("--f-ec", type=float, help="error-correction inefficiency f of the reported asymptotic rate "
+                                            "(default 1.16; GYS/Ma et al.: 1.22)")
+    q.add_argument("--visibility", type=float, help="E91 source visibility (default: from the link fidelity)")
+    q.add_argument("--sample-fraction", type=float, help="fraction of sifted bits disclosed to estimate the QBER")
+    q.add_argument("--qber-threshold", type=float, help="abort above this QBER (default 0.11)")
+    q.add_argument("--single-photon", action="store_true", help="BB84 with an ideal single-photon source (no decoys)")
+    s = p.add_argument_group("protocol suite", "options of `qnet run entangle`, `purify`, `ghz`, `sensing`")
     s.add_argument("--fidelity", type=float, default=0.9, help="target fidelity of the entanglement service")
+    s.add_argument("--method", choices=("dejmps", "bbpssw"), default="dejmps", help="purification method")
+    s.add_argument("--rounds", type=int, default=1, help="nested purification rounds (2^rounds pairs each)")
+    s.add_argument("--ghz-depolarize", type=float, default=0.0,
+                   help="depolarising probability applied to each node's GHZ qubit (noise knob)")
     p.set_defaults(func=run)
 
 
@@ -88,13 +104,21 @@ def _run_qkd(args: argparse.Namespace, topology, src: str, dst: str) -> int:
 
     use_running = not overridden(args)
     fn, _ = EXPERIMENTS["qkd"]
+    bb84_keys = ("mu", "nu", "p_signal", "p_decoy", "p_vacuum", "p_z", "f_ec", "sample_fraction", "qber_threshold")
+    e91_keys = ("visibility", "p_z", "f_ec", "sample_fraction", "qber_threshold")
+    keys = bb84_keys if args.protocol_variant == "bb84" else e91_keys
+    params = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    if args.single_photon:
+        params["decoy"] = False
     with network(topology, use_running=use_running) as net:
-        result = fn(net, src, dst, protocol=args.protocol_variant, pulses=args.pulses, eve_fraction=args.eve_fraction)
+        result = fn(net, src, dst, protocol=args.protocol_variant, pulses=args.pulses, eve_fraction=args.eve_fraction,
+                    **params)
     s = result.extra
     if args.json:
         top = ("raw_bits", "sifted_bits", "final_bits", "qber", "key_rate_per_pulse", "key_rate_per_virtual_s",
                "secret_bits_per_wall_s", "aborted")
-        print(json.dumps({**result.to_dict(), **{k: s[k] for k in top}, "length_km": link.length_km}))
+        print(json.dumps({**result.to_dict(), **{k: s[k] for k in top}, "length_km": link.length_km,
+                          "parameters": params}))
     else:
         print(f"qkd {s['protocol']} {src} -> {dst} ({link.length_km:g} km, {s['n_pulses']:,} pulses): "
               f"raw {s['raw_bits']:,}, sifted {s['sifted_bits']:,}, final {s['final_bits']:,} bits; "
@@ -112,7 +136,13 @@ def _run_suite(args: argparse.Namespace, topology) -> int:
     from qemu_net.client.experiments import EXPERIMENTS
 
     fn, _ = EXPERIMENTS[args.protocol]
-    kw = {"min_fidelity": args.fidelity} if args.protocol == "entangle" else {}
+    kw: dict = {}
+    if args.protocol == "entangle":
+        kw = {"min_fidelity": args.fidelity}
+    elif args.protocol == "purify":
+        kw = {"method": args.method, "rounds": args.rounds}
+    elif args.protocol == "ghz":
+        kw = {"depolarize": args.ghz_depolarize}
     with network(topology, use_running=not overridden(args)) as net:
         result = fn(net, args.src, args.dst, shots=args.shots, seed=args.seed, **kw)
     if args.json:
