@@ -211,7 +211,8 @@ TELECOM_QKD = Preset(
     link={
         "attenuation_db_per_km": Sourced(0.21, "gys2004", "paper"),
         "detector_efficiency": Sourced(0.045, "gys2004", "paper", "Bob's detection efficiency"),
-        "dark_count_probability": Sourced(1.7e-6, "gys2004", "paper", "background yield Y0 per pulse"),
+        "dark_count_probability": Sourced(8.5e-7, "gys2004", "paper",
+                                          "per detector and pulse: the background yield Y0 = 1.7e-6 of two detectors"),
         "misalignment_error": Sourced(0.033, "gys2004", "paper", "optical misalignment e_detector"),
         "group_index": Sourced(1.468, "itu-g652", "representative"),
     },

