@@ -10,7 +10,7 @@ from qemu_net.cli.common import add_physics_args, add_topology_args
 PROTOCOLS = ("teleport", "epr", "qkd")
 #: The protocol suite (qemu_net.client.protocol_experiments); --to defaults per protocol there.
 SUITE = ("swap", "chain", "purify", "entangle", "ghz", "superdense", "nonlocal-cnot", "circuit")
-PROTOCOLS += SUITE
+PROTOCOLS += SUITE + ("sensing",)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--rounds", type=int, default=1, help="nested purification rounds (2^rounds pairs each)")
     s.add_argument("--ghz-depolarize", type=float, default=0.0,
                    help="depolarising probability applied to each node's GHZ qubit (noise knob)")
+    z = p.add_argument_group("sensing", "options of `qnet run sensing` (its own line of sensor nodes)")
+    z.add_argument("--sensors", type=int, default=8, help="largest number of sensors k (runs k = 1..K)")
+    z.add_argument("--sensing-link-fidelity", type=float, default=1.0, help="Werner fidelity of the sensor links")
+    z.add_argument("--interrogation-over-t2", type=float, default=0.0,
+                   help="interrogation time / memory T2 (coherence e^(-t/T2) per qubit)")
+    z.add_argument("--plot", metavar="FILE", help="write a PNG of uncertainty vs k")
     p.set_defaults(func=run)
 
 
@@ -69,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     from qemu_net.cli.common import load, network, overridden
     from qemu_net.client.experiments import EXPERIMENTS
 
+    if args.protocol == "sensing":
+        return _run_sensing(args)
     topology = load(args)
     if args.protocol in SUITE:
         return _run_suite(args, topology)
@@ -151,4 +159,33 @@ def _run_suite(args: argparse.Namespace, topology) -> int:
         extra = ", ".join(f"{k}={v}" for k, v in result.extra.items() if k != "terms")
         print(f"{result.protocol}: {result.figure} = {result.value:.4f} ± {result.stderr:.4f} ({result.shots} shots, "
               f"{result.wall_time_s:.2f} s wall, {result.rate_per_s:.0f}/s) {extra}")
+    return 0
+
+
+def _run_sensing(args: argparse.Namespace) -> int:
+    import math
+
+    from qemu_net.cli.common import network
+    from qemu_net.client.sensing import plot_sensing, run_sensing, sensor_topology
+
+    coherence = math.exp(-args.interrogation_over_t2)
+    topo = sensor_topology(args.sensors, link_fidelity=args.sensing_link_fidelity, seed=args.seed)
+    with network(topo, use_running=False) as net:
+        r = run_sensing(net, args.sensors, shots=max(args.shots, 32), link_fidelity=args.sensing_link_fidelity,
+                        coherence=coherence)
+    if args.plot:
+        plot_sensing([r], args.plot)
+    if args.json:
+        print(json.dumps(r.to_dict()))
+        return 0
+    print(f"distributed phase estimation: link fidelity {r.link_fidelity:g}, memory coherence {r.coherence:.4g} "
+          "(uncertainty per GHZ state / per round of k probes, rad)")
+    print(f"{'k':>3} {'GHZ':>16} {'1/(kV)':>8} {'unentangled':>16} {'1/(sqrt(k)c)':>12}  advantage")
+    for pt in r.points:
+        e, u = pt.entangled, pt.unentangled
+        print(f"{pt.k:3d} {e.uncertainty:8.4f} ± {e.uncertainty_stderr:.4f} {pt.heisenberg_expected:8.4f} "
+              f"{u.uncertainty:8.4f} ± {u.uncertainty_stderr:.4f} {pt.sql_expected:12.4f}  "
+              f"{u.uncertainty / e.uncertainty:.2f}x")
+    if args.plot:
+        print(f"plot: {args.plot}")
     return 0
