@@ -12,7 +12,8 @@ Every value carries where it comes from (`Sourced.basis`):
   device.
 
 docs/hardware.md lists every value with its source; `hardware_markdown` renders that table, and a
-test keeps the two in agreement.
+test keeps the two in agreement (regenerate: replace everything after "## Presets" in docs/hardware.md
+with ``python -c "from qemu_net.network.presets import hardware_markdown as h; print(h(), end='')"``).
 """
 
 from __future__ import annotations
