@@ -10,7 +10,7 @@ from qemu_net.cli.common import add_physics_args, add_topology_args
 PROTOCOLS = ("teleport", "epr", "qkd")
 #: The protocol suite (qemu_net.client.protocol_experiments); --to defaults per protocol there.
 SUITE = ("swap", "chain", "purify", "entangle", "ghz", "superdense", "nonlocal-cnot", "circuit")
-PROTOCOLS += SUITE + ("sensing",)
+PROTOCOLS += SUITE + ("sensing", "memory")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,6 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     z.add_argument("--interrogation-over-t2", type=float, default=0.0,
                    help="interrogation time / memory T2 (coherence e^(-t/T2) per qubit)")
     z.add_argument("--plot", metavar="FILE", help="write a PNG of uncertainty vs k")
+    m = p.add_argument_group("memory", "options of `qnet run memory` (a stored pair, time passing by classical "
+                                       "round trips)")
+    m.add_argument("--waits-s", default="0,1e-4,3e-4,1e-3",
+                   help="comma-separated storage times, s (rounded up to whole round trips)")
     p.set_defaults(func=run)
 
 
@@ -83,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     src, dst = _endpoints(topology, args.src, args.dst)
     if args.protocol == "qkd":
         return _run_qkd(args, topology, src, dst)
+    if args.protocol == "memory":
+        return _run_memory(args, topology, src, dst)
     fn, _ = EXPERIMENTS[args.protocol]
     with network(topology, use_running=not overridden(args)) as net:
         if args.protocol == "epr":
@@ -188,4 +194,27 @@ def _run_sensing(args: argparse.Namespace) -> int:
               f"{u.uncertainty / e.uncertainty:.2f}x")
     if args.plot:
         print(f"plot: {args.plot}")
+    return 0
+
+
+def _run_memory(args: argparse.Namespace, topology, src: str, dst: str) -> int:
+    from qemu_net.cli.common import network, overridden
+    from qemu_net.client.memory import memory_experiment
+
+    try:
+        waits = tuple(float(x) for x in args.waits_s.split(",") if x.strip())
+    except ValueError:
+        from qemu_net.errors import InvalidOperation
+
+        raise InvalidOperation(f"--waits-s: expected comma-separated seconds, got {args.waits_s!r}") from None
+    with network(topology, use_running=not overridden(args)) as net:
+        pts = memory_experiment(net, src, dst, waits_s=waits, shots=args.shots, seed=args.seed)
+    if args.json:
+        print(json.dumps({"from": src, "to": dst, "points": [p.to_dict() for p in pts]}))
+        return 0
+    a, b = topology.node(src), topology.node(dst)
+    print(f"memory {src} -- {dst}: T1 {a.t1_s}/{b.t1_s} s, T2 {a.t2_s}/{b.t2_s} s; pair fidelity after storage")
+    print(f"{'round trips':>11} {'storage us':>11} {'fidelity':>18} {'closed form':>11}")
+    for p in pts:
+        print(f"{p.round_trips:11d} {p.storage_s * 1e6:11.1f} {p.fidelity:9.4f} ± {p.stderr:.4f} {p.expected:11.4f}")
     return 0

@@ -103,3 +103,30 @@ def test_cli_preset_override_applies_to_every_node_and_link():
     assert [link.length_km for link in t.links] == [10, 10]
     nv = with_preset(default_topology(), "nv-delft-2021")
     assert all(link.heralding == "single-click" for link in nv.links)
+
+
+def test_qnet_run_memory_stores_a_pair_while_classical_round_trips_pass(capsys):
+    """Storage by classical ping-pong over 10 km (two latencies 2 L n_g / c per round trip), memories T1 = 5 ms,
+    T2 = 1 ms: F = (1 + 2 c_a c_b + (1-g_a)(1-g_b) + g_a g_b)/4 with each half's wait (its herald wait plus the
+    storage), within 4 SE (SE <= sqrt(9/n)/4 for the Bell estimator)."""
+    from qemu_net.cli.main import main
+
+    ns_km = 1.468e9 / 299_792.458
+    lat = 10 * ns_km * 1e-9
+    assert main(["run", "memory", "--json", "--preset", "ideal", "--length-km", "10", "--t1-s", "5e-3",
+                 "--t2-s", "1e-3", "--shots", "150", "--waits-s", "0,4e-4"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    fids = []
+    for p, n_rt in zip(d["points"], (0, math.ceil(4e-4 / (2 * lat)))):
+        assert p["round_trips"] == n_rt
+        # a's half: herald round trip 2 lat, then n_rt round trips; b's half: lat, then n_rt round trips minus
+        # the last message's latency (b's clock is one latency behind a's after the last reply).
+        ta = 2 * lat + n_rt * 2 * lat
+        tb = lat + max(n_rt * 2 * lat - lat, 0.0)
+        g = lambda t: 1 - math.exp(-t / 5e-3)
+        c = lambda t: math.exp(-t / 1e-3)
+        f = (1 + 2 * c(ta) * c(tb) + (1 - g(ta)) * (1 - g(tb)) + g(ta) * g(tb)) / 4
+        assert p["expected"] == pytest.approx(f, abs=2e-3)
+        assert abs(p["fidelity"] - f) <= 4 * math.sqrt(9 / p["shots"]) / 4
+        fids.append(f)
+    assert fids[1] < fids[0] - 0.1
