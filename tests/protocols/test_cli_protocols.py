@@ -51,3 +51,20 @@ def test_qnet_run_epr_on_the_default_network_shows_its_realistic_hardware():
     n_matched = 40000 / 2
     assert abs(r["agreement"] - expected) <= 4 * math.sqrt(expected * (1 - expected) / n_matched)
     assert r["agreement"] < 0.95
+
+
+def test_qnet_run_sensing_and_plan_print_their_tables(tmp_path):
+    """`qnet run sensing` (noiseless, 3 sensors): 1/k and 1/sqrt(k) exactly, and a PNG; `qnet plan` on the
+    embedded network prints one row per pair with its path."""
+    png = tmp_path / "s.png"
+    out = subprocess.run([*QNET, "run", "sensing", "--sensors", "3", "--shots", "32", "--json", "--plot", str(png)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    for p in r["points"]:
+        assert abs(p["entangled"]["uncertainty"] - 1 / p["k"]) < 1e-12
+        assert abs(p["unentangled"]["uncertainty"] - 1 / math.sqrt(p["k"])) < 1e-12
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    out = subprocess.run([*QNET, "plan"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "alice-repeater-bob" in out.stdout and len(out.stdout.strip().splitlines()) == 2 + 3
