@@ -18,7 +18,7 @@ F sends the herald back to S over the classical channel. One attempt therefore
   a dark count fakes a herald when the photon was lost. Given a click, a fraction
   ``q = (1 - eta) d / p`` of heralds are false, and a false herald leaves S's half uncorrelated with
   F's (maximally mixed pair), so the delivered state is ``(1 - q) rho_true + q I/4``;
-* occupies the source memory for ``round_trip = L * FIBER_NS_PER_KM + link.latency_ns`` (photon out,
+* occupies the source memory for ``round_trip = L * n_g / c + link.latency_ns`` (photon out,
   herald back), and attempts cannot be faster than the source allows, so the attempt period is
   ``max(1 / attempt_rate_hz, round_trip)`` (one memory qubit per link: the next attempt starts when the
   previous herald -- or its absence -- is known).
@@ -196,7 +196,7 @@ def herald_delay_ns(link: LinkSpec, attempts: int) -> float:
 class QubitChannelModel:
     """What a qubit sent over a link suffers, precomputed from its LinkSpec (see the module docstring).
 
-    ``survival`` = 10^(-alpha L / 10) * eta_det; ``delay_ns`` = L * 5 us/km (the fiber, not the classical
+    ``survival`` = 10^(-alpha L / 10) * eta_det; ``delay_ns`` = L * n_g / c (the fiber, not the classical
     channel's possibly overridden latency); ``superop`` = the transmission depolarising channel or None.
     """
 
