@@ -453,7 +453,7 @@ def _bb84_alice(ctx: NodeContext, p: BB84Params, link: LinkSpec, quantum: Channe
     for start in range(0, n, p.block_pulses):
         nb = min(p.block_pulses, n - start)
         train = prepare_train(nb, src, rng)
-        arrived = transmit(train, link, eve_fraction=p.eve_fraction, rng=rng)
+        arrived = transmit(train, link, eve_fraction=p.eve_fraction, rng=rng, pulse_rate_hz=p.pulse_rate_hz)
         bits[start:start + nb] = train.bits
         bases[start:start + nb] = train.bases
         intensity[start:start + nb] = train.intensity

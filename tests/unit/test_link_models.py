@@ -158,3 +158,29 @@ def test_new_link_keys_are_validated():
     for key, bad in (("bright_state_alpha", 0.0), ("spdc_mean_pair_number", -1), ("detector_dead_time_ns", -5)):
         with pytest.raises(TopologyError, match=rf"links\[0\]\.{key}"):
             parse_topology({"nodes": ["a", "b"], "links": [{"nodes": ["a", "b"], key: bad}]})
+
+
+@pytest.mark.parametrize("tau_ns,rate_hz", [(0.0, 1e9), (10.0, 1e9), (50.0, 1e9), (100.0, 5e8)])
+def test_qkd_detector_dead_time_saturates_the_click_rate(tau_ns, rate_hz):
+    """Bob's clicks per slot: q without dead time; with D = ceil(tau x rate) blind slots after each click,
+    q / (1 + q D) (non-paralysable), within 4 standard errors (renewal: a cycle of D + Geometric(q) slots)."""
+    from qemu_net.qkd.pulses import SourceSettings, dead_slots, detect, prepare_train, transmit
+
+    link = _link(length_km=0.0, detector_efficiency=0.5, detector_dead_time_ns=tau_ns)
+    src = SourceSettings(mu=1.0, nu=0.1, p_signal=1.0, p_decoy=0.0, p_vacuum=0.0)
+    rng = np.random.default_rng(4)
+    n = 200_000
+    train = prepare_train(n, src, rng)
+    arrived = transmit(train, link, rng=rng, pulse_rate_hz=rate_hz)
+    d = dead_slots(link, rate_hz)
+    assert d == math.ceil(tau_ns * rate_hz * 1e-9 - 1e-12)
+    det = detect(arrived, rng.integers(0, 2, n).astype(np.uint8), rng)
+    q = 1 - math.exp(-1.0 * 0.5)  # a click needs >= 1 photon of Poisson(mu eta)
+    expected = q / (1 + q * d)
+    rate = det.indices.size / n
+    # Registered clicks in n slots: cycles of mean D + 1/q slots, variance (1 - q)/q^2 each.
+    cycles = n / (d + 1 / q)
+    se = math.sqrt(cycles * (1 - q) / q**2) / (d + 1 / q) / n
+    assert abs(rate - expected) <= 4 * se + 1e-12, (rate, expected, se)
+    if d:
+        assert np.all(np.diff(det.indices) > d)
