@@ -38,6 +38,7 @@ def test_noiseless_ghz_sensors_reach_heisenberg_and_probes_the_sql():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # exact density matrices of up to 8 sensors: ~1-2 min on a busy 2-core machine
 def test_noise_erases_the_entanglement_advantage_as_the_closed_form_says():
     """Werner links F = 0.97 and memory coherence c = 0.95: V = w^(k-1) c^k, v = c; each measured
     uncertainty within 4 SE of 1/(kV) and 1/(sqrt(k) v). With these values the GHZ advantage
