@@ -16,6 +16,8 @@ COMMANDS = {
     "run": "qemu_net.cli.cmd_run",
     "deploy": "qemu_net.cli.cmd_deploy",
     "keys": "qemu_net.cli.cmd_keys",
+    "experiment": "qemu_net.cli.cmd_experiment",
+    "plan": "qemu_net.cli.cmd_plan",
 }
 
 

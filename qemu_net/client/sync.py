@@ -295,12 +295,17 @@ class Network:
                                   f"finish within {timeout_s + 10:g} s")
         return {name: fut.result() for name, fut in futures.items()}
 
-    def teleport(self, qubit: Qubit, to: str, *, timeout_s: float = 30.0) -> Qubit:
-        """Teleport `qubit` to node `to` (sender role at the qubit's node, receiver role at `to`)."""
+    def teleport(self, qubit: Qubit, to: str, *, pair: tuple[Qubit, Qubit] | None = None,
+                 timeout_s: float = 30.0) -> Qubit:
+        """Teleport `qubit` to node `to` (sender role at the qubit's node, receiver role at `to`).
+
+        `pair`: an existing pair (half at the qubit's node, half at `to`), e.g. one `chain` delivered between
+        non-neighbours; the two roles then need only a classical channel. Default: a new link pair."""
         src = qubit.node.name
+        mine, theirs = (pair[0].id, pair[1].id) if pair is not None else ("", "")
         res = self.run_roles(
-            {to: {"teleport_receive": pr.TeleportReceive(peer=src)},
-             src: {"teleport_send": pr.TeleportSend(peer=to, qubit=qubit.id)}},
+            {to: {"teleport_receive": pr.TeleportReceive(peer=src, pair_qubit=theirs)},
+             src: {"teleport_send": pr.TeleportSend(peer=to, qubit=qubit.id, pair_qubit=mine)}},
             timeout_s=timeout_s,
         )
         return Qubit(self[to], res[to].teleport_receive.qubit)
