@@ -327,8 +327,8 @@ class NodeCore:
 
         At the send time (this node's clock) the qubit's memory decoherence is brought up to date with
         this node's T1/T2; it is then lost with probability 1 - 10^(-aL/10) eta_det (one uniform from the
-        node's stream) or suffers the link's transmission noise, and arrives after the fiber delay (``L * n_g / c``, about 4.9 us/km), stamped
-        with its arrival time (no memory decay in flight). A lost qubit is traced out of its group, nothing
+        node's stream) or suffers the link's transmission noise, and arrives after the fiber delay
+        (``L * n_g / c``, about 4.9 us/km), stamped with its arrival time (no memory decay in flight). A lost qubit is traced out of its group, nothing
         is kept; the receiver still hears of the (empty) arrival, so its clock reaches the arrival time.
 
         The send is applied where the group's state is: this node first becomes its holder (so the decay
