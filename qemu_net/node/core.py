@@ -88,7 +88,9 @@ class Peers(Protocol):
     def update_holder(self, node: str, qubits: list[str], holder: str, sizes: dict[str, int],
                       epochs: dict[str, int]) -> None: ...
     def arrive(self, node: str, qubits: Sequence[Arriving], now_ns: int, state: Shipment | None = None,
-               adopt: Sequence[Shipment] = (), *, deadline: float) -> None: ...
+               adopt: Sequence[Shipment] = (), *, deadline: float) -> int | None:
+        """Tell `node` of qubits now located there; returns its clock after the arrival (if it says)."""
+        ...
     def deliver_classical(self, node: str, msg: Message, attached: Attachment | None = None, *,
                           deadline: float) -> None: ...
     def deliver_epr_outcomes(self, node: str, batch_id: str, outcomes: bytes, bases: bytes, now_ns: int, *,
@@ -368,7 +370,7 @@ class NodeCore:
             self.ownership.release(txn)
         arriving = [] if lost else [Arriving(q, to if shipment else self.name, size)]
         try:
-            self.peers.arrive(to, arriving, arrival, shipment, deadline=deadline)
+            there_ns = self.peers.arrive(to, arriving, arrival, shipment, deadline=deadline)
         except Exception:
             if lost:
                 return lost, arrival  # nothing arrives anyway; only the receiver's clock missed the news
@@ -381,6 +383,12 @@ class NodeCore:
                 cond.notify_all()
             raise
         if not lost and shipment is None:
+            with cond:
+                # Still ours and untouched since: its time in `to`'s memory starts at `to`'s clock when it
+                # arrived (a clock ahead of the arrival time is skew, not storage).
+                if q in held and held.located_at.get(q) == to and held.register.last_ns(q) == arrival \
+                        and there_ns and there_ns > arrival:
+                    held.register.stamp(q, there_ns)
             # A group now located entirely at `to` (e.g. both halves of a pair) moves there.
             self._push([q], outbox, deadline)
         return lost, arrival
@@ -587,6 +595,12 @@ class NodeCore:
                     raise InvalidOperation(f"qubit {a.qubit!r} is already located at {self.name!r}")
             if state is not None:
                 held.receive(state)
+            # A qubit is in this node's memory from the moment it arrives *in this node's time*: if our clock
+            # is already past its arrival, the difference is clock skew between the nodes, not storage.
+            here_now = self.clock.now()
+            for a in qubits:
+                if a.qubit in held and held.register.last_ns(a.qubit) < here_now:
+                    held.register.stamp(a.qubit, here_now)
             halves, tags = [], []
             for a in qubits:
                 # A group pushed here before this news arrived (from another thread of the sender) is ours.
