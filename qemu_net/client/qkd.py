@@ -41,9 +41,9 @@ from qemu_net.qkd.keystore import DeliveredKey
 
 #: run_qkd keyword -> the role message(s) it goes to.
 _BB84_ALICE = frozenset({"n_pulses", "pulse_rate_hz", "block_pulses", "mu", "nu", "p_signal", "p_decoy", "p_vacuum",
-                         "p_z", "sample_fraction", "sample_size", "qber_threshold", "eps_pa", "eve_fraction"})
-_E91_ALICE = frozenset({"n_pairs", "pair_rate_hz", "block_pairs", "visibility", "p_z", "sample_fraction",
-                        "sample_size", "qber_threshold", "chsh_threshold", "eps_pa", "eve_fraction"})
+                         "p_z", "qber_threshold", "eps_sec", "eps_cor", "eve_fraction"})
+_E91_ALICE = frozenset({"n_pairs", "pair_rate_hz", "block_pairs", "visibility", "p_z", "qber_threshold",
+                        "chsh_threshold", "eps_sec", "eps_cor", "eve_fraction"})
 PROTOCOLS = ("bb84", "e91")
 
 
@@ -84,6 +84,13 @@ class QkdSummary:
     #: Bits each node added to its key store (equal at both ends when the session succeeded).
     stored_bits_alice: int = 0
     stored_bits_bob: int = 0
+    #: The finite-key analysis, its security parameters (the key is eps_sec + eps_cor secure), and
+    #: the asymptotic figure for the same counts.
+    key_analysis: str = ""
+    eps_sec: float = 0.0
+    eps_cor: float = 0.0
+    asymptotic_bits: float | None = None
+    s1_lower: float | None = None
 
     def __post_init__(self) -> None:
         if not (self.final_bits <= self.reconciled_bits <= self.sifted_bits <= self.raw_bits <= self.n_pulses):
@@ -122,7 +129,8 @@ def summary_from_proto(alice: str, bob: str, session: str, wall_s: float, a: pr.
         asymptotic_rate_per_pulse=_opt(a, "asymptotic_rate_per_pulse"), y1_lower=_opt(a, "y1_lower"),
         e1_upper=_opt(a, "e1_upper"), gains=tuple(a.gains) or None, chsh=_opt(a, "chsh"),
         chsh_stderr=_opt(a, "chsh_stderr"), aborted=a.aborted or b.aborted or None,
-        stored_bits_alice=a.stored_bits, stored_bits_bob=b.stored_bits,
+        stored_bits_alice=a.stored_bits, stored_bits_bob=b.stored_bits, key_analysis=a.key_analysis,
+        eps_sec=a.eps_sec, eps_cor=a.eps_cor, asymptotic_bits=_opt(a, "asymptotic_bits"), s1_lower=_opt(a, "s1_lower"),
     )
 
 
@@ -136,8 +144,6 @@ def qkd_roles(protocol: str, alice: str, bob: str, *, report_abort: bool = False
     if unknown:
         raise InvalidOperation(f"{protocol} takes no parameter(s) {', '.join(unknown)}; "
                                f"known: {', '.join(sorted(allowed | {'cascade_passes', 'report_abort'}))}")
-    if params.get("sample_size") is None:
-        params.pop("sample_size", None)
     if alice == bob:
         raise InvalidOperation(f"a QKD session needs two different nodes, got {alice!r} twice")
     if protocol == "bb84":
@@ -157,7 +163,7 @@ def run_qkd(net: Network, alice: str, bob: str, protocol: str = "bb84", *, timeo
     """Run a QKD session (Alice's role at `alice`, Bob's at `bob`); both nodes store the final key.
 
     `params` are the fields of `qemu_net.qkd.BB84Params` (``n_pulses``, ``mu``, ``nu``, ``p_signal``,
-    ``p_decoy``, ``p_vacuum``, ``p_z``, ``decoy``, ``sample_size``, ``eve_fraction``, ...) or
+    ``p_decoy``, ``p_vacuum``, ``p_z``, ``decoy``, ``eps_sec``, ``eps_cor``, ``eve_fraction``, ...) or
     `E91Params` (``n_pairs``, ``visibility``, ``p_key``, ``chsh_threshold``, ...), plus
     ``report_abort`` (return an aborted summary instead of raising ProtocolAborted). Never returns
     or prints the key."""

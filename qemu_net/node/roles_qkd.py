@@ -26,10 +26,9 @@ from qemu_net.node.roles import role
 from qemu_net.qkd import BB84Params, E91Params, QkdResult, bb84_alice, bb84_bob, e91_alice, e91_bob
 from qemu_net.qkd.postprocess import Channel
 
-_BB84_OPTIONAL = ("pulse_rate_hz", "mu", "nu", "p_signal", "p_decoy", "p_vacuum", "p_z", "sample_fraction",
-                  "qber_threshold", "eps_pa")
-_E91_OPTIONAL = ("pair_rate_hz", "visibility", "p_z", "sample_fraction", "qber_threshold", "chsh_threshold",
-                 "eps_pa")
+_BB84_OPTIONAL = ("pulse_rate_hz", "mu", "nu", "p_signal", "p_decoy", "p_vacuum", "p_z", "qber_threshold",
+                  "eps_sec", "eps_cor")
+_E91_OPTIONAL = ("pair_rate_hz", "visibility", "p_z", "qber_threshold", "chsh_threshold", "eps_sec", "eps_cor")
 
 
 def _optional(msg: Any, names: tuple[str, ...]) -> dict[str, Any]:
@@ -52,8 +51,6 @@ def bb84_params(ctx: CoreContext, msg: pr.Bb84Alice | pr.Bb84Bob) -> BB84Params:
             kw["n_pulses"] = msg.n_pulses
         if msg.block_pulses:
             kw["block_pulses"] = msg.block_pulses
-        if msg.sample_size:
-            kw["sample_size"] = msg.sample_size
     return BB84Params(**kw)
 
 
@@ -65,8 +62,6 @@ def e91_params(ctx: CoreContext, msg: pr.E91Alice | pr.E91Bob) -> E91Params:
             kw["n_pairs"] = msg.n_pairs
         if msg.block_pairs:
             kw["block_pairs"] = msg.block_pairs
-        if msg.sample_size:
-            kw["sample_size"] = msg.sample_size
     elif msg.HasField("p_key"):
         kw["p_key"] = msg.p_key
     return E91Params(**kw)
@@ -82,6 +77,8 @@ def result_to_proto(result: QkdResult, stored_bits: int) -> pr.QkdSessionResult:
             out.gains.extend(float(g) for g in value)
         elif name in ("qber", "ec_efficiency") and not math.isfinite(value):
             setattr(out, name, float("nan"))
+        elif name == "eps_total":
+            continue
         else:
             setattr(out, name, value)
     return out

@@ -245,6 +245,20 @@ def new_hash_seed(rng: np.random.Generator) -> int:
     return int(rng.integers(1, _P61, dtype=np.int64))
 
 
+def polynomial_collision_bound(n_bits: int) -> float:
+    """Probability that two different keys of ``n_bits`` share one `polynomial_hash` tag: (L + 1)/(2^61 - 1)
+    with L the number of 32-bit words."""
+    return (-(-n_bits // 32) + 1) / _P61
+
+
+def verification_hashes(n_bits: int, eps_cor: float) -> int:
+    """How many independent polynomial hashes make a collision of two different keys at most eps_cor."""
+    if not 0 < eps_cor < 1:
+        raise InvalidOperation(f"eps_cor={eps_cor!r} must be in (0, 1)")
+    p = polynomial_collision_bound(n_bits)
+    return max(1, math.ceil(math.log(eps_cor) / math.log(p)))
+
+
 # ------------------------------------------------------------------------------ privacy amplification
 def _fast_fft_len(n: int) -> int:
     """The smallest 2^a 3^b 5^c >= n (sizes the FFT handles fastest)."""
@@ -295,7 +309,9 @@ __all__ = [
     "cascade_block_sizes",
     "cascade_correct",
     "new_hash_seed",
+    "polynomial_collision_bound",
     "polynomial_hash",
+    "verification_hashes",
     "security_margin_bits",
     "toeplitz_hash",
 ]
