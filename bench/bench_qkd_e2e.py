@@ -113,7 +113,7 @@ def main() -> None:
     t0 = time.perf_counter()
     with LocalNetwork.start(topology()) as local, Network.connect(local.topology, timeout_s=300) as net:
         result["startup_s"] = round(time.perf_counter() - t0, 2)
-        qkd.run_qkd(net, "alice", "apd1", n_pulses=1_000_000)  # warm-up: first-call costs in fresh processes
+        qkd.run_qkd(net, "alice", "apd1", n_pulses=1_000_000, report_abort=True)  # warm-up: first-call costs
         result["getinfo_rtt_ms"] = round(getinfo_rtt_ms(net), 3)
         for d in DETECTORS:
             for km in DISTANCES_KM:

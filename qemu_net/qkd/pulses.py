@@ -44,8 +44,8 @@ SIGNAL, DECOY, VACUUM = 0, 1, 2
 Z_BASIS, X_BASIS = 0, 1
 
 
-#: Misalignment a QKD link gets when its topology entry does not set ``misalignment_error``: typical
-#: of deployed fiber systems (1-2%); an explicit 0 in the topology means a perfectly aligned link.
+#: Misalignment a QKD link has when its topology entry does not set ``misalignment_error`` (the
+#: `LinkSpec` default): typical of deployed fiber systems (1-2%); 0 is a perfectly aligned link.
 DEFAULT_MISALIGNMENT_ERROR = 0.015
 
 
@@ -56,8 +56,7 @@ class ChannelModel:
     - ``prep_flip``: Alice's state preparation as a single-qubit gate with depolarising error
       ``gate_1q_error`` of her node (Cirq convention): the prepared BB84 state is flipped with 2p/3;
     - ``transit_flip``: the fiber's ``transmission_depolarize`` p flips the polarisation with 2p/3;
-    - ``misalignment_error``: per photon, the wrong detector (the link's value, or
-      `DEFAULT_MISALIGNMENT_ERROR` when the topology leaves it unset);
+    - ``misalignment_error``: per photon, the wrong detector (the link's value; 1.5% unless set);
     - ``dark_count_probability``, ``transmissivity`` (fiber loss x detector efficiency): the link's;
     - ``readout_error``: Bob's node's ``measure_error`` flips each recorded bit.
     """
@@ -85,8 +84,7 @@ class ChannelModel:
 
     @classmethod
     def from_link(cls, link: LinkSpec, *, alice_gate_error: float = 0.0, bob_readout_error: float = 0.0) -> ChannelModel:
-        e_d = (float(link.misalignment_error) if "misalignment_error" in link.model_fields_set
-               else DEFAULT_MISALIGNMENT_ERROR)
+        e_d = float(link.misalignment_error)
         return cls(transmissivity=float(link.transmissivity), dark_count_probability=float(link.dark_count_probability),
                    misalignment_error=e_d, prep_flip=2 * alice_gate_error / 3,
                    transit_flip=2 * float(link.transmission_depolarize) / 3, readout_error=bob_readout_error)
