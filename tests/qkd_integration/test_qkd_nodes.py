@@ -27,7 +27,7 @@ TOPO = parse_topology({
     "name": "qkd-e2e",
     "nodes": ["alice", "bob", "carol"],
     "links": [{"nodes": ["alice", "bob"], "length_km": 5, **APD_LINK},
-              {"nodes": ["bob", "carol"], "length_km": 1}],
+              {"nodes": ["bob", "carol"], "length_km": 1, "misalignment_error": 0.0}],
 })
 
 
