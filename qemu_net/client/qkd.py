@@ -41,9 +41,10 @@ from qemu_net.qkd.keystore import DeliveredKey
 
 #: run_qkd keyword -> the role message(s) it goes to.
 _BB84_ALICE = frozenset({"n_pulses", "pulse_rate_hz", "block_pulses", "mu", "nu", "p_signal", "p_decoy", "p_vacuum",
-                         "p_z", "qber_threshold", "eps_sec", "eps_cor", "eve_fraction"})
+                         "p_z", "qber_threshold", "eps_sec", "eps_cor", "eve_fraction", "reconciliation",
+                         "ldpc_f_target"})
 _E91_ALICE = frozenset({"n_pairs", "pair_rate_hz", "block_pairs", "visibility", "p_z", "qber_threshold",
-                        "chsh_threshold", "eps_sec", "eps_cor", "eve_fraction"})
+                        "chsh_threshold", "eps_sec", "eps_cor", "eve_fraction", "reconciliation", "ldpc_f_target"})
 PROTOCOLS = ("bb84", "e91")
 
 
@@ -91,6 +92,8 @@ class QkdSummary:
     eps_cor: float = 0.0
     asymptotic_bits: float | None = None
     s1_lower: float | None = None
+    reconciliation: str = "cascade"
+    frame_error_rate: float | None = None
 
     def __post_init__(self) -> None:
         if not (self.final_bits <= self.reconciled_bits <= self.sifted_bits <= self.raw_bits <= self.n_pulses):
@@ -131,6 +134,7 @@ def summary_from_proto(alice: str, bob: str, session: str, wall_s: float, a: pr.
         chsh_stderr=_opt(a, "chsh_stderr"), aborted=a.aborted or b.aborted or None,
         stored_bits_alice=a.stored_bits, stored_bits_bob=b.stored_bits, key_analysis=a.key_analysis,
         eps_sec=a.eps_sec, eps_cor=a.eps_cor, asymptotic_bits=_opt(a, "asymptotic_bits"), s1_lower=_opt(a, "s1_lower"),
+        reconciliation=a.reconciliation or "cascade", frame_error_rate=_opt(a, "frame_error_rate"),
     )
 
 

@@ -24,11 +24,13 @@ from qemu_net.node.context import CoreContext
 from qemu_net.node.key_delivery import key_store
 from qemu_net.node.roles import role
 from qemu_net.qkd import BB84Params, E91Params, QkdResult, bb84_alice, bb84_bob, e91_alice, e91_bob
+from qemu_net.qkd import ldpc_ec  # noqa: F401 - loaded with the node (the ldpc package costs ~1.5 s to import)
 from qemu_net.qkd.postprocess import Channel
 
 _BB84_OPTIONAL = ("pulse_rate_hz", "mu", "nu", "p_signal", "p_decoy", "p_vacuum", "p_z", "qber_threshold",
-                  "eps_sec", "eps_cor")
-_E91_OPTIONAL = ("pair_rate_hz", "visibility", "p_z", "qber_threshold", "chsh_threshold", "eps_sec", "eps_cor")
+                  "eps_sec", "eps_cor", "ldpc_f_target")
+_E91_OPTIONAL = ("pair_rate_hz", "visibility", "p_z", "qber_threshold", "chsh_threshold", "eps_sec", "eps_cor",
+                 "ldpc_f_target")
 
 
 def _optional(msg: Any, names: tuple[str, ...]) -> dict[str, Any]:
@@ -47,6 +49,8 @@ def bb84_params(ctx: CoreContext, msg: pr.Bb84Alice | pr.Bb84Bob) -> BB84Params:
     kw = _common(ctx, msg, msg.report_abort)
     if isinstance(msg, pr.Bb84Alice):
         kw.update(_optional(msg, _BB84_OPTIONAL), decoy=not msg.single_photon, eve_fraction=msg.eve_fraction)
+        if msg.reconciliation:
+            kw["reconciliation"] = msg.reconciliation
         if msg.n_pulses:
             kw["n_pulses"] = msg.n_pulses
         if msg.block_pulses:
@@ -58,6 +62,8 @@ def e91_params(ctx: CoreContext, msg: pr.E91Alice | pr.E91Bob) -> E91Params:
     kw = _common(ctx, msg, msg.report_abort)
     if isinstance(msg, pr.E91Alice):
         kw.update(_optional(msg, _E91_OPTIONAL), eve_fraction=msg.eve_fraction)
+        if msg.reconciliation:
+            kw["reconciliation"] = msg.reconciliation
         if msg.n_pairs:
             kw["n_pairs"] = msg.n_pairs
         if msg.block_pairs:

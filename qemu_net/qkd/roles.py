@@ -123,10 +123,17 @@ def _common_checks(p: Any, count_name: str, rate_name: str, block_name: str) -> 
             raise InvalidOperation(f"{name}={v!r} must be in (0, 1e-3)")
     if not (math.isfinite(p.f_ec) and p.f_ec >= 1):
         raise InvalidOperation(f"f_ec={p.f_ec!r} must be >= 1 (1 is the Shannon limit)")
+    if p.reconciliation not in RECONCILIATIONS:
+        raise InvalidOperation(f"reconciliation={p.reconciliation!r}: use one of {', '.join(RECONCILIATIONS)}")
+    if p.ldpc_f_target is not None and not (isinstance(p.ldpc_f_target, (int, float)) and 1.0 < p.ldpc_f_target <= 4.0):
+        raise InvalidOperation(f"ldpc_f_target={p.ldpc_f_target!r} must be in (1, 4] (or None: chosen per QBER)")
     _prob("eve_fraction", p.eve_fraction)
     if not (p.timeout_s > 0):
         raise InvalidOperation(f"timeout_s={p.timeout_s!r} must be > 0")
 
+
+#: Error-correction methods a session can choose.
+RECONCILIATIONS = ("cascade", "ldpc")
 
 #: The one set of source defaults (`SourceSettings` takes its defaults from here too).
 DEFAULT_SOURCE = SourceSettings()
@@ -157,6 +164,11 @@ class BB84Params:
     #: Abort when the test-basis QBER (signal intensity) exceeds this.
     qber_threshold: float = 0.11
     cascade_passes: int = 4
+    #: Error correction: interactive Cascade, or one-way LDPC syndromes (`qemu_net.qkd.ldpc_ec`).
+    reconciliation: str = "cascade"
+    #: LDPC: syndrome bits per frame bit relative to h(QBER) in the first round; None chooses it from
+    #: the QBER (`qemu_net.qkd.ldpc_ec.default_f_target`).
+    ldpc_f_target: float | None = None
     #: Error-correction inefficiency used only for the asymptotic figure reported beside the key.
     f_ec: float = 1.16
     #: Secrecy and correctness parameters of the composable finite-key analysis.
@@ -197,6 +209,8 @@ class E91Params:
     qber_threshold: float = 0.11
     chsh_threshold: float = 2.0
     cascade_passes: int = 4
+    reconciliation: str = "cascade"
+    ldpc_f_target: float | None = None
     f_ec: float = 1.16
     eps_sec: float = 1e-10
     eps_cor: float = 1e-15
@@ -270,6 +284,9 @@ class QkdResult:
     #: Lower bounds on vacuum and single-photon detections in the key (decoy BB84; s1 = key bits otherwise).
     s0_lower: float | None = None
     s1_lower: float | None = None
+    #: How errors were corrected, and (LDPC) the share of frames the first round failed to decode.
+    reconciliation: str = "cascade"
+    frame_error_rate: float | None = None
     key: bytes = field(default=b"", repr=False)
 
     def __post_init__(self) -> None:
@@ -371,7 +388,8 @@ def _run(protocol: str, role: str, ctx: NodeContext, params: Any, body: Any) -> 
     passthrough = {k: v[k] for k in ("y1_lower", "e1_upper", "asymptotic_rate_per_pulse", "chsh", "chsh_stderr",
                                      "key_analysis", "eps_sec", "eps_cor", "asymptotic_bits", "s0_lower",
                                      "s1_lower", "sample_bits", "raw_bits", "sifted_bits", "verification_bits",
-                                     "security_margin_bits", "cascade_rounds") if k in v and k in names}
+                                     "security_margin_bits", "cascade_rounds", "reconciliation",
+                                     "frame_error_rate") if k in v and k in names}
     result = QkdResult(
         protocol=protocol,
         role=role,
@@ -428,7 +446,8 @@ class _Bb84:
     def hello(self) -> dict[str, Any]:
         p = self.p
         return {"protocol": "bb84", "n": p.n_pulses, "block": p.block_pulses, "rate_hz": p.pulse_rate_hz,
-                "p_z": p.p_z, "decoy": p.decoy, "eps_sec": p.eps_sec, "eps_cor": p.eps_cor}
+                "p_z": p.p_z, "decoy": p.decoy, "eps_sec": p.eps_sec, "eps_cor": p.eps_cor,
+                "reconciliation": p.reconciliation, "ldpc_f": p.ldpc_f_target}
 
     def send_trains(self, quantum: Channel) -> None:
         p, rng = self.p, self.ctx.rng
@@ -540,7 +559,8 @@ class _E91:
     def hello(self) -> dict[str, Any]:
         p = self.p
         return {"protocol": "e91", "n": p.n_pairs, "block": p.block_pairs, "rate_hz": p.pair_rate_hz,
-                "eps_sec": p.eps_sec, "eps_cor": p.eps_cor}
+                "eps_sec": p.eps_sec, "eps_cor": p.eps_cor, "reconciliation": p.reconciliation,
+                "ldpc_f": p.ldpc_f_target}
 
     def send_trains(self, quantum: Channel) -> None:
         p, rng, ctx = self.p, self.ctx.rng, self.ctx
@@ -660,7 +680,13 @@ def _alice_session(strategy: Any, ctx: NodeContext, p: Any, quantum: Channel, cl
     if pre.length == 0:
         raise ProtocolAborted(f"no secret key possible from this block: {pre.reason}")
     key_bits = a_bits[key]
-    leak, rounds = cascade_answer(classical, key_bits)
+    st.set(reconciliation=p.reconciliation)
+    if p.reconciliation == "ldpc":
+        from qemu_net.qkd.ldpc_ec import ldpc_answer
+
+        leak, rounds = ldpc_answer(classical, key_bits)
+    else:
+        leak, rounds = cascade_answer(classical, key_bits)
     st.set(leaked_ec_bits=leak, cascade_rounds=rounds)
     k = verification_hashes(n_key, p.eps_cor)
     seeds = [new_hash_seed(rng) for _ in range(k)]
@@ -668,6 +694,8 @@ def _alice_session(strategy: Any, ctx: NodeContext, p: Any, quantum: Channel, cl
     meta, _ = classical.recv("verify_result")
     corrected = int(meta["corrected_errors"])
     st.set(verification_bits=VERIFICATION_BITS * k, corrected_errors=corrected)
+    if meta.get("frame_error_rate") is not None:
+        st.set(frame_error_rate=float(meta["frame_error_rate"]))
     bound = strategy.bound(n_key, k_test, m_test, float(leak), float(VERIFICATION_BITS * k), corrected / n_key)
     fields_ = _bound_fields(bound, n)
     y1 = strategy.single_photon_yield(bound)
@@ -706,14 +734,28 @@ def _bob_session(strategy_cls: Any, ctx: NodeContext, p: Any, quantum: Channel, 
     n_t = max(len(test), 1)
     # Size Cascade's blocks for a cautious QBER (about two standard errors above the estimate).
     q_blocks = q + 2.0 * math.sqrt(max(q, 1.0 / n_t) * (1 - q) / n_t)
-    corrected, leak, rounds, flipped = cascade_correct(
-        classical, b_bits[key], min(q_blocks, 0.5), passes=p.cascade_passes, seed=int(rng.integers(0, 2**62)))
-    st.set(leaked_ec_bits=leak, cascade_rounds=rounds, corrected_errors=flipped)
+    method = str(hello.get("reconciliation", "cascade"))
+    fer = None
+    if method == "ldpc":
+        from qemu_net.qkd.ldpc_ec import default_f_target, ldpc_correct
+
+        q_code = min(q_blocks, 0.45)
+        f_target = float(hello["ldpc_f"]) if hello.get("ldpc_f") is not None else default_f_target(q_code)
+        out = ldpc_correct(classical, b_bits[key], q_code, seed=int(rng.integers(0, 2**40)), f_target=f_target)
+        corrected, leak, rounds, flipped, fer = out.corrected, out.leaked_bits, out.rounds, out.flipped, \
+            out.frame_error_rate
+    elif method == "cascade":
+        corrected, leak, rounds, flipped = cascade_correct(
+            classical, b_bits[key], min(q_blocks, 0.5), passes=p.cascade_passes, seed=int(rng.integers(0, 2**62)))
+    else:
+        raise ProtocolAborted(f"protocol error: unknown reconciliation {method!r}")
+    st.set(leaked_ec_bits=leak, cascade_rounds=rounds, corrected_errors=flipped, reconciliation=method,
+           frame_error_rate=fer)
     meta, _ = classical.recv("verify")
     seeds, tags = [int(s) for s in meta["seeds"]], [int(t) for t in meta["tags"]]
     if len(seeds) != len(tags) or not seeds or any(polynomial_hash(corrected, s) != t for s, t in zip(seeds, tags)):
         raise ProtocolAborted("verification failed: the keys still differ after error correction")
-    classical.send("verify_result", {"ok": True, "corrected_errors": flipped})
+    classical.send("verify_result", {"ok": True, "corrected_errors": flipped, "frame_error_rate": fer})
     st.set(verification_bits=VERIFICATION_BITS * len(seeds))
     meta, arr = classical.recv("pa")
     m = int(meta["m"])

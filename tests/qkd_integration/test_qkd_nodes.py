@@ -200,3 +200,12 @@ def test_cli_run_qkd_json_reports_lengths_qber_and_rates(capsys):
     assert d["key_rate_per_pulse"] == pytest.approx(d["final_bits"] / 4_000_000)
     assert d["key_rate_per_virtual_s"] > 0 and d["aborted"] is None
     assert "key" not in d["extra"]
+
+
+def test_ldpc_reconciliation_between_node_processes(net):
+    """A session chosen to reconcile with LDPC: equal keys fetched from both nodes, f and FER reported."""
+    s = qkd.run_qkd(net, "alice", "bob", "bb84", n_pulses=4_000_000, reconciliation="ldpc")
+    assert s.succeeded and s.reconciliation == "ldpc" and s.frame_error_rate is not None
+    assert s.ec_efficiency > 1.0 and s.cascade_rounds <= 3
+    keys = qkd.get_keys(net["alice"], "bob", number=2, size_bits=256)
+    assert [k.key for k in qkd.get_keys_with_ids(net["bob"], "alice", [k.key_id for k in keys])] == [k.key for k in keys]
