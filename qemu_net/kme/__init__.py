@@ -36,10 +36,15 @@ def start_kme(core: Any, config: KmeConfig) -> RunningKme:
     server = KmeHttpServer(kme, host=config.host, port=config.port, cert_dir=Path(config.cert_dir))
     address = server.start()
     kme.start()
+    metrics_port = None
+    if config.metrics_port is not None:
+        from qemu_net.kme.metrics import serve_pool_metrics
+
+        metrics_port = serve_pool_metrics(kme, config.metrics_port, config.host)
     if config.address_dir:
         path = Path(config.address_dir) / f"{core.name}.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"node": core.name, "address": address}))
+        tmp.write_text(json.dumps({"node": core.name, "address": address, "metrics_port": metrics_port}))
         os.replace(tmp, path)
     return RunningKme(kme, server, address)
 

@@ -102,13 +102,16 @@ class KmeConfig:
     time_factor: float = 0.0
     fill_pools: bool = True
     relay_timeout_s: float = 15.0
+    #: Serve the pool metrics (Prometheus) on this port (None: off; 0: any free port).
+    metrics_port: int | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> KmeConfig | None:
         """``QNET_KME_CERT_DIR`` (ca.pem, <node>.pem, <node>.key) turns the KME on; ``QNET_KME_SAES``
         (JSON ``{"sae_id": "node"}``, inline or a file path), ``QNET_KME_HOST``, ``QNET_KME_PORT``,
         ``QNET_KME_ADDRESS_DIR``, ``QNET_KEY_POOL_MAX_BITS``, ``QNET_KEY_POOL_PULSES``,
-        ``QNET_KEY_POOL_TIME_FACTOR``, ``QNET_KEY_POOL_FILL`` (0 to off) configure it."""
+        ``QNET_KEY_POOL_TIME_FACTOR``, ``QNET_KEY_POOL_FILL`` (0 to off), ``QNET_KME_METRICS_PORT``
+        configure it."""
         env = dict(os.environ if env is None else env)
         cert_dir = env.get("QNET_KME_CERT_DIR")
         if not cert_dir:
@@ -126,7 +129,8 @@ class KmeConfig:
                    pool_max_bits=int(env.get("QNET_KEY_POOL_MAX_BITS", str(1 << 20))),
                    pool_session_pulses=int(env.get("QNET_KEY_POOL_PULSES", "4000000")),
                    time_factor=float(env.get("QNET_KEY_POOL_TIME_FACTOR", "0")),
-                   fill_pools=env.get("QNET_KEY_POOL_FILL", "1") != "0")
+                   fill_pools=env.get("QNET_KEY_POOL_FILL", "1") != "0",
+                   metrics_port=int(env["QNET_KME_METRICS_PORT"]) if env.get("QNET_KME_METRICS_PORT") else None)
 
 
 @dataclass
@@ -165,7 +169,7 @@ class NodeKme:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.pool_changed = threading.Condition()
-        self.sessions_run = 0
+        self._sessions_run: dict[str, int] = {}
 
     # ------------------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -396,13 +400,18 @@ class NodeKme:
                 self.core.send_classical(nb, CONTROL_CHANNEL, json.dumps({"t": "bb84_bob", "session": session}).encode())
                 r = self._run_role("alice", nb, session, {"n_pulses": self.config.pool_session_pulses,
                                                          "p_z": self.config.pool_p_z})
-                self.sessions_run += 1
+                with self._lock:
+                    self._sessions_run[nb] = self._sessions_run.get(nb, 0) + 1
                 wait = self.config.time_factor * r.duration_ns * 1e-9 - (time.perf_counter() - t0)
             except QnetError as exc:
                 log.warning("kme %s: pool session with %s failed: %s", self.name, nb, exc)
                 wait = 1.0
             if wait > 0 and self._stop.wait(wait):
                 return
+
+    def sessions_by_peer(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._sessions_run)
 
     def pool_levels(self) -> dict[str, int]:
         return {nb: self.keys.store.available_bits(nb) for nb in self.neighbours}
