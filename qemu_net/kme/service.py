@@ -116,10 +116,17 @@ class KmeConfig:
         cert_dir = env.get("QNET_KME_CERT_DIR")
         if not cert_dir:
             return None
+        if not os.path.exists(os.path.join(cert_dir, "ca.pem")):
+            log.warning("KME off: no certificates in %s (ca.pem, <node>.pem, <node>.key)", cert_dir)
+            return None
         raw = env.get("QNET_KME_SAES", "{}")
         if raw and not raw.lstrip().startswith("{"):
-            with open(raw) as f:
-                raw = f.read()
+            if not os.path.exists(raw):
+                log.warning("KME: no application placement file %s; no SAE is attached", raw)
+                raw = "{}"
+            else:
+                with open(raw) as f:
+                    raw = f.read()
         try:
             saes = {str(k): str(v) for k, v in json.loads(raw).items()}
         except (ValueError, AttributeError) as exc:
