@@ -243,5 +243,68 @@ def get_keys_with_ids(node: Node, peer: str, key_ids: list[str], *,
     return _keys(_call(node, "GetKeysWithIds", k.GetKeysWithIdsRequest(peer=peer, key_ids=list(key_ids)), timeout_s))
 
 
-__all__ = ["KeyStatus", "PROTOCOLS", "QkdSummary", "get_keys", "get_keys_with_ids", "key_status", "qkd_roles",
-           "run_qkd"]
+# --------------------------------------------------------------------------- ETSI GS QKD 014 client
+class Etsi014Error(InvalidOperation):
+    """A KME answered with an ETSI 014 error; ``fields['status']`` is the HTTP status."""
+
+
+class Etsi014Client:
+    """A minimal ETSI GS QKD 014 client over mutual TLS (standard library): one SAE talking to its KME.
+
+        with Etsi014Client("https://127.0.0.1:8443", cert="sae-a.pem", key="sae-a.key", ca="ca.pem") as c:
+            keys = c.enc_keys("sae-b", number=2, size=256)     # [{"key_ID", "key", "key_extension"}, ...]
+            c.status("sae-b")                                  # the ETSI status object
+
+    Keys come back base64-encoded as the standard has them; nothing here logs them."""
+
+    def __init__(self, url: str, *, cert: str, key: str, ca: str, timeout_s: float = 30.0) -> None:
+        import http.client
+        import ssl
+        from urllib.parse import urlsplit
+
+        u = urlsplit(url)
+        if u.scheme != "https" or not u.hostname:
+            raise InvalidOperation(f"KME URL {url!r} must be https://HOST:PORT")
+        ctx = ssl.create_default_context(cafile=ca)
+        ctx.load_cert_chain(cert, key)
+        self._conn = http.client.HTTPSConnection(u.hostname, u.port or 443, context=ctx, timeout=timeout_s)
+
+    def __enter__(self) -> Etsi014Client:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        import json
+        from urllib.parse import quote
+
+        data = json.dumps(body).encode() if body is not None else None
+        self._conn.request(method, "/api/v1/keys/" + quote(path[0], safe="") + "/" + path[1], body=data,
+                           headers={"Content-Type": "application/json"} if data else {})
+        r = self._conn.getresponse()
+        payload = json.loads(r.read() or b"{}")
+        if r.status != 200:
+            raise Etsi014Error(f"KME answered {r.status}: {payload.get('message', payload)}", status=r.status,
+                               details=payload.get("details"))
+        return payload
+
+    def status(self, slave_sae: str) -> dict[str, Any]:
+        return self._call("GET", (slave_sae, "status"))
+
+    def enc_keys(self, slave_sae: str, number: int = 1, size: int = 256,
+                 additional_slaves: list[str] | None = None) -> list[dict[str, Any]]:
+        body: dict[str, Any] = {"number": number, "size": size}
+        if additional_slaves:
+            body["additional_slave_SAE_IDs"] = list(additional_slaves)
+        return self._call("POST", (slave_sae, "enc_keys"), body)["keys"]
+
+    def dec_keys(self, master_sae: str, key_ids: list[str]) -> list[dict[str, Any]]:
+        return self._call("POST", (master_sae, "dec_keys"), {"key_IDs": [{"key_ID": k} for k in key_ids]})["keys"]
+
+
+__all__ = ["Etsi014Client", "Etsi014Error", "KeyStatus", "PROTOCOLS", "QkdSummary", "get_keys", "get_keys_with_ids",
+           "key_status", "qkd_roles", "run_qkd"]

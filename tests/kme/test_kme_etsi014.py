@@ -63,7 +63,8 @@ def kme(tmp_path_factory):
     os.environ.update(env)
     try:
         with running(TOPO, allow_inspect=False) as (_local, net):
-            for x, y in (("a", "b"), ("b", "c"), ("c", "d")):
+            # two sessions on a-b and b-c, one on c-d: link c-d holds the least key
+            for x, y in (("a", "b"), ("a", "b"), ("b", "c"), ("b", "c"), ("c", "d")):
                 s = qkd.run_qkd(net, x, y, "bb84", n_pulses=4_000_000, p_z=0.8, timeout_s=120)
                 assert s.succeeded
             urls = {n: "https://" + json.loads((addrs / f"{n}.json").read_text())["address"] for n in TOPO.node_names}
@@ -157,7 +158,32 @@ def test_error_contract(kme):
         _https(kme, "a", "/api/v1/keys/sae-b/status", "forged-sae-a")
     code, st = _https(kme, "c", "/api/v1/keys/sae-d/status", "sae-x")
     assert code == 200 and st["source_KME_ID"] == "c" and st["target_KME_ID"] == "d"
-    big = (st["stored_key_count"] + 1) * 256 // 8 * 8
+    net = kme["net"]
+    cd = qkd.key_status(net["c"], "d").stored_bits
+    big = cd + 8 - cd % 8
+    assert big <= 1 << 20 and min(qkd.key_status(net["a"], "b").stored_bits,
+                                  qkd.key_status(net["b"], "c").stored_bits) > big
     # more key than link c-d holds, asked from a: the relay fails at c and a answers 503 naming c-d
-    code, body = _https(kme, "a", "/api/v1/keys/sae-d/enc_keys", "sae-a", {"number": 1, "size": min(big, 1 << 20)})
+    code, body = _https(kme, "a", "/api/v1/keys/sae-d/enc_keys", "sae-a", {"number": 1, "size": big})
     assert code == 503 and "c-d" in body["message"], body
+
+
+def test_qnet_keys_speaks_etsi_014(kme, capsys):
+    """`qnet keys etsi enc` at a, `qnet keys etsi dec` at d: the same key, the route a-b-c-d printed."""
+    from qemu_net.cli.main import main
+
+    c = kme["certs"]
+
+    def flags(sae):
+        return ["--cert", str(c / f"{sae}.pem"), "--key", str(c / f"{sae}.key"), "--ca", str(c / "ca.pem")]
+
+    assert main(["keys", "etsi", "enc", "--kme", kme["urls"]["a"], *flags("sae-a"), "sae-d", "-n", "2",
+                 "--json", "--show"]) == 0
+    master = json.loads(capsys.readouterr().out)["keys"]
+    assert [k["route"] for k in master] == [["a", "b", "c", "d"]] * 2 and all(k["size_bits"] == 256 for k in master)
+    assert main(["keys", "etsi", "dec", "--kme", kme["urls"]["d"], *flags("sae-d"), "sae-a",
+                 *[k["key_id"] for k in master], "--json", "--show"]) == 0
+    slave = json.loads(capsys.readouterr().out)["keys"]
+    assert [k["key_hex"] for k in slave] == [k["key_hex"] for k in master]
+    assert main(["keys", "etsi", "status", "--kme", kme["urls"]["a"], *flags("sae-a"), "sae-b", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["target_KME_ID"] == "b"
