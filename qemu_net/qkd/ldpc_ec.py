@@ -30,6 +30,7 @@ from ldpc.bp_decoder import BpDecoder
 
 from qemu_net.errors import InvalidOperation, ProtocolAborted
 from qemu_net.qkd import wire
+from qemu_net.qkd.messages import LdpcDone, LdpcMore, LdpcStart, LdpcSyndromes
 
 if TYPE_CHECKING:
     from qemu_net.qkd.postprocess import Channel
@@ -130,29 +131,31 @@ class LdpcOutcome:
 
 def ldpc_answer(ch: Channel, key: np.ndarray) -> tuple[int, int]:
     """Alice's side: send the syndromes Bob asks for until he is done. Returns (leaked bits, rounds)."""
-    meta, _ = ch.recv("ldpc_start")
-    n = int(meta["n"])
+    start = ch.recv(LdpcStart)
+    n = start.n
     if n != len(key):
         raise ProtocolAborted(f"LDPC: Bob's key has {n} bits, Alice's {len(key)}")
-    codes = _Codes(float(meta["q"]), float(meta["f"]))
+    if not (0 < start.q < 0.5 and 1.0 < start.f <= 4.0):
+        raise ProtocolAborted(f"LDPC: QBER {start.q} or efficiency {start.f} out of range")
+    codes = _Codes(start.q, start.f)
     frames = _frames(n)
     leak = 0
     rounds = 0
-    seed = int(meta["seed"])
+    seed = start.seed
     ask = list(range(len(frames)))
     while True:
         rounds += 1
         syn = [_syndrome(codes.matrix(seed, frames[i][1] - frames[i][0]), key[frames[i][0]:frames[i][1]]) for i in ask]
         bits = np.concatenate(syn) if syn else np.zeros(0, dtype=np.uint8)
         leak += len(bits)
-        ch.send("ldpc_syndromes", {"count": len(bits)}, {"s": wire.pack_bits(bits)})
-        meta, arr = ch.recv("ldpc_more", "ldpc_done")
-        if meta["op"] == "ldpc_done":
+        ch.send(LdpcSyndromes(count=len(bits), s=wire.pack_bits(bits)))
+        msg = ch.recv(LdpcMore, LdpcDone)
+        if isinstance(msg, LdpcDone):
             return leak, rounds
         if rounds >= MAX_ROUNDS:
             raise ProtocolAborted("LDPC: more rounds asked for than allowed")
-        seed = int(meta["seed"])
-        ask = [int(i) for i in arr["frames"]]
+        seed = msg.seed
+        ask = [int(i) for i in msg.frames]
         if any(not 0 <= i < len(frames) for i in ask):
             raise ProtocolAborted("LDPC: frame index out of range")
 
@@ -164,7 +167,7 @@ def ldpc_correct(ch: Channel, key: np.ndarray, qber: float, *, seed: int,
     n = len(b)
     codes = _Codes(qber, f_target)
     frames = _frames(n)
-    ch.send("ldpc_start", {"n": n, "seed": seed, "q": qber, "f": f_target})
+    ch.send(LdpcStart(n=n, seed=int(seed), q=float(qber), f=float(f_target)))
     seeds_of = {i: [seed] for i in range(len(frames))}
     alice_syn: dict[int, list[np.ndarray]] = {i: [] for i in range(len(frames))}
     pending = list(range(len(frames)))
@@ -176,8 +179,10 @@ def ldpc_correct(ch: Channel, key: np.ndarray, qber: float, *, seed: int,
     while True:
         rounds += 1
         sizes = [codes.matrix(round_seed, frames[i][1] - frames[i][0]).shape[0] for i in pending]
-        _, arr = ch.recv("ldpc_syndromes")
-        bits = wire.unpack_bits(arr["s"], sum(sizes))
+        reply = ch.recv(LdpcSyndromes)
+        if reply.count != sum(sizes):
+            raise ProtocolAborted(f"LDPC: {reply.count} syndrome bits, expected {sum(sizes)}")
+        bits = wire.unpack_bits(reply.s, sum(sizes))
         leak += len(bits)
         off = 0
         failed = []
@@ -196,14 +201,14 @@ def ldpc_correct(ch: Channel, key: np.ndarray, qber: float, *, seed: int,
         if rounds == 1:
             first_failed = len(failed)
         if not failed or rounds >= MAX_ROUNDS:
-            ch.send("ldpc_done")
+            ch.send(LdpcDone())
             return LdpcOutcome(b, leak, rounds, len(frames), first_failed / len(frames) if frames else 0.0,
                                len(failed), flipped)
         round_seed = seed + 7919 * rounds
         for i in failed:
             seeds_of[i].append(round_seed)
         pending = failed
-        ch.send("ldpc_more", {"seed": round_seed}, {"frames": np.array(failed, dtype=np.uint32)})
+        ch.send(LdpcMore(seed=round_seed, frames=np.array(failed, dtype=np.uint32)))
 
 
 __all__ = ["DEFAULT_F_TARGET", "default_f_target", "FRAME_BITS", "LdpcOutcome", "ldpc_answer", "ldpc_correct", "parity_check_matrix",

@@ -59,6 +59,19 @@ from qemu_net.qkd.entangled import (
     werner_state,
 )
 from qemu_net.qkd.finite_key import FiniteKeyBound, bb84_key_length, decoy_bb84_key_length
+from qemu_net.qkd.messages import (
+    Bb84Sift,
+    Bb84SiftReply,
+    Disclosed,
+    E91Sift,
+    E91SiftReply,
+    Estimate,
+    Hello,
+    PaDone,
+    PrivacyAmplification,
+    Verify,
+    VerifyResult,
+)
 from qemu_net.qkd.postprocess import (
     VERIFICATION_BITS,
     Channel,
@@ -436,6 +449,8 @@ class _Bb84:
     """Decoy-state (or single-photon) BB84: Alice prepares pulse trains, Bob detects them."""
 
     name = "bb84"
+    sift_type = Bb84Sift
+    reply_type = Bb84SiftReply
 
     def __init__(self, ctx: NodeContext, p: BB84Params, link: LinkSpec) -> None:
         self.p = p
@@ -443,11 +458,11 @@ class _Bb84:
         self.link = link
 
     # Alice
-    def hello(self) -> dict[str, Any]:
+    def hello(self) -> Hello:
         p = self.p
-        return {"protocol": "bb84", "n": p.n_pulses, "block": p.block_pulses, "rate_hz": p.pulse_rate_hz,
-                "p_z": p.p_z, "decoy": p.decoy, "eps_sec": p.eps_sec, "eps_cor": p.eps_cor,
-                "reconciliation": p.reconciliation, "ldpc_f": p.ldpc_f_target}
+        return Hello(protocol="bb84", n=p.n_pulses, block=p.block_pulses, rate_hz=p.pulse_rate_hz, p_z=p.p_z,
+                     decoy=p.decoy, eps_sec=p.eps_sec, eps_cor=p.eps_cor, reconciliation=p.reconciliation,
+                     ldpc_f=p.ldpc_f_target)
 
     def send_trains(self, quantum: Channel) -> None:
         p, rng = self.p, self.ctx.rng
@@ -467,18 +482,18 @@ class _Bb84:
             self.ctx.advance_clock(nb / p.pulse_rate_hz * 1e9)
             quantum.send_raw(arrived.to_bytes())
 
-    def sift(self, arr: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-        """-> (reply arrays, Alice's bits at the detections, key positions, test positions)."""
-        idx = arr["idx"].astype(np.int64)
+    def sift(self, msg: Bb84Sift) -> tuple[Bb84SiftReply, np.ndarray, np.ndarray, np.ndarray]:
+        """-> (reply, Alice's bits at the detections, key positions, test positions)."""
+        idx = msg.idx.astype(np.int64)
         _check_sift(idx, self.p.n_pulses)
-        match = self.bases[idx] == wire.unpack_bits(arr["bases"], len(idx))
+        match = self.bases[idx] == wire.unpack_bits(msg.bases, len(idx))
         self.cls = self.intensity[idx]
         a_basis = self.bases[idx]
         key = np.flatnonzero(match & (a_basis == Z_BASIS))
         test = np.flatnonzero(match & (a_basis == X_BASIS))
         self.sent = np.bincount(self.intensity, minlength=3).astype(float)
         self.clicks = np.bincount(self.cls, minlength=3).astype(float)
-        return {"match": wire.pack_bits(match), "cls": self.cls}, self.bits[idx], key, test
+        return Bb84SiftReply(match=wire.pack_bits(match), cls=self.cls), self.bits[idx], key, test
 
     def estimate(self, key: np.ndarray, test: np.ndarray, test_err: np.ndarray) -> tuple[float, float, dict[str, Any]]:
         """-> (QBER reported and checked, QBER for error correction, extra estimates)."""
@@ -517,10 +532,12 @@ class _Bb84:
 
     # Bob
     @staticmethod
-    def receive_trains(ctx: NodeContext, hello: dict[str, Any], quantum: Channel,
-                       readout: float) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:
-        """-> (click slots, Bob's bits, the sift message arrays, Bob's basis per click)."""
-        n, block, p_z = int(hello["n"]), int(hello["block"]), float(hello["p_z"])
+    def receive_trains(ctx: NodeContext, hello: Hello, quantum: Channel,
+                       readout: float) -> tuple[np.ndarray, np.ndarray, Bb84Sift, np.ndarray]:
+        """-> (click slots, Bob's bits, the sift message, Bob's basis per click)."""
+        if hello.p_z is None or not 0 < hello.p_z < 1:
+            raise ProtocolAborted(f"protocol error: BB84 hello with p_z={hello.p_z!r}")
+        n, block, p_z = hello.n, hello.block, hello.p_z
         idx_parts, bit_parts, base_parts = [], [], []
         for start in range(0, n, block):
             arrived = ArrivedTrain.from_bytes(quantum.recv_raw())
@@ -533,13 +550,13 @@ class _Bb84:
             base_parts.append(my_bases[det.indices])
         idx = np.concatenate(idx_parts)
         b_bases = np.concatenate(base_parts)
-        return idx, np.concatenate(bit_parts), {"idx": idx.astype(np.uint32), "bases": wire.pack_bits(b_bases)}, b_bases
+        return idx, np.concatenate(bit_parts), Bb84Sift(idx=idx.astype(np.uint32), bases=wire.pack_bits(b_bases)), b_bases
 
     @staticmethod
-    def bob_positions(reply: dict[str, np.ndarray], b_bases: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def bob_positions(reply: Bb84SiftReply, b_bases: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """-> (key positions, test positions, extra disclosed positions) among Bob's clicks."""
-        match = wire.unpack_bits(reply["match"], len(b_bases)).astype(bool)
-        if len(reply["cls"]) != len(b_bases):
+        match = wire.unpack_bits(reply.match, len(b_bases)).astype(bool)
+        if len(reply.cls) != len(b_bases):
             raise ProtocolAborted("protocol error: sift reply does not fit Bob's clicks")
         key = np.flatnonzero(match & (b_bases == Z_BASIS))
         test = np.flatnonzero(match & (b_bases == X_BASIS))
@@ -550,17 +567,18 @@ class _E91:
     """E91/BBM92: Alice holds the entangled source and measures her halves; Bob measures his."""
 
     name = "e91"
+    sift_type = E91Sift
+    reply_type = E91SiftReply
 
     def __init__(self, ctx: NodeContext, p: E91Params, link: LinkSpec) -> None:
         self.p = p
         self.ctx = ctx
         self.link = link
 
-    def hello(self) -> dict[str, Any]:
+    def hello(self) -> Hello:
         p = self.p
-        return {"protocol": "e91", "n": p.n_pairs, "block": p.block_pairs, "rate_hz": p.pair_rate_hz,
-                "eps_sec": p.eps_sec, "eps_cor": p.eps_cor, "reconciliation": p.reconciliation,
-                "ldpc_f": p.ldpc_f_target}
+        return Hello(protocol="e91", n=p.n_pairs, block=p.block_pairs, rate_hz=p.pair_rate_hz, eps_sec=p.eps_sec,
+                     eps_cor=p.eps_cor, reconciliation=p.reconciliation, ldpc_f=p.ldpc_f_target)
 
     def send_trains(self, quantum: Channel) -> None:
         p, rng, ctx = self.p, self.ctx.rng, self.ctx
@@ -581,10 +599,10 @@ class _E91:
             ctx.advance_clock(nb / p.pair_rate_hz * 1e9)
             quantum.send_raw(blk.train.to_bytes())
 
-    def sift(self, arr: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-        idx = arr["idx"].astype(np.int64)
+    def sift(self, msg: E91Sift) -> tuple[E91SiftReply, np.ndarray, np.ndarray, np.ndarray]:
+        idx = msg.idx.astype(np.int64)
         _check_sift(idx, self.p.n_pairs)
-        b_set = arr["settings"]
+        b_set = msg.settings
         if len(b_set) != len(idx) or (len(b_set) and int(b_set.max()) > 3):
             raise ProtocolAborted("protocol error: malformed settings from Bob")
         a_set = self.settings[idx]
@@ -592,7 +610,7 @@ class _E91:
         key = np.flatnonzero((a_set == 0) & (b_set == 0))
         test = np.flatnonzero((a_set == 1) & (b_set == 1))
         self.chsh_pos = np.flatnonzero(b_set >= 2)
-        return {"settings": wire.pack_bits(a_set)}, self.outcomes[idx], key, test
+        return E91SiftReply(settings=wire.pack_bits(a_set)), self.outcomes[idx], key, test
 
     def estimate(self, key: np.ndarray, test: np.ndarray, test_err: np.ndarray,
                  chsh_bits: np.ndarray | None = None, a_bits: np.ndarray | None = None) -> tuple[float, float, dict[str, Any]]:
@@ -615,9 +633,9 @@ class _E91:
         return None
 
     @staticmethod
-    def receive_trains(ctx: NodeContext, hello: dict[str, Any], quantum: Channel, readout: float,
-                       p_key: float = 0.8) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:
-        n, block = int(hello["n"]), int(hello["block"])
+    def receive_trains(ctx: NodeContext, hello: Hello, quantum: Channel, readout: float,
+                       p_key: float = 0.8) -> tuple[np.ndarray, np.ndarray, E91Sift, np.ndarray]:
+        n, block = hello.n, hello.block
         idx_parts, bit_parts, set_parts = [], [], []
         for start in range(0, n, block):
             train = PairTrain.from_bytes(quantum.recv_raw())
@@ -630,11 +648,11 @@ class _E91:
             set_parts.append(my_set[det.indices])
         idx = np.concatenate(idx_parts)
         b_set = np.concatenate(set_parts)
-        return idx, np.concatenate(bit_parts), {"idx": idx.astype(np.uint32), "settings": b_set}, b_set
+        return idx, np.concatenate(bit_parts), E91Sift(idx=idx.astype(np.uint32), settings=b_set), b_set
 
     @staticmethod
-    def bob_positions(reply: dict[str, np.ndarray], b_set: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        a_set = wire.unpack_bits(reply["settings"], len(b_set))
+    def bob_positions(reply: E91SiftReply, b_set: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        a_set = wire.unpack_bits(reply.settings, len(b_set))
         key = np.flatnonzero((a_set == 0) & (b_set == 0))
         test = np.flatnonzero((a_set == 1) & (b_set == 1))
         return key, test, np.flatnonzero(b_set >= 2)
@@ -644,17 +662,16 @@ class _E91:
 def _alice_session(strategy: Any, ctx: NodeContext, p: Any, quantum: Channel, classical: Channel,
                    st: _Stats) -> None:
     rng = ctx.rng
-    n = strategy.hello()["n"]
-    st.set(n_pulses=n, pulse_rate_hz=strategy.hello()["rate_hz"])
-    classical.send("hello", strategy.hello())
+    hello = strategy.hello()
+    n = hello.n
+    st.set(n_pulses=n, pulse_rate_hz=hello.rate_hz)
+    classical.send(hello)
     strategy.send_trains(quantum)
-    _, arr = classical.recv("sift")
-    reply, a_bits, key, test = strategy.sift(arr)
+    reply, a_bits, key, test = strategy.sift(classical.recv(strategy.sift_type))
     st.set(raw_bits=len(a_bits), sifted_bits=len(key) + len(test))
-    classical.send("sift_reply", {}, reply)
-    _, arr = classical.recv("disclosed")
+    classical.send(reply)
     extra_pos = getattr(strategy, "chsh_pos", np.empty(0, dtype=np.int64))
-    disclosed = wire.unpack_bits(arr["bits"], len(test) + len(extra_pos))
+    disclosed = wire.unpack_bits(classical.recv(Disclosed).bits, len(test) + len(extra_pos))
     test_err = a_bits[test] != disclosed[: len(test)]
     if isinstance(strategy, _E91):
         qber, q_ec, est = strategy.estimate(key, test, test_err, disclosed[len(test):], a_bits)
@@ -672,8 +689,7 @@ def _alice_session(strategy: Any, ctx: NodeContext, p: Any, quantum: Channel, cl
             f"QBER {qber:.4f} on {k_test} test-basis bits exceeds the threshold {p.qber_threshold}: "
             "eavesdropper or faulty link"
         )
-    est_out = {"qber": qber, "q_ec": q_ec, "n_key": n_key, "k_test": k_test, **est}
-    classical.send("estimate", est_out)
+    classical.send(Estimate(qber=qber, q_ec=q_ec, n_key=n_key, k_test=k_test, **est))
     # Before spending error correction: is there a key even at the Shannon limit?
     pre = strategy.bound(n_key, k_test, m_test, n_key * float(binary_entropy(q_ec)), 0.0, q_ec)
     st.set(**_bound_fields(pre, n))
@@ -690,12 +706,12 @@ def _alice_session(strategy: Any, ctx: NodeContext, p: Any, quantum: Channel, cl
     st.set(leaked_ec_bits=leak, cascade_rounds=rounds)
     k = verification_hashes(n_key, p.eps_cor)
     seeds = [new_hash_seed(rng) for _ in range(k)]
-    classical.send("verify", {"seeds": seeds, "tags": [polynomial_hash(key_bits, s) for s in seeds]})
-    meta, _ = classical.recv("verify_result")
-    corrected = int(meta["corrected_errors"])
+    classical.send(Verify(seeds=seeds, tags=[polynomial_hash(key_bits, s) for s in seeds]))
+    vr = classical.recv(VerifyResult)
+    corrected = vr.corrected_errors
     st.set(verification_bits=VERIFICATION_BITS * k, corrected_errors=corrected)
-    if meta.get("frame_error_rate") is not None:
-        st.set(frame_error_rate=float(meta["frame_error_rate"]))
+    if vr.frame_error_rate is not None:
+        st.set(frame_error_rate=vr.frame_error_rate)
     bound = strategy.bound(n_key, k_test, m_test, float(leak), float(VERIFICATION_BITS * k), corrected / n_key)
     fields_ = _bound_fields(bound, n)
     y1 = strategy.single_photon_yield(bound)
@@ -706,41 +722,42 @@ def _alice_session(strategy: Any, ctx: NodeContext, p: Any, quantum: Channel, cl
         raise ProtocolAborted(f"no secret key left after error correction (leak {leak} bits): {bound.reason}")
     m = bound.length
     seed_bits = random_bits(n_key + m - 1, rng)
-    classical.send("pa", {"m": m, **fields_}, {"seed": wire.pack_bits(seed_bits)})
+    classical.send(PrivacyAmplification(m=m, seed=wire.pack_bits(seed_bits), **fields_))
     st.final = toeplitz_hash(key_bits, seed_bits, m)
-    classical.recv("pa_done")
+    classical.recv(PaDone)
 
 
 def _bob_session(strategy_cls: Any, ctx: NodeContext, p: Any, quantum: Channel, classical: Channel,
                  st: _Stats, **receive_kw: Any) -> None:
     rng = ctx.rng
-    hello, _ = classical.recv("hello")
-    if hello.get("protocol") != strategy_cls.name:
-        raise ProtocolAborted(f"protocol mismatch: Alice runs {hello.get('protocol')!r}, Bob runs {strategy_cls.name!r}")
-    st.set(n_pulses=int(hello["n"]), pulse_rate_hz=float(hello["rate_hz"]), eps_sec=float(hello["eps_sec"]),
-           eps_cor=float(hello["eps_cor"]))
+    hello = classical.recv(Hello)
+    if hello.protocol != strategy_cls.name:
+        raise ProtocolAborted(f"protocol mismatch: Alice runs {hello.protocol!r}, Bob runs {strategy_cls.name!r}")
+    if not (1 <= hello.n <= _MAX_SLOTS and hello.block >= 1 and hello.rate_hz > 0):
+        raise ProtocolAborted("protocol error: impossible block sizes or rate in Alice's hello")
+    st.set(n_pulses=hello.n, pulse_rate_hz=hello.rate_hz, eps_sec=hello.eps_sec, eps_cor=hello.eps_cor)
     readout = float(ctx.topology.node(ctx.name).measure_error)
     idx, b_bits, sift_msg, b_choice = strategy_cls.receive_trains(ctx, hello, quantum, readout, **receive_kw)
-    classical.send("sift", {}, sift_msg)
-    _, reply = classical.recv("sift_reply")
-    key, test, extra = strategy_cls.bob_positions(reply, b_choice)
+    classical.send(sift_msg)
+    key, test, extra = strategy_cls.bob_positions(classical.recv(strategy_cls.reply_type), b_choice)
     st.set(raw_bits=len(idx), sifted_bits=len(key) + len(test), sample_bits=len(test))
-    classical.send("disclosed", {}, {"bits": wire.pack_bits(np.concatenate([b_bits[test], b_bits[extra]]))})
-    est, _ = classical.recv("estimate")
-    if len(key) != int(est["n_key"]) or len(test) != int(est["k_test"]):
+    classical.send(Disclosed(bits=wire.pack_bits(np.concatenate([b_bits[test], b_bits[extra]]))))
+    est = classical.recv(Estimate)
+    if len(key) != est.n_key or len(test) != est.k_test:
         raise ProtocolAborted("protocol error: Alice and Bob disagree on the key and test positions")
-    st.set(reconciled_bits=len(key), **{k: v for k, v in est.items() if k in ("qber", "chsh", "chsh_stderr", "gains")})
-    q = float(est["q_ec"])
+    st.set(reconciled_bits=len(key), qber=est.qber,
+           **{k: getattr(est, k) for k in ("chsh", "chsh_stderr", "gains") if getattr(est, k) is not None})
+    q = min(max(est.q_ec, 0.0), 0.5)
     n_t = max(len(test), 1)
     # Size Cascade's blocks for a cautious QBER (about two standard errors above the estimate).
     q_blocks = q + 2.0 * math.sqrt(max(q, 1.0 / n_t) * (1 - q) / n_t)
-    method = str(hello.get("reconciliation", "cascade"))
+    method = hello.reconciliation
     fer = None
     if method == "ldpc":
         from qemu_net.qkd.ldpc_ec import default_f_target, ldpc_correct
 
         q_code = min(q_blocks, 0.45)
-        f_target = float(hello["ldpc_f"]) if hello.get("ldpc_f") is not None else default_f_target(q_code)
+        f_target = hello.ldpc_f if hello.ldpc_f is not None else default_f_target(q_code)
         out = ldpc_correct(classical, b_bits[key], q_code, seed=int(rng.integers(0, 2**40)), f_target=f_target)
         corrected, leak, rounds, flipped, fer = out.corrected, out.leaked_bits, out.rounds, out.flipped, \
             out.frame_error_rate
@@ -751,19 +768,19 @@ def _bob_session(strategy_cls: Any, ctx: NodeContext, p: Any, quantum: Channel, 
         raise ProtocolAborted(f"protocol error: unknown reconciliation {method!r}")
     st.set(leaked_ec_bits=leak, cascade_rounds=rounds, corrected_errors=flipped, reconciliation=method,
            frame_error_rate=fer)
-    meta, _ = classical.recv("verify")
-    seeds, tags = [int(s) for s in meta["seeds"]], [int(t) for t in meta["tags"]]
+    ver = classical.recv(Verify)
+    seeds, tags = ver.seeds, ver.tags
     if len(seeds) != len(tags) or not seeds or any(polynomial_hash(corrected, s) != t for s, t in zip(seeds, tags)):
         raise ProtocolAborted("verification failed: the keys still differ after error correction")
-    classical.send("verify_result", {"ok": True, "corrected_errors": flipped, "frame_error_rate": fer})
+    classical.send(VerifyResult(ok=True, corrected_errors=flipped, frame_error_rate=fer))
     st.set(verification_bits=VERIFICATION_BITS * len(seeds))
-    meta, arr = classical.recv("pa")
-    m = int(meta["m"])
+    pa = classical.recv(PrivacyAmplification)
+    m = pa.m
     if not 0 < m <= len(corrected):
         raise ProtocolAborted(f"protocol error: privacy amplification to {m} bits")
-    st.set(**{k: v for k, v in meta.items() if k not in ("op", "m")})
-    st.final = toeplitz_hash(corrected, wire.unpack_bits(arr["seed"], len(corrected) + m - 1), m)
-    classical.send("pa_done")
+    st.set(**pa.report())
+    st.final = toeplitz_hash(corrected, wire.unpack_bits(pa.seed, len(corrected) + m - 1), m)
+    classical.send(PaDone())
 
 
 # ------------------------------------------------------------------------------------------ roles
