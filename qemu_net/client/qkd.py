@@ -36,15 +36,16 @@ from qemu_net._proto.v1 import keys_pb2_grpc as kg
 from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net.client.sync import Network, Node
 from qemu_net.errors import InvalidOperation
-from qemu_net.node.status import error_from_rpc, never_sent
+from qemu_net.node.status import error_from_rpc
 from qemu_net.qkd.keystore import DeliveredKey
 
 #: run_qkd keyword -> the role message(s) it goes to.
 _BB84_ALICE = frozenset({"n_pulses", "pulse_rate_hz", "block_pulses", "mu", "nu", "p_signal", "p_decoy", "p_vacuum",
-                         "p_z", "sample_fraction", "sample_size", "qber_threshold", "eps_pa", "eve_fraction",
-                         "f_ec"})
-_E91_ALICE = frozenset({"n_pairs", "pair_rate_hz", "block_pairs", "visibility", "p_z", "sample_fraction",
-                        "sample_size", "qber_threshold", "chsh_threshold", "eps_pa", "eve_fraction", "f_ec"})
+                         "p_z", "qber_threshold", "eps_sec", "eps_cor", "eve_fraction", "reconciliation",
+                         "ldpc_f_target", "f_ec"})
+_E91_ALICE = frozenset({"n_pairs", "pair_rate_hz", "block_pairs", "visibility", "p_z", "qber_threshold",
+                        "chsh_threshold", "eps_sec", "eps_cor", "eve_fraction", "reconciliation", "ldpc_f_target",
+                        "f_ec"})
 PROTOCOLS = ("bb84", "e91")
 
 
@@ -85,6 +86,15 @@ class QkdSummary:
     #: Bits each node added to its key store (equal at both ends when the session succeeded).
     stored_bits_alice: int = 0
     stored_bits_bob: int = 0
+    #: The finite-key analysis, its security parameters (the key is eps_sec + eps_cor secure), and
+    #: the asymptotic figure for the same counts.
+    key_analysis: str = ""
+    eps_sec: float = 0.0
+    eps_cor: float = 0.0
+    asymptotic_bits: float | None = None
+    s1_lower: float | None = None
+    reconciliation: str = "cascade"
+    frame_error_rate: float | None = None
 
     def __post_init__(self) -> None:
         if not (self.final_bits <= self.reconciled_bits <= self.sifted_bits <= self.raw_bits <= self.n_pulses):
@@ -123,7 +133,9 @@ def summary_from_proto(alice: str, bob: str, session: str, wall_s: float, a: pr.
         asymptotic_rate_per_pulse=_opt(a, "asymptotic_rate_per_pulse"), y1_lower=_opt(a, "y1_lower"),
         e1_upper=_opt(a, "e1_upper"), gains=tuple(a.gains) or None, chsh=_opt(a, "chsh"),
         chsh_stderr=_opt(a, "chsh_stderr"), aborted=a.aborted or b.aborted or None,
-        stored_bits_alice=a.stored_bits, stored_bits_bob=b.stored_bits,
+        stored_bits_alice=a.stored_bits, stored_bits_bob=b.stored_bits, key_analysis=a.key_analysis,
+        eps_sec=a.eps_sec, eps_cor=a.eps_cor, asymptotic_bits=_opt(a, "asymptotic_bits"), s1_lower=_opt(a, "s1_lower"),
+        reconciliation=a.reconciliation or "cascade", frame_error_rate=_opt(a, "frame_error_rate"),
     )
 
 
@@ -137,8 +149,6 @@ def qkd_roles(protocol: str, alice: str, bob: str, *, report_abort: bool = False
     if unknown:
         raise InvalidOperation(f"{protocol} takes no parameter(s) {', '.join(unknown)}; "
                                f"known: {', '.join(sorted(allowed | {'cascade_passes', 'report_abort'}))}")
-    if params.get("sample_size") is None:
-        params.pop("sample_size", None)
     if alice == bob:
         raise InvalidOperation(f"a QKD session needs two different nodes, got {alice!r} twice")
     if protocol == "bb84":
@@ -158,7 +168,7 @@ def run_qkd(net: Network, alice: str, bob: str, protocol: str = "bb84", *, timeo
     """Run a QKD session (Alice's role at `alice`, Bob's at `bob`); both nodes store the final key.
 
     `params` are the fields of `qemu_net.qkd.BB84Params` (``n_pulses``, ``mu``, ``nu``, ``p_signal``,
-    ``p_decoy``, ``p_vacuum``, ``p_z``, ``decoy``, ``sample_size``, ``eve_fraction``, ...) or
+    ``p_decoy``, ``p_vacuum``, ``p_z``, ``decoy``, ``eps_sec``, ``eps_cor``, ``eve_fraction``, ...) or
     `E91Params` (``n_pairs``, ``visibility``, ``p_key``, ``chsh_threshold``, ...), plus
     ``report_abort`` (return an aborted summary instead of raising ProtocolAborted). Never returns
     or prints the key."""
@@ -204,17 +214,8 @@ def _stub(node: Node) -> kg.KeyDeliveryServiceStub:
 
 
 def _call(node: Node, method: str, request: Any, timeout_s: float | None) -> Any:
-    fn = getattr(_stub(node), method)
-    timeout = timeout_s or node.network.timeout_s
-    give_up = time.monotonic() + timeout
     try:
-        return fn(request, timeout=timeout)
-    except grpc.RpcError as err:
-        if not never_sent(err):
-            raise error_from_rpc(err, where=node.name) from None
-    # The request never left (a busy host was slow to connect): wait for the connection instead.
-    try:
-        return fn(request, timeout=max(give_up - time.monotonic(), 0.001), wait_for_ready=True)
+        return getattr(_stub(node), method)(request, timeout=timeout_s or node.network.timeout_s)
     except grpc.RpcError as err:
         raise error_from_rpc(err, where=node.name) from None
 
@@ -243,5 +244,68 @@ def get_keys_with_ids(node: Node, peer: str, key_ids: list[str], *,
     return _keys(_call(node, "GetKeysWithIds", k.GetKeysWithIdsRequest(peer=peer, key_ids=list(key_ids)), timeout_s))
 
 
-__all__ = ["KeyStatus", "PROTOCOLS", "QkdSummary", "get_keys", "get_keys_with_ids", "key_status", "qkd_roles",
-           "run_qkd"]
+# --------------------------------------------------------------------------- ETSI GS QKD 014 client
+class Etsi014Error(InvalidOperation):
+    """A KME answered with an ETSI 014 error; ``fields['status']`` is the HTTP status."""
+
+
+class Etsi014Client:
+    """A minimal ETSI GS QKD 014 client over mutual TLS (standard library): one SAE talking to its KME.
+
+        with Etsi014Client("https://127.0.0.1:8443", cert="sae-a.pem", key="sae-a.key", ca="ca.pem") as c:
+            keys = c.enc_keys("sae-b", number=2, size=256)     # [{"key_ID", "key", "key_extension"}, ...]
+            c.status("sae-b")                                  # the ETSI status object
+
+    Keys come back base64-encoded as the standard has them; nothing here logs them."""
+
+    def __init__(self, url: str, *, cert: str, key: str, ca: str, timeout_s: float = 30.0) -> None:
+        import http.client
+        import ssl
+        from urllib.parse import urlsplit
+
+        u = urlsplit(url)
+        if u.scheme != "https" or not u.hostname:
+            raise InvalidOperation(f"KME URL {url!r} must be https://HOST:PORT")
+        ctx = ssl.create_default_context(cafile=ca)
+        ctx.load_cert_chain(cert, key)
+        self._conn = http.client.HTTPSConnection(u.hostname, u.port or 443, context=ctx, timeout=timeout_s)
+
+    def __enter__(self) -> Etsi014Client:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        import json
+        from urllib.parse import quote
+
+        data = json.dumps(body).encode() if body is not None else None
+        self._conn.request(method, "/api/v1/keys/" + quote(path[0], safe="") + "/" + path[1], body=data,
+                           headers={"Content-Type": "application/json"} if data else {})
+        r = self._conn.getresponse()
+        payload = json.loads(r.read() or b"{}")
+        if r.status != 200:
+            raise Etsi014Error(f"KME answered {r.status}: {payload.get('message', payload)}", status=r.status,
+                               details=payload.get("details"))
+        return payload
+
+    def status(self, slave_sae: str) -> dict[str, Any]:
+        return self._call("GET", (slave_sae, "status"))
+
+    def enc_keys(self, slave_sae: str, number: int = 1, size: int = 256,
+                 additional_slaves: list[str] | None = None) -> list[dict[str, Any]]:
+        body: dict[str, Any] = {"number": number, "size": size}
+        if additional_slaves:
+            body["additional_slave_SAE_IDs"] = list(additional_slaves)
+        return self._call("POST", (slave_sae, "enc_keys"), body)["keys"]
+
+    def dec_keys(self, master_sae: str, key_ids: list[str]) -> list[dict[str, Any]]:
+        return self._call("POST", (master_sae, "dec_keys"), {"key_IDs": [{"key_ID": k} for k in key_ids]})["keys"]
+
+
+__all__ = ["Etsi014Client", "Etsi014Error", "KeyStatus", "PROTOCOLS", "QkdSummary", "get_keys", "get_keys_with_ids",
+           "key_status", "qkd_roles", "run_qkd"]

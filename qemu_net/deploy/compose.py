@@ -2,7 +2,9 @@
 
 One service per node, named after the node; the topology (with each node's ``address`` rewritten to
 its service's DNS name, ``NAME:50051``) is written next to the compose file and mounted read-only at
-``/etc/qnet/topology.yaml``. Each node has a health check that asks the standard gRPC health service
+``/etc/qnet/topology.yaml``. Each node serves its ETSI 014 key manager on 8443 once its certificates
+are bind-mounted at /etc/qnet-kme (ca.pem, NAME.pem, NAME.key, saes.json), and keeps its key pools in
+/var/lib/qnet/keys (a tmpfs unless a host directory is mounted there). Each node has a health check that asks the standard gRPC health service
 (``python -m qemu_net.deploy.healthcheck``), and a ``client`` service (profile ``client``) runs a
 protocol once every node is healthy::
 
@@ -18,7 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from qemu_net.deploy import _yaml
-from qemu_net.deploy.k8s import DEFAULT_CLIENT_ARGS, DEFAULT_IMAGE, NODE_PORT, TOPOLOGY_PATH
+from qemu_net.deploy.k8s import (
+    DEFAULT_CLIENT_ARGS,
+    DEFAULT_IMAGE,
+    KEY_STORE_MOUNT,
+    KME_CERT_MOUNT,
+    KME_PORT,
+    NODE_PORT,
+    TOPOLOGY_PATH,
+)
 from qemu_net.network.topology import Topology
 
 TOPOLOGY_FILE = "qnet-topology.yaml"
@@ -32,6 +42,8 @@ class ComposeOptions:
     client_args: tuple[str, ...] = DEFAULT_CLIENT_ARGS
     #: Publish node i's gRPC port on the host at base_host_port + i; 0 publishes nothing.
     base_host_port: int = 0
+    #: Publish node i's KME (ETSI 014, HTTPS) port on the host at base_kme_host_port + i; 0: nothing.
+    base_kme_host_port: int = 0
 
 
 def compose_topology(topology: Topology) -> Topology:
@@ -60,19 +72,29 @@ def render_compose(topology: Topology, opts: ComposeOptions | None = None) -> tu
             "image": opts.image,
             "command": ["--topology", TOPOLOGY_PATH, "--name", node.name],
             "hostname": node.name,
-            "environment": {"QNET_NODE_NAME": node.name, "QNET_TOPOLOGY": TOPOLOGY_PATH},
+            # The KME starts when KME_CERT_MOUNT holds certificates (bind-mount them there); the key
+            # pools go to KEY_STORE_MOUNT (bind-mount a host directory there to keep them).
+            "environment": {"QNET_NODE_NAME": node.name, "QNET_TOPOLOGY": TOPOLOGY_PATH,
+                            "QNET_KME_CERT_DIR": KME_CERT_MOUNT, "QNET_KME_SAES": f"{KME_CERT_MOUNT}/saes.json",
+                            "QNET_KME_HOST": "0.0.0.0", "QNET_KME_PORT": str(KME_PORT),
+                            "QNET_KEY_STORE_DIR": KEY_STORE_MOUNT},
             "volumes": [mount],
-            "expose": [str(NODE_PORT)],
+            "expose": [str(NODE_PORT), str(KME_PORT)],
             "healthcheck": healthcheck,
             "stop_signal": "SIGTERM",
             "stop_grace_period": "15s",
             "read_only": True,
-            "tmpfs": ["/tmp"],
+            "tmpfs": ["/tmp", KEY_STORE_MOUNT],
             "restart": "unless-stopped",
             "labels": {"io.qemu-net.node": node.name, "io.qemu-net.topology": topo.name},
         }
+        ports = []
         if opts.base_host_port:
-            svc["ports"] = [f"127.0.0.1:{opts.base_host_port + i}:{NODE_PORT}"]
+            ports.append(f"127.0.0.1:{opts.base_host_port + i}:{NODE_PORT}")
+        if opts.base_kme_host_port:
+            ports.append(f"127.0.0.1:{opts.base_kme_host_port + i}:{KME_PORT}")
+        if ports:
+            svc["ports"] = ports
         services[node.name] = svc
     services["client"] = {
         "image": opts.image,

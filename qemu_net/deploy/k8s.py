@@ -6,7 +6,12 @@ One topology becomes, in namespace ``NS`` with instance name ``qnet`` (both opti
     ConfigMap        qnet-topology     topology.yaml with every node's address filled in
     Service          qnet-nodes        headless: stable DNS qnet-<i>.qnet-nodes.NS.svc.cluster.local
     StatefulSet      qnet              N pods; ordinal i runs topology.nodes[i]
-    NetworkPolicy    qnet-nodes        port 50052 (PeerService) only from node pods; 50051 from anyone
+    NetworkPolicy    qnet-nodes        port 50052 (PeerService) only from node pods; 50051 and 8443 from anyone
+
+Each node pod also serves its ETSI GS QKD 014 key manager on 8443 (HTTPS, mutual TLS) when the
+optional Secret ``qnet-kme`` holds its certificates (ca.pem, <node>.pem, <node>.key; saes.json places
+the applications), and keeps its key pools on a PersistentVolumeClaim (``keys``, mounted at
+/var/lib/qnet/keys), so keys survive a pod's restart.
     Job              qnet-demo         the client: waits for every node, then runs a protocol
 
 Node i's ``address`` becomes ``qnet-<i>.qnet-nodes.NS.svc.cluster.local:50051`` (public NodeService,
@@ -29,6 +34,12 @@ from qemu_net.network.topology import Topology
 
 NODE_PORT = 50051
 PEER_PORT = 50052
+#: The ETSI GS QKD 014 key manager (HTTPS, mutual TLS) of every node.
+KME_PORT = 8443
+#: Certificates of the KME (ca.pem, <node>.pem, <node>.key) and saes.json, from an optional Secret.
+KME_CERT_MOUNT = "/etc/qnet-kme"
+#: The node's key pools (a PersistentVolumeClaim per pod).
+KEY_STORE_MOUNT = "/var/lib/qnet/keys"
 TOPOLOGY_MOUNT = "/etc/qnet"
 TOPOLOGY_PATH = f"{TOPOLOGY_MOUNT}/topology.yaml"
 DEFAULT_IMAGE = "localhost/qnet:dev"
@@ -53,6 +64,8 @@ class K8sOptions:
     client_wait_s: int = 300
     termination_grace_s: int = 15
     extra_labels: dict[str, str] = field(default_factory=dict)
+    #: Size of each node's key-pool volume.
+    key_store_size: str = "64Mi"
 
     @property
     def service(self) -> str:
@@ -144,6 +157,7 @@ def render_k8s(topology: Topology, opts: K8sOptions | None = None) -> list[dict[
                 "ports": [
                     {"name": "grpc", "port": NODE_PORT, "targetPort": "grpc", "protocol": "TCP"},
                     {"name": "grpc-peer", "port": PEER_PORT, "targetPort": "grpc-peer", "protocol": "TCP"},
+                    {"name": "kme", "port": KME_PORT, "targetPort": "kme", "protocol": "TCP"},
                 ],
             },
         }
@@ -158,16 +172,27 @@ def render_k8s(topology: Topology, opts: K8sOptions | None = None) -> list[dict[
         {"name": "topology", "mountPath": TOPOLOGY_MOUNT, "readOnly": True},
         {"name": "tmp", "mountPath": "/tmp"},
     ]
+    node_volumes = [*volumes, {"name": "kme-certs", "secret": {"secretName": f"{opts.name}-kme", "optional": True,
+                                                              "defaultMode": 0o440}}]
+    node_mounts = [*mounts, {"name": "kme-certs", "mountPath": KME_CERT_MOUNT, "readOnly": True},
+                   {"name": "keys", "mountPath": KEY_STORE_MOUNT}]
     node_container = {
         "name": "node",
         "image": opts.image,
         "imagePullPolicy": opts.image_pull_policy,
         # The image's ENTRYPOINT is `qnet node`; the node name comes from the pod's ordinal.
         "args": ["--topology", TOPOLOGY_PATH],
-        "env": [{"name": "QNET_TOPOLOGY", "value": TOPOLOGY_PATH}],
+        # The KME starts when the Secret provides certificates; the key pools live on the volume.
+        "env": [{"name": "QNET_TOPOLOGY", "value": TOPOLOGY_PATH},
+                {"name": "QNET_KME_CERT_DIR", "value": KME_CERT_MOUNT},
+                {"name": "QNET_KME_SAES", "value": f"{KME_CERT_MOUNT}/saes.json"},
+                {"name": "QNET_KME_HOST", "value": "0.0.0.0"},
+                {"name": "QNET_KME_PORT", "value": str(KME_PORT)},
+                {"name": "QNET_KEY_STORE_DIR", "value": KEY_STORE_MOUNT}],
         "ports": [
             {"name": "grpc", "containerPort": NODE_PORT, "protocol": "TCP"},
             {"name": "grpc-peer", "containerPort": PEER_PORT, "protocol": "TCP"},
+            {"name": "kme", "containerPort": KME_PORT, "protocol": "TCP"},
         ],
         "startupProbe": {**grpc_probe, "periodSeconds": 2, "failureThreshold": 60, "timeoutSeconds": 2},
         "readinessProbe": {**grpc_probe, "periodSeconds": 5, "failureThreshold": 2, "timeoutSeconds": 2},
@@ -177,7 +202,7 @@ def render_k8s(topology: Topology, opts: K8sOptions | None = None) -> list[dict[
             "limits": {"cpu": opts.cpu_limit, "memory": opts.memory_limit},
         },
         "securityContext": _CONTAINER_SECURITY,
-        "volumeMounts": mounts,
+        "volumeMounts": node_mounts,
     }
     docs.append(
         {
@@ -199,11 +224,18 @@ def render_k8s(topology: Topology, opts: K8sOptions | None = None) -> list[dict[
                         "terminationGracePeriodSeconds": opts.termination_grace_s,
                         "enableServiceLinks": False,
                         "automountServiceAccountToken": False,
-                        "securityContext": _POD_SECURITY,
+                        "securityContext": {**_POD_SECURITY, "fsGroup": _POD_SECURITY["runAsGroup"]},
                         "containers": [node_container],
-                        "volumes": volumes,
+                        "volumes": node_volumes,
                     },
                 },
+                "volumeClaimTemplates": [
+                    {
+                        "metadata": {"name": "keys", "labels": _labels(opts, "node")},
+                        "spec": {"accessModes": ["ReadWriteOnce"],
+                                 "resources": {"requests": {"storage": opts.key_store_size}}},
+                    }
+                ],
             },
         }
     )
@@ -224,6 +256,8 @@ def render_k8s(topology: Topology, opts: K8sOptions | None = None) -> list[dict[
                     },
                     # The public NodeService: any client (and the kubelet's probes).
                     {"ports": [{"protocol": "TCP", "port": NODE_PORT}]},
+                    # The ETSI 014 key manager: applications authenticate with mutual TLS.
+                    {"ports": [{"protocol": "TCP", "port": KME_PORT}]},
                 ],
             },
         }

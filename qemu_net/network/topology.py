@@ -156,8 +156,9 @@ class LinkSpec(_Strict):
     transmission_depolarize: Probability = Field(default=0.0, ge=0, le=1)
     detector_efficiency: Probability = Field(default=1.0, gt=0, le=1)
     dark_count_probability: Probability = Field(default=0.0, ge=0, le=1)
-    #: Optical misalignment: probability that a detected photon's polarisation is flipped (QKD).
-    misalignment_error: Probability = Field(default=0.0, ge=0, le=0.5)
+    #: Optical misalignment: probability that a detected photon's polarisation is flipped (QKD). The
+    #: default, 1.5%, is typical of deployed fiber systems; 0 is a perfectly aligned link.
+    misalignment_error: Probability = Field(default=0.015, ge=0, le=0.5)
     attempt_rate_hz: float = Field(default=1e6, gt=0)
     max_attempts: int = Field(default=1_000_000, ge=1)
     #: The classical channel's one-way latency; ``null`` derives it from the length (group index).

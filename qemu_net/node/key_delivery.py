@@ -22,6 +22,7 @@ nothing here logs key bytes.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import weakref
 
@@ -53,7 +54,9 @@ class NodeKeys:
 
     def __init__(self, core: NodeCore) -> None:
         self.core = core
-        self.store = KeyStore(core.name)
+        # QNET_KEY_STORE_DIR: keep the key pools on the node's volume (one subdirectory per node).
+        base = os.environ.get("QNET_KEY_STORE_DIR")
+        self.store = KeyStore(core.name, os.path.join(base, core.name) if base else None)
         self._drain_lock = threading.Lock()
         #: Reservations for a session this node has not stored yet (its role is still finishing).
         self._deferred: dict[str, list[KeyReservation]] = {}

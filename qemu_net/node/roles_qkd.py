@@ -24,12 +24,13 @@ from qemu_net.node.context import CoreContext
 from qemu_net.node.key_delivery import key_store
 from qemu_net.node.roles import role
 from qemu_net.qkd import BB84Params, E91Params, QkdResult, bb84_alice, bb84_bob, e91_alice, e91_bob
+from qemu_net.qkd import ldpc_ec  # noqa: F401 - loaded with the node (the ldpc package costs ~1.5 s to import)
 from qemu_net.qkd.postprocess import Channel
 
-_BB84_OPTIONAL = ("pulse_rate_hz", "mu", "nu", "p_signal", "p_decoy", "p_vacuum", "p_z", "sample_fraction",
-                  "qber_threshold", "eps_pa", "f_ec")
-_E91_OPTIONAL = ("pair_rate_hz", "visibility", "p_z", "sample_fraction", "qber_threshold", "chsh_threshold",
-                 "eps_pa", "f_ec")
+_BB84_OPTIONAL = ("pulse_rate_hz", "mu", "nu", "p_signal", "p_decoy", "p_vacuum", "p_z", "qber_threshold",
+                  "eps_sec", "eps_cor", "ldpc_f_target", "f_ec")
+_E91_OPTIONAL = ("pair_rate_hz", "visibility", "p_z", "qber_threshold", "chsh_threshold", "eps_sec", "eps_cor",
+                 "ldpc_f_target", "f_ec")
 
 
 def _optional(msg: Any, names: tuple[str, ...]) -> dict[str, Any]:
@@ -48,12 +49,12 @@ def bb84_params(ctx: CoreContext, msg: pr.Bb84Alice | pr.Bb84Bob) -> BB84Params:
     kw = _common(ctx, msg, msg.report_abort)
     if isinstance(msg, pr.Bb84Alice):
         kw.update(_optional(msg, _BB84_OPTIONAL), decoy=not msg.single_photon, eve_fraction=msg.eve_fraction)
+        if msg.reconciliation:
+            kw["reconciliation"] = msg.reconciliation
         if msg.n_pulses:
             kw["n_pulses"] = msg.n_pulses
         if msg.block_pulses:
             kw["block_pulses"] = msg.block_pulses
-        if msg.sample_size:
-            kw["sample_size"] = msg.sample_size
     return BB84Params(**kw)
 
 
@@ -61,12 +62,12 @@ def e91_params(ctx: CoreContext, msg: pr.E91Alice | pr.E91Bob) -> E91Params:
     kw = _common(ctx, msg, msg.report_abort)
     if isinstance(msg, pr.E91Alice):
         kw.update(_optional(msg, _E91_OPTIONAL), eve_fraction=msg.eve_fraction)
+        if msg.reconciliation:
+            kw["reconciliation"] = msg.reconciliation
         if msg.n_pairs:
             kw["n_pairs"] = msg.n_pairs
         if msg.block_pairs:
             kw["block_pairs"] = msg.block_pairs
-        if msg.sample_size:
-            kw["sample_size"] = msg.sample_size
     elif msg.HasField("p_key"):
         kw["p_key"] = msg.p_key
     return E91Params(**kw)
@@ -82,6 +83,8 @@ def result_to_proto(result: QkdResult, stored_bits: int) -> pr.QkdSessionResult:
             out.gains.extend(float(g) for g in value)
         elif name in ("qber", "ec_efficiency") and not math.isfinite(value):
             setattr(out, name, float("nan"))
+        elif name == "eps_total":
+            continue
         else:
             setattr(out, name, value)
     return out

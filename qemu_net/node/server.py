@@ -23,6 +23,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from qemu_net._proto.v1 import keys_pb2_grpc, node_pb2, node_pb2_grpc, peer_pb2, peer_pb2_grpc
+from qemu_net.kme import RunningKme, start_kme_from_env
 from qemu_net.network.topology import Topology
 from qemu_net.node.core import NodeCore
 from qemu_net.node.faults import FaultPlan, delayed_peers, log_plan, plan_from_env, stall_interceptors
@@ -83,6 +84,7 @@ class NodeServer:
         stall = stall_interceptors(self.faults, name, (NODE_SERVICE, PEER_SERVICE)) or None
         self.health = health.HealthServicer()
         self._stopped = threading.Event()
+        self.kme: RunningKme | None = None
         self._public = grpc.server(futures.ThreadPoolExecutor(PUBLIC_WORKERS, thread_name_prefix=f"{name}-rpc"),
                                    options=SERVER_OPTIONS, interceptors=stall)
         node_pb2_grpc.add_NodeServiceServicer_to_server(
@@ -118,6 +120,7 @@ class NodeServer:
         self._public.start()
         if self._peer is not None:
             self._peer.start()
+        self.kme = start_kme_from_env(self.core)  # the ETSI 014 key manager, when QNET_KME_* configures one
         return self.ports
 
     def set_peer_addresses(self, addresses: dict[str, str]) -> None:
@@ -132,6 +135,8 @@ class NodeServer:
         if self._stopped.is_set():
             return
         log.info("node %s draining", self.name)
+        if self.kme is not None:
+            self.kme.stop()
         self.core.start_draining()
         self.health.enter_graceful_shutdown()
         done = [self._public.stop(self.grace_s)]

@@ -141,21 +141,40 @@ class SourceBlock:
     train: PairTrain
 
 
+def depolarize_qubit(rho: np.ndarray, p: float) -> np.ndarray:
+    """Cirq's depolarising channel on one qubit: (1 - 4p/3) rho + (4p/3) I/2 (same as
+    (1 - p) rho + p/3 (X rho X + Y rho Y + Z rho Z))."""
+    return (1 - 4 * p / 3) * rho + (4 * p / 3) * np.trace(rho) * _I2 / 2
+
+
 def emit_pairs(
-    n: int, rho: np.ndarray, link: LinkSpec, *, p_z: float = 0.5, eve_fraction: float = 0.0,
-    rng: np.random.Generator,
+    n: int, rho: np.ndarray, link, *, p_z: float = 0.5, eve_fraction: float = 0.0,
+    rng: np.random.Generator, alice_flip: float = 0.0,
 ) -> SourceBlock:
-    """Alice's source emits n pairs, measures her halves, and sends Bob's through `link`."""
+    """Alice's source emits n pairs, measures her halves, and sends Bob's through `link` (a `LinkSpec`
+    or a `ChannelModel`: loss, the fiber's depolarisation of Bob's half, misalignment, dark counts).
+
+    ``alice_flip`` flips Alice's recorded outcomes (her gate error before measuring, 2p/3, and her
+    readout error, combined); Bob's readout error is applied by `measure_pairs`."""
+    from qemu_net.qkd.pulses import _as_channel
+
+    ch = _as_channel(link)
     if n < 1:
         raise InvalidOperation(f"a pair train needs at least one pair, got n={n}")
     if not 0.0 <= eve_fraction <= 1.0:
         raise InvalidOperation(f"eve_fraction={eve_fraction} is not a probability in [0, 1]")
     marg, table = _conditional_states(rho)
+    if ch.transit_flip > 0:
+        p_dep = 1.5 * ch.transit_flip  # the ChannelModel stores 2p/3
+        table = np.array([depolarize_qubit(t, p_dep) for t in table])
     settings = (rng.random(n, dtype=np.float32) >= np.float32(p_z)).astype(np.uint8)
     u = rng.random(n)
     outcomes = (u >= marg[settings, 0]).astype(np.uint8)
     state_idx = (2 * settings + outcomes).astype(np.uint8)
-    eta = float(link.transmissivity)
+    if alice_flip > 0:
+        # recorded after the state Bob gets is fixed: a flip of Alice's record only
+        outcomes ^= (rng.random(n) < alice_flip).view(np.uint8)
+    eta = float(ch.transmissivity)
     arrived = np.flatnonzero(rng.random(n) < eta)
     sidx = state_idx[arrived]
     if eve_fraction > 0 and len(arrived):
@@ -170,7 +189,7 @@ def emit_pairs(
         e_out = (rng.random(len(hit)) >= p0[sidx[hit], e_basis]).astype(np.uint8)
         sidx[hit] = base + 2 * e_basis + e_out
     train = PairTrain(n, table, arrived.astype(np.uint32), sidx.astype(np.uint8),
-                      float(link.dark_count_probability), float(link.misalignment_error))
+                      float(ch.dark_count_probability), float(ch.misalignment_error))
     return SourceBlock(settings, outcomes, train)
 
 
@@ -181,8 +200,10 @@ def choose_bob_settings(n: int, p_key: float, rng: np.random.Generator) -> np.nd
     return np.searchsorted(edges, u, side="right").astype(np.uint8)
 
 
-def measure_pairs(train: PairTrain, bob_settings: np.ndarray, rng: np.random.Generator) -> Detection:
-    """Bob measures every slot with his settings (indices into `BOB_ANGLES`)."""
+def measure_pairs(train: PairTrain, bob_settings: np.ndarray, rng: np.random.Generator, *,
+                  readout_error: float = 0.0) -> Detection:
+    """Bob measures every slot with his settings (indices into `BOB_ANGLES`); each recorded bit is
+    flipped with ``readout_error``."""
     n = train.n_slots
     if len(bob_settings) != n:
         raise InvalidOperation(f"Bob chose {len(bob_settings)} settings for a block of {n} slots")
@@ -206,6 +227,8 @@ def measure_pairs(train: PairTrain, bob_settings: np.ndarray, rng: np.random.Gen
     double = np.flatnonzero(c0[clicked] & c1[clicked])
     if double.size:
         bits[double] = random_bits(len(double), rng)
+    if readout_error > 0 and len(clicked):
+        bits ^= (rng.random(len(clicked)) < readout_error).view(np.uint8)
     return Detection(clicked, bits, len(double))
 
 
@@ -231,6 +254,7 @@ __all__ = [
     "SourceBlock",
     "chsh_estimate",
     "chsh_from_probabilities",
+    "depolarize_qubit",
     "choose_bob_settings",
     "emit_pairs",
     "joint_probabilities",

@@ -14,15 +14,24 @@ the same session id (`add_result`). Applications then ask for keys:
 To keep two masters (one at each end of a pair) from cutting the same bits, the node whose name sorts
 first cuts from the start of each session's key, the other from the end. Every operation takes one
 lock; nothing here logs or prints key bytes, and reprs show only counts.
+
+Durability: a store given a ``directory`` keeps every session key and which of its bits are used in
+``<directory>/<peer>/<session>.npz`` (mode 0600, written atomically after each change and before the
+change is reported), and loads them when created again, so a restarted node holds exactly the
+unused bits it held before. Bits cut for a request that never completed stay used: never reused.
+Keys at rest are protected only by the file system (as in any key manager's store).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -101,12 +110,15 @@ class _Session:
 class KeyStore:
     """Keys per peer, from QKD sessions, cut into application keys on request. Thread-safe."""
 
-    def __init__(self, owner: str) -> None:
+    def __init__(self, owner: str, directory: str | os.PathLike[str] | None = None) -> None:
         if not owner:
             raise InvalidOperation("a key store belongs to a node: owner must be its name")
         self.owner = owner
         self._lock = threading.Lock()
         self._sessions: dict[str, OrderedDict[str, _Session]] = {}
+        self.directory = Path(directory) if directory is not None else None
+        if self.directory is not None:
+            self._load()
         #: master side: reservations handed out (positions only), kept until the peer took them.
         self._issued: dict[str, dict[str, KeyReservation]] = {}
         #: slave side: keys cut for reservations from the peer, waiting for the application.
@@ -116,6 +128,42 @@ class KeyStore:
         with self._lock:
             counts = {p: sum(s.unused for s in ss.values()) for p, ss in self._sessions.items()}
         return f"KeyStore(owner={self.owner!r}, unused_bits={counts})"
+
+    # ---------------------------------------------------------------------------------- durability
+    _SAFE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+    def _path(self, peer: str, session_id: str) -> Path:
+        assert self.directory is not None
+        if not (self._SAFE.match(peer) and self._SAFE.match(session_id)) or ".." in session_id:
+            raise InvalidOperation(f"cannot store session {session_id!r} with {peer!r} on disk: unsafe name")
+        return self.directory / peer / f"{session_id}.npz"
+
+    def _persist(self, peer: str, session_id: str, s: _Session) -> None:
+        if self.directory is None:
+            return
+        path = self._path(peer, session_id)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, n=np.array([len(s.bits)], dtype=np.int64), bits=np.packbits(s.bits),
+                     used=np.packbits(s.used))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def _load(self) -> None:
+        assert self.directory is not None
+        if not self.directory.exists():
+            return
+        for peer_dir in sorted(p for p in self.directory.iterdir() if p.is_dir()):
+            files = sorted(peer_dir.glob("*.npz"), key=lambda p: p.stat().st_mtime_ns)
+            for f in files:
+                with np.load(f, allow_pickle=False) as z:
+                    n = int(z["n"][0])
+                    s = _Session(np.unpackbits(z["bits"], count=n))
+                    s.used = np.unpackbits(z["used"], count=n).astype(bool)
+                self._sessions.setdefault(peer_dir.name, OrderedDict())[f.stem] = s
 
     # ---------------------------------------------------------------------------------- adding
     def add_key(self, peer: str, session_id: str, key: bytes, n_bits: int) -> None:
@@ -127,7 +175,9 @@ class KeyStore:
             sessions = self._sessions.setdefault(peer, OrderedDict())
             if session_id in sessions:
                 raise InvalidOperation(f"session {session_id!r} with {peer!r} is already in the key store")
-            sessions[session_id] = _Session(bits)
+            session = _Session(bits)
+            self._persist(peer, session_id, session)
+            sessions[session_id] = session
 
     def add_result(self, result: QkdResult) -> None:
         """Store the key of a successful session (`QkdResult`); aborted or empty sessions are refused."""
@@ -174,8 +224,11 @@ class KeyStore:
             out = []
             issued = self._issued.setdefault(peer, {})
             for sid, off in plan:
+                sessions[sid].used[off:off + size_bits] = True
+            for sid in {sid for sid, _ in plan}:
+                self._persist(peer, sid, sessions[sid])
+            for sid, off in plan:
                 s = sessions[sid]
-                s.used[off:off + size_bits] = True
                 kid = str(uuid.uuid4())
                 issued[kid] = KeyReservation(kid, sid, off, size_bits)
                 out.append(DeliveredKey(kid, size_bits, np.packbits(s.bits[off:off + size_bits]).tobytes()))
@@ -208,6 +261,8 @@ class KeyStore:
                 end = r.offset_bits + r.size_bits
                 s.used[r.offset_bits:end] = True
                 pending[r.key_id] = np.packbits(s.bits[r.offset_bits:end]).tobytes()
+            for sid in {r.session_id for r in items}:
+                self._persist(peer, sid, sessions[sid])
 
     def get_keys_with_ids(self, peer: str, key_ids: list[str]) -> list[DeliveredKey]:
         """The keys the peer's application was given, by id; each is delivered once, then forgotten."""

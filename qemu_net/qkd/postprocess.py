@@ -24,6 +24,16 @@ import numpy as np
 
 from qemu_net.errors import InvalidOperation, NotConnected, ProtocolAborted, QnetError
 from qemu_net.qkd import wire
+from qemu_net.qkd.messages import (
+    Abort,
+    CascadeBlocks,
+    CascadeDone,
+    CascadeParities,
+    CascadeQuery,
+    CascadeStart,
+    Message,
+    decode,
+)
 
 if TYPE_CHECKING:
     from qemu_net.protocols.context import NodeContext
@@ -53,9 +63,8 @@ class Channel:
         self.messages_sent = 0
         self.bytes_sent = 0
 
-    def send(self, op: str, meta: dict[str, Any] | None = None, arrays: dict[str, np.ndarray] | None = None) -> None:
-        payload = wire.pack({"op": op, **(meta or {})}, arrays)
-        self.send_raw(payload)
+    def send(self, msg: Message) -> None:
+        self.send_raw(msg.encode())
 
     def send_raw(self, payload: bytes) -> None:
         self.ctx.send(self.peer, self.channel, payload)
@@ -65,25 +74,28 @@ class Channel:
     def recv_raw(self) -> bytes:
         return self.ctx.recv(self.peer, self.channel, timeout_s=self.timeout_s)
 
-    def recv(self, *ops: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        meta, arrays = wire.unpack(self.recv_raw())
-        op = meta.get("op")
-        if op == "abort":
-            kind = str(meta.get("kind", "ProtocolAborted"))
-            reason = str(meta.get("reason", "peer aborted"))
-            if kind == "ProtocolAborted":
-                raise RemoteAbort(reason, kind=kind, peer=self.peer)
-            raise _REMOTE_ERRORS.get(kind, ProtocolAborted)(f"{self.peer}: {reason}", kind=kind, peer=self.peer)
-        if ops and op not in ops:
+    def recv(self, *types: type[Message]) -> Any:
+        """The next message, which must be one of `types` (an `Abort` raises the peer's error)."""
+        try:
+            msg = decode(self.recv_raw())
+        except InvalidOperation as exc:
+            raise ProtocolAborted(f"protocol error on {self.channel!r} from {self.peer}: {exc.message}") from None
+        if isinstance(msg, Abort):
+            if msg.kind == "ProtocolAborted":
+                raise RemoteAbort(msg.reason, kind=msg.kind, peer=self.peer)
+            raise _REMOTE_ERRORS.get(msg.kind, ProtocolAborted)(f"{self.peer}: {msg.reason}", kind=msg.kind,
+                                                                 peer=self.peer)
+        if types and not isinstance(msg, types):
             raise ProtocolAborted(
-                f"protocol error on {self.channel!r}: expected {'/'.join(ops)} from {self.peer}, got {op!r}"
+                f"protocol error on {self.channel!r}: expected {'/'.join(t.TAG for t in types)} from {self.peer}, "
+                f"got {msg.TAG!r}"
             )
-        return meta, arrays
+        return msg
 
     def abort(self, exc: QnetError) -> None:
         """Tell the peer why we stop (best effort); the caller then raises `exc`."""
         try:
-            self.send("abort", {"kind": type(exc).__name__, "reason": exc.message})
+            self.send(Abort(kind=type(exc).__name__, reason=exc.message))
         except QnetError:
             pass
 
@@ -124,12 +136,14 @@ def cascade_answer(ch: Channel, key: np.ndarray) -> tuple[int, int]:
     """Alice's side of Cascade: answer Bob's parity questions about `key` until he is done.
 
     Returns (leaked bits, rounds)."""
-    meta, _ = ch.recv("cascade_start")
-    n = int(meta["n"])
+    start = ch.recv(CascadeStart)
+    n = start.n
     if n != len(key):
         raise ProtocolAborted(f"Cascade: Bob's key has {n} bits, Alice's {len(key)}")
-    seed = int(meta["seed"])
-    sizes = [int(k) for k in meta["sizes"]]
+    seed = start.seed
+    sizes = start.sizes
+    if any(k < 1 for k in sizes):
+        raise ProtocolAborted("Cascade: block sizes must be positive")
     prefixes: dict[int, np.ndarray] = {}
     leak = 0
     rounds = 0
@@ -140,29 +154,28 @@ def cascade_answer(ch: Channel, key: np.ndarray) -> tuple[int, int]:
         return prefixes[i]
 
     while True:
-        meta, arr = ch.recv("cascade_blocks", "cascade_query", "cascade_done")
-        op = meta["op"]
-        if op == "cascade_done":
+        msg = ch.recv(CascadeBlocks, CascadeQuery, CascadeDone)
+        if isinstance(msg, CascadeDone):
             return leak, rounds
-        i = int(meta["pass"])
+        i = msg.pass_index
         if not 0 <= i < len(sizes):
             raise ProtocolAborted(f"Cascade: pass {i} out of range")
         rounds += 1
-        if op == "cascade_blocks":
+        if isinstance(msg, CascadeBlocks):
             p = prefix(i)
             k = sizes[i]
             ends = np.minimum(np.arange(k, n + k, k), n)
             starts = np.arange(0, n, k)
             par = p[ends] ^ p[starts]
         else:
-            lo = arr["lo"].astype(np.int64)
-            hi = arr["hi"].astype(np.int64)
+            lo = msg.lo.astype(np.int64)
+            hi = msg.hi.astype(np.int64)
             if len(lo) != len(hi) or (len(lo) and (lo.min() < 0 or hi.max() > n or np.any(hi <= lo))):
                 raise ProtocolAborted("Cascade: malformed parity query")
             p = prefix(i)
             par = p[hi] ^ p[lo]
         leak += len(par)
-        ch.send("cascade_parities", {"count": len(par)}, {"p": wire.pack_bits(par)})
+        ch.send(CascadeParities(count=len(par), p=wire.pack_bits(par)))
 
 
 def cascade_correct(
@@ -174,25 +187,27 @@ def cascade_correct(
     b = np.array(key, dtype=np.uint8, copy=True)
     n = len(b)
     sizes = cascade_block_sizes(n, qber, passes)
-    ch.send("cascade_start", {"n": n, "seed": seed, "sizes": sizes})
+    ch.send(CascadeStart(n=n, seed=int(seed), sizes=[int(k) for k in sizes]))
     perms = [_permutation(n, seed, i) for i in range(passes)]
     known: list[np.ndarray] = []
     leak = 0
     rounds = 0
     flipped = 0
 
-    def ask(op: str, meta: dict[str, Any], arrays: dict[str, np.ndarray] | None, count: int) -> np.ndarray:
+    def ask(msg: Message, count: int) -> np.ndarray:
         nonlocal leak, rounds
-        ch.send(op, meta, arrays)
-        _, arr = ch.recv("cascade_parities")
+        ch.send(msg)
+        reply = ch.recv(CascadeParities)
+        if reply.count != count:
+            raise ProtocolAborted(f"Cascade: {reply.count} parities for {count} questions")
         leak += count
         rounds += 1
-        return wire.unpack_bits(arr["p"], count)
+        return wire.unpack_bits(reply.p, count)
 
     for i in range(passes):
         k = sizes[i]
         nb = -(-n // k)
-        known.append(ask("cascade_blocks", {"pass": i}, None, nb))
+        known.append(ask(CascadeBlocks(pass_index=i), nb))
         while True:
             j = -1
             odd = np.empty(0, dtype=np.int64)
@@ -212,15 +227,15 @@ def cascade_correct(
                 if not act.size:
                     break
                 mid = (lo[act] + hi[act]) // 2
-                theirs = ask("cascade_query", {"pass": j},
-                             {"lo": lo[act].astype(np.uint32), "hi": mid.astype(np.uint32)}, len(act))
+                theirs = ask(CascadeQuery(pass_index=j, lo=lo[act].astype(np.uint32), hi=mid.astype(np.uint32)),
+                             len(act))
                 differ = theirs != (mine[mid] ^ mine[lo[act]])
                 hi[act[differ]] = mid[differ]
                 lo[act[~differ]] = mid[~differ]
             pos = np.unique(lo if perms[j] is None else perms[j][lo])
             b[pos] ^= 1
             flipped += len(pos)
-    ch.send("cascade_done")
+    ch.send(CascadeDone())
     return b, leak, rounds, flipped
 
 
@@ -243,6 +258,20 @@ def polynomial_hash(bits: np.ndarray, seed: int) -> int:
 
 def new_hash_seed(rng: np.random.Generator) -> int:
     return int(rng.integers(1, _P61, dtype=np.int64))
+
+
+def polynomial_collision_bound(n_bits: int) -> float:
+    """Probability that two different keys of ``n_bits`` share one `polynomial_hash` tag: (L + 1)/(2^61 - 1)
+    with L the number of 32-bit words."""
+    return (-(-n_bits // 32) + 1) / _P61
+
+
+def verification_hashes(n_bits: int, eps_cor: float) -> int:
+    """How many independent polynomial hashes make a collision of two different keys at most eps_cor."""
+    if not 0 < eps_cor < 1:
+        raise InvalidOperation(f"eps_cor={eps_cor!r} must be in (0, 1)")
+    p = polynomial_collision_bound(n_bits)
+    return max(1, math.ceil(math.log(eps_cor) / math.log(p)))
 
 
 # ------------------------------------------------------------------------------ privacy amplification
@@ -295,7 +324,9 @@ __all__ = [
     "cascade_block_sizes",
     "cascade_correct",
     "new_hash_seed",
+    "polynomial_collision_bound",
     "polynomial_hash",
+    "verification_hashes",
     "security_margin_bits",
     "toeplitz_hash",
 ]

@@ -44,6 +44,59 @@ SIGNAL, DECOY, VACUUM = 0, 1, 2
 Z_BASIS, X_BASIS = 0, 1
 
 
+#: Misalignment a QKD link has when its topology entry does not set ``misalignment_error`` (the
+#: `LinkSpec` default): typical of deployed fiber systems (1-2%); 0 is a perfectly aligned link.
+DEFAULT_MISALIGNMENT_ERROR = 0.015
+
+
+@dataclass(frozen=True)
+class ChannelModel:
+    """Every imperfection between Alice's source and Bob's recorded bits, from the topology.
+
+    - ``prep_flip``: Alice's state preparation as a single-qubit gate with depolarising error
+      ``gate_1q_error`` of her node (Cirq convention): the prepared BB84 state is flipped with 2p/3;
+    - ``transit_flip``: the fiber's ``transmission_depolarize`` p flips the polarisation with 2p/3;
+    - ``misalignment_error``: per photon, the wrong detector (the link's value; 1.5% unless set);
+    - ``dark_count_probability``, ``transmissivity`` (fiber loss x detector efficiency): the link's;
+    - ``readout_error``: Bob's node's ``measure_error`` flips each recorded bit.
+    """
+
+    transmissivity: float
+    dark_count_probability: float = 0.0
+    misalignment_error: float = 0.0
+    prep_flip: float = 0.0
+    transit_flip: float = 0.0
+    readout_error: float = 0.0
+    #: Bob's detector dead time (the link's ``detector_dead_time_ns``).
+    detector_dead_time_ns: float = 0.0
+
+    @property
+    def pulse_flip(self) -> float:
+        """Probability that a pulse arrives with its polarisation flipped (preparation then fiber)."""
+        a, b = self.prep_flip, self.transit_flip
+        return a * (1 - b) + b * (1 - a)
+
+    @classmethod
+    def from_topology(cls, topology, alice: str, bob: str) -> ChannelModel:
+        link = topology.link(alice, bob)
+        if link is None:
+            raise InvalidOperation(f"{alice} and {bob} share no quantum link")
+        return cls.from_link(link, alice_gate_error=float(topology.node(alice).gate_1q_error),
+                             bob_readout_error=float(topology.node(bob).measure_error))
+
+    @classmethod
+    def from_link(cls, link: LinkSpec, *, alice_gate_error: float = 0.0, bob_readout_error: float = 0.0) -> ChannelModel:
+        e_d = float(link.misalignment_error)
+        return cls(transmissivity=float(link.transmissivity), dark_count_probability=float(link.dark_count_probability),
+                   misalignment_error=e_d, prep_flip=2 * alice_gate_error / 3,
+                   transit_flip=2 * float(link.transmission_depolarize) / 3, readout_error=bob_readout_error,
+                   detector_dead_time_ns=float(getattr(link, "detector_dead_time_ns", 0.0)))
+
+
+def _as_channel(link) -> ChannelModel:
+    return link if isinstance(link, ChannelModel) else ChannelModel.from_link(link)
+
+
 def _check_prob(name: str, p: float) -> None:
     if not (isinstance(p, (int, float)) and math.isfinite(p) and 0.0 <= p <= 1.0):
         raise InvalidOperation(f"{name}={p!r} is not a probability in [0, 1]")
@@ -60,11 +113,12 @@ class SourceSettings:
 
     mu: float = 0.5
     nu: float = 0.1
-    p_signal: float = 0.8
-    p_decoy: float = 0.1
+    p_signal: float = 0.7
+    p_decoy: float = 0.2
     p_vacuum: float = 0.1
-    #: Probability of preparing in the Z basis (0.5 is the symmetric BB84).
-    p_z: float = 0.5
+    #: Probability of preparing (and of Bob measuring) in the Z basis, the key basis; X is the test
+    #: basis. 0.6 suits blocks of about 10^6 pulses; blocks of 10^8 and more do better at 0.8-0.9.
+    p_z: float = 0.6
     single_photon: bool = False
 
     def __post_init__(self) -> None:
@@ -186,6 +240,8 @@ class ArrivedTrain:
     eve_attacked: int = 0
     #: Slots Bob's detectors stay blind after each registered click (dead time x pulse rate, rounded up).
     dead_slots: int = 0
+    #: Bob's readout flip probability (his node's measure_error; set by Bob's role, not sent).
+    readout_error: float = 0.0
 
     def to_bytes(self) -> bytes:
         meta = {"kind": "arrived_train", "n_slots": self.n_slots,
@@ -231,14 +287,17 @@ def _uniform_below(u_n: int, thresholds: np.ndarray, cls: np.ndarray, rng: np.ra
 
 
 def transmit(
-    train: PulseTrain, link: LinkSpec, *, eve_fraction: float = 0.0, rng: np.random.Generator,
+    train: PulseTrain, link: LinkSpec | ChannelModel, *, eve_fraction: float = 0.0, rng: np.random.Generator,
     pulse_rate_hz: float | None = None,
 ) -> ArrivedTrain:
-    """Send a pulse train through `link` (loss, detector efficiency) with an optional intercept-resend
-    attack on a fraction of pulses; returns what arrives at Bob's detectors. With `pulse_rate_hz`, the
-    link's ``detector_dead_time_ns`` blinds Bob's detectors for ceil(tau x rate) slots after each click."""
+    """Send a pulse train through `link` (loss, detector efficiency, preparation and fiber
+    depolarisation; a `LinkSpec` is read with `ChannelModel.from_link`) with an optional
+    intercept-resend attack on a fraction of pulses; returns what arrives at Bob's detectors. With
+    `pulse_rate_hz`, the link's ``detector_dead_time_ns`` blinds Bob's detectors for ceil(tau x rate)
+    slots after each click."""
     _check_prob("eve_fraction", eve_fraction)
-    eta = float(link.transmissivity)
+    ch = _as_channel(link)
+    eta = float(ch.transmissivity)
     n = train.n
     src = train.source
     if src.single_photon:
@@ -260,6 +319,10 @@ def transmit(
             photons[sel] = (np.searchsorted(cdf, u[sel], side="right") + 1).clip(1, len(cdf)).astype(np.uint8)
     bits = train.bits[idx]
     bases = train.bases[idx]
+    flip = ch.pulse_flip
+    if flip > 0 and m_count:
+        # a depolarised BB84 state is flipped within its own basis (conjugate-basis outcomes stay 50/50)
+        bits ^= (rng.random(m_count) < flip).view(np.uint8)
     attacked = 0
     if eve_fraction > 0 and m_count:
         hit = np.flatnonzero(rng.random(m_count) < eve_fraction)
@@ -271,13 +334,13 @@ def transmit(
         bases[hit] = eve_basis
     return ArrivedTrain(
         n_slots=n, indices=idx.astype(np.uint32), photons=photons, bits=bits, bases=bases,
-        dark_count_probability=float(link.dark_count_probability),
-        misalignment_error=float(link.misalignment_error), eve_attacked=attacked,
-        dead_slots=dead_slots(link, pulse_rate_hz),
+        dark_count_probability=float(ch.dark_count_probability),
+        misalignment_error=float(ch.misalignment_error), eve_attacked=attacked,
+        dead_slots=dead_slots(ch, pulse_rate_hz),
     )
 
 
-def dead_slots(link: LinkSpec, pulse_rate_hz: float | None) -> int:
+def dead_slots(link: LinkSpec | ChannelModel, pulse_rate_hz: float | None) -> int:
     """ceil(detector_dead_time_ns x pulse rate): slots lost after each click (0 without a rate)."""
     tau = float(getattr(link, "detector_dead_time_ns", 0.0))
     if tau <= 0 or not pulse_rate_hz:
@@ -316,8 +379,11 @@ def _dark_positions(n: int, p: float, rng: np.random.Generator) -> np.ndarray:
     return np.flatnonzero(rng.random(n) < p)
 
 
-def detect(arrived: ArrivedTrain, bob_bases: np.ndarray, rng: np.random.Generator) -> Detection:
-    """Bob's two threshold detectors measure every slot in his basis (0 = Z, 1 = X)."""
+def detect(arrived: ArrivedTrain, bob_bases: np.ndarray, rng: np.random.Generator, *,
+           readout_error: float = 0.0) -> Detection:
+    """Bob's two threshold detectors measure every slot in his basis (0 = Z, 1 = X); each recorded
+    bit is then flipped with ``readout_error`` (his node's measure_error)."""
+    _check_prob("readout_error", readout_error)
     n = arrived.n_slots
     if len(bob_bases) != n:
         raise InvalidOperation(f"Bob chose {len(bob_bases)} bases for a block of {n} slots")
@@ -350,6 +416,8 @@ def detect(arrived: ArrivedTrain, bob_bases: np.ndarray, rng: np.random.Generato
     double = np.flatnonzero(c0[clicked] & c1[clicked])
     if double.size:
         bits[double] = random_bits(len(double), rng)
+    if readout_error > 0 and len(clicked):
+        bits ^= (rng.random(len(clicked)) < readout_error).view(np.uint8)
     return Detection(clicked, bits, len(double))
 
 
@@ -372,21 +440,47 @@ class TrainCounts:
 
 
 def simulate_bb84_counts(
-    n: int, source: SourceSettings, link: LinkSpec, rng: np.random.Generator, *,
+    n: int, source: SourceSettings, link: LinkSpec | ChannelModel, rng: np.random.Generator, *,
     eve_fraction: float = 0.0, block: int = 1_000_000,
 ) -> TrainCounts:
     """Prepare, transmit and detect n pulses (in blocks) and tally the statistics parameter
-    estimation uses, with every sifted bit compared (no sampling): the pure simulation behind sweeps."""
+    estimation uses, with every sifted bit compared (no sampling): the pure simulation behind sweeps.
+    ``errors``/``sifted`` cover both bases; `BasisCounts` via ``per_basis=True`` splits them."""
+    return _simulate(n, source, link, rng, eve_fraction, block)[0]
+
+
+@dataclass(frozen=True, eq=False)
+class BasisCounts:
+    """Matched-basis detections and errors per intensity class, split by Alice's basis (Z key, X test)."""
+
+    sent: np.ndarray
+    n_z: np.ndarray
+    m_z: np.ndarray
+    n_x: np.ndarray
+    m_x: np.ndarray
+
+
+def simulate_basis_counts(
+    n: int, source: SourceSettings, link: LinkSpec | ChannelModel, rng: np.random.Generator, *,
+    eve_fraction: float = 0.0, block: int = 1_000_000,
+) -> BasisCounts:
+    """Like `simulate_bb84_counts`, split into key-basis (Z) and test-basis (X) counts per class."""
+    return _simulate(n, source, link, rng, eve_fraction, block)[1]
+
+
+def _simulate(n, source, link, rng, eve_fraction, block):
+    ch = _as_channel(link)
     sent = np.zeros(3, dtype=np.int64)
     clicks = np.zeros(3, dtype=np.int64)
     sifted = np.zeros(3, dtype=np.int64)
     errors = np.zeros(3, dtype=np.int64)
+    per = {k: np.zeros(3, dtype=np.int64) for k in ("n_z", "m_z", "n_x", "m_x")}
     for start in range(0, n, block):
         nb = min(block, n - start)
         train = prepare_train(nb, source, rng)
-        arrived = transmit(train, link, eve_fraction=eve_fraction, rng=rng)
+        arrived = transmit(train, ch, eve_fraction=eve_fraction, rng=rng)
         bob_bases = random_bases(nb, source.p_z, rng)
-        det = detect(arrived, bob_bases, rng)
+        det = detect(arrived, bob_bases, rng, readout_error=ch.readout_error)
         sent += np.bincount(train.intensity, minlength=3)
         cls = train.intensity[det.indices]
         clicks += np.bincount(cls, minlength=3)
@@ -394,7 +488,13 @@ def simulate_bb84_counts(
         sifted += np.bincount(cls[match], minlength=3)
         err = train.bits[det.indices][match] != det.bits[match]
         errors += np.bincount(cls[match][err], minlength=3)
-    return TrainCounts(sent, clicks, sifted, errors)
+        zb = train.bases[det.indices][match] == Z_BASIS
+        cm = cls[match]
+        per["n_z"] += np.bincount(cm[zb], minlength=3)
+        per["m_z"] += np.bincount(cm[zb & err], minlength=3)
+        per["n_x"] += np.bincount(cm[~zb], minlength=3)
+        per["m_x"] += np.bincount(cm[~zb & err], minlength=3)
+    return TrainCounts(sent, clicks, sifted, errors), BasisCounts(sent, **per)
 
 
 __all__ = [
@@ -404,6 +504,9 @@ __all__ = [
     "X_BASIS",
     "Z_BASIS",
     "ArrivedTrain",
+    "BasisCounts",
+    "ChannelModel",
+    "DEFAULT_MISALIGNMENT_ERROR",
     "Detection",
     "PulseTrain",
     "SourceSettings",
@@ -412,6 +515,7 @@ __all__ = [
     "prepare_train",
     "random_bases",
     "random_bits",
+    "simulate_basis_counts",
     "simulate_bb84_counts",
     "transmit",
 ]

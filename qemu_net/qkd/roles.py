@@ -5,39 +5,44 @@ but the messages they exchange (`ctx.send` / `ctx.recv`, framed by `qemu_net.qkd
 channels named after the session: ``<session_id>/qkd/quantum`` (the pulse or pair trains, one message
 per block) and ``<session_id>/qkd/classical`` (everything else, public by design).
 
-Message flow (A = Alice, B = Bob)::
+One session skeleton serves every protocol (`_alice_session` / `_bob_session`): the protocol
+strategy (`_Bb84` or `_E91`) only produces the raw data -- Alice's key-basis and test-basis
+records, Bob's detections -- and the finite-key bound; sifting, parameter estimation, error
+correction, verification and privacy amplification are common. Message flow (A = Alice, B = Bob)::
 
     A -> B  hello            protocol settings announced in public (block sizes, basis bias, ...)
     A -> B  train x blocks   each block: N / pulse_rate_hz of virtual time, then the link latency
     B -> A  sift             Bob's click slots and his bases (settings)
     A -> B  sift_reply       which clicks match (BB84: + intensity classes; E91: Alice's settings)
-                             and the random sample positions Alice picked
-    B -> A  disclosed        Bob's bits at the sample (+ decoy/vacuum, or CHSH, positions)
-    A -> B  estimate         QBER, decoy bounds / CHSH and the privacy capacity -- or abort
+    B -> A  disclosed        Bob's bits in the test basis (X; + CHSH positions for E91)
+    A -> B  estimate         test-basis QBER, the counts -- or abort
     B <-> A cascade_*        Cascade parity questions and answers (leak counted)
-    A -> B  verify           polynomial-hash seed and Alice's tag; B -> A verify_result (or abort)
-    A -> B  pa               final length and the Toeplitz seed; B -> A pa_done
+    A -> B  verify           polynomial-hash seeds and Alice's tags; B -> A verify_result (or abort)
+    A -> B  pa               finite-key length and the Toeplitz seed; B -> A pa_done
 
 Either side may send ``abort`` with a reason instead; the other side stops with the same reason.
 
-Security bound (asymptotic bounds evaluated on the measured data; finite-size statistics are not
-corrected for, the margin covers only the hashing epsilons):
+Security (`qemu_net.qkd.finite_key`): the key is made of the Z-basis detections, the X-basis
+detections are all disclosed to estimate the phase error. The length is the composable finite-key
+bound for the block at ``eps_sec`` (secrecy) and ``eps_cor`` (correctness; the number of
+verification hashes is chosen so that a collision is at most ``eps_cor``):
 
-- decoy BB84 (GLLP): ``l = n1 (1 - h(e1U)) - leak_EC - 64 - 2 log2(1/eps_pa)`` with ``n1 = n_key *
-  Q1L / Q_mu`` from the vacuum + weak decoy bounds (Ma et al. 2005);
-- single-photon BB84 and E91/BBM92: ``l = n (1 - h(Q)) - leak_EC - 64 - 2 log2(1/eps_pa)``.
+- decoy BB84: Lim et al. PRA 89, 022307 (2014) with Chernoff bounds on every intensity's counts;
+- single-photon BB84 and E91/BBM92: Tomamichel et al. Nat. Commun. 3, 634 (2012).
 
-Sessions abort (ProtocolAborted) when the QBER exceeds ``qber_threshold`` (11% by default), when
-CHSH ``S <= chsh_threshold`` (E91), when verification fails, or when no secret key is left. With
-``raise_on_abort=False`` the role instead returns a `QkdResult` whose ``aborted`` field says why.
-The key is never printed or logged; it is in `QkdResult.key`, which is excluded from the repr.
+A block whose bound is not positive yields no key: the session aborts with the bound's reason
+(``raise_on_abort=False`` returns a `QkdResult` whose ``aborted`` field says why). The asymptotic
+figure for the same counts is reported beside it (``asymptotic_bits``). Sessions also abort when the
+test-basis QBER exceeds ``qber_threshold``, when CHSH ``S <= chsh_threshold`` (E91) or when
+verification fails. The key is never printed or logged; it is in `QkdResult.key`, excluded from the
+repr.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,13 +51,27 @@ from qemu_net.errors import InvalidOperation, NotConnected, ProtocolAborted, Pro
 from qemu_net.network.physics import accidental_fraction
 from qemu_net.qkd import wire
 from qemu_net.qkd.entangled import (
+    PairTrain,
     chsh_estimate,
     choose_bob_settings,
     emit_pairs,
     measure_pairs,
     visibility_from_fidelity,
     werner_state,
-    PairTrain,
+)
+from qemu_net.qkd.finite_key import FiniteKeyBound, bb84_key_length, decoy_bb84_key_length
+from qemu_net.qkd.messages import (
+    Bb84Sift,
+    Bb84SiftReply,
+    Disclosed,
+    E91Sift,
+    E91SiftReply,
+    Estimate,
+    Hello,
+    PaDone,
+    PrivacyAmplification,
+    Verify,
+    VerifyResult,
 )
 from qemu_net.qkd.postprocess import (
     VERIFICATION_BITS,
@@ -62,22 +81,22 @@ from qemu_net.qkd.postprocess import (
     cascade_correct,
     new_hash_seed,
     polynomial_hash,
-    security_margin_bits,
     toeplitz_hash,
+    verification_hashes,
 )
 from qemu_net.qkd.pulses import (
-    SIGNAL,
     ArrivedTrain,
-    DECOY,
-    VACUUM,
+    ChannelModel,
     SourceSettings,
+    X_BASIS,
+    Z_BASIS,
     detect,
     prepare_train,
     random_bases,
     random_bits,
     transmit,
 )
-from qemu_net.qkd.theory import binary_entropy, decoy_bounds
+from qemu_net.qkd.theory import binary_entropy
 
 if TYPE_CHECKING:
     from qemu_net.network.topology import LinkSpec
@@ -108,29 +127,38 @@ def _common_checks(p: Any, count_name: str, rate_name: str, block_name: str) -> 
     block = getattr(p, block_name)
     if not isinstance(block, int) or block < 1:
         raise InvalidOperation(f"{block_name}={block!r} must be a positive integer")
-    _prob("sample_fraction", p.sample_fraction, open_hi=True)
-    if p.sample_size is not None and (not isinstance(p.sample_size, int) or p.sample_size < 1):
-        raise InvalidOperation(f"sample_size={p.sample_size!r} must be a positive integer (or None)")
-    if p.sample_size is None and p.sample_fraction <= 0:
-        raise InvalidOperation("sample_fraction must be > 0 (the QBER needs a sample) unless sample_size is given")
     if not (0 < p.qber_threshold <= 0.5):
         raise InvalidOperation(f"qber_threshold={p.qber_threshold!r} must be in (0, 0.5]")
     if not isinstance(p.cascade_passes, int) or not 1 <= p.cascade_passes <= 16:
         raise InvalidOperation(f"cascade_passes={p.cascade_passes!r} must be an integer in [1, 16]")
-    if not (0 < p.eps_pa < 1):
-        raise InvalidOperation(f"eps_pa={p.eps_pa!r} must be in (0, 1)")
+    for name in ("eps_sec", "eps_cor"):
+        v = getattr(p, name)
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 < v < 1e-3):
+            raise InvalidOperation(f"{name}={v!r} must be in (0, 1e-3)")
     if not (math.isfinite(p.f_ec) and p.f_ec >= 1):
         raise InvalidOperation(f"f_ec={p.f_ec!r} must be >= 1 (1 is the Shannon limit)")
+    if p.reconciliation not in RECONCILIATIONS:
+        raise InvalidOperation(f"reconciliation={p.reconciliation!r}: use one of {', '.join(RECONCILIATIONS)}")
+    if p.ldpc_f_target is not None and not (isinstance(p.ldpc_f_target, (int, float)) and 1.0 < p.ldpc_f_target <= 4.0):
+        raise InvalidOperation(f"ldpc_f_target={p.ldpc_f_target!r} must be in (1, 4] (or None: chosen per QBER)")
     _prob("eve_fraction", p.eve_fraction)
     if not (p.timeout_s > 0):
         raise InvalidOperation(f"timeout_s={p.timeout_s!r} must be > 0")
+
+
+#: Error-correction methods a session can choose.
+RECONCILIATIONS = ("cascade", "ldpc")
+
+#: The one set of source defaults (`SourceSettings` takes its defaults from here too).
+DEFAULT_SOURCE = SourceSettings()
 
 
 @dataclass(frozen=True)
 class BB84Params:
     """Parameters of a (decoy-state) BB84 session. Both roles take the same type; Bob uses only
     ``peer``, ``session_id``, ``cascade_passes``, ``timeout_s`` and ``raise_on_abort`` (the rest is
-    announced by Alice in public)."""
+    announced by Alice in public). Defaults live here and in `SourceSettings` only: the node, the SDK
+    and the CLI leave unset fields unset."""
 
     peer: str
     session_id: str = "qkd"
@@ -140,20 +168,26 @@ class BB84Params:
     block_pulses: int = 1_000_000
     #: Weak coherent pulses with decoy states; False models an ideal single-photon source.
     decoy: bool = True
-    mu: float = 0.5
-    nu: float = 0.1
-    p_signal: float = 0.7
-    p_decoy: float = 0.2
-    p_vacuum: float = 0.1
-    p_z: float = 0.5
-    #: Fraction of the sifted signal bits disclosed to estimate the QBER (ignored if sample_size set).
-    sample_fraction: float = 0.1
-    sample_size: int | None = None
+    mu: float = DEFAULT_SOURCE.mu
+    nu: float = DEFAULT_SOURCE.nu
+    p_signal: float = DEFAULT_SOURCE.p_signal
+    p_decoy: float = DEFAULT_SOURCE.p_decoy
+    p_vacuum: float = DEFAULT_SOURCE.p_vacuum
+    #: Probability of the Z (key) basis at both ends; the X basis is the test basis.
+    p_z: float = DEFAULT_SOURCE.p_z
+    #: Abort when the test-basis QBER (signal intensity) exceeds this.
     qber_threshold: float = 0.11
     cascade_passes: int = 4
-    #: Error-correction inefficiency used only for the reported asymptotic rate estimate.
+    #: Error correction: interactive Cascade, or one-way LDPC syndromes (`qemu_net.qkd.ldpc_ec`).
+    reconciliation: str = "cascade"
+    #: LDPC: syndrome bits per frame bit relative to h(QBER) in the first round; None chooses it from
+    #: the QBER (`qemu_net.qkd.ldpc_ec.default_f_target`).
+    ldpc_f_target: float | None = None
+    #: Error-correction inefficiency used only for the asymptotic figure reported beside the key.
     f_ec: float = 1.16
-    eps_pa: float = 1e-10
+    #: Secrecy and correctness parameters of the composable finite-key analysis.
+    eps_sec: float = 1e-10
+    eps_cor: float = 1e-15
     #: Fraction of pulses an intercept-resend eavesdropper on the link attacks.
     eve_fraction: float = 0.0
     timeout_s: float = 30.0
@@ -161,6 +195,8 @@ class BB84Params:
 
     def __post_init__(self) -> None:
         _common_checks(self, "n_pulses", "pulse_rate_hz", "block_pulses")
+        if not 0 < self.p_z < 1:
+            raise InvalidOperation(f"p_z={self.p_z} must be strictly between 0 and 1 (key and test bases both needed)")
         _ = self.source  # validates the intensities and probabilities
 
     @property
@@ -180,17 +216,18 @@ class E91Params:
     block_pairs: int = 1_000_000
     #: Werner visibility of the source; None derives it from the link's ``source_fidelity``.
     visibility: float | None = None
-    #: Alice's probability of measuring in Z (else X).
+    #: Alice's probability of measuring in Z (key) rather than X (test).
     p_z: float = 0.5
-    #: Bob's probability of a key setting (Z or X, half each); otherwise a CHSH setting (+-pi/4).
+    #: Bob's probability of a key or test setting (Z or X, half each); otherwise a CHSH setting (+-pi/4).
     p_key: float = 0.8
-    sample_fraction: float = 0.1
-    sample_size: int | None = None
     qber_threshold: float = 0.11
     chsh_threshold: float = 2.0
     cascade_passes: int = 4
+    reconciliation: str = "cascade"
+    ldpc_f_target: float | None = None
     f_ec: float = 1.16
-    eps_pa: float = 1e-10
+    eps_sec: float = 1e-10
+    eps_cor: float = 1e-15
     eve_fraction: float = 0.0
     timeout_s: float = 30.0
     raise_on_abort: bool = True
@@ -219,16 +256,18 @@ class QkdResult:
     pulse_rate_hz: float
     #: Detections (clicks) at Bob.
     raw_bits: int = 0
-    #: Clicks in matching bases (all intensity classes).
+    #: Clicks in matching bases (all intensity classes, key and test basis).
     sifted_bits: int = 0
-    #: Key-basis bits disclosed to estimate the QBER (decoy/vacuum and CHSH disclosures not included).
+    #: Test-basis (X) bits disclosed to estimate the phase error (CHSH disclosures not included).
     sample_bits: int = 0
-    #: Bits entering error correction.
+    #: Key-basis (Z) bits entering error correction.
     reconciled_bits: int = 0
     final_bits: int = 0
+    #: Error rate of the disclosed test-basis bits (signal intensity for decoy BB84).
     qber: float = float("nan")
     leaked_ec_bits: int = 0
     verification_bits: int = 0
+    #: Bits removed for the privacy-amplification terms of the finite-key bound.
     security_margin_bits: int = 0
     #: final_bits / reconciled_bits.
     secret_fraction: float = 0.0
@@ -241,15 +280,27 @@ class QkdResult:
     #: Leak relative to the Shannon limit: leaked_ec_bits / (reconciled_bits h(corrected_errors / reconciled_bits)).
     ec_efficiency: float = float("nan")
     cascade_rounds: int = 0
-    #: Decoy estimates (BB84 with decoys).
+    #: Lower bound on the single-photon yield of the key basis (decoy BB84).
     y1_lower: float | None = None
+    #: Upper bound on the single-photon phase error of the key (with its finite-size correction).
     e1_upper: float | None = None
-    #: Asymptotic GLLP / Shor-Preskill rate per pulse estimated from the measured gains (f = f_ec).
+    #: Asymptotic rate per pulse for the same counts (no fluctuations, f = f_ec).
     asymptotic_rate_per_pulse: float | None = None
     gains: tuple[float, ...] | None = None
     chsh: float | None = None
     chsh_stderr: float | None = None
     aborted: str | None = None
+    #: The finite-key analysis used, its security parameters and the asymptotic length beside it.
+    key_analysis: str = ""
+    eps_sec: float = 0.0
+    eps_cor: float = 0.0
+    asymptotic_bits: float | None = None
+    #: Lower bounds on vacuum and single-photon detections in the key (decoy BB84; s1 = key bits otherwise).
+    s0_lower: float | None = None
+    s1_lower: float | None = None
+    #: How errors were corrected, and (LDPC) the share of frames the first round failed to decode.
+    reconciliation: str = "cascade"
+    frame_error_rate: float | None = None
     key: bytes = field(default=b"", repr=False)
 
     def __post_init__(self) -> None:
@@ -272,6 +323,11 @@ class QkdResult:
         return self.aborted is None and self.final_bits > 0
 
     @property
+    def eps_total(self) -> float:
+        """The key is eps_total-secure (composable): eps_sec + eps_cor."""
+        return self.eps_sec + self.eps_cor
+
+    @property
     def key_bits(self) -> np.ndarray:
         """The final key as a 0/1 uint8 array."""
         return np.unpackbits(np.frombuffer(self.key, dtype=np.uint8), count=self.final_bits)
@@ -279,11 +335,12 @@ class QkdResult:
     def summary(self) -> dict[str, Any]:
         """Everything but the key, JSON-ready (for `qnet run qkd --json`)."""
         out: dict[str, Any] = {}
-        for f in self.__dataclass_fields__:
-            if f == "key":
+        for f in fields(self):
+            if f.name == "key":
                 continue
-            v = getattr(self, f)
-            out[f] = list(v) if isinstance(v, tuple) else v
+            v = getattr(self, f.name)
+            out[f.name] = list(v) if isinstance(v, tuple) else v
+        out["eps_total"] = self.eps_total
         return out
 
 
@@ -316,6 +373,7 @@ def _run(protocol: str, role: str, ctx: NodeContext, params: Any, body: Any) -> 
     quantum = Channel(ctx, params.peer, f"{sid}/qkd/quantum", params.timeout_s)
     classical = Channel(ctx, params.peer, f"{sid}/qkd/classical", params.timeout_s)
     st = _Stats()
+    st.set(eps_sec=params.eps_sec, eps_cor=params.eps_cor)
     t0 = ctx.now_ns()
     aborted: str | None = None
     try:
@@ -337,10 +395,15 @@ def _run(protocol: str, role: str, ctx: NodeContext, params: Any, body: Any) -> 
     n_pulses = int(v.get("n_pulses", getattr(params, "n_pulses", getattr(params, "n_pairs", 0))))
     final = st.final if (aborted is None and st.final is not None) else np.zeros(0, dtype=np.uint8)
     reconciled = int(v.get("reconciled_bits", 0))
-    qber = float(v.get("qber", float("nan")))
     leak = int(v.get("leaked_ec_bits", 0))
     corrected = int(v.get("corrected_errors", 0))
     h = float(binary_entropy(corrected / reconciled)) if reconciled else 0.0
+    names = {f.name for f in fields(QkdResult)}
+    passthrough = {k: v[k] for k in ("y1_lower", "e1_upper", "asymptotic_rate_per_pulse", "chsh", "chsh_stderr",
+                                     "key_analysis", "eps_sec", "eps_cor", "asymptotic_bits", "s0_lower",
+                                     "s1_lower", "sample_bits", "raw_bits", "sifted_bits", "verification_bits",
+                                     "security_margin_bits", "cascade_rounds", "reconciliation",
+                                     "frame_error_rate") if k in v and k in names}
     result = QkdResult(
         protocol=protocol,
         role=role,
@@ -348,41 +411,24 @@ def _run(protocol: str, role: str, ctx: NodeContext, params: Any, body: Any) -> 
         session_id=sid,
         n_pulses=n_pulses,
         pulse_rate_hz=float(v.get("pulse_rate_hz", getattr(params, "pulse_rate_hz", getattr(params, "pair_rate_hz", 0)))),
-        raw_bits=int(v.get("raw_bits", 0)),
-        sifted_bits=int(v.get("sifted_bits", 0)),
-        sample_bits=int(v.get("sample_bits", 0)),
         reconciled_bits=reconciled,
         final_bits=len(final),
-        qber=qber,
+        qber=float(v.get("qber", float("nan"))),
         leaked_ec_bits=leak,
-        verification_bits=int(v.get("verification_bits", 0)),
-        security_margin_bits=int(v.get("security_margin_bits", 0)),
         secret_fraction=len(final) / reconciled if reconciled else 0.0,
         key_rate_per_pulse=len(final) / n_pulses if n_pulses else 0.0,
         key_rate_per_s=len(final) / (duration * 1e-9) if duration > 0 else 0.0,
         duration_ns=duration,
         corrected_errors=corrected,
         ec_efficiency=leak / (reconciled * h) if h > 0 and leak else float("nan"),
-        cascade_rounds=int(v.get("cascade_rounds", 0)),
-        y1_lower=v.get("y1_lower"),
-        e1_upper=v.get("e1_upper"),
-        asymptotic_rate_per_pulse=v.get("asymptotic_rate_per_pulse"),
         gains=tuple(v["gains"]) if "gains" in v else None,
-        chsh=v.get("chsh"),
-        chsh_stderr=v.get("chsh_stderr"),
         aborted=aborted,
         key=np.packbits(final).tobytes() if len(final) else b"",
+        **passthrough,
     )
     if aborted is not None and params.raise_on_abort:
         raise ProtocolAborted(f"{protocol} session {sid!r} aborted: {aborted}", reason=aborted, result=result)
     return result
-
-
-def _sample_count(params: Any, available: int, what: str) -> int:
-    n = params.sample_size if params.sample_size is not None else int(round(params.sample_fraction * available))
-    if n > available:
-        raise InvalidOperation(f"sample size {n} is larger than the sifted key ({available} {what} bits)")
-    return max(n, 1)
 
 
 def _check_sift(idx: np.ndarray, n: int) -> None:
@@ -390,310 +436,379 @@ def _check_sift(idx: np.ndarray, n: int) -> None:
         raise ProtocolAborted("protocol error: click slots out of range or not ascending")
 
 
-def _secret_length(capacity: float, leak: int, margin: int) -> int:
-    return int(math.floor(capacity - leak - VERIFICATION_BITS - margin))
+def _bound_fields(bound: FiniteKeyBound, n_pulses: int) -> dict[str, Any]:
+    """What both ends report about the finite-key bound (JSON-ready, sent from Alice to Bob)."""
+    return {"key_analysis": bound.analysis, "asymptotic_bits": float(bound.asymptotic_length),
+            "asymptotic_rate_per_pulse": max(float(bound.asymptotic_length), 0.0) / n_pulses if n_pulses else 0.0,
+            "s0_lower": float(bound.s0_lower), "s1_lower": float(bound.s1_lower),
+            "e1_upper": float(min(bound.phase_error_upper, 0.5)),
+            "security_margin_bits": math.ceil(bound.budget.pa_penalty_bits)}
 
 
-def _finish_alice(ch: Channel, key: np.ndarray, capacity: float, params: Any, st: _Stats,
-                  rng: np.random.Generator) -> None:
-    leak, rounds = cascade_answer(ch, key)
-    margin = security_margin_bits(params.eps_pa)
-    st.set(leaked_ec_bits=leak, cascade_rounds=rounds, security_margin_bits=margin)
-    seed = new_hash_seed(rng)
-    ch.send("verify", {"seed": seed, "tag": polynomial_hash(key, seed)})
-    meta, _ = ch.recv("verify_result")
-    st.set(verification_bits=VERIFICATION_BITS, corrected_errors=int(meta["corrected_errors"]))
-    m = _secret_length(capacity, leak, margin)
-    if m <= 0:
-        raise ProtocolAborted(
-            f"no secret key left: privacy capacity {capacity:.0f} bits minus Cascade leak {leak}, "
-            f"verification {VERIFICATION_BITS} and margin {margin} is {m}"
-        )
-    seed_bits = random_bits(len(key) + m - 1, rng)
-    ch.send("pa", {"m": m}, {"seed": wire.pack_bits(seed_bits)})
-    st.final = toeplitz_hash(key, seed_bits, m)
-    ch.recv("pa_done")
+# ------------------------------------------------------------------------------- protocol strategies
+class _Bb84:
+    """Decoy-state (or single-photon) BB84: Alice prepares pulse trains, Bob detects them."""
+
+    name = "bb84"
+    sift_type = Bb84Sift
+    reply_type = Bb84SiftReply
+
+    def __init__(self, ctx: NodeContext, p: BB84Params, link: LinkSpec) -> None:
+        self.p = p
+        self.ctx = ctx
+        self.link = link
+
+    # Alice
+    def hello(self) -> Hello:
+        p = self.p
+        return Hello(protocol="bb84", n=p.n_pulses, block=p.block_pulses, rate_hz=p.pulse_rate_hz, p_z=p.p_z,
+                     decoy=p.decoy, eps_sec=p.eps_sec, eps_cor=p.eps_cor, reconciliation=p.reconciliation,
+                     ldpc_f=p.ldpc_f_target)
+
+    def send_trains(self, quantum: Channel) -> None:
+        p, rng = self.p, self.ctx.rng
+        n = p.n_pulses
+        src = p.source
+        channel = ChannelModel.from_topology(self.ctx.topology, self.ctx.name, p.peer)
+        self.bits = np.empty(n, dtype=np.uint8)
+        self.bases = np.empty(n, dtype=np.uint8)
+        self.intensity = np.empty(n, dtype=np.uint8)
+        for start in range(0, n, p.block_pulses):
+            nb = min(p.block_pulses, n - start)
+            train = prepare_train(nb, src, rng)
+            arrived = transmit(train, channel, eve_fraction=p.eve_fraction, rng=rng, pulse_rate_hz=p.pulse_rate_hz)
+            self.bits[start:start + nb] = train.bits
+            self.bases[start:start + nb] = train.bases
+            self.intensity[start:start + nb] = train.intensity
+            self.ctx.advance_clock(nb / p.pulse_rate_hz * 1e9)
+            quantum.send_raw(arrived.to_bytes())
+
+    def sift(self, msg: Bb84Sift) -> tuple[Bb84SiftReply, np.ndarray, np.ndarray, np.ndarray]:
+        """-> (reply, Alice's bits at the detections, key positions, test positions)."""
+        idx = msg.idx.astype(np.int64)
+        _check_sift(idx, self.p.n_pulses)
+        match = self.bases[idx] == wire.unpack_bits(msg.bases, len(idx))
+        self.cls = self.intensity[idx]
+        a_basis = self.bases[idx]
+        key = np.flatnonzero(match & (a_basis == Z_BASIS))
+        test = np.flatnonzero(match & (a_basis == X_BASIS))
+        self.sent = np.bincount(self.intensity, minlength=3).astype(float)
+        self.clicks = np.bincount(self.cls, minlength=3).astype(float)
+        return Bb84SiftReply(match=wire.pack_bits(match), cls=self.cls), self.bits[idx], key, test
+
+    def estimate(self, key: np.ndarray, test: np.ndarray, test_err: np.ndarray) -> tuple[float, float, dict[str, Any]]:
+        """-> (QBER reported and checked, QBER for error correction, extra estimates)."""
+        p = self.p
+        if not p.decoy:
+            q = float(test_err.mean()) if len(test) else 0.5
+            return q, q, {}
+        n_x = np.bincount(self.cls[test], minlength=3)
+        m_x = np.bincount(self.cls[test][test_err], minlength=3)
+        self.counts = (tuple(int(c) for c in np.bincount(self.cls[key], minlength=3)),
+                       tuple(int(c) for c in n_x), tuple(int(c) for c in m_x))
+        q_sig = float(m_x[0] / n_x[0]) if n_x[0] else 0.5
+        q_all = float(m_x.sum() / n_x.sum()) if n_x.sum() else 0.5
+        gains = np.divide(self.clicks, self.sent, out=np.zeros(3), where=self.sent > 0)
+        return q_sig, q_all, {"gains": [float(g) for g in gains]}
+
+    def bound(self, n_key: int, k_test: int, test_errors: int, leak: float, verification: float,
+              e_key: float | None) -> FiniteKeyBound:
+        p = self.p
+        if not p.decoy:
+            return bb84_key_length(n_key=n_key, k_test=k_test, test_errors=test_errors, leak_ec_bits=leak,
+                                   eps_sec=p.eps_sec, eps_cor=p.eps_cor, f_ec=p.f_ec, e_key=e_key,
+                                   verification_bits=verification, analysis="tomamichel2012-bb84")
+        n_z, n_x, m_x = self.counts
+        return decoy_bb84_key_length(n_z=n_z, n_x=n_x, m_x=m_x, mus=(p.mu, p.nu, 0.0),
+                                     probs=(p.p_signal, p.p_decoy, p.p_vacuum), leak_ec_bits=leak,
+                                     eps_sec=p.eps_sec, eps_cor=p.eps_cor, f_ec=p.f_ec, e_z=e_key,
+                                     verification_bits=verification)
+
+    def single_photon_yield(self, bound: FiniteKeyBound) -> float | None:
+        p = self.p
+        if not p.decoy:
+            return None
+        tau1 = sum(math.exp(-k) * k * q for k, q in zip((p.mu, p.nu, 0.0), (p.p_signal, p.p_decoy, p.p_vacuum)))
+        return bound.s1_lower / (p.n_pulses * p.p_z**2 * tau1)
+
+    # Bob
+    @staticmethod
+    def receive_trains(ctx: NodeContext, hello: Hello, quantum: Channel,
+                       readout: float) -> tuple[np.ndarray, np.ndarray, Bb84Sift, np.ndarray]:
+        """-> (click slots, Bob's bits, the sift message, Bob's basis per click)."""
+        if hello.p_z is None or not 0 < hello.p_z < 1:
+            raise ProtocolAborted(f"protocol error: BB84 hello with p_z={hello.p_z!r}")
+        n, block, p_z = hello.n, hello.block, hello.p_z
+        idx_parts, bit_parts, base_parts = [], [], []
+        for start in range(0, n, block):
+            arrived = ArrivedTrain.from_bytes(quantum.recv_raw())
+            if arrived.n_slots != min(block, n - start):
+                raise ProtocolAborted("protocol error: pulse train block of unexpected size")
+            my_bases = random_bases(arrived.n_slots, p_z, ctx.rng)
+            det = detect(arrived, my_bases, ctx.rng, readout_error=readout)
+            idx_parts.append(det.indices + start)
+            bit_parts.append(det.bits)
+            base_parts.append(my_bases[det.indices])
+        idx = np.concatenate(idx_parts)
+        b_bases = np.concatenate(base_parts)
+        return idx, np.concatenate(bit_parts), Bb84Sift(idx=idx.astype(np.uint32), bases=wire.pack_bits(b_bases)), b_bases
+
+    @staticmethod
+    def bob_positions(reply: Bb84SiftReply, b_bases: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """-> (key positions, test positions, extra disclosed positions) among Bob's clicks."""
+        match = wire.unpack_bits(reply.match, len(b_bases)).astype(bool)
+        if len(reply.cls) != len(b_bases):
+            raise ProtocolAborted("protocol error: sift reply does not fit Bob's clicks")
+        key = np.flatnonzero(match & (b_bases == Z_BASIS))
+        test = np.flatnonzero(match & (b_bases == X_BASIS))
+        return key, test, np.empty(0, dtype=np.int64)
 
 
-def _finish_bob(ch: Channel, key: np.ndarray, qber: float, n_sample: int, params: Any, st: _Stats,
-                rng: np.random.Generator) -> None:
-    # Size Cascade's blocks for a cautious QBER (about two standard errors above the sampled one): a
-    # small sample that happens to underestimate the QBER otherwise leaves errors behind.
-    q_blocks = qber + 2.0 * math.sqrt(max(qber, 1.0 / n_sample) * (1 - qber) / n_sample)
-    corrected, leak, rounds, flipped = cascade_correct(
-        ch, key, min(q_blocks, 0.5), passes=params.cascade_passes, seed=int(rng.integers(0, 2**62))
-    )
-    st.set(leaked_ec_bits=leak, cascade_rounds=rounds, corrected_errors=flipped,
-           security_margin_bits=security_margin_bits(params.eps_pa))
-    meta, _ = ch.recv("verify")
-    if polynomial_hash(corrected, int(meta["seed"])) != int(meta["tag"]):
-        raise ProtocolAborted("verification failed: the keys still differ after error correction")
-    ch.send("verify_result", {"ok": True, "corrected_errors": flipped})
-    st.set(verification_bits=VERIFICATION_BITS)
-    meta, arr = ch.recv("pa")
-    m = int(meta["m"])
-    if not 0 < m <= len(corrected):
-        raise ProtocolAborted(f"protocol error: privacy amplification to {m} bits")
-    st.final = toeplitz_hash(corrected, wire.unpack_bits(arr["seed"], len(corrected) + m - 1), m)
-    ch.send("pa_done")
+class _E91:
+    """E91/BBM92: Alice holds the entangled source and measures her halves; Bob measures his."""
+
+    name = "e91"
+    sift_type = E91Sift
+    reply_type = E91SiftReply
+
+    def __init__(self, ctx: NodeContext, p: E91Params, link: LinkSpec) -> None:
+        self.p = p
+        self.ctx = ctx
+        self.link = link
+
+    def hello(self) -> Hello:
+        p = self.p
+        return Hello(protocol="e91", n=p.n_pairs, block=p.block_pairs, rate_hz=p.pair_rate_hz, eps_sec=p.eps_sec,
+                     eps_cor=p.eps_cor, reconciliation=p.reconciliation, ldpc_f=p.ldpc_f_target)
+
+    def send_trains(self, quantum: Channel) -> None:
+        p, rng, ctx = self.p, self.ctx.rng, self.ctx
+        n = p.n_pairs
+        v = p.visibility if p.visibility is not None else visibility_from_fidelity(self.link.source_fidelity)
+        # SPDC multi-pair emission: accidental coincidences scale the visibility by 1 - lambda/(1 + 2 lambda).
+        v *= 1 - accidental_fraction(self.link)
+        rho = werner_state(min(max(v, 0.0), 1.0))
+        channel = ChannelModel.from_link(self.link)
+        me = ctx.topology.node(ctx.name)
+        g, r = 2 * float(me.gate_1q_error) / 3, float(me.measure_error)
+        alice_flip = g * (1 - r) + r * (1 - g)
+        self.settings = np.empty(n, dtype=np.uint8)
+        self.outcomes = np.empty(n, dtype=np.uint8)
+        for start in range(0, n, p.block_pairs):
+            nb = min(p.block_pairs, n - start)
+            blk = emit_pairs(nb, rho, channel, p_z=p.p_z, eve_fraction=p.eve_fraction, rng=rng, alice_flip=alice_flip)
+            self.settings[start:start + nb] = blk.settings
+            self.outcomes[start:start + nb] = blk.outcomes
+            ctx.advance_clock(nb / p.pair_rate_hz * 1e9)
+            quantum.send_raw(blk.train.to_bytes())
+
+    def sift(self, msg: E91Sift) -> tuple[E91SiftReply, np.ndarray, np.ndarray, np.ndarray]:
+        idx = msg.idx.astype(np.int64)
+        _check_sift(idx, self.p.n_pairs)
+        b_set = msg.settings
+        if len(b_set) != len(idx) or (len(b_set) and int(b_set.max()) > 3):
+            raise ProtocolAborted("protocol error: malformed settings from Bob")
+        a_set = self.settings[idx]
+        self.a_set, self.b_set = a_set, b_set
+        key = np.flatnonzero((a_set == 0) & (b_set == 0))
+        test = np.flatnonzero((a_set == 1) & (b_set == 1))
+        self.chsh_pos = np.flatnonzero(b_set >= 2)
+        return E91SiftReply(settings=wire.pack_bits(a_set)), self.outcomes[idx], key, test
+
+    def estimate(self, key: np.ndarray, test: np.ndarray, test_err: np.ndarray,
+                 chsh_bits: np.ndarray | None = None, a_bits: np.ndarray | None = None) -> tuple[float, float, dict[str, Any]]:
+        q = float(test_err.mean()) if len(test) else 0.5
+        s, s_err = chsh_estimate(self.a_set[self.chsh_pos], self.b_set[self.chsh_pos], a_bits[self.chsh_pos], chsh_bits)
+        extra = {"chsh": s if math.isfinite(s) else None, "chsh_stderr": s_err if math.isfinite(s_err) else None}
+        if not math.isfinite(s) or s <= self.p.chsh_threshold:
+            extra["abort"] = (f"CHSH S = {s:.3f} +- {s_err:.3f} does not exceed {self.p.chsh_threshold}: "
+                              "no entanglement certified")
+        return q, q, extra
+
+    def bound(self, n_key: int, k_test: int, test_errors: int, leak: float, verification: float,
+              e_key: float | None) -> FiniteKeyBound:
+        p = self.p
+        return bb84_key_length(n_key=n_key, k_test=k_test, test_errors=test_errors, leak_ec_bits=leak,
+                               eps_sec=p.eps_sec, eps_cor=p.eps_cor, f_ec=p.f_ec, e_key=e_key,
+                               verification_bits=verification, analysis="tomamichel2012-bbm92")
+
+    def single_photon_yield(self, bound: FiniteKeyBound) -> float | None:
+        return None
+
+    @staticmethod
+    def receive_trains(ctx: NodeContext, hello: Hello, quantum: Channel, readout: float,
+                       p_key: float = 0.8) -> tuple[np.ndarray, np.ndarray, E91Sift, np.ndarray]:
+        n, block = hello.n, hello.block
+        idx_parts, bit_parts, set_parts = [], [], []
+        for start in range(0, n, block):
+            train = PairTrain.from_bytes(quantum.recv_raw())
+            if train.n_slots != min(block, n - start):
+                raise ProtocolAborted("protocol error: pair train block of unexpected size")
+            my_set = choose_bob_settings(train.n_slots, p_key, ctx.rng)
+            det = measure_pairs(train, my_set, ctx.rng, readout_error=readout)
+            idx_parts.append(det.indices + start)
+            bit_parts.append(det.bits)
+            set_parts.append(my_set[det.indices])
+        idx = np.concatenate(idx_parts)
+        b_set = np.concatenate(set_parts)
+        return idx, np.concatenate(bit_parts), E91Sift(idx=idx.astype(np.uint32), settings=b_set), b_set
+
+    @staticmethod
+    def bob_positions(reply: E91SiftReply, b_set: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        a_set = wire.unpack_bits(reply.settings, len(b_set))
+        key = np.flatnonzero((a_set == 0) & (b_set == 0))
+        test = np.flatnonzero((a_set == 1) & (b_set == 1))
+        return key, test, np.flatnonzero(b_set >= 2)
 
 
-# --------------------------------------------------------------------------------------------- BB84
-def _bb84_alice(ctx: NodeContext, p: BB84Params, link: LinkSpec, quantum: Channel, classical: Channel,
-                st: _Stats) -> None:
+# ------------------------------------------------------------------------------------ the skeleton
+def _alice_session(strategy: Any, ctx: NodeContext, p: Any, quantum: Channel, classical: Channel,
+                   st: _Stats) -> None:
     rng = ctx.rng
-    src = p.source
-    n = p.n_pulses
-    st.set(n_pulses=n, pulse_rate_hz=p.pulse_rate_hz)
-    classical.send("hello", {"protocol": "bb84", "n_pulses": n, "block_pulses": p.block_pulses,
-                             "pulse_rate_hz": p.pulse_rate_hz, "p_z": p.p_z, "decoy": p.decoy})
-    bits = np.empty(n, dtype=np.uint8)
-    bases = np.empty(n, dtype=np.uint8)
-    intensity = np.empty(n, dtype=np.uint8)
-    for start in range(0, n, p.block_pulses):
-        nb = min(p.block_pulses, n - start)
-        train = prepare_train(nb, src, rng)
-        arrived = transmit(train, link, eve_fraction=p.eve_fraction, rng=rng, pulse_rate_hz=p.pulse_rate_hz)
-        bits[start:start + nb] = train.bits
-        bases[start:start + nb] = train.bases
-        intensity[start:start + nb] = train.intensity
-        ctx.advance_clock(nb / p.pulse_rate_hz * 1e9)
-        quantum.send_raw(arrived.to_bytes())
-
-    _, arr = classical.recv("sift")
-    idx = arr["idx"].astype(np.int64)
-    _check_sift(idx, n)
-    match = bases[idx] == wire.unpack_bits(arr["bases"], len(idx))
-    s_idx = idx[match]
-    cls = intensity[s_idx]
-    sig = np.flatnonzero(cls == SIGNAL)
-    other = np.flatnonzero(cls != SIGNAL)
-    st.set(raw_bits=len(idx), sifted_bits=len(s_idx))
-    if len(sig) == 0:
-        raise ProtocolAborted("no sifted signal bits: nothing arrived to make a key from")
-    n_sample = _sample_count(p, len(sig), "signal")
-    sample = sig[np.sort(rng.choice(len(sig), n_sample, replace=False))]
-    classical.send("sift_reply", {}, {"match": wire.pack_bits(match), "cls": cls,
-                                      "sample": sample.astype(np.uint32)})
-    disclosed = np.concatenate([sample, other])
-    _, arr = classical.recv("disclosed")
-    a_sifted = bits[s_idx]
-    err = a_sifted[disclosed] != wire.unpack_bits(arr["bits"], len(disclosed))
-    qber = float(err[:n_sample].mean())
-    keypos = np.setdiff1d(sig, sample, assume_unique=True)
-    n_key = len(keypos)
-    q_sift = p.p_z**2 + (1 - p.p_z) ** 2
-    h_q = float(binary_entropy(qber))
-    est: dict[str, Any] = {"qber": qber}
-    if p.decoy:
-        sent = np.bincount(intensity, minlength=3).astype(float)
-        clicks = np.bincount(intensity[idx], minlength=3).astype(float)
-        gains = np.divide(clicks, sent, out=np.zeros(3), where=sent > 0)
-        err_other = err[n_sample:]
-        decoy_sel = cls[other] == DECOY
-        e_nu = float(err_other[decoy_sel].mean()) if decoy_sel.any() else 0.5
-        y1l, e1u = decoy_bounds(gains[SIGNAL], qber, gains[DECOY], e_nu, gains[VACUUM], p.mu, p.nu)
-        q1l = y1l * p.mu * math.exp(-p.mu)
-        frac1 = min(q1l / gains[SIGNAL], 1.0) if gains[SIGNAL] > 0 else 0.0
-        asym = p.p_signal * q_sift * (q1l * (1 - float(binary_entropy(e1u))) - p.f_ec * gains[SIGNAL] * h_q)
-        est.update(y1_lower=y1l, e1_upper=e1u, gains=[float(g) for g in gains])
+    hello = strategy.hello()
+    n = hello.n
+    st.set(n_pulses=n, pulse_rate_hz=hello.rate_hz)
+    classical.send(hello)
+    strategy.send_trains(quantum)
+    reply, a_bits, key, test = strategy.sift(classical.recv(strategy.sift_type))
+    st.set(raw_bits=len(a_bits), sifted_bits=len(key) + len(test))
+    classical.send(reply)
+    extra_pos = getattr(strategy, "chsh_pos", np.empty(0, dtype=np.int64))
+    disclosed = wire.unpack_bits(classical.recv(Disclosed).bits, len(test) + len(extra_pos))
+    test_err = a_bits[test] != disclosed[: len(test)]
+    if isinstance(strategy, _E91):
+        qber, q_ec, est = strategy.estimate(key, test, test_err, disclosed[len(test):], a_bits)
     else:
-        gain = len(idx) / n
-        frac1, e1u = 1.0, qber
-        asym = q_sift * gain * (1 - h_q - p.f_ec * h_q)
-        est.update(e1_upper=qber)
-    capacity = n_key * frac1 * (1 - float(binary_entropy(e1u)))
-    margin = security_margin_bits(p.eps_pa)
-    est.update(capacity=capacity, n_key=n_key, n_sample=n_sample, asymptotic_rate_per_pulse=max(asym, 0.0))
-    st.set(sample_bits=n_sample, reconciled_bits=n_key, **{k: v for k, v in est.items()
-                                                            if k not in ("capacity", "n_key", "n_sample")})
+        qber, q_ec, est = strategy.estimate(key, test, test_err)
+    n_key, k_test, m_test = len(key), len(test), int(test_err.sum())
+    abort = est.pop("abort", None)
+    st.set(sample_bits=k_test, reconciled_bits=n_key, qber=qber, **est)
+    if abort:
+        raise ProtocolAborted(abort)
+    if n_key == 0:
+        raise ProtocolAborted("no key-basis detections: nothing arrived to make a key from")
     if qber > p.qber_threshold:
         raise ProtocolAborted(
-            f"QBER {qber:.4f} on {n_sample} sampled bits exceeds the threshold {p.qber_threshold}: "
+            f"QBER {qber:.4f} on {k_test} test-basis bits exceeds the threshold {p.qber_threshold}: "
             "eavesdropper or faulty link"
         )
-    if capacity - n_key * h_q - VERIFICATION_BITS - margin <= 0:
-        raise ProtocolAborted(
-            f"no secret key possible: privacy capacity {capacity:.0f} bits does not cover even the "
-            f"Shannon-limit error-correction leak {n_key * h_q:.0f} plus {VERIFICATION_BITS + margin} bits"
-        )
-    classical.send("estimate", est)
-    _finish_alice(classical, a_sifted[keypos], capacity, p, st, rng)
+    classical.send(Estimate(qber=qber, q_ec=q_ec, n_key=n_key, k_test=k_test, **est))
+    # Before spending error correction: is there a key even at the Shannon limit?
+    pre = strategy.bound(n_key, k_test, m_test, n_key * float(binary_entropy(q_ec)), 0.0, q_ec)
+    st.set(**_bound_fields(pre, n))
+    if pre.length == 0:
+        raise ProtocolAborted(f"no secret key possible from this block: {pre.reason}")
+    key_bits = a_bits[key]
+    st.set(reconciliation=p.reconciliation)
+    if p.reconciliation == "ldpc":
+        from qemu_net.qkd.ldpc_ec import ldpc_answer
+
+        leak, rounds = ldpc_answer(classical, key_bits)
+    else:
+        leak, rounds = cascade_answer(classical, key_bits)
+    st.set(leaked_ec_bits=leak, cascade_rounds=rounds)
+    k = verification_hashes(n_key, p.eps_cor)
+    seeds = [new_hash_seed(rng) for _ in range(k)]
+    classical.send(Verify(seeds=seeds, tags=[polynomial_hash(key_bits, s) for s in seeds]))
+    vr = classical.recv(VerifyResult)
+    corrected = vr.corrected_errors
+    st.set(verification_bits=VERIFICATION_BITS * k, corrected_errors=corrected)
+    if vr.frame_error_rate is not None:
+        st.set(frame_error_rate=vr.frame_error_rate)
+    bound = strategy.bound(n_key, k_test, m_test, float(leak), float(VERIFICATION_BITS * k), corrected / n_key)
+    fields_ = _bound_fields(bound, n)
+    y1 = strategy.single_photon_yield(bound)
+    if y1 is not None:
+        fields_["y1_lower"] = y1
+    st.set(**fields_)
+    if bound.length == 0:
+        raise ProtocolAborted(f"no secret key left after error correction (leak {leak} bits): {bound.reason}")
+    m = bound.length
+    seed_bits = random_bits(n_key + m - 1, rng)
+    classical.send(PrivacyAmplification(m=m, seed=wire.pack_bits(seed_bits), **fields_))
+    st.final = toeplitz_hash(key_bits, seed_bits, m)
+    classical.recv(PaDone)
 
 
-def _bb84_bob(ctx: NodeContext, p: BB84Params, link: LinkSpec, quantum: Channel, classical: Channel,
-              st: _Stats) -> None:
-    del link
+def _bob_session(strategy_cls: Any, ctx: NodeContext, p: Any, quantum: Channel, classical: Channel,
+                 st: _Stats, **receive_kw: Any) -> None:
     rng = ctx.rng
-    hello, _ = classical.recv("hello")
-    if hello.get("protocol") != "bb84":
-        raise ProtocolAborted(f"protocol mismatch: Alice runs {hello.get('protocol')!r}, Bob runs 'bb84'")
-    n = int(hello["n_pulses"])
-    block = int(hello["block_pulses"])
-    p_z = float(hello["p_z"])
-    st.set(n_pulses=n, pulse_rate_hz=float(hello["pulse_rate_hz"]))
-    idx_parts, bit_parts, base_parts = [], [], []
-    for start in range(0, n, block):
-        arrived = ArrivedTrain.from_bytes(quantum.recv_raw())
-        if arrived.n_slots != min(block, n - start):
-            raise ProtocolAborted("protocol error: pulse train block of unexpected size")
-        my_bases = random_bases(arrived.n_slots, p_z, rng)
-        det = detect(arrived, my_bases, rng)
-        idx_parts.append(det.indices + start)
-        bit_parts.append(det.bits)
-        base_parts.append(my_bases[det.indices])
-    idx = np.concatenate(idx_parts)
-    my_bits = np.concatenate(bit_parts)
-    classical.send("sift", {}, {"idx": idx.astype(np.uint32), "bases": wire.pack_bits(np.concatenate(base_parts))})
-    _, arr = classical.recv("sift_reply")
-    match = wire.unpack_bits(arr["match"], len(idx)).astype(bool)
-    b_sifted = my_bits[match]
-    cls = arr["cls"]
-    sample = arr["sample"].astype(np.int64)
-    if len(cls) != len(b_sifted) or (len(sample) and int(sample.max()) >= len(b_sifted)):
-        raise ProtocolAborted("protocol error: sift reply does not fit Bob's clicks")
-    sig = np.flatnonzero(cls == SIGNAL)
-    other = np.flatnonzero(cls != SIGNAL)
-    st.set(raw_bits=len(idx), sifted_bits=len(b_sifted), sample_bits=len(sample))
-    disclosed = np.concatenate([sample, other])
-    classical.send("disclosed", {}, {"bits": wire.pack_bits(b_sifted[disclosed])})
-    est, _ = classical.recv("estimate")
-    keypos = np.setdiff1d(sig, sample, assume_unique=True)
-    if len(keypos) != int(est["n_key"]):
-        raise ProtocolAborted("protocol error: Alice and Bob disagree on the key positions")
-    st.set(reconciled_bits=len(keypos), **{k: v for k, v in est.items() if k not in ("capacity", "n_key", "n_sample")})
-    _finish_bob(classical, b_sifted[keypos], float(est["qber"]), int(est["n_sample"]), p, st, rng)
+    hello = classical.recv(Hello)
+    if hello.protocol != strategy_cls.name:
+        raise ProtocolAborted(f"protocol mismatch: Alice runs {hello.protocol!r}, Bob runs {strategy_cls.name!r}")
+    if not (1 <= hello.n <= _MAX_SLOTS and hello.block >= 1 and hello.rate_hz > 0):
+        raise ProtocolAborted("protocol error: impossible block sizes or rate in Alice's hello")
+    st.set(n_pulses=hello.n, pulse_rate_hz=hello.rate_hz, eps_sec=hello.eps_sec, eps_cor=hello.eps_cor)
+    readout = float(ctx.topology.node(ctx.name).measure_error)
+    idx, b_bits, sift_msg, b_choice = strategy_cls.receive_trains(ctx, hello, quantum, readout, **receive_kw)
+    classical.send(sift_msg)
+    key, test, extra = strategy_cls.bob_positions(classical.recv(strategy_cls.reply_type), b_choice)
+    st.set(raw_bits=len(idx), sifted_bits=len(key) + len(test), sample_bits=len(test))
+    classical.send(Disclosed(bits=wire.pack_bits(np.concatenate([b_bits[test], b_bits[extra]]))))
+    est = classical.recv(Estimate)
+    if len(key) != est.n_key or len(test) != est.k_test:
+        raise ProtocolAborted("protocol error: Alice and Bob disagree on the key and test positions")
+    st.set(reconciled_bits=len(key), qber=est.qber,
+           **{k: getattr(est, k) for k in ("chsh", "chsh_stderr", "gains") if getattr(est, k) is not None})
+    q = min(max(est.q_ec, 0.0), 0.5)
+    n_t = max(len(test), 1)
+    # Size Cascade's blocks for a cautious QBER (about two standard errors above the estimate).
+    q_blocks = q + 2.0 * math.sqrt(max(q, 1.0 / n_t) * (1 - q) / n_t)
+    method = hello.reconciliation
+    fer = None
+    if method == "ldpc":
+        from qemu_net.qkd.ldpc_ec import default_f_target, ldpc_correct
+
+        q_code = min(q_blocks, 0.45)
+        f_target = hello.ldpc_f if hello.ldpc_f is not None else default_f_target(q_code)
+        out = ldpc_correct(classical, b_bits[key], q_code, seed=int(rng.integers(0, 2**40)), f_target=f_target)
+        corrected, leak, rounds, flipped, fer = out.corrected, out.leaked_bits, out.rounds, out.flipped, \
+            out.frame_error_rate
+    elif method == "cascade":
+        corrected, leak, rounds, flipped = cascade_correct(
+            classical, b_bits[key], min(q_blocks, 0.5), passes=p.cascade_passes, seed=int(rng.integers(0, 2**62)))
+    else:
+        raise ProtocolAborted(f"protocol error: unknown reconciliation {method!r}")
+    st.set(leaked_ec_bits=leak, cascade_rounds=rounds, corrected_errors=flipped, reconciliation=method,
+           frame_error_rate=fer)
+    ver = classical.recv(Verify)
+    seeds, tags = ver.seeds, ver.tags
+    if len(seeds) != len(tags) or not seeds or any(polynomial_hash(corrected, s) != t for s, t in zip(seeds, tags)):
+        raise ProtocolAborted("verification failed: the keys still differ after error correction")
+    classical.send(VerifyResult(ok=True, corrected_errors=flipped, frame_error_rate=fer))
+    st.set(verification_bits=VERIFICATION_BITS * len(seeds))
+    pa = classical.recv(PrivacyAmplification)
+    m = pa.m
+    if not 0 < m <= len(corrected):
+        raise ProtocolAborted(f"protocol error: privacy amplification to {m} bits")
+    st.set(**pa.report())
+    st.final = toeplitz_hash(corrected, wire.unpack_bits(pa.seed, len(corrected) + m - 1), m)
+    classical.send(PaDone())
 
 
+# ------------------------------------------------------------------------------------------ roles
 def bb84_alice(ctx: NodeContext, params: BB84Params) -> QkdResult:
     """Alice's role in (decoy-state) BB84: prepares and sends the pulse trains, leads the estimation."""
-    return _run("bb84-decoy" if params.decoy else "bb84", "alice", ctx, params, _bb84_alice)
+    return _run("bb84-decoy" if params.decoy else "bb84", "alice", ctx, params,
+                lambda c, p, link, q, cl, st: _alice_session(_Bb84(c, p, link), c, p, q, cl, st))
 
 
 def bb84_bob(ctx: NodeContext, params: BB84Params) -> QkdResult:
     """Bob's role in (decoy-state) BB84: detects the pulse trains, sifts and corrects with Cascade."""
-    return _run("bb84-decoy" if params.decoy else "bb84", "bob", ctx, params, _bb84_bob)
-
-
-# ---------------------------------------------------------------------------------------------- E91
-def _e91_alice(ctx: NodeContext, p: E91Params, link: LinkSpec, quantum: Channel, classical: Channel,
-               st: _Stats) -> None:
-    rng = ctx.rng
-    n = p.n_pairs
-    v = p.visibility if p.visibility is not None else visibility_from_fidelity(link.source_fidelity)
-    # SPDC multi-pair emission: accidental coincidences scale the visibility by 1 - lambda/(1 + 2 lambda).
-    v *= 1 - accidental_fraction(link)
-    rho = werner_state(min(max(v, 0.0), 1.0))
-    st.set(n_pulses=n, pulse_rate_hz=p.pair_rate_hz)
-    classical.send("hello", {"protocol": "e91", "n_pairs": n, "block_pairs": p.block_pairs,
-                             "pair_rate_hz": p.pair_rate_hz})
-    settings = np.empty(n, dtype=np.uint8)
-    outcomes = np.empty(n, dtype=np.uint8)
-    for start in range(0, n, p.block_pairs):
-        nb = min(p.block_pairs, n - start)
-        blk = emit_pairs(nb, rho, link, p_z=p.p_z, eve_fraction=p.eve_fraction, rng=rng)
-        settings[start:start + nb] = blk.settings
-        outcomes[start:start + nb] = blk.outcomes
-        ctx.advance_clock(nb / p.pair_rate_hz * 1e9)
-        quantum.send_raw(blk.train.to_bytes())
-
-    _, arr = classical.recv("sift")
-    idx = arr["idx"].astype(np.int64)
-    _check_sift(idx, n)
-    b_set = arr["settings"]
-    if len(b_set) != len(idx) or (len(b_set) and int(b_set.max()) > 3):
-        raise ProtocolAborted("protocol error: malformed settings from Bob")
-    a_set = settings[idx]
-    x = outcomes[idx]
-    key_pos = np.flatnonzero(a_set == b_set)
-    chsh_pos = np.flatnonzero(b_set >= 2)
-    st.set(raw_bits=len(idx), sifted_bits=len(key_pos))
-    if len(key_pos) == 0:
-        raise ProtocolAborted("no sifted key bits: nothing arrived to make a key from")
-    n_sample = _sample_count(p, len(key_pos), "key-basis")
-    sample = key_pos[np.sort(rng.choice(len(key_pos), n_sample, replace=False))]
-    classical.send("sift_reply", {}, {"settings": wire.pack_bits(a_set), "sample": sample.astype(np.uint32)})
-    disclosed = np.concatenate([chsh_pos, sample])
-    _, arr = classical.recv("disclosed")
-    y = wire.unpack_bits(arr["bits"], len(disclosed))
-    y_chsh, y_sample = y[: len(chsh_pos)], y[len(chsh_pos):]
-    s, s_err = chsh_estimate(a_set[chsh_pos], b_set[chsh_pos], x[chsh_pos], y_chsh)
-    qber = float(np.mean(x[sample] != y_sample))
-    keypos = np.setdiff1d(key_pos, sample, assume_unique=True)
-    n_key = len(keypos)
-    h_q = float(binary_entropy(qber))
-    capacity = n_key * (1 - h_q)
-    margin = security_margin_bits(p.eps_pa)
-    asym = len(key_pos) / n * (1 - h_q - p.f_ec * h_q)
-    est = {"qber": qber, "chsh": s if math.isfinite(s) else None, "chsh_stderr": s_err if math.isfinite(s_err) else None,
-           "capacity": capacity, "n_key": n_key, "n_sample": n_sample, "asymptotic_rate_per_pulse": max(asym, 0.0)}
-    st.set(sample_bits=n_sample, reconciled_bits=n_key, qber=qber, chsh=est["chsh"], chsh_stderr=est["chsh_stderr"],
-           asymptotic_rate_per_pulse=est["asymptotic_rate_per_pulse"])
-    if not math.isfinite(s) or s <= p.chsh_threshold:
-        raise ProtocolAborted(
-            f"CHSH S = {s:.3f} +- {s_err:.3f} does not exceed {p.chsh_threshold}: no entanglement certified"
-        )
-    if qber > p.qber_threshold:
-        raise ProtocolAborted(
-            f"QBER {qber:.4f} on {n_sample} sampled bits exceeds the threshold {p.qber_threshold}: "
-            "eavesdropper or faulty link"
-        )
-    if capacity - n_key * h_q - VERIFICATION_BITS - margin <= 0:
-        raise ProtocolAborted(f"no secret key possible from {n_key} bits at QBER {qber:.4f}")
-    classical.send("estimate", est)
-    _finish_alice(classical, x[keypos], capacity, p, st, rng)
-
-
-def _e91_bob(ctx: NodeContext, p: E91Params, link: LinkSpec, quantum: Channel, classical: Channel,
-             st: _Stats) -> None:
-    del link
-    rng = ctx.rng
-    hello, _ = classical.recv("hello")
-    if hello.get("protocol") != "e91":
-        raise ProtocolAborted(f"protocol mismatch: Alice runs {hello.get('protocol')!r}, Bob runs 'e91'")
-    n = int(hello["n_pairs"])
-    block = int(hello["block_pairs"])
-    st.set(n_pulses=n, pulse_rate_hz=float(hello["pair_rate_hz"]))
-    idx_parts, bit_parts, set_parts = [], [], []
-    for start in range(0, n, block):
-        train = PairTrain.from_bytes(quantum.recv_raw())
-        if train.n_slots != min(block, n - start):
-            raise ProtocolAborted("protocol error: pair train block of unexpected size")
-        my_set = choose_bob_settings(train.n_slots, p.p_key, rng)
-        det = measure_pairs(train, my_set, rng)
-        idx_parts.append(det.indices + start)
-        bit_parts.append(det.bits)
-        set_parts.append(my_set[det.indices])
-    idx = np.concatenate(idx_parts)
-    y = np.concatenate(bit_parts)
-    b_set = np.concatenate(set_parts)
-    classical.send("sift", {}, {"idx": idx.astype(np.uint32), "settings": b_set})
-    _, arr = classical.recv("sift_reply")
-    a_set = wire.unpack_bits(arr["settings"], len(idx))
-    sample = arr["sample"].astype(np.int64)
-    key_pos = np.flatnonzero(a_set == b_set)
-    chsh_pos = np.flatnonzero(b_set >= 2)
-    if len(sample) and (not np.all(np.isin(sample, key_pos))):
-        raise ProtocolAborted("protocol error: sample positions outside the sifted key")
-    st.set(raw_bits=len(idx), sifted_bits=len(key_pos), sample_bits=len(sample))
-    classical.send("disclosed", {}, {"bits": wire.pack_bits(y[np.concatenate([chsh_pos, sample])])})
-    est, _ = classical.recv("estimate")
-    keypos = np.setdiff1d(key_pos, sample, assume_unique=True)
-    if len(keypos) != int(est["n_key"]):
-        raise ProtocolAborted("protocol error: Alice and Bob disagree on the key positions")
-    st.set(reconciled_bits=len(keypos), qber=est["qber"], chsh=est["chsh"], chsh_stderr=est["chsh_stderr"],
-           asymptotic_rate_per_pulse=est["asymptotic_rate_per_pulse"])
-    _finish_bob(classical, y[keypos], float(est["qber"]), int(est["n_sample"]), p, st, rng)
+    return _run("bb84-decoy" if params.decoy else "bb84", "bob", ctx, params,
+                lambda c, p, link, q, cl, st: _bob_session(_Bb84, c, p, q, cl, st))
 
 
 def e91_alice(ctx: NodeContext, params: E91Params) -> QkdResult:
     """Alice's role in E91/BBM92: holds the entangled source, measures her halves, leads estimation."""
-    return _run("e91", "alice", ctx, params, _e91_alice)
+    return _run("e91", "alice", ctx, params,
+                lambda c, p, link, q, cl, st: _alice_session(_E91(c, p, link), c, p, q, cl, st))
 
 
 def e91_bob(ctx: NodeContext, params: E91Params) -> QkdResult:
     """Bob's role in E91/BBM92: measures the halves he receives, sifts and corrects with Cascade."""
-    return _run("e91", "bob", ctx, params, _e91_bob)
+    return _run("e91", "bob", ctx, params,
+                lambda c, p, link, q, cl, st: _bob_session(_E91, c, p, q, cl, st, p_key=p.p_key))
 
 
 __all__ = ["BB84Params", "E91Params", "QkdResult", "bb84_alice", "bb84_bob", "e91_alice", "e91_bob"]

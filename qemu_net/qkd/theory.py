@@ -109,6 +109,42 @@ def gllp_max_distance_km(
     return lo
 
 
+def detector_click_probabilities(m_eta: float, dark: float, e_d: float, flip: float = 0.0,
+                                 readout: float = 0.0) -> tuple[float, float]:
+    """(gain, error probability) of one pulse of mean photon number ``m_eta`` at Bob's two threshold
+    detectors, measured in the basis it was prepared in.
+
+    Each photon independently reaches the wrong detector with ``e_d``; each detector clicks by itself
+    with ``dark``; a double click gives a random bit. ``flip`` is the probability that the whole pulse
+    arrives with its polarisation flipped (a depolarising channel of Cirq probability p flips a BB84
+    state with 2p/3), ``readout`` the probability that Bob's recorded bit is flipped. Then
+    ``P(right detector) = 1 - (1 - dark) e^{-m_eta (1 - e_d)}``,
+    ``P(wrong) = 1 - (1 - dark) e^{-m_eta e_d}``, gain ``1 - (1 - P_r)(1 - P_w)``, error
+    ``P_w (1 - P_r) + P_r P_w / 2``, and a flip or a readout error swaps error and non-error clicks."""
+    pr = 1 - (1 - dark) * math.exp(-m_eta * (1 - e_d))
+    pw = 1 - (1 - dark) * math.exp(-m_eta * e_d)
+    gain = 1 - (1 - pr) * (1 - pw)
+    err = pw * (1 - pr) + pr * pw / 2
+    err = (1 - flip) * err + flip * (gain - err)
+    err = (1 - readout) * err + readout * (gain - err)
+    return gain, err
+
+
+def expected_decoy_counts(
+    n_pulses: float, *, mus: tuple[float, ...], probs: tuple[float, ...], p_z: float, eta: float, dark: float,
+    e_d: float, flip: float = 0.0, readout: float = 0.0,
+) -> dict[str, tuple[float, ...]]:
+    """Expected key-basis (Z, matched) and test-basis (X, matched) detections and errors per intensity."""
+    out: dict[str, list[float]] = {"n_z": [], "m_z": [], "n_x": [], "m_x": []}
+    for m, p in zip(mus, probs):
+        g, e = detector_click_probabilities(m * eta, dark, e_d, flip, readout)
+        out["n_z"].append(n_pulses * p * p_z**2 * g)
+        out["m_z"].append(n_pulses * p * p_z**2 * e)
+        out["n_x"].append(n_pulses * p * (1 - p_z) ** 2 * g)
+        out["m_x"].append(n_pulses * p * (1 - p_z) ** 2 * e)
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def plob_bound(eta: float | np.ndarray) -> float | np.ndarray:
     """Repeaterless PLOB bound -log2(1 - eta) in secret bits per channel use (Pirandola et al. 2017)."""
     a = np.clip(np.asarray(eta, dtype=float), 0.0, 1.0)
@@ -162,6 +198,8 @@ __all__ = [
     "bb84_secret_fraction",
     "decoy_bounds",
     "decoy_rate_from_gains",
+    "detector_click_probabilities",
+    "expected_decoy_counts",
     "gllp_key_rate",
     "gllp_max_distance_km",
     "plob_bound",

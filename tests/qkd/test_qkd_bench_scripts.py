@@ -1,6 +1,5 @@
-"""The sweep script writes its CSV and PNG for a short run; the QKD package never imports gRPC or Cirq."""
+"""The sweep script writes its JSON and PNG; the QKD package never imports gRPC or Cirq."""
 
-import csv
 import json
 import subprocess
 import sys
@@ -9,17 +8,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_sweep_writes_table_and_plot(tmp_path):
-    """bench/qkd_sweep.py OUTDIR produces a CSV row per distance and a PNG."""
+def test_sweep_writes_curves_and_plot(tmp_path):
+    """bench/qkd_sweep.py: finite-key curves for 3 block sizes stay below the asymptotic curve, which
+    stays below PLOB; larger blocks reach further; measured sessions past the reach give no key."""
     out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "qkd_sweep.py"), str(tmp_path), "--pulses", "1000000",
-         "--distances", "5", "60", "200"],
-        capture_output=True, text=True, timeout=120, check=True,
+        [sys.executable, str(ROOT / "bench" / "qkd_sweep.py"), str(tmp_path), "--step-km", "10",
+         "--simulate-pulses", "1000000", "--distances", "160"],
+        capture_output=True, text=True, timeout=180, check=True,
     )
     info = json.loads(out.stdout.strip().splitlines()[-1])
-    rows = list(csv.DictReader(open(info["csv"])))
-    assert [float(r["length_km"]) for r in rows] == [5.0, 60.0, 200.0]
-    assert int(rows[0]["final_bits"]) > 0 and int(rows[2]["final_bits"]) == 0 and rows[2]["aborted"]
+    data = json.loads(Path(info["json"]).read_text())
+    c = data["curves"]
+    finite = [k for k in c if k.startswith("finite")]
+    assert len(finite) == 3
+    for k in finite:
+        assert all(f <= a + 1e-15 for f, a in zip(c[k], c["asymptotic_vacuum_weak_decoy"]))
+    assert all(a <= p for a, p in zip(c["asymptotic_vacuum_weak_decoy"], c["plob"]))
+    reach = [data["reach_km"][k] for k in finite]
+    assert reach == sorted(reach) and reach[0] < reach[-1] <= data["reach_km"]["asymptotic_vacuum_weak_decoy"] <= 141
+    assert info["points"][0]["final_bits"] == 0 and info["points"][0]["aborted"]
     assert Path(info["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -28,7 +28,7 @@ def test_exact_chsh_is_2_sqrt2_v(v):
 def test_sampled_chsh_and_key_correlation(v):
     """200k sampled pairs through a lossy link: S within 4 SE of 2 sqrt(2) v, key QBER (1 - v)/2."""
     rng = np.random.default_rng(int(v * 100))
-    link = LinkSpec(nodes=("a", "b"), length_km=10)
+    link = LinkSpec(nodes=("a", "b"), length_km=10, misalignment_error=0.0)
     blk = emit_pairs(200_000, werner_state(v), link, rng=rng)
     train = PairTrain.from_bytes(blk.train.to_bytes())
     b_set = choose_bob_settings(train.n_slots, 0.5, rng)

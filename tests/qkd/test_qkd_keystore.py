@@ -13,8 +13,8 @@ from helpers_qkd import run_pair, two_nodes
 
 @pytest.fixture(scope="module")
 def session():
-    topo = two_nodes(length_km=1, detector_efficiency=0.2, misalignment_error=0.01)
-    return run_pair(topo, bb84_alice, bb84_bob, BB84Params(peer="bob", n_pulses=1_000_000, session_id="ks"),
+    topo = two_nodes(length_km=1, detector_efficiency=0.5, misalignment_error=0.01)
+    return run_pair(topo, bb84_alice, bb84_bob, BB84Params(peer="bob", n_pulses=3_000_000, session_id="ks", p_z=0.6),
                     BB84Params(peer="alice", session_id="ks"), seed=5)
 
 

@@ -33,7 +33,7 @@ def test_decoy_gains_and_errors_follow_the_coherent_state_model():
     """Per-class gains and QBERs of 3M decoy pulses match the exact detector model."""
     pd, ed = 2e-3, 0.02
     link = _link(length_km=20, detector_efficiency=0.2, dark_count_probability=pd, misalignment_error=ed)
-    src = SourceSettings(mu=0.6, nu=0.15, p_signal=0.6, p_decoy=0.3, p_vacuum=0.1)
+    src = SourceSettings(mu=0.6, nu=0.15, p_signal=0.6, p_decoy=0.3, p_vacuum=0.1, p_z=0.5)
     c = simulate_bb84_counts(3_000_000, src, link, np.random.default_rng(11))
     eta = link.transmissivity
     for cls, m in enumerate(src.intensities):
@@ -47,7 +47,7 @@ def test_decoy_gains_and_errors_follow_the_coherent_state_model():
 @pytest.mark.parametrize("fraction", [0.0, 0.2, 0.5, 1.0])
 def test_intercept_resend_raises_qber_by_a_quarter_of_the_fraction(fraction):
     """QBER = fraction * 25% for an intercept-resend attack on a clean single-photon link."""
-    link = _link(length_km=0, detector_efficiency=0.5)
+    link = _link(length_km=0, detector_efficiency=0.5, misalignment_error=0.0)
     c = simulate_bb84_counts(400_000, SourceSettings(single_photon=True), link, np.random.default_rng(5),
                              eve_fraction=fraction)
     n = int(c.sifted.sum())
@@ -61,7 +61,7 @@ def test_intercept_resend_raises_qber_by_a_quarter_of_the_fraction(fraction):
 
 def test_intercept_resend_on_weak_pulses_also_gives_25_percent():
     """Eve's attack is seen in every intensity class of the decoy protocol."""
-    link = _link(length_km=5, detector_efficiency=0.5)
+    link = _link(length_km=5, detector_efficiency=0.5, misalignment_error=0.0)
     c = simulate_bb84_counts(400_000, SourceSettings(), link, np.random.default_rng(6), eve_fraction=1.0)
     _within(c.errors[0] / c.sifted[0], 0.25, c.sifted[0])
 

@@ -20,14 +20,14 @@ from qemu_net.errors import (
 from qemu_net.network.topology import parse_topology
 from tests.conftest import running
 
-#: A metro fiber with InGaAs APDs: 0.2 dB/km, 10% detector efficiency, 1e-6 dark counts, 1.5% misalignment.
-APD_LINK = {"attenuation_db_per_km": 0.2, "detector_efficiency": 0.1, "dark_count_probability": 1e-6,
+#: A metro fiber with gated detectors: 0.2 dB/km, 50% detector efficiency, 1e-6 dark counts, 1.5% misalignment.
+APD_LINK = {"attenuation_db_per_km": 0.2, "detector_efficiency": 0.5, "dark_count_probability": 1e-6,
             "misalignment_error": 0.015}
 TOPO = parse_topology({
     "name": "qkd-e2e",
     "nodes": ["alice", "bob", "carol"],
     "links": [{"nodes": ["alice", "bob"], "length_km": 5, **APD_LINK},
-              {"nodes": ["bob", "carol"], "length_km": 1}],
+              {"nodes": ["bob", "carol"], "length_km": 1, "misalignment_error": 0.0}],
 })
 
 
@@ -48,6 +48,8 @@ def test_bb84_decoy_keys_fetched_from_both_nodes_are_equal(net):
     assert s.succeeded and s.protocol == "bb84-decoy"
     assert s.stored_bits_alice == s.stored_bits_bob == s.final_bits > 1000
     assert 0.005 < s.qber < 0.04 and s.y1_lower is not None and s.e1_upper is not None
+    assert s.key_analysis == "lim2014-decoy-bb84" and s.eps_sec == 1e-10 and s.eps_cor == 1e-15
+    assert 0 < s.final_bits < s.asymptotic_bits
     assert s.key_rate_per_pulse == pytest.approx(s.final_bits / 4_000_000)
     assert "key" not in s.to_dict()
     st_a, st_b = qkd.key_status(net["alice"], "bob"), qkd.key_status(net["bob"], "alice")
@@ -107,11 +109,20 @@ def test_impossible_intensities_fail_fast_at_both_ends(net):
     assert time.perf_counter() - t0 < 10
 
 
-def test_sample_larger_than_the_key_is_refused(net):
-    """Asking to disclose more bits than were sifted fails at both ends with a clear message."""
-    with pytest.raises(InvalidOperation, match="larger than the sifted key") as exc:
-        qkd.run_qkd(net, "alice", "bob", n_pulses=100_000, sample_size=10**7, timeout_s=20)
+def test_impossible_security_parameters_are_refused(net):
+    """eps_sec outside (0, 1e-3) fails at both ends with a clear message."""
+    with pytest.raises(InvalidOperation, match="eps_sec") as exc:
+        qkd.run_qkd(net, "alice", "bob", n_pulses=100_000, eps_sec=0.5, timeout_s=20)
     assert _code(exc.value) == "INVALID_ARGUMENT"
+
+
+def test_a_block_too_small_for_a_finite_key_stores_nothing(net):
+    """1e5 pulses certify no key: ABORTED with the finite-key reason, nothing stored at either end."""
+    before = qkd.key_status(net["alice"], "bob").stored_bits
+    s = qkd.run_qkd(net, "alice", "bob", n_pulses=100_000, report_abort=True, timeout_s=20)
+    assert not s.succeeded and "no secret key" in s.aborted and s.final_bits == 0
+    assert s.asymptotic_bits is not None and s.asymptotic_bits > 0  # the asymptotic figure would have said yes
+    assert qkd.key_status(net["alice"], "bob").stored_bits == before
 
 
 def test_session_over_a_link_that_does_not_exist_is_refused(net):
@@ -158,7 +169,7 @@ def test_cli_keys_fetch_by_size_then_by_id(net, tmp_path, capsys):
 
     from qemu_net.cli.main import main
 
-    qkd.run_qkd(net, "alice", "bob", n_pulses=1_000_000)
+    qkd.run_qkd(net, "alice", "bob", n_pulses=4_000_000)
     topo = tmp_path / "running.yaml"
     topo.write_text(net.topology.to_yaml())
     assert main(["keys", "get", "-t", str(topo), "--node", "alice", "--peer", "bob", "-n", "2", "--size", "64",
@@ -182,10 +193,19 @@ def test_cli_run_qkd_json_reports_lengths_qber_and_rates(capsys):
 
     from qemu_net.cli.main import main
 
-    assert main(["run", "qkd", "--json", "--pulses", "500000", "--length-km", "25"]) == 0
+    assert main(["run", "qkd", "--json", "--pulses", "4000000", "--length-km", "25"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["length_km"] == 25 and d["figure"] == "secret_key_rate_per_pulse"
     assert d["raw_bits"] >= d["sifted_bits"] >= d["final_bits"] > 0 and d["qber"] < 0.05
-    assert d["key_rate_per_pulse"] == pytest.approx(d["final_bits"] / 500_000)
+    assert d["key_rate_per_pulse"] == pytest.approx(d["final_bits"] / 4_000_000)
     assert d["key_rate_per_virtual_s"] > 0 and d["aborted"] is None
     assert "key" not in d["extra"]
+
+
+def test_ldpc_reconciliation_between_node_processes(net):
+    """A session chosen to reconcile with LDPC: equal keys fetched from both nodes, f and FER reported."""
+    s = qkd.run_qkd(net, "alice", "bob", "bb84", n_pulses=4_000_000, reconciliation="ldpc")
+    assert s.succeeded and s.reconciliation == "ldpc" and s.frame_error_rate is not None
+    assert s.ec_efficiency > 1.0 and s.cascade_rounds <= 3
+    keys = qkd.get_keys(net["alice"], "bob", number=2, size_bits=256)
+    assert [k.key for k in qkd.get_keys_with_ids(net["bob"], "alice", [k.key_id for k in keys])] == [k.key for k in keys]

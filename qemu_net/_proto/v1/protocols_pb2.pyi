@@ -208,7 +208,7 @@ class TeleportedGateResult(_message.Message):
     def __init__(self, qubit: _Optional[str] = ..., epr_pairs: _Optional[int] = ...) -> None: ...
 
 class Bb84Alice(_message.Message):
-    __slots__ = ("peer", "n_pulses", "pulse_rate_hz", "block_pulses", "single_photon", "mu", "nu", "p_signal", "p_decoy", "p_vacuum", "p_z", "sample_fraction", "sample_size", "qber_threshold", "cascade_passes", "eps_pa", "eve_fraction", "report_abort", "f_ec")
+    __slots__ = ("peer", "n_pulses", "pulse_rate_hz", "block_pulses", "single_photon", "mu", "nu", "p_signal", "p_decoy", "p_vacuum", "p_z", "qber_threshold", "cascade_passes", "eve_fraction", "report_abort", "eps_sec", "eps_cor", "reconciliation", "ldpc_f_target", "f_ec")
     PEER_FIELD_NUMBER: _ClassVar[int]
     N_PULSES_FIELD_NUMBER: _ClassVar[int]
     PULSE_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
@@ -220,13 +220,14 @@ class Bb84Alice(_message.Message):
     P_DECOY_FIELD_NUMBER: _ClassVar[int]
     P_VACUUM_FIELD_NUMBER: _ClassVar[int]
     P_Z_FIELD_NUMBER: _ClassVar[int]
-    SAMPLE_FRACTION_FIELD_NUMBER: _ClassVar[int]
-    SAMPLE_SIZE_FIELD_NUMBER: _ClassVar[int]
     QBER_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     CASCADE_PASSES_FIELD_NUMBER: _ClassVar[int]
-    EPS_PA_FIELD_NUMBER: _ClassVar[int]
     EVE_FRACTION_FIELD_NUMBER: _ClassVar[int]
     REPORT_ABORT_FIELD_NUMBER: _ClassVar[int]
+    EPS_SEC_FIELD_NUMBER: _ClassVar[int]
+    EPS_COR_FIELD_NUMBER: _ClassVar[int]
+    RECONCILIATION_FIELD_NUMBER: _ClassVar[int]
+    LDPC_F_TARGET_FIELD_NUMBER: _ClassVar[int]
     F_EC_FIELD_NUMBER: _ClassVar[int]
     peer: str
     n_pulses: int
@@ -239,15 +240,16 @@ class Bb84Alice(_message.Message):
     p_decoy: float
     p_vacuum: float
     p_z: float
-    sample_fraction: float
-    sample_size: int
     qber_threshold: float
     cascade_passes: int
-    eps_pa: float
     eve_fraction: float
     report_abort: bool
+    eps_sec: float
+    eps_cor: float
+    reconciliation: str
+    ldpc_f_target: float
     f_ec: float
-    def __init__(self, peer: _Optional[str] = ..., n_pulses: _Optional[int] = ..., pulse_rate_hz: _Optional[float] = ..., block_pulses: _Optional[int] = ..., single_photon: _Optional[bool] = ..., mu: _Optional[float] = ..., nu: _Optional[float] = ..., p_signal: _Optional[float] = ..., p_decoy: _Optional[float] = ..., p_vacuum: _Optional[float] = ..., p_z: _Optional[float] = ..., sample_fraction: _Optional[float] = ..., sample_size: _Optional[int] = ..., qber_threshold: _Optional[float] = ..., cascade_passes: _Optional[int] = ..., eps_pa: _Optional[float] = ..., eve_fraction: _Optional[float] = ..., report_abort: _Optional[bool] = ..., f_ec: _Optional[float] = ...) -> None: ...
+    def __init__(self, peer: _Optional[str] = ..., n_pulses: _Optional[int] = ..., pulse_rate_hz: _Optional[float] = ..., block_pulses: _Optional[int] = ..., single_photon: _Optional[bool] = ..., mu: _Optional[float] = ..., nu: _Optional[float] = ..., p_signal: _Optional[float] = ..., p_decoy: _Optional[float] = ..., p_vacuum: _Optional[float] = ..., p_z: _Optional[float] = ..., qber_threshold: _Optional[float] = ..., cascade_passes: _Optional[int] = ..., eve_fraction: _Optional[float] = ..., report_abort: _Optional[bool] = ..., eps_sec: _Optional[float] = ..., eps_cor: _Optional[float] = ..., reconciliation: _Optional[str] = ..., ldpc_f_target: _Optional[float] = ..., f_ec: _Optional[float] = ...) -> None: ...
 
 class Bb84Bob(_message.Message):
     __slots__ = ("peer", "cascade_passes", "report_abort")
@@ -260,21 +262,22 @@ class Bb84Bob(_message.Message):
     def __init__(self, peer: _Optional[str] = ..., cascade_passes: _Optional[int] = ..., report_abort: _Optional[bool] = ...) -> None: ...
 
 class E91Alice(_message.Message):
-    __slots__ = ("peer", "n_pairs", "pair_rate_hz", "block_pairs", "visibility", "p_z", "sample_fraction", "sample_size", "qber_threshold", "chsh_threshold", "cascade_passes", "eps_pa", "eve_fraction", "report_abort", "f_ec")
+    __slots__ = ("peer", "n_pairs", "pair_rate_hz", "block_pairs", "visibility", "p_z", "qber_threshold", "chsh_threshold", "cascade_passes", "eve_fraction", "report_abort", "eps_sec", "eps_cor", "reconciliation", "ldpc_f_target", "f_ec")
     PEER_FIELD_NUMBER: _ClassVar[int]
     N_PAIRS_FIELD_NUMBER: _ClassVar[int]
     PAIR_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
     BLOCK_PAIRS_FIELD_NUMBER: _ClassVar[int]
     VISIBILITY_FIELD_NUMBER: _ClassVar[int]
     P_Z_FIELD_NUMBER: _ClassVar[int]
-    SAMPLE_FRACTION_FIELD_NUMBER: _ClassVar[int]
-    SAMPLE_SIZE_FIELD_NUMBER: _ClassVar[int]
     QBER_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     CHSH_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     CASCADE_PASSES_FIELD_NUMBER: _ClassVar[int]
-    EPS_PA_FIELD_NUMBER: _ClassVar[int]
     EVE_FRACTION_FIELD_NUMBER: _ClassVar[int]
     REPORT_ABORT_FIELD_NUMBER: _ClassVar[int]
+    EPS_SEC_FIELD_NUMBER: _ClassVar[int]
+    EPS_COR_FIELD_NUMBER: _ClassVar[int]
+    RECONCILIATION_FIELD_NUMBER: _ClassVar[int]
+    LDPC_F_TARGET_FIELD_NUMBER: _ClassVar[int]
     F_EC_FIELD_NUMBER: _ClassVar[int]
     peer: str
     n_pairs: int
@@ -282,16 +285,17 @@ class E91Alice(_message.Message):
     block_pairs: int
     visibility: float
     p_z: float
-    sample_fraction: float
-    sample_size: int
     qber_threshold: float
     chsh_threshold: float
     cascade_passes: int
-    eps_pa: float
     eve_fraction: float
     report_abort: bool
+    eps_sec: float
+    eps_cor: float
+    reconciliation: str
+    ldpc_f_target: float
     f_ec: float
-    def __init__(self, peer: _Optional[str] = ..., n_pairs: _Optional[int] = ..., pair_rate_hz: _Optional[float] = ..., block_pairs: _Optional[int] = ..., visibility: _Optional[float] = ..., p_z: _Optional[float] = ..., sample_fraction: _Optional[float] = ..., sample_size: _Optional[int] = ..., qber_threshold: _Optional[float] = ..., chsh_threshold: _Optional[float] = ..., cascade_passes: _Optional[int] = ..., eps_pa: _Optional[float] = ..., eve_fraction: _Optional[float] = ..., report_abort: _Optional[bool] = ..., f_ec: _Optional[float] = ...) -> None: ...
+    def __init__(self, peer: _Optional[str] = ..., n_pairs: _Optional[int] = ..., pair_rate_hz: _Optional[float] = ..., block_pairs: _Optional[int] = ..., visibility: _Optional[float] = ..., p_z: _Optional[float] = ..., qber_threshold: _Optional[float] = ..., chsh_threshold: _Optional[float] = ..., cascade_passes: _Optional[int] = ..., eve_fraction: _Optional[float] = ..., report_abort: _Optional[bool] = ..., eps_sec: _Optional[float] = ..., eps_cor: _Optional[float] = ..., reconciliation: _Optional[str] = ..., ldpc_f_target: _Optional[float] = ..., f_ec: _Optional[float] = ...) -> None: ...
 
 class E91Bob(_message.Message):
     __slots__ = ("peer", "p_key", "cascade_passes", "report_abort")
@@ -306,7 +310,7 @@ class E91Bob(_message.Message):
     def __init__(self, peer: _Optional[str] = ..., p_key: _Optional[float] = ..., cascade_passes: _Optional[int] = ..., report_abort: _Optional[bool] = ...) -> None: ...
 
 class QkdSessionResult(_message.Message):
-    __slots__ = ("protocol", "role", "peer", "n_pulses", "pulse_rate_hz", "raw_bits", "sifted_bits", "sample_bits", "reconciled_bits", "final_bits", "qber", "leaked_ec_bits", "verification_bits", "security_margin_bits", "secret_fraction", "key_rate_per_pulse", "key_rate_per_s", "duration_ns", "corrected_errors", "ec_efficiency", "cascade_rounds", "y1_lower", "e1_upper", "asymptotic_rate_per_pulse", "gains", "chsh", "chsh_stderr", "aborted", "stored_bits")
+    __slots__ = ("protocol", "role", "peer", "n_pulses", "pulse_rate_hz", "raw_bits", "sifted_bits", "sample_bits", "reconciled_bits", "final_bits", "qber", "leaked_ec_bits", "verification_bits", "security_margin_bits", "secret_fraction", "key_rate_per_pulse", "key_rate_per_s", "duration_ns", "corrected_errors", "ec_efficiency", "cascade_rounds", "y1_lower", "e1_upper", "asymptotic_rate_per_pulse", "gains", "chsh", "chsh_stderr", "aborted", "stored_bits", "key_analysis", "eps_sec", "eps_cor", "asymptotic_bits", "s0_lower", "s1_lower", "reconciliation", "frame_error_rate")
     PROTOCOL_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     PEER_FIELD_NUMBER: _ClassVar[int]
@@ -336,6 +340,14 @@ class QkdSessionResult(_message.Message):
     CHSH_STDERR_FIELD_NUMBER: _ClassVar[int]
     ABORTED_FIELD_NUMBER: _ClassVar[int]
     STORED_BITS_FIELD_NUMBER: _ClassVar[int]
+    KEY_ANALYSIS_FIELD_NUMBER: _ClassVar[int]
+    EPS_SEC_FIELD_NUMBER: _ClassVar[int]
+    EPS_COR_FIELD_NUMBER: _ClassVar[int]
+    ASYMPTOTIC_BITS_FIELD_NUMBER: _ClassVar[int]
+    S0_LOWER_FIELD_NUMBER: _ClassVar[int]
+    S1_LOWER_FIELD_NUMBER: _ClassVar[int]
+    RECONCILIATION_FIELD_NUMBER: _ClassVar[int]
+    FRAME_ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
     protocol: str
     role: str
     peer: str
@@ -365,7 +377,15 @@ class QkdSessionResult(_message.Message):
     chsh_stderr: float
     aborted: str
     stored_bits: int
-    def __init__(self, protocol: _Optional[str] = ..., role: _Optional[str] = ..., peer: _Optional[str] = ..., n_pulses: _Optional[int] = ..., pulse_rate_hz: _Optional[float] = ..., raw_bits: _Optional[int] = ..., sifted_bits: _Optional[int] = ..., sample_bits: _Optional[int] = ..., reconciled_bits: _Optional[int] = ..., final_bits: _Optional[int] = ..., qber: _Optional[float] = ..., leaked_ec_bits: _Optional[int] = ..., verification_bits: _Optional[int] = ..., security_margin_bits: _Optional[int] = ..., secret_fraction: _Optional[float] = ..., key_rate_per_pulse: _Optional[float] = ..., key_rate_per_s: _Optional[float] = ..., duration_ns: _Optional[float] = ..., corrected_errors: _Optional[int] = ..., ec_efficiency: _Optional[float] = ..., cascade_rounds: _Optional[int] = ..., y1_lower: _Optional[float] = ..., e1_upper: _Optional[float] = ..., asymptotic_rate_per_pulse: _Optional[float] = ..., gains: _Optional[_Iterable[float]] = ..., chsh: _Optional[float] = ..., chsh_stderr: _Optional[float] = ..., aborted: _Optional[str] = ..., stored_bits: _Optional[int] = ...) -> None: ...
+    key_analysis: str
+    eps_sec: float
+    eps_cor: float
+    asymptotic_bits: float
+    s0_lower: float
+    s1_lower: float
+    reconciliation: str
+    frame_error_rate: float
+    def __init__(self, protocol: _Optional[str] = ..., role: _Optional[str] = ..., peer: _Optional[str] = ..., n_pulses: _Optional[int] = ..., pulse_rate_hz: _Optional[float] = ..., raw_bits: _Optional[int] = ..., sifted_bits: _Optional[int] = ..., sample_bits: _Optional[int] = ..., reconciled_bits: _Optional[int] = ..., final_bits: _Optional[int] = ..., qber: _Optional[float] = ..., leaked_ec_bits: _Optional[int] = ..., verification_bits: _Optional[int] = ..., security_margin_bits: _Optional[int] = ..., secret_fraction: _Optional[float] = ..., key_rate_per_pulse: _Optional[float] = ..., key_rate_per_s: _Optional[float] = ..., duration_ns: _Optional[float] = ..., corrected_errors: _Optional[int] = ..., ec_efficiency: _Optional[float] = ..., cascade_rounds: _Optional[int] = ..., y1_lower: _Optional[float] = ..., e1_upper: _Optional[float] = ..., asymptotic_rate_per_pulse: _Optional[float] = ..., gains: _Optional[_Iterable[float]] = ..., chsh: _Optional[float] = ..., chsh_stderr: _Optional[float] = ..., aborted: _Optional[str] = ..., stored_bits: _Optional[int] = ..., key_analysis: _Optional[str] = ..., eps_sec: _Optional[float] = ..., eps_cor: _Optional[float] = ..., asymptotic_bits: _Optional[float] = ..., s0_lower: _Optional[float] = ..., s1_lower: _Optional[float] = ..., reconciliation: _Optional[str] = ..., frame_error_rate: _Optional[float] = ...) -> None: ...
 
 class CircuitOp(_message.Message):
     __slots__ = ("kind", "qubits", "u", "key")

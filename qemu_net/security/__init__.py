@@ -1,0 +1,1 @@
+"""Security: the network PKI (certificates for nodes and applications) and TLS contexts."""
