@@ -68,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _connect(args: argparse.Namespace):
-    from qemu_net.cli.common import _alive, load, read_state
+    from qemu_net.cli.common import load, read_state, supervisor_running
     from qemu_net.client import Network
     from qemu_net.errors import PeerUnavailable
     from qemu_net.network.topology import parse_topology
@@ -77,7 +77,7 @@ def _connect(args: argparse.Namespace):
     if all(n.address for n in topology.nodes):
         return Network.connect(topology)
     state = read_state(topology.name)
-    if state is None or not _alive(state.get("supervisor_pid", 0)):
+    if not supervisor_running(state):
         raise PeerUnavailable(f"network {topology.name!r} is not running: keys live in running nodes "
                               "(start it with `qnet up`, then make keys with `qnet run qkd`)")
     return Network.connect(parse_topology(state["topology"], source=topology.name))
