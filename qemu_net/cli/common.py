@@ -179,16 +179,4 @@ def network(topology: Topology, *, allow_inspect: bool = False, use_running: boo
         return
     with LocalNetwork.start(topology, allow_inspect=allow_inspect) as local, Network.connect(local.topology) as net:
         yield net
-
-
-def _alive(pid: int) -> bool:
-    """Whether any process holds `pid` (a weak check: prefer `supervisor_running`, which knows the process)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
