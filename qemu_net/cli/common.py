@@ -179,4 +179,4 @@ def network(topology: Topology, *, allow_inspect: bool = False, use_running: boo
         return
     with LocalNetwork.start(topology, allow_inspect=allow_inspect) as local, Network.connect(local.topology) as net:
         yield net
-    return True
+
