@@ -16,6 +16,8 @@ COMMANDS = {
     "run": "qemu_net.cli.cmd_run",
     "deploy": "qemu_net.cli.cmd_deploy",
     "keys": "qemu_net.cli.cmd_keys",
+    "dashboard": "qemu_net.cli.cmd_dashboard",
+    "topology": "qemu_net.cli.cmd_topology",
 }
 
 
