@@ -47,8 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     from qemu_net.errors import QnetError
+    from qemu_net.observability import tracing
 
     try:
+        if args.command != "node" and tracing.exporter_name() != "none":  # a node sets up its own
+            tracing.setup("qnet-cli")
         return int(args.func(args) or 0)
     except QnetError as exc:
         print(f"qnet {args.command}: error: {exc}", file=sys.stderr)
