@@ -18,6 +18,7 @@ COMMANDS = {
     "keys": "qemu_net.cli.cmd_keys",
     "dashboard": "qemu_net.cli.cmd_dashboard",
     "topology": "qemu_net.cli.cmd_topology",
+    "sweep": "qemu_net.cli.cmd_sweep",
 }
 
 
