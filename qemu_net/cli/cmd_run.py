@@ -59,8 +59,11 @@ def run(args: argparse.Namespace) -> int:
     src, dst = _endpoints(topology, args.src, args.dst)
     if args.protocol == "qkd":
         return _run_qkd(args, topology, src, dst)
+    from qemu_net.cli.progress import spinner
+
     fn, _ = EXPERIMENTS[args.protocol]
-    with network(topology, use_running=not overridden(args)) as net:
+    with network(topology, use_running=not overridden(args)) as net, \
+            spinner(f"{args.protocol} {src} -> {dst}, {args.shots} shots"):
         if args.protocol == "epr":
             result = fn(net, src, dst, pairs=args.shots, seed=args.seed)
         else:
@@ -88,7 +91,10 @@ def _run_qkd(args: argparse.Namespace, topology, src: str, dst: str) -> int:
 
     use_running = not overridden(args)
     fn, _ = EXPERIMENTS["qkd"]
-    with network(topology, use_running=use_running) as net:
+    from qemu_net.cli.progress import spinner
+
+    with network(topology, use_running=use_running) as net, \
+            spinner(f"QKD {args.protocol_variant} {src} -> {dst}, {args.pulses:,} pulses"):
         result = fn(net, src, dst, protocol=args.protocol_variant, pulses=args.pulses, eve_fraction=args.eve_fraction)
     s = result.extra
     if args.json:
@@ -113,7 +119,9 @@ def _run_suite(args: argparse.Namespace, topology) -> int:
 
     fn, _ = EXPERIMENTS[args.protocol]
     kw = {"min_fidelity": args.fidelity} if args.protocol == "entangle" else {}
-    with network(topology, use_running=not overridden(args)) as net:
+    from qemu_net.cli.progress import spinner
+
+    with network(topology, use_running=not overridden(args)) as net, spinner(f"{args.protocol}, {args.shots} shots"):
         result = fn(net, args.src, args.dst, shots=args.shots, seed=args.seed, **kw)
     if args.json:
         print(json.dumps(result.to_dict()))
