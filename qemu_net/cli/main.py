@@ -22,11 +22,24 @@ COMMANDS = {
 }
 
 
+def package_version() -> str:
+    """The installed distribution's version (package metadata), else the source tree's."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("qemu_net")
+    except PackageNotFoundError:
+        from qemu_net import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qnet",
         description="qemu_net: a quantum-internet emulator. Every node is its own process serving gRPC.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     seen = set()
     for module in COMMANDS.values():
