@@ -75,6 +75,12 @@ def serve(topology, metrics: dict[str, str], host: str, port: int, *, out=sys.st
     from qemu_net.client import Network
     from qemu_net.dashboard import Dashboard
 
+    import signal
+
+    def on_term(signum, frame):  # noqa: ARG001 - SIGTERM stops the page the way Ctrl-C does
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
     with Network.connect(topology, timeout_s=30) as net:
         dash = Dashboard(net, topology, metrics=metrics, host=host, port=port)
         print(f"dashboard of {topology.name!r} ({len(topology.nodes)} nodes): {dash.url}  (Ctrl-C to stop)",
@@ -85,6 +91,7 @@ def serve(topology, metrics: dict[str, str], host: str, port: int, *, out=sys.st
             pass
         finally:
             dash.stop()
+            signal.signal(signal.SIGTERM, previous)
     return 0
 
 

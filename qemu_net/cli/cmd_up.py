@@ -60,8 +60,10 @@ def run_up(args: argparse.Namespace) -> int:
         print(f"network {topology.name!r}: {len(local.nodes)} node(s) healthy after {elapsed:.2f} s")
         for name, addr in local.addresses.items():
             print(f"  {name:<16} {addr}")
-        print(f"state: {state_path(topology.name)}  (stop with: qnet down"
-              f"{' -t ' + args.topology if args.topology else ''})")
+        again = f" --chain {args.chain}" if getattr(args, "chain", None) else \
+            (f" -t {args.topology}" if args.topology and args.topology != "-" else
+             (f" -t FILE  # a topology named {topology.name!r}" if args.topology else ""))
+        print(f"state: {state_path(topology.name)}  (stop with: qnet down{again})")
     if getattr(args, "dashboard", False):
         from qemu_net.cli.cmd_dashboard import serve
 
