@@ -226,6 +226,31 @@ class _Details(grpc.ClientCallDetails):
         self.compression = getattr(base, "compression", None)
 
 
+class _AioClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
+    """The asyncio SDK's CLIENT spans (the span lasts until the answer arrives)."""
+
+    async def intercept_unary_unary(self, continuation, client_call_details, request):
+        if not _ENABLED:
+            return await continuation(client_call_details, request)
+        from opentelemetry import trace
+
+        method = client_call_details.method
+        method = method.decode() if isinstance(method, bytes) else method
+        service, name = _split(method)
+        attrs = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
+        with _tracer().start_as_current_span(method.lstrip("/"), kind=trace.SpanKind.CLIENT, attributes=attrs):
+            details = client_call_details._replace(metadata=grpc.aio.Metadata(
+                *_inject(list(client_call_details.metadata or ()))))
+            call = await continuation(details, request)
+            await call  # raises the call's error inside the span, which records it
+            return call
+
+
+def aio_interceptors() -> list[Any] | None:
+    """What to pass as a grpc.aio channel's ``interceptors``: None (nothing installed) unless tracing is on."""
+    return [_AioClientInterceptor()] if _ENABLED else None
+
+
 def intercept_channel(channel: grpc.Channel) -> grpc.Channel:
     """The channel itself when tracing is off; else the channel with a tracing interceptor (once)."""
     if not _ENABLED or channel in _WRAPPED:
@@ -337,5 +362,5 @@ def span_record(s: Any) -> dict[str, Any]:
     }
 
 
-__all__ = ["JsonLinesSpanExporter", "current_ids", "enabled", "exporter_name", "intercept_channel", "role_span",
+__all__ = ["JsonLinesSpanExporter", "aio_interceptors", "current_ids", "enabled", "exporter_name", "intercept_channel", "role_span",
            "server_interceptors", "reset", "setup", "setup_node", "shutdown", "span", "span_record", "wrap_context"]

@@ -92,3 +92,34 @@ def test_tracing_off_installs_nothing(monkeypatch):
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin")
     with pytest.raises(ValueError, match="OTEL_TRACES_EXPORTER='zipkin'"):
         tracing.setup("x")
+
+
+def test_asyncio_sdk_runs_are_traced_too(tmp_path, monkeypatch, client_spans):
+    """A teleport through AsyncNetwork: both node processes' role spans join the client's trace."""
+    import asyncio
+
+    from qemu_net.client import AsyncNetwork
+    from qemu_net.network.topology import parse_topology
+
+    spans_file = tmp_path / "spans.jsonl"
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "jsonl")
+    monkeypatch.setenv("QNET_TRACES_FILE", str(spans_file))
+    topo = parse_topology({"name": "aiotrace", "nodes": ["alice", "bob"], "links": [["alice", "bob"]]})
+    local = LocalNetwork.start(topo)
+
+    async def main() -> int:
+        async with AsyncNetwork.connect(local.topology) as net:
+            q = await net["alice"].qubit()
+            await q.x()
+            r = await net.teleport(q, "bob")
+            return await r.measure()
+
+    try:
+        assert asyncio.run(main()) == 1
+    finally:
+        local.stop()
+    (run,) = [s for s in client_spans.get_finished_spans() if s.name == "protocol run"]
+    trace_id = f"{run.get_span_context().trace_id:032x}"
+    roles = {(s["resource"]["qnet.node"], s["name"]) for line in spans_file.read_text().splitlines()
+             if (s := json.loads(line))["trace_id"] == trace_id and s["name"].startswith("role ")}
+    assert roles == {("alice", "role teleport_send"), ("bob", "role teleport_receive")}
