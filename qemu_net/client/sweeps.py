@@ -132,9 +132,10 @@ def qkd_distance(net, distances_km: Sequence[float], *, pulses: int = 1_000_000,
 
 
 # ------------------------------------------------------------------------------------ chain fidelity
-#: Pairs per chain run: long runs of hundreds of pairs at once make the holders' state migrations
-#: collide more often (measured: 2 failures in 24 runs of 300 pairs over 3 links, none in 144 runs of 50).
-CHAIN_BATCH = 50
+#: Pairs per chain run. Long runs of many pairs at once make the holders' state migrations collide more
+#: often in the current node core ("its state kept moving"). Measured here over 1..4 links: 2 failures in
+#: 24 runs of 300 pairs; at load ~22 on 2 cores, 1 in 144 runs of 50 pairs and none in 720 runs of 10.
+CHAIN_BATCH = 10
 
 def chain_fidelity(net, *, shots: int = 200, seed: int = 0, progress: Progress = _no_progress) -> Sweep:
     """`net` runs a chain n0 -- ... -- nN; fidelity of pairs n0 -- nk for k = 1..N by swapping."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +35,8 @@ log = logging.getLogger("qemu_net.dashboard")
 
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
           ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png"}
+#: Snapshots younger than this are reused (several tabs polling once a second read the nodes once).
+MIN_READ_S = 0.5
 #: A POST body larger than this is refused (413).
 MAX_BODY = 64 * 1024
 
@@ -62,6 +65,8 @@ class Dashboard:
         self._httpd = ThreadingHTTPServer((host, port), Handler)
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self._state_lock = threading.Lock()
+        self._last: tuple[float, dict[str, Any]] | None = None
 
     @property
     def url(self) -> str:
@@ -69,7 +74,13 @@ class Dashboard:
         return f"http://{host}:{port}/"
 
     def state(self) -> dict[str, Any]:
-        s = self.collector.state()
+        """A snapshot of the network; pages polling together share one read of the nodes per `MIN_READ_S`."""
+        with self._state_lock:
+            now = time.monotonic()
+            if self._last is None or now - self._last[0] >= MIN_READ_S:
+                self._last = (now, self.collector.state())
+            s = dict(self._last[1])
+        s["links"] = [dict(lk, keys=dict(lk["keys"])) for lk in s["links"]]
         latest = self.runs.latest_qkd()
         for link in s["links"]:
             q = latest.get(link["id"])

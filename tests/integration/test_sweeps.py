@@ -66,7 +66,7 @@ def test_chain_fidelity_vs_length_follows_the_werner_closed_form(tmp_path):
     f_link = 0.95
     topo = generate("chain", 5, link={"source_fidelity": f_link})
     with LocalNetwork.start(topo) as local, Network.connect(local.topology) as net:
-        sw = S.chain_fidelity(net, shots=300, seed=4)
+        sw = S.chain_fidelity(net, shots=200, seed=4)
     m = sw.get("measured")
     expected = [0.25 + 0.75 * ((4 * f_link - 1) / 3) ** k for k in (1, 2, 3, 4)]
     np.testing.assert_allclose(sw.get("closed form (Werner links)").y, expected, atol=1e-4)  # 1 km of fiber
