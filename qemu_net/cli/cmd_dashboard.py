@@ -54,7 +54,7 @@ def _metrics_map(topology, items: list[str], port: int | None, known: dict[str, 
 
 def resolve(args: argparse.Namespace):
     """The topology with addresses, and the known metrics addresses, of the network to show."""
-    from qemu_net.cli.common import _alive, load, read_state
+    from qemu_net.cli.common import load, read_state, supervisor_running
     from qemu_net.errors import QnetError
     from qemu_net.network.topology import parse_topology
 
@@ -62,7 +62,7 @@ def resolve(args: argparse.Namespace):
     if all(n.address for n in topology.nodes):
         return topology, {}
     state = read_state(topology.name)
-    if state is None or not _alive(state.get("supervisor_pid", 0)):
+    if state is None or not supervisor_running(state):
         raise QnetError(f"network {topology.name!r} is not running: start it with `qnet up`, or give a topology "
                         "whose nodes have addresses (Compose, Kubernetes)")
     running = parse_topology(state["topology"])

@@ -22,6 +22,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log-level", default=os.environ.get("QNET_LOG_LEVEL", "INFO"))
     p.add_argument("--log-format", choices=("text", "json"), default=os.environ.get("QNET_LOG_FORMAT", "text"),
                    help="json: one object per line with node, session and trace ids (default: $QNET_LOG_FORMAT)")
+    f = p.add_argument_group("fault injection (off by default; flags override $QNET_FAULTS, see qemu_net.node.faults)")
+    f.add_argument("--fault-delay-ms", type=float, metavar="MS",
+                   help="delay each outgoing peer call by a random 0..MS milliseconds (reorders concurrent calls)")
+    f.add_argument("--fault-stall-ms", type=float, metavar="MS", help="a stalled handler waits MS milliseconds first")
+    f.add_argument("--fault-stall-p", type=float, metavar="P",
+                   help="probability that a NodeService/PeerService handler is stalled")
+    f.add_argument("--fault-seed", type=int, metavar="N", help="seed of the node's fault generators (default 0)")
     p.set_defaults(func=run)
 
 
@@ -44,6 +51,22 @@ def resolve_name(names: tuple[str, ...], given: str | None) -> str:
     if not m or int(m.group(1)) >= len(names):
         raise TopologyError(f"no node name given and hostname {host!r} has no StatefulSet ordinal within the topology")
     return names[int(m.group(1))]
+
+
+#: FaultPlan field -> the flag that sets it (errors name the flag).
+FAULT_FLAGS = {"delay_ms": "--fault-delay-ms", "stall_ms": "--fault-stall-ms", "stall_p": "--fault-stall-p",
+               "seed": "--fault-seed"}
+
+
+def fault_plan(args: argparse.Namespace, environ: dict[str, str] | None = None):
+    """The node's fault plan: $QNET_FAULTS with any --fault-* flag replacing its key; None if nothing is set."""
+    from qemu_net.node.faults import FaultPlan, plan_from_env
+
+    given = {field: getattr(args, flag[2:].replace("-", "_")) for field, flag in FAULT_FLAGS.items()}
+    base = plan_from_env(environ)
+    if all(v is None for v in given.values()):
+        return base
+    return (base or FaultPlan()).with_overrides(source="qnet node", names=FAULT_FLAGS, **given)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     if not peer_listen and spec.peer_address and spec.peer_address != spec.address:
         peer_listen = f"0.0.0.0:{_port(spec.peer_address, 'peer_address')}"
     server = NodeServer(topology, name, listen=listen, peer_listen=peer_listen, allow_inspect=args.allow_inspect,
-                        seed=args.seed)
+                        seed=args.seed, faults=fault_plan(args))
     server.install_signal_handlers()
     ports = server.start()
     server.mark_serving()

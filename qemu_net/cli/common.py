@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from qemu_net.client import Network
     from qemu_net.network.topology import Topology
+    from qemu_net.node.launcher import ProcessRecord
 
 
 def state_dir() -> Path:
+    """Where `qnet up` keeps one state file per network: ``$QNET_STATE_DIR``, else ``~/.qnet``."""
     return Path(os.environ.get("QNET_STATE_DIR", Path.home() / ".qnet"))
 
 
@@ -84,10 +86,51 @@ def load(args: argparse.Namespace) -> Topology:
 
 
 def read_state(name: str) -> dict | None:
+    """The state file `qnet up` wrote for network `name`, or None if there is none."""
+    from qemu_net.errors import QnetError
+
     p = state_path(name)
     if not p.exists():
         return None
-    return json.loads(p.read_text())
+    try:
+        state = json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise QnetError(f"cannot read the state file {p}: {exc} (remove it if no network is running)") from exc
+    if not isinstance(state, dict):
+        raise QnetError(f"the state file {p} is not a JSON object (remove it if no network is running)")
+    return state
+
+
+def write_state(name: str, state: dict) -> Path:
+    """Write the state file of network `name` atomically (a reader never sees half of it)."""
+    p = state_path(name)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    os.replace(tmp, p)
+    return p
+
+
+def supervisor_record(state: dict) -> ProcessRecord:
+    """The supervisor's process record in a state file (files from older versions hold only its pid)."""
+    from qemu_net.node.launcher import ProcessRecord
+
+    data = state.get("supervisor") or {"pid": state.get("supervisor_pid", 0)}
+    return ProcessRecord.from_json(data, boot_id=state.get("boot_id"))
+
+
+def node_records(state: dict) -> dict[str, ProcessRecord]:
+    """node name -> its process record, for every node the state file lists with a pid."""
+    from qemu_net.node.launcher import ProcessRecord
+
+    nodes = state.get("nodes") or {}
+    return {name: ProcessRecord.from_json(info, boot_id=state.get("boot_id"))
+            for name, info in nodes.items() if isinstance(info, dict) and info.get("pid")}
+
+
+def supervisor_running(state: dict | None) -> bool:
+    """True if the state file's supervisor is alive (the very process recorded, not a reused pid)."""
+    return state is not None and supervisor_record(state).running()
 
 
 @contextlib.contextmanager
@@ -101,7 +144,7 @@ def network(topology: Topology, *, allow_inspect: bool = False, use_running: boo
             yield net
         return
     state = read_state(topology.name) if use_running else None
-    if state is not None and _alive(state.get("supervisor_pid", 0)):
+    if supervisor_running(state):
         running = parse_topology(state["topology"], source=str(state_path(topology.name)))
         with Network.connect(running) as net:
             yield net
@@ -111,6 +154,7 @@ def network(topology: Topology, *, allow_inspect: bool = False, use_running: boo
 
 
 def _alive(pid: int) -> bool:
+    """Whether any process holds `pid` (a weak check: prefer `supervisor_running`, which knows the process)."""
     if pid <= 0:
         return False
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from qemu_net.client import _wire as w
 from qemu_net.observability import tracing
 from qemu_net.errors import InvalidOperation, QnetError
 from qemu_net.network.topology import Topology, load_topology
-from qemu_net.node.status import error_from_rpc
+from qemu_net.node.status import error_from_rpc, never_sent
 
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -107,8 +108,18 @@ class AsyncNode:
         await self._channel.close()
 
     async def _call(self, method: str, request: Any, timeout_s: float | None = None) -> Any:
+        fn = getattr(self._stub, method)
+        timeout = timeout_s or self.network.timeout_s
+        give_up = time.monotonic() + timeout
         try:
-            return await getattr(self._stub, method)(request, timeout=timeout_s or self.network.timeout_s)
+            return await fn(request, timeout=timeout)
+        except grpc.aio.AioRpcError as err:
+            if not never_sent(err):
+                raise error_from_rpc(err, where=self.name) from None
+        # A busy host did not finish the connection handshake in time; the request was never sent, so
+        # wait for the connection (within the same timeout) instead of failing.
+        try:
+            return await fn(request, timeout=max(give_up - time.monotonic(), 0.001), wait_for_ready=True)
         except grpc.aio.AioRpcError as err:
             raise error_from_rpc(err, where=self.name) from None
 

@@ -6,6 +6,7 @@ Each experiment returns an `ExperimentResult`: the protocol, the number of shots
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from qemu_net.client.sync import Network
-from qemu_net.errors import InvalidOperation
+from qemu_net.errors import InvalidOperation, QnetError
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,14 @@ def teleport_fidelity(net: Network, src: str, dst: str, *, shots: int = 200, see
 
     def shot(i: int) -> int:
         q = net[src].qubit()
-        net[src].apply([_g("RY", q, thetas[i]), _g("RZ", q, phis[i])])
-        r = net.teleport(q, dst)
+        try:
+            net[src].apply([_g("RY", q, thetas[i]), _g("RZ", q, phis[i])])
+            r = net.teleport(q, dst)
+        except QnetError:
+            # The roles free what they made; the state to teleport is ours to free (if it is still there).
+            with contextlib.suppress(QnetError):
+                net[src].free([q])
+            raise
         return net[dst].apply([_g("RZ", r, -phis[i]), _g("RY", r, -thetas[i]), _m(r)])[0]
 
     t0 = time.perf_counter()

@@ -36,7 +36,7 @@ from qemu_net._proto.v1 import keys_pb2_grpc as kg
 from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net.client.sync import Network, Node
 from qemu_net.errors import InvalidOperation
-from qemu_net.node.status import error_from_rpc
+from qemu_net.node.status import error_from_rpc, never_sent
 from qemu_net.qkd.keystore import DeliveredKey
 
 #: run_qkd keyword -> the role message(s) it goes to.
@@ -203,8 +203,17 @@ def _stub(node: Node) -> kg.KeyDeliveryServiceStub:
 
 
 def _call(node: Node, method: str, request: Any, timeout_s: float | None) -> Any:
+    fn = getattr(_stub(node), method)
+    timeout = timeout_s or node.network.timeout_s
+    give_up = time.monotonic() + timeout
     try:
-        return getattr(_stub(node), method)(request, timeout=timeout_s or node.network.timeout_s)
+        return fn(request, timeout=timeout)
+    except grpc.RpcError as err:
+        if not never_sent(err):
+            raise error_from_rpc(err, where=node.name) from None
+    # The request never left (a busy host was slow to connect): wait for the connection instead.
+    try:
+        return fn(request, timeout=max(give_up - time.monotonic(), 0.001), wait_for_ready=True)
     except grpc.RpcError as err:
         raise error_from_rpc(err, where=node.name) from None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from functools import cached_property
 
 import cirq
@@ -13,6 +14,7 @@ from qemu_net.network.topology import Topology
 from qemu_net.node.convert import DiscardOp, GateOp, MeasureOp
 from qemu_net.quantum.register import DTYPE
 from qemu_net.node.core import NodeCore
+from qemu_net.node.outbox import Outbox
 from qemu_net.protocols.context import EprHalf
 
 
@@ -27,12 +29,32 @@ def session_seed(base: np.random.SeedSequence, session: str) -> np.random.SeedSe
 
 
 class CoreContext:
-    """NodeContext over a NodeCore, scoped to one protocol session."""
+    """NodeContext over a NodeCore, scoped to one protocol session.
+
+    It owns the role's `Outbox` (link-layer news deferred to travel with the role's next message) and
+    remembers the qubits the role allocated or received, so a role that fails leaves nothing behind
+    (`abandon`). Every operation is bounded by the role's deadline."""
 
     def __init__(self, core: NodeCore, session: str, *, timeout_s: float) -> None:
         self._core = core
         self.session = session
         self.timeout_s = timeout_s
+        self.deadline = time.monotonic() + timeout_s
+        self.outbox = Outbox()
+        #: Qubits this role allocated or was handed by the link layer (freed if the role fails).
+        self.owned: list[str] = []
+
+    def _left(self, timeout_s: float | None = None) -> float:
+        left = max(self.deadline - time.monotonic(), 0.0)
+        return left if timeout_s is None else min(timeout_s, left)
+
+    def flush(self) -> None:
+        """Send the news this role still holds back (when it ends)."""
+        self._core.flush(self.outbox, self.deadline)
+
+    def abandon(self) -> None:
+        """The role failed: free what it allocated or received that is still located here."""
+        self._core.abandon(self.outbox, self.owned, self.session)
 
     @property
     def name(self) -> str:
@@ -47,14 +69,16 @@ class CoreContext:
         return np.random.default_rng(session_seed(self._core.seed_seq, self.session))
 
     def alloc(self, n: int = 1) -> list[str]:
-        return self._core.allocate(n)
+        qs = self._core.allocate(n)
+        self.owned.extend(qs)
+        return qs
 
     def free(self, qubits: list[str]) -> None:
         for q in qubits:
             self._apply([DiscardOp(q)])
 
     def _apply(self, ops: list) -> list[int]:
-        return self._core.apply(ops)
+        return self._core.apply(ops, deadline=self.deadline, outbox=self.outbox)
 
     def apply(self, gate: cirq.Gate, *qubits: str) -> None:
         if not qubits:
@@ -78,20 +102,24 @@ class CoreContext:
         return m1, m2
 
     def send_qubit(self, qubit: str, to: str) -> bool:
-        lost, _arrival = self._core.send_qubit(qubit, to)
+        lost, _arrival = self._core.send_qubit(qubit, to, deadline=self.deadline, outbox=self.outbox)
         return not lost
 
     def epr(self, peer: str, *, tag: str, count: int = 1) -> list[EprHalf]:
-        return self._core.create_epr(peer, count, tag)
+        halves = self._core.create_epr(peer, count, tag, outbox=self.outbox, deadline=self.deadline)
+        self.owned.extend(h.qubit for h in halves)
+        return halves
 
     def await_epr(self, peer: str, *, tag: str, count: int = 1, timeout_s: float | None = None) -> list[EprHalf]:
-        return self._core.await_epr(peer, tag, count, min(timeout_s or self.timeout_s, self.timeout_s))
+        halves = self._core.await_epr(peer, tag, count, self._left(timeout_s), outbox=self.outbox)
+        self.owned.extend(h.qubit for h in halves)
+        return halves
 
     def send(self, peer: str, channel: str, payload: bytes) -> None:
-        self._core.send_classical(peer, channel, payload)
+        self._core.send_classical(peer, channel, payload, deadline=self.deadline, outbox=self.outbox)
 
     def recv(self, peer: str, channel: str, *, timeout_s: float | None = None) -> bytes:
-        return self._core.receive_classical(peer, channel, min(timeout_s or self.timeout_s, self.timeout_s)).payload
+        return self._core.receive_classical(peer, channel, self._left(timeout_s), outbox=self.outbox).payload
 
     def now_ns(self) -> int:
         return self._core.clock.now()

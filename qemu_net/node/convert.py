@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 import cirq
 import numpy as np
 
+from qemu_net._proto.v1 import peer_pb2 as p
 from qemu_net._proto.v1 import types_pb2 as t
 from qemu_net.errors import InvalidOperation
+from qemu_net.node.transit import Shipment, Txn
 from qemu_net.quantum.register import DTYPE, GroupState
 
 BASIS_NAMES = {t.BASIS_UNSPECIFIED: "Z", t.BASIS_Z: "Z", t.BASIS_X: "X", t.BASIS_Y: "Y"}
@@ -203,24 +205,44 @@ def gate_to_proto(gate: cirq.Gate | str | np.ndarray, *, angle: float | None = N
     return t.Gate(matrix=t.Matrix(dim=m.shape[0], real=m.real.ravel().tolist(), imag=m.imag.ravel().tolist()))
 
 
-def group_to_proto(state: GroupState, locations: Sequence[str]) -> t.GroupState:
-    return t.GroupState(
+def group_to_proto(shipment: Shipment) -> t.GroupState:
+    """A group in transit (state, each qubit's location and epoch) as its wire form."""
+    state = shipment.state
+    msg = t.GroupState(
         qubits=list(state.qubits),
-        locations=list(locations),
+        locations=list(shipment.locations),
         last_ns=list(state.last_ns),
         mixed=state.mixed,
         data=state.to_bytes(),
     )
+    if any(shipment.epochs):
+        msg.epochs.extend(shipment.epochs)
+    return msg
 
 
-def group_from_proto(msg: t.GroupState) -> tuple[GroupState, list[str]]:
+def group_from_proto(msg: t.GroupState) -> Shipment:
+    """A group in transit from its wire form (validated: sizes, one location and epoch per qubit)."""
     if len(msg.locations) != len(msg.qubits):
         raise InvalidOperation("group state: one location per qubit is required")
     n = len(msg.qubits)
     if n == 0 or n > 24:
         raise InvalidOperation(f"group state of {n} qubits is out of range")
+    if msg.epochs and len(msg.epochs) != n:
+        raise InvalidOperation("group state: one epoch per qubit (or none) is required")
     state = GroupState.from_bytes(list(msg.qubits), msg.data, mixed=msg.mixed, last_ns=list(msg.last_ns))
-    return state, list(msg.locations)
+    return Shipment(state, tuple(msg.locations), tuple(msg.epochs) if msg.epochs else (0,) * n)
+
+
+def txn_to_proto(txn: Txn) -> p.Txn:
+    """An operation's ownership-protocol stamp as its wire form."""
+    return p.Txn(born_ns=txn.born_ns, node=txn.node, seq=txn.seq)
+
+
+def txn_from_proto(msg: p.Txn) -> Txn | None:
+    """An operation's stamp from its wire form (None when the request carries none)."""
+    if not msg.node:
+        return None
+    return Txn(msg.born_ns, msg.node, msg.seq)
 
 
 def bases_from_bytes(data: bytes, count: int, what: str) -> np.ndarray:

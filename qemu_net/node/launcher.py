@@ -8,11 +8,21 @@ turns SERVING. The supervisor prints one JSON line ``{"ready": ..., "nodes": {..
 stays until SIGTERM, which it passes on to the nodes.
 
     python -m qemu_net.node.launcher --topology FILE [--host 127.0.0.1] [--allow-inspect]
+
+Lifecycle: no node outlives its supervisor. Each child asks the kernel (Linux ``prctl(PR_SET_PDEATHSIG)``)
+for SIGTERM when the supervisor dies, by any signal including SIGKILL, and checks right after that the
+supervisor is still its parent (it may have died before the request). A node whose supervisor is gone
+drains with a short grace and exits within `ORPHAN_EXIT_S` even if draining stalls. With
+``--exit-with-parent`` the supervisor itself stops when its standard input closes (the process that
+started it is gone). Every process is described by a `ProcessRecord` (pid, start time, boot), so a
+later `qnet status` / `qnet down` can find nodes left running (stopped or stuck ones) and never signals a
+process that merely reuses a recorded pid.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import os
@@ -23,17 +33,309 @@ import sys
 import threading
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from qemu_net.errors import QnetError
 from qemu_net.network.topology import Topology, load_topology
 
 READY_TIMEOUT_S = 120.0
+#: A node whose supervisor died drains with this grace for in-flight calls ...
+ORPHAN_DRAIN_S = 1.5
+#: ... and exits this long after its death signal at the latest, even if draining stalls.
+ORPHAN_EXIT_S = 3.0
+#: A node told to stop by its (living) supervisor exits this long after its drain grace at the latest.
+DRAIN_MARGIN_S = 2.0
+#: The supervisor waits this long for its nodes to drain before it SIGKILLs them.
+CHILD_GRACE_S = 8.0
+#: Exit status of a node that was stopped by its drain deadline rather than by a finished drain.
+EXIT_DRAIN_STALLED = 3
+#: Every launcher process (supervisor and the nodes it forks) has this in its command line.
+LAUNCHER_MODULE = "qemu_net.node.launcher"
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+# ---------------------------------------------------------------------------------------------------------
+# Process records: recognising a process later, and stopping it without ever signalling a recycled pid.
+
+RUNNING = "running"
+EXITED = "exited"
+REUSED = "pid reused"
+TERMINATED = "stopped (SIGTERM)"
+KILLED = "killed (SIGKILL)"
+DENIED = "not permitted"
+UNSTOPPABLE = "still running after SIGKILL"
+
+_PROC = Path("/proc")
+
+
+def parse_proc_stat(text: str) -> tuple[str, int]:
+    """(state letter, start time in clock ticks after boot) from the text of ``/proc/PID/stat``.
+
+    The command name (field 2) is in parentheses and may itself hold spaces and parentheses, so fields are
+    counted from the last ``)``: state is field 3, start time field 22 (proc(5)).
+    """
+    rest = text[text.rindex(")") + 1:].split()
+    return rest[0], int(rest[19])
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    try:
+        return parse_proc_stat((_PROC / str(pid) / "stat").read_text())
+    except (FileNotFoundError, ProcessLookupError, NotADirectoryError):
+        return None
+
+
+def _boot_id() -> str | None:
+    try:
+        return (_PROC / "sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+
+
+def _has_proc() -> bool:
+    return (_PROC / "self/stat").exists()
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """Enough to recognise one process later: its pid, its start time and the boot it started in.
+
+    A pid alone is not an identity: after a process exits the kernel hands its pid to the next process.
+    The start time (clock ticks after boot, ``/proc/PID/stat`` field 22) and the boot id together name
+    one process for good. A record without a start time (a state file from an older version) falls back
+    to the command line: the process is taken for ours only if it runs this launcher. Where there is no
+    ``/proc`` (not Linux) only the pid's existence can be checked.
+    """
+
+    pid: int
+    start_ticks: int | None = None
+    boot_id: str | None = None
+
+    @classmethod
+    def of(cls, pid: int) -> ProcessRecord:
+        """The record of the process that holds `pid` now (call it while that process cannot be reaped)."""
+        stat = _proc_stat(pid)
+        return cls(pid, stat[1] if stat else None, _boot_id())
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, boot_id: str | None = None) -> ProcessRecord:
+        ticks = data.get("start_ticks")
+        return cls(int(data.get("pid", 0)), None if ticks is None else int(ticks), data.get("boot_id", boot_id))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pid": self.pid, "start_ticks": self.start_ticks, "boot_id": self.boot_id}
+
+    def status(self) -> str:
+        """`RUNNING` (this very process is alive), `EXITED`, or `REUSED` (another process holds the pid)."""
+        if self.pid <= 0:
+            return EXITED
+        if not _has_proc():
+            return RUNNING if _pid_exists(self.pid) else EXITED
+        if self.boot_id is not None and self.boot_id != _boot_id():
+            return EXITED  # recorded before a reboot: that process is gone, whatever holds the pid now
+        stat = _proc_stat(self.pid)
+        if stat is None:
+            return EXITED
+        state, ticks = stat
+        if self.start_ticks is not None and ticks != self.start_ticks:
+            return REUSED
+        if state in ("Z", "X"):
+            return EXITED  # exited, waiting to be reaped
+        if self.start_ticks is None and LAUNCHER_MODULE.encode() not in _cmdline(self.pid):
+            return REUSED
+        return RUNNING
+
+    def running(self) -> bool:
+        return self.status() == RUNNING
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return (_PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _Target:
+    """A process to stop. Where the OS has pidfds it is held by one, so no signal can reach a later
+    process that reuses its pid; elsewhere it is signalled by pid."""
+
+    def __init__(self, pid: int, fd: int | None) -> None:
+        self.pid = pid
+        self.fd = fd
+
+    @classmethod
+    def open(cls, record: ProcessRecord) -> tuple[str, _Target | None]:
+        status = record.status()
+        if status != RUNNING:
+            return status, None
+        if not hasattr(os, "pidfd_open"):
+            return status, cls(record.pid, None)
+        try:
+            fd = os.pidfd_open(record.pid)
+        except ProcessLookupError:
+            return EXITED, None
+        except OSError:  # e.g. the pid now names a thread of another process
+            status = record.status()
+            return status, cls(record.pid, None) if status == RUNNING else None
+        # Checked after opening: the process the pidfd names held the pid at least until this check.
+        status = record.status()
+        if status != RUNNING:
+            os.close(fd)
+            return status, None
+        return RUNNING, cls(record.pid, fd)
+
+    def signal(self, sig: int) -> None:
+        try:
+            if self.fd is not None:
+                signal.pidfd_send_signal(self.fd, sig)
+            else:
+                os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _wait_exit(targets: Mapping[str, _Target], deadline: float) -> set[str]:
+    """Wait until every target has exited or `deadline` (monotonic) passes; the names still running."""
+    pending = dict(targets)
+    if all(t.fd is not None for t in pending.values()):
+        poller = select.poll()
+        by_fd = {t.fd: name for name, t in pending.items()}
+        for fd in by_fd:
+            poller.register(fd, select.POLLIN)  # a pidfd turns readable when its process exits
+        while pending and (remaining := deadline - time.monotonic()) > 0:
+            for fd, _event in poller.poll(remaining * 1000):
+                poller.unregister(fd)
+                pending.pop(by_fd[fd], None)
+        return set(pending)
+    # No pidfds (not Linux): the pid is all there is; look again every 50 ms until the deadline.
+    while pending and time.monotonic() < deadline:
+        pending = {n: t for n, t in pending.items() if _pid_exists(t.pid)}
+        if pending:
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    return set(pending)
+
+
+def stop_processes(records: Mapping[str, ProcessRecord], *, grace_s: float, kill_wait_s: float = 5.0,
+                   reap: bool = False) -> dict[str, str]:
+    """Stop every recorded process that is still the one recorded; say what happened to each.
+
+    SIGTERM (followed by SIGCONT, so a stopped process can act on it) to all at once, SIGKILL to those
+    still running after `grace_s`, then wait at most `kill_wait_s`. A record whose pid now belongs to
+    another process is reported `REUSED` and that process is left alone. With `reap`, the caller is the
+    processes' parent and collects their exit status. Outcomes: `EXITED` (was not running), `REUSED`,
+    `TERMINATED`, `KILLED`, `DENIED`, `UNSTOPPABLE`.
+    """
+    outcome: dict[str, str] = {}
+    live: dict[str, _Target] = {}
+    for name, record in records.items():
+        status, target = _Target.open(record)
+        if target is None:
+            outcome[name] = status
+        else:
+            live[name] = target
+    try:
+        for name, target in list(live.items()):
+            try:
+                target.signal(signal.SIGTERM)
+                target.signal(signal.SIGCONT)
+            except PermissionError:
+                outcome[name] = DENIED
+                live.pop(name).close()
+        left = _wait_exit(live, time.monotonic() + grace_s)
+        for name in set(live) - left:
+            outcome[name] = TERMINATED
+        for name in left:
+            live[name].signal(signal.SIGKILL)
+        still = _wait_exit({n: live[n] for n in left}, time.monotonic() + kill_wait_s)
+        for name in left:
+            outcome[name] = UNSTOPPABLE if name in still else KILLED
+        if reap:
+            for target in live.values():
+                try:
+                    os.waitpid(target.pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+    finally:
+        for target in live.values():
+            target.close()
+    return outcome
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The supervisor and its nodes.
+
+_libc: ctypes.CDLL | None = None
+
+
+def _load_libc() -> None:
+    """Resolve prctl before forking, so a child does nothing but one call to set its death signal."""
+    global _libc
+    if sys.platform.startswith("linux") and _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """In a freshly forked child: have the kernel send SIGTERM when the parent dies, by whatever signal.
+
+    The parent may have died between fork and this call (then the request would never fire): if the
+    parent is no longer `parent_pid`, the child exits at once. Linux only; elsewhere the check alone runs.
+    """
+    if _libc is not None:
+        ul = ctypes.c_ulong
+        if _libc.prctl(_PR_SET_PDEATHSIG, ul(signal.SIGTERM), ul(0), ul(0), ul(0)) != 0:
+            err = ctypes.get_errno()
+            os.write(2, f"cannot set the parent-death signal: {os.strerror(err)}\n".encode())
+            os._exit(1)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+#: The signals that stop a node. A node blocks them in every thread and takes them with sigwait in its
+#: main thread: a signal that arrives while the node is stopped (SIGSTOP) or busy is then never taken by
+#: another thread's handler while the main thread sleeps on, unaware.
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
+def _serve_until_told(server: Any, name: str, supervisor_pid: int) -> int:
+    """Serve until SIGTERM/SIGINT, then drain; exit by a hard deadline even if draining stalls.
+
+    If the supervisor is gone (the signal is the parent-death signal), the drain grace is short: nobody
+    is left to wait for this node, and the network is going down.
+    """
+    signal.sigwait(STOP_SIGNALS)
+    if os.getppid() != supervisor_pid:
+        server.grace_s = min(server.grace_s, ORPHAN_DRAIN_S)
+        limit = ORPHAN_EXIT_S
+        os.write(2, f"node {name}: supervisor {supervisor_pid} is gone, exiting\n".encode())
+    else:
+        limit = server.grace_s + DRAIN_MARGIN_S
+    threading.Thread(target=server.drain_and_stop, name="drain", daemon=True).start()
+    if server.wait(limit):
+        return 0
+    os.write(2, f"node {name}: drain did not finish within {limit:g} s, exiting\n".encode())
+    return EXIT_DRAIN_STALLED
 
 
 def _child(topology: Topology, name: str, host: str, allow_inspect: bool, wfd: int, rfd: int,
-           metrics: bool = False) -> int:
+           supervisor_pid: int, metrics: bool = False) -> int:
     from qemu_net.node.server import NodeServer  # already imported by the parent; no new import cost
 
     try:
@@ -53,10 +355,8 @@ def _child(topology: Topology, name: str, host: str, allow_inspect: bool, wfd: i
             return 1
         book = json.loads(line)
         server.set_peer_addresses({k: v["peer_address"] for k, v in book.items()})
-        server.install_signal_handlers()
         server.mark_serving()
-        server.wait()
-        return 0
+        return _serve_until_told(server, name, supervisor_pid)
     except Exception as exc:  # noqa: BLE001 - report and exit non-zero; never hang the supervisor
         print(f"node {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return 1
@@ -72,22 +372,32 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bo
     if metrics:
         import qemu_net.node.metrics  # noqa: F401
 
+    _load_libc()
     gc.collect()
     gc.freeze()
+    me = os.getpid()
     children: dict[str, int] = {}
+    records: dict[str, ProcessRecord] = {}
     to_child: dict[str, int] = {}
     report_r, report_w = os.pipe()
     for node in topology.nodes:
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            os.close(report_r)
-            os.close(w)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            code = _child(topology, node.name, host, allow_inspect, report_w, r, metrics)
-            os._exit(code)
+            # Blocked before any thread exists, so every thread of the node inherits the mask (see
+            # STOP_SIGNALS). Until it serves, the node learns of the supervisor's death from its pipe.
+            signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+            code = 1
+            try:
+                _die_with_parent(me)
+                for fd in (report_r, w, *to_child.values()):  # the other nodes' pipes are not ours to hold
+                    os.close(fd)
+                code = _child(topology, node.name, host, allow_inspect, report_w, r, me, metrics)
+            finally:
+                os._exit(code)
         os.close(r)
         children[node.name] = pid
+        records[node.name] = ProcessRecord.of(pid)  # a child's pid stays its own until we reap it
         to_child[node.name] = w
     os.close(report_w)
     book: dict[str, dict[str, object]] = {}
@@ -105,75 +415,59 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bo
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
                 info = json.loads(line)
+                record = records[info["name"]]
                 book[info["name"]] = {
                     "address": f"{host}:{info['port']}",
                     "peer_address": f"{host}:{info['peer_port']}",
-                    "pid": children[info["name"]],
+                    "pid": record.pid,
+                    "start_ticks": record.start_ticks,
                 }
                 if "metrics_port" in info:
                     book[info["name"]]["metrics_address"] = f"{host}:{info['metrics_port']}"
     if len(book) < len(children):
         missing = sorted(set(children) - set(book))
         print(json.dumps({"ready": False, "error": f"nodes failed to start: {', '.join(missing)}"}), flush=True)
-        _stop_children(children)
+        stop_processes(records, grace_s=CHILD_GRACE_S, reap=True)
         return 1
     line = (json.dumps(book) + "\n").encode()
     for name, w in to_child.items():
         os.write(w, line)
         os.close(w)
-    print(json.dumps({"ready": True, "supervisor_pid": os.getpid(), "nodes": book}), flush=True)
+    supervisor = ProcessRecord.of(me)
+    print(json.dumps({"ready": True, "supervisor_pid": me, "supervisor": supervisor.to_json(),
+                      "boot_id": supervisor.boot_id, "nodes": book}), flush=True)
 
-    def on_term(signum, frame):  # noqa: ARG001
-        raise _Stop
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
+    # From here on the supervisor takes its signals synchronously (see STOP_SIGNALS): a child's exit or a
+    # stop request wakes this loop whichever thread the kernel would have picked to run a handler.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISOR_SIGNALS)
     alive = dict(children)
-    try:
-        while alive:
-            try:
-                pid, _status = os.waitpid(-1, 0)
-            except ChildProcessError:
-                break
-            for k, v in list(alive.items()):
-                if v == pid:
-                    print(f"node {k} exited", file=sys.stderr, flush=True)
-                    del alive[k]
-    except _Stop:
-        pass
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _stop_children(alive)
+    while True:
+        _reap(alive)
+        if not alive:
+            break
+        if signal.sigwaitinfo(_SUPERVISOR_SIGNALS).si_signo != signal.SIGCHLD:
+            break
+    stop_processes({k: records[k] for k in alive}, grace_s=CHILD_GRACE_S, reap=True)
     return 0
 
 
-class _Stop(Exception):
-    """Raised by the supervisor's SIGTERM handler to leave its wait."""
+_SUPERVISOR_SIGNALS = STOP_SIGNALS | {signal.SIGCHLD}
 
 
-def _stop_children(children: dict[str, int], grace_s: float = 8.0) -> None:
-    for pid in children.values():
+def _reap(alive: dict[str, int]) -> None:
+    """Collect every child that has exited (without blocking) and drop it from `alive`."""
+    while True:
         try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + grace_s
-    pending = set(children.values())
-    while pending and time.monotonic() < deadline:
-        for pid in list(pending):
-            try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                done = pid
-            if done:
-                pending.discard(pid)
-        if pending:
-            time.sleep(0.05)
-    for pid in pending:
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            alive.clear()
+            return
+        if pid == 0:
+            return
+        for name, child in list(alive.items()):
+            if child == pid:
+                print(f"node {name} exited", file=sys.stderr, flush=True)
+                del alive[name]
 
 
 @dataclass
@@ -183,6 +477,8 @@ class LocalNetwork:
     topology: Topology
     process: subprocess.Popen[bytes]
     nodes: dict[str, dict[str, object]] = field(default_factory=dict)
+    #: The supervisor process (pid, start time, boot), as the supervisor reported itself.
+    supervisor: ProcessRecord | None = None
 
     @classmethod
     def start(
@@ -236,7 +532,9 @@ class LocalNetwork:
             update={"nodes": tuple(n.model_copy(update={"peer_address": nodes[n.name]["peer_address"]})
                                    for n in addressed.nodes)}
         )
-        return cls(addressed, proc, nodes)
+        boot = info.get("boot_id")
+        supervisor = ProcessRecord.from_json(info.get("supervisor") or {"pid": info["supervisor_pid"]}, boot_id=boot)
+        return cls(addressed, proc, nodes, supervisor)
 
     @property
     def addresses(self) -> dict[str, str]:
@@ -244,6 +542,11 @@ class LocalNetwork:
 
     def pid(self, node: str) -> int:
         return int(self.nodes[node]["pid"])  # type: ignore[arg-type]
+
+    def records(self) -> dict[str, ProcessRecord]:
+        """node name -> its process record (pid, start time, boot), to recognise the node process later."""
+        boot = self.supervisor.boot_id if self.supervisor else None
+        return {name: ProcessRecord.from_json(v, boot_id=boot) for name, v in self.nodes.items()}
 
     def stop(self, timeout_s: float = 15.0) -> None:
         if self.process.stdin:
@@ -285,7 +588,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="stop every node when standard input closes (the starting process is gone)")
     args = ap.parse_args(argv)
     if args.exit_with_parent:
+        # The watch thread never takes a signal meant for the main thread (see supervise).
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISOR_SIGNALS)
         threading.Thread(target=_stop_on_stdin_eof, name="parent-watch", daemon=True).start()
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     try:
         topology = load_topology(args.topology)
     except QnetError as exc:

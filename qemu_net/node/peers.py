@@ -1,31 +1,44 @@
-"""Outgoing calls to other nodes' PeerService, each with a deadline; gRPC errors become domain errors."""
+"""Outgoing calls to other nodes' PeerService; gRPC errors become domain errors.
+
+Every call carries the request's deadline (a monotonic time, set by the client that started the
+request), so a node-to-node call never outlives the request it serves.
+"""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from qemu_net._proto.v1 import peer_pb2 as p
 from qemu_net._proto.v1 import peer_pb2_grpc as pg
 from qemu_net.errors import PeerUnavailable
-from qemu_net.node.convert import MeasureOp, Op, group_from_proto, group_to_proto, op_to_proto
-from qemu_net.node.core import Arriving, Attachment, ForwardResult
+from qemu_net.node.convert import MeasureOp, Op, group_from_proto, group_to_proto, op_to_proto, txn_to_proto
+from qemu_net.node.core import ForwardResult
 from qemu_net.node.mailbox import Message
-from qemu_net.node.status import error_from_rpc
-from qemu_net.quantum.register import GroupState
+from qemu_net.node.outbox import Arriving, Attachment
+from qemu_net.node.ownership import BUSY, Moved, TakeResult
+from qemu_net.node.status import connection_refused, error_from_rpc, never_sent
+from qemu_net.node.transit import Shipment, Txn
 
-#: Deadline of one node-to-node call.
-PEER_DEADLINE_S = 10.0
-#: Classical messages are retried (same id, so never delivered twice) until this deadline.
-CLASSICAL_DEADLINE_S = 10.0
+#: Deadline of a node-to-node call made outside any request (holder hints).
+HINT_DEADLINE_S = 5.0
+#: Shortest deadline a call is sent with (a request whose deadline passed still fails fast, clearly).
+_MIN_TIMEOUT_S = 0.001
+#: Deadline of the probe that tells a dead peer (refusing connections) from a slow one.
+PROBE_TIMEOUT_S = 2.0
+#: First pause before resending a classical message whose delivery failed at once.
+_RESEND_PAUSE_S = 0.02
 
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 256 * 1024 * 1024),
     ("grpc.max_send_message_length", 256 * 1024 * 1024),
     ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
     ("grpc.keepalive_time_ms", 20_000),
 ]
@@ -34,13 +47,18 @@ CHANNEL_OPTIONS = [
 class GrpcPeers:
     """Channels to peers by name, created lazily from an address book."""
 
-    def __init__(self, name: str, addresses: dict[str, str], *, deadline_s: float = PEER_DEADLINE_S) -> None:
+    def __init__(self, name: str, addresses: dict[str, str]) -> None:
         self.name = name
         self._addresses = dict(addresses)
         self._stubs: dict[str, pg.PeerServiceStub] = {}
         self._channels: list[grpc.Channel] = []
         self._lock = threading.Lock()
-        self.deadline_s = deadline_s
+        #: Called (outside any lock) with a peer's name when its address refuses connections.
+        self.on_peer_gone: Callable[[str], None] | None = None
+        self._health: dict[str, health_pb2_grpc.HealthStub] = {}
+        self._probing: set[str] = set()
+        self._watches: list[tuple[grpc.Channel, Callable[[grpc.ChannelConnectivity], None]]] = []
+        self._closed = False
 
     def set_addresses(self, addresses: dict[str, str]) -> None:
         with self._lock:
@@ -60,63 +78,121 @@ class GrpcPeers:
                 self._channels.append(ch)
                 s = pg.PeerServiceStub(ch)
                 self._stubs[node] = s
+                self._health[node] = health_pb2_grpc.HealthStub(ch)
+                watch = functools.partial(self._on_state, node)
+                ch.subscribe(watch, try_to_connect=False)
+                self._watches.append((ch, watch))
         return s
+
+    def _on_state(self, node: str, state: grpc.ChannelConnectivity) -> None:
+        """A connection to `node` was lost (the channel left READY): probe once whether the peer is gone,
+        so state held for a dead peer is reclaimed even if no request of ours is addressed to it."""
+        if state not in (grpc.ChannelConnectivity.IDLE, grpc.ChannelConnectivity.TRANSIENT_FAILURE):
+            return
+        with self._lock:
+            if node in self._probing or self._closed:
+                return
+            self._probing.add(node)
+        threading.Thread(target=self._probe, args=(node,), name=f"probe-{node}", daemon=True).start()
+
+    def _probe(self, node: str) -> None:
+        try:
+            self._health[node].Check(health_pb2.HealthCheckRequest(), timeout=PROBE_TIMEOUT_S)
+        except grpc.RpcError as err:
+            if connection_refused(err) and self.on_peer_gone is not None and not self._closed:
+                self.on_peer_gone(node)
+        except ValueError:  # the channel was closed meanwhile (this node is stopping)
+            pass
+        finally:
+            with self._lock:
+                self._probing.discard(node)
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
+            for ch, watch in self._watches:
+                ch.unsubscribe(watch)  # before close: a watched channel's poller raises once it is closed
+            self._watches.clear()
             for ch in self._channels:
                 ch.close()
             self._channels.clear()
             self._stubs.clear()
 
-    def _call(self, node: str, method: str, request, *, deadline: float | None = None, ready: bool = False):
+    def _call(self, node: str, method: str, request, deadline: float, *, ready: bool = False):  # noqa: ANN001, ANN202
+        """One call, bounded by `deadline`. A peer whose address refuses connections is gone: that fails at
+        once (and is reported to `on_peer_gone`). A connection that could not be set up in time (a busy
+        host) never carried the request, so the call then waits for the channel instead, up to the
+        deadline; a call that may have reached the peer is never sent twice."""
         fn = getattr(self.stub(node), method)
-        try:
-            return fn(request, timeout=deadline or self.deadline_s, wait_for_ready=ready)
-        except grpc.RpcError as err:
-            raise error_from_rpc(err, where=f"{self.name} -> {node} ({method})") from None
+        while True:
+            try:
+                return fn(request, timeout=max(deadline - time.monotonic(), _MIN_TIMEOUT_S), wait_for_ready=ready)
+            except grpc.RpcError as err:
+                if connection_refused(err):
+                    if self.on_peer_gone is not None:
+                        self.on_peer_gone(node)
+                elif not ready and never_sent(err) and time.monotonic() < deadline:
+                    ready = True
+                    continue
+                raise error_from_rpc(err, where=f"{self.name} -> {node} ({method})") from None
 
     # ------------------------------------------------------------------ Peers protocol
-    def forward(self, node: str, ops: Sequence[Op], pull_from: dict[str, str], now_ns: int) -> ForwardResult:
+    def forward(self, node: str, ops: Sequence[Op], pull_from: dict[str, str], now_ns: int, *, txn: Txn,
+                min_epochs: dict[str, int], deadline: float) -> ForwardResult:
         # Hot path (every operation on a qubit whose state another node holds): empty fields stay unset.
         req = p.ForwardRequest(from_node=self.name, operations=[op_to_proto(o) for o in ops], virtual_time_ns=now_ns)
         if pull_from:
+            # The receiver will pull: it needs the operation's stamp (wait-die). A receiver that must pull
+            # although we believed it held everything stamps the operation itself.
             req.pull_from.update(pull_from)
-        r = self._call(node, "Forward", req)
+            req.txn.CopyFrom(txn_to_proto(txn))
+        if min_epochs:
+            req.min_epochs.update(min_epochs)
+        r = self._call(node, "Forward", req, deadline)
         sizes = r.sizes
         if not sizes:  # nothing ran: the groups moved on
-            return ForwardResult([], [], r.virtual_time_ns, dict(r.moved))
+            epochs = r.moved_epochs
+            return ForwardResult([], [], r.virtual_time_ns, {q: (h, epochs.get(q, 0)) for q, h in r.moved.items()})
         measures = any(isinstance(o, MeasureOp) for o in ops)
         return ForwardResult(list(r.outcomes) if measures else [], list(sizes), r.virtual_time_ns)
 
-    def take_group(self, node: str, qubit: str, new_holder: str) -> tuple[GroupState, list[str]] | str:
-        r = self._call(node, "TakeGroup", p.TakeGroupRequest(qubit=qubit, new_holder=new_holder))
+    def take_group(self, node: str, qubit: str, new_holder: str, *, txn: Txn, wait_unpinned: bool,
+                   min_epoch: int, deadline: float) -> TakeResult:
+        req = p.TakeGroupRequest(qubit=qubit, new_holder=new_holder, txn=txn_to_proto(txn),
+                                 wait_unpinned=wait_unpinned, min_epoch=min_epoch)
+        r = self._call(node, "TakeGroup", req, deadline)
+        if r.busy:
+            return BUSY
         if r.moved_to:
-            return r.moved_to
+            return Moved(r.moved_to, r.moved_epoch)
         return group_from_proto(r.state)
 
-    def adopt_group(self, node: str, state: GroupState, locations: list[str]) -> None:
-        self._call(node, "AdoptGroup", group_to_proto(state, locations))
+    def adopt_group(self, node: str, shipment: Shipment, *, deadline: float) -> None:
+        self._call(node, "AdoptGroup", group_to_proto(shipment), deadline)
 
-    def update_holder(self, node: str, qubits: list[str], holder: str, sizes: dict[str, int]) -> None:
-        self._call(node, "UpdateHolder", p.UpdateHolderRequest(qubits=qubits, holder=holder, group_sizes=sizes))
+    def update_holder(self, node: str, qubits: list[str], holder: str, sizes: dict[str, int],
+                      epochs: dict[str, int]) -> None:
+        req = p.UpdateHolderRequest(qubits=qubits, holder=holder, group_sizes=sizes, epochs=epochs)
+        self._call(node, "UpdateHolder", req, time.monotonic() + HINT_DEADLINE_S)
 
     def arrive(
         self,
         node: str,
         qubits: Sequence[Arriving],
         now_ns: int,
-        state: tuple[GroupState, list[str]] | None = None,
-        adopt: Sequence[tuple[GroupState, list[str]]] = (),
+        state: Shipment | None = None,
+        adopt: Sequence[Shipment] = (),
+        *,
+        deadline: float,
     ) -> None:
-        self._call(node, "Arrive", self._arrive_request(qubits, now_ns, state, adopt))
+        self._call(node, "Arrive", self._arrive_request(qubits, now_ns, state, adopt), deadline)
 
     def _arrive_request(
         self,
         qubits: Sequence[Arriving],
         now_ns: int,
-        state: tuple[GroupState, list[str]] | None = None,
-        adopt: Sequence[tuple[GroupState, list[str]]] = (),
+        state: Shipment | None = None,
+        adopt: Sequence[Shipment] = (),
     ) -> p.ArriveRequest:
         req = p.ArriveRequest(
             from_node=self.name,
@@ -135,11 +211,12 @@ class GrpcPeers:
             ],
         )
         if state is not None:
-            req.state.CopyFrom(group_to_proto(*state))
-        req.adopt.extend(group_to_proto(*g) for g in adopt)
+            req.state.CopyFrom(group_to_proto(state))
+        req.adopt.extend(group_to_proto(g) for g in adopt)
         return req
 
-    def deliver_classical(self, node: str, msg: Message, attached: Attachment | None = None) -> None:
+    def deliver_classical(self, node: str, msg: Message, attached: Attachment | None = None, *,
+                          deadline: float) -> None:
         req = p.ClassicalMessage(
             from_node=msg.sender,
             channel=msg.channel,
@@ -150,18 +227,24 @@ class GrpcPeers:
         )
         if attached:
             req.attached.CopyFrom(self._arrive_request(attached.arrivals, attached.now_ns, adopt=attached.states))
-        # wait_for_ready: a message waits out a reconnect instead of failing; a call that failed after it
-        # may have been delivered is sent again with the same id, which the receiver drops as a duplicate.
-        give_up = time.monotonic() + CLASSICAL_DEADLINE_S
+        # wait_for_ready: a message waits out a reconnect (or lost packets) instead of failing; a call that
+        # failed after it may have been delivered is sent again with the same id, which the receiver drops
+        # as a duplicate. Retries stop only at the caller's deadline.
+        pause = _RESEND_PAUSE_S
         while True:
-            left = give_up - time.monotonic()
             try:
-                self._call(node, "DeliverClassical", req, deadline=max(left, 0.001), ready=True)
+                self._call(node, "DeliverClassical", req, deadline, ready=True)
                 return
             except PeerUnavailable:
-                if left <= 0.5:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     raise
+                # A failure that came back at once (e.g. the peer's server is stopping): resend after a
+                # short, growing pause rather than at once; never past the deadline.
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, 1.0)
 
-    def deliver_epr_outcomes(self, node: str, batch_id: str, outcomes: bytes, bases: bytes, now_ns: int) -> None:
+    def deliver_epr_outcomes(self, node: str, batch_id: str, outcomes: bytes, bases: bytes, now_ns: int, *,
+                             deadline: float) -> None:
         req = p.EprOutcomes(from_node=self.name, batch_id=batch_id, outcomes=outcomes, bases=bases, virtual_time_ns=now_ns)
-        self._call(node, "DeliverEprOutcomes", req)
+        self._call(node, "DeliverEprOutcomes", req, deadline)

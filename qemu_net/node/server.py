@@ -25,6 +25,7 @@ from grpc_reflection.v1alpha import reflection
 from qemu_net._proto.v1 import keys_pb2_grpc, node_pb2, node_pb2_grpc, peer_pb2, peer_pb2_grpc
 from qemu_net.network.topology import Topology
 from qemu_net.node.core import NodeCore
+from qemu_net.node.faults import FaultPlan, delayed_peers, log_plan, plan_from_env, stall_interceptors
 from qemu_net.node.key_delivery import KEY_SERVICE, KeyDeliveryServicer
 from qemu_net.node.peers import GrpcPeers
 from qemu_net.node.roles import run_protocol
@@ -68,16 +69,23 @@ class NodeServer:
         allow_inspect: bool = False,
         seed: int | None = None,
         grace_s: float = 5.0,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.topology = topology
         self.name = name
         self.grace_s = grace_s
+        #: Injected faults (qemu_net.node.faults): the given plan, else $QNET_FAULTS; None: nothing is wrapped.
+        self.faults = faults if faults is not None else plan_from_env()
+        log_plan(self.faults, name)
         self.peers = GrpcPeers(name, peer_addresses(topology))
-        self.core = NodeCore(topology, name, peers=self.peers, seed=seed, allow_inspect=allow_inspect)
+        self.core = NodeCore(topology, name, peers=delayed_peers(self.peers, self.faults, name), seed=seed,
+                             allow_inspect=allow_inspect)
+        self.peers.on_peer_gone = self.core.peer_gone  # state held for a dead peer is reclaimed
+        stall = stall_interceptors(self.faults, name, (NODE_SERVICE, PEER_SERVICE)) or None
         self.health = health.HealthServicer()
         self._stopped = threading.Event()
         # Tracing (OTEL_TRACES_EXPORTER): off by default, and then no interceptor is installed at all.
-        interceptors = tracing.server_interceptors() if tracing.setup_node(name) else None
+        interceptors = [*(tracing.server_interceptors() if tracing.setup_node(name) else []), *(stall or [])] or None
         self._public = grpc.server(futures.ThreadPoolExecutor(PUBLIC_WORKERS, thread_name_prefix=f"{name}-rpc"),
                                    options=SERVER_OPTIONS, interceptors=interceptors)
         node_pb2_grpc.add_NodeServiceServicer_to_server(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,8 +19,10 @@ from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net._proto.v1 import types_pb2 as t
 from qemu_net.errors import InvalidOperation, QnetError
 from qemu_net.node import convert
-from qemu_net.node.core import Arriving, Attachment, NodeCore
+from qemu_net.node.core import NodeCore, deadline_in
+from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.mailbox import Message
+from qemu_net.node.ownership import Busy, Moved
 from qemu_net.node.status import ERROR_TYPE_KEY, status_for
 
 log = logging.getLogger("qemu_net.node")
@@ -52,12 +55,25 @@ def rpc(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+#: How much earlier than the caller's deadline a handler stops, so its answer still reaches the caller.
+ANSWER_MARGIN_S = 0.05
+
+
 def _timeout(value: float, default: float, context: grpc.ServicerContext) -> float:
     timeout = value if value > 0 else default
     remaining = context.time_remaining()
     if remaining is not None:
-        timeout = min(timeout, max(remaining - 0.05, 0.0))
+        timeout = min(timeout, max(remaining - ANSWER_MARGIN_S, 0.0))
     return timeout
+
+
+def _deadline(context: grpc.ServicerContext) -> float:
+    """The request's deadline as a monotonic time: the caller's, less the answer margin (the default
+    when the caller set none)."""
+    remaining = context.time_remaining()
+    if remaining is None:
+        return deadline_in(None)
+    return time.monotonic() + max(remaining - ANSWER_MARGIN_S, 0.0)
 
 
 #: Channels whose names start with this are the nodes' own (e.g. QKD key reservations): clients may not
@@ -89,13 +105,13 @@ class NodeServicer(ng.NodeServiceServicer):
     def Free(self, request, context):
         if not request.qubits:
             raise InvalidOperation("name at least one qubit to free")
-        self.core.free(list(request.qubits))
+        self.core.free(list(request.qubits), deadline=_deadline(context))
         return n.FreeResponse()
 
     @rpc
     def Apply(self, request, context):
         ops = convert.ops_from_proto(request.operations)
-        outcomes = self.core.apply(ops)
+        outcomes = self.core.apply(ops, deadline=_deadline(context))
         resp = n.ApplyResponse(virtual_time_ns=self.core.clock.now())
         if outcomes:  # a gate-only batch leaves the list unset: building an empty one costs as much
             resp.outcomes.extend(outcomes)
@@ -105,12 +121,12 @@ class NodeServicer(ng.NodeServiceServicer):
     def SendQubit(self, request, context):
         if not request.qubit or not request.to:
             raise InvalidOperation("SendQubit needs a qubit and a destination node")
-        lost, arrival = self.core.send_qubit(request.qubit, request.to)
+        lost, arrival = self.core.send_qubit(request.qubit, request.to, deadline=_deadline(context))
         return n.SendQubitResponse(lost=lost, arrival_ns=arrival)
 
     @rpc
     def CreateEpr(self, request, context):
-        halves = self.core.create_epr(request.peer, request.count or 1)
+        halves = self.core.create_epr(request.peer, request.count or 1, deadline=_deadline(context))
         remote = self.core.remote_halves(halves)
         return n.CreateEprResponse(
             pairs=[
@@ -126,7 +142,7 @@ class NodeServicer(ng.NodeServiceServicer):
             raise InvalidOperation("count must be at least 1")
         la = convert.bases_from_bytes(request.local_bases, count, "local_bases")
         ra = convert.bases_from_bytes(request.remote_bases, count, "remote_bases")
-        batch_id, a, attempts = self.core.create_measure_epr(request.peer, count, la, ra)
+        batch_id, a, attempts = self.core.create_measure_epr(request.peer, count, la, ra, deadline=_deadline(context))
         return n.CreateMeasureEprResponse(
             batch_id=batch_id, local_outcomes=a.tobytes(), attempts=attempts, virtual_time_ns=self.core.clock.now()
         )
@@ -141,7 +157,8 @@ class NodeServicer(ng.NodeServiceServicer):
         _public_channel(request.channel)
         if len(request.payload) > 64 * 1024 * 1024:
             raise InvalidOperation("a classical message may carry at most 64 MiB")
-        seq, arrival = self.core.send_classical(request.to, request.channel, request.payload)
+        seq, arrival = self.core.send_classical(request.to, request.channel, request.payload,
+                                                deadline=_deadline(context))
         return n.SendClassicalResponse(seq=seq, arrival_ns=arrival)
 
     @rpc
@@ -152,7 +169,7 @@ class NodeServicer(ng.NodeServiceServicer):
 
     @rpc
     def Inspect(self, request, context):
-        rho = self.core.inspect(list(request.qubits))
+        rho = self.core.inspect(list(request.qubits), deadline=_deadline(context))
         return n.InspectResponse(dim=rho.shape[0], density_matrix=np.ascontiguousarray(rho, dtype=np.complex128).tobytes())
 
     @rpc
@@ -170,31 +187,41 @@ class PeerServicer(pg.PeerServiceServicer):
     def Forward(self, request, context):
         ops = convert.ops_from_proto(request.operations)
         pull_from = request.pull_from
-        res = self.core.on_forward(ops, dict(pull_from) if pull_from else {}, request.virtual_time_ns)
+        min_epochs = request.min_epochs
+        res = self.core.on_forward(ops, dict(pull_from) if pull_from else {}, request.virtual_time_ns,
+                                   txn=convert.txn_from_proto(request.txn),
+                                   min_epochs=dict(min_epochs) if min_epochs else None, deadline=_deadline(context))
         # Hot path: fields left empty are not set at all (building an empty map or list costs as much).
         resp = p.ForwardResponse(sizes=bytes(res.sizes), virtual_time_ns=res.now_ns)
         if res.outcomes:
             resp.outcomes.extend(res.outcomes)
         if res.moved:
-            resp.moved.update(res.moved)
+            resp.moved.update({q: h for q, (h, _e) in res.moved.items()})
+            resp.moved_epochs.update({q: e for q, (_h, e) in res.moved.items()})
         return resp
 
     @rpc
     def TakeGroup(self, request, context):
-        got = self.core.on_take_group(request.qubit, request.new_holder)
-        if isinstance(got, str):
-            return p.TakeGroupResponse(moved_to=got)
-        return p.TakeGroupResponse(state=convert.group_to_proto(*got))
+        if not request.qubit or not request.new_holder:
+            raise InvalidOperation("TakeGroup needs a qubit and the new holder")
+        got = self.core.on_take_group(request.qubit, request.new_holder, txn=convert.txn_from_proto(request.txn),
+                                      wait_unpinned=request.wait_unpinned, min_epoch=request.min_epoch,
+                                      deadline=_deadline(context))
+        if isinstance(got, Moved):
+            return p.TakeGroupResponse(moved_to=got.holder, moved_epoch=got.epoch)
+        if isinstance(got, Busy):
+            return p.TakeGroupResponse(busy=True)
+        return p.TakeGroupResponse(state=convert.group_to_proto(got))
 
     @rpc
     def AdoptGroup(self, request, context):
-        state, locs = convert.group_from_proto(request)
-        self.core.on_adopt_group(state, locs)
+        self.core.on_adopt_group(convert.group_from_proto(request))
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
     def UpdateHolder(self, request, context):
-        self.core.on_update_holder(list(request.qubits), request.holder, dict(request.group_sizes))
+        self.core.on_update_holder(list(request.qubits), request.holder, dict(request.group_sizes),
+                                   dict(request.epochs))
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc

@@ -73,3 +73,25 @@ def error_from_rpc(err: grpc.RpcError, *, where: str = "") -> e.QnetError:
                                      code=code.name)
         cls = STATUS_TO_ERROR.get(code, e.QnetError)
     return cls(details or code.name, code=code.name)
+
+
+def _unavailable_details(err: grpc.RpcError) -> str | None:
+    try:
+        if err.code() != grpc.StatusCode.UNAVAILABLE:  # type: ignore[attr-defined]
+            return None
+        return (err.details() or "").lower()  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - an RpcError without status
+        return None
+
+
+def connection_refused(err: grpc.RpcError) -> bool:
+    """The address refuses connections: the process serving it is gone (not merely slow or cut off)."""
+    details = _unavailable_details(err)
+    return details is not None and "connection refused" in details
+
+
+def never_sent(err: grpc.RpcError) -> bool:
+    """The call failed while its connection was being set up, so the request never left this process
+    (safe to send again, e.g. after a busy host was too slow to complete the handshake)."""
+    details = _unavailable_details(err)
+    return details is not None and "failed to connect" in details and "connection refused" not in details

@@ -38,7 +38,10 @@ def test_up_status_run_down(tmp_path, env):
     try:
         st = qnet("status", "-t", str(topo), "--json", env=env)
         assert st.returncode == 0, st.stderr
-        assert {r["status"] for r in json.loads(st.stdout)} == {"SERVING"}
+        report = json.loads(st.stdout)
+        assert report["running"] is True and report["supervisor"]["pid"] == info_pid(env)
+        assert {r["status"] for r in report["nodes"]} == {"SERVING"}
+        assert {r["process"] for r in report["nodes"]} == {"running"}
         run = qnet("run", "teleport", "-t", str(topo), "--shots", "50", "--json", env=env)
         assert run.returncode == 0, run.stderr
         result = json.loads(run.stdout)
@@ -51,6 +54,13 @@ def test_up_status_run_down(tmp_path, env):
     assert down.returncode == 0, down.stderr
     assert time.monotonic() - t0 < 100
     assert qnet("status", "-t", str(topo), env=env).returncode == 1
+
+
+def info_pid(env: dict[str, str]) -> int:
+    """The supervisor pid in the one state file `qnet up` wrote into this test's state directory."""
+    (path,) = [p for p in os.listdir(env["QNET_STATE_DIR"]) if p.endswith(".json")]
+    with open(os.path.join(env["QNET_STATE_DIR"], path)) as f:
+        return int(json.load(f)["supervisor"]["pid"])
 
 
 def test_topology_errors_name_the_key_path_without_traceback(tmp_path, env):

@@ -37,7 +37,7 @@ def test_chain_of_16_from_a_pipe(tmp_path):
         status = subprocess.run([*QNET, "status", "--chain", "16", "--json"], capture_output=True, text=True,
                                 env=env, timeout=60)
         assert status.returncode == 0, status.stderr
-        assert [r["status"] for r in json.loads(status.stdout)] == ["SERVING"] * 16
+        assert [r["status"] for r in json.loads(status.stdout)["nodes"]] == ["SERVING"] * 16
     finally:
         down = subprocess.run([*QNET, "down", "--chain", "16"], capture_output=True, text=True, env=env, timeout=60)
     assert down.returncode == 0 and "stopped" in down.stdout, down.stderr

@@ -80,3 +80,21 @@ def test_classical_messages_neither_lost_nor_duplicated(cluster: QnetCluster, lo
     assert out["received"] == list(range(40)), out
     assert out["extra"] is None and out["extra_error"] is not None, out
     assert time.monotonic() - t0 < 240
+
+
+def test_classical_messages_survive_heavy_loss(cluster: QnetCluster) -> None:
+    """With 30 % of the frames on the bridge dropped, a classical send keeps resending until its caller's
+    deadline (60 s for this client), not for a fixed time, and every message still arrives exactly once,
+    in order."""
+    reason = nft_unusable_reason()
+    if reason:
+        pytest.skip(reason)
+    cluster.lab.set_loss(30)
+    try:
+        out = cluster.client("classical", 12, timeout_s=400)
+        seen, dropped = cluster.lab.frame_counts()
+    finally:
+        cluster.lab.set_loss(0)
+    assert seen > 0 and dropped > 0, (seen, dropped)
+    assert out["received"] == list(range(12)), out
+    assert out["extra"] is None and out["extra_error"] is not None, out

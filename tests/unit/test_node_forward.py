@@ -3,8 +3,12 @@ the location, and how it redirects a request that arrives after the state moved 
 
 from __future__ import annotations
 
-import numpy as np
+import time
 
+import numpy as np
+import pytest
+
+from qemu_net.errors import ProtocolTimeout
 from qemu_net.network.topology import parse_topology
 from qemu_net.node.convert import GateOp, MeasureOp, distinct_qubits
 from qemu_net.node.core import NodeCore
@@ -18,11 +22,11 @@ class FakePeers:
     def __init__(self) -> None:
         self.adopted: list = []
 
-    def arrive(self, node, qubits, now_ns, state=None, adopt=()):
+    def arrive(self, node, qubits, now_ns, state=None, adopt=(), *, deadline):
         pass
 
-    def adopt_group(self, node, state, locations):
-        self.adopted.append((node, state.qubits))
+    def adopt_group(self, node, shipment, *, deadline):
+        self.adopted.append((node, shipment.qubits))
 
 
 def test_distinct_qubits_keeps_first_appearance_order():
@@ -50,11 +54,16 @@ def test_forward_reports_group_sizes_in_qubit_order():
 
 def test_forward_after_the_group_moved_redirects_without_running():
     """A forward that arrives after the group migrated elsewhere runs nothing and names the new holder
-    (the location retries there)."""
+    with the epoch it received the state at (the location retries there)."""
     core = NodeCore(TOPO, "a", peers=FakePeers())
     (h,) = core.create_epr("m")
     (r,) = core.remote_halves([h])
-    core.on_take_group(r, "far")  # the group migrates to "far"
+    shipment = core.on_take_group(r, "far")  # the group migrates to "far"
+    assert shipment.qubits == (h.qubit, r) and shipment.epochs == (1, 1)
     res = core.on_forward([GateOp(X, (r,))], {}, 0)
-    assert res.moved == {r: "far"}
+    assert res.moved == {r: ("far", 1)}
     assert res.sizes == [] and res.outcomes == []
+    # A location that already knows of that move (its hint is at epoch 1) is not sent back there: the
+    # tombstone is no news to it, so this node waits for the state to come back (here: until the deadline).
+    with pytest.raises(ProtocolTimeout):
+        core.on_forward([GateOp(X, (r,))], {}, 0, min_epochs={r: 1}, deadline=time.monotonic() + 0.05)

@@ -69,10 +69,10 @@ class FakePeers:
     def __init__(self) -> None:
         self.arrived: list = []
 
-    def arrive(self, node, qubits, now_ns, state=None):
+    def arrive(self, node, qubits, now_ns, state=None, adopt=(), *, deadline):
         self.arrived.append((node, list(qubits), now_ns, state))
 
-    def adopt_group(self, node, state, locations):
+    def adopt_group(self, node, shipment, *, deadline):
         pass
 
 
@@ -115,7 +115,7 @@ def test_create_measure_epr_validates_bases_and_flips_nothing_on_a_perfect_link(
     core = NodeCore(TOPO, "a", peers=type("P", (), {"deliver_epr_outcomes": lambda *a: None})())
     got = {}
 
-    def deliver(node, batch, outcomes, bases, now):
+    def deliver(node, batch, outcomes, bases, now, *, deadline):
         got["b"] = np.frombuffer(outcomes, dtype=np.uint8)
 
     core.peers.deliver_epr_outcomes = deliver

@@ -14,7 +14,7 @@ class Ack(_message.Message):
     def __init__(self, virtual_time_ns: _Optional[int] = ...) -> None: ...
 
 class ForwardRequest(_message.Message):
-    __slots__ = ("from_node", "operations", "virtual_time_ns", "pull_from")
+    __slots__ = ("from_node", "operations", "virtual_time_ns", "pull_from", "txn", "min_epochs")
     class PullFromEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -22,18 +22,39 @@ class ForwardRequest(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class MinEpochsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     FROM_NODE_FIELD_NUMBER: _ClassVar[int]
     OPERATIONS_FIELD_NUMBER: _ClassVar[int]
     VIRTUAL_TIME_NS_FIELD_NUMBER: _ClassVar[int]
     PULL_FROM_FIELD_NUMBER: _ClassVar[int]
+    TXN_FIELD_NUMBER: _ClassVar[int]
+    MIN_EPOCHS_FIELD_NUMBER: _ClassVar[int]
     from_node: str
     operations: _containers.RepeatedCompositeFieldContainer[_types_pb2.Operation]
     virtual_time_ns: int
     pull_from: _containers.ScalarMap[str, str]
-    def __init__(self, from_node: _Optional[str] = ..., operations: _Optional[_Iterable[_Union[_types_pb2.Operation, _Mapping]]] = ..., virtual_time_ns: _Optional[int] = ..., pull_from: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    txn: Txn
+    min_epochs: _containers.ScalarMap[str, int]
+    def __init__(self, from_node: _Optional[str] = ..., operations: _Optional[_Iterable[_Union[_types_pb2.Operation, _Mapping]]] = ..., virtual_time_ns: _Optional[int] = ..., pull_from: _Optional[_Mapping[str, str]] = ..., txn: _Optional[_Union[Txn, _Mapping]] = ..., min_epochs: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class Txn(_message.Message):
+    __slots__ = ("born_ns", "node", "seq")
+    BORN_NS_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    born_ns: int
+    node: str
+    seq: int
+    def __init__(self, born_ns: _Optional[int] = ..., node: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...
 
 class ForwardResponse(_message.Message):
-    __slots__ = ("outcomes", "virtual_time_ns", "moved", "sizes")
+    __slots__ = ("outcomes", "virtual_time_ns", "moved", "moved_epochs", "sizes")
     class MovedEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -41,35 +62,61 @@ class ForwardResponse(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class MovedEpochsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     OUTCOMES_FIELD_NUMBER: _ClassVar[int]
     VIRTUAL_TIME_NS_FIELD_NUMBER: _ClassVar[int]
     MOVED_FIELD_NUMBER: _ClassVar[int]
+    MOVED_EPOCHS_FIELD_NUMBER: _ClassVar[int]
     SIZES_FIELD_NUMBER: _ClassVar[int]
     outcomes: _containers.RepeatedScalarFieldContainer[int]
     virtual_time_ns: int
     moved: _containers.ScalarMap[str, str]
+    moved_epochs: _containers.ScalarMap[str, int]
     sizes: bytes
-    def __init__(self, outcomes: _Optional[_Iterable[int]] = ..., virtual_time_ns: _Optional[int] = ..., moved: _Optional[_Mapping[str, str]] = ..., sizes: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, outcomes: _Optional[_Iterable[int]] = ..., virtual_time_ns: _Optional[int] = ..., moved: _Optional[_Mapping[str, str]] = ..., moved_epochs: _Optional[_Mapping[str, int]] = ..., sizes: _Optional[bytes] = ...) -> None: ...
 
 class TakeGroupRequest(_message.Message):
-    __slots__ = ("qubit", "new_holder")
+    __slots__ = ("qubit", "new_holder", "txn", "wait_unpinned", "min_epoch")
     QUBIT_FIELD_NUMBER: _ClassVar[int]
     NEW_HOLDER_FIELD_NUMBER: _ClassVar[int]
+    TXN_FIELD_NUMBER: _ClassVar[int]
+    WAIT_UNPINNED_FIELD_NUMBER: _ClassVar[int]
+    MIN_EPOCH_FIELD_NUMBER: _ClassVar[int]
     qubit: str
     new_holder: str
-    def __init__(self, qubit: _Optional[str] = ..., new_holder: _Optional[str] = ...) -> None: ...
+    txn: Txn
+    wait_unpinned: bool
+    min_epoch: int
+    def __init__(self, qubit: _Optional[str] = ..., new_holder: _Optional[str] = ..., txn: _Optional[_Union[Txn, _Mapping]] = ..., wait_unpinned: _Optional[bool] = ..., min_epoch: _Optional[int] = ...) -> None: ...
 
 class TakeGroupResponse(_message.Message):
-    __slots__ = ("state", "moved_to")
+    __slots__ = ("state", "moved_to", "moved_epoch", "busy")
     STATE_FIELD_NUMBER: _ClassVar[int]
     MOVED_TO_FIELD_NUMBER: _ClassVar[int]
+    MOVED_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    BUSY_FIELD_NUMBER: _ClassVar[int]
     state: _types_pb2.GroupState
     moved_to: str
-    def __init__(self, state: _Optional[_Union[_types_pb2.GroupState, _Mapping]] = ..., moved_to: _Optional[str] = ...) -> None: ...
+    moved_epoch: int
+    busy: bool
+    def __init__(self, state: _Optional[_Union[_types_pb2.GroupState, _Mapping]] = ..., moved_to: _Optional[str] = ..., moved_epoch: _Optional[int] = ..., busy: _Optional[bool] = ...) -> None: ...
 
 class UpdateHolderRequest(_message.Message):
-    __slots__ = ("qubits", "holder", "group_sizes")
+    __slots__ = ("qubits", "holder", "group_sizes", "epochs")
     class GroupSizesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class EpochsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -79,10 +126,12 @@ class UpdateHolderRequest(_message.Message):
     QUBITS_FIELD_NUMBER: _ClassVar[int]
     HOLDER_FIELD_NUMBER: _ClassVar[int]
     GROUP_SIZES_FIELD_NUMBER: _ClassVar[int]
+    EPOCHS_FIELD_NUMBER: _ClassVar[int]
     qubits: _containers.RepeatedScalarFieldContainer[str]
     holder: str
     group_sizes: _containers.ScalarMap[str, int]
-    def __init__(self, qubits: _Optional[_Iterable[str]] = ..., holder: _Optional[str] = ..., group_sizes: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    epochs: _containers.ScalarMap[str, int]
+    def __init__(self, qubits: _Optional[_Iterable[str]] = ..., holder: _Optional[str] = ..., group_sizes: _Optional[_Mapping[str, int]] = ..., epochs: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class ArrivingQubit(_message.Message):
     __slots__ = ("qubit", "holder", "group_size", "pair_id", "tag", "ready_ns", "attempts")

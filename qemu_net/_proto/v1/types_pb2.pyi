@@ -125,18 +125,20 @@ class Operation(_message.Message):
     def __init__(self, qubits: _Optional[_Iterable[str]] = ..., gate: _Optional[_Union[Gate, _Mapping]] = ..., measure: _Optional[_Union[Measure, _Mapping]] = ..., reset: _Optional[_Union[Reset, _Mapping]] = ..., discard: _Optional[_Union[Discard, _Mapping]] = ...) -> None: ...
 
 class GroupState(_message.Message):
-    __slots__ = ("qubits", "locations", "last_ns", "mixed", "data")
+    __slots__ = ("qubits", "locations", "last_ns", "mixed", "data", "epochs")
     QUBITS_FIELD_NUMBER: _ClassVar[int]
     LOCATIONS_FIELD_NUMBER: _ClassVar[int]
     LAST_NS_FIELD_NUMBER: _ClassVar[int]
     MIXED_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    EPOCHS_FIELD_NUMBER: _ClassVar[int]
     qubits: _containers.RepeatedScalarFieldContainer[str]
     locations: _containers.RepeatedScalarFieldContainer[str]
     last_ns: _containers.RepeatedScalarFieldContainer[int]
     mixed: bool
     data: bytes
-    def __init__(self, qubits: _Optional[_Iterable[str]] = ..., locations: _Optional[_Iterable[str]] = ..., last_ns: _Optional[_Iterable[int]] = ..., mixed: _Optional[bool] = ..., data: _Optional[bytes] = ...) -> None: ...
+    epochs: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, qubits: _Optional[_Iterable[str]] = ..., locations: _Optional[_Iterable[str]] = ..., last_ns: _Optional[_Iterable[int]] = ..., mixed: _Optional[bool] = ..., data: _Optional[bytes] = ..., epochs: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class EprPair(_message.Message):
     __slots__ = ("pair_id", "local_qubit", "remote_qubit", "ready_ns", "attempts")

@@ -1,0 +1,270 @@
+"""How a group's holder changes: the ownership protocol (see docs/design.md, "Ownership").
+
+A group moves between holders only when an operation needs it co-located with another group (a pull
+by the operation's executor, `acquire`), when a measurement leaves it located entirely at one other
+node (a push-back), or when its only qubit is sent over a quantum link. The rules:
+
+* **Pins.** An executor pins every group its operation needs, here, before running it; a pinned group
+  never leaves (`TakeGroup` and push-back leave it alone) until the operation ran or gave up.
+* **Wait-die.** Every operation that may pull carries a `Txn` stamp (born at its location). When it
+  needs a group another operation pinned, it *waits* if it is older than every pinner, else it *dies*:
+  it releases all its pins and waits, holding nothing, until the group is free, then tries again
+  with the same stamp. Waits therefore only go from older to younger operations, so no cycle (no
+  deadlock) can form, and the oldest operation never dies, so every operation eventually becomes the
+  oldest among those it conflicts with and completes (no livelock).
+* **Epochs.** Each move increments the epoch of the moved qubits; a tombstone left behind says where the
+  group went and at which epoch. A request follows a tombstone only towards a newer epoch than the one
+  that sent it there; an older tombstone is stale, meaning the state is on its way here, and the
+  request waits for it. A chase therefore visits strictly increasing epochs: it is bounded by the
+  number of moves, and each move is made by an operation that then runs.
+* **Deadlines.** Every wait is a condition-variable wait bounded by the request's deadline (set by the
+  client); nothing is bounded by a count of tries.
+
+No lock is held across a remote call. Every method that takes `deadline` is a monotonic time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from qemu_net.errors import ProtocolTimeout, QnetError, ShuttingDown
+from qemu_net.node.directory import Directory
+from qemu_net.node.holdings import Holdings
+from qemu_net.node.transit import Shipment, Txn
+
+log = logging.getLogger("qemu_net.node")
+
+
+@dataclass(frozen=True)
+class Moved:
+    """The group left: it went to `holder`, which received it at `epoch`."""
+
+    holder: str
+    epoch: int
+
+
+class Busy:
+    """A `TakeGroup` answer: an older operation pins the group (wait-die: the caller dies)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "BUSY"
+
+
+BUSY = Busy()
+
+TakeResult = Shipment | Moved | Busy
+
+
+class Ownership:
+    """Pulls, hand-overs and push-backs of one node's groups, under the node's condition variable."""
+
+    def __init__(
+        self,
+        name: str,
+        cond: threading.Condition,
+        holdings: Holdings,
+        directory: Directory,
+        peers: object,
+        is_draining: Callable[[], bool],
+    ) -> None:
+        self.name = name
+        self._cond = cond
+        self._held = holdings
+        self._dir = directory
+        self._peers = peers
+        self._draining = is_draining
+        self._seq = itertools.count(1)
+
+    def new_txn(self) -> Txn:
+        return Txn(time.time_ns(), self.name, next(self._seq))
+
+    # ---------------------------------------------------------------- waiting
+    def wait(self, ready: Callable[[], bool], deadline: float, what: Callable[[], str]) -> None:
+        """Wait (lock held) until `ready()`, the node drains, or the deadline passes (then raise)."""
+        cond = self._cond
+        while not ready():
+            if self._draining():
+                raise ShuttingDown(f"node {self.name} is shutting down")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ProtocolTimeout(f"at {self.name!r}: {what()} within the request's deadline")
+            cond.wait(left)
+
+    def _wait_free(self, q: str, txn: Txn, deadline: float) -> None:
+        """Wait (lock held) until no operation but `txn` pins q's group, or q's group left."""
+        held = self._held
+        held.waiting[q] += 1
+        try:
+            self.wait(lambda: q not in held or not held.pinners(q, txn), deadline,
+                      lambda: f"the group of {q!r} stayed pinned by another operation")
+        finally:
+            held.waiting[q] -= 1
+            if not held.waiting[q]:
+                del held.waiting[q]
+
+    def release(self, txn: Txn) -> None:
+        with self._cond:
+            if self._held.release(txn):
+                self._cond.notify_all()
+
+    # ---------------------------------------------------------------- pulling (the executor's side)
+    def acquire(
+        self,
+        txn: Txn,
+        qubits: Sequence[str],
+        hints: Mapping[str, str],
+        min_epochs: Mapping[str, int],
+        deadline: float,
+    ) -> None:
+        """Make this node hold, pinned for `txn`, the group of every qubit in `qubits`.
+
+        `hints` names where each qubit's group is believed held (absent: here); `min_epochs` the epoch
+        of that belief. On return every group is here and pinned; the caller runs its operation and
+        then calls `release(txn)` whatever happens.
+        """
+        held, cond = self._held, self._cond
+        while True:
+            missing = None
+            with cond:
+                for q in qubits:
+                    if q in held:
+                        others = held.pinners(q, txn)
+                        if others:
+                            if not txn.older_than_all(others) and held.release(txn):
+                                cond.notify_all()  # die: hold nothing while we wait
+                            self._wait_free(q, txn, deadline)
+                            break  # look at everything again
+                        held.pin(q, txn)
+                    else:
+                        missing = q
+                        break
+                else:
+                    return
+                if missing is not None:
+                    moved = held.moved_since(missing, min_epochs.get(missing, 0))
+                    if moved is not None:
+                        holder, epoch = moved
+                    else:
+                        holder, epoch = hints.get(missing, self.name), min_epochs.get(missing, 0)
+            if missing is not None:
+                self._pull(txn, missing, holder, epoch, deadline)
+
+    def _pull(self, txn: Txn, q: str, holder: str, min_epoch: int, deadline: float) -> None:
+        """Bring q's group here (pinned for txn), following it from `holder` towards newer epochs."""
+        held, cond = self._held, self._cond
+        wait_unpinned = False
+        while True:
+            if holder == self.name:
+                with cond:
+                    if q in held:
+                        return
+                    moved = held.moved_since(q, min_epoch)
+                    if moved is None:
+                        # It is on its way here: wait for it, or for news that it went on.
+                        self.wait(lambda: q in held or held.moved_since(q, min_epoch) is not None, deadline,
+                                  lambda: f"the state of {q!r} did not arrive")
+                        continue
+                    holder, min_epoch = moved
+                continue
+            got = self._peers.take_group(  # type: ignore[attr-defined]
+                holder, q, self.name, txn=txn, wait_unpinned=wait_unpinned, min_epoch=min_epoch, deadline=deadline
+            )
+            if isinstance(got, Moved):
+                holder, min_epoch = got.holder, got.epoch
+                continue
+            if isinstance(got, Busy):
+                self.release(txn)  # die: ask again holding nothing, and wait until it is free
+                wait_unpinned = True
+                continue
+            self.adopt(got, pin_for=txn, from_holder=holder)
+            return
+
+    def adopt(self, shipment: Shipment, *, pin_for: Txn | None = None, from_holder: str = "") -> None:
+        """Hold a group that arrived here; tell its qubits' other locations (a hint only, best effort)."""
+        held, cond = self._held, self._cond
+        notify: dict[str, list[str]] = {}
+        size = len(shipment.qubits)
+        with cond:
+            held.receive(shipment)
+            if pin_for is not None:
+                held.pin(shipment.qubits[0], pin_for)
+            for x, loc, e in zip(shipment.qubits, shipment.locations, shipment.epochs):
+                if loc == self.name:
+                    self._dir.hint(x, self.name, e, size)
+                elif loc != from_holder:
+                    notify.setdefault(loc, []).append(x)
+            cond.notify_all()
+        epochs = dict(zip(shipment.qubits, shipment.epochs))
+        for node, xs in notify.items():
+            try:
+                self._peers.update_holder(  # type: ignore[attr-defined]
+                    node, xs, self.name, {x: size for x in xs}, {x: epochs[x] for x in xs}
+                )
+            except QnetError as exc:  # a hint: the tombstones still lead there
+                log.debug("holder hint to %s failed: %s", node, exc)
+
+    # ---------------------------------------------------------------- handing over (the holder's side)
+    def on_take_group(
+        self, q: str, new_holder: str, txn: Txn, *, wait_unpinned: bool, min_epoch: int, deadline: float
+    ) -> TakeResult:
+        held, cond = self._held, self._cond
+        with cond:
+            while True:
+                if q not in held:
+                    moved = held.moved_since(q, min_epoch)
+                    if moved is not None:
+                        return Moved(*moved)
+                    self.wait(lambda: q in held or held.moved_since(q, min_epoch) is not None, deadline,
+                              lambda: f"the state of {q!r} did not arrive")
+                    continue
+                others = held.pinners(q, txn)
+                if others:
+                    if not (wait_unpinned or txn.older_than_all(others)):
+                        return BUSY
+                    self._wait_free(q, txn, deadline)
+                    continue
+                if time.monotonic() >= deadline:
+                    raise ProtocolTimeout(f"at {self.name!r}: the request for {q!r} came too late to hand it over")
+                shipment = held.ship(q, new_holder)
+                size = len(shipment.qubits)
+                for x, loc, e in zip(shipment.qubits, shipment.locations, shipment.epochs):
+                    if loc == self.name:
+                        self._dir.hint(x, new_holder, e, size)
+                return shipment
+
+    def on_adopt(self, shipment: Shipment) -> None:
+        self.adopt(shipment)
+
+    def on_update_holder(self, qubits: Sequence[str], holder: str, sizes: Mapping[str, int],
+                         epochs: Mapping[str, int]) -> None:
+        held, d = self._held, self._dir
+        with self._cond:
+            for q in qubits:
+                if q not in held:
+                    d.hint(q, holder, epochs.get(q, 0), sizes.get(q))
+            self._cond.notify_all()
+
+    # ---------------------------------------------------------------- push-back
+    def push_back(self, candidates: Sequence[str], deadline: float) -> None:
+        """Send movable groups located entirely at one other node to that node. An optimisation: if a
+        hand-over fails, the group stays here (the location still finds it) and nothing is raised."""
+        with self._cond:
+            ships = [(loc, self._held.ship(q, loc)) for q, loc in self._held.pushable(candidates)]
+        for loc, shipment in ships:
+            try:
+                self._peers.adopt_group(loc, shipment, deadline=deadline)  # type: ignore[attr-defined]
+            except QnetError as exc:
+                log.debug("push-back of %s to %s failed (kept here): %s", shipment.qubits, loc, exc)
+                with self._cond:
+                    self._held.receive(shipment)
+                    self._cond.notify_all()
+
+
+__all__ = ["BUSY", "Busy", "Moved", "Ownership", "TakeResult"]
