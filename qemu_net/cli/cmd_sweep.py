@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--t1-s", type=float, default=1e-3)
     m.add_argument("--t2-s", type=float, default=4e-4)
     m.add_argument("--round-trips", type=int, nargs="+", default=[0, 1, 2, 4, 8, 16],
-                   help="classical round trips (100 us each) to wait per point")
+                   help="classical round trips over a 10 km link (about 98 us each) to wait per point")
     m.add_argument("--qubits", type=int, default=400, help="qubits per state per point")
     for s in (q, c, m):
         s.add_argument("--plot", metavar="FILE.png", help="write the figure here")

@@ -40,6 +40,12 @@ PHYSICS_OVERRIDES = {
     "transmission_depolarize": ("links", "transmission_depolarize"),
     "detector_efficiency": ("links", "detector_efficiency"),
     "dark_count_probability": ("links", "dark_count_probability"),
+    "misalignment_error": ("links", "misalignment_error"),
+    "group_index": ("links", "group_index"),
+    "heralding": ("links", "heralding"),
+    "bright_state_alpha": ("links", "bright_state_alpha"),
+    "spdc_mean_pair_number": ("links", "spdc_mean_pair_number"),
+    "detector_dead_time_ns": ("links", "detector_dead_time_ns"),
     "t1_s": ("nodes", "t1_s"),
     "t2_s": ("nodes", "t2_s"),
     "gate_1q_error": ("nodes", "gate_1q_error"),
@@ -56,6 +62,14 @@ def add_physics_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--transmission-depolarize", type=float, help="depolarising probability of a photon in transit")
     g.add_argument("--detector-efficiency", type=float, help="detector efficiency in (0, 1]")
     g.add_argument("--dark-count-probability", type=float, help="dark-count probability per detection window")
+    g.add_argument("--misalignment-error", type=float, help="optical misalignment (QKD detector flip probability)")
+    g.add_argument("--group-index", type=float, help="fiber group index (1.468: 4.897 us/km)")
+    g.add_argument("--heralding", choices=("source", "single-click", "double-click"),
+                   help="EPR heralding: at the far end (source) or at a midpoint station")
+    g.add_argument("--bright-state-alpha", type=float, help="single-click bright-state population alpha")
+    g.add_argument("--spdc-mean-pair-number", type=float, help="SPDC source mean pair number (multi-pair emission)")
+    g.add_argument("--detector-dead-time-ns", type=float, help="detector dead time after each click, ns")
+    g.add_argument("--preset", help="hardware preset for every node and link (see docs/hardware.md; 'ideal')")
     g.add_argument("--t1-s", type=float, help="memory T1 of every node, seconds")
     g.add_argument("--t2-s", type=float, help="memory T2 of every node, seconds (<= 2*T1)")
     g.add_argument("--gate-1q-error", type=float, help="depolarising error after 1-qubit gates")
@@ -65,7 +79,7 @@ def add_physics_args(p: argparse.ArgumentParser) -> None:
 
 
 def overridden(args: argparse.Namespace) -> bool:
-    return any(getattr(args, k, None) is not None for k in (*PHYSICS_OVERRIDES, "topology_seed"))
+    return any(getattr(args, k, None) is not None for k in (*PHYSICS_OVERRIDES, "topology_seed", "preset"))
 
 
 def load(args: argparse.Namespace) -> Topology:
@@ -76,6 +90,8 @@ def load(args: argparse.Namespace) -> Topology:
     topology = topology_argument(getattr(args, "topology", None), getattr(args, "chain", None))
     if not overridden(args):
         return topology
+    if getattr(args, "preset", None) is not None:
+        topology = with_preset(topology, args.preset)
     sections: dict[str, dict[str, object]] = {"nodes": {}, "links": {}}
     for flag, (section, key) in PHYSICS_OVERRIDES.items():
         value = getattr(args, flag, None)
@@ -83,6 +99,21 @@ def load(args: argparse.Namespace) -> Topology:
             sections[section][key] = value
     return with_overrides(topology, nodes=sections["nodes"], links=sections["links"],
                           seed=getattr(args, "topology_seed", None), source="command-line overrides")
+
+
+def with_preset(topology: Topology, preset: str) -> Topology:
+    """Every node and link of `topology` on hardware preset `preset`: the keys the preset defines take its
+    values, every other key (names, lengths, addresses, ...) is kept."""
+    from qemu_net.network.presets import PRESETS
+    from qemu_net.network.topology import parse_topology
+
+    data = topology.model_dump(mode="json")
+    p = PRESETS.get(preset)
+    for section, kind in (("nodes", "node"), ("links", "link")):
+        keys = set(p.values_by_kind.get(kind, {})) if p is not None else set()
+        data[section] = [{**{k: v for k, v in item.items() if k not in keys}, "preset": preset}
+                         for item in data[section]]
+    return parse_topology(data, source="--preset")
 
 
 def read_state(name: str) -> dict | None:

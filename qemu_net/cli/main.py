@@ -19,6 +19,8 @@ COMMANDS = {
     "dashboard": "qemu_net.cli.cmd_dashboard",
     "topology": "qemu_net.cli.cmd_topology",
     "sweep": "qemu_net.cli.cmd_sweep",
+    "experiment": "qemu_net.cli.cmd_experiment",
+    "plan": "qemu_net.cli.cmd_plan",
 }
 
 

@@ -66,6 +66,13 @@ def reset_op(qubit: object) -> t.Operation:
     return t.Operation(qubits=[qubit_id(qubit)], reset=t.Reset())
 
 
+def wait_op(qubit: object, seconds: float) -> t.Operation:
+    """Let `seconds` of virtual time pass for a qubit in memory (it decays with its node's T1/T2)."""
+    if not 0 <= seconds <= 1e6:
+        raise InvalidOperation(f"a wait takes 0 to 1e6 seconds, got {seconds}")
+    return t.Operation(qubits=[qubit_id(qubit)], wait=t.Wait(duration_ns=int(round(seconds * 1e9))))
+
+
 def bases_bytes(bases: Sequence[str] | np.ndarray | str | None, count: int) -> bytes:
     if bases is None:
         return b""

@@ -82,6 +82,10 @@ class AsyncQubit:
         (bit,) = await self.node.apply([w.measure_op(self, basis, keep)])
         return bit
 
+    async def wait(self, seconds: float) -> None:
+        """Let `seconds` of virtual time pass with this qubit in memory (see `Qubit.wait`)."""
+        await self.node.wait([self], seconds)
+
     async def density_matrix(self) -> np.ndarray:
         return await self.node.inspect([self])
 
@@ -141,6 +145,15 @@ class AsyncNode:
 
     async def measure(self, qubit: AsyncQubit | str, basis: str = "Z", *, keep: bool = False) -> int:
         return (await self.apply([w.measure_op(qubit, basis, keep)]))[0]
+
+    async def wait(self, qubits: Sequence[AsyncQubit | str], seconds: float) -> None:
+        """Let `seconds` of virtual time pass at this node with `qubits` in memory (see `Node.wait`)."""
+        if not qubits:
+            raise InvalidOperation("wait needs at least one qubit")
+        first, *rest = qubits
+        await self.apply([w.wait_op(first, seconds)])
+        for q in rest:
+            await self.apply([w.wait_op(q, 0.0)])
 
     async def inspect(self, qubits: Sequence[AsyncQubit | str]) -> np.ndarray:
         r = await self._call("Inspect", n.InspectRequest(qubits=[w.qubit_id(q) for q in qubits]))

@@ -140,6 +140,8 @@ EXPERIMENTS = {
 }
 
 # The protocol suite (swapping, purification, the entanglement service, GHZ, superdense, nonlocal gates, circuits).
+# (protocol_experiments imports this module; whichever of the two is imported first, the other completes the
+# merge: protocol_experiments adds its entries at its end too.)
 from qemu_net.client import protocol_experiments as _protocol_experiments  # noqa: E402
 
-EXPERIMENTS.update(_protocol_experiments.EXPERIMENTS)
+EXPERIMENTS.update(getattr(_protocol_experiments, "EXPERIMENTS", {}))

@@ -8,6 +8,7 @@ two-node protocols).
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -96,8 +97,10 @@ def entangle_experiment(net: Network, src: str | None = None, dst: str | None = 
 
 
 def ghz_experiment(net: Network, src: str | None = None, dst: str | None = None, *, shots: int = 200,
-                   seed: int = 0) -> ExperimentResult:
-    """A GHZ state over every node reachable from src by fiber (at most 6); its Mermin value."""
+                   seed: int = 0, depolarize: float = 0.0) -> ExperimentResult:
+    """A GHZ state over every node reachable from src by fiber (at most 6); its Mermin value.
+
+    `depolarize`: depolarize(p) on each node's qubit (a noise knob on top of the network's own noise)."""
     topo = P._topology(net)
     src = src or topo.node_names[0]
     nodes = list(nx.bfs_tree(graph(topo), src))[:6]
@@ -105,9 +108,10 @@ def ghz_experiment(net: Network, src: str | None = None, dst: str | None = None,
         raise NotConnected(f"node {src!r} has no quantum link")
     k = len(nodes)
     per_term = max(1, shots // 2 ** (k - 1))
-    m = P.mermin(net, nodes, shots_per_term=per_term)
+    m = P.mermin(net, nodes, shots_per_term=per_term, depolarize=depolarize)
     return ExperimentResult("ghz", per_term * 2 ** (k - 1), "mermin", m.value, m.stderr, m.wall_time_s,
-                            m.virtual_time_ns, {"nodes": nodes, "ideal": m.ideal, "terms": m.terms})
+                            m.virtual_time_ns, {"nodes": nodes, "ideal": m.ideal, "terms": m.terms,
+                                                "depolarize": depolarize})
 
 
 def superdense_experiment(net: Network, src: str | None = None, dst: str | None = None, *, shots: int = 200,
@@ -125,27 +129,51 @@ def superdense_experiment(net: Network, src: str | None = None, dst: str | None 
                             {"from": src, "to": dst, "bits_per_qubit": 2, "lost_in_fiber": shots - n})
 
 
+_PREPARE = {"Z+": (), "Z-": ("x",), "X+": ("h",), "X-": ("x", "h"), "Y+": ("h", "s"), "Y-": ("x", "h", "s")}
+
+
 def nonlocal_cnot_experiment(net: Network, src: str | None = None, dst: str | None = None, *, shots: int = 200,
                              seed: int = 0) -> ExperimentResult:
-    """CNOT truth table across two nodes (control at src, target at dst): the fraction of correct outputs."""
+    """A CNOT across two nodes (control at src, target at dst, one EPR pair each): its process fidelity.
+
+    Every Pauli setting of `qemu_net.quantum.process` (15 Paulis x 4 product eigenstates) is run
+    ceil(shots / 60) times: prepare the input at both nodes, run the nonlocal CNOT, measure both qubits
+    in the output Pauli's bases. Reported: process fidelity (the figure), average gate fidelity
+    (4 F_pro + 1)/5, and the truth-table fidelity (the computational-basis settings). ``seed`` orders
+    the settings."""
+    from qemu_net.quantum.process import CNOT, average_gate_fidelity, pauli_settings, process_fidelity_estimate
+
     src, dst = _ends(net, src, dst, far=False)
-    rng = np.random.default_rng(seed)
-    inputs = rng.integers(0, 2, (shots, 2))
-    good = 0
-    epr = 0
+    settings = pauli_settings(CNOT)
+    per = max(1, math.ceil(shots / len(settings)))
+    order = [(i, k) for i in range(len(settings)) for k in range(per)]
+    np.random.default_rng(seed).shuffle(order)
+    parities: list[list[int]] = [[] for _ in settings]
+    table_ok, table_n, epr = 0, 0, 0
     t0 = time.perf_counter()
-    for c_in, t_in in inputs:
+    for i, _ in order:
+        st = settings[i]
         c, t = net[src].qubit(), net[dst].qubit()
-        if c_in:
-            c.x()
-        if t_in:
-            t.x()
+        for q, label in ((c, st.inputs[0]), (t, st.inputs[1])):
+            for g in _PREPARE[label]:
+                getattr(q, g)()
         epr += P.nonlocal_cnot(net, c, t)
-        good += (c.measure(), t.measure()) == (c_in, t_in ^ c_in)
+        out = (c.measure(st.bases[0]), t.measure(st.bases[1]))
+        parities[i].append(1 - 2 * (sum(out[j] for j in st.parity_of) % 2))
+        if st.bases == ("Z", "Z") and all(x[0] == "Z" for x in st.inputs):
+            c_in, t_in = (int(x == "Z-") for x in st.inputs)
+            table_n += 1
+            table_ok += out == (c_in, t_in ^ c_in)
     wall = time.perf_counter() - t0
-    f = good / shots
-    return ExperimentResult("nonlocal-cnot", shots, "truth_table_fidelity", f, _binomial_stderr(f, shots), wall, 0,
-                            {"control": src, "target": dst, "epr_pairs": epr})
+    f_pro, se = process_fidelity_estimate(settings, [np.array(x) for x in parities])
+    truth = table_ok / table_n if table_n else float("nan")
+    return ExperimentResult("nonlocal-cnot", len(order), "process_fidelity", f_pro, se, wall, 0,
+                            {"control": src, "target": dst, "epr_pairs": epr,
+                             "average_gate_fidelity": round(average_gate_fidelity(f_pro), 6),
+                             "average_gate_fidelity_stderr": round(4 * se / 5, 6),
+                             "truth_table_fidelity": round(truth, 6),
+                             "truth_table_stderr": round(_binomial_stderr(truth, table_n), 6),
+                             "shots_per_setting": per, "settings": len(settings)})
 
 
 def circuit_experiment(net: Network, src: str | None = None, dst: str | None = None, *, shots: int = 200,
@@ -175,6 +203,11 @@ EXPERIMENTS: dict[str, tuple[Any, str]] = {
     "entangle": (entangle_experiment, "entanglement service: route, swap and purify to a target fidelity"),
     "ghz": (ghz_experiment, "GHZ state across nodes; the Mermin value measured across them"),
     "superdense": (superdense_experiment, "superdense coding: two bits per qubit sent"),
-    "nonlocal-cnot": (nonlocal_cnot_experiment, "a CNOT across two nodes (one EPR pair); its truth table"),
+    "nonlocal-cnot": (nonlocal_cnot_experiment, "a CNOT across two nodes (one EPR pair); process and average "
+                                                "gate fidelity, truth table"),
     "circuit": (circuit_experiment, "a distributed GHZ circuit, one qubit per node, nonlocal CNOTs"),
 }
+
+from qemu_net.client import experiments as _experiments  # noqa: E402
+
+_experiments.EXPERIMENTS.update(EXPERIMENTS)

@@ -124,7 +124,9 @@ def swap(net: Network, a: str, middle: str, b: str, **kw: Any) -> ChainDelivery:
 def bell_fidelity(za: np.ndarray, zb: np.ndarray, bases: np.ndarray) -> tuple[float, float]:
     """Estimate F = (1 + <XX> - <YY> + <ZZ>)/4 with |Phi+> from outcomes in matched bases (0 Z, 1 X, 2 Y).
 
-    Returns (estimate, standard error).
+    Returns (estimate, standard error). The variance of each correlation is 4 p (1 - p) / n with the
+    disagreement rate p taken as (k + 1)/(n + 2) (k disagreements of n), so a basis in which every pair
+    agreed still has a non-zero standard error (a sample variance would say 0).
     """
     f, var = 0.25, 0.0
     for code, sign in ((0, 1), (1, 1), (2, -1)):
@@ -132,9 +134,11 @@ def bell_fidelity(za: np.ndarray, zb: np.ndarray, bases: np.ndarray) -> tuple[fl
         n = int(sel.sum())
         if n == 0:
             raise InvalidOperation("need outcomes in each of the Z, X and Y bases")
-        corr = 1 - 2 * (za[sel] ^ zb[sel]).astype(float)
+        differ = (za[sel] ^ zb[sel]).astype(float)
+        corr = 1 - 2 * differ
         f += sign * corr.mean() / 4
-        var += corr.var(ddof=1 if n > 1 else 0) / n / 16
+        p = (differ.sum() + 1) / (n + 2)
+        var += 4 * p * (1 - p) / n / 16
     return float(f), float(np.sqrt(var))
 
 

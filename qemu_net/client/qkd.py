@@ -41,9 +41,10 @@ from qemu_net.qkd.keystore import DeliveredKey
 
 #: run_qkd keyword -> the role message(s) it goes to.
 _BB84_ALICE = frozenset({"n_pulses", "pulse_rate_hz", "block_pulses", "mu", "nu", "p_signal", "p_decoy", "p_vacuum",
-                         "p_z", "sample_fraction", "sample_size", "qber_threshold", "eps_pa", "eve_fraction"})
+                         "p_z", "sample_fraction", "sample_size", "qber_threshold", "eps_pa", "eve_fraction",
+                         "f_ec"})
 _E91_ALICE = frozenset({"n_pairs", "pair_rate_hz", "block_pairs", "visibility", "p_z", "sample_fraction",
-                        "sample_size", "qber_threshold", "chsh_threshold", "eps_pa", "eve_fraction"})
+                        "sample_size", "qber_threshold", "chsh_threshold", "eps_pa", "eve_fraction", "f_ec"})
 PROTOCOLS = ("bb84", "e91")
 
 

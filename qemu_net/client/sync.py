@@ -103,6 +103,11 @@ class Qubit:
         (bit,) = self.node.apply([w.measure_op(self, basis, keep)])
         return bit
 
+    def wait(self, seconds: float) -> None:
+        """Let `seconds` of virtual time pass with this qubit in memory (it decays with its node's T1/T2);
+        its node's clock advances by that much."""
+        self.node.wait([self], seconds)
+
     def send(self, to: str) -> Qubit | None:
         """Send over the quantum link to a neighbour; None if the photon was lost."""
         return self.node.send_qubit(self, to)
@@ -176,6 +181,17 @@ class Node:
 
     def measure(self, qubit: Qubit | str, basis: str = "Z", *, keep: bool = False) -> int:
         return self.apply([w.measure_op(qubit, basis, keep)])[0]
+
+    def wait(self, qubits: Sequence[Qubit | str], seconds: float) -> None:
+        """Let `seconds` of virtual time pass at this node with `qubits` in memory: the clock advances once
+        and each qubit decays over that time with this node's T1/T2 (one call per qubit, so qubits whose
+        states other nodes hold are not gathered in one place)."""
+        if not qubits:
+            raise InvalidOperation("wait needs at least one qubit")
+        first, *rest = qubits
+        self.apply([w.wait_op(first, seconds)])
+        for q in rest:
+            self.apply([w.wait_op(q, 0.0)])  # brought up to the same (advanced) time
 
     def send_qubit(self, qubit: Qubit | str, to: str) -> Qubit | None:
         r = self._call("SendQubit", n.SendQubitRequest(qubit=w.qubit_id(qubit), to=to))
@@ -306,12 +322,17 @@ class Network:
                                   f"finish within {timeout_s + 10:g} s")
         return {name: fut.result() for name, fut in futures.items()}
 
-    def teleport(self, qubit: Qubit, to: str, *, timeout_s: float = 30.0) -> Qubit:
-        """Teleport `qubit` to node `to` (sender role at the qubit's node, receiver role at `to`)."""
+    def teleport(self, qubit: Qubit, to: str, *, pair: tuple[Qubit, Qubit] | None = None,
+                 timeout_s: float = 30.0) -> Qubit:
+        """Teleport `qubit` to node `to` (sender role at the qubit's node, receiver role at `to`).
+
+        `pair`: an existing pair (half at the qubit's node, half at `to`), e.g. one `chain` delivered between
+        non-neighbours; the two roles then need only a classical channel. Default: a new link pair."""
         src = qubit.node.name
+        mine, theirs = (pair[0].id, pair[1].id) if pair is not None else ("", "")
         res = self.run_roles(
-            {to: {"teleport_receive": pr.TeleportReceive(peer=src)},
-             src: {"teleport_send": pr.TeleportSend(peer=to, qubit=qubit.id)}},
+            {to: {"teleport_receive": pr.TeleportReceive(peer=src, pair_qubit=theirs)},
+             src: {"teleport_send": pr.TeleportSend(peer=to, qubit=qubit.id, pair_qubit=mine)}},
             timeout_s=timeout_s,
         )
         return Qubit(self[to], res[to].teleport_receive.qubit)

@@ -6,7 +6,7 @@ Photon loss
 -----------
 A photon survives the fiber *and* is detected with probability ``eta = 10^(-alpha L / 10) * eta_det``
 (`LinkSpec.transmissivity`). A qubit sent over a link arrives after the fiber delay
-``L * FIBER_NS_PER_KM`` (about 5 us/km) and suffers the link's ``transmission_depolarize``.
+``L * n_g / c`` (``group_index`` n_g, default 1.468: 4.897 us/km) and suffers the link's ``transmission_depolarize``.
 
 Heralded EPR generation (our scheme: *one-sided, source at the source end*)
 ---------------------------------------------------------------------------
@@ -18,7 +18,7 @@ F sends the herald back to S over the classical channel. One attempt therefore
   a dark count fakes a herald when the photon was lost. Given a click, a fraction
   ``q = (1 - eta) d / p`` of heralds are false, and a false herald leaves S's half uncorrelated with
   F's (maximally mixed pair), so the delivered state is ``(1 - q) rho_true + q I/4``;
-* occupies the source memory for ``round_trip = L * FIBER_NS_PER_KM + link.latency_ns`` (photon out,
+* occupies the source memory for ``round_trip = L * n_g / c + link.latency_ns`` (photon out,
   herald back), and attempts cannot be faster than the source allows, so the attempt period is
   ``max(1 / attempt_rate_hz, round_trip)`` (one memory qubit per link: the next attempt starts when the
   previous herald -- or its absence -- is known).
@@ -32,6 +32,40 @@ in S's memory, F's half waited the herald's return trip ``link.latency_ns`` in F
 is thus *as of the herald's arrival at S*: stamp both halves with that virtual time. Only the
 successful attempt matters (each attempt re-initialises the source qubit), so the state is the same
 for every pair of a link and is computed once (`EprLinkModel`).
+
+Midpoint heralding (``heralding: single-click`` or ``double-click``)
+--------------------------------------------------------------------
+Both ends emit a photon entangled with their memory towards a station half-way; the station's
+detectors herald and tell both ends. Each photon crosses L/2: ``eta_h = 10^(-alpha L / 20) * eta_det``.
+An attempt occupies both memories for the photon's trip to the station and the herald's return,
+``(L * ns_per_km + latency) / 2``, which is also what each half waits before the herald arrives.
+
+* single-click (one photon, Cabrillo et al. 1999; Humphreys et al. 2018): each memory is in the bright
+  state with population ``alpha``; exactly one click heralds, ``p = 2 alpha eta_h (1 - alpha eta_h)``
+  (~ 2 alpha eta). With probability ``alpha`` both were bright and one photon was lost: the pair is
+  ``|10>`` (in the frame where the ideal pair is |Phi+>), so ``rho = (1 - alpha) rho_source +
+  alpha |10><10|`` and F = (1 - alpha) F_source: the fidelity-rate trade-off.
+* double-click (Barrett & Kok 2005): one photon from each end is detected in each of two rounds,
+  ``p = eta_h^2 / 2``; the pair is the source state (loss only lowers the rate).
+
+Dark counts: a detection window of the station has ``d_eff = 1 - (1 - d)^2`` (two detectors).
+False heralds (maximally mixed pair) occur with probability ``(1 - p) d_eff`` (source, single-click) or,
+to first order, ``eta_h d_eff + d_eff^2`` (double-click: one round's photon replaced by a dark count).
+
+SPDC multi-pair emission (``spdc_mean_pair_number`` lambda > 0, one-sided heralding)
+----------------------------------------------------------------------------------
+A thermal pair source emits n pairs with probability lambda^n / (1 + lambda)^(n + 1); the herald
+(at least one photon detected) has probability ``lambda eta / (1 + lambda eta)``. In the
+low-efficiency limit a fraction ``lambda / (1 + 2 lambda)`` of coincidences are accidental (photons of
+different pairs), uncorrelated: ``rho = (1 - a) rho_source + a I/4`` -- a visibility
+``(1 + lambda)/(1 + 2 lambda)`` and a QBER contribution ``a / 2`` in every basis.
+
+Detector dead time (``detector_dead_time_ns`` tau)
+--------------------------------------------------
+After each click the detector is blind for tau; attempts in that time cannot herald. Every pair
+therefore costs ``ceil(tau / period)`` extra attempt periods: the pair rate is
+``R / (1 + R tau')`` with R = p / period and tau' = ceil(tau / period) * period, the
+non-paralysable saturation (it tends to 1 / tau').
 
 Misalignment (``misalignment_error``) is a QKD detector effect and is not applied here.
 
@@ -48,7 +82,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qemu_net.errors import InvalidOperation
-from qemu_net.network.topology import FIBER_NS_PER_KM, LinkSpec
+from qemu_net.network.topology import LinkSpec
 from qemu_net.quantum.noise import (
     apply_superop_dm,
     depolarize_kraus,
@@ -104,8 +138,8 @@ def transmission_superop(link: LinkSpec) -> np.ndarray | None:
 
 
 def fiber_delay_ns(link: LinkSpec) -> float:
-    """Time a photon (a qubit) needs to cross the fiber: L * 5 us/km."""
-    return link.length_km * FIBER_NS_PER_KM
+    """Time a photon (a qubit) needs to cross the fiber: L * n_g / c (``link.ns_per_km``)."""
+    return link.length_km * link.ns_per_km
 
 
 def classical_arrival_ns(send_ns: float, link: LinkSpec) -> float:
@@ -118,14 +152,37 @@ def qubit_arrival_ns(send_ns: float, link: LinkSpec) -> float:
     return send_ns + fiber_delay_ns(link)
 
 
+def midpoint(link: LinkSpec) -> bool:
+    """True if the link heralds at a station half-way (single- or double-click)."""
+    return link.heralding != "source"
+
+
 def round_trip_ns(link: LinkSpec) -> float:
-    """Photon out over the fiber plus herald back over the classical channel."""
-    return fiber_delay_ns(link) + link.latency_ns
+    """Photon out plus herald back: over the whole link (one-sided) or to the midpoint and back."""
+    t = fiber_delay_ns(link) + link.latency_ns
+    return t / 2 if midpoint(link) else t
 
 
 def attempt_period_ns(link: LinkSpec) -> float:
     """Virtual time one EPR attempt occupies: max(1 / attempt_rate_hz, round trip)."""
     return max(1e9 / link.attempt_rate_hz, round_trip_ns(link))
+
+
+def dead_time_attempts(link: LinkSpec) -> int:
+    """Attempt periods lost after each click to the detector's dead time: ceil(tau / period)."""
+    if link.detector_dead_time_ns <= 0:
+        return 0
+    return math.ceil(link.detector_dead_time_ns / attempt_period_ns(link) - 1e-12)
+
+
+def saturated_pair_rate_hz(link: LinkSpec) -> float:
+    """Mean heralded pairs per second: R / (1 + R tau'), R = p / period, tau' = dead attempts * period."""
+    period_s = attempt_period_ns(link) * 1e-9
+    p = herald_probability(link)
+    if p == 0:
+        return 0.0
+    r = p / period_s
+    return r / (1 + r * dead_time_attempts(link) * period_s)
 
 
 def herald_delay_ns(link: LinkSpec, attempts: int) -> float:
@@ -139,7 +196,7 @@ def herald_delay_ns(link: LinkSpec, attempts: int) -> float:
 class QubitChannelModel:
     """What a qubit sent over a link suffers, precomputed from its LinkSpec (see the module docstring).
 
-    ``survival`` = 10^(-alpha L / 10) * eta_det; ``delay_ns`` = L * 5 us/km (the fiber, not the classical
+    ``survival`` = 10^(-alpha L / 10) * eta_det; ``delay_ns`` = L * n_g / c (the fiber, not the classical
     channel's possibly overridden latency); ``superop`` = the transmission depolarising channel or None.
     """
 
@@ -162,18 +219,58 @@ class QubitChannelModel:
 # ------------------------------------------------------------------------------- heralding
 
 
-def herald_probability(link: LinkSpec) -> float:
-    """Per-attempt click probability: eta + (1 - eta) * dark_count_probability."""
+def half_link_survival(link: LinkSpec) -> float:
+    """eta_h = 10^(-alpha L / 20) * eta_det: a photon reaches the midpoint station and is detected."""
+    return survival_probability(link.length_km / 2, link.attenuation_db_per_km, link.detector_efficiency)
+
+
+def true_herald_probability(link: LinkSpec) -> float:
+    """Per-attempt probability of a herald that came from a real photon (see the module docstring)."""
+    if link.heralding == "single-click":
+        a_eta = link.bright_state_alpha * half_link_survival(link)
+        return 2 * a_eta * (1 - a_eta)
+    if link.heralding == "double-click":
+        return half_link_survival(link) ** 2 / 2
     eta = photon_survival_probability(link)
-    return eta + (1 - eta) * link.dark_count_probability
+    lam = link.spdc_mean_pair_number
+    if lam > 0:
+        return lam * eta / (1 + lam * eta)
+    return eta
+
+
+def false_herald_probability(link: LinkSpec) -> float:
+    """Per-attempt probability of a herald made by dark counts alone."""
+    d = link.dark_count_probability
+    if link.heralding == "source":
+        return (1 - true_herald_probability(link)) * d
+    d_eff = 1 - (1 - d) ** 2
+    if link.heralding == "single-click":
+        return (1 - true_herald_probability(link)) * d_eff
+    return min(half_link_survival(link) * d_eff + d_eff**2, 1 - true_herald_probability(link))
+
+
+def herald_probability(link: LinkSpec) -> float:
+    """Per-attempt click probability: true heralds plus dark-count heralds.
+
+    One-sided, single-emitter source: eta + (1 - eta) * dark_count_probability.
+    """
+    return true_herald_probability(link) + false_herald_probability(link)
 
 
 def false_herald_fraction(link: LinkSpec) -> float:
-    """Fraction of heralds that were dark counts: (1 - eta) d / p_herald (0 when there is no click)."""
+    """Fraction of heralds that were dark counts (0 when there is no click)."""
     p = herald_probability(link)
     if p == 0:
         return 0.0
-    return (1 - photon_survival_probability(link)) * link.dark_count_probability / p
+    return false_herald_probability(link) / p
+
+
+def accidental_fraction(link: LinkSpec) -> float:
+    """SPDC accidental-coincidence fraction lambda / (1 + 2 lambda) (0 for a single-emitter source)."""
+    lam = link.spdc_mean_pair_number
+    if lam <= 0 or midpoint(link):
+        return 0.0
+    return lam / (1 + 2 * lam)
 
 
 def _geometric(rng: np.random.Generator, p: float, cap: int, size: int | None = None) -> np.ndarray | int:
@@ -220,21 +317,32 @@ def epr_pair_state(
 ) -> np.ndarray:
     """The delivered pair's density matrix (4x4; qubit 0 at the source end, qubit 1 at the far end).
 
-    Source state -> depolarize(transmission_depolarize) on qubit 1 -> false-herald mixing with I/4 ->
-    memory decoherence of qubit 0 for ``source_wait_ns`` (default: the round trip) with source_node's
-    T1/T2 and of qubit 1 for ``far_wait_ns`` (default: link.latency_ns) with far_node's. A node of
+    Source state -> single-click contamination (1 - alpha) rho + alpha |10><10| (single-click only) ->
+    SPDC accidentals (1 - a) rho + a I/4 -> depolarize(transmission_depolarize) on qubit 1 ->
+    false-herald mixing with I/4 -> memory decoherence of qubit 0 for ``source_wait_ns`` (default: the
+    round trip; midpoint: to the station and back) with source_node's T1/T2 and of qubit 1 for
+    ``far_wait_ns`` (default: link.latency_ns; midpoint: the same as qubit 0) with far_node's. A node of
     None has a perfect memory.
     """
     rho = to_tensor(source_state(link))
+    if link.heralding == "single-click":
+        a = link.bright_state_alpha
+        bright = np.zeros((4, 4), dtype=np.complex128)
+        bright[2, 2] = 1.0  # |10>: both bright, one photon lost (in the frame of |Phi+>)
+        rho = (1 - a) * rho + a * to_tensor(bright)
+    acc = accidental_fraction(link)
+    if acc > 0:
+        rho = (1 - acc) * rho + acc * to_tensor(np.eye(4, dtype=np.complex128) / 4)
     sop = transmission_superop(link)
     if sop is not None:
         rho = apply_superop_dm(rho, sop, (1,))
     q = false_herald_fraction(link)
     if q > 0:
         rho = (1 - q) * rho + q * to_tensor(np.eye(4, dtype=np.complex128) / 4)
+    far_default = round_trip_ns(link) if midpoint(link) else link.latency_ns
     waits = (
         round_trip_ns(link) if source_wait_ns is None else source_wait_ns,
-        link.latency_ns if far_wait_ns is None else far_wait_ns,
+        far_default if far_wait_ns is None else far_wait_ns,
     )
     for axis, (node, wait) in enumerate(zip((source_node, far_node), waits)):
         if node is not None and wait > 0 and (node.t1_s is not None or node.t2_s is not None):
@@ -273,6 +381,8 @@ class EprLinkModel:
     round_trip_ns: float
     max_attempts: int
     rho: np.ndarray = field(repr=False, compare=False)
+    #: Attempt periods each pair loses to the detector's dead time after the previous click.
+    dead_attempts: int = 0
 
     @classmethod
     def from_specs(
@@ -300,6 +410,7 @@ class EprLinkModel:
             round_trip_ns=round_trip_ns(link),
             max_attempts=link.max_attempts,
             rho=rho,
+            dead_attempts=dead_time_attempts(link),
         )
 
     @property
@@ -321,13 +432,16 @@ class EprLinkModel:
         k = _geometric(rng, self.p_herald, self.max_attempts)
         if not k:
             return None
-        return HeraldedPair(attempts=int(k), delay_ns=int(k) * self.period_ns, rho=self.rho.copy())
+        return HeraldedPair(attempts=int(k), delay_ns=(int(k) + self.dead_attempts) * self.period_ns,
+                            rho=self.rho.copy())
 
     def sample_batch(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Attempts (int64, 0 = capped) and herald delays (float64, from each pair's own start) for n pairs."""
+        """Attempts (int64, 0 = capped) and herald delays (float64, from each pair's own start) for n pairs.
+
+        A delay includes the attempts lost to the detector's dead time (`dead_attempts`) before the pair."""
         k = _geometric(rng, self.p_herald, self.max_attempts, size=n)
         k = np.asarray(k, dtype=np.int64)
-        delays = np.where(k > 0, k, self.max_attempts) * self.period_ns
+        delays = (np.where(k > 0, k, self.max_attempts) + self.dead_attempts) * self.period_ns
         return k, delays
 
 
@@ -395,7 +509,14 @@ __all__ = [
     "EprLinkModel",
     "HeraldedPair",
     "QubitChannelModel",
+    "accidental_fraction",
     "attempt_period_ns",
+    "dead_time_attempts",
+    "false_herald_probability",
+    "half_link_survival",
+    "midpoint",
+    "saturated_pair_rate_hz",
+    "true_herald_probability",
     "classical_arrival_ns",
     "epr_batch_outcomes",
     "epr_pair_state",

@@ -23,8 +23,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from qemu_net.errors import TopologyError
 
-#: Speed of light in fiber: a signal needs about 5 microseconds per kilometre (n ~ 1.47).
-FIBER_NS_PER_KM = 5_000.0
+#: Speed of light in vacuum, km per second (exact, SI).
+SPEED_OF_LIGHT_KM_PER_S = 299_792.458
+#: Group index of standard single-mode fiber (SMF-28 class) near 1550 nm; the default of every link.
+DEFAULT_GROUP_INDEX = 1.468
+
+
+def fiber_ns_per_km(group_index: float = DEFAULT_GROUP_INDEX) -> float:
+    """Time light needs per kilometre of fiber: n_g / c, in ns (4896.7 ns/km at n_g = 1.468)."""
+    return group_index * 1e9 / SPEED_OF_LIGHT_KM_PER_S
+
+
+#: Light in standard fiber (group index 1.468): about 4.9 microseconds per kilometre.
+FIBER_NS_PER_KM = fiber_ns_per_km()
 
 Probability = float
 
@@ -33,9 +44,37 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class NodeSpec(_Strict):
-    """One network node: a process with a quantum memory."""
+def _apply_preset(kind: str, data: Any) -> Any:
+    """Before validation: fill the keys a ``preset`` sets that the document does not set itself."""
+    if not isinstance(data, dict) or data.get("preset") is None:
+        return data
+    from qemu_net.network.presets import preset_values
 
+    values = preset_values(kind, data["preset"])
+    if values is None:  # unknown name: the field validator reports it at <path>.preset
+        return data
+    return {**values, **data}
+
+
+def _known_preset(kind: str, v: str | None) -> str | None:
+    if v is None:
+        return v
+    from qemu_net.network.presets import PRESETS
+
+    if v not in PRESETS or kind not in PRESETS[v].values_by_kind:
+        names = sorted(n for n, p in PRESETS.items() if kind in p.values_by_kind)
+        raise ValueError(f"unknown {kind} preset {v!r}; known: {', '.join(names)}")
+    return v
+
+
+class NodeSpec(_Strict):
+    """One network node: a process with a quantum memory.
+
+    ``preset`` (e.g. ``nv-delft-2021``, ``ideal``) fills every node key it defines (see docs/hardware.md)
+    that the node does not set itself, so each value stays overridable.
+    """
+
+    preset: str | None = None
     name: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
     #: ``host:port`` where the node serves gRPC. Empty: chosen by the launcher (`qnet up` picks free
     #: loopback ports; Kubernetes uses the StatefulSet's DNS names).
@@ -53,6 +92,16 @@ class NodeSpec(_Strict):
     gate_2q_duration_ns: float = Field(default=0.0, ge=0)
     measure_error: Probability = Field(default=0.0, ge=0, le=1)
     measure_duration_ns: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        return _apply_preset("node", data)
+
+    @field_validator("preset")
+    @classmethod
+    def _preset_known(cls, v: str | None) -> str | None:
+        return _known_preset("node", v)
 
     @model_validator(mode="after")
     def _t2_bounded_by_t1(self) -> NodeSpec:
@@ -73,11 +122,31 @@ class NodeSpec(_Strict):
         )
 
 
-class LinkSpec(_Strict):
-    """A fiber between two nodes: a quantum channel and a classical channel side by side."""
+HERALDING = ("source", "single-click", "double-click")
 
+
+class LinkSpec(_Strict):
+    """A fiber between two nodes: a quantum channel and a classical channel side by side.
+
+    ``preset`` (e.g. ``telecom-qkd``, ``ideal``) fills every link key it defines that the link does not
+    set itself (see docs/hardware.md).
+    """
+
+    preset: str | None = None
     nodes: tuple[str, str]
     length_km: float = Field(default=0.0, ge=0)
+    #: Group index of the fiber: light needs n_g / c per km (4.897 us/km at the default 1.468).
+    group_index: float = Field(default=DEFAULT_GROUP_INDEX, ge=1, le=5)
+    #: Where EPR generation is heralded: ``source`` (one-sided: the source end emits, the far end's
+    #: detector heralds), ``single-click`` or ``double-click`` (Barrett-Kok) at a station half-way.
+    heralding: str = Field(default="source", pattern=r"^(source|single-click|double-click)$")
+    #: Bright-state population alpha of the single-click scheme: fidelity 1 - alpha, success ~ 2 alpha eta.
+    bright_state_alpha: Probability = Field(default=0.1, gt=0, le=0.5)
+    #: Mean pair number per attempt of an SPDC source (thermal statistics); 0: a single-emitter source
+    #: (no multi-pair emission).
+    spdc_mean_pair_number: float = Field(default=0.0, ge=0, le=10)
+    #: Detector dead time after each click (non-paralysable): count rates saturate at 1 / dead time.
+    detector_dead_time_ns: float = Field(default=0.0, ge=0)
     attenuation_db_per_km: float = Field(default=0.2, ge=0)
     #: How the EPR source's imperfection is modelled: ``werner`` (depolarised pair of fidelity
     #: ``source_fidelity``) or ``dephased`` (Bell-diagonal with only a phase flip).
@@ -91,8 +160,18 @@ class LinkSpec(_Strict):
     misalignment_error: Probability = Field(default=0.0, ge=0, le=0.5)
     attempt_rate_hz: float = Field(default=1e6, gt=0)
     max_attempts: int = Field(default=1_000_000, ge=1)
-    #: The classical channel's one-way latency; ``null`` derives it from the length (5 us/km).
+    #: The classical channel's one-way latency; ``null`` derives it from the length (group index).
     classical_latency_ns: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        return _apply_preset("link", data)
+
+    @field_validator("preset")
+    @classmethod
+    def _preset_known(cls, v: str | None) -> str | None:
+        return _known_preset("link", v)
 
     @field_validator("nodes")
     @classmethod
@@ -100,6 +179,11 @@ class LinkSpec(_Strict):
         if v[0] == v[1]:
             raise ValueError(f"a link from {v[0]!r} to itself is not allowed")
         return v
+
+    @property
+    def ns_per_km(self) -> float:
+        """Light's delay per km of this fiber: group_index / c."""
+        return fiber_ns_per_km(self.group_index)
 
     @property
     def transmissivity(self) -> float:
@@ -110,7 +194,7 @@ class LinkSpec(_Strict):
     def latency_ns(self) -> float:
         if self.classical_latency_ns is not None:
             return self.classical_latency_ns
-        return self.length_km * FIBER_NS_PER_KM
+        return self.length_km * self.ns_per_km
 
 
 class ClassicalLinkSpec(_Strict):
@@ -118,6 +202,7 @@ class ClassicalLinkSpec(_Strict):
 
     nodes: tuple[str, str]
     length_km: float = Field(default=0.0, ge=0)
+    group_index: float = Field(default=DEFAULT_GROUP_INDEX, ge=1, le=5)
     latency_ns: float | None = Field(default=None, ge=0)
 
     @field_validator("nodes")
@@ -129,7 +214,7 @@ class ClassicalLinkSpec(_Strict):
 
     @property
     def effective_latency_ns(self) -> float:
-        return self.latency_ns if self.latency_ns is not None else self.length_km * FIBER_NS_PER_KM
+        return self.latency_ns if self.latency_ns is not None else self.length_km * fiber_ns_per_km(self.group_index)
 
 
 class Topology(_Strict):
@@ -141,6 +226,30 @@ class Topology(_Strict):
     classical_links: tuple[ClassicalLinkSpec, ...] = ()
     #: Seed for every random choice in the network; each node derives its own stream from it.
     seed: int = Field(default=0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _network_preset(cls, data: Any) -> Any:
+        """A top-level ``preset`` applies to every node and link that names none of its own."""
+        if not isinstance(data, dict) or data.get("preset") is None:
+            return data
+        data = dict(data)
+        name = data.pop("preset")
+
+        def fill(items: Any, wrap: str) -> Any:
+            if not isinstance(items, (list, tuple)):
+                return items
+            out = []
+            for x in items:
+                x = {wrap: x} if isinstance(x, (str, list, tuple)) else x
+                out.append({"preset": name, **x} if isinstance(x, dict) else x)
+            return out
+
+        if "nodes" in data:
+            data["nodes"] = fill(data["nodes"], "name")
+        if "links" in data:
+            data["links"] = fill(data["links"], "nodes")
+        return data
 
     @field_validator("nodes", mode="before")
     @classmethod
@@ -306,11 +415,17 @@ def topology_from_env(var: str = "QNET_TOPOLOGY") -> Topology:
     return load_topology(value)
 
 
+#: Hardware preset of every node and link of the embedded default network (see docs/hardware.md).
+DEFAULT_PRESET = "siv-harvard-2024"
+
+
 def default_topology() -> Topology:
-    """The embedded default: alice -- repeater -- bob over 10 km fibers."""
+    """The embedded default: alice -- repeater -- bob over 10 km telecom fibers, with realistic hardware
+    (every node and link uses the `DEFAULT_PRESET` preset; ``preset: ideal`` gives the noiseless network)."""
     return parse_topology(
         {
             "name": "demo",
+            "preset": DEFAULT_PRESET,
             "nodes": ["alice", "repeater", "bob"],
             "links": [
                 {"nodes": ["alice", "repeater"], "length_km": 10},
@@ -333,7 +448,12 @@ def chain_topology(n: int, *, length_km: float = 1.0, name: str = "chain", **lin
 
 
 __all__ = [
+    "DEFAULT_GROUP_INDEX",
+    "DEFAULT_PRESET",
     "FIBER_NS_PER_KM",
+    "HERALDING",
+    "SPEED_OF_LIGHT_KM_PER_S",
+    "fiber_ns_per_km",
     "ClassicalLinkSpec",
     "LinkSpec",
     "NodeSpec",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import threading
+
+from qemu_net.errors import InvalidOperation
 
 
 class VirtualClock:
@@ -19,13 +22,28 @@ class VirtualClock:
         """Move to at least `t_ns` (e.g. a message's arrival time); return the new time."""
         with self._lock:
             if t_ns > self._now:
-                self._now = int(round(t_ns))
+                self._now = _checked(t_ns)
             return self._now
 
     def advance_by(self, dt_ns: float) -> int:
         """Let `dt_ns` pass (a gate's duration); return the new time."""
-        if dt_ns < 0:
-            raise ValueError("time cannot go backwards")
+        if not dt_ns >= 0:  # also refuses NaN
+            raise InvalidOperation(f"virtual time cannot go backwards (a step of {dt_ns} ns)")
         with self._lock:
-            self._now += int(round(dt_ns))
+            self._now = _checked(self._now + dt_ns)
             return self._now
+
+
+#: The latest virtual time a clock reaches (2^62 ns, about 146 years): it stays a valid int64 on the
+#: wire with room for latencies added to it.
+MAX_NS = 2**62
+
+
+def _checked(t_ns: float) -> int:
+    """`t_ns` as an integer time, refused (the clock unchanged) when it is not finite or past MAX_NS."""
+    if not math.isfinite(t_ns) or t_ns > MAX_NS:
+        raise InvalidOperation(
+            f"virtual time would reach {t_ns:.6g} ns, past the clock's limit of {MAX_NS} ns (about 146 years): "
+            "a rate or duration in the request is too small or too large"
+        )
+    return int(round(t_ns))

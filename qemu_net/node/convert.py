@@ -93,7 +93,18 @@ class DiscardOp:
     qubit: str
 
 
-Op = GateOp | MeasureOp | ResetOp | DiscardOp
+@dataclass(frozen=True)
+class WaitOp:
+    """The qubit idles in memory for `duration_ns` (the location's clock advances by it)."""
+
+    qubit: str
+    duration_ns: int
+
+
+#: The longest single wait (about 11.6 days of virtual time).
+MAX_WAIT_NS = 10**15
+
+Op = GateOp | MeasureOp | ResetOp | DiscardOp | WaitOp
 
 
 def unitary_from_proto(gate: t.Gate, n_qubits: int) -> np.ndarray:
@@ -151,7 +162,12 @@ def op_from_proto(op: t.Operation) -> Op:
         return ResetOp(qubits[0])
     if kind == "discard":
         return DiscardOp(qubits[0])
-    raise InvalidOperation("operation has no kind: give a gate, measure, reset or discard")
+    if kind == "wait":
+        d = op.wait.duration_ns
+        if not 0 <= d <= MAX_WAIT_NS:
+            raise InvalidOperation(f"wait duration_ns must be between 0 and {MAX_WAIT_NS}, got {d}")
+        return WaitOp(qubits[0], d)
+    raise InvalidOperation("operation has no kind: give a gate, measure, reset, discard or wait")
 
 
 def ops_from_proto(ops: Sequence[t.Operation]) -> list[Op]:
@@ -271,4 +287,6 @@ def op_to_proto(op: Op) -> t.Operation:
         return t.Operation(qubits=[op.qubit], measure=t.Measure(basis=BASIS_CODES[op.basis], keep=op.keep))
     if isinstance(op, ResetOp):
         return t.Operation(qubits=[op.qubit], reset=t.Reset())
+    if isinstance(op, WaitOp):
+        return t.Operation(qubits=[op.qubit], wait=t.Wait(duration_ns=op.duration_ns))
     return t.Operation(qubits=[op.qubit], discard=t.Discard())

@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -87,7 +88,9 @@ class Peers(Protocol):
     def update_holder(self, node: str, qubits: list[str], holder: str, sizes: dict[str, int],
                       epochs: dict[str, int]) -> None: ...
     def arrive(self, node: str, qubits: Sequence[Arriving], now_ns: int, state: Shipment | None = None,
-               adopt: Sequence[Shipment] = (), *, deadline: float) -> None: ...
+               adopt: Sequence[Shipment] = (), *, deadline: float) -> int | None:
+        """Tell `node` of qubits now located there; returns its clock after the arrival (if it says)."""
+        ...
     def deliver_classical(self, node: str, msg: Message, attached: Attachment | None = None, *,
                           deadline: float) -> None: ...
     def deliver_epr_outcomes(self, node: str, batch_id: str, outcomes: bytes, bases: bytes, now_ns: int, *,
@@ -125,13 +128,16 @@ class NodeCore:
         self._cond = threading.Condition(threading.RLock())
         self._draining = False
         self._ids = itertools.count(1)
+        #: This process's incarnation: qubit ids carry it, so ids from before a restart name no qubit of ours.
+        self.incarnation = secrets.token_hex(3)
+        self._id_prefix = f"{name}.{self.incarnation}."
         #: Every node's noise model: the holder of a group applies each qubit's *location* model.
         noise = {n.name: NoiseModel.from_node_spec(n) for n in topology.nodes}
         # The node's memory size is enforced by the directory (qubits located here), not the register:
         # a holder may hold halves located elsewhere.
         register = Register(capacity=2**62, seed=int(self.seed_seq.generate_state(1)[0]))
         self.held = Holdings(name, register, noise)
-        self.directory = Directory(name, self.held)
+        self.directory = Directory(name, self.held, self._id_prefix)
         self.ownership = Ownership(name, self._cond, self.held, self.directory, peers, lambda: self._draining)
         #: Counters read by the Prometheus collector (qemu_net.node.metrics).
         self.metrics_lock = threading.Lock()
@@ -151,7 +157,9 @@ class NodeCore:
         return self.held.register
 
     def new_qubit_id(self) -> str:
-        return f"{self.name}.{next(self._ids)}"
+        """``<node>.<incarnation>.<n>``: the incarnation (random per process start) makes ids of a node that
+        restarted differ from every id of its earlier run."""
+        return f"{self._id_prefix}{next(self._ids)}"
 
     def _count_epr(self, peer: str, kind: str, count: int) -> None:
         with self.metrics_lock:
@@ -321,8 +329,8 @@ class NodeCore:
 
         At the send time (this node's clock) the qubit's memory decoherence is brought up to date with
         this node's T1/T2; it is then lost with probability 1 - 10^(-aL/10) eta_det (one uniform from the
-        node's stream) or suffers the link's transmission noise, and arrives ``L * 5 us/km`` later, stamped
-        with its arrival time (no memory decay in flight). A lost qubit is traced out of its group, nothing
+        node's stream) or suffers the link's transmission noise, and arrives after the fiber delay
+        (``L * n_g / c``, about 4.9 us/km), stamped with its arrival time (no memory decay in flight). A lost qubit is traced out of its group, nothing
         is kept; the receiver still hears of the (empty) arrival, so its clock reaches the arrival time.
 
         The send is applied where the group's state is: this node first becomes its holder (so the decay
@@ -362,7 +370,7 @@ class NodeCore:
             self.ownership.release(txn)
         arriving = [] if lost else [Arriving(q, to if shipment else self.name, size)]
         try:
-            self.peers.arrive(to, arriving, arrival, shipment, deadline=deadline)
+            there_ns = self.peers.arrive(to, arriving, arrival, shipment, deadline=deadline)
         except Exception:
             if lost:
                 return lost, arrival  # nothing arrives anyway; only the receiver's clock missed the news
@@ -375,6 +383,12 @@ class NodeCore:
                 cond.notify_all()
             raise
         if not lost and shipment is None:
+            with cond:
+                # Still ours and untouched since: its time in `to`'s memory starts at `to`'s clock when it
+                # arrived (a clock ahead of the arrival time is skew, not storage).
+                if q in held and held.located_at.get(q) == to and held.register.last_ns(q) == arrival \
+                        and there_ns and there_ns > arrival:
+                    held.register.stamp(q, there_ns)
             # A group now located entirely at `to` (e.g. both halves of a pair) moves there.
             self._push([q], outbox, deadline)
         return lost, arrival
@@ -581,6 +595,12 @@ class NodeCore:
                     raise InvalidOperation(f"qubit {a.qubit!r} is already located at {self.name!r}")
             if state is not None:
                 held.receive(state)
+            # A qubit is in this node's memory from the moment it arrives *in this node's time*: if our clock
+            # is already past its arrival, the difference is clock skew between the nodes, not storage.
+            here_now = self.clock.now()
+            for a in qubits:
+                if a.qubit in held and held.register.last_ns(a.qubit) < here_now:
+                    held.register.stamp(a.qubit, here_now)
             halves, tags = [], []
             for a in qubits:
                 # A group pushed here before this news arrived (from another thread of the sender) is ours.

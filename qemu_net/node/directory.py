@@ -30,8 +30,10 @@ def _remember(d: collections.OrderedDict[str, str], q: str, v: str) -> None:
 class Directory:
     """Qubits located at one node (lock held for every call)."""
 
-    def __init__(self, name: str, holdings: Holdings) -> None:
+    def __init__(self, name: str, holdings: Holdings, id_prefix: str = "") -> None:
         self.name = name
+        self._own_prefix = f"{name}."
+        self._id_prefix = id_prefix or self._own_prefix
         self._held = holdings
         self.holder: dict[str, str] = {}
         self.epoch: dict[str, int] = {}
@@ -91,6 +93,12 @@ class Directory:
                 f"qubit {q!r} is located at node {where!r}, not at {self.name!r}: operate on it there",
                 qubit=q,
                 location=where,
+            )
+        if q.startswith(self._own_prefix) and not q.startswith(self._id_prefix):
+            raise QubitNotFound(
+                f"qubit {q!r} belongs to an earlier run of node {self.name!r}, which has restarted since: its "
+                f"state is lost (qubits of this run are named {self._id_prefix}<n>)",
+                qubit=q,
             )
         raise QubitNotFound(f"no qubit {q!r} at node {self.name!r}", qubit=q)
 

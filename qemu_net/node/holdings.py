@@ -14,7 +14,7 @@ import collections
 from collections.abc import Iterable, Sequence
 
 from qemu_net.errors import QubitNotFound
-from qemu_net.node.convert import DiscardOp, GateOp, MeasureOp, Op, ResetOp
+from qemu_net.node.convert import DiscardOp, GateOp, MeasureOp, Op, ResetOp, WaitOp
 from qemu_net.node.transit import Shipment, Txn
 from qemu_net.quantum.noise import NoiseModel
 from qemu_net.quantum.register import GroupState, Register
@@ -167,6 +167,8 @@ class Holdings:
             elif isinstance(op, DiscardOp):
                 reg.discard(op.qubit)
                 self.forget(op.qubit)
+            elif isinstance(op, WaitOp):
+                t += op.duration_ns  # the decay over it is applied just below
             if memory:
                 reg.advance([q for q in qs if q in reg], t, self.superop_for_wait)
         return outcomes, t
@@ -177,7 +179,7 @@ class Holdings:
         share a group (a 2-qubit gate merges; measurement, reset and discard split), else []. Only a
         regrouped group can become one to push back to its location, so a batch of 1-qubit gates (the
         commonest forward) skips that bookkeeping."""
-        if all(isinstance(op, GateOp) and len(op.qubits) == 1 for op in ops):
+        if all((isinstance(op, GateOp) and len(op.qubits) == 1) or isinstance(op, WaitOp) for op in ops):
             return []
         out: list[str] = []
         for q in qs:

@@ -184,8 +184,8 @@ class GrpcPeers:
         adopt: Sequence[Shipment] = (),
         *,
         deadline: float,
-    ) -> None:
-        self._call(node, "Arrive", self._arrive_request(qubits, now_ns, state, adopt), deadline)
+    ) -> int:
+        return self._call(node, "Arrive", self._arrive_request(qubits, now_ns, state, adopt), deadline).virtual_time_ns
 
     def _arrive_request(
         self,

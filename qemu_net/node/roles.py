@@ -71,14 +71,16 @@ from qemu_net.protocols import teleport as _teleport  # noqa: E402
 @role(pr.TeleportSend, "teleport_send")
 def _teleport_send(ctx: CoreContext, p: pr.TeleportSend) -> pr.TeleportSendResult:
     _require_peer(ctx, p.peer)
-    m1, m2 = _teleport.teleport_send(ctx, peer=p.peer, qubit=p.qubit, session=ctx.session, timeout_s=ctx.timeout_s)
+    m1, m2 = _teleport.teleport_send(ctx, peer=p.peer, qubit=p.qubit, session=ctx.session, timeout_s=ctx.timeout_s,
+                                     pair_qubit=p.pair_qubit)
     return pr.TeleportSendResult(m1=m1, m2=m2)
 
 
 @role(pr.TeleportReceive, "teleport_receive")
 def _teleport_receive(ctx: CoreContext, p: pr.TeleportReceive) -> pr.TeleportReceiveResult:
     _require_peer(ctx, p.peer)
-    q = _teleport.teleport_receive(ctx, peer=p.peer, session=ctx.session, timeout_s=ctx.timeout_s)
+    q = _teleport.teleport_receive(ctx, peer=p.peer, session=ctx.session, timeout_s=ctx.timeout_s,
+                                   pair_qubit=p.pair_qubit)
     return pr.TeleportReceiveResult(qubit=q)
 
 # ----------------------------------------------------------------------------- protocol suite (issue 4)

@@ -27,9 +27,9 @@ from qemu_net.qkd import BB84Params, E91Params, QkdResult, bb84_alice, bb84_bob,
 from qemu_net.qkd.postprocess import Channel
 
 _BB84_OPTIONAL = ("pulse_rate_hz", "mu", "nu", "p_signal", "p_decoy", "p_vacuum", "p_z", "sample_fraction",
-                  "qber_threshold", "eps_pa")
+                  "qber_threshold", "eps_pa", "f_ec")
 _E91_OPTIONAL = ("pair_rate_hz", "visibility", "p_z", "sample_fraction", "qber_threshold", "chsh_threshold",
-                 "eps_pa")
+                 "eps_pa", "f_ec")
 
 
 def _optional(msg: Any, names: tuple[str, ...]) -> dict[str, Any]:

@@ -184,11 +184,13 @@ class ArrivedTrain:
     misalignment_error: float = 0.0
     #: Number of arrived pulses Eve measured and resent (a simulation statistic, not sent to Bob).
     eve_attacked: int = 0
+    #: Slots Bob's detectors stay blind after each registered click (dead time x pulse rate, rounded up).
+    dead_slots: int = 0
 
     def to_bytes(self) -> bytes:
         meta = {"kind": "arrived_train", "n_slots": self.n_slots,
                 "dark_count_probability": self.dark_count_probability,
-                "misalignment_error": self.misalignment_error}
+                "misalignment_error": self.misalignment_error, "dead_slots": self.dead_slots}
         pol = (self.bits | (self.bases << 1)).astype(np.uint8)
         return wire.pack(meta, {"indices": self.indices.astype(np.uint32, copy=False),
                                 "photons": self.photons.astype(np.uint8, copy=False), "pol": pol})
@@ -200,7 +202,8 @@ class ArrivedTrain:
             raise InvalidOperation("payload is not an arrived pulse train")
         pol = arr["pol"]
         return cls(int(meta["n_slots"]), arr["indices"], arr["photons"], pol & 1, (pol >> 1) & 1,
-                   float(meta["dark_count_probability"]), float(meta["misalignment_error"]))
+                   float(meta["dark_count_probability"]), float(meta["misalignment_error"]),
+                   dead_slots=int(meta.get("dead_slots", 0)))
 
 
 def _ztp_cdf(m: float, kmax: int = 255) -> np.ndarray:
@@ -228,10 +231,12 @@ def _uniform_below(u_n: int, thresholds: np.ndarray, cls: np.ndarray, rng: np.ra
 
 
 def transmit(
-    train: PulseTrain, link: LinkSpec, *, eve_fraction: float = 0.0, rng: np.random.Generator
+    train: PulseTrain, link: LinkSpec, *, eve_fraction: float = 0.0, rng: np.random.Generator,
+    pulse_rate_hz: float | None = None,
 ) -> ArrivedTrain:
     """Send a pulse train through `link` (loss, detector efficiency) with an optional intercept-resend
-    attack on a fraction of pulses; returns what arrives at Bob's detectors."""
+    attack on a fraction of pulses; returns what arrives at Bob's detectors. With `pulse_rate_hz`, the
+    link's ``detector_dead_time_ns`` blinds Bob's detectors for ceil(tau x rate) slots after each click."""
     _check_prob("eve_fraction", eve_fraction)
     eta = float(link.transmissivity)
     n = train.n
@@ -268,7 +273,29 @@ def transmit(
         n_slots=n, indices=idx.astype(np.uint32), photons=photons, bits=bits, bases=bases,
         dark_count_probability=float(link.dark_count_probability),
         misalignment_error=float(link.misalignment_error), eve_attacked=attacked,
+        dead_slots=dead_slots(link, pulse_rate_hz),
     )
+
+
+def dead_slots(link: LinkSpec, pulse_rate_hz: float | None) -> int:
+    """ceil(detector_dead_time_ns x pulse rate): slots lost after each click (0 without a rate)."""
+    tau = float(getattr(link, "detector_dead_time_ns", 0.0))
+    if tau <= 0 or not pulse_rate_hz:
+        return 0
+    return math.ceil(tau * pulse_rate_hz * 1e-9 - 1e-12)
+
+
+def apply_dead_time(clicked: np.ndarray, dead: int) -> np.ndarray:
+    """Positions (into `clicked`, ascending slots) of the clicks a non-paralysable detector registers when
+    it is blind for `dead` slots after each registered click: a registered rate q / (1 + q dead)."""
+    if dead <= 0 or clicked.size == 0:
+        return np.arange(clicked.size)
+    keep = []
+    i = 0
+    while i < clicked.size:
+        keep.append(i)
+        i = int(np.searchsorted(clicked, clicked[i] + dead + 1, side="left"))
+    return np.asarray(keep, dtype=np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -317,6 +344,8 @@ def detect(arrived: ArrivedTrain, bob_bases: np.ndarray, rng: np.random.Generato
     c0[_dark_positions(n, pd, rng)] = True
     c1[_dark_positions(n, pd, rng)] = True
     clicked = np.flatnonzero(c0 | c1)
+    if arrived.dead_slots:
+        clicked = clicked[apply_dead_time(clicked, arrived.dead_slots)]
     bits = c1[clicked].view(np.uint8).copy()
     double = np.flatnonzero(c0[clicked] & c1[clicked])
     if double.size:

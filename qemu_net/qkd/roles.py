@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qemu_net.errors import InvalidOperation, NotConnected, ProtocolAborted, ProtocolTimeout
+from qemu_net.network.physics import accidental_fraction
 from qemu_net.qkd import wire
 from qemu_net.qkd.entangled import (
     chsh_estimate,
@@ -452,7 +453,7 @@ def _bb84_alice(ctx: NodeContext, p: BB84Params, link: LinkSpec, quantum: Channe
     for start in range(0, n, p.block_pulses):
         nb = min(p.block_pulses, n - start)
         train = prepare_train(nb, src, rng)
-        arrived = transmit(train, link, eve_fraction=p.eve_fraction, rng=rng)
+        arrived = transmit(train, link, eve_fraction=p.eve_fraction, rng=rng, pulse_rate_hz=p.pulse_rate_hz)
         bits[start:start + nb] = train.bits
         bases[start:start + nb] = train.bases
         intensity[start:start + nb] = train.intensity
@@ -580,6 +581,8 @@ def _e91_alice(ctx: NodeContext, p: E91Params, link: LinkSpec, quantum: Channel,
     rng = ctx.rng
     n = p.n_pairs
     v = p.visibility if p.visibility is not None else visibility_from_fidelity(link.source_fidelity)
+    # SPDC multi-pair emission: accidental coincidences scale the visibility by 1 - lambda/(1 + 2 lambda).
+    v *= 1 - accidental_fraction(link)
     rho = werner_state(min(max(v, 0.0), 1.0))
     st.set(n_pulses=n, pulse_rate_hz=p.pair_rate_hz)
     classical.send("hello", {"protocol": "e91", "n_pairs": n, "block_pairs": p.block_pairs,

@@ -117,8 +117,47 @@ def plob_bound(eta: float | np.ndarray) -> float | np.ndarray:
     return float(out) if np.ndim(out) == 0 else out
 
 
+def bb84_class_probabilities(m_eta: float, dark_count_probability: float, misalignment_error: float) -> tuple[float, float]:
+    """(gain, error probability) of a class of mean photon number m_eta arriving at Bob's two detectors
+    (each with dark counts pd; a photon hits the wrong detector with the misalignment; a double click
+    is a random bit): the model of `qemu_net.qkd.pulses`."""
+    pd, ed = dark_count_probability, misalignment_error
+    pc = 1 - (1 - pd) * math.exp(-m_eta * (1 - ed))
+    pw = 1 - (1 - pd) * math.exp(-m_eta * ed)
+    return 1 - (1 - pc) * (1 - pw), pw * (1 - pc) + pc * pw / 2
+
+
+def decoy_expected_rate_and_stderr(
+    eta: float, dark_count_probability: float, misalignment_error: float, *, mu: float, nu: float,
+    pulses: int, p_signal: float = 0.7, p_decoy: float = 0.2, p_vacuum: float = 0.1, sample_fraction: float = 0.1,
+    f_ec: float = 1.16, reps: int = 400, seed: int = 0,
+) -> tuple[float, float]:
+    """Vacuum + weak decoy GLLP rate per signal pulse at the expected gains, and a parametric-bootstrap
+    standard error of the estimate a session of `pulses` pulses makes (signal error rate from the
+    disclosed sample of the sifted signal bits, the others from all sifted bits of their class)."""
+    rng = np.random.default_rng(seed)
+    y0 = bb84_class_probabilities(0.0, dark_count_probability, misalignment_error)[0]
+    q, e = [], []
+    for m in (mu, nu):
+        g, err = bb84_class_probabilities(m * eta, dark_count_probability, misalignment_error)
+        q.append(g)
+        e.append(err / g if g > 0 else 0.5)
+    expected = decoy_rate_from_gains(q[0], e[0], q[1], e[1], y0, mu, nu, f_ec)
+    n = (pulses * p_signal, pulses * p_decoy, pulses * p_vacuum)
+    boot = []
+    for _ in range(reps):
+        gs = [rng.binomial(int(n[c]), g) / n[c] for c, g in enumerate((q[0], q[1], y0))]
+        n_e_mu = max(int(n[0] * q[0] * 0.5 * sample_fraction), 1)
+        n_e_nu = max(int(n[1] * q[1] * 0.5), 1)
+        es = (rng.binomial(n_e_mu, e[0]) / n_e_mu, rng.binomial(n_e_nu, e[1]) / n_e_nu)
+        boot.append(decoy_rate_from_gains(gs[0], es[0], gs[1], es[1], gs[2], mu, nu, f_ec))
+    return expected, float(np.std(boot))
+
+
 __all__ = [
     "E0",
+    "bb84_class_probabilities",
+    "decoy_expected_rate_and_stderr",
     "binary_entropy",
     "bb84_secret_fraction",
     "decoy_bounds",

@@ -48,8 +48,10 @@ def run_once(extra: list[str]) -> dict:
         "failed": sum(r["outcome"] != "passed" for r in runs),
         "mode_wall_s": modes,
         "counts": dict(sorted(per.items())),
-        "failures": [{k: r[k] for k in ("mode", "protocol", "seed", "error", "where")} for r in runs
-                     if r["outcome"] != "passed"],
+        "failures": [{k: r.get(k) for k in ("mode", "protocol", "seed", "error", "where", "left_behind")}
+                     for r in runs if r["outcome"] != "passed"],
+        "pooled": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in st.items()}
+                   for st in rec.get("stats", [])],
     }
     if modes.get("delay"):
         out["cpu_over_delay"] = round(modes.get("cpu", 0) / modes["delay"], 2)

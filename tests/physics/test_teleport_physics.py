@@ -14,7 +14,7 @@ from qemu_net.network.topology import parse_topology
 
 WERNER = {"b1": 0.9, "b2": 0.75, "b3": 0.6}
 LONG_KM = 20.0
-NS_PER_KM = 5_000.0
+NS_PER_KM = 1.468e9 / 299_792.458  # light in standard fiber: group index 1.468 / c (~4.897 us per km)
 
 TOPOLOGY = parse_topology(
     {
@@ -69,7 +69,8 @@ def test_teleportation_over_a_werner_pair_has_fidelity_2f_plus_1_over_3(net, b):
 
 def test_protocol_results_report_virtual_time_of_herald_and_message(net):
     """Over L km: the sender finishes at its herald (a whole number of attempt periods after it started,
-    period = 2 L x 5 us), the receiver when the corrections arrive, L x 5 us after that."""
+    period = 2 L n_g / c), the receiver when the corrections arrive, one latency L n_g / c after that
+    (whole ns of virtual time)."""
     period = 2 * LONG_KM * NS_PER_KM
     for i in range(3):
         start = net["alice"].now()
@@ -77,6 +78,7 @@ def test_protocol_results_report_virtual_time_of_herald_and_message(net):
         net["alice"].gate("H", q)
         sent, got = teleport(net, q, "far", f"tl-{i}")
         elapsed = sent.virtual_time_ns - start
-        assert elapsed > 0 and elapsed % period == 0
-        assert got.virtual_time_ns == sent.virtual_time_ns + LONG_KM * NS_PER_KM
+        periods = round(elapsed / period)
+        assert elapsed > 0 and periods >= 1 and abs(elapsed - periods * period) <= 0.5
+        assert got.virtual_time_ns == sent.virtual_time_ns + int(LONG_KM * NS_PER_KM)
         net["far"].free([got.teleport_receive.qubit])

@@ -180,21 +180,34 @@ def test_concurrent_draws_use_the_generator_one_at_a_time():
 
 
 def test_concurrent_calls_with_different_delays_are_delivered_out_of_order():
-    """Real sleeps: calls made in order 0..7, all sleeping at once, reach the wrapped object in delay order."""
-    import time
+    """Calls made in order 0..7, all sleeping at once, reach the wrapped object in the order of their drawn
+    delays. The sleep here lets each call go on once every call with a shorter delay has reached the
+    wrapped object, so the order is what the delays say on any machine (real sleeps a few ms apart can
+    wake out of order on a loaded host)."""
+    delivered = threading.Condition()
 
-    inner = RecordingPeers()
-    plan = FaultPlan(delay_ms=400, seed=6)  # seed 6: the 8 draws of node n0 are >= 28 ms apart
+    class Notifying(RecordingPeers):
+        def forward(self, *args, **kwargs):
+            with delivered:
+                out = RecordingPeers.forward(self, *args, **kwargs)
+                delivered.notify_all()
+            return out
+
+    inner = Notifying()
+    plan = FaultPlan(delay_ms=400, seed=6)
     drawn_by = DelayedPeers(RecordingPeers(), plan, "n0", sleep=lambda s: None)
     drawn = [drawn_by.next_delay_s() for _ in range(8)]
+    assert len(set(drawn)) == 8
+    rank = {d: r for r, d in enumerate(sorted(drawn))}
     barrier = threading.Barrier(8, timeout=20)
     drew = [threading.Event() for _ in range(8)]
     who = threading.local()
 
     def sleep(s):
         drew[who.i].set()
-        barrier.wait()  # every call has drawn its delay: now they all sleep at once
-        time.sleep(s)
+        barrier.wait()  # every call has drawn its delay: now they all "sleep" at once
+        with delivered:  # wake up after every shorter sleeper has been delivered
+            assert delivered.wait_for(lambda: len(inner.calls) >= rank[s], timeout=20)
 
     w = DelayedPeers(inner, plan, "n0", sleep=sleep)
 

@@ -14,7 +14,7 @@ import yaml
 from qemu_net.cli.main import main
 from qemu_net.errors import TopologyError
 from qemu_net.network.generate import generate
-from qemu_net.network.topology import parse_topology
+from qemu_net.network.topology import FIBER_NS_PER_KM, parse_topology
 
 
 def _graph(t):
@@ -72,4 +72,4 @@ def test_show_resolves_overrides_and_physics(tmp_path):
     for lk in d["links"]:
         assert lk["attenuation_db_per_km"] == 0.3
         assert math.isclose(lk["transmissivity"], 10 ** (-0.3 * 10 / 10), rel_tol=1e-12)
-        assert math.isclose(lk["latency_ns"], 10 * 5000, rel_tol=1e-12)
+        assert math.isclose(lk["latency_ns"], 10 * FIBER_NS_PER_KM, rel_tol=1e-12)  # the fiber constant

@@ -67,3 +67,18 @@ def test_forward_after_the_group_moved_redirects_without_running():
     # tombstone is no news to it, so this node waits for the state to come back (here: until the deadline).
     with pytest.raises(ProtocolTimeout):
         core.on_forward([GateOp(X, (r,))], {}, 0, min_epochs={r: 1}, deadline=time.monotonic() + 0.05)
+
+
+def test_qubit_ids_of_an_earlier_run_name_no_qubit_after_a_restart():
+    """Qubit ids carry the node's incarnation: after a restart (a new core of the same node) an old id
+    is NOT_FOUND with a message saying why, never one of the new run's qubits."""
+    from qemu_net.errors import QubitNotFound
+
+    before = NodeCore(TOPO, "a", peers=FakePeers())
+    (old,) = before.allocate(1)
+    after = NodeCore(TOPO, "a", peers=FakePeers())
+    (new,) = after.allocate(1)
+    assert old != new and old.rsplit(".", 1)[1] == new.rsplit(".", 1)[1] == "1"
+    with pytest.raises(QubitNotFound, match="earlier run of node 'a'"):
+        after.apply([GateOp(X, (old,))])
+    assert after.apply([MeasureOp(new, "Z", True)]) == [0]  # the new run's qubit is untouched

@@ -106,7 +106,7 @@ def test_attempt_cap_raises_and_spends_the_attempts():
     core = NodeCore(TOPO, "a", peers=FakePeers())
     with pytest.raises(ProtocolAborted, match="max_attempts=7"):
         core.create_epr("far")
-    assert core.clock.now() == 7 * 2 * 100 * 5_000
+    assert core.clock.now() == round(7 * 2 * 100 * 1.468e9 / 299_792.458)  # 7 periods of 2 x 100 km at n_g/c
     assert len(core.register) == 0
 
 
@@ -146,9 +146,25 @@ def test_topology_overrides_apply_everywhere_and_are_validated():
 
     t = with_overrides(TOPO, links={"length_km": 50, "source_fidelity": 0.9}, nodes={"t2_s": 1e-3}, seed=4)
     assert {link.length_km for link in t.links} == {50}
-    assert all(link.latency_ns == 250_000 for link in t.links)
+    assert all(link.latency_ns == pytest.approx(50 * 1.468e9 / 299_792.458) for link in t.links)  # 50 km x n_g / c
     assert {n.t2_s for n in t.nodes} == {1e-3} and t.seed == 4
     with pytest.raises(TopologyError, match=r"nodes\[1\]"):
         with_overrides(TOPO, nodes={"t2_s": 5e-3})  # m has t1_s = 1e-3: T2 > 2 T1
     with pytest.raises(TopologyError, match=r"links\[0\].lenght_km"):
         with_overrides(TOPO, links={"lenght_km": 1})
+
+
+def test_the_virtual_clock_refuses_to_overflow_and_stays_usable():
+    """A step past the clock's limit (or NaN, or backwards) is refused with InvalidOperation and leaves
+    the clock where it was, so later requests still work."""
+    from qemu_net.errors import InvalidOperation
+    from qemu_net.node.clock import MAX_NS, VirtualClock
+
+    clock = VirtualClock(5)
+    for bad in (1e30, float("inf"), float("nan"), -1.0):
+        with pytest.raises(InvalidOperation):
+            clock.advance_by(bad)
+    with pytest.raises(InvalidOperation):
+        clock.advance_to(MAX_NS * 2.0)
+    assert clock.now() == 5
+    assert clock.advance_by(10) == 15 and clock.advance_to(MAX_NS) == MAX_NS

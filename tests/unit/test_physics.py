@@ -16,6 +16,9 @@ from qemu_net.quantum import states
 
 TOL = 1e-6
 
+#: Light in standard fiber: group index 1.468 over c = 299 792.458 km/s, in ns per km (~4897).
+NS_PER_KM = 1.468e9 / 299_792.458
+
 
 def _link(**kw) -> LinkSpec:
     return LinkSpec(nodes=("a", "b"), **kw)
@@ -60,19 +63,20 @@ def test_survival_sampled(length_km, alpha, eta):
 
 @pytest.mark.parametrize("length_km", [0.0, 1.0, 20.0, 150.0])
 def test_classical_message_arrives_after_fiber_latency(length_km):
-    """A classical message over L km arrives L x 5 us later; an explicit latency overrides it."""
+    """A classical message over L km arrives L n_g / c later (4.897 us/km at n_g = 1.468); an explicit
+    latency overrides it."""
     link = _link(length_km=length_km)
-    assert physics.classical_arrival_ns(1000.0, link) == pytest.approx(1000.0 + 5000.0 * length_km)
-    assert physics.qubit_arrival_ns(7.0, link) == pytest.approx(7.0 + 5000.0 * length_km)
+    assert physics.classical_arrival_ns(1000.0, link) == pytest.approx(1000.0 + NS_PER_KM * length_km)
+    assert physics.qubit_arrival_ns(7.0, link) == pytest.approx(7.0 + NS_PER_KM * length_km)
     fast = _link(length_km=length_km, classical_latency_ns=123.0)
     assert physics.classical_arrival_ns(1000.0, fast) == pytest.approx(1123.0)
 
 
 @pytest.mark.parametrize("length_km,rate_hz", [(0.0, 1e6), (0.1, 1e6), (10.0, 1e6), (10.0, 1e3)])
 def test_herald_delay_is_attempts_times_period(length_km, rate_hz):
-    """Each attempt costs max(1/attempt_rate, round trip 2 L x 5 us); the herald arrives after attempts x that."""
+    """Each attempt costs max(1/attempt_rate, round trip 2 L n_g / c); the herald arrives after attempts x that."""
     link = _link(length_km=length_km, attempt_rate_hz=rate_hz)
-    period = max(1e9 / rate_hz, 2 * length_km * 5000.0)
+    period = max(1e9 / rate_hz, 2 * length_km * NS_PER_KM)
     assert physics.attempt_period_ns(link) == pytest.approx(period)
     for k in (1, 2, 37):
         assert physics.herald_delay_ns(link, k) == pytest.approx(k * period)
@@ -176,8 +180,8 @@ def test_dark_counts_mix_in_white_noise(length_km, dark):
     "length_km,t1_s,t2_s", [(10.0, 1e-3, 1e-3), (50.0, 1e-2, 2e-3), (25.0, 5e-4, 1e-3), (100.0, None, 1e-3)]
 )
 def test_waiting_half_decoheres_for_the_round_trip(length_km, t1_s, t2_s):
-    """The source half waits 2 L x 5 us for the herald: F = (1 + e^{-t/T1} + 2 e^{-t/T2}) / 4."""
-    t = 2 * length_km * 5e-6
+    """The source half waits 2 L n_g / c for the herald: F = (1 + e^{-t/T1} + 2 e^{-t/T2}) / 4."""
+    t = 2 * length_km * NS_PER_KM * 1e-9
     e1 = 0.0 if t1_s is None else math.exp(-t / t1_s)
     f_expected = (1 + (1.0 if t1_s is None else e1) + 2 * math.exp(-t / t2_s)) / 4
     link = _link(length_km=length_km)
@@ -203,8 +207,8 @@ def test_full_pipeline_matches_cirq_channels():
         lam = math.exp(-t_s / t2) / math.sqrt(1 - g)
         return [cirq.amplitude_damp(g).on(qubit), cirq.phase_damp(1 - lam**2).on(qubit)]
 
-    t_rt = 2 * 40 * 5e-6
-    t_back = 40 * 5e-6
+    t_rt = 2 * 40 * NS_PER_KM * 1e-9
+    t_back = 40 * NS_PER_KM * 1e-9
     want = _cirq_channel_pipeline(mixed, mem(t_rt, 2e-3, 1e-3, qs[0]) + mem(t_back, 1e-3, 1.5e-3, qs[1]))
     np.testing.assert_allclose(rho, want, atol=TOL)
     model = physics.EprLinkModel.from_specs(link, na, nb)

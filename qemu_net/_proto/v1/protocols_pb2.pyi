@@ -18,18 +18,22 @@ DEJMPS: PurifyMethod
 BBPSSW: PurifyMethod
 
 class TeleportSend(_message.Message):
-    __slots__ = ("peer", "qubit")
+    __slots__ = ("peer", "qubit", "pair_qubit")
     PEER_FIELD_NUMBER: _ClassVar[int]
     QUBIT_FIELD_NUMBER: _ClassVar[int]
+    PAIR_QUBIT_FIELD_NUMBER: _ClassVar[int]
     peer: str
     qubit: str
-    def __init__(self, peer: _Optional[str] = ..., qubit: _Optional[str] = ...) -> None: ...
+    pair_qubit: str
+    def __init__(self, peer: _Optional[str] = ..., qubit: _Optional[str] = ..., pair_qubit: _Optional[str] = ...) -> None: ...
 
 class TeleportReceive(_message.Message):
-    __slots__ = ("peer",)
+    __slots__ = ("peer", "pair_qubit")
     PEER_FIELD_NUMBER: _ClassVar[int]
+    PAIR_QUBIT_FIELD_NUMBER: _ClassVar[int]
     peer: str
-    def __init__(self, peer: _Optional[str] = ...) -> None: ...
+    pair_qubit: str
+    def __init__(self, peer: _Optional[str] = ..., pair_qubit: _Optional[str] = ...) -> None: ...
 
 class ChainNode(_message.Message):
     __slots__ = ("path", "pairs", "measure_bases")
@@ -204,7 +208,7 @@ class TeleportedGateResult(_message.Message):
     def __init__(self, qubit: _Optional[str] = ..., epr_pairs: _Optional[int] = ...) -> None: ...
 
 class Bb84Alice(_message.Message):
-    __slots__ = ("peer", "n_pulses", "pulse_rate_hz", "block_pulses", "single_photon", "mu", "nu", "p_signal", "p_decoy", "p_vacuum", "p_z", "sample_fraction", "sample_size", "qber_threshold", "cascade_passes", "eps_pa", "eve_fraction", "report_abort")
+    __slots__ = ("peer", "n_pulses", "pulse_rate_hz", "block_pulses", "single_photon", "mu", "nu", "p_signal", "p_decoy", "p_vacuum", "p_z", "sample_fraction", "sample_size", "qber_threshold", "cascade_passes", "eps_pa", "eve_fraction", "report_abort", "f_ec")
     PEER_FIELD_NUMBER: _ClassVar[int]
     N_PULSES_FIELD_NUMBER: _ClassVar[int]
     PULSE_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
@@ -223,6 +227,7 @@ class Bb84Alice(_message.Message):
     EPS_PA_FIELD_NUMBER: _ClassVar[int]
     EVE_FRACTION_FIELD_NUMBER: _ClassVar[int]
     REPORT_ABORT_FIELD_NUMBER: _ClassVar[int]
+    F_EC_FIELD_NUMBER: _ClassVar[int]
     peer: str
     n_pulses: int
     pulse_rate_hz: float
@@ -241,7 +246,8 @@ class Bb84Alice(_message.Message):
     eps_pa: float
     eve_fraction: float
     report_abort: bool
-    def __init__(self, peer: _Optional[str] = ..., n_pulses: _Optional[int] = ..., pulse_rate_hz: _Optional[float] = ..., block_pulses: _Optional[int] = ..., single_photon: _Optional[bool] = ..., mu: _Optional[float] = ..., nu: _Optional[float] = ..., p_signal: _Optional[float] = ..., p_decoy: _Optional[float] = ..., p_vacuum: _Optional[float] = ..., p_z: _Optional[float] = ..., sample_fraction: _Optional[float] = ..., sample_size: _Optional[int] = ..., qber_threshold: _Optional[float] = ..., cascade_passes: _Optional[int] = ..., eps_pa: _Optional[float] = ..., eve_fraction: _Optional[float] = ..., report_abort: _Optional[bool] = ...) -> None: ...
+    f_ec: float
+    def __init__(self, peer: _Optional[str] = ..., n_pulses: _Optional[int] = ..., pulse_rate_hz: _Optional[float] = ..., block_pulses: _Optional[int] = ..., single_photon: _Optional[bool] = ..., mu: _Optional[float] = ..., nu: _Optional[float] = ..., p_signal: _Optional[float] = ..., p_decoy: _Optional[float] = ..., p_vacuum: _Optional[float] = ..., p_z: _Optional[float] = ..., sample_fraction: _Optional[float] = ..., sample_size: _Optional[int] = ..., qber_threshold: _Optional[float] = ..., cascade_passes: _Optional[int] = ..., eps_pa: _Optional[float] = ..., eve_fraction: _Optional[float] = ..., report_abort: _Optional[bool] = ..., f_ec: _Optional[float] = ...) -> None: ...
 
 class Bb84Bob(_message.Message):
     __slots__ = ("peer", "cascade_passes", "report_abort")
@@ -254,7 +260,7 @@ class Bb84Bob(_message.Message):
     def __init__(self, peer: _Optional[str] = ..., cascade_passes: _Optional[int] = ..., report_abort: _Optional[bool] = ...) -> None: ...
 
 class E91Alice(_message.Message):
-    __slots__ = ("peer", "n_pairs", "pair_rate_hz", "block_pairs", "visibility", "p_z", "sample_fraction", "sample_size", "qber_threshold", "chsh_threshold", "cascade_passes", "eps_pa", "eve_fraction", "report_abort")
+    __slots__ = ("peer", "n_pairs", "pair_rate_hz", "block_pairs", "visibility", "p_z", "sample_fraction", "sample_size", "qber_threshold", "chsh_threshold", "cascade_passes", "eps_pa", "eve_fraction", "report_abort", "f_ec")
     PEER_FIELD_NUMBER: _ClassVar[int]
     N_PAIRS_FIELD_NUMBER: _ClassVar[int]
     PAIR_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
@@ -269,6 +275,7 @@ class E91Alice(_message.Message):
     EPS_PA_FIELD_NUMBER: _ClassVar[int]
     EVE_FRACTION_FIELD_NUMBER: _ClassVar[int]
     REPORT_ABORT_FIELD_NUMBER: _ClassVar[int]
+    F_EC_FIELD_NUMBER: _ClassVar[int]
     peer: str
     n_pairs: int
     pair_rate_hz: float
@@ -283,7 +290,8 @@ class E91Alice(_message.Message):
     eps_pa: float
     eve_fraction: float
     report_abort: bool
-    def __init__(self, peer: _Optional[str] = ..., n_pairs: _Optional[int] = ..., pair_rate_hz: _Optional[float] = ..., block_pairs: _Optional[int] = ..., visibility: _Optional[float] = ..., p_z: _Optional[float] = ..., sample_fraction: _Optional[float] = ..., sample_size: _Optional[int] = ..., qber_threshold: _Optional[float] = ..., chsh_threshold: _Optional[float] = ..., cascade_passes: _Optional[int] = ..., eps_pa: _Optional[float] = ..., eve_fraction: _Optional[float] = ..., report_abort: _Optional[bool] = ...) -> None: ...
+    f_ec: float
+    def __init__(self, peer: _Optional[str] = ..., n_pairs: _Optional[int] = ..., pair_rate_hz: _Optional[float] = ..., block_pairs: _Optional[int] = ..., visibility: _Optional[float] = ..., p_z: _Optional[float] = ..., sample_fraction: _Optional[float] = ..., sample_size: _Optional[int] = ..., qber_threshold: _Optional[float] = ..., chsh_threshold: _Optional[float] = ..., cascade_passes: _Optional[int] = ..., eps_pa: _Optional[float] = ..., eve_fraction: _Optional[float] = ..., report_abort: _Optional[bool] = ..., f_ec: _Optional[float] = ...) -> None: ...
 
 class E91Bob(_message.Message):
     __slots__ = ("peer", "p_key", "cascade_passes", "report_abort")

@@ -110,19 +110,27 @@ class Discard(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class Wait(_message.Message):
+    __slots__ = ("duration_ns",)
+    DURATION_NS_FIELD_NUMBER: _ClassVar[int]
+    duration_ns: int
+    def __init__(self, duration_ns: _Optional[int] = ...) -> None: ...
+
 class Operation(_message.Message):
-    __slots__ = ("qubits", "gate", "measure", "reset", "discard")
+    __slots__ = ("qubits", "gate", "measure", "reset", "discard", "wait")
     QUBITS_FIELD_NUMBER: _ClassVar[int]
     GATE_FIELD_NUMBER: _ClassVar[int]
     MEASURE_FIELD_NUMBER: _ClassVar[int]
     RESET_FIELD_NUMBER: _ClassVar[int]
     DISCARD_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FIELD_NUMBER: _ClassVar[int]
     qubits: _containers.RepeatedScalarFieldContainer[str]
     gate: Gate
     measure: Measure
     reset: Reset
     discard: Discard
-    def __init__(self, qubits: _Optional[_Iterable[str]] = ..., gate: _Optional[_Union[Gate, _Mapping]] = ..., measure: _Optional[_Union[Measure, _Mapping]] = ..., reset: _Optional[_Union[Reset, _Mapping]] = ..., discard: _Optional[_Union[Discard, _Mapping]] = ...) -> None: ...
+    wait: Wait
+    def __init__(self, qubits: _Optional[_Iterable[str]] = ..., gate: _Optional[_Union[Gate, _Mapping]] = ..., measure: _Optional[_Union[Measure, _Mapping]] = ..., reset: _Optional[_Union[Reset, _Mapping]] = ..., discard: _Optional[_Union[Discard, _Mapping]] = ..., wait: _Optional[_Union[Wait, _Mapping]] = ...) -> None: ...
 
 class GroupState(_message.Message):
     __slots__ = ("qubits", "locations", "last_ns", "mixed", "data", "epochs")

@@ -1,0 +1,47 @@
+"""`qnet experiment NAME`: reproduce a published experiment on local node processes, print measured vs
+published with uncertainties, and write a PNG beside (``--plot``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+NAMES = ("ghz-delft-2021", "teleport-delft-2022", "decoy-bb84-gys")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("experiment", help="reproduce a published experiment and compare", description=__doc__)
+    p.add_argument("name", choices=NAMES, help="which experiment")
+    p.add_argument("--shots", type=int, help="repetitions (GHZ states, teleported states); QKD: pulses per distance")
+    p.add_argument("--seed", type=int, default=0, help="topology seed")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.add_argument("--plot", metavar="FILE", help="PNG to write (default: qnet-experiment-NAME.png)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from qemu_net.cli.common import network
+    from qemu_net.client.published import plot_comparison, run_published
+
+    kw: dict = {"seed": args.seed}
+    if args.shots is not None:
+        kw["pulses" if args.name == "decoy-bb84-gys" else "shots"] = args.shots
+    c = run_published(args.name, lambda topo: network(topo, use_running=False), **kw)
+    path = args.plot or f"qnet-experiment-{args.name}.png"
+    plot_comparison(c, path)
+    if args.json:
+        print(json.dumps({**c.to_dict(), "plot": path}))
+        return 0
+    print(f"{c.name}: {c.citation}")
+    if c.points:
+        print(f"{'km':>6} {'measured/pulse':>16} {'± SE':>10} {'expected (v+w)':>15} {'published':>11}  ratio")
+        for p in c.points:
+            ratio = p["measured"] / p["published"] if p["published"] > 0 else float("nan")
+            print(f"{p['length_km']:6.0f} {p['measured']:16.3e} {p['measured_stderr']:10.1e} "
+                  f"{p['model_expected']:15.3e} {p['published']:11.3e}  {ratio:.3f}")
+    print(f"{c.figure}: measured {c.measured:.4f} ± {c.measured_stderr:.4f}, published {c.published:.4f} ± "
+          f"{c.published_stderr:.4f} ({c.deviation_sigma:.1f} sigma; "
+          f"{'within' if c.within_published_uncertainty else 'outside'} the published uncertainty)")
+    print(f"{c.shots} shots, {c.wall_time_s:.1f} s wall; plot: {path}")
+    print(f"note: {c.note}")
+    return 0
