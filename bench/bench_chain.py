@@ -63,10 +63,16 @@ def main() -> int:
     ap.add_argument("--lengths", default="2,4,8,16,32,64")
     ap.add_argument("--pairs", type=int, default=64)
     args = ap.parse_args()
+    from qemu_net.cli.progress import progress_bar
+
     rows = []
-    for n in (int(x) for x in args.lengths.split(",")):
-        rows.append(one_length(n, args.pairs, args.repeat))
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    lengths = [int(x) for x in args.lengths.split(",")]
+    with progress_bar("bench_chain", total=len(lengths)) as step:  # on stderr; stdout stays JSON
+        for i, n in enumerate(lengths):
+            step(i, len(lengths), f"{n} nodes")
+            rows.append(one_length(n, args.pairs, args.repeat))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        step(len(lengths), len(lengths), "done")
     base = rows[0]
     for r in rows:
         r["per_pair_vs_shortest"] = round(r["wall_ms_per_pair"] / base["wall_ms_per_pair"], 2)

@@ -220,7 +220,14 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="fewer calls, no 64-node start-up")
     args = ap.parse_args()
-    runs = [one_run(args.quick) for _ in range(args.repeat)]
+    from qemu_net.cli.progress import progress_bar
+
+    runs = []
+    with progress_bar("bench_foundation", total=args.repeat) as step:  # on stderr; stdout stays JSON
+        for i in range(args.repeat):
+            step(i, args.repeat, f"run {i + 1}")
+            runs.append(one_run(args.quick))
+        step(args.repeat, args.repeat, "done")
     result = {key: round(statistics.median(r[key] for r in runs), 4) for key in runs[0]}
     print(json.dumps({"benchmark": "foundation", "repeat": args.repeat, "median": result,
                       "runs": [{k: round(v, 4) for k, v in r.items()} for r in runs]}, indent=1))

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from qemu_net.client import LocalNetwork, Network  # noqa: E402
+from qemu_net.cli.progress import progress_bar  # noqa: E402
 from qemu_net.network.topology import chain_topology  # noqa: E402
 
 PATH = ["n0", "n1", "n2"]
@@ -52,11 +53,11 @@ def main() -> int:
     runs: dict[str, list[float]] = {"single_rounds_per_s": [], "batched_rounds_per_s": [], "getinfo_per_s": []}
     with LocalNetwork.start(chain_topology(3, source_fidelity=0.95)) as local, Network.connect(local.topology) as net:
         net.swap(*PATH, measure_bases="Z")  # warm up channels
-        for _ in range(args.repeat):
-            runs["getinfo_per_s"].append(rate(lambda: net["n1"].info(), args.seconds, 8, 1))
-            runs["single_rounds_per_s"].append(rate(lambda: net.swap(*PATH, measure_bases="Z"), args.seconds, 8, 1))
-            runs["batched_rounds_per_s"].append(
-                rate(lambda: net.chain(PATH, pairs=32, measure_bases="Z"), args.seconds, 4, 32))
+        with progress_bar("bench_swap", total=args.repeat) as step:  # on stderr; stdout stays JSON
+            for i in range(args.repeat):
+                step(i, args.repeat, f"run {i + 1}")
+                _one_repeat(net, runs, args.seconds)
+            step(args.repeat, args.repeat, "done")
         used = sum(nd.info().qubits_in_use for nd in net)
     out = {k: round(statistics.median(v), 1) for k, v in runs.items()}
     out.update({"runs": {k: [round(x, 1) for x in v] for k, v in runs.items()}, "nodes": 3, "repeat": args.repeat,
@@ -64,6 +65,12 @@ def main() -> int:
                 "single_vs_getinfo": round(out["single_rounds_per_s"] / out["getinfo_per_s"], 3)})
     print(json.dumps(out))
     return 0
+
+
+def _one_repeat(net, runs: dict[str, list[float]], seconds: float) -> None:
+    runs["getinfo_per_s"].append(rate(lambda: net["n1"].info(), seconds, 8, 1))
+    runs["single_rounds_per_s"].append(rate(lambda: net.swap(*PATH, measure_bases="Z"), seconds, 8, 1))
+    runs["batched_rounds_per_s"].append(rate(lambda: net.chain(PATH, pairs=32, measure_bases="Z"), seconds, 4, 32))
 
 
 if __name__ == "__main__":

@@ -26,35 +26,64 @@ def run(args: argparse.Namespace) -> int:
     from qemu_net.cli.common import load, network
     from qemu_net.client.experiments import epr_correlation, teleport_fidelity
 
+    from qemu_net.cli.progress import progress_bar
+
     console = Console()
     topology = load(args)
     t0 = time.perf_counter()
-    console.rule(f"[bold]qemu_net demo[/bold]: network {topology.name!r} ({', '.join(topology.node_names)})")
-    with network(topology, use_running=False) as net:
-        console.print(f"{len(topology.nodes)} node processes healthy after {time.perf_counter() - t0:.2f} s")
-        table = Table(title="results (each role ran in its own node process)")
-        for col in ("protocol", "between", "figure", "value ± stderr", "shots", "wall rate"):
-            table.add_column(col)
-        for link in topology.links:
-            a, b = link.nodes
-            r = teleport_fidelity(net, a, b, shots=args.shots)
-            table.add_row("teleport", f"{a} -> {b} ({link.length_km:g} km)", r.figure,
-                          f"{r.value:.3f} ± {r.stderr:.3f}", str(r.shots), f"{r.rate_per_s:.0f}/s")
-            e = epr_correlation(net, a, b, pairs=20_000)
-            table.add_row("epr batch", f"{a} -- {b}", e.figure, f"{e.value:.4f} ± {e.stderr:.4f}", str(e.shots),
-                          f"{e.rate_per_s:,.0f}/s")
-        console.print(table)
-        _qkd_section(console, net, topology)
-    if not (args.remote or all(n.address for n in topology.nodes)):
-        _physics_section(console, args.shots)
-        _protocols_section(console, args.shots)
     remote = args.remote or all(n.address for n in topology.nodes)
+    console.rule(f"[bold]qemu_net demo[/bold]: network {topology.name!r} ({', '.join(topology.node_names)})")
+    # One step per protocol run: the links' teleports and EPR batches, QKD (2 sessions + key delivery),
+    # then on a local run the physics lab (3) and the protocol lab (7).
+    total = 2 * len(topology.links) + (3 if topology.links else 0) + (0 if remote else 3 + len(PROTOCOL_RUNS))
+    with progress_bar("demo", total=total) as bar:
+        step = _Steps(bar, total)
+        if not remote:
+            announce(console, topology)
+        with network(topology, use_running=False) as net:
+            console.print(f"{len(topology.nodes)} node processes healthy after {time.perf_counter() - t0:.2f} s")
+            table = Table(title="results (each role ran in its own node process)")
+            for col in ("protocol", "between", "figure", "value ± stderr", "shots", "wall rate"):
+                table.add_column(col)
+            for link in topology.links:
+                a, b = link.nodes
+                step(f"teleport {a} -> {b}")
+                r = teleport_fidelity(net, a, b, shots=args.shots)
+                table.add_row("teleport", f"{a} -> {b} ({link.length_km:g} km)", r.figure,
+                              f"{r.value:.3f} ± {r.stderr:.3f}", str(r.shots), f"{r.rate_per_s:.0f}/s")
+                step(f"EPR batch {a} -- {b}")
+                e = epr_correlation(net, a, b, pairs=20_000)
+                table.add_row("epr batch", f"{a} -- {b}", e.figure, f"{e.value:.4f} ± {e.stderr:.4f}", str(e.shots),
+                              f"{e.rate_per_s:,.0f}/s")
+            console.print(table)
+            _qkd_section(console, net, topology, step)
+        if not remote:
+            _physics_section(console, args.shots, step)
+            _protocols_section(console, args.shots, step)
+        step("done")
     tail = "the remote nodes keep running" if remote else "all node processes stopped"
     console.print(f"done in {time.perf_counter() - t0:.1f} s; {tail}.")
     return 0
 
 
-def _qkd_section(console, net, topology) -> None:
+class _Steps:
+    """Moves the demo's progress bar one protocol run at a time."""
+
+    def __init__(self, bar, total: int) -> None:
+        self.bar, self.total, self.i = bar, total, -1
+
+    def __call__(self, label: str) -> None:
+        self.i = min(self.i + 1, self.total)
+        self.bar(self.i, self.total, label)
+
+
+def announce(console, topology) -> None:
+    """One line for every network the demo starts: its name, size and nodes."""
+    names = ", ".join(topology.node_names)
+    console.print(f"[bold]starting network {topology.name!r}[/bold]: {len(topology.nodes)} node processes ({names})")
+
+
+def _qkd_section(console, net, topology, step=lambda label: None) -> None:
     """QKD: a decoy-BB84 session over the first fiber, the keys fetched at both ends, and an eavesdropper."""
     from rich.table import Table
 
@@ -68,6 +97,7 @@ def _qkd_section(console, net, topology) -> None:
         table.add_column(col)
     reasons = []
     for label, eve in (("decoy", 0.0), ("decoy, Eve 100%", 1.0)):
+        step(f"QKD {label}, 10^6 pulses")
         s = qkd.run_qkd(net, a, b, "bb84", n_pulses=1_000_000, eve_fraction=eve, report_abort=True)
         if s.aborted:
             reasons.append(f"{label}: aborted: {s.aborted}")
@@ -76,6 +106,7 @@ def _qkd_section(console, net, topology) -> None:
     console.print(table)
     for r in reasons:
         console.print(r)
+    step("key delivery")
     keys = qkd.get_keys(net[a], b, number=2, size_bits=256)
     same = qkd.get_keys_with_ids(net[b], a, [k.key_id for k in keys])
     match = all(x.key == y.key for x, y in zip(keys, same))
@@ -97,7 +128,7 @@ PHYSICS_LAB = {
 }
 
 
-def _physics_section(console, shots: int) -> None:
+def _physics_section(console, shots: int, step=lambda label: None) -> None:
     """The same teleportation over a short and a long fiber, and with memories of T2 = 0.5 ms."""
     from rich.table import Table
 
@@ -109,9 +140,11 @@ def _physics_section(console, shots: int) -> None:
     table = Table(title="physics: teleportation on siv-harvard-2024 hardware (0.35 dB/km), virtual time per teleport")
     for col in ("link", "memory", "fidelity ± stderr", "virtual us / teleport", "teleports / virtual s"):
         table.add_column(col)
+    announce(console, lab)
     with network(lab, use_running=False) as net:
         for a, b, mem in (("alice", "near", "T2 0.2 s"), ("alice", "far", "T2 0.2 s"),
                           ("alice-mem", "far-mem", "T1 10 ms, T2 0.5 ms")):
+            step(f"physics: teleport {a} -> {b}")
             r = teleport_fidelity(net, a, b, shots=shots, concurrency=1)
             length = lab.link(a, b).length_km
             table.add_row(f"{a} -> {b} ({length:g} km)", mem, f"{r.value:.3f} ± {r.stderr:.3f}",
@@ -132,7 +165,11 @@ PROTOCOL_LAB = {
 }
 
 
-def _protocols_section(console, shots: int) -> None:
+#: The protocol lab's runs, in order (for the progress bar): (label, experiment name).
+PROTOCOL_RUNS = ("swap", "entangle", "purify", "ghz", "superdense", "nonlocal cnot", "circuit")
+
+
+def _protocols_section(console, shots: int, step=lambda label: None) -> None:
     """Swapping, the entanglement service, purification, GHZ, superdense coding, a nonlocal CNOT and a
     distributed circuit, each run by roles in separate node processes on trapped-ion nodes and links of
     fidelity 0.95."""
@@ -147,19 +184,26 @@ def _protocols_section(console, shots: int) -> None:
     for col in ("protocol", "nodes", "figure", "value ± stderr", "expected / detail", "wall rate"):
         table.add_column(col)
     n = max(40, min(shots, 200))
+    announce(console, lab)
     with network(lab, use_running=False) as net:
-        runs = [
-            (pe.chain_experiment(net, "n0", "n2", shots=n), lambda r: f"{r.extra['expected_fidelity']:.3f} (1 swap)"),
-            (pe.entangle_experiment(net, "n0", "n2", shots=min(n, 30), min_fidelity=0.95),
+        plan = [
+            (lambda: pe.chain_experiment(net, "n0", "n2", shots=n),
+             lambda r: f"{r.extra['expected_fidelity']:.3f} (1 swap)"),
+            (lambda: pe.entangle_experiment(net, "n0", "n2", shots=min(n, 30), min_fidelity=0.95),
              lambda r: f"{r.extra['expected_fidelity']:.3f}: {r.extra['rounds']} DEJMPS round(s), "
                        f"{r.extra['epr_pairs']} link pairs"),
-            (pe.purify_experiment(net, "n0", "n1", shots=n), lambda r: f"success {r.extra['success_rate']:.2f}"),
-            (pe.ghz_experiment(net, "n0", shots=n), lambda r: f"ideal {r.extra['ideal']:g} over {len(r.extra['nodes'])}"),
-            (pe.superdense_experiment(net, "n0", "n1", shots=n), lambda r: "2 bits per qubit sent"),
-            (pe.nonlocal_cnot_experiment(net, "n1", "n2", shots=min(n, 60)), lambda r: "1 EPR pair per CNOT"),
-            (pe.circuit_experiment(net, "n0", "n3", shots=n),
+            (lambda: pe.purify_experiment(net, "n0", "n1", shots=n), lambda r: f"success {r.extra['success_rate']:.2f}"),
+            (lambda: pe.ghz_experiment(net, "n0", shots=n),
+             lambda r: f"ideal {r.extra['ideal']:g} over {len(r.extra['nodes'])}"),
+            (lambda: pe.superdense_experiment(net, "n0", "n1", shots=n), lambda r: "2 bits per qubit sent"),
+            (lambda: pe.nonlocal_cnot_experiment(net, "n1", "n2", shots=min(n, 60)), lambda r: "1 EPR pair per CNOT"),
+            (lambda: pe.circuit_experiment(net, "n0", "n3", shots=n),
              lambda r: f"GHZ over {', '.join(r.extra['nodes'])}: {r.extra['epr_pairs']} EPR pairs"),
         ]
+        runs = []
+        for label, (go, detail) in zip(PROTOCOL_RUNS, plan):
+            step(f"protocols: {label}")
+            runs.append((go(), detail))
         for r, detail in runs:
             nodes = r.extra.get("path") or r.extra.get("nodes") or r.extra.get("between") or \
                 [r.extra.get("from") or r.extra.get("control"), r.extra.get("to") or r.extra.get("target")]

@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics-port", type=int, default=int(os.environ.get("QNET_METRICS_PORT", "0") or 0) or None,
                    help="serve Prometheus metrics on this port (default: $QNET_METRICS_PORT; off if unset)")
     p.add_argument("--log-level", default=os.environ.get("QNET_LOG_LEVEL", "INFO"))
+    p.add_argument("--log-format", choices=("text", "json"), default=os.environ.get("QNET_LOG_FORMAT", "text"),
+                   help="json: one object per line with node, session and trace ids (default: $QNET_LOG_FORMAT)")
     f = p.add_argument_group("fault injection (off by default; flags override $QNET_FAULTS, see qemu_net.node.faults)")
     f.add_argument("--fault-delay-ms", type=float, metavar="MS",
                    help="delay each outgoing peer call by a random 0..MS milliseconds (reorders concurrent calls)")
@@ -74,9 +76,11 @@ def run(args: argparse.Namespace) -> int:
     from qemu_net.network.topology import load_topology, topology_from_env
     from qemu_net.node.server import NodeServer
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from qemu_net.observability.logs import configure
+
     topology = load_topology(args.topology) if args.topology else topology_from_env()
     name = resolve_name(topology.node_names, args.name)
+    configure(node=name, level=args.log_level, fmt=args.log_format)
     spec = topology.node(name)
     listen = args.listen
     if not listen:

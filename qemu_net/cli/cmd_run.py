@@ -89,8 +89,11 @@ def run(args: argparse.Namespace) -> int:
         return _run_qkd(args, topology, src, dst)
     if args.protocol == "memory":
         return _run_memory(args, topology, src, dst)
+    from qemu_net.cli.progress import spinner
+
     fn, _ = EXPERIMENTS[args.protocol]
-    with network(topology, use_running=not overridden(args)) as net:
+    with network(topology, use_running=not overridden(args)) as net, \
+            spinner(f"{args.protocol} {src} -> {dst}, {args.shots} shots"):
         if args.protocol == "epr":
             result = fn(net, src, dst, pairs=args.shots, seed=args.seed)
         else:
@@ -124,7 +127,10 @@ def _run_qkd(args: argparse.Namespace, topology, src: str, dst: str) -> int:
     params = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     if args.single_photon:
         params["decoy"] = False
-    with network(topology, use_running=use_running) as net:
+    from qemu_net.cli.progress import spinner
+
+    with network(topology, use_running=use_running) as net, \
+            spinner(f"QKD {args.protocol_variant} {src} -> {dst}, {args.pulses:,} pulses"):
         result = fn(net, src, dst, protocol=args.protocol_variant, pulses=args.pulses, eve_fraction=args.eve_fraction,
                     **params)
     s = result.extra
@@ -157,7 +163,9 @@ def _run_suite(args: argparse.Namespace, topology) -> int:
         kw = {"method": args.method, "rounds": args.rounds}
     elif args.protocol == "ghz":
         kw = {"depolarize": args.ghz_depolarize}
-    with network(topology, use_running=not overridden(args)) as net:
+    from qemu_net.cli.progress import spinner
+
+    with network(topology, use_running=not overridden(args)) as net, spinner(f"{args.protocol}, {args.shots} shots"):
         result = fn(net, args.src, args.dst, shots=args.shots, seed=args.seed, **kw)
     if args.json:
         print(json.dumps(result.to_dict()))

@@ -34,6 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_topology_args(p)
     p.add_argument("--allow-inspect", action="store_true", help="allow state inspection (debugging)")
     p.add_argument("--json", action="store_true", help="print the node addresses as JSON")
+    p.add_argument("--dashboard", action="store_true",
+                   help="then serve the live web dashboard in the foreground (Ctrl-C stops it, not the network)")
+    from qemu_net.cli.cmd_dashboard import add_dashboard_args
+
+    add_dashboard_args(p, prefix="dashboard-")
     p.set_defaults(func=run_up)
     s = sub.add_parser("status", help="show the nodes of a running local network",
                        description="Show the nodes of a network started with `qnet up`, or the node processes "
@@ -64,6 +69,10 @@ def _non_negative(text: str) -> float:
 
 
 def _down_hint(args: argparse.Namespace) -> str:
+    if getattr(args, "chain", None):
+        return f"qnet down --chain {args.chain}"
+    if getattr(args, "topology", None) == "-":
+        return "qnet down -t FILE (a file with the same topology)"
     return "qnet down" + (f" -t {args.topology}" if getattr(args, "topology", None) else "")
 
 
@@ -84,7 +93,8 @@ def run_up(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     state_dir().mkdir(parents=True, exist_ok=True)
     log = state_dir() / f"{topology.name}.log"
-    local = LocalNetwork.start(topology, allow_inspect=args.allow_inspect, detach=True, log_file=str(log))
+    local = LocalNetwork.start(topology, allow_inspect=args.allow_inspect, detach=True, log_file=str(log),
+                               metrics=True)  # /metrics per node, read by `qnet dashboard`
     elapsed = time.perf_counter() - t0
     assert local.supervisor is not None
     payload = {
@@ -109,6 +119,11 @@ def run_up(args: argparse.Namespace) -> int:
         for name, addr in local.addresses.items():
             print(f"  {name:<16} {addr}")
         print(f"state: {path}  (stop with: {_down_hint(args)})")
+    if getattr(args, "dashboard", False):
+        from qemu_net.cli.cmd_dashboard import serve
+
+        metrics = {k: v["metrics_address"] for k, v in local.nodes.items() if v.get("metrics_address")}
+        return serve(local.topology, metrics, args.dashboard_host, args.dashboard_port)
     return 0
 
 

@@ -27,7 +27,9 @@ def state_path(name: str) -> Path:
 
 def add_topology_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--topology", "-t", metavar="FILE",
-                   help="topology YAML file (default: the embedded alice--repeater--bob network)")
+                   help="topology YAML file, '-' for standard input (default: the embedded alice--repeater--bob network)")
+    p.add_argument("--chain", type=int, metavar="N",
+                   help="instead of a file: a chain of N nodes n0 -- ... -- n(N-1) (like `qnet topology chain N`)")
 
 
 #: command-line flag -> (topology section, key). Applied to every node / every quantum link.
@@ -82,9 +84,10 @@ def overridden(args: argparse.Namespace) -> bool:
 
 def load(args: argparse.Namespace) -> Topology:
     """The topology named by --topology (or the embedded default), with any physics overrides applied."""
-    from qemu_net.network.topology import default_topology, load_topology, with_overrides
+    from qemu_net.cli.cmd_topology import topology_argument
+    from qemu_net.network.topology import with_overrides
 
-    topology = load_topology(args.topology) if getattr(args, "topology", None) else default_topology()
+    topology = topology_argument(getattr(args, "topology", None), getattr(args, "chain", None))
     if not overridden(args):
         return topology
     if getattr(args, "preset", None) is not None:

@@ -26,6 +26,7 @@ from qemu_net._proto.v1 import node_pb2_grpc as ng
 from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net._proto.v1 import types_pb2 as t
 from qemu_net.client import _wire as w
+from qemu_net.observability import tracing
 from qemu_net.errors import InvalidOperation, QnetError
 from qemu_net.network.topology import Topology, load_topology
 from qemu_net.node.status import error_from_rpc, never_sent
@@ -103,7 +104,8 @@ class AsyncNode:
         self.network = network
         self.name = name
         self.address = address
-        self._channel = grpc.aio.insecure_channel(address, options=w.CHANNEL_OPTIONS)
+        self._channel = grpc.aio.insecure_channel(address, options=w.CHANNEL_OPTIONS,
+                                                  interceptors=tracing.aio_interceptors())
         self._stub = ng.NodeServiceStub(self._channel)
 
     async def close(self) -> None:
@@ -212,6 +214,12 @@ class AsyncNetwork:
                         session: str | None = None) -> dict[str, pr.ProtocolResult]:
         session = session or w.new_session()
         names = list(roles)
+        if tracing.enabled():  # one span for the whole run (gather's tasks inherit its context)
+            with tracing.span("protocol run", session=session):
+                results = await asyncio.gather(
+                    *(self[name].run_protocol(w.protocol_request(session, timeout_s, **roles[name])) for name in names)
+                )
+            return dict(zip(names, results))
         results = await asyncio.gather(
             *(self[name].run_protocol(w.protocol_request(session, timeout_s, **roles[name])) for name in names)
         )

@@ -35,6 +35,8 @@ from qemu_net.client import _wire as w
 from qemu_net.errors import InvalidOperation, ProtocolTimeout, QnetError
 from qemu_net.network.topology import Topology, load_topology
 from qemu_net.node.status import error_from_rpc, never_sent
+from qemu_net.observability import tracing
+from qemu_net.observability.tracing import intercept_channel
 
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -130,7 +132,7 @@ class Node:
         self.network = network
         self.name = name
         self.address = address
-        self._channel = grpc.insecure_channel(address, options=w.CHANNEL_OPTIONS)
+        self._channel = intercept_channel(grpc.insecure_channel(address, options=w.CHANNEL_OPTIONS))
         self._stub = ng.NodeServiceStub(self._channel)
 
     def __repr__(self) -> str:
@@ -296,10 +298,19 @@ class Network:
         ``{"alice": {"teleport_send": TeleportSend(...)}}``.
         """
         session = session or w.new_session()
+        if tracing.enabled():  # one span for the whole run: every role at every node joins its trace
+            with tracing.span("protocol run", session=session, roles=",".join(sorted(
+                    f"{n}:{next(iter(r))}" for n, r in roles.items()))):
+                return self._run_roles(roles, timeout_s, session)
+        return self._run_roles(roles, timeout_s, session)
+
+    def _run_roles(self, roles: Mapping[str, dict[str, Any]], timeout_s: float,
+                   session: str) -> dict[str, pr.ProtocolResult]:
         with self._pool_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="qnet-roles")
-        futures = {name: self._pool.submit(self[name].run_protocol, w.protocol_request(session, timeout_s, **role))
+        futures = {name: self._pool.submit(tracing.wrap_context(self[name].run_protocol),
+                                           w.protocol_request(session, timeout_s, **role))
                    for name, role in roles.items()}
         # The first role to fail ends the run: the others would only wait out their deadlines.
         done, pending = wait(futures.values(), timeout=timeout_s + 10, return_when=FIRST_EXCEPTION)

@@ -335,13 +335,18 @@ def _serve_until_told(server: Any, name: str, supervisor_pid: int) -> int:
 
 
 def _child(topology: Topology, name: str, host: str, allow_inspect: bool, wfd: int, rfd: int,
-           supervisor_pid: int) -> int:
+           supervisor_pid: int, metrics: bool = False) -> int:
     from qemu_net.node.server import NodeServer  # already imported by the parent; no new import cost
 
     try:
         server = NodeServer(topology, name, listen=f"{host}:0", peer_listen=f"{host}:0", allow_inspect=allow_inspect)
         ports = server.start()
-        os.write(wfd, (json.dumps({"name": name, "port": ports.port, "peer_port": ports.peer_port}) + "\n").encode())
+        report = {"name": name, "port": ports.port, "peer_port": ports.peer_port}
+        if metrics:  # Prometheus /metrics on a free port of the same host (read by `qnet dashboard`)
+            from qemu_net.node.metrics import serve_metrics
+
+            report["metrics_port"] = serve_metrics(server.core, 0, host)
+        os.write(wfd, (json.dumps(report) + "\n").encode())
         os.close(wfd)
         with os.fdopen(rfd) as r:
             line = r.readline()
@@ -357,12 +362,15 @@ def _child(topology: Topology, name: str, host: str, allow_inspect: bool, wfd: i
         return 1
 
 
-def supervise(topology: Topology, *, host: str, allow_inspect: bool) -> int:
+def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bool = False) -> int:
     # Import everything the node needs before forking, then freeze the heap so children share it.
     import cirq  # noqa: F401
     import numpy  # noqa: F401
 
     import qemu_net.node.server  # noqa: F401
+
+    if metrics:
+        import qemu_net.node.metrics  # noqa: F401
 
     _load_libc()
     gc.collect()
@@ -384,7 +392,7 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool) -> int:
                 _die_with_parent(me)
                 for fd in (report_r, w, *to_child.values()):  # the other nodes' pipes are not ours to hold
                     os.close(fd)
-                code = _child(topology, node.name, host, allow_inspect, report_w, r, me)
+                code = _child(topology, node.name, host, allow_inspect, report_w, r, me, metrics)
             finally:
                 os._exit(code)
         os.close(r)
@@ -414,6 +422,8 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool) -> int:
                     "pid": record.pid,
                     "start_ticks": record.start_ticks,
                 }
+                if "metrics_port" in info:
+                    book[info["name"]]["metrics_address"] = f"{host}:{info['metrics_port']}"
     if len(book) < len(children):
         missing = sorted(set(children) - set(book))
         print(json.dumps({"ready": False, "error": f"nodes failed to start: {', '.join(missing)}"}), flush=True)
@@ -473,7 +483,7 @@ class LocalNetwork:
     @classmethod
     def start(
         cls, topology: Topology, *, host: str = "127.0.0.1", allow_inspect: bool = False, detach: bool = False,
-        timeout_s: float = READY_TIMEOUT_S, log_file: str | None = None,
+        timeout_s: float = READY_TIMEOUT_S, log_file: str | None = None, metrics: bool = False,
     ) -> LocalNetwork:
         """Start the supervisor and wait until every node serves.
 
@@ -486,6 +496,8 @@ class LocalNetwork:
         cmd = [sys.executable, "-m", "qemu_net.node.launcher", "--topology", path, "--host", host]
         if allow_inspect:
             cmd.append("--allow-inspect")
+        if metrics:
+            cmd.append("--metrics")
         if not detach:
             # The supervisor watches this pipe: if this process dies, however abruptly, the nodes stop too.
             cmd.append("--exit-with-parent")
@@ -571,6 +583,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--topology", required=True, type=Path)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--allow-inspect", action="store_true")
+    ap.add_argument("--metrics", action="store_true", help="every node serves Prometheus /metrics on a free port")
     ap.add_argument("--exit-with-parent", action="store_true",
                     help="stop every node when standard input closes (the starting process is gone)")
     args = ap.parse_args(argv)
@@ -584,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     except QnetError as exc:
         print(json.dumps({"ready": False, "error": str(exc)}), flush=True)
         return 2
-    return supervise(topology, host=args.host, allow_inspect=args.allow_inspect)
+    return supervise(topology, host=args.host, allow_inspect=args.allow_inspect, metrics=args.metrics)
 
 
 if __name__ == "__main__":

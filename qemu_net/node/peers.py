@@ -24,6 +24,7 @@ from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.ownership import BUSY, Moved, TakeResult
 from qemu_net.node.status import connection_refused, error_from_rpc, never_sent
 from qemu_net.node.transit import Shipment, Txn
+from qemu_net.observability import tracing
 
 #: Deadline of a node-to-node call made outside any request (holder hints).
 HINT_DEADLINE_S = 5.0
@@ -74,7 +75,8 @@ class GrpcPeers:
                 addr = self._addresses.get(node)
                 if not addr:
                     raise PeerUnavailable(f"no address known for node {node!r}")
-                ch = grpc.insecure_channel(addr, options=CHANNEL_OPTIONS)
+                # Traced when OTEL_TRACES_EXPORTER asks for it (else the channel itself).
+                ch = tracing.intercept_channel(grpc.insecure_channel(addr, options=CHANNEL_OPTIONS))
                 self._channels.append(ch)
                 s = pg.PeerServiceStub(ch)
                 self._stubs[node] = s

@@ -17,6 +17,8 @@ from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net.errors import InvalidOperation
 from qemu_net.node.context import CoreContext
 from qemu_net.node.core import NodeCore
+from qemu_net.observability.logs import bind_session
+from qemu_net.observability.tracing import role_span
 
 RoleFn = Callable[[CoreContext, Any], PbMessage]
 _ROLES: dict[type[PbMessage], tuple[RoleFn, str]] = {}
@@ -44,12 +46,13 @@ def run_protocol(core: NodeCore, request: pr.ProtocolRequest, timeout_s: float) 
     fn, field = entry
     ctx = CoreContext(core, request.session_id, timeout_s=timeout_s)
     t0, v0 = time.perf_counter(), core.clock.now()
-    try:
-        result = fn(ctx, params)
-        ctx.flush()
-    except BaseException:
-        ctx.abandon()
-        raise
+    with role_span(which, request.session_id), bind_session(request.session_id):
+        try:
+            result = fn(ctx, params)
+            ctx.flush()
+        except BaseException:
+            ctx.abandon()
+            raise
     out = pr.ProtocolResult(session_id=request.session_id, virtual_time_ns=core.clock.now(),
                             wall_time_s=time.perf_counter() - t0, virtual_start_ns=v0)
     getattr(out, field).CopyFrom(result)

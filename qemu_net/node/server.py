@@ -31,6 +31,7 @@ from qemu_net.node.key_delivery import KEY_SERVICE, KeyDeliveryServicer
 from qemu_net.node.peers import GrpcPeers
 from qemu_net.node.roles import run_protocol
 from qemu_net.node.servicers import NodeServicer, PeerServicer
+from qemu_net.observability import tracing
 
 log = logging.getLogger("qemu_net.node")
 
@@ -85,8 +86,10 @@ class NodeServer:
         self.health = health.HealthServicer()
         self._stopped = threading.Event()
         self.kme: RunningKme | None = None
+        # Tracing (OTEL_TRACES_EXPORTER): off by default, and then no interceptor is installed at all.
+        interceptors = [*(tracing.server_interceptors() if tracing.setup_node(name) else []), *(stall or [])] or None
         self._public = grpc.server(futures.ThreadPoolExecutor(PUBLIC_WORKERS, thread_name_prefix=f"{name}-rpc"),
-                                   options=SERVER_OPTIONS, interceptors=stall)
+                                   options=SERVER_OPTIONS, interceptors=interceptors)
         node_pb2_grpc.add_NodeServiceServicer_to_server(
             NodeServicer(self.core, lambda req, timeout: run_protocol(self.core, req, timeout)), self._public
         )
@@ -102,7 +105,7 @@ class NodeServer:
             raise OSError(f"node {name}: cannot listen on {listen}")
         if peer_listen:
             self._peer = grpc.server(futures.ThreadPoolExecutor(PEER_WORKERS, thread_name_prefix=f"{name}-peer"),
-                                     options=SERVER_OPTIONS, interceptors=stall)
+                                     options=SERVER_OPTIONS, interceptors=interceptors)
             peer_pb2_grpc.add_PeerServiceServicer_to_server(PeerServicer(self.core), self._peer)
             health_pb2_grpc.add_HealthServicer_to_server(self.health, self._peer)
             peer_port = self._peer.add_insecure_port(peer_listen)
@@ -145,6 +148,7 @@ class NodeServer:
         for ev in done:
             ev.wait(self.grace_s + 1)
         self.peers.close()
+        tracing.shutdown()
         self._stopped.set()
 
     def install_signal_handlers(self) -> None:

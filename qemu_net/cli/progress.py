@@ -1,0 +1,48 @@
+"""Progress display for long CLI work (rich), on standard error so JSON on standard output stays clean.
+
+    with progress_bar("sweep", total=5) as step:       # step(i, n, label): point i of n is starting
+        run_sweep(progress=step)
+
+    with spinner("QKD session, 10^7 pulses"):          # one long call with no intermediate news
+        run_qkd(...)
+
+Nothing is drawn when standard error is not a terminal (rich's own rule), so logs and CI stay clean.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@contextlib.contextmanager
+def progress_bar(title: str, total: int | None = None) -> Iterator[Callable[[int, int, str], None]]:
+    """A bar with elapsed time; yields step(i, n, label) that moves it to point i of n."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[label]}"), TimeElapsedColumn(), console=_console(),
+                  transient=False) as bar:
+        task = bar.add_task(title, total=total, label="")
+
+        def step(i: int, n: int, label: str) -> None:
+            bar.update(task, completed=i, total=n, label=label)
+
+        yield step
+
+
+@contextlib.contextmanager
+def spinner(label: str) -> Iterator[None]:
+    """A spinner with elapsed time around one long call."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=_console(),
+                  transient=True) as bar:
+        bar.add_task(label, total=None)
+        yield

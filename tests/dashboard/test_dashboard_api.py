@@ -1,0 +1,142 @@
+"""The dashboard's JSON API: clear 4xx errors for bad input, nodes that do not answer shown as down,
+files served only from the package; and `qnet dashboard` on a network started by `qnet up`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from qemu_net.client import Network
+from qemu_net.dashboard import Dashboard
+from qemu_net.dashboard.collect import parse_metrics
+from qemu_net.network.topology import parse_topology
+
+TOPO = parse_topology({"name": "nowhere", "nodes": [{"name": "a", "address": "127.0.0.1:9"},
+                                                     {"name": "b", "address": "127.0.0.1:9"}, "c"],
+                       "links": [["a", "b"], ["b", "c"]]}).with_addresses({"c": "127.0.0.1:9"})
+
+
+@pytest.fixture
+def dash():
+    with Network.connect(TOPO, timeout_s=5) as net, Dashboard(net, TOPO) as d:
+        d.collector.probe_timeout_s = 0.5
+        yield d
+
+
+def _get(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.status, r.headers.get("Content-Type"), r.read()
+
+
+def _post(url, body: bytes):
+    req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_unreachable_nodes_are_shown_down_with_the_reason(dash):
+    """Nobody listens at the addresses: every node is 'down' with an error, links are still listed."""
+    status, ctype, body = _get(dash.url + "api/state")
+    s = json.loads(body)
+    assert status == 200 and ctype == "application/json"
+    assert [n["status"] for n in s["nodes"]] == ["down"] * 3
+    assert all("unreachable" in n["error"] or "deadline" in n["error"] for n in s["nodes"])
+    assert [lk["id"] for lk in s["links"]] == ["a--b", "b--c"]
+    assert all(lk["epr_pairs"] is None for lk in s["links"])  # no metrics known: not a zero
+    assert set(s["layout"]) == {"a", "b", "c"}
+
+
+@pytest.mark.parametrize("body,code,needle", [
+    (b"not json", 400, "not JSON"),
+    (b"[1]", 400, "expected an object"),
+    (json.dumps({"kind": "dance", "params": {}}).encode(), 400, "unknown run kind"),
+    (json.dumps({"kind": "teleport", "params": {"src": "a", "dst": "zz"}}).encode(), 400, "unknown node"),
+    (json.dumps({"kind": "teleport", "params": {"src": "a", "dst": "c"}}).encode(), 400, "no quantum link"),
+    (json.dumps({"kind": "teleport", "params": {"src": "a", "dst": "b", "shots": 10**6}}).encode(), 400, "outside"),
+    (json.dumps({"kind": "qkd", "params": {"src": "a", "dst": "b", "variant": "b92"}}).encode(), 400, "variant"),
+])
+def test_bad_runs_are_refused_with_a_clear_message(dash, body, code, needle):
+    status, answer = _post(dash.url + "api/run", body)
+    assert status == code and needle in answer["error"], answer
+    assert _post(dash.url + "api/nothing", b"{}")[0] == 404
+
+
+def test_a_run_that_fails_at_the_nodes_is_recorded_as_failed(dash):
+    """A valid teleport to unreachable nodes: accepted (202), then 'failed' with the node's error."""
+    status, run = _post(dash.url + "api/run", json.dumps({"kind": "teleport", "params": {"src": "a", "dst": "b",
+                                                                                           "shots": 1}}).encode())
+    assert status == 202 and run["state"] == "running"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        got = json.loads(_get(dash.url + f"api/run/{run['id']}")[2])
+        if got["state"] != "running":
+            break
+        time.sleep(0.1)
+    assert got["state"] == "failed" and got["error_type"] == "PeerUnavailable", got
+
+
+def test_static_files_only_from_the_package(dash):
+    """The page and its assets are served; nothing outside the static folder is."""
+    status, ctype, body = _get(dash.url)
+    assert status == 200 and ctype.startswith("text/html") and b"/static/app.js" in body
+    assert b"http" not in body.replace(b"http://www.w3.org", b"")  # no CDN, nothing remote
+    assert _get(dash.url + "static/app.js")[1].startswith("text/javascript")
+    for bad in ("static/../server.py", "static/%2e%2e/server.py", "static/nope.js", "etc/passwd"):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            _get(dash.url + bad)
+        assert e.value.code == 404
+
+
+def test_metrics_text_is_read_per_peer():
+    """EPR pairs per peer and RPC totals come out of a node's Prometheus text."""
+    text = "\n".join([
+        '# TYPE qnet_rpcs_total counter',
+        'qnet_rpcs_total{node="a",service="NodeService",method="Apply",code="OK"} 5.0',
+        'qnet_rpcs_total{node="a",service="NodeService",method="Apply",code="NOT_FOUND"} 2.0',
+        '# TYPE qnet_epr_pairs_total counter',
+        'qnet_epr_pairs_total{node="a",peer="b",mode="kept"} 3.0',
+        'qnet_epr_pairs_total{node="a",peer="b",mode="measured"} 4.0',
+        'qnet_epr_pairs_total{node="a",peer="c",mode="kept"} 1.0', ""])
+    m = parse_metrics(text)
+    assert (m.rpcs_total, m.rpc_errors, m.epr_pairs) == (7, 2, {"b": 7, "c": 1})
+
+
+def test_qnet_dashboard_reads_a_network_started_by_qnet_up(tmp_path):
+    """`qnet up --chain 3` then `qnet dashboard --chain 3 --port 0`: the page's state has every node up,
+    with metrics (qnet up serves them), until Ctrl-C stops the dashboard; the network keeps running."""
+    env = {**os.environ, "QNET_STATE_DIR": str(tmp_path)}
+    qnet = [sys.executable, "-m", "qemu_net.cli.main"]
+    up = subprocess.run([*qnet, "up", "--chain", "3"], capture_output=True, text=True, env=env, timeout=120)
+    assert up.returncode == 0, up.stderr
+    dash = None
+    try:
+        dash = subprocess.Popen([*qnet, "dashboard", "--chain", "3", "--port", "0"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env)
+        line = dash.stdout.readline()  # "dashboard of 'chain3' (3 nodes): http://127.0.0.1:PORT/  (Ctrl-C ...)"
+        assert "dashboard of 'chain3'" in line, line + dash.stderr.read()
+        url = line.split(": ", 1)[1].split()[0]
+        s = json.loads(_get(url + "api/state")[2])
+        assert [n["status"] for n in s["nodes"]] == ["up"] * 3
+        assert all("metrics" in n for n in s["nodes"])
+        assert [lk["epr_pairs"] for lk in s["links"]] == [0, 0]
+        dash.send_signal(signal.SIGINT)
+        assert dash.wait(20) == 0
+        status = subprocess.run([*qnet, "status", "--chain", "3", "--json"], capture_output=True, text=True, env=env,
+                                timeout=60)
+        assert status.returncode == 0  # the network outlives its dashboard
+    finally:
+        if dash is not None and dash.poll() is None:
+            dash.kill()
+            dash.wait(10)
+        subprocess.run([*qnet, "down", "--chain", "3"], capture_output=True, env=env, timeout=60)
