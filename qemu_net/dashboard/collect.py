@@ -12,6 +12,7 @@ reason, and the rest of the network is still shown.
 
 from __future__ import annotations
 
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -38,12 +39,18 @@ class NodeMetrics:
     rpc_errors: int
     #: peer -> EPR pairs this node generated as the source end (kept + measured)
     epr_pairs: dict[str, int] = field(default_factory=dict)
+    #: peer -> generation attempts those pairs took
+    epr_attempts: dict[str, int] = field(default_factory=dict)
+    #: peer -> Bell fidelity of the pairs this node delivers to it
+    delivered_fidelity: dict[str, float] = field(default_factory=dict)
 
 
 def parse_metrics(text: str) -> NodeMetrics:
-    """Read `qnet_rpcs_total` and `qnet_epr_pairs_total` out of a node's /metrics text."""
+    """Read RPC counts, EPR pairs, attempts and delivered fidelity out of a node's /metrics text."""
     rpcs = errors = 0
     epr: dict[str, int] = {}
+    attempts: dict[str, int] = {}
+    fidelity: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
             if s.name == "qnet_rpcs_total":
@@ -53,7 +60,11 @@ def parse_metrics(text: str) -> NodeMetrics:
             elif s.name == "qnet_epr_pairs_total":
                 peer = s.labels.get("peer", "")
                 epr[peer] = epr.get(peer, 0) + int(s.value)
-    return NodeMetrics(rpcs, errors, epr)
+            elif s.name == "qnet_epr_attempts_total":
+                attempts[s.labels.get("peer", "")] = int(s.value)
+            elif s.name == "qnet_epr_delivered_fidelity":
+                fidelity[s.labels.get("peer", "")] = float(s.value)
+    return NodeMetrics(rpcs, errors, epr, attempts, fidelity)
 
 
 def scrape(address: str, timeout_s: float = PROBE_TIMEOUT_S) -> NodeMetrics:
@@ -128,6 +139,9 @@ class Collector:
         self.layout = graph_layout(topology)
         self._pool = ThreadPoolExecutor(max_workers=min(16, 2 * n + len(topology.links)),
                                         thread_name_prefix="dash-probe")
+        #: link -> (time, stored bits) of the previous reading, for the key pool's rate of change.
+        self._last_pool: dict[str, tuple[float, int]] = {}
+        self._pool_lock = threading.Lock()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -146,7 +160,8 @@ class Collector:
         if addr:
             try:
                 m = scrape(addr, self.probe_timeout_s)
-                out["metrics"] = {"rpcs_total": m.rpcs_total, "rpc_errors": m.rpc_errors, "epr_pairs": m.epr_pairs}
+                out["metrics"] = {"rpcs_total": m.rpcs_total, "rpc_errors": m.rpc_errors, "epr_pairs": m.epr_pairs,
+                                  "epr_attempts": m.epr_attempts, "delivered_fidelity": m.delivered_fidelity}
             except (OSError, urllib.error.URLError, ValueError) as exc:
                 out["metrics_error"] = f"{type(exc).__name__}: {exc}"
         return out
@@ -161,6 +176,16 @@ class Collector:
         return {"stored_bits": st.stored_bits, "stored_sessions": st.stored_sessions,
                 "stored_key_count": st.stored_key_count}
 
+    def _pool_rate(self, link: str, t: float, bits: int) -> float | None:
+        """How fast the link's key pool changed since the previous reading (bits per wall second; negative
+        while keys are taken faster than made); None on the first reading."""
+        with self._pool_lock:
+            prev = self._last_pool.get(link)
+            self._last_pool[link] = (t, bits)
+        if prev is None or t <= prev[0]:
+            return None
+        return (bits - prev[1]) / (t - prev[0])
+
     def state(self) -> dict[str, Any]:
         """One snapshot: nodes, quantum links, classical links (all read now, concurrently)."""
         t0 = time.time()
@@ -173,13 +198,25 @@ class Collector:
         for lk in topo.links:
             a, b = lk.nodes
             lid = link_id(a, b)
-            epr = None
+            epr = attempts = None
+            fidelity: float | None = None
             ends = [by_name[a].get("metrics"), by_name[b].get("metrics")]
             if any(e is not None for e in ends):
                 # Each node counts the pairs it generated as the source end; a link's total is both ends' sum.
-                epr = sum(e["epr_pairs"].get(peer, 0) for e, peer in zip(ends, (b, a)) if e is not None)
+                present = [(e, peer) for e, peer in zip(ends, (b, a)) if e is not None]
+                epr = sum(e["epr_pairs"].get(peer, 0) for e, peer in present)
+                attempts = sum(e["epr_attempts"].get(peer, 0) for e, peer in present)
+                # The delivered fidelity as the generating end(s) report it (weighted by pairs made).
+                made = [(e["delivered_fidelity"][peer], e["epr_pairs"].get(peer, 0)) for e, peer in present
+                        if peer in e["delivered_fidelity"]]
+                weight = sum(n for _, n in made)
+                if made:
+                    fidelity = sum(f * n for f, n in made) / weight if weight else made[0][0]
             keys = key_f[lid].result()
+            if "stored_bits" in keys:
+                keys["pool_rate_bits_per_s"] = self._pool_rate(lid, t0, keys["stored_bits"])
             links.append({"id": lid, "nodes": [a, b], "kind": "quantum", "epr_pairs": epr,
+                          "epr_attempts": attempts, "delivered_fidelity": fidelity,
                           "epr_complete": all(e is not None for e in ends), "keys": keys,
                           "model": modelled_link(topo, a, b)})
         classical = [{"id": link_id(*c.nodes), "nodes": list(c.nodes), "kind": "classical",

@@ -111,6 +111,10 @@ class LinkLayer:
             self._sources[peer] = src
         return src
 
+    def delivered_fidelities(self) -> dict[str, float]:
+        """Bell fidelity of the pairs this node delivers to each neighbour it has generated pairs with."""
+        return {peer: float(src.model.fidelity) for peer, src in list(self._sources.items())}
+
     def channel(self, peer: str) -> physics.QubitChannelModel:
         ch = self._channels.get(peer)
         if ch is None:
@@ -167,6 +171,7 @@ class LinkLayer:
                 arriving.append(Arriving(qb, self.name, 2, pid, tag, t, int(k)))
             t = self.clock.advance_to(halves[-1].ready_ns)
         self._count(peer, "kept", count)
+        self._count(peer, "attempts", int(attempts.sum()))
         if outbox is not None:
             # A role's pairs: the peer hears of them with our next message to it (or before we wait).
             outbox.arrivals.setdefault(peer, []).extend(arriving)
@@ -239,6 +244,7 @@ class LinkLayer:
         t = self.clock.advance_by(float(delays.sum()))
         batch_id = f"{self.name}>{peer}@{next(self._ids)}"
         self._count(peer, "measured", count)
+        self._count(peer, "attempts", int(attempts.sum()))
         self._peers.deliver_epr_outcomes(  # type: ignore[attr-defined]
             peer, batch_id, b.tobytes(), remote_bases.tobytes(), t, deadline=deadline
         )

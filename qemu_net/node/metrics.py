@@ -34,10 +34,22 @@ class NodeCollector(Collector):
             epr_counts = dict(core.epr_counts)
         for (service, method, code), n in sorted(rpc_counts.items()):
             rpcs.add_metric([node, service, method, code], n)
+        attempts = CounterMetricFamily("qnet_epr_attempts", "EPR generation attempts (as the source end)",
+                                       labels=["node", "peer"])
         for (peer, mode), n in sorted(epr_counts.items()):
-            epr.add_metric([node, peer, mode], n)
+            if mode == "attempts":
+                attempts.add_metric([node, peer], n)
+            else:
+                epr.add_metric([node, peer, mode], n)
         yield rpcs
         yield epr
+        yield attempts
+        fid = GaugeMetricFamily("qnet_epr_delivered_fidelity",
+                                "Bell fidelity of the pairs this node delivers to a neighbour (its link model)",
+                                labels=["node", "peer"])
+        for peer, f in sorted(core.link.delivered_fidelities().items()):
+            fid.add_metric([node, peer], f)
+        yield fid
         info = core.info()
         for name, key, doc in (
             ("qnet_qubits_in_use", "qubits_in_use", "qubits located at this node"),

@@ -107,9 +107,37 @@ def test_metrics_text_is_read_per_peer():
         '# TYPE qnet_epr_pairs_total counter',
         'qnet_epr_pairs_total{node="a",peer="b",mode="kept"} 3.0',
         'qnet_epr_pairs_total{node="a",peer="b",mode="measured"} 4.0',
-        'qnet_epr_pairs_total{node="a",peer="c",mode="kept"} 1.0', ""])
+        'qnet_epr_pairs_total{node="a",peer="c",mode="kept"} 1.0',
+        '# TYPE qnet_epr_attempts_total counter',
+        'qnet_epr_attempts_total{node="a",peer="b"} 19.0',
+        '# TYPE qnet_epr_delivered_fidelity gauge',
+        'qnet_epr_delivered_fidelity{node="a",peer="b"} 0.93', ""])
     m = parse_metrics(text)
     assert (m.rpcs_total, m.rpc_errors, m.epr_pairs) == (7, 2, {"b": 7, "c": 1})
+    assert m.epr_attempts == {"b": 19} and m.delivered_fidelity == {"b": 0.93}
+
+
+def test_links_show_attempts_delivered_fidelity_and_pool_rate_from_the_nodes():
+    """On a lossy Werner link the dashboard's link row takes EPR attempts and the delivered fidelity from
+    the nodes' own metrics: attempts >= pairs, fidelity = the link's F; the pool rate needs two readings."""
+    from qemu_net.client import LocalNetwork
+
+    topo = parse_topology({"name": "dashlink", "nodes": ["a", "b"],
+                           "links": [{"nodes": ["a", "b"], "length_km": 20, "source_fidelity": 0.93}]})
+    with LocalNetwork.start(topo, metrics=True) as local, Network.connect(local.topology, timeout_s=30) as net:
+        pairs = net["a"].epr("b", 20)
+        metrics = {name: rec["metrics_address"] for name, rec in local.nodes.items()}
+        with Dashboard(net, local.topology, metrics=metrics) as d:
+            first = d.collector.state()["links"][0]
+            second = d.collector.state()["links"][0]
+        net["a"].free([p.local for p in pairs])
+        net["b"].free([p.remote for p in pairs])
+    assert first["epr_pairs"] == 20 and first["epr_attempts"] >= 20
+    # 20 km of 0.2 dB/km fiber: each attempt heralds with 10^-0.4, so 20 pairs need ~50 attempts.
+    assert first["epr_attempts"] > 25
+    assert first["delivered_fidelity"] == pytest.approx(0.93, abs=1e-9)
+    assert first["keys"].get("pool_rate_bits_per_s") is None
+    assert second["keys"].get("pool_rate_bits_per_s") == 0
 
 
 def test_qnet_dashboard_reads_a_network_started_by_qnet_up(tmp_path):

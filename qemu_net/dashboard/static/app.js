@@ -110,9 +110,13 @@ function updateTables(state) {
   }));
   document.querySelector("#links tbody").replaceChildren(...state.links.map(l => {
     const last = l.keys && l.keys.last_session;
+    const rate = l.keys && l.keys.pool_rate_bits_per_s;
     return row([l.id, l.model.length_km + " km", l.epr_pairs === null ? "no metrics" : l.epr_pairs,
+      l.epr_attempts === null || l.epr_attempts === undefined ? "–" : l.epr_attempts,
+      l.delivered_fidelity === null || l.delivered_fidelity === undefined ? "–" : fmt(l.delivered_fidelity, 4),
       fmt(l.model.expected_fidelity, 4), fmt(l.model.herald_probability, 4),
       l.keys.error ? "error" : fmt(l.keys.stored_bits),
+      rate === null || rate === undefined ? "–" : fmt(rate, 0) + " bits/s",
       last ? fmt(last.key_rate_per_virtual_s, 0) + " bits/virtual s" : "–"], {"data-link-row": l.id});
   }));
   updateRuns(state.runs);
