@@ -38,7 +38,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--f-ec", type=float, help="error-correction inefficiency f of the reported asymptotic rate "
                                             "(default 1.16; GYS/Ma et al.: 1.22)")
     q.add_argument("--visibility", type=float, help="E91 source visibility (default: from the link fidelity)")
-    q.add_argument("--sample-fraction", type=float, help="fraction of sifted bits disclosed to estimate the QBER")
     q.add_argument("--qber-threshold", type=float, help="abort above this QBER (default 0.11)")
     q.add_argument("--single-photon", action="store_true", help="BB84 with an ideal single-photon source (no decoys)")
     s = p.add_argument_group("protocol suite", "options of `qnet run entangle`, `purify`, `ghz`, `sensing`")
@@ -121,8 +120,8 @@ def _run_qkd(args: argparse.Namespace, topology, src: str, dst: str) -> int:
 
     use_running = not overridden(args)
     fn, _ = EXPERIMENTS["qkd"]
-    bb84_keys = ("mu", "nu", "p_signal", "p_decoy", "p_vacuum", "p_z", "f_ec", "sample_fraction", "qber_threshold")
-    e91_keys = ("visibility", "p_z", "f_ec", "sample_fraction", "qber_threshold")
+    bb84_keys = ("mu", "nu", "p_signal", "p_decoy", "p_vacuum", "p_z", "f_ec", "qber_threshold")
+    e91_keys = ("visibility", "p_z", "f_ec", "qber_threshold")
     keys = bb84_keys if args.protocol_variant == "bb84" else e91_keys
     params = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     if args.single_photon:

@@ -113,19 +113,19 @@ class AsyncNode:
 
     async def _call(self, method: str, request: Any, timeout_s: float | None = None) -> Any:
         fn = getattr(self._stub, method)
-        timeout = timeout_s or self.network.timeout_s
-        give_up = time.monotonic() + timeout
-        try:
-            return await fn(request, timeout=timeout)
-        except grpc.aio.AioRpcError as err:
-            if not never_sent(err):
-                raise error_from_rpc(err, where=self.name) from None
-        # A busy host did not finish the connection handshake in time; the request was never sent, so
-        # wait for the connection (within the same timeout) instead of failing.
-        try:
-            return await fn(request, timeout=max(give_up - time.monotonic(), 0.001), wait_for_ready=True)
-        except grpc.aio.AioRpcError as err:
-            raise error_from_rpc(err, where=self.name) from None
+        give_up = time.monotonic() + (timeout_s or self.network.timeout_s)
+        pause = 0.02
+        while True:
+            try:
+                return await fn(request, timeout=max(give_up - time.monotonic(), 0.001))
+            except grpc.aio.AioRpcError as err:
+                left = give_up - time.monotonic()
+                if not never_sent(err) or left <= 0:
+                    raise error_from_rpc(err, where=self.name) from None
+            # A busy host did not finish the connection handshake in time; the request was never sent:
+            # try again after a short, growing pause, within the same timeout.
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, 1.0)
 
     async def info(self) -> w.NodeInfo:
         return w.info_from_proto(await self._call("GetInfo", n.GetInfoRequest()))

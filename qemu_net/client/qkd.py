@@ -36,7 +36,7 @@ from qemu_net._proto.v1 import keys_pb2_grpc as kg
 from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net.client.sync import Network, Node
 from qemu_net.errors import InvalidOperation
-from qemu_net.node.status import error_from_rpc
+from qemu_net.node.status import call_until_sent
 from qemu_net.qkd.keystore import DeliveredKey
 
 #: run_qkd keyword -> the role message(s) it goes to.
@@ -214,10 +214,7 @@ def _stub(node: Node) -> kg.KeyDeliveryServiceStub:
 
 
 def _call(node: Node, method: str, request: Any, timeout_s: float | None) -> Any:
-    try:
-        return getattr(_stub(node), method)(request, timeout=timeout_s or node.network.timeout_s)
-    except grpc.RpcError as err:
-        raise error_from_rpc(err, where=node.name) from None
+    return call_until_sent(getattr(_stub(node), method), request, timeout_s or node.network.timeout_s, node.name)
 
 
 def _keys(container: k.KeyContainer) -> list[DeliveredKey]:

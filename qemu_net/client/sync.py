@@ -34,7 +34,7 @@ from qemu_net._proto.v1 import types_pb2 as t
 from qemu_net.client import _wire as w
 from qemu_net.errors import InvalidOperation, ProtocolTimeout, QnetError
 from qemu_net.network.topology import Topology, load_topology
-from qemu_net.node.status import error_from_rpc, never_sent
+from qemu_net.node.status import call_until_sent
 from qemu_net.observability import tracing
 from qemu_net.observability.tracing import intercept_channel
 
@@ -142,20 +142,7 @@ class Node:
         self._channel.close()
 
     def _call(self, method: str, request: Any, timeout_s: float | None = None) -> Any:
-        fn = getattr(self._stub, method)
-        timeout = timeout_s or self.network.timeout_s
-        give_up = time.monotonic() + timeout
-        try:
-            return fn(request, timeout=timeout)
-        except grpc.RpcError as err:
-            if not never_sent(err):
-                raise error_from_rpc(err, where=self.name) from None
-        # A busy host did not finish the connection handshake in time; the request was never sent, so
-        # wait for the connection (within the same timeout) instead of failing.
-        try:
-            return fn(request, timeout=max(give_up - time.monotonic(), 0.001), wait_for_ready=True)
-        except grpc.RpcError as err:
-            raise error_from_rpc(err, where=self.name) from None
+        return call_until_sent(getattr(self._stub, method), request, timeout_s or self.network.timeout_s, self.name)
 
     # ------------------------------------------------------------------ qubits
     def info(self) -> w.NodeInfo:

@@ -126,6 +126,7 @@ class GrpcPeers:
         host) never carried the request, so the call then waits for the channel instead, up to the
         deadline; a call that may have reached the peer is never sent twice."""
         fn = getattr(self.stub(node), method)
+        pause = _RESEND_PAUSE_S
         while True:
             try:
                 return fn(request, timeout=max(deadline - time.monotonic(), _MIN_TIMEOUT_S), wait_for_ready=ready)
@@ -133,9 +134,13 @@ class GrpcPeers:
                 if connection_refused(err):
                     if self.on_peer_gone is not None:
                         self.on_peer_gone(node)
-                elif not ready and never_sent(err) and time.monotonic() < deadline:
-                    ready = True
-                    continue
+                elif never_sent(err):
+                    # Try again after a short, growing pause (each try tells a dead peer from a slow one).
+                    left = deadline - time.monotonic()
+                    if left > 0:
+                        time.sleep(min(pause, left))
+                        pause = min(pause * 2, 1.0)
+                        continue
                 raise error_from_rpc(err, where=f"{self.name} -> {node} ({method})") from None
 
     # ------------------------------------------------------------------ Peers protocol

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import grpc
 
 from qemu_net import errors as e
@@ -95,3 +97,21 @@ def never_sent(err: grpc.RpcError) -> bool:
     (safe to send again, e.g. after a busy host was too slow to complete the handshake)."""
     details = _unavailable_details(err)
     return details is not None and "failed to connect" in details and "connection refused" not in details
+
+
+def call_until_sent(fn, request, timeout_s: float, where: str):  # noqa: ANN001, ANN201 - a stub method
+    """Call a unary stub method within `timeout_s`. A call that failed while its connection was set up
+    (a busy host too slow for the handshake: the request never left) is tried again after a short,
+    growing pause until the timeout; anything else (a refused connection included) fails at once as the
+    domain error it maps to."""
+    give_up = time.monotonic() + timeout_s
+    pause = 0.02
+    while True:
+        try:
+            return fn(request, timeout=max(give_up - time.monotonic(), 0.001))
+        except grpc.RpcError as err:
+            left = give_up - time.monotonic()
+            if not never_sent(err) or left <= 0:
+                raise error_from_rpc(err, where=where) from None
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 1.0)

@@ -256,7 +256,7 @@ def test_bb84(chaos, seed):
     """Single-photon BB84 with misalignment e: both nodes hand out the same key; the QBER (pooled) is e."""
     net = chaos.net
     before = track(chaos, ["qa", "qb"])
-    s = qkd.run_qkd(net, "qa", "qb", "bb84", decoy=False, n_pulses=60_000, sample_fraction=0.25,
+    s = qkd.run_qkd(net, "qa", "qb", "bb84", decoy=False, n_pulses=60_000,
                     session=f"chaos-{chaos.mode}-{seed}", timeout_s=TIMEOUT_S)
     assert s.succeeded and s.final_bits > 0 and s.stored_bits_alice == s.stored_bits_bob
     assert s.sample_bits > 0 and 0 <= s.qber < 0.11
