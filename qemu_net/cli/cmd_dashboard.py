@@ -33,6 +33,22 @@ def add_dashboard_args(p: argparse.ArgumentParser, *, prefix: str) -> None:
                    help="address the dashboard listens on (default 127.0.0.1)")
     p.add_argument(f"--{prefix}port", dest="dashboard_port", type=int, default=8765,
                    help="port of the dashboard (default 8765; 0: any free port)")
+    p.add_argument(f"--{prefix}probe-timeout-s", dest="dashboard_probe_timeout_s", type=_positive_seconds,
+                   default=2.0, metavar="S",
+                   help="deadline of each read from a node; a node that does not answer in time is shown as "
+                        "down (default 2 s; raise it on a heavily loaded host)")
+
+
+def _positive_seconds(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number of seconds")
+    return value
 
 
 def _metrics_map(topology, items: list[str], port: int | None, known: dict[str, str]) -> dict[str, str]:
@@ -70,7 +86,8 @@ def resolve(args: argparse.Namespace):
     return running, metrics
 
 
-def serve(topology, metrics: dict[str, str], host: str, port: int, *, out=sys.stdout) -> int:
+def serve(topology, metrics: dict[str, str], host: str, port: int, *, probe_timeout_s: float = 2.0,
+          out=sys.stdout) -> int:
     """Serve the dashboard in the foreground until Ctrl-C."""
     from qemu_net.client import Network
     from qemu_net.dashboard import Dashboard
@@ -82,7 +99,7 @@ def serve(topology, metrics: dict[str, str], host: str, port: int, *, out=sys.st
 
     previous = signal.signal(signal.SIGTERM, on_term)
     with Network.connect(topology, timeout_s=30) as net:
-        dash = Dashboard(net, topology, metrics=metrics, host=host, port=port)
+        dash = Dashboard(net, topology, metrics=metrics, host=host, port=port, probe_timeout_s=probe_timeout_s)
         print(f"dashboard of {topology.name!r} ({len(topology.nodes)} nodes): {dash.url}  (Ctrl-C to stop)",
               file=out, flush=True)
         try:
@@ -98,4 +115,5 @@ def serve(topology, metrics: dict[str, str], host: str, port: int, *, out=sys.st
 def run(args: argparse.Namespace) -> int:
     topology, known = resolve(args)
     metrics = _metrics_map(topology, args.metrics, args.metrics_port, known)
-    return serve(topology, metrics, args.dashboard_host, args.dashboard_port)
+    return serve(topology, metrics, args.dashboard_host, args.dashboard_port,
+                 probe_timeout_s=args.dashboard_probe_timeout_s)

@@ -123,7 +123,8 @@ def run_up(args: argparse.Namespace) -> int:
         from qemu_net.cli.cmd_dashboard import serve
 
         metrics = {k: v["metrics_address"] for k, v in local.nodes.items() if v.get("metrics_address")}
-        return serve(local.topology, metrics, args.dashboard_host, args.dashboard_port)
+        return serve(local.topology, metrics, args.dashboard_host, args.dashboard_port,
+                     probe_timeout_s=args.dashboard_probe_timeout_s)
     return 0
 
 

@@ -26,7 +26,7 @@ from importlib import resources
 from typing import Any
 
 from qemu_net.client.sync import Network
-from qemu_net.dashboard.collect import Collector
+from qemu_net.dashboard.collect import PROBE_TIMEOUT_S, Collector
 from qemu_net.dashboard.runs import RunBook
 from qemu_net.errors import QnetError
 from qemu_net.network.topology import Topology
@@ -52,10 +52,10 @@ class Dashboard:
     """A running dashboard for one network: `Dashboard(net, topology).start()`; `.url`; `.stop()`."""
 
     def __init__(self, net: Network, topology: Topology, *, metrics: Mapping[str, str] | None = None,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 host: str = "127.0.0.1", port: int = 0, probe_timeout_s: float = PROBE_TIMEOUT_S) -> None:
         self.net = net
         self.topology = topology
-        self.collector = Collector(net, topology, metrics=metrics)
+        self.collector = Collector(net, topology, metrics=metrics, probe_timeout_s=probe_timeout_s)
         self.runs = RunBook(net, topology)
         dash = self
 

@@ -145,11 +145,11 @@ def test_qnet_dashboard_reads_a_network_started_by_qnet_up(tmp_path):
     with metrics (qnet up serves them), until Ctrl-C stops the dashboard; the network keeps running."""
     env = {**os.environ, "QNET_STATE_DIR": str(tmp_path)}
     qnet = [sys.executable, "-m", "qemu_net.cli.main"]
-    up = subprocess.run([*qnet, "up", "--chain", "3"], capture_output=True, text=True, env=env, timeout=120)
+    up = subprocess.run([*qnet, "up", "--chain", "3"], capture_output=True, text=True, env=env, timeout=240)
     assert up.returncode == 0, up.stderr
     dash = None
     try:
-        dash = subprocess.Popen([*qnet, "dashboard", "--chain", "3", "--port", "0"], stdout=subprocess.PIPE,
+        dash = subprocess.Popen([*qnet, "dashboard", "--chain", "3", "--port", "0", "--probe-timeout-s", "15"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env=env)
         line = dash.stdout.readline()  # "dashboard of 'chain3' (3 nodes): http://127.0.0.1:PORT/  (Ctrl-C ...)"
         assert "dashboard of 'chain3'" in line, line + dash.stderr.read()

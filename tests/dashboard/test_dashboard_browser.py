@@ -70,13 +70,17 @@ def driver(tmp_path):
         drv.quit()
 
 
+# A busy 2-core CI host can take seconds to answer a GetInfo; the page must still show the nodes as up.
+LOADED_HOST_PROBE_S = 15.0
+
+
 @pytest.fixture
 def dashboard():
     local = LocalNetwork.start(TOPO, metrics=True)
     try:
         metrics = {k: str(v["metrics_address"]) for k, v in local.nodes.items()}
         with Network.connect(local.topology, timeout_s=30) as net, \
-                Dashboard(net, local.topology, metrics=metrics) as dash:
+                Dashboard(net, local.topology, metrics=metrics, probe_timeout_s=LOADED_HOST_PROBE_S) as dash:
             yield dash
     finally:
         local.stop()

@@ -15,7 +15,7 @@ import qemu_net.client
 QNET = [sys.executable, "-m", "qemu_net.cli.main"]
 
 
-def qnet(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def qnet(*args: str, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*QNET, *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
@@ -52,7 +52,7 @@ def test_up_status_run_down(tmp_path, env):
     finally:
         down = qnet("down", "-t", str(topo), env=env)
     assert down.returncode == 0, down.stderr
-    assert time.monotonic() - t0 < 100
+    assert time.monotonic() - t0 < 280  # start, run, stop: bounded (a busy 2-core host needs minutes)
     assert qnet("status", "-t", str(topo), env=env).returncode == 1
 
 
