@@ -174,8 +174,15 @@ class AppRun:
 
 
 def run_app(layout: AppLayout, addresses: Mapping[str, str], *, timeout_s: float = 120.0,
-            python: str | None = None, log_dir: str | os.PathLike[str] | None = None) -> AppRun:
-    """Run every role in its own process against the nodes at `addresses`; bounded by `timeout_s`."""
+            python: str | None = None, log_dir: str | os.PathLike[str] | None = None, rounds: int | None = None,
+            seed: int | None = 0) -> AppRun:
+    """Run every role in its own process against the nodes at `addresses`; bounded by `timeout_s`.
+
+    With `rounds`, each role process runs the application that many times in a row (as
+    ``netqasm simulate --num-rounds``) and its result is the list of the rounds' return values. `seed`
+    seeds each role's own random choices (Python's `random` and numpy's global generator)."""
+    if rounds is not None and not 1 <= rounds <= 100_000:
+        raise InvalidOperation(f"rounds must be 1 to 100000, got {rounds}")
     missing = [n for n in layout.nodes if n not in addresses]
     if missing:
         raise InvalidOperation(f"the network has no node(s) {', '.join(missing)} "
@@ -192,7 +199,8 @@ def run_app(layout: AppLayout, addresses: Mapping[str, str], *, timeout_s: float
                 spec = {"app_dir": str(layout.path.resolve()), "role": role, "roles": layout.placement,
                         "addresses": dict(addresses), "inputs": layout.inputs.get(role, {}),
                         "timeout_s": timeout_s, "result_file": str(Path(tmp) / f"{role}.result.json"),
-                        "log_dir": str(Path(log_dir) if log_dir else Path(tmp) / "log")}
+                        "log_dir": str(Path(log_dir) if log_dir else Path(tmp) / "log"),
+                        "rounds": rounds, "seed": seed}
                 spec_file = Path(tmp) / f"{role}.spec.json"
                 spec_file.write_text(json.dumps(spec))
                 out = open(Path(tmp) / f"{role}.stdout", "w+")  # noqa: SIM115 - closed below
@@ -237,13 +245,14 @@ def run_app(layout: AppLayout, addresses: Mapping[str, str], *, timeout_s: float
 
 
 def run_app_on_temporary_network(layout: AppLayout, *, topology: Topology | None = None, timeout_s: float = 120.0,
-                                 seed: int = 0, log_dir: str | os.PathLike[str] | None = None) -> AppRun:
+                                 seed: int = 0, log_dir: str | os.PathLike[str] | None = None,
+                                 rounds: int | None = None) -> AppRun:
     """Start the application's nodes (every node its own process), run it, stop them."""
     from qemu_net.client import LocalNetwork  # noqa: PLC0415 - the launcher imports the node stack
 
     topo = topology if topology is not None else temporary_topology(layout, seed=seed)
     local = LocalNetwork.start(topo, allow_inspect=True)
     try:
-        return run_app(layout, local.addresses, timeout_s=timeout_s, log_dir=log_dir)
+        return run_app(layout, local.addresses, timeout_s=timeout_s, log_dir=log_dir, rounds=rounds, seed=seed)
     finally:
         local.stop()

@@ -35,12 +35,18 @@ from qemu_net._proto.v1 import netqasm_pb2 as nq
 from qemu_net._proto.v1 import netqasm_pb2_grpc as nqg
 from qemu_net._proto.v1 import node_pb2 as n
 from qemu_net._proto.v1 import node_pb2_grpc as ng
-from qemu_net.client._wire import CHANNEL_OPTIONS
 from qemu_net.errors import InvalidOperation, ProtocolTimeout
 from qemu_net.node.status import error_from_rpc
 
 #: Default deadline of one subroutine or one classical receive (seconds); $QNET_NETQASM_TIMEOUT_S overrides.
 DEFAULT_TIMEOUT_S = 120.0
+#: gRPC channel options (as the SDK's; kept here so a role process never imports the simulator stack).
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 256 * 1024 * 1024),
+    ("grpc.max_send_message_length", 256 * 1024 * 1024),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
 #: Channel prefix of application sockets between roles.
 SOCKET_CHANNEL_PREFIX = "netqasm/"
 

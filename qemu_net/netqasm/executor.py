@@ -153,8 +153,8 @@ class QnetExecutor(Executor):
         self._qubits: dict[int, str] = {}
         #: physical addresses whose qubit is fresh |0> (an init right after qalloc is then free).
         self._fresh: set[int] = set()
-        #: (app_id, epr_socket_id) -> (remote node id, remote epr socket id).
-        self._epr_sockets: dict[tuple[int, int], tuple[int, int]] = {}
+        #: (app_id, remote node id, epr_socket_id) -> remote epr socket id.
+        self._epr_sockets: dict[tuple[int, int, int], int] = {}
         self._pending: list[_EprRequest] = []
         #: Gates not yet sent to the node's memory (applied in one batch before anything reads state).
         self._batch: list = []
@@ -209,7 +209,7 @@ class QnetExecutor(Executor):
         elif isinstance(msg, OpenEPRSocketMessage):
             self._require_app(msg.app_id)
             self.node_name_of(msg.remote_node_id)
-            self._epr_sockets[(msg.app_id, msg.epr_socket_id)] = (msg.remote_node_id, msg.remote_epr_socket_id)
+            self._epr_sockets[(msg.app_id, msg.remote_node_id, msg.epr_socket_id)] = msg.remote_epr_socket_id
         elif isinstance(msg, SubroutineMessage):
             self._run_subroutine(msg.subroutine)
         elif isinstance(msg, StopAppMessage):
@@ -394,15 +394,14 @@ class QnetExecutor(Executor):
         return epr_socket_id
 
     def _socket(self, app_id: int, epr_socket_id: int, remote_node_id: int) -> tuple[str, int]:
-        entry = self._epr_sockets.get((app_id, epr_socket_id))
-        if entry is None:
-            raise InvalidOperation(f"EPR socket {epr_socket_id} is not open for application {app_id}")
-        if entry[0] != remote_node_id:
-            raise InvalidOperation(f"EPR socket {epr_socket_id} is open to node {entry[0]}, not {remote_node_id}")
+        remote_socket = self._epr_sockets.get((app_id, remote_node_id, epr_socket_id))
+        if remote_socket is None:
+            raise InvalidOperation(f"EPR socket {epr_socket_id} to node {remote_node_id} is not open "
+                                   f"for application {app_id}")
         peer = self.node_name_of(remote_node_id)
         if peer == self._core.name:
             raise InvalidOperation("an EPR socket cannot connect a node to itself")
-        return peer, entry[1]
+        return peer, remote_socket
 
     def _tag(self, creator: str, creator_socket: int, receiver: str, receiver_socket: int) -> str:
         return f"netqasm:{creator}:{creator_socket}>{receiver}:{receiver_socket}"

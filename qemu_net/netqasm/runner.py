@@ -73,7 +73,19 @@ def run_role(spec: dict[str, Any]) -> Any:
     log_config = LogConfig(log_subroutines_dir=log_dir, app_dir=str(app_dir), log_dir=log_dir)
     config = AppConfig(app_name=role, node_name=spec["roles"][role], main_func=module.main,
                        log_config=log_config, inputs=inputs)
-    return module.main(app_config=config, **inputs)
+    seed = spec.get("seed")
+    if seed is not None:  # the application's own random choices (random, numpy's global generator)
+        import hashlib  # noqa: PLC0415
+        import random  # noqa: PLC0415
+
+        digest = int.from_bytes(hashlib.sha256(f"{seed}/{role}".encode()).digest()[:4], "little")
+        random.seed(digest)
+        np.random.seed(digest)
+    rounds = spec.get("rounds")
+    if rounds is None:
+        return module.main(app_config=config, **inputs)
+    # As `netqasm simulate --num-rounds`: the application runs this many times, one after the other.
+    return [module.main(app_config=config, **inputs) for _ in range(int(rounds))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}",
                                    "traceback": traceback.format_exc()}))
         return 1
-    out.write_text(json.dumps({"ok": True, "result": to_json(result)}))
+    data = {"ok": True, "result": to_json(result)}
+    out.write_text(json.dumps(data))
+    if spec.get("print_result"):
+        print(json.dumps({"role": spec["role"], **data}), flush=True)
     return 0
 
 
