@@ -153,6 +153,8 @@ class RoleResult:
     stdout: str = ""
     stderr: str = ""
     wall_s: float = 0.0
+    #: Time the role's process spent from loading the application to its return (no interpreter start-up).
+    main_s: float = 0.0
 
 
 @dataclass
@@ -234,6 +236,7 @@ def run_app(layout: AppLayout, addresses: Mapping[str, str], *, timeout_s: float
                 rr.ok = bool(data.get("ok"))
                 rr.result = data.get("result")
                 rr.error = data.get("error", "")
+                rr.main_s = float(data.get("main_s", 0.0))
                 if not rr.ok and data.get("traceback"):
                     rr.stderr += data["traceback"]
             else:

@@ -160,7 +160,9 @@ class QnetExecutor(Executor):
         self._batch: list = []
         self._touched_regs: dict[tuple[str, int], int] = {}
         self._touched_arrays: set[tuple[int, int]] = set()
-        self._pair_counter = 0
+        #: Pairs made per tag: both ends count the pairs of one socket in the same order, so this is the
+        #: sequence number both ends report for a pair (applications order pairs by it).
+        self._pair_counts: dict[str, int] = {}
         self._app_qubit_limits: dict[int, int] = {}
 
     # ------------------------------------------------------------------ identities
@@ -530,8 +532,8 @@ class QnetExecutor(Executor):
         fields = len(LinkLayerOKTypeK._fields)
         for half in halves:
             i = req.done
-            self._pair_counter += 1
-            seq = self._pair_counter
+            seq = self._pair_counts.get(req.tag, 0) + 1
+            self._pair_counts[req.tag] = seq
             if req.kind == RequestType.K:
                 v = self._get_array_entry(req.app_id, parse_address(f"@{req.q_array_address}[{i}]"))
                 phys = self._get_unused_physical_qubit()

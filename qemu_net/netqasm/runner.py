@@ -15,6 +15,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -95,13 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     spec = json.loads(Path(argv[0]).read_text())
     out = Path(spec["result_file"])
+    t0 = time.perf_counter()
     try:
         result = run_role(spec)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, then the role fails
         out.write_text(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}",
                                    "traceback": traceback.format_exc()}))
         return 1
-    data = {"ok": True, "result": to_json(result)}
+    data = {"ok": True, "result": to_json(result), "main_s": time.perf_counter() - t0}
     out.write_text(json.dumps(data))
     if spec.get("print_result"):
         print(json.dumps({"role": spec["role"], **data}), flush=True)
