@@ -64,6 +64,8 @@ IDLE_S = 600.0
 MAX_MESSAGES = 64
 MAX_SUBROUTINE_BYTES = 1 << 20
 MAX_APP_QUBITS = 64
+#: Parsed subroutines kept per session.
+_PARSED_KEPT = 32
 #: Most EPR pairs one request may ask for.
 MAX_PAIRS = 10_000
 
@@ -156,6 +158,8 @@ class QnetExecutor(Executor):
         #: (app_id, remote node id, epr_socket_id) -> remote epr socket id.
         self._epr_sockets: dict[tuple[int, int, int], int] = {}
         self._pending: list[_EprRequest] = []
+        #: Create requests' announcements to their receivers, sent when the current call ends.
+        self._announcements: list[tuple[str, str, bytes]] = []
         #: Gates not yet sent to the node's memory (applied in one batch before anything reads state).
         self._batch: list = []
         self._touched_regs: dict[tuple[str, int], int] = {}
@@ -163,7 +167,9 @@ class QnetExecutor(Executor):
         #: Pairs made per tag: both ends count the pairs of one socket in the same order, so this is the
         #: sequence number both ends report for a pair (applications order pairs by it).
         self._pair_counts: dict[str, int] = {}
-        self._app_qubit_limits: dict[int, int] = {}
+        #: Subroutines parsed in this session by their bytes (a loop sends the same one again and again;
+        #: execution never changes a parsed subroutine).
+        self._parsed: dict[bytes, object] = {}
 
     # ------------------------------------------------------------------ identities
     @property
@@ -183,9 +189,12 @@ class QnetExecutor(Executor):
         self._touched_regs = {}
         self._touched_arrays = set()
         try:
-            for raw in raw_messages:
-                self._run_message(raw)
-            self._flush_batch()
+            try:
+                for raw in raw_messages:
+                    self._run_message(raw)
+                self._flush_batch()
+            finally:
+                self._send_announcements()
         finally:
             self._ctx = None
         arrays = {}
@@ -194,6 +203,14 @@ class QnetExecutor(Executor):
             if mem is not None:
                 arrays[address] = list(mem._get_array(address))
         return dict(self._touched_regs), arrays
+
+    def _send_announcements(self) -> None:
+        ctx = self._need_ctx()
+        sent, self._announcements = self._announcements, []
+        for peer, channel, payload in sent:
+            ctx.send(peer, channel, payload)
+        for req in self._pending:
+            req.announced = True
 
     def _run_message(self, raw: bytes) -> None:
         if not raw:
@@ -231,10 +248,15 @@ class QnetExecutor(Executor):
     def _run_subroutine(self, raw: bytes) -> None:
         if len(raw) > MAX_SUBROUTINE_BYTES:
             raise InvalidOperation(f"subroutine of {len(raw)} bytes exceeds {MAX_SUBROUTINE_BYTES}")
-        try:
-            subroutine = deserialize_subroutine(raw)
-        except Exception as exc:  # the deserialiser raises assorted errors on malformed bytes
-            raise InvalidOperation(f"malformed NetQASM subroutine: {type(exc).__name__}: {exc}") from None
+        subroutine = self._parsed.get(raw)
+        if subroutine is None:
+            try:
+                subroutine = deserialize_subroutine(raw)
+            except Exception as exc:  # the deserialiser raises assorted errors on malformed bytes
+                raise InvalidOperation(f"malformed NetQASM subroutine: {type(exc).__name__}: {exc}") from None
+            if len(self._parsed) >= _PARSED_KEPT:
+                self._parsed.pop(next(iter(self._parsed)))
+            self._parsed[raw] = subroutine
         self._require_app(subroutine.app_id)
         try:
             list(self.execute_subroutine(subroutine))
@@ -449,12 +471,11 @@ class QnetExecutor(Executor):
                           tuple(int(x or 0) for x in local), axes_local)
         self._pending.append(req)
         self._progress()
-        # The receiver learns what was asked (as the link layer's create request would tell it); the
-        # news of the halves made so far travels with this message.
+        # The receiver learns what was asked (as the link layer's create request would tell it) when this
+        # call ends: the news of the halves made by then (and of groups pushed back to it) travels with it.
         announce = {"type": kind.value, "number": number, "rotations": [int(x or 0) for x in remote],
                     "axes": int(request.rotation_axes_remote or 0)}
-        self._need_ctx().send(peer, EPR_CHANNEL_PREFIX + req.tag, json.dumps(announce).encode())
-        req.announced = True
+        self._announcements.append((peer, EPR_CHANNEL_PREFIX + req.tag, json.dumps(announce).encode()))
 
     def _do_recv_epr(self, subroutine_id, remote_node_id, epr_socket_id, q_array_address,
                      ent_results_array_address) -> None:
@@ -462,6 +483,7 @@ class QnetExecutor(Executor):
         peer, remote_socket = self._socket(app_id, epr_socket_id, remote_node_id)
         tag = self._tag(peer, remote_socket, self._core.name, epr_socket_id)
         self._flush_batch()
+        self._send_announcements()  # never wait while holding an announcement a peer may be waiting for
         raw = self._need_ctx().recv(peer, EPR_CHANNEL_PREFIX + tag)
         try:
             announce = json.loads(raw)
@@ -528,6 +550,7 @@ class QnetExecutor(Executor):
         if req.create:
             halves = ctx.epr(req.peer, tag=req.tag, count=count)
         else:
+            self._send_announcements()
             halves = ctx.await_epr(req.peer, tag=req.tag, count=count)
         fields = len(LinkLayerOKTypeK._fields)
         for half in halves:
@@ -554,7 +577,7 @@ class QnetExecutor(Executor):
                     remote_node_id=req.peer_id, goodness=0, bell_state=BellState.PHI_PLUS.value)
             self._app_arrays[req.app_id][req.results_address, i * fields:(i + 1) * fields] = list(info)
             req.done += 1
-        # The other end may be waiting for these halves: tell it now rather than at the end of the call.
+        # Halves of a request announced in an earlier call: the other end may be waiting for them now.
         if req.create and req.announced:
             ctx.flush()
 

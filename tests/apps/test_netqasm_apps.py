@@ -36,7 +36,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def _topology(nodes: list[str], fidelity: float, seed: int) -> dict:
     links = [{"nodes": [a, b], "length_km": 0.0, "misalignment_error": 0.0, "source_fidelity": fidelity}
              for i, a in enumerate(nodes) for b in nodes[i + 1:]]
-    return {"name": "apps", "seed": seed, "nodes": [{"name": n, "memory_qubits": 32} for n in nodes], "links": links}
+    return {"name": "apps", "seed": seed, "nodes": [{"name": n, "memory_qubits": 256} for n in nodes], "links": links}
 
 
 @pytest.fixture(scope="module")
@@ -114,13 +114,13 @@ def test_chsh_winning_probability(request, net, w):
 
 
 # ----------------------------------------------------------------------------- BB84
-@pytest.mark.parametrize("net,w", [("ideal", 1.0), ("noisy", W_NOISY)])
-def test_bb84_error_rate(request, net, w):
+@pytest.mark.parametrize("net,w,bits", [("ideal", 1.0, 40), ("noisy", W_NOISY, 120)])
+def test_bb84_error_rate(request, net, w, bits):
     res = run(request.getfixturevalue(net), "bb84", {"alice": "alice", "bob": "bob"},
-              {"alice": {"num_bits": 120}, "bob": {"num_bits": 120}})
+              {"alice": {"num_bits": bits}, "bob": {"num_bits": bits}})
     a, b = res.roles["alice"].result, res.roles["bob"].result
     same = [(ra, rb) for ra, rb in zip(a["table"], b["table"]) if ra[2]]
-    assert all(rb[2] for _, rb in same) and len(same) > 30
+    assert all(rb[2] for _, rb in same) and len(same) > bits // 4
     errors = sum(ra[3] != rb[3] for ra, rb in same)
     if w == 1.0:
         assert errors == 0 and a["qber"] == 0 and a["raw_key"] == b["raw_key"]
