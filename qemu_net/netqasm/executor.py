@@ -44,7 +44,6 @@ from netqasm.backend.messages import (
 from netqasm.lang import operand
 from netqasm.lang.instr import core as ins_core
 from netqasm.lang.parsing.binary import deserialize as deserialize_subroutine
-from netqasm.lang.parsing.text import parse_address
 from netqasm.qlink_compat import BellState, LinkLayerOKTypeK, LinkLayerOKTypeM, RandomBasis, RequestType
 from netqasm.sdk.shared_memory import SharedMemory
 
@@ -535,7 +534,7 @@ class QnetExecutor(Executor):
         seen: set[int] = set()
         count = 0
         for i in range(req.done, req.number):
-            v = self._get_array_entry(req.app_id, parse_address(f"@{req.q_array_address}[{i}]"))
+            v = self._app_arrays[req.app_id][req.q_array_address, i]
             if v is None or not 0 <= v < len(unit):
                 raise InvalidOperation(f"EPR pair {i}: qubit address {v} is outside the application's memory")
             if unit[v] is not None or v in seen:
@@ -558,7 +557,7 @@ class QnetExecutor(Executor):
             seq = self._pair_counts.get(req.tag, 0) + 1
             self._pair_counts[req.tag] = seq
             if req.kind == RequestType.K:
-                v = self._get_array_entry(req.app_id, parse_address(f"@{req.q_array_address}[{i}]"))
+                v = self._app_arrays[req.app_id][req.q_array_address, i]
                 phys = self._get_unused_physical_qubit()
                 self._qubit_unit_modules[req.app_id][v] = phys
                 self._qubits[phys] = half.qubit

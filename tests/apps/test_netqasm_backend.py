@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -160,3 +161,8 @@ def test_cli_app_run_json_and_k8s(tmp_path):
     assert spec["roles"] == {"receiver": "bob", "sender": "alice"}
     assert spec["addresses"]["alice"].startswith("qnet-0.qnet-nodes.qnet.svc")
     assert "f-app_sender.py" in cm["data"]
+    kv = shutil.which("kubernetes-validate") or str(Path(sys.executable).with_name("kubernetes-validate"))
+    manifests = tmp_path / "jobs.yaml"
+    manifests.write_text(out.stdout)
+    check = subprocess.run([kv, "--strict", str(manifests)], capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr
