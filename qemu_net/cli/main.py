@@ -21,6 +21,7 @@ COMMANDS = {
     "sweep": "qemu_net.cli.cmd_sweep",
     "experiment": "qemu_net.cli.cmd_experiment",
     "plan": "qemu_net.cli.cmd_plan",
+    "app": "qemu_net.cli.cmd_app",
 }
 
 

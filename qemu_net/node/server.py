@@ -31,6 +31,7 @@ from qemu_net.node.key_delivery import KEY_SERVICE, KeyDeliveryServicer
 from qemu_net.node.peers import GrpcPeers
 from qemu_net.node.roles import run_protocol
 from qemu_net.node.servicers import NodeServicer, PeerServicer
+from qemu_net.netqasm.servicer import add_to_server as add_netqasm
 from qemu_net.observability import tracing
 
 log = logging.getLogger("qemu_net.node")
@@ -94,6 +95,7 @@ class NodeServer:
             NodeServicer(self.core, lambda req, timeout: run_protocol(self.core, req, timeout)), self._public
         )
         keys_pb2_grpc.add_KeyDeliveryServiceServicer_to_server(KeyDeliveryServicer(self.core), self._public)
+        add_netqasm(self.core, self._public)  # NetQASM applications (qemu_net/netqasm)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._public)
         reflection.enable_server_reflection(
             (NODE_SERVICE, PEER_SERVICE, KEY_SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,

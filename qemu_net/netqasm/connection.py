@@ -1,0 +1,378 @@
+"""The NetQASM SDK's connection, classical sockets and broadcast channel over qemu_net nodes.
+
+An application role's process is *bound* (`bind`) to a network: which node each role runs at and
+each node's address. `QnetConnection` then subclasses netqasm's `BaseNetQASMConnection` (as
+SimulaQron's and SquidASM's connections do): every subroutine the SDK compiles is sent, with the
+host messages before it, to the role's node in one `NetQasmService.Submit` call, and the registers
+and arrays the subroutine returned are written to the connection's shared memory, where the SDK's
+futures read them. `QnetSocket` is netqasm's classical `Socket` over the nodes' classical channels
+(the message goes from this role's node to the peer role's node, with the link's latency on the
+virtual clocks).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Type
+
+import grpc
+import numpy as np
+from netqasm.backend.messages import MessageType
+from netqasm.lang.parsing.text import parse_register
+from netqasm.sdk.classical_communication.broadcast_channel import BroadcastChannelBySockets
+from netqasm.sdk.classical_communication.message import StructuredMessage
+from netqasm.sdk.classical_communication.socket import Socket
+from netqasm.sdk.connection import BaseNetQASMConnection
+from netqasm.sdk.network import NetworkInfo
+from netqasm.sdk.shared_memory import SharedMemory
+
+from qemu_net._proto.v1 import netqasm_pb2 as nq
+from qemu_net._proto.v1 import netqasm_pb2_grpc as nqg
+from qemu_net._proto.v1 import node_pb2 as n
+from qemu_net._proto.v1 import node_pb2_grpc as ng
+from qemu_net.errors import InvalidOperation, ProtocolTimeout
+from qemu_net.node.status import error_from_rpc
+
+#: Default deadline of one subroutine or one classical receive (seconds); $QNET_NETQASM_TIMEOUT_S overrides.
+DEFAULT_TIMEOUT_S = 120.0
+#: gRPC channel options (as the SDK's; kept here so a role process never imports the simulator stack).
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 256 * 1024 * 1024),
+    ("grpc.max_send_message_length", 256 * 1024 * 1024),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+#: Channel prefix of application sockets between roles.
+SOCKET_CHANNEL_PREFIX = "netqasm/"
+
+
+@dataclass
+class Binding:
+    """Where this process's roles run: role -> node, node -> address."""
+
+    roles: dict[str, str]
+    addresses: dict[str, str]
+    timeout_s: float = DEFAULT_TIMEOUT_S
+
+    @property
+    def node_names(self) -> list[str]:
+        return sorted(self.addresses)
+
+
+_binding: Binding | None = None
+_channels: dict[str, grpc.Channel] = {}
+_lock = threading.Lock()
+
+
+def bind(roles: Mapping[str, str], addresses: Mapping[str, str], *, timeout_s: float | None = None) -> Binding:
+    """Bind this process to a network: `roles` maps application role names to node names."""
+    global _binding
+    for role, node in roles.items():
+        if node not in addresses:
+            raise InvalidOperation(f"role {role!r} runs at node {node!r}, which the network does not have")
+    if timeout_s is None:
+        timeout_s = float(os.environ.get("QNET_NETQASM_TIMEOUT_S", DEFAULT_TIMEOUT_S))
+    _binding = Binding(dict(roles), dict(addresses), timeout_s)
+    return _binding
+
+
+def binding() -> Binding:
+    if _binding is None:
+        raise RuntimeError("this process is not bound to a qemu_net network (qemu_net.netqasm.connection.bind)")
+    return _binding
+
+
+def _channel(node: str) -> grpc.Channel:
+    with _lock:
+        ch = _channels.get(node)
+        if ch is None:
+            ch = _channels[node] = grpc.insecure_channel(binding().addresses[node], options=CHANNEL_OPTIONS)
+        return ch
+
+
+def node_of(role: str) -> str:
+    b = binding()
+    if role in b.roles:
+        return b.roles[role]
+    raise InvalidOperation(f"unknown application role {role!r}; roles: {', '.join(sorted(b.roles))}")
+
+
+class QnetNetworkInfo(NetworkInfo):
+    """Node ids are positions in the sorted node names (the nodes' executors use the same numbering)."""
+
+    @classmethod
+    def _get_node_id(cls, node_name: str) -> int:
+        names = binding().node_names
+        if node_name not in names:
+            raise ValueError(f"{node_name} is not a known node name")
+        return names.index(node_name)
+
+    @classmethod
+    def _get_node_name(cls, node_id: int) -> str:
+        names = binding().node_names
+        if not 0 <= node_id < len(names):
+            raise ValueError(f"{node_id} is not a known node ID")
+        return names[node_id]
+
+    @classmethod
+    def get_node_id_for_app(cls, app_name: str) -> int:
+        return cls._get_node_id(node_of(app_name))
+
+    @classmethod
+    def get_node_name_for_app(cls, app_name: str) -> str:
+        return node_of(app_name)
+
+
+class QnetConnection(BaseNetQASMConnection):
+    """A NetQASM connection to the node this role runs at."""
+
+    def __init__(self, app_name: str, node_name: Optional[str] = None, **kwargs: Any) -> None:
+        self._memory = SharedMemory()
+        self._pending: list[bytes] = []
+        self._session = f"nq-{app_name}-{uuid.uuid4().hex[:16]}"
+        self._node = node_name or node_of(app_name)
+        self._stub = nqg.NetQasmServiceStub(_channel(self._node))
+        self.virtual_time_ns = 0
+        super().__init__(app_name=app_name, node_name=self._node, **kwargs)
+
+    @property
+    def session_id(self) -> str:
+        return self._session
+
+    @property
+    def shared_memory(self) -> SharedMemory:
+        return self._memory
+
+    def _get_network_info(self) -> Type[NetworkInfo]:
+        return QnetNetworkInfo
+
+    def _commit_serialized_message(self, raw_msg: bytes, block: bool = True,
+                                   callback: Optional[Callable] = None) -> None:
+        kind = raw_msg[0]
+        if kind == MessageType.SIGNAL.value:
+            return  # "stop the backend": the node outlives the application
+        self._pending.append(raw_msg)
+        if kind in (MessageType.INIT_NEW_APP.value, MessageType.OPEN_EPR_SOCKET.value):
+            return  # sent with the first subroutine (one round trip fewer)
+        messages, self._pending = self._pending, []
+        try:
+            reply = self._stub.Submit(nq.NetQasmSubmitRequest(session_id=self._session, messages=messages),
+                                      timeout=binding().timeout_s)
+        except grpc.RpcError as err:
+            raise error_from_rpc(err, where=f"node {self._node}") from None
+        self.virtual_time_ns = reply.virtual_time_ns
+        mem = self._memory
+        for r in reply.registers:
+            mem.set_register(parse_register(f"{r.name}{r.index}"), int(r.value))
+        for a in reply.arrays:
+            mem.init_new_array(a.address, new_array=[int(v) if d else None for v, d in zip(a.values, a.defined)])
+        if callback is not None:
+            callback()
+
+    def qubit_state(self, virtual_addresses: list[int]) -> np.ndarray:
+        """Density matrix of this application's qubits (the node must allow inspection)."""
+        self.flush()
+        try:
+            reply = self._stub.QubitState(
+                nq.NetQasmQubitStateRequest(session_id=self._session, virtual_addresses=virtual_addresses),
+                timeout=binding().timeout_s)
+        except grpc.RpcError as err:
+            raise error_from_rpc(err, where=f"node {self._node}") from None
+        d = reply.dimension
+        return (np.asarray(reply.real) + 1j * np.asarray(reply.imag)).reshape(d, d)
+
+
+def get_qubit_state(qubit: Any, reduced_dm: bool = True) -> np.ndarray | None:
+    """The simulated state of a qubit (netqasm's `get_qubit_state`): its reduced density matrix.
+
+    With ``reduced_dm=False`` netqasm's simulators return the state of every qubit the qubit is
+    entangled with; such a group can span other nodes' memories, which one node cannot read, so this
+    returns None then (as netqasm's simulators do when no state is available)."""
+    if not reduced_dm:
+        return None
+    conn = qubit._conn
+    if not isinstance(conn, QnetConnection):
+        raise TypeError("get_qubit_state needs a qubit of a QnetConnection")
+    return conn.qubit_state([qubit.qubit_id])
+
+
+class QnetSocket(Socket):
+    """netqasm's classical socket between two roles, over the nodes' classical channels."""
+
+    def __init__(self, app_name: str, remote_app_name: str, socket_id: int = 0, timeout: Optional[float] = None,
+                 use_callbacks: bool = False, log_config: Any = None) -> None:
+        self._app_name = app_name
+        self._remote_app_name = remote_app_name
+        self._id = socket_id
+        self._node = node_of(app_name)
+        self._peer = node_of(remote_app_name)
+        self._timeout = timeout
+        self._use_callbacks = use_callbacks
+        self._stub = ng.NodeServiceStub(_channel(self._node))
+        # One channel per direction and socket id, so two sockets between the same roles stay apart.
+        self._out = f"{SOCKET_CHANNEL_PREFIX}{app_name}>{remote_app_name}/{socket_id}"
+        self._in = f"{SOCKET_CHANNEL_PREFIX}{remote_app_name}>{app_name}/{socket_id}"
+
+    @property
+    def app_name(self) -> str:
+        return self._app_name
+
+    @property
+    def remote_app_name(self) -> str:
+        return self._remote_app_name
+
+    @property
+    def id(self) -> int:
+        return self._id
+
+    def _send_bytes(self, payload: bytes) -> None:
+        try:
+            self._stub.SendClassical(n.SendClassicalRequest(to=self._peer, channel=self._out, payload=payload),
+                                     timeout=binding().timeout_s)
+        except grpc.RpcError as err:
+            raise error_from_rpc(err, where=f"node {self._node}") from None
+
+    def _recv_bytes(self, timeout: Optional[float]) -> bytes:
+        wait = timeout if timeout is not None else (self._timeout or binding().timeout_s)
+        try:
+            resp = self._stub.ReceiveClassical(
+                n.ReceiveClassicalRequest(sender=self._peer, channel=self._in, timeout_s=wait),
+                timeout=wait + 5.0)
+        except grpc.RpcError as err:
+            exc = error_from_rpc(err, where=f"node {self._node}")
+            if isinstance(exc, ProtocolTimeout):
+                raise RuntimeError(f"no message from {self._remote_app_name} within {wait} s") from None
+            raise exc from None
+        return resp.payload
+
+    def send(self, msg: str) -> None:
+        if not isinstance(msg, str):
+            raise TypeError(f"a socket sends str, not {type(msg).__name__}")
+        self._send_bytes(b"s" + msg.encode())
+
+    def send_structured(self, msg: StructuredMessage) -> None:
+        """A structured message travels as JSON (tuples kept), never pickled."""
+        body = {"header": msg.header, "payload": _encode(msg.payload)}
+        self._send_bytes(b"j" + json.dumps(body).encode())
+
+    def _recv_any(self, block: bool, timeout: Optional[float]) -> str | StructuredMessage:
+        if not block:
+            raise NotImplementedError("non-blocking recv is not offered: give a timeout instead")
+        raw = self._recv_bytes(timeout)
+        kind, body = raw[:1], raw[1:]
+        if kind == b"s":
+            return body.decode()
+        if kind == b"j":
+            try:
+                data = json.loads(body)
+                return StructuredMessage(data["header"], _decode(data["payload"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise RuntimeError(f"malformed structured message from {self._remote_app_name}: {exc}") from None
+        raise RuntimeError(f"malformed message from {self._remote_app_name}")
+
+    def recv(self, block: bool = True, timeout: Optional[float] = None, maxsize: Optional[int] = None) -> str:
+        msg = self._recv_any(block, timeout)
+        if isinstance(msg, str) and maxsize is not None:
+            return msg[:maxsize]
+        return msg  # type: ignore[return-value] - a structured message sent with send_structured
+
+    def recv_structured(self, block: bool = True, timeout: Optional[float] = None,
+                        maxsize: Optional[int] = None) -> StructuredMessage:
+        return self._recv_any(block, timeout)  # type: ignore[return-value]
+
+    def send_silent(self, msg: str) -> None:
+        self.send(msg)
+
+    def recv_silent(self, block: bool = True, timeout: Optional[float] = None, maxsize: Optional[int] = None) -> str:
+        return self.recv(block=block, timeout=timeout, maxsize=maxsize)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            return {"__items__": [[_encode(k), _encode(v)] for k, v in value.items()]}
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return _encode(value.tolist())
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"a structured message payload cannot hold {type(value).__name__} (JSON data and tuples only)")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"__tuple__"}:
+            return tuple(_decode(v) for v in value["__tuple__"])
+        if set(value) == {"__items__"}:
+            return {_hashable(_decode(k)): _decode(v) for k, v in value["__items__"]}
+        return {k: _decode(v) for k, v in value.items()}
+    return value
+
+
+def _hashable(v: Any) -> Any:
+    return tuple(_hashable(x) for x in v) if isinstance(v, list) else v
+
+
+class QnetBroadcastChannel(BroadcastChannelBySockets):
+    """netqasm's broadcast channel as one socket per remote role.
+
+    `recv` returns the first message any remote role sent: one reader thread per remote role waits on
+    its socket (bounded by the receive timeout; a reader whose wait ends without a message stops and is
+    started again by the next `recv`), and messages queue in arrival order, so nothing polls."""
+
+    _socket_class = QnetSocket
+
+    def __init__(self, app_name: str, remote_app_names: list[str], **kwargs: Any) -> None:
+        super().__init__(app_name, remote_app_names, **kwargs)
+        import queue  # noqa: PLC0415 - only broadcast channels need it
+
+        self._queue: queue.Queue = queue.Queue()
+        self._readers: dict[str, threading.Thread] = {}
+        self._rlock = threading.Lock()
+
+    def _read(self, remote: str, socket: QnetSocket) -> None:
+        try:
+            msg = socket.recv()
+        except Exception as exc:  # noqa: BLE001 - handed to the caller of recv
+            self._queue.put((remote, exc))
+            return
+        self._queue.put((remote, msg))
+
+    def recv(self, block: bool = True, timeout: Optional[float] = None) -> tuple[str, str]:
+        if not block:
+            raise NotImplementedError("non-blocking recv is not offered: give a timeout instead")
+        with self._rlock:
+            for remote, socket in self._sockets.items():
+                t = self._readers.get(remote)
+                if t is None or not t.is_alive():
+                    t = threading.Thread(target=self._read, args=(remote, socket), daemon=True,
+                                         name=f"broadcast-{remote}")
+                    self._readers[remote] = t
+                    t.start()
+        import queue  # noqa: PLC0415
+
+        wait = timeout if timeout is not None else binding().timeout_s
+        try:
+            remote, msg = self._queue.get(timeout=wait)
+        except queue.Empty:
+            raise TimeoutError("Timeout while trying to receive broadcasted message") from None
+        with self._rlock:
+            self._readers.pop(remote, None)  # its reader ended with this message
+        if isinstance(msg, Exception):
+            raise msg
+        return remote, msg
