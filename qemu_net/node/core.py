@@ -147,6 +147,7 @@ class NodeCore:
             topology=topology, name=name, cond=self._cond, holdings=self.held, directory=self.directory,
             clock=self.clock, rng=self.rng, noise=noise, peers=peers, new_id=self.new_qubit_id, ids=self._ids,
             capacity=self.spec.memory_qubits, count_epr=self._count_epr, is_draining=lambda: self._draining,
+            discard=lambda qs, deadline: self.free(qs, deadline=deadline),
         )
         self.channels = ClassicalChannels(topology=topology, name=name, clock=self.clock, peers=peers)
         self.mailbox = self.channels.mailbox
@@ -443,7 +444,8 @@ class NodeCore:
         if outbox is None:
             return None
         queued = outbox.arrivals.pop(peer, [])
-        att = Attachment(list(queued), [], outbox.now_ns, queued)
+        # The news leaves now: its time is our clock (as a flush sends it), at least the last herald.
+        att = Attachment(list(queued), [], max(outbox.now_ns, self.clock.now()), queued)
         with self._cond:
             for q, loc in self.held.pushable(outbox.candidates):
                 if loc == peer:
