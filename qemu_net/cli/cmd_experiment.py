@@ -42,6 +42,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"{c.figure}: measured {c.measured:.4f} ± {c.measured_stderr:.4f}, published {c.published:.4f} ± "
           f"{c.published_stderr:.4f} ({c.deviation_sigma:.1f} sigma; "
           f"{'within' if c.within_published_uncertainty else 'outside'} the published uncertainty)")
+    model_outside = False
+    if "model_expected" in c.extra:
+        me = c.extra["model_expected"]
+        model_outside = abs(me - c.published) > c.published_stderr
+        print(f"closed form of the modelled physics: {me:.4f} ({'outside' if model_outside else 'inside'} the "
+              f"published {c.published:.4f} ± {c.published_stderr:.4f}, whatever the number of shots)")
+    if "readout_corrected_fidelity" in c.extra:
+        print(f"the same data corrected for readout error {c.extra['readout_error']:g}: "
+              f"{c.extra['readout_corrected_fidelity']:.4f} ± {c.extra['readout_corrected_stderr']:.4f}")
+    if not c.within_published_uncertainty or model_outside:
+        print("MISS: the model does not reach the published value within its uncertainty; the note says which "
+              "physics the model lacks")
     print(f"{c.shots} shots, {c.wall_time_s:.1f} s wall; plot: {path}")
     print(f"note: {c.note}")
     return 0

@@ -10,7 +10,7 @@ from qemu_net.cli.common import add_physics_args, add_topology_args
 PROTOCOLS = ("teleport", "epr", "qkd")
 #: The protocol suite (qemu_net.client.protocol_experiments); --to defaults per protocol there.
 SUITE = ("swap", "chain", "purify", "entangle", "ghz", "superdense", "nonlocal-cnot", "circuit")
-PROTOCOLS += SUITE + ("sensing", "memory")
+PROTOCOLS += SUITE + ("sensing", "memory", "clock-sync")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -48,6 +48,8 @@ class Comparison:
     wall_time_s: float
     note: str = ""
     points: list[dict[str, float]] = field(default_factory=list)
+    #: Further figures of the same data (e.g. a readout-corrected estimate), name -> value.
+    extra: dict[str, float] = field(default_factory=dict)
 
     @property
     def deviation_sigma(self) -> float:
@@ -92,13 +94,21 @@ def gys_topology(length_km: float, *, seed: int = 0) -> Topology:
 GHZ_SETTINGS = ("ZZZ", "XXX", "XYY", "YXY", "YYX")
 
 
-def ghz_stabilizer_fidelity(outcomes_by_setting: dict[str, np.ndarray]) -> tuple[float, float]:
-    """F = (1 + <Z1Z2> + <Z2Z3> + <Z1Z3> + <XXX> - <XYY> - <YXY> - <YYX>) / 8 from outcomes (shots x 3, bits)."""
+def ghz_stabilizer_fidelity(outcomes_by_setting: dict[str, np.ndarray], *,
+                            readout_error: float = 0.0) -> tuple[float, float]:
+    """F = (1 + <Z1Z2> + <Z2Z3> + <Z1Z3> + <XXX> - <XYY> - <YXY> - <YYX>) / 8 from outcomes (shots x 3, bits).
+
+    `readout_error` e > 0: the estimate corrected for symmetric readout errors of probability e on every
+    qubit, which scale a weight-w correlator by (1 - 2e)^w: each two-body term is divided by (1 - 2e)^2,
+    each three-body term by (1 - 2e)^3 (and their standard errors alike)."""
+    if not 0 <= readout_error < 0.5:
+        raise InvalidOperation(f"readout_error must be in [0, 0.5), got {readout_error}")
+    k = 1 - 2 * readout_error
     s = 1 - 2 * outcomes_by_setting["ZZZ"].astype(float)
-    z = s[:, 0] * s[:, 1] + s[:, 1] * s[:, 2] + s[:, 0] * s[:, 2]
+    z = (s[:, 0] * s[:, 1] + s[:, 1] * s[:, 2] + s[:, 0] * s[:, 2]) / k**2
     total, var = 1 + z.mean(), z.var(ddof=1) / len(z)
     for setting, sign in (("XXX", 1), ("XYY", -1), ("YXY", -1), ("YYX", -1)):
-        par = 1 - 2 * (outcomes_by_setting[setting].sum(axis=1) % 2).astype(float)
+        par = (1 - 2 * (outcomes_by_setting[setting].sum(axis=1) % 2).astype(float)) / k**3
         total += sign * par.mean()
         var += par.var(ddof=1) / len(par)
     return total / 8, math.sqrt(var) / 8
@@ -121,11 +131,122 @@ def ghz_delft_2021(net_factory: Callable[[Topology], Any], *, shots: int = 2000,
             r = P.ghz(net, nodes, shots=1, bases=[setting], timeout_s=600)
             assert r.outcomes is not None
             by[setting].append(r.outcomes[0])
-    f, se = ghz_stabilizer_fidelity({s: np.array(v) for s, v in by.items()})
+    data = {s: np.array(v) for s, v in by.items()}
+    f, se = ghz_stabilizer_fidelity(data)
+    e = topo.node("alice").measure_error
+    if any(topo.node(n).measure_error != e for n in nodes):
+        raise InvalidOperation("the readout-corrected estimate assumes one readout error at every node")
+    f_rc, se_rc = ghz_stabilizer_fidelity(data, readout_error=e)
+    budget = ghz_model_budget(topo)
     bases = order
     return Comparison("ghz-delft-2021", "ghz_fidelity", f, se, 0.538, 0.018,
                       "M. Pompili et al., Science 372, 259 (2021)", len(bases), time.perf_counter() - t0,
-                      note=_delft_note())
+                      note=ghz_gap_note(budget), extra={"model_expected": budget[-1][1],
+                                                        "readout_corrected_fidelity": f_rc,
+                                                        "readout_corrected_stderr": se_rc, "readout_error": e})
+
+
+def ghz_model_budget(topo: Topology) -> list[tuple[str, float]]:
+    """The GHZ fidelity the *modelled* physics predicts, stage by stage (numpy, independent of the node's
+    register): Bob (the root) holds the links' delivered states (`physics.EprLinkModel`, source Bob), the
+    first pair's two halves dephase while the second link is generated (geometric attempts of one period:
+    E[exp(-2T/T2)] = p q / (1 - (1 - p) q), q = exp(-2 period / T2)), the fusion's CNOT suffers two-qubit
+    depolarisation, its Z readout flips with the readout error (a wrong correction at Charlie), and the
+    eight stabilizer correlators are read with readout error e on each qubit ((1 - 2e)^weight). Neglected:
+    T1, gate durations (< 1 ms against a ~0.1 s wait) and the 1-qubit correction's error. Returns
+    [(stage, fidelity)], the last being what the experiment should measure."""
+    from qemu_net.network import physics
+
+    bob = topo.node("bob")
+    pairs = []
+    for far in ("alice", "charlie"):
+        m = physics.EprLinkModel.from_specs(topo.link("bob", far), bob, topo.node(far), source="bob")
+        pairs.append((np.asarray(physics.from_tensor(np.asarray(m.rho, dtype=complex)), dtype=complex), m))
+    swap = np.eye(4)[[0, 2, 1, 3]]
+    rho_ab = swap @ pairs[0][0] @ swap  # (alice, bob)
+    rho_bc = pairs[1][0]  # (bob, charlie)
+    m2 = pairs[1][1]
+    t2 = {n: topo.node(n).t2_s for n in ("alice", "bob")}
+    rates = [1 / t2[n] if t2[n] else 0.0 for n in ("alice", "bob")]
+    p, tau = m2.p_herald, m2.period_ns * 1e-9
+
+    def averaged_dephasing(rho: np.ndarray) -> np.ndarray:
+        """E over the geometric wait T of dephasing each half for T: an element whose bra and ket differ on
+        the halves in `flips` is scaled by E[exp(-T sum 1/T2)] = p q / (1 - (1 - p) q)."""
+        out = rho.copy()
+        for i in range(4):
+            for j in range(4):
+                rate = sum(r for bit, r in zip((2, 1), rates) if (i ^ j) & bit)
+                if rate:
+                    qf = math.exp(-tau * rate)
+                    out[i, j] *= p * qf / (1 - (1 - p) * qf)
+        return out
+
+    g2, e = bob.gate_2q_error, bob.measure_error
+    e_read = topo.node("alice").measure_error
+    paulis = [np.eye(2), np.array([[0, 1], [1, 0]]), np.array([[0, -1j], [1j, 0]]), np.diag([1.0, -1.0])]
+    eye, x, y, z = paulis
+    p0, p1 = np.diag([1.0, 0]), np.diag([0, 1.0])
+
+    def kron(*ops):
+        out = np.eye(1)
+        for o in ops:
+            out = np.kron(out, o)
+        return out
+
+    ghz = np.zeros(8)
+    ghz[[0, 7]] = 1 / math.sqrt(2)
+
+    def fused(memory: bool, gate_error: float, fusion_readout: float) -> np.ndarray:
+        r1 = averaged_dephasing(rho_ab) if memory else rho_ab
+        rho = np.kron(r1, rho_bc)  # qubits: alice, bob1, bob2, charlie
+        u = kron(eye, p0, eye, eye) + kron(eye, p1, x, eye)
+        rho = u @ rho @ u.conj().T
+        if gate_error:
+            acc = sum(kron(eye, a, b, eye) @ rho @ kron(eye, a, b, eye).conj().T
+                      for i, a in enumerate(paulis) for j, b in enumerate(paulis) if i or j)
+            rho = (1 - gate_error) * rho + gate_error / 15 * acc
+        out = np.zeros((8, 8), dtype=complex)
+        for bit, proj in ((0, p0), (1, p1)):
+            r = kron(eye, eye, proj, eye) @ rho @ kron(eye, eye, proj, eye)
+            r = np.einsum("abcdefcg->abdefg", r.reshape((2,) * 8)).reshape(8, 8)
+            for told, prob in ((bit, 1 - fusion_readout), (1 - bit, fusion_readout)):
+                fix = kron(eye, eye, x) if told else np.eye(8)
+                out += prob * fix @ r @ fix
+        return out
+
+    def fidelity(rho: np.ndarray, readout: float = 0.0) -> float:
+        k = 1 - 2 * readout
+        ex = lambda *ops: float(np.real(np.trace(kron(*ops) @ rho)))  # noqa: E731
+        zz = ex(z, z, eye) + ex(eye, z, z) + ex(z, eye, z)
+        xxx = ex(x, x, x) - ex(x, y, y) - ex(y, x, y) - ex(y, y, x)
+        return (1 + k**2 * zz + k**3 * xxx) / 8
+
+    f_links = float(np.real(ghz @ fused(False, 0.0, 0.0) @ ghz))
+    f_mem = float(np.real(ghz @ fused(True, 0.0, 0.0) @ ghz))
+    f_gate = float(np.real(ghz @ fused(True, g2, e) @ ghz))
+    f_read = fidelity(fused(True, g2, e), e_read)
+    link_f = [float(np.real(np.array([1, 0, 0, 1]) @ r @ np.array([1, 0, 0, 1])) / 2) for r, _ in pairs]
+    return [(f"two links of Bell fidelity {link_f[0]:.3f} and {link_f[1]:.3f}, fused ideally", f_links),
+            (f"+ memory dephasing of the first pair (T2 {t2['bob'] or 'none'} s at Bob, {t2['alice'] or 'none'} s at "
+             f"Alice) while the second link "
+             f"is generated (mean {m2.mean_attempts * m2.period_ns * 1e-9:.3g} s)", f_mem),
+            (f"+ the fusion's CNOT error {g2:g} and its readout error {e:g}", f_gate),
+            (f"+ readout error {e_read:g} on the three measured qubits (what is measured)", f_read)]
+
+
+def ghz_gap_note(budget: list[tuple[str, float]]) -> str:
+    """What the model of `ghz-delft-2021` predicts and lacks against the experiment (docs/hardware.md)."""
+    steps = "; ".join(f"{s}: {f:.3f}" for s, f in budget)
+    return (
+        f"Modelled physics, closed form: {steps}. Not modelled, each of which the experiment has: Bob's 13C "
+        "nuclear memory with its dephasing per entanglement attempt (the model stores the first pair on an "
+        "electron with a T2 in time) and the electron-to-carbon SWAP; the experiment's cut-off and timing "
+        "logic (a first link that waited too long is regenerated, so the surviving states waited less; "
+        "`memory_cutoff_s` models such a policy, but the paper's value is not in docs/hardware.md); the "
+        "measured per-link fidelities (the preset's are representative); and the paper's treatment of readout "
+        "errors (the readout-corrected estimate of the same data is printed beside, to compare with if the "
+        "published value is corrected for readout). See docs/hardware.md, 'The GHZ gap'.")
 
 
 # ----------------------------------------------------------------------------- teleportation (Hermans 2022)

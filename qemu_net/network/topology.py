@@ -92,6 +92,9 @@ class NodeSpec(_Strict):
     gate_2q_duration_ns: float = Field(default=0.0, ge=0)
     measure_error: Probability = Field(default=0.0, ge=0, le=1)
     measure_duration_ns: float = Field(default=0.0, ge=0)
+    #: Memory cut-off: an EPR half waiting in this node's delivered pool longer than this (on this node's
+    #: own timeline, from its herald) is discarded when a role takes it; ``null`` (the default): no cut-off.
+    memory_cutoff_s: float | None = Field(default=None, gt=0, le=1e6)
 
     @model_validator(mode="before")
     @classmethod

@@ -81,7 +81,7 @@ class Peers(Protocol):
     request's deadline (a monotonic time)."""
 
     def forward(self, node: str, ops: Sequence[Op], pull_from: dict[str, str], now_ns: int, *, txn: Txn,
-                min_epochs: dict[str, int], deadline: float) -> ForwardResult: ...
+                min_epochs: dict[str, int], deadline: float, rebase: dict[str, int] | None = None) -> ForwardResult: ...
     def take_group(self, node: str, qubit: str, new_holder: str, *, txn: Txn, wait_unpinned: bool,
                    min_epoch: int, deadline: float) -> TakeResult: ...
     def adopt_group(self, node: str, shipment: Shipment, *, deadline: float) -> None: ...
@@ -147,6 +147,7 @@ class NodeCore:
             topology=topology, name=name, cond=self._cond, holdings=self.held, directory=self.directory,
             clock=self.clock, rng=self.rng, noise=noise, peers=peers, new_id=self.new_qubit_id, ids=self._ids,
             capacity=self.spec.memory_qubits, count_epr=self._count_epr, is_draining=lambda: self._draining,
+            discard=lambda qs, deadline: self.free(qs, deadline=deadline),
         )
         self.channels = ClassicalChannels(topology=topology, name=name, clock=self.clock, peers=peers)
         self.mailbox = self.channels.mailbox
@@ -261,6 +262,7 @@ class NodeCore:
                 else:
                     local = False
                     holders, epochs = self._targets(qs)
+                    rebase = held.skew_of(qs)
             if local:
                 self._push(members, outbox, deadline)
                 return outcomes
@@ -280,7 +282,10 @@ class NodeCore:
                 return outcomes
             pull_from = {q: h for q, h in holders.items() if h != target}
             res = self.peers.forward(target, ops, pull_from, self.clock.now(), txn=txn, min_epochs=epochs,
-                                     deadline=deadline)
+                                     deadline=deadline, **({"rebase": rebase} if rebase else {}))
+            if rebase and not res.moved:
+                with cond:
+                    held.skew_sent(rebase)
             if res.moved:
                 with cond:
                     for q, (h, e) in res.moved.items():
@@ -439,7 +444,8 @@ class NodeCore:
         if outbox is None:
             return None
         queued = outbox.arrivals.pop(peer, [])
-        att = Attachment(list(queued), [], outbox.now_ns, queued)
+        # The news leaves now: its time is our clock (as a flush sends it), at least the last herald.
+        att = Attachment(list(queued), [], max(outbox.now_ns, self.clock.now()), queued)
         with self._cond:
             for q, loc in self.held.pushable(outbox.candidates):
                 if loc == peer:
@@ -501,7 +507,8 @@ class NodeCore:
 
     # ================================================================ peer handlers
     def on_forward(self, ops: Sequence[Op], pull_from: Mapping[str, str], now_ns: int, *, txn: Txn | None = None,
-                   min_epochs: Mapping[str, int] | None = None, deadline: float | None = None) -> ForwardResult:
+                   min_epochs: Mapping[str, int] | None = None, deadline: float | None = None,
+                   rebase: Mapping[str, int] | None = None) -> ForwardResult:
         """Run ops for their location node at *its* time now_ns. A forward is simulation plumbing, not a
         physical message, so this (holder) node's own clock does not move.
 
@@ -514,6 +521,8 @@ class NodeCore:
         epochs = min_epochs or {}
         with self._cond:
             if not pull_from and all(q in held for q in qs):
+                if rebase:
+                    held.rebase(rebase)
                 result, members = self._run_forwarded(ops, qs, now_ns)
                 ran = True
             else:
@@ -531,6 +540,8 @@ class NodeCore:
                 with self._cond:
                     if time.monotonic() >= deadline:
                         raise ProtocolTimeout(f"at {self.name!r}: the caller's deadline passed before {qs} ran")
+                    if rebase:
+                        held.rebase(rebase)
                     result, members = self._run_forwarded(ops, qs, now_ns)
             finally:
                 self.ownership.release(txn)
@@ -609,7 +620,9 @@ class NodeCore:
                 else:
                     d.add(a.qubit, a.holder, a.group_size)
                 if a.pair_id:
-                    halves.append(EprHalf(a.pair_id, a.qubit, from_node, a.ready_ns, a.attempts))
+                    # Its storage here starts at its herald on *our* timeline (`Holdings.note_skew`).
+                    ready = a.ready_ns + held.note_skew(a.qubit, here_now - now_ns)
+                    halves.append(EprHalf(a.pair_id, a.qubit, from_node, ready, a.attempts))
                     tags.append(a.tag)
             self.link.on_arrived_halves(from_node, halves, tags)
             for sh in adopt:

@@ -42,6 +42,8 @@ class Holdings:
         self._pinned_by: dict[Txn, set[str]] = {}
         #: Qubit -> how many requests wait here for its group to be free.
         self.waiting: collections.Counter[str] = collections.Counter()
+        #: Qubit located here, held elsewhere -> ns its holder's stamp lags its storage here (`note_skew`).
+        self.skew: dict[str, int] = {}
 
     def __contains__(self, q: str) -> bool:
         return q in self.register
@@ -89,6 +91,8 @@ class Holdings:
         """Hold a group that arrived (pulled, adopted, pushed back, or sent with its qubit), or take back
         one whose hand-over failed (the one rollback path: the state is ours again)."""
         self.register.add_state(shipment.state, count_capacity=False)
+        if self.skew:
+            self.rebase({x: s for x in shipment.state.qubits if (s := self.skew.pop(x, 0))})
         for x, loc, e in zip(shipment.state.qubits, shipment.locations, shipment.epochs):
             self.located_at[x] = loc
             if e:
@@ -121,6 +125,39 @@ class Holdings:
         if t is not None and t[1] > min_epoch:
             return t
         return None
+
+    # ---------------------------------------------------------------- each qubit's own timeline
+    # A qubit's stamp (`Register.last_ns`) is on its *location's* clock. The far half of an EPR pair is
+    # stamped at its herald by the source, which holds it; if the news reaches the location when the
+    # location's clock is already ahead of the news' time, that difference is skew between the two clocks,
+    # not storage: the half's storage here starts at its herald plus the skew. The location remembers
+    # the skew and tells the holder with its first forwarded operation on the qubit (or applies it
+    # itself if the group comes here first), so storage never depends on the nodes' clock offsets.
+    def note_skew(self, q: str, skew_ns: int) -> int:
+        """News of qubit `q` (located here) arrived `skew_ns` after our clock's time; returns the shift
+        applied to its timeline (0 if none is needed)."""
+        if skew_ns <= 0 or q in self.register:
+            return 0
+        self.skew[q] = self.skew.get(q, 0) + int(skew_ns)
+        return int(skew_ns)
+
+    def skew_of(self, qubits: Iterable[str]) -> dict[str, int]:
+        """The pending skews of `qubits` (for the forward that carries them to their holder)."""
+        skew = self.skew
+        return {q: s for q in qubits if (s := skew.get(q))} if skew else {}
+
+    def skew_sent(self, sent: dict[str, int]) -> None:
+        """The holder applied `sent` (a forward carrying it ran): forget them."""
+        for q, s in sent.items():
+            if self.skew.get(q) == s:
+                del self.skew[q]
+
+    def rebase(self, shifts: dict[str, int]) -> None:
+        """Shift held qubits' stamps later by `shifts` (their location's skew): no decay is applied."""
+        reg = self.register
+        for q, s in shifts.items():
+            if q in reg and s > 0:
+                reg.stamp(q, reg.last_ns(q) + int(s))
 
     # ---------------------------------------------------------------- physics
     def superop_for_wait(self, q: str, waited_ns: int):  # noqa: ANN201 - numpy array or None

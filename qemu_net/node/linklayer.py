@@ -21,6 +21,7 @@ from qemu_net.errors import (
     NotConnected,
     ProtocolAborted,
     ProtocolTimeout,
+    QnetError,
     QubitNotFound,
     ShuttingDown,
 )
@@ -82,12 +83,18 @@ class LinkLayer:
         capacity: int,
         count_epr: Callable[[str, str, int], None],
         is_draining: Callable[[], bool],
+        discard: Callable[[list[str], float], None] | None = None,
     ) -> None:
         self.topology, self.name = topology, name
         self._cond, self._held, self._dir = cond, holdings, directory
         self.clock, self.rng, self._noise, self._peers = clock, rng, noise, peers
         self._new_id, self._ids, self._capacity = new_id, ids, capacity
-        self._count, self._draining = count_epr, is_draining
+        self._count, self._draining, self._discard = count_epr, is_draining, discard
+        cutoff = topology.node(name).memory_cutoff_s
+        #: The memory cut-off of this node (ns), or None.
+        self.cutoff_ns: int | None = None if cutoff is None else int(round(cutoff * 1e9))
+        #: EPR halves discarded here by the memory cut-off, per peer.
+        self.cutoff_discarded: collections.Counter[str] = collections.Counter()
         self._sources: dict[str, EprSource] = {}
         self._channels: dict[str, physics.QubitChannelModel] = {}
         self.inbox: dict[tuple[str, str], collections.deque[EprHalf]] = {}
@@ -221,8 +228,42 @@ class LinkLayer:
             out = [q.popleft() for _ in range(count)]
             if not q:
                 del self.inbox[key]
-        self.clock.advance_to(max(h.ready_ns for h in out))
+        now = self.clock.advance_to(max(h.ready_ns for h in out))
+        if self.cutoff_ns is not None:
+            self._apply_cutoff(key, out, now, deadline)
         return out
+
+    def _apply_cutoff(self, key: tuple[str, str], taken: list[EprHalf], now: int, deadline: float) -> None:
+        """The memory cut-off: halves older than it on this node's timeline (``now - ready_ns``; a half's
+        ``ready_ns`` is its herald on this node's clock) are discarded, traced out of their pairs (the
+        partner is left as a lost half leaves it: unentangled), counted, and the request fails with
+        `ProtocolAborted`. The fresh halves taken go back to the pool (the failed role's clean-up frees
+        them)."""
+        cutoff = self.cutoff_ns
+        assert cutoff is not None
+        stale = [h for h in taken if now - h.ready_ns > cutoff]
+        if not stale:
+            return
+        peer = key[0]
+        fresh = [h for h in taken if now - h.ready_ns <= cutoff]
+        with self._cond:
+            if fresh:
+                self.inbox.setdefault(key, collections.deque()).extendleft(reversed(fresh))
+            self.cutoff_discarded[peer] += len(stale)
+        self._count(peer, "cutoff", len(stale))
+        freed = ""
+        if self._discard is not None:
+            try:
+                self._discard([h.qubit for h in stale], deadline)
+            except QnetError as exc:  # still report the cut-off; the role's clean-up retries the free
+                freed = f" (freeing them failed: {exc})"
+        oldest = max(now - h.ready_ns for h in stale)
+        raise ProtocolAborted(
+            f"memory cut-off at {self.name!r}: {len(stale)} of {len(taken)} EPR half(s) from {peer!r} waited "
+            f"longer than {cutoff / 1e9:.6g} s (the oldest {oldest / 1e9:.6g} s since its herald) and were "
+            f"discarded{freed}",
+            peer=peer, discarded=len(stale), cutoff_s=cutoff / 1e9,
+        )
 
     # ---------------------------------------------------------------- create-and-measure batches
     def create_measure(

@@ -145,7 +145,7 @@ class GrpcPeers:
 
     # ------------------------------------------------------------------ Peers protocol
     def forward(self, node: str, ops: Sequence[Op], pull_from: dict[str, str], now_ns: int, *, txn: Txn,
-                min_epochs: dict[str, int], deadline: float) -> ForwardResult:
+                min_epochs: dict[str, int], deadline: float, rebase: dict[str, int] | None = None) -> ForwardResult:
         # Hot path (every operation on a qubit whose state another node holds): empty fields stay unset.
         req = p.ForwardRequest(from_node=self.name, operations=[op_to_proto(o) for o in ops], virtual_time_ns=now_ns)
         if pull_from:
@@ -155,6 +155,8 @@ class GrpcPeers:
             req.txn.CopyFrom(txn_to_proto(txn))
         if min_epochs:
             req.min_epochs.update(min_epochs)
+        if rebase:
+            req.rebase_ns.update(rebase)
         r = self._call(node, "Forward", req, deadline)
         sizes = r.sizes
         if not sizes:  # nothing ran: the groups moved on

@@ -188,9 +188,11 @@ class PeerServicer(pg.PeerServiceServicer):
         ops = convert.ops_from_proto(request.operations)
         pull_from = request.pull_from
         min_epochs = request.min_epochs
+        rebase = request.rebase_ns
         res = self.core.on_forward(ops, dict(pull_from) if pull_from else {}, request.virtual_time_ns,
                                    txn=convert.txn_from_proto(request.txn),
-                                   min_epochs=dict(min_epochs) if min_epochs else None, deadline=_deadline(context))
+                                   min_epochs=dict(min_epochs) if min_epochs else None, deadline=_deadline(context),
+                                   rebase=dict(rebase) if rebase else None)
         # Hot path: fields left empty are not set at all (building an empty map or list costs as much).
         resp = p.ForwardResponse(sizes=bytes(res.sizes), virtual_time_ns=res.now_ns)
         if res.outcomes:

@@ -14,7 +14,7 @@ class Ack(_message.Message):
     def __init__(self, virtual_time_ns: _Optional[int] = ...) -> None: ...
 
 class ForwardRequest(_message.Message):
-    __slots__ = ("from_node", "operations", "virtual_time_ns", "pull_from", "txn", "min_epochs")
+    __slots__ = ("from_node", "operations", "virtual_time_ns", "pull_from", "txn", "min_epochs", "rebase_ns")
     class PullFromEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -29,19 +29,28 @@ class ForwardRequest(_message.Message):
         key: str
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class RebaseNsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     FROM_NODE_FIELD_NUMBER: _ClassVar[int]
     OPERATIONS_FIELD_NUMBER: _ClassVar[int]
     VIRTUAL_TIME_NS_FIELD_NUMBER: _ClassVar[int]
     PULL_FROM_FIELD_NUMBER: _ClassVar[int]
     TXN_FIELD_NUMBER: _ClassVar[int]
     MIN_EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    REBASE_NS_FIELD_NUMBER: _ClassVar[int]
     from_node: str
     operations: _containers.RepeatedCompositeFieldContainer[_types_pb2.Operation]
     virtual_time_ns: int
     pull_from: _containers.ScalarMap[str, str]
     txn: Txn
     min_epochs: _containers.ScalarMap[str, int]
-    def __init__(self, from_node: _Optional[str] = ..., operations: _Optional[_Iterable[_Union[_types_pb2.Operation, _Mapping]]] = ..., virtual_time_ns: _Optional[int] = ..., pull_from: _Optional[_Mapping[str, str]] = ..., txn: _Optional[_Union[Txn, _Mapping]] = ..., min_epochs: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    rebase_ns: _containers.ScalarMap[str, int]
+    def __init__(self, from_node: _Optional[str] = ..., operations: _Optional[_Iterable[_Union[_types_pb2.Operation, _Mapping]]] = ..., virtual_time_ns: _Optional[int] = ..., pull_from: _Optional[_Mapping[str, str]] = ..., txn: _Optional[_Union[Txn, _Mapping]] = ..., min_epochs: _Optional[_Mapping[str, int]] = ..., rebase_ns: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class Txn(_message.Message):
     __slots__ = ("born_ns", "node", "seq")
