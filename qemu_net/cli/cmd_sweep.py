@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = ssub.add_parser("qkd", help="secret key rate vs fiber length (decoy BB84), with GLLP and PLOB")
     q.add_argument("--distances", type=float, nargs="+", default=[0, 10, 20, 30, 40, 50], metavar="KM")
     q.add_argument("--pulses", type=int, default=1_000_000, help="pulses per session")
+    q.add_argument("--seed", type=int, default=0, help="names the sessions, whose randomness it fixes")
     c = ssub.add_parser("chain", help="end-to-end fidelity vs chain length (swapping), with the closed form")
     c.add_argument("--length", type=int, default=5, help="links in the longest chain")
     c.add_argument("--link-fidelity", type=float, default=0.95, help="Werner fidelity of every link")
@@ -64,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     with LocalNetwork.start(topology) as local, Network.connect(local.topology, timeout_s=120) as net, \
             progress_bar(f"sweep {args.sweep}") as step:
         if args.sweep == "qkd":
-            result = sweeps.qkd_distance(net, args.distances, pulses=args.pulses, progress=step)
+            result = sweeps.qkd_distance(net, args.distances, pulses=args.pulses, seed=args.seed,
+                                          progress=step)
         elif args.sweep == "chain":
             result = sweeps.chain_fidelity(net, shots=args.shots, seed=args.seed, progress=step)
         else:

@@ -91,9 +91,20 @@ def qkd_topology(distances_km: Sequence[float], link: dict[str, Any] | None = No
     }, source="qkd sweep")
 
 
-def qkd_distance(net, distances_km: Sequence[float], *, pulses: int = 1_000_000,
+def qkd_sessions(seed: int, n: int) -> list[str]:
+    """The session ids of a `qkd_distance` sweep with `seed`: one per distance, stable across runs.
+
+    A node draws a session's randomness (pulse trains, bases, detector clicks, hash seeds) from its own
+    seed and the session id, so fixed ids make the sweep reproducible: the same topology, seed and
+    pulses give the same counts and rates whatever the timing of the run. A network keeps every
+    session's key, so a second sweep on the same running network needs another seed."""
+    return [f"qkd-distance-s{int(seed)}-d{i}" for i in range(n)]
+
+
+def qkd_distance(net, distances_km: Sequence[float], *, pulses: int = 1_000_000, seed: int = 0,
                  progress: Progress = _no_progress) -> Sweep:
-    """`net` runs `qkd_topology(distances_km)`; one BB84 session alice -> d_i per distance."""
+    """`net` runs `qkd_topology(distances_km)`; one BB84 session alice -> d_i per distance, the sessions
+    named by `qkd_sessions(seed, ...)` (reproducible for a given seed)."""
     from qemu_net.client.qkd import run_qkd
     from qemu_net.qkd.roles import BB84Params
     from qemu_net.qkd.theory import gllp_key_rate, plob_bound, transmittance
@@ -103,9 +114,11 @@ def qkd_distance(net, distances_km: Sequence[float], *, pulses: int = 1_000_000,
     t0 = time.perf_counter()
     xs, asym, qbers, aborted = [], [], [], []
     fx, finite = [], []
+    sessions = qkd_sessions(seed, len(distances_km))
     for i, d in enumerate(distances_km):
         progress(i, len(distances_km), f"BB84 over {d:g} km")
-        s = run_qkd(net, "alice", f"d{i}", "bb84", n_pulses=pulses, report_abort=True, timeout_s=120)
+        s = run_qkd(net, "alice", f"d{i}", "bb84", n_pulses=pulses, report_abort=True, timeout_s=120,
+                    session=sessions[i])
         xs.append(float(d))
         # The decoy bound on these very counts without statistical fluctuations (what GLLP predicts), and
         # the composable finite-key rate, which a block this size may not reach at all.
@@ -132,7 +145,7 @@ def qkd_distance(net, distances_km: Sequence[float], *, pulses: int = 1_000_000,
          Series("GLLP, infinite decoys", tuple(map(float, grid)), tuple(gllp), kind="closed_form"),
          Series("PLOB bound", tuple(map(float, grid)), tuple(plob), kind="bound")),
         log_y=True, wall_time_s=time.perf_counter() - t0,
-        extra={"qber": qbers, "aborted": aborted, "pulses": pulses, "link": {
+        extra={"qber": qbers, "aborted": aborted, "pulses": pulses, "seed": seed, "sessions": sessions, "link": {
             k: getattr(link0, k) for k in ("attenuation_db_per_km", "detector_efficiency", "dark_count_probability",
                                            "misalignment_error")}},
     )
@@ -289,4 +302,4 @@ def plot(sweep: Sweep, path: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 __all__ = ["QKD_LINK", "Series", "Sweep", "chain_fidelity", "memory_decay", "memory_topology", "plot",
-           "qkd_distance", "qkd_topology"]
+           "qkd_distance", "qkd_sessions", "qkd_topology"]
