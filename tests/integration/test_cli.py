@@ -107,3 +107,14 @@ def test_nodes_stop_when_the_process_that_started_them_dies():
     while time.monotonic() < deadline and not all(_gone(p) for p in pids):
         time.sleep(0.1)
     assert all(_gone(p) for p in pids), f"still running: {[p for p in pids if not _gone(p)]}"
+
+
+def test_demo_runs_on_the_embedded_default(env):
+    """`qnet demo`, the README's main job, runs every step on the embedded default network and exits 0: its QKD
+    session certifies a finite key, both ends hand out the same keys, and the figures are realistic (not ideal)."""
+    r = qnet("demo", env={**env, "COLUMNS": "250"}, timeout=280)  # wide: rich does not wrap a cell
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    out = " ".join(r.stdout.split())
+    assert "fetched them by id: identical" in out, out[-2000:]
+    assert "all node processes stopped" in out
+    assert "│ teleport " in r.stdout and "1.000 ± 0.000" not in out  # the default network is realistic
