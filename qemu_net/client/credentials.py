@@ -1,0 +1,87 @@
+"""Which TLS credentials the SDK connects with, and the channels built from them.
+
+`resolve` picks, in this order: nothing at all with ``insecure=True``; the certificate directory given
+(``tls_dir=``, identity ``identity=`` or ``$QNET_TLS_IDENTITY``, default ``client``); the one named by
+``$QNET_TLS_DIR``; the directory of a network this process started (`LocalNetwork` remembers its
+nodes' addresses here); else plaintext. A channel to a named node checks that the server's certificate
+names that node (`qemu_net.security.tls.target_name_options`), whatever address it is reached at.
+
+    creds = resolve({"alice": "127.0.0.1:5000"}, tls_dir="certs")
+    channel = open_channel("127.0.0.1:5000", "alice", creds)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import grpc
+
+from qemu_net.security.tls import (
+    TLS_DIR_ENV,
+    TLS_IDENTITY_ENV,
+    TlsCredentials,
+    channel_credentials,
+    load_credentials,
+    target_name_options,
+)
+
+_known: dict[str, Path] = {}
+_known_lock = threading.Lock()
+
+
+def remember(addresses: Iterable[str], tls_dir: Path) -> None:
+    """Networks this process started: connecting to one of these addresses uses `tls_dir`."""
+    with _known_lock:
+        for a in addresses:
+            _known[a] = Path(tls_dir)
+
+
+def forget(addresses: Iterable[str]) -> None:
+    with _known_lock:
+        for a in addresses:
+            _known.pop(a, None)
+
+
+def resolve(addresses: Mapping[str, str] | Iterable[str], *, tls_dir: str | os.PathLike[str] | None = None,
+            identity: str | None = None, insecure: bool = False) -> TlsCredentials | None:
+    """The credentials to connect to `addresses` with (None: plaintext)."""
+    if insecure:
+        return None
+    identity = identity or os.environ.get(TLS_IDENTITY_ENV) or None
+    if tls_dir is None:
+        tls_dir = os.environ.get(TLS_DIR_ENV) or None
+    if tls_dir is None:
+        values = addresses.values() if isinstance(addresses, Mapping) else addresses
+        with _known_lock:
+            found = next((_known[a] for a in values if a in _known), None)
+        if found is None:
+            return None
+        tls_dir = found
+    return load_credentials(Path(tls_dir), app=identity)
+
+
+def channel_options(node: str | None, options: list[tuple[str, object]], creds: TlsCredentials | None) -> list:
+    return list(options) + (target_name_options(node) if creds is not None else [])
+
+
+def open_channel(address: str, node: str | None, creds: TlsCredentials | None,
+                 options: list[tuple[str, object]]) -> grpc.Channel:
+    """A synchronous channel to `address` (the node `node`), with TLS if `creds`."""
+    if creds is None:
+        return grpc.insecure_channel(address, options=options)
+    return grpc.secure_channel(address, channel_credentials(creds), options=channel_options(node, options, creds))
+
+
+def open_aio_channel(address: str, node: str | None, creds: TlsCredentials | None,
+                     options: list[tuple[str, object]], interceptors=None) -> grpc.aio.Channel:  # noqa: ANN001
+    """An asyncio channel (create it inside the running event loop)."""
+    if creds is None:
+        return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
+    return grpc.aio.secure_channel(address, channel_credentials(creds), options=channel_options(node, options, creds),
+                                   interceptors=interceptors)
+
+
+__all__ = ["forget", "open_aio_channel", "open_channel", "remember", "resolve"]
