@@ -84,4 +84,9 @@ def open_aio_channel(address: str, node: str | None, creds: TlsCredentials | Non
                                    interceptors=interceptors)
 
 
-__all__ = ["forget", "open_aio_channel", "open_channel", "remember", "resolve"]
+def channel_to(address: str, node: str | None = None, options: list[tuple[str, object]] | None = None) -> grpc.Channel:
+    """A synchronous channel to `address` with the credentials `resolve` picks for it."""
+    return open_channel(address, node, resolve([address]), list(options or []))
+
+
+__all__ = ["channel_to", "forget", "open_aio_channel", "open_channel", "remember", "resolve"]
