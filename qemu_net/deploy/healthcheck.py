@@ -31,14 +31,19 @@ _FAST_RECONNECT = [
 ]
 
 
+#: address -> node name, for the addresses of a topology: TLS then checks the certificate names that node.
+_NAMES: dict[str, str] = {}
+
+
 def _channel(address: str, tls_dir: str | None):
     import grpc
 
     if not tls_dir:
         return grpc.insecure_channel(address, options=_FAST_RECONNECT)
-    from qemu_net.security.tls import channel_credentials, load_credentials
+    from qemu_net.security.tls import channel_credentials, load_credentials, target_name_options
 
-    return grpc.secure_channel(address, channel_credentials(load_credentials(tls_dir)), options=_FAST_RECONNECT)
+    options = _FAST_RECONNECT + target_name_options(_NAMES.get(address))
+    return grpc.secure_channel(address, channel_credentials(load_credentials(tls_dir)), options=options)
 
 
 def check(address: str, service: str = "", *, timeout_s: float = 3.0, tls_dir: str | None = None) -> tuple[bool, str]:
@@ -93,6 +98,7 @@ def _topology_addresses(source: str) -> list[str]:
     missing = [n.name for n in topo.nodes if not n.address]
     if missing:
         raise SystemExit(f"healthcheck: nodes without an address in the topology: {', '.join(missing)}")
+    _NAMES.update({n.address: n.name for n in topo.nodes})
     return [n.address for n in topo.nodes]
 
 

@@ -299,3 +299,22 @@ def test_cert_manager_and_secret_rendering(tmp_path: Path) -> None:
     assert base64.b64decode(first["tls.crt"]) == (tmp_path / "nodes" / f"{topo.node_names[0]}.pem").read_bytes()
     assert base64.b64decode(first["ca.crt"]) == (tmp_path / "ca.pem").read_bytes()
     assert v.validate_manifests(secrets) == []
+
+
+def test_compose_nodes_use_tls_secrets_and_the_probe_port(rendered: tuple[Path, Path, int]) -> None:
+    """Each node gets the CA and its own certificate and key (no other node's key) as compose secrets, listens
+    on all interfaces with TLS, and is health-checked on the plaintext probe port; the client gets `client`."""
+    compose_path, _, _ = rendered
+    doc = yaml.safe_load(compose_path.read_text())
+    nodes = load_topology(SAMPLE).node_names
+    for name in nodes:
+        svc = doc["services"][name]
+        assert {s["target"] for s in svc["secrets"]} == {
+            "/etc/qnet-tls/ca.pem", f"/etc/qnet-tls/nodes/{name}.pem", f"/etc/qnet-tls/nodes/{name}.key"}
+        cmd = svc["command"]
+        assert cmd[cmd.index("--tls-dir") + 1] == "/etc/qnet-tls" and cmd[cmd.index("--bind") + 1] == "0.0.0.0"
+        assert svc["healthcheck"]["test"][-1] == "127.0.0.1:50053"
+    client = doc["services"]["client"]
+    assert client["environment"] == {"QNET_TLS_DIR": "/etc/qnet-tls"}
+    assert {s["source"] for s in client["secrets"]} == {"ca", "client-cert", "client-key"}
+    assert doc["secrets"]["alice-key"]["file"] == "./qnet-tls/nodes/alice.key"
