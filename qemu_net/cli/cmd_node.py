@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     if args.metrics_port:
         from qemu_net.node.metrics import serve_metrics
 
-        port = serve_metrics(server.core, args.metrics_port)
+        port = serve_metrics(server.core, args.metrics_port, args.bind)
         logging.getLogger("qemu_net.node").info("node %s: Prometheus metrics on port %d", name, port)
     server.wait()
     return 0
