@@ -199,7 +199,8 @@ class AsyncNetwork:
         if isinstance(target, Topology):
             addresses = {nd.name: nd.address for nd in target.nodes if nd.address}
             return cls(addresses, topology=target, timeout_s=timeout_s,
-                       tls=resolve(addresses, tls_dir=tls_dir, identity=identity, insecure=insecure))
+                       tls=resolve(addresses, tls_dir=tls_dir, identity=identity, insecure=insecure,
+                                   network=target.name))
         return cls(dict(target), timeout_s=timeout_s,
                    tls=resolve(dict(target), tls_dir=tls_dir, identity=identity, insecure=insecure))
 

@@ -3,7 +3,8 @@
 `resolve` picks, in this order: nothing at all with ``insecure=True``; the certificate directory given
 (``tls_dir=``, identity ``identity=`` or ``$QNET_TLS_IDENTITY``, default ``client``); the one named by
 ``$QNET_TLS_DIR``; the directory of a network this process started (`LocalNetwork` remembers its
-nodes' addresses here); else plaintext. A channel to a named node checks that the server's certificate
+nodes' addresses here); the directory `qnet up` recorded in its state file for a network of that name
+whose nodes are at these addresses; else plaintext. A channel to a named node checks that the server's certificate
 names that node (`qemu_net.security.tls.target_name_options`), whatever address it is reached at.
 
     creds = resolve({"alice": "127.0.0.1:5000"}, tls_dir="certs")
@@ -12,6 +13,7 @@ names that node (`qemu_net.security.tls.target_name_options`), whatever address 
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterable, Mapping
@@ -45,9 +47,27 @@ def forget(addresses: Iterable[str]) -> None:
             _known.pop(a, None)
 
 
+def _from_up_state(network: str | None, addresses: Iterable[str]) -> Path | None:
+    """The certificate directory of the `qnet up` network `network`, if its state file lists these addresses.
+    (The state directory rule is `qemu_net.cli.common.state_dir`'s: ``$QNET_STATE_DIR``, else ``~/.qnet``.)"""
+    if not network:
+        return None
+    path = Path(os.environ.get("QNET_STATE_DIR", Path.home() / ".qnet")) / f"{network}.json"
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or not state.get("tls_dir"):
+        return None
+    recorded = {str(v.get("address")) for v in (state.get("nodes") or {}).values() if isinstance(v, dict)}
+    wanted = set(addresses)
+    return Path(state["tls_dir"]) if wanted and wanted <= recorded else None
+
+
 def resolve(addresses: Mapping[str, str] | Iterable[str], *, tls_dir: str | os.PathLike[str] | None = None,
-            identity: str | None = None, insecure: bool = False) -> TlsCredentials | None:
-    """The credentials to connect to `addresses` with (None: plaintext)."""
+            identity: str | None = None, insecure: bool = False, network: str | None = None) -> TlsCredentials | None:
+    """The credentials to connect to `addresses` (of the network named `network`, if known) with
+    (None: plaintext)."""
     if insecure:
         return None
     identity = identity or os.environ.get(TLS_IDENTITY_ENV) or None
@@ -55,8 +75,11 @@ def resolve(addresses: Mapping[str, str] | Iterable[str], *, tls_dir: str | os.P
         tls_dir = os.environ.get(TLS_DIR_ENV) or None
     if tls_dir is None:
         values = addresses.values() if isinstance(addresses, Mapping) else addresses
+        values = list(values)
         with _known_lock:
             found = next((_known[a] for a in values if a in _known), None)
+        if found is None:
+            found = _from_up_state(network, values)
         if found is None:
             return None
         tls_dir = found

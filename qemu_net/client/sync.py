@@ -255,7 +255,8 @@ class Network:
                                        "start it with `qnet up` and connect with the state it prints")
             addresses = {nd.name: nd.address for nd in target.nodes}
             return cls(addresses, topology=target, timeout_s=timeout_s,
-                       tls=resolve(addresses, tls_dir=tls_dir, identity=identity, insecure=insecure))
+                       tls=resolve(addresses, tls_dir=tls_dir, identity=identity, insecure=insecure,
+                                   network=target.name))
         return cls(dict(target), timeout_s=timeout_s,
                    tls=resolve(dict(target), tls_dir=tls_dir, identity=identity, insecure=insecure))
 

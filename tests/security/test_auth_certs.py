@@ -108,3 +108,27 @@ def test_qnet_node_refuses_to_start_without_tls_or_insecure(tmp_path: Path) -> N
                            "--name", "a"], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode != 0
     assert "--tls-dir" in proc.stderr and "--insecure" in proc.stderr
+
+
+def test_sdk_finds_the_certificates_of_a_qnet_up_network(tmp_path: Path, monkeypatch) -> None:
+    """resolve(): explicit directory, else $QNET_TLS_DIR, else the `qnet up` state file of that network
+    (only if it lists these very addresses), else plaintext."""
+    import json
+
+    from qemu_net.client.credentials import resolve
+    from qemu_net.security.tls import write_network_certs
+
+    topo = parse_topology({"name": "upnet", "nodes": ["a"]})
+    certs = tmp_path / "upnet.tls"
+    write_network_certs(topo, certs)
+    monkeypatch.delenv("QNET_TLS_DIR", raising=False)
+    monkeypatch.setenv("QNET_STATE_DIR", str(tmp_path))
+    (tmp_path / "upnet.json").write_text(json.dumps({"tls_dir": str(certs),
+                                                     "nodes": {"a": {"address": "127.0.0.1:7001"}}}))
+    found = resolve({"a": "127.0.0.1:7001"}, network="upnet")
+    assert found is not None and found.name == "client" and found.source == str(certs)
+    assert resolve({"a": "127.0.0.1:7002"}, network="upnet") is None  # another network of that name
+    assert resolve({"a": "127.0.0.1:7001"}, network="upnet", insecure=True) is None
+    assert resolve({"a": "127.0.0.1:7001"}) is None
+    monkeypatch.setenv("QNET_TLS_DIR", str(certs))
+    assert resolve({"a": "10.0.0.1:1"}).source == str(certs)
