@@ -1,6 +1,10 @@
 """Foundation benchmarks, printed as JSON: EPR pairs, batches, teleports, gate latency, start-up, memory.
 
-    python bench/bench_foundation.py [--repeat 3] [--quick]
+    python bench/bench_foundation.py [--repeat 3] [--quick] [--tls both|on|off]
+
+Nodes run with mutual TLS by default (as `qnet up` starts them); ``--tls both`` measures every figure
+with TLS on and off in the same run (interleaved, on then off, in each repeat): ``median``/``runs`` are
+the TLS-on figures (``off`` alone: the plaintext ones), and ``tls`` holds both sets and their ratios.
 
 Every figure is the median of --repeat runs; each run also measures a bare gRPC echo (a generic unary
 handler returning its request, in its own process, on loopback) so ratios are comparable on a shared
@@ -138,11 +142,11 @@ def node_memory(pids: list[int]) -> dict[str, float]:
             "pss_mb_max": max(pss)}
 
 
-def startup(n: int) -> tuple[float, dict[str, float]]:
+def startup(n: int, tls: bool = True) -> tuple[float, dict[str, float]]:
     topo = parse_topology({"name": f"up{n}", "nodes": [f"n{i}" for i in range(n)],
                            "links": [[f"n{i}", f"n{i + 1}"] for i in range(n - 1)]})
     t0 = time.perf_counter()
-    local = LocalNetwork.start(topo)
+    local = LocalNetwork.start(topo, tls=tls)
     try:
         with Network.connect(local.topology, timeout_s=10) as net:
             for node in net:
@@ -154,12 +158,12 @@ def startup(n: int) -> tuple[float, dict[str, float]]:
     return elapsed, mem
 
 
-def one_run(quick: bool) -> dict[str, float]:
+def one_run(quick: bool, tls: bool = True) -> dict[str, float]:
     k = 4 if quick else 1
     out: dict[str, float] = {}
     echo = EchoServer().__enter__()
     out.update(echo_reference(echo, 2000 // k, 8))
-    local = LocalNetwork.start(TWO)
+    local = LocalNetwork.start(TWO, tls=tls)
     try:
         with Network.connect(local.topology) as net:
             alice, bob = net["alice"], net["bob"]
@@ -207,10 +211,10 @@ def one_run(quick: bool) -> dict[str, float]:
     out["gate_local_over_echo"] = out["gate_local_ms"] / out["gate_local_echo_ms"]
     out["gate_remote_held_over_echo"] = out["gate_remote_held_ms"] / out["gate_remote_echo_ms"]
     out["relay_over_echo"] = out["relay_ms"] / out["relay_echo_ms"]
-    out["up_8_nodes_s"], mem = startup(8)
+    out["up_8_nodes_s"], mem = startup(8, tls)
     out.update({f"up_8_{key}": v for key, v in mem.items()})
     if not quick:
-        out["up_64_nodes_s"], mem64 = startup(64)
+        out["up_64_nodes_s"], mem64 = startup(64, tls)
         out.update({f"up_64_{key}": v for key, v in mem64.items()})
     return out
 
@@ -219,18 +223,33 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="fewer calls, no 64-node start-up")
+    ap.add_argument("--tls", choices=("both", "on", "off"), default="on",
+                    help="nodes with mutual TLS, without, or both in the same run (default: on)")
     args = ap.parse_args()
     from qemu_net.cli.progress import progress_bar
 
-    runs = []
-    with progress_bar("bench_foundation", total=args.repeat) as step:  # on stderr; stdout stays JSON
+    modes = {"both": (True, False), "on": (True,), "off": (False,)}[args.tls]
+    runs: dict[bool, list[dict[str, float]]] = {m: [] for m in modes}
+    total = args.repeat * len(modes)
+    with progress_bar("bench_foundation", total=total) as step:  # on stderr; stdout stays JSON
         for i in range(args.repeat):
-            step(i, args.repeat, f"run {i + 1}")
-            runs.append(one_run(args.quick))
-        step(args.repeat, args.repeat, "done")
-    result = {key: round(statistics.median(r[key] for r in runs), 4) for key in runs[0]}
-    print(json.dumps({"benchmark": "foundation", "repeat": args.repeat, "median": result,
-                      "runs": [{k: round(v, 4) for k, v in r.items()} for r in runs]}, indent=1))
+            for j, mode in enumerate(modes):
+                step(i * len(modes) + j, total, f"run {i + 1}, TLS {'on' if mode else 'off'}")
+                runs[mode].append(one_run(args.quick, mode))
+        step(total, total, "done")
+
+    def median(rs: list[dict[str, float]]) -> dict[str, float]:
+        return {key: round(statistics.median(r[key] for r in rs), 4) for key in rs[0]}
+
+    main_mode = modes[0]
+    out = {"benchmark": "foundation", "repeat": args.repeat, "tls": args.tls, "median": median(runs[main_mode]),
+           "runs": [{k: round(v, 4) for k, v in r.items()} for r in runs[main_mode]]}
+    if len(modes) == 2:
+        on, off = median(runs[True]), median(runs[False])
+        out["tls"] = {"on": on, "off": off,
+                      "on_over_off": {k: round(on[k] / off[k], 4) for k in on if off.get(k)},
+                      "runs_off": [{k: round(v, 4) for k, v in r.items()} for r in runs[False]]}
+    print(json.dumps(out, indent=1))
     return 0
 
 

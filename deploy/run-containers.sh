@@ -83,13 +83,19 @@ seed: 7
 YAML
 chmod 755 "$TMP"; chmod 644 "$TMP/topology.yaml"
 
+# Mutual TLS: the network's certificates (qnet certs), readable by the image's user in this temporary copy.
+log "writing the network's certificates (qnet certs) to $TMP/tls"
+python3 -m qemu_net.cli.main certs --topology "$TMP/topology.yaml" --out "$TMP/tls" >/dev/null
+chmod -R a+rX "$TMP/tls"
+
 COMMON=(--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
         --read-only --tmpfs /tmp "${ADD_HOSTS[@]}"
-        -v "$TMP/topology.yaml:/etc/qnet/topology.yaml:ro")
+        -v "$TMP/topology.yaml:/etc/qnet/topology.yaml:ro" -v "$TMP/tls:/etc/qnet-tls:ro"
+        -e QNET_TLS_DIR=/etc/qnet-tls)
 
 for n in "${NODES[@]}"; do
     podman run -d --name "$TAG-$n" --hostname "$n" --network "ns:/run/netns/$TAG-$n" "${COMMON[@]}" \
-        "$IMAGE" --topology /etc/qnet/topology.yaml --name "$n" >/dev/null
+        "$IMAGE" --topology /etc/qnet/topology.yaml --bind 0.0.0.0 --tls-dir /etc/qnet-tls --name "$n" >/dev/null
     log "started container $TAG-$n in netns $TAG-$n (${IP[$n]})"
 done
 

@@ -74,6 +74,10 @@ podman run --rm --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:102
 # shellcheck disable=SC1091
 source "$TMP/env.sh"
 chmod 644 "$TMP/topology.yaml"
+# The Secrets the pods mount at /etc/qnet-tls (what cert-manager or --tls-secrets-from provides on a cluster).
+log "writing the network's certificates (qnet certs) to $TMP/tls, as the mounted TLS Secrets"
+python3 -m qemu_net.cli.main certs --topology "$TMP/topology.yaml" --out "$TMP/tls" >/dev/null
+chmod -R a+rX "$TMP/tls"
 log "StatefulSet $STS: $REPLICAS pods behind $SVC.$NS; node args: ${NODE_ARGS[*]}"
 
 netns_lab_init "$TAG"
@@ -88,7 +92,8 @@ if [[ "$LOSS" != 0 ]]; then log "dropping $LOSS % of frames on the bridge"; netn
 ENV_ARGS=()
 for e in "${NODE_ENV[@]}"; do ENV_ARGS+=(-e "$e"); done
 COMMON=(--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --read-only --tmpfs /tmp
-        "${ADD_HOSTS[@]}" -v "$TMP:$MOUNT:ro")
+        "${ADD_HOSTS[@]}" -v "$TMP:$MOUNT:ro" -v "$TMP/tls:/etc/qnet-tls:ro")
+JOB_ENV=(-e QNET_TLS_DIR=/etc/qnet-tls)
 
 for ((i = 0; i < REPLICAS; i++)); do
     podman run -d --name "$TAG-$STS-$i" --hostname "$STS-$i" --network "ns:/run/netns/$TAG-$i" \
@@ -100,7 +105,7 @@ done
 t0=$SECONDS
 log "job init container: ${INIT_CMD[*]}"
 if ! podman run --rm --name "$TAG-job" --network "ns:/run/netns/$TAG-job" "${COMMON[@]}" \
-        --entrypoint "${INIT_CMD[0]}" "$IMAGE" "${INIT_CMD[@]:1}"; then
+        "${JOB_ENV[@]}" --entrypoint "${INIT_CMD[0]}" "$IMAGE" "${INIT_CMD[@]:1}"; then
     for p in "${PODS[@]}"; do log "--- $p"; podman logs "$p" 2>&1 | tail -20; done
     exit 1
 fi
@@ -110,7 +115,7 @@ for p in "${PODS[@]}"; do podman logs "$p" 2>&1 | grep -m1 "serving on" | sed "s
 t0=$SECONDS
 log "job client container: ${CLIENT_CMD[*]}"
 podman run --rm --name "$TAG-job" --network "ns:/run/netns/$TAG-job" "${COMMON[@]}" \
-    --entrypoint "${CLIENT_CMD[0]}" "$IMAGE" "${CLIENT_CMD[@]:1}"
+    "${JOB_ENV[@]}" --entrypoint "${CLIENT_CMD[0]}" "$IMAGE" "${CLIENT_CMD[@]:1}"
 log "job finished in $((SECONDS - t0)) s"
 [[ "$LOSS" != 0 ]] && log "frames dropped on the bridge: $(netns_lab_dropped)"
 

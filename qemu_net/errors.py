@@ -16,7 +16,8 @@
     ├── PermissionDenied         an operation the node was not started to allow, e.g. state inspection (PERMISSION_DENIED)
     ├── KeysExhausted            a key request asks for more QKD key than the node stores for that peer (RESOURCE_EXHAUSTED)
     ├── KeyNotFound              no delivered QKD key with that id waits at this node (NOT_FOUND)
-    └── ShuttingDown             the node is draining after SIGTERM (UNAVAILABLE)
+    ├── ShuttingDown             the node is draining after SIGTERM (UNAVAILABLE)
+    └── Unauthenticated          no certificate where the caller must prove who it is (UNAUTHENTICATED)
 
 Each error carries structured fields; `grpc_code` names the gRPC status it maps to. The node maps errors
 to statuses in one table (`qemu_net.node.status`); the client SDK maps statuses back to these types.
@@ -123,3 +124,9 @@ ALL_ERRORS: tuple[type[QnetError], ...] = (
     KeyNotFound,
     ShuttingDown,
 )
+
+
+class Unauthenticated(QnetError):
+    """The caller proved no identity (no certificate) where one is required (UNAUTHENTICATED)."""
+
+    grpc_code = "UNAUTHENTICATED"

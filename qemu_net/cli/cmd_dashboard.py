@@ -82,6 +82,10 @@ def resolve(args: argparse.Namespace):
         raise QnetError(f"network {topology.name!r} is not running: start it with `qnet up`, or give a topology "
                         "whose nodes have addresses (Compose, Kubernetes)")
     running = parse_topology(state["topology"])
+    if state.get("tls_dir"):  # the SDK connects to these addresses with the network's client certificate
+        from qemu_net.client.credentials import remember
+
+        remember([n.address for n in running.nodes], state["tls_dir"])
     metrics = {k: v["metrics_address"] for k, v in state.get("nodes", {}).items() if v.get("metrics_address")}
     return running, metrics
 

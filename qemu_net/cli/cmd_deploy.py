@@ -13,6 +13,7 @@ Without ``--topology`` the embedded default topology (alice -- repeater -- bob) 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -32,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     c.add_argument(
         "--host-port", type=int, default=0, help="publish node i's gRPC port on 127.0.0.1:(HOST_PORT+i)"
     )
+    c.add_argument("--insecure", action="store_true", help="nodes without TLS (default: mutual TLS, certificates "
+                                                           "from qnet-tls/ beside the compose file)")
     c.set_defaults(func=run)
 
     k = sub.add_parser("k8s", help="render Kubernetes manifests (StatefulSet, headless Service, ...)")
@@ -42,6 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     k.add_argument("--image", default=None, help="node image (default: localhost/qnet:dev)")
     k.add_argument("--cpu-limit", default=None, help="per-node CPU limit (default: 1)")
     k.add_argument("--memory-limit", default=None, help="per-node memory limit (default: 1Gi)")
+    k.add_argument("--insecure", action="store_true", help="nodes without TLS (default: mutual TLS from Secrets)")
+    k.add_argument("--cert-manager", action="store_true",
+                   help="also emit cert-manager Issuers and Certificates that make those Secrets")
+    k.add_argument("--tls-secrets-from", metavar="DIR",
+                   help="instead: print (or -o FILE: write) the TLS Secrets made from a `qnet certs` directory "
+                        "(they hold private keys: apply, never commit)")
     k.set_defaults(func=run)
 
 
@@ -62,9 +71,10 @@ def run(args: argparse.Namespace) -> int:
     if args.deploy_target == "compose":
         from qemu_net.deploy.compose import ComposeOptions, write_compose
 
-        copts = ComposeOptions(base_host_port=args.host_port)
+        copts = ComposeOptions(base_host_port=args.host_port, tls=not getattr(args, "insecure", False))
         if args.image:
-            copts = ComposeOptions(image=args.image, base_host_port=args.host_port)
+            copts = ComposeOptions(image=args.image, base_host_port=args.host_port,
+                                   tls=not getattr(args, "insecure", False))
         for path in write_compose(topology, args.output, copts):
             print(f"wrote {path}", file=sys.stderr)
         return 0
@@ -76,6 +86,21 @@ def run(args: argparse.Namespace) -> int:
     kopts = K8sOptions(namespace=args.namespace, name=args.name)
     overrides = {"image": args.image, "cpu_limit": args.cpu_limit, "memory_limit": args.memory_limit}
     kopts = replace(kopts, **{k: v for k, v in overrides.items() if v is not None})
+    kopts = replace(kopts, tls=not getattr(args, "insecure", False), cert_manager=getattr(args, "cert_manager", False))
+    if getattr(args, "tls_secrets_from", None):
+        from pathlib import Path
+
+        from qemu_net.deploy.k8s import tls_secrets
+
+        text = dump_all(tls_secrets(args.tls_secrets_from, topology, kopts))
+        if args.output:
+            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            print(f"wrote {Path(args.output)} (private keys: apply with kubectl, never commit)", file=sys.stderr)
+        else:
+            sys.stdout.write(text)
+        return 0
     docs = render_k8s(topology, kopts)
     if args.output:
         for path in write_k8s(docs, args.output):

@@ -80,7 +80,9 @@ def _connect(args: argparse.Namespace):
     if not supervisor_running(state):
         raise PeerUnavailable(f"network {topology.name!r} is not running: keys live in running nodes "
                               "(start it with `qnet up`, then make keys with `qnet run qkd`)")
-    return Network.connect(parse_topology(state["topology"], source=topology.name))
+    from qemu_net.cli.common import state_tls
+
+    return Network.connect(parse_topology(state["topology"], source=topology.name), **state_tls(state))
 
 
 def _key_rows(keys, show: bool) -> list[dict]:

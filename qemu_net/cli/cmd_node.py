@@ -13,8 +13,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--topology", "-t", metavar="FILE",
                    help="topology file (default: $QNET_TOPOLOGY, a path or YAML text)")
     p.add_argument("--name", help="node name (default: $QNET_NODE_NAME, else the StatefulSet ordinal of the hostname)")
-    p.add_argument("--listen", help="host:port for the public service (default: 0.0.0.0 and the port of the node's address)")
-    p.add_argument("--peer-listen", help="host:port for the node-to-node service (default: from peer_address)")
+    p.add_argument("--bind", default=os.environ.get("QNET_BIND", "127.0.0.1"), metavar="ADDR",
+                   help="interface to listen on (default: $QNET_BIND, else 127.0.0.1 (loopback only); "
+                        "containers pass 0.0.0.0)")
+    p.add_argument("--listen", help="host:port for the public service (default: --bind and the port of the node's address)")
+    p.add_argument("--peer-listen", help="host:port for the node-to-node service (default: --bind and the port of "
+                                         "peer_address, else the public port + 1)")
+    p.add_argument("--probe-port", type=int, default=int(os.environ.get("QNET_PROBE_PORT", "0") or 0) or None,
+                   metavar="N", help="also serve only the health service, plaintext, on this port (for Kubernetes' "
+                                     "gRPC probes; default: $QNET_PROBE_PORT; off if unset)")
+    t = p.add_mutually_exclusive_group()
+    t.add_argument("--tls-dir", default=os.environ.get("QNET_TLS_DIR") or None, metavar="DIR",
+                   help="the network's certificate directory from `qnet certs` (default: $QNET_TLS_DIR): mutual "
+                        "TLS on both ports. A node refuses to start without either this or --insecure")
+    t.add_argument("--insecure", action="store_true", default=os.environ.get("QNET_INSECURE") == "1",
+                   help="plaintext, nobody authenticated: anyone who reaches the ports controls the node "
+                        "(default: $QNET_INSECURE=1)")
     p.add_argument("--allow-inspect", action="store_true", help="allow the state-inspection RPC (debugging only)")
     p.add_argument("--seed", type=int, help="override the topology's seed")
     p.add_argument("--metrics-port", type=int, default=int(os.environ.get("QNET_METRICS_PORT", "0") or 0) or None,
@@ -87,21 +101,37 @@ def run(args: argparse.Namespace) -> int:
         port = _port(spec.address, "address")
         if not port:
             raise TopologyError(f"nodes[{topology.node_names.index(name)}].address: no port; give --listen HOST:PORT")
-        listen = f"0.0.0.0:{port}"
+        listen = f"{args.bind}:{port}"
     peer_listen = args.peer_listen
-    if not peer_listen and spec.peer_address and spec.peer_address != spec.address:
-        peer_listen = f"0.0.0.0:{_port(spec.peer_address, 'peer_address')}"
+    if not peer_listen:
+        if spec.peer_address and spec.peer_address != spec.address:
+            peer_listen = f"{args.bind}:{_port(spec.peer_address, 'peer_address')}"
+        else:
+            peer_listen = f"{args.bind}:{int(listen.rsplit(':', 1)[1]) + 1}"
+    log = logging.getLogger("qemu_net.node")
+    tls = None
+    if args.tls_dir and not args.insecure:
+        from qemu_net.security.tls import load_credentials
+
+        tls = load_credentials(args.tls_dir, node=name)
+    elif args.insecure:
+        log.warning("node %s runs WITHOUT TLS (--insecure): anyone who reaches its ports controls it, reads its "
+                    "keys and forges peer messages", name)
+    else:
+        raise TopologyError(f"node {name}: give --tls-dir DIR (certificates from `qnet certs`) or --insecure "
+                            "(plaintext, unauthenticated)")
+    probe = f"{args.bind}:{args.probe_port}" if args.probe_port else None
     server = NodeServer(topology, name, listen=listen, peer_listen=peer_listen, allow_inspect=args.allow_inspect,
-                        seed=args.seed, faults=fault_plan(args))
+                        seed=args.seed, faults=fault_plan(args), tls=tls, probe_listen=probe)
     server.install_signal_handlers()
     ports = server.start()
     server.mark_serving()
-    logging.getLogger("qemu_net.node").info("node %s serving on port %d (peer port %d)", name, ports.port,
-                                            ports.peer_port)
+    log.info("node %s serving on port %d (peer port %d%s, %s)", name, ports.port, ports.peer_port,
+             f", probe port {ports.probe_port}" if ports.probe_port else "", "mutual TLS" if tls else "PLAINTEXT")
     if args.metrics_port:
         from qemu_net.node.metrics import serve_metrics
 
-        port = serve_metrics(server.core, args.metrics_port)
+        port = serve_metrics(server.core, args.metrics_port, args.bind)
         logging.getLogger("qemu_net.node").info("node %s: Prometheus metrics on port %d", name, port)
     server.wait()
     return 0

@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Start every node of a topology as a local process on 127.0.0.1. " + LIFECYCLE)
     add_topology_args(p)
     p.add_argument("--allow-inspect", action="store_true", help="allow state inspection (debugging)")
+    p.add_argument("--insecure", action="store_true",
+                   help="run the nodes WITHOUT TLS (default: mutual TLS with certificates made in "
+                        "$QNET_STATE_DIR/NAME.tls)")
     p.add_argument("--json", action="store_true", help="print the node addresses as JSON")
     p.add_argument("--dashboard", action="store_true",
                    help="then serve the live web dashboard in the foreground (Ctrl-C stops it, not the network)")
@@ -93,8 +96,16 @@ def run_up(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     state_dir().mkdir(parents=True, exist_ok=True)
     log = state_dir() / f"{topology.name}.log"
+    insecure = getattr(args, "insecure", False)
+    if insecure:
+        import sys
+
+        print(f"WARNING: network {topology.name!r} runs WITHOUT TLS (--insecure): anyone who reaches its ports "
+              "controls it", file=sys.stderr)
+    tls_dir = None if insecure else state_dir() / f"{topology.name}.tls"
     local = LocalNetwork.start(topology, allow_inspect=args.allow_inspect, detach=True, log_file=str(log),
-                               metrics=True)  # /metrics per node, read by `qnet dashboard`
+                               metrics=True,  # /metrics per node, read by `qnet dashboard`
+                               tls=not insecure, tls_dir=tls_dir)
     elapsed = time.perf_counter() - t0
     assert local.supervisor is not None
     payload = {
@@ -104,6 +115,7 @@ def run_up(args: argparse.Namespace) -> int:
         "supervisor": local.supervisor.to_json(),
         "supervisor_pid": local.process.pid,
         "nodes": local.nodes,
+        "tls_dir": str(tls_dir) if tls_dir is not None else None,
         "topology": json.loads(json.dumps(local.topology.model_dump(mode="json"))),
     }
     try:
@@ -132,7 +144,7 @@ _COLUMNS = ("node", "address", "pid", "status", "qubits", "memory", "virtual_tim
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from qemu_net.cli.common import load, node_records, read_state, state_path, supervisor_record
+    from qemu_net.cli.common import load, node_records, read_state, state_path, state_tls, supervisor_record
     from qemu_net.client import Network
     from qemu_net.errors import QnetError
     from qemu_net.network.topology import parse_topology
@@ -152,7 +164,7 @@ def run_status(args: argparse.Namespace) -> int:
               "running": sup_status == RUNNING, "supervisor": {"pid": sup.pid, "process": sup_status}}
     if sup_status == RUNNING:
         rows = []
-        with Network.connect(parse_topology(state["topology"]), timeout_s=3) as net:
+        with Network.connect(parse_topology(state["topology"]), timeout_s=3, **state_tls(state)) as net:
             for node in net:
                 row = {"node": node.name, "address": node.address, "pid": records[node.name].pid if node.name in
                        records else None, "process": procs.get(node.name)}

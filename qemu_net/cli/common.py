@@ -159,6 +159,14 @@ def node_records(state: dict) -> dict[str, ProcessRecord]:
             for name, info in nodes.items() if isinstance(info, dict) and info.get("pid")}
 
 
+def state_tls(state: dict) -> dict:
+    """`Network.connect` keywords for the network a state file describes: its certificate directory, or
+    plaintext for a network started with ``--insecure``."""
+    if "tls_dir" not in state:
+        return {}
+    return {"tls_dir": state["tls_dir"]} if state["tls_dir"] else {"insecure": True}
+
+
 def supervisor_running(state: dict | None) -> bool:
     """True if the state file's supervisor is alive (the very process recorded, not a reused pid)."""
     return state is not None and supervisor_record(state).running()
@@ -177,7 +185,7 @@ def network(topology: Topology, *, allow_inspect: bool = False, use_running: boo
     state = read_state(topology.name) if use_running else None
     if supervisor_running(state):
         running = parse_topology(state["topology"], source=str(state_path(topology.name)))
-        with Network.connect(running) as net:
+        with Network.connect(running, **state_tls(state)) as net:
             yield net
         return
     with LocalNetwork.start(topology, allow_inspect=allow_inspect) as local, Network.connect(local.topology) as net:

@@ -9,6 +9,7 @@ import sys
 #: subcommand -> module (each exposes register(subparsers) and run(args) -> int)
 COMMANDS = {
     "node": "qemu_net.cli.cmd_node",
+    "certs": "qemu_net.cli.cmd_certs",
     "up": "qemu_net.cli.cmd_up",
     "down": "qemu_net.cli.cmd_up",
     "status": "qemu_net.cli.cmd_up",

@@ -26,8 +26,10 @@ from qemu_net._proto.v1 import node_pb2_grpc as ng
 from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net._proto.v1 import types_pb2 as t
 from qemu_net.client import _wire as w
+from qemu_net.client.credentials import open_aio_channel, resolve
 from qemu_net.observability import tracing
 from qemu_net.errors import InvalidOperation, QnetError
+from qemu_net.security.tls import TlsCredentials
 from qemu_net.network.topology import Topology, load_topology
 from qemu_net.node.status import error_from_rpc, never_sent
 
@@ -104,8 +106,8 @@ class AsyncNode:
         self.network = network
         self.name = name
         self.address = address
-        self._channel = grpc.aio.insecure_channel(address, options=w.CHANNEL_OPTIONS,
-                                                  interceptors=tracing.aio_interceptors())
+        self._channel = open_aio_channel(address, name, network.tls, w.CHANNEL_OPTIONS,
+                                         interceptors=tracing.aio_interceptors())
         self._stub = ng.NodeServiceStub(self._channel)
 
     async def close(self) -> None:
@@ -178,22 +180,29 @@ class AsyncNode:
 
 class AsyncNetwork:
     def __init__(self, addresses: Mapping[str, str], *, topology: Topology | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+                 timeout_s: float = DEFAULT_TIMEOUT_S, tls: TlsCredentials | None = None) -> None:
         if not addresses:
             raise InvalidOperation("a network needs at least one node address")
         self.topology = topology
         self.timeout_s = timeout_s
+        #: The client certificate every channel presents (None: plaintext); see `qemu_net.client.credentials`.
+        self.tls = tls
         self._nodes = {name: AsyncNode(self, name, addr) for name, addr in addresses.items()}
 
     @classmethod
     def connect(cls, target: Topology | Mapping[str, str] | str | os.PathLike[str], *,
-                timeout_s: float = DEFAULT_TIMEOUT_S) -> AsyncNetwork:
+                timeout_s: float = DEFAULT_TIMEOUT_S, tls_dir: str | os.PathLike[str] | None = None,
+                identity: str | None = None, insecure: bool = False) -> AsyncNetwork:
+        """Like `Network.connect` (same TLS choice); call it inside the running event loop."""
         if isinstance(target, (str, os.PathLike)):
             target = load_topology(Path(target))
         if isinstance(target, Topology):
-            return cls({nd.name: nd.address for nd in target.nodes if nd.address}, topology=target,
-                       timeout_s=timeout_s)
-        return cls(dict(target), timeout_s=timeout_s)
+            addresses = {nd.name: nd.address for nd in target.nodes if nd.address}
+            return cls(addresses, topology=target, timeout_s=timeout_s,
+                       tls=resolve(addresses, tls_dir=tls_dir, identity=identity, insecure=insecure,
+                                   network=target.name))
+        return cls(dict(target), timeout_s=timeout_s,
+                   tls=resolve(dict(target), tls_dir=tls_dir, identity=identity, insecure=insecure))
 
     def __getitem__(self, name: str) -> AsyncNode:
         try:

@@ -32,7 +32,9 @@ from qemu_net._proto.v1 import node_pb2_grpc as ng
 from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net._proto.v1 import types_pb2 as t
 from qemu_net.client import _wire as w
+from qemu_net.client.credentials import open_channel, resolve
 from qemu_net.errors import InvalidOperation, ProtocolTimeout, QnetError
+from qemu_net.security.tls import TlsCredentials
 from qemu_net.network.topology import Topology, load_topology
 from qemu_net.node.status import call_until_sent
 from qemu_net.observability import tracing
@@ -132,7 +134,7 @@ class Node:
         self.network = network
         self.name = name
         self.address = address
-        self._channel = intercept_channel(grpc.insecure_channel(address, options=w.CHANNEL_OPTIONS))
+        self._channel = intercept_channel(open_channel(address, name, network.tls, w.CHANNEL_OPTIONS))
         self._stub = ng.NodeServiceStub(self._channel)
 
     def __repr__(self) -> str:
@@ -225,19 +227,25 @@ class Network:
     """Handles on every node of a network. Use `Network.connect(...)`; close it (or use `with`)."""
 
     def __init__(self, addresses: Mapping[str, str], *, topology: Topology | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+                 timeout_s: float = DEFAULT_TIMEOUT_S, tls: TlsCredentials | None = None) -> None:
         if not addresses:
             raise InvalidOperation("a network needs at least one node address")
         self.topology = topology
         self.timeout_s = timeout_s
+        #: The client certificate every channel presents (None: plaintext); see `qemu_net.client.credentials`.
+        self.tls = tls
         self._nodes = {name: Node(self, name, addr) for name, addr in addresses.items()}
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
     @classmethod
     def connect(cls, target: Topology | Mapping[str, str] | str | os.PathLike[str], *,
-                timeout_s: float = DEFAULT_TIMEOUT_S) -> Network:
-        """Connect to a running network given its topology (with addresses), a file, or {name: address}."""
+                timeout_s: float = DEFAULT_TIMEOUT_S, tls_dir: str | os.PathLike[str] | None = None,
+                identity: str | None = None, insecure: bool = False) -> Network:
+        """Connect to a running network given its topology (with addresses), a file, or {name: address}.
+
+        TLS: the certificate directory `tls_dir` (identity `identity`, default ``client``), else
+        ``$QNET_TLS_DIR``, else the one of a network this process started; ``insecure=True``: plaintext."""
         if isinstance(target, (str, os.PathLike)):
             target = load_topology(Path(target))
         if isinstance(target, Topology):
@@ -245,8 +253,12 @@ class Network:
             if missing:
                 raise InvalidOperation(f"topology gives no address for node(s) {', '.join(missing)}: "
                                        "start it with `qnet up` and connect with the state it prints")
-            return cls({nd.name: nd.address for nd in target.nodes}, topology=target, timeout_s=timeout_s)
-        return cls(dict(target), timeout_s=timeout_s)
+            addresses = {nd.name: nd.address for nd in target.nodes}
+            return cls(addresses, topology=target, timeout_s=timeout_s,
+                       tls=resolve(addresses, tls_dir=tls_dir, identity=identity, insecure=insecure,
+                                   network=target.name))
+        return cls(dict(target), timeout_s=timeout_s,
+                   tls=resolve(dict(target), tls_dir=tls_dir, identity=identity, insecure=insecure))
 
     def __getitem__(self, name: str) -> Node:
         try:

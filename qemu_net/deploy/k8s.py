@@ -6,7 +6,15 @@ One topology becomes, in namespace ``NS`` with instance name ``qnet`` (both opti
     ConfigMap        qnet-topology     topology.yaml with every node's address filled in
     Service          qnet-nodes        headless: stable DNS qnet-<i>.qnet-nodes.NS.svc.cluster.local
     StatefulSet      qnet              N pods; ordinal i runs topology.nodes[i]
-    NetworkPolicy    qnet-nodes        port 50052 (PeerService) only from node pods; 50051 and 8443 from anyone
+    NetworkPolicy    qnet-nodes        50052 (PeerService) only from node pods; 50051 and 8443 only from pods
+                                       labelled qemu-net/client=true; 50053 (plaintext health) from anyone
+    PodDisruptionBudget qnet-nodes     at most one node pod voluntarily down at a time
+    (Issuer, Certificate              with cert_manager: the network CA and one certificate per node/app)
+
+Mutual TLS is on by default: every pod mounts its certificates at /etc/qnet-tls from Secrets
+``qnet-tls-<node>`` / ``qnet-tls-client`` (type kubernetes.io/tls with ca.crt), made by cert-manager
+(``cert_manager=True``) or from a `qnet certs` directory (`tls_secrets`). Kubernetes' gRPC probes,
+which cannot speak TLS, ask the plaintext health-only port 50053.
 
 Each node pod also serves its ETSI GS QKD 014 key manager on 8443 (HTTPS, mutual TLS) when the
 optional Secret ``qnet-kme`` holds its certificates (ca.pem, <node>.pem, <node>.key; saes.json places
@@ -34,6 +42,12 @@ from qemu_net.network.topology import Topology
 
 NODE_PORT = 50051
 PEER_PORT = 50052
+#: Plaintext, health service only: what Kubernetes' built-in gRPC probes (no TLS) talk to.
+PROBE_PORT = 50053
+#: The network's certificates in the `qemu_net.security.tls` layout (ca.pem, nodes/, apps/).
+TLS_MOUNT = "/etc/qnet-tls"
+#: Pods with this label (value "true") may reach the nodes' public gRPC and KME ports.
+CLIENT_LABEL = "qemu-net/client"
 #: The ETSI GS QKD 014 key manager (HTTPS, mutual TLS) of every node.
 KME_PORT = 8443
 #: Certificates of the KME (ca.pem, <node>.pem, <node>.key) and saes.json, from an optional Secret.
@@ -66,6 +80,12 @@ class K8sOptions:
     extra_labels: dict[str, str] = field(default_factory=dict)
     #: Size of each node's key-pool volume.
     key_store_size: str = "64Mi"
+    #: Mutual TLS: mount the network's certificates from Secrets (see `tls_volume`); False: --insecure.
+    tls: bool = True
+    #: Also emit cert-manager Issuers and Certificates that fill those Secrets (needs cert-manager).
+    cert_manager: bool = False
+    #: Application identities (besides ``client``) that get a cert-manager Certificate.
+    tls_apps: tuple[str, ...] = ()
 
     @property
     def service(self) -> str:
@@ -163,7 +183,7 @@ def render_k8s(topology: Topology, opts: K8sOptions | None = None) -> list[dict[
         }
     )
 
-    grpc_probe = {"grpc": {"port": NODE_PORT}}
+    grpc_probe = {"grpc": {"port": PROBE_PORT}}
     volumes = [
         {"name": "topology", "configMap": {"name": f"{opts.name}-topology"}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
@@ -175,13 +195,14 @@ def render_k8s(topology: Topology, opts: K8sOptions | None = None) -> list[dict[
     node_volumes = [*volumes, {"name": "kme-certs", "secret": {"secretName": f"{opts.name}-kme", "optional": True,
                                                               "defaultMode": 0o440}}]
     node_mounts = [*mounts, {"name": "kme-certs", "mountPath": KME_CERT_MOUNT, "readOnly": True},
-                   {"name": "keys", "mountPath": KEY_STORE_MOUNT}]
+                   {"name": "keys", "mountPath": KEY_STORE_MOUNT}, *tls_mounts(opts)]
+    node_volumes += tls_volumes(topo, opts, node=True)
     node_container = {
         "name": "node",
         "image": opts.image,
         "imagePullPolicy": opts.image_pull_policy,
         # The image's ENTRYPOINT is `qnet node`; the node name comes from the pod's ordinal.
-        "args": ["--topology", TOPOLOGY_PATH],
+        "args": ["--topology", TOPOLOGY_PATH, *node_security_args(opts)],
         # The KME starts when the Secret provides certificates; the key pools live on the volume.
         "env": [{"name": "QNET_TOPOLOGY", "value": TOPOLOGY_PATH},
                 {"name": "QNET_KME_CERT_DIR", "value": KME_CERT_MOUNT},
@@ -193,6 +214,7 @@ def render_k8s(topology: Topology, opts: K8sOptions | None = None) -> list[dict[
             {"name": "grpc", "containerPort": NODE_PORT, "protocol": "TCP"},
             {"name": "grpc-peer", "containerPort": PEER_PORT, "protocol": "TCP"},
             {"name": "kme", "containerPort": KME_PORT, "protocol": "TCP"},
+            {"name": "grpc-probe", "containerPort": PROBE_PORT, "protocol": "TCP"},
         ],
         "startupProbe": {**grpc_probe, "periodSeconds": 2, "failureThreshold": 60, "timeoutSeconds": 2},
         "readinessProbe": {**grpc_probe, "periodSeconds": 5, "failureThreshold": 2, "timeoutSeconds": 2},
@@ -240,30 +262,13 @@ def render_k8s(topology: Topology, opts: K8sOptions | None = None) -> list[dict[
         }
     )
 
-    docs.append(
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": _meta(opts.service, opts, "node"),
-            "spec": {
-                "podSelector": {"matchLabels": node_sel},
-                "policyTypes": ["Ingress"],
-                "ingress": [
-                    # The node-to-node PeerService: only pods of this node set.
-                    {
-                        "from": [{"podSelector": {"matchLabels": node_sel}}],
-                        "ports": [{"protocol": "TCP", "port": PEER_PORT}],
-                    },
-                    # The public NodeService: any client (and the kubelet's probes).
-                    {"ports": [{"protocol": "TCP", "port": NODE_PORT}]},
-                    # The ETSI 014 key manager: applications authenticate with mutual TLS.
-                    {"ports": [{"protocol": "TCP", "port": KME_PORT}]},
-                ],
-            },
-        }
-    )
+    docs.append(network_policy(opts))
+    docs.append(disruption_budget(opts))
+    docs.extend(cert_manager_resources(topo, opts))
 
-    client_sel = _labels(opts, "client")
+    client_sel = {**_labels(opts, "client"), CLIENT_LABEL: "true"}
+    client_mounts = [*mounts, *tls_mounts(opts)]
+    client_env = {"env": [{"name": "QNET_TLS_DIR", "value": TLS_MOUNT}]} if opts.tls else {}
     docs.append(
         {
             "apiVersion": "batch/v1",
@@ -292,7 +297,8 @@ def render_k8s(topology: Topology, opts: K8sOptions | None = None) -> list[dict[
                                     "limits": {"cpu": "500m", "memory": "256Mi"},
                                 },
                                 "securityContext": _CONTAINER_SECURITY,
-                                "volumeMounts": mounts,
+                                "volumeMounts": client_mounts,
+                                **client_env,
                             }
                         ],
                         "containers": [
@@ -307,16 +313,140 @@ def render_k8s(topology: Topology, opts: K8sOptions | None = None) -> list[dict[
                                     "limits": {"cpu": "1", "memory": "1Gi"},
                                 },
                                 "securityContext": _CONTAINER_SECURITY,
-                                "volumeMounts": mounts,
+                                "volumeMounts": client_mounts,
+                                **client_env,
                             }
                         ],
-                        "volumes": volumes,
+                        "volumes": [*volumes, *tls_volumes(topo, opts, node=False)],
                     },
                 },
             },
         }
     )
     return docs
+
+
+# ---------------------------------------------------------------------------------------------------
+# The trust boundary: TLS Secrets, probes, NetworkPolicy, disruption budget, cert-manager.
+
+
+def node_security_args(opts: K8sOptions) -> list[str]:
+    """`qnet node` flags of a pod: listen on the pod's interfaces, a plaintext health-only probe port, and
+    mutual TLS with the mounted certificates (or --insecure)."""
+    tls = ["--tls-dir", TLS_MOUNT] if opts.tls else ["--insecure"]
+    return ["--bind", "0.0.0.0", "--probe-port", str(PROBE_PORT), *tls]
+
+
+def tls_secret_name(opts: K8sOptions, holder: str) -> str:
+    """The Secret (type kubernetes.io/tls, with ca.crt) of one node or application."""
+    return f"{opts.name}-tls-{holder}"
+
+
+def tls_mounts(opts: K8sOptions) -> list[dict[str, Any]]:
+    return [{"name": "tls", "mountPath": TLS_MOUNT, "readOnly": True}] if opts.tls else []
+
+
+def tls_volumes(topo: Topology, opts: K8sOptions, *, node: bool) -> list[dict[str, Any]]:
+    """One projected volume in the `qemu_net.security.tls` layout, from the per-holder TLS Secrets (made
+    by cert-manager, or from `qnet certs` with `tls_secrets`): node pods get every node's certificate
+    (a pod learns its name from its ordinal only when it starts), client pods the ``client`` one."""
+    if not opts.tls:
+        return []
+    if node:
+        names = [n.name for n in topo.nodes]
+        sources = [{"secret": {"name": tls_secret_name(opts, x), "items": [
+            {"key": "tls.crt", "path": f"nodes/{x}.pem"}, {"key": "tls.key", "path": f"nodes/{x}.key"},
+            *([{"key": "ca.crt", "path": "ca.pem"}] if i == 0 else [])]}} for i, x in enumerate(names)]
+    else:
+        sources = [{"secret": {"name": tls_secret_name(opts, "client"), "items": [
+            {"key": "tls.crt", "path": "apps/client.pem"}, {"key": "tls.key", "path": "apps/client.key"},
+            {"key": "ca.crt", "path": "ca.pem"}]}}]
+    return [{"name": "tls", "projected": {"sources": sources, "defaultMode": 0o440}}]
+
+
+def network_policy(opts: K8sOptions) -> dict[str, Any]:
+    """Peer port: only this network's node pods. Public gRPC and KME ports: only pods labelled as
+    clients (`CLIENT_LABEL`). Probe port (health only, plaintext): anyone, so the kubelet's probes work."""
+    node_sel = _selector(opts, "node")
+    clients = [{"podSelector": {"matchLabels": {CLIENT_LABEL: "true"}}}]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(opts.service, opts, "node"),
+        "spec": {
+            "podSelector": {"matchLabels": node_sel},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"from": [{"podSelector": {"matchLabels": node_sel}}],
+                 "ports": [{"protocol": "TCP", "port": PEER_PORT}]},
+                {"from": clients, "ports": [{"protocol": "TCP", "port": NODE_PORT}]},
+                {"from": clients, "ports": [{"protocol": "TCP", "port": KME_PORT}]},
+                {"ports": [{"protocol": "TCP", "port": PROBE_PORT}]},
+            ],
+        },
+    }
+
+
+def disruption_budget(opts: K8sOptions) -> dict[str, Any]:
+    """Voluntary disruptions (node drains) take at most one node pod at a time."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(opts.service, opts, "node"),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": _selector(opts, "node")}},
+    }
+
+
+def cert_manager_resources(topo: Topology, opts: K8sOptions) -> list[dict[str, Any]]:
+    """With ``cert_manager``: a self-signed root, the network CA and its Issuer, and a Certificate per
+    node (DNS: its name, its pod's DNS name, localhost) and per application, each into the Secret
+    `tls_volumes` mounts. cert-manager renews them before they expire."""
+    if not (opts.tls and opts.cert_manager):
+        return []
+    api = "cert-manager.io/v1"
+    ca_secret = f"{opts.name}-ca"
+    docs: list[dict[str, Any]] = [
+        {"apiVersion": api, "kind": "Issuer", "metadata": _meta(f"{opts.name}-selfsigned", opts),
+         "spec": {"selfSigned": {}}},
+        {"apiVersion": api, "kind": "Certificate", "metadata": _meta(ca_secret, opts),
+         "spec": {"isCA": True, "commonName": f"{topo.name} network CA", "secretName": ca_secret,
+                  "privateKey": {"algorithm": "ECDSA", "size": 256},
+                  "issuerRef": {"name": f"{opts.name}-selfsigned", "kind": "Issuer"}}},
+        {"apiVersion": api, "kind": "Issuer", "metadata": _meta(f"{opts.name}-ca", opts),
+         "spec": {"ca": {"secretName": ca_secret}}},
+    ]
+
+    def cert(holder: str, dns: list[str], usages: list[str]) -> dict[str, Any]:
+        return {"apiVersion": api, "kind": "Certificate", "metadata": _meta(tls_secret_name(opts, holder), opts),
+                "spec": {"secretName": tls_secret_name(opts, holder), "commonName": holder, "dnsNames": dns,
+                         "usages": usages, "duration": "2160h", "renewBefore": "360h",
+                         "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+                         "issuerRef": {"name": f"{opts.name}-ca", "kind": "Issuer"}}}
+
+    for i, n in enumerate(topo.nodes):
+        docs.append(cert(n.name, [n.name, node_host(i, opts), "localhost"],
+                         ["digital signature", "server auth", "client auth"]))
+    for app in ("client", *[a for a in opts.tls_apps if a != "client"]):
+        docs.append(cert(app, [app], ["digital signature", "client auth"]))
+    return docs
+
+
+def tls_secrets(tls_dir: str | Path, topology: Topology, opts: K8sOptions | None = None) -> list[dict[str, Any]]:
+    """Secrets (kubernetes.io/tls with ca.crt) from a `qnet certs` directory, for clusters without
+    cert-manager. They hold private keys: apply them, never commit them."""
+    import base64
+
+    opts = opts or K8sOptions()
+    d = Path(tls_dir)
+
+    def b64(p: Path) -> str:
+        return base64.b64encode(p.read_bytes()).decode()
+
+    holders = [(n.name, d / "nodes" / n.name) for n in topology.nodes] + [("client", d / "apps" / "client")]
+    return [{"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+             "metadata": _meta(tls_secret_name(opts, h), opts),
+             "data": {"tls.crt": b64(stem.with_suffix(".pem")), "tls.key": b64(stem.with_suffix(".key")),
+                      "ca.crt": b64(d / "ca.pem")}} for h, stem in holders]
 
 
 def _file_name(doc: dict[str, Any]) -> str:
@@ -362,10 +492,12 @@ __all__ = [
     "DEFAULT_IMAGE",
     "NODE_PORT",
     "PEER_PORT",
+    "PROBE_PORT",
     "K8sOptions",
     "cluster_topology",
     "dump_all",
     "node_host",
     "render_k8s",
+    "tls_secrets",
     "write_k8s",
 ]

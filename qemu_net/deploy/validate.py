@@ -94,7 +94,7 @@ def check_compose(compose_path: Path) -> list[str]:
     allowed = {
         "image", "command", "entrypoint", "hostname", "environment", "volumes", "expose", "ports",
         "healthcheck", "stop_signal", "stop_grace_period", "read_only", "tmpfs", "restart", "labels",
-        "profiles", "depends_on",
+        "profiles", "depends_on", "secrets",
     }  # fmt: skip
     topo_sources: set[str] = set()
     for name, svc in services.items():

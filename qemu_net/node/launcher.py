@@ -335,11 +335,14 @@ def _serve_until_told(server: Any, name: str, supervisor_pid: int) -> int:
 
 
 def _child(topology: Topology, name: str, host: str, allow_inspect: bool, wfd: int, rfd: int,
-           supervisor_pid: int, metrics: bool = False) -> int:
+           supervisor_pid: int, metrics: bool = False, tls_dir: Path | None = None) -> int:
     from qemu_net.node.server import NodeServer  # already imported by the parent; no new import cost
+    from qemu_net.security.tls import load_credentials
 
     try:
-        server = NodeServer(topology, name, listen=f"{host}:0", peer_listen=f"{host}:0", allow_inspect=allow_inspect)
+        tls = load_credentials(tls_dir, node=name) if tls_dir is not None else None
+        server = NodeServer(topology, name, listen=f"{host}:0", peer_listen=f"{host}:0", allow_inspect=allow_inspect,
+                            tls=tls)
         ports = server.start()
         report = {"name": name, "port": ports.port, "peer_port": ports.peer_port}
         if metrics:  # Prometheus /metrics on a free port of the same host (read by `qnet dashboard`)
@@ -362,7 +365,8 @@ def _child(topology: Topology, name: str, host: str, allow_inspect: bool, wfd: i
         return 1
 
 
-def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bool = False) -> int:
+def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bool = False,
+              tls_dir: Path | None = None) -> int:
     # Import everything the node needs before forking, then freeze the heap so children share it.
     import cirq  # noqa: F401
     import numpy  # noqa: F401
@@ -392,7 +396,7 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bo
                 _die_with_parent(me)
                 for fd in (report_r, w, *to_child.values()):  # the other nodes' pipes are not ours to hold
                     os.close(fd)
-                code = _child(topology, node.name, host, allow_inspect, report_w, r, me, metrics)
+                code = _child(topology, node.name, host, allow_inspect, report_w, r, me, metrics, tls_dir)
             finally:
                 os._exit(code)
         os.close(r)
@@ -479,17 +483,36 @@ class LocalNetwork:
     nodes: dict[str, dict[str, object]] = field(default_factory=dict)
     #: The supervisor process (pid, start time, boot), as the supervisor reported itself.
     supervisor: ProcessRecord | None = None
+    #: The network's certificate directory (None: the nodes run plaintext, ``tls=False``).
+    tls_dir: Path | None = None
+    _own_tls: tempfile.TemporaryDirectory | None = None
 
     @classmethod
     def start(
         cls, topology: Topology, *, host: str = "127.0.0.1", allow_inspect: bool = False, detach: bool = False,
         timeout_s: float = READY_TIMEOUT_S, log_file: str | None = None, metrics: bool = False,
+        tls: bool = True, tls_dir: str | os.PathLike[str] | None = None,
     ) -> LocalNetwork:
         """Start the supervisor and wait until every node serves.
 
         With ``detach=True`` the supervisor outlives this process (`qnet up`): it gets its own session and
         its stderr goes to `log_file` (or nowhere), so it holds no pipe of the caller's open.
+
+        Mutual TLS is on unless ``tls=False``: the network's certificates are written to `tls_dir` (made
+        if needed; a CA already there is kept) or to a temporary directory removed by `stop`, and clients
+        of this process that connect to the nodes' addresses use its ``client`` certificate.
         """
+        own: tempfile.TemporaryDirectory | None = None
+        cert_dir: Path | None = None
+        if tls:
+            from qemu_net.security.tls import write_network_certs
+
+            if tls_dir is None:
+                own = tempfile.TemporaryDirectory(prefix="qnet-tls-")
+                cert_dir = Path(own.name)
+            else:
+                cert_dir = Path(tls_dir)
+            write_network_certs(topology, cert_dir)
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
             f.write(topology.to_yaml())
             path = f.name
@@ -498,6 +521,7 @@ class LocalNetwork:
             cmd.append("--allow-inspect")
         if metrics:
             cmd.append("--metrics")
+        cmd += ["--tls-dir", str(cert_dir)] if cert_dir is not None else ["--insecure"]
         if not detach:
             # The supervisor watches this pipe: if this process dies, however abruptly, the nodes stop too.
             cmd.append("--exit-with-parent")
@@ -525,6 +549,8 @@ class LocalNetwork:
         if not info.get("ready"):
             proc.kill()
             proc.wait(5)
+            if own is not None:
+                own.cleanup()
             raise QnetError(f"local network did not start: {info.get('error')}")
         nodes = info["nodes"]
         addressed = topology.with_addresses({k: v["address"] for k, v in nodes.items()})
@@ -534,7 +560,12 @@ class LocalNetwork:
         )
         boot = info.get("boot_id")
         supervisor = ProcessRecord.from_json(info.get("supervisor") or {"pid": info["supervisor_pid"]}, boot_id=boot)
-        return cls(addressed, proc, nodes, supervisor)
+        net = cls(addressed, proc, nodes, supervisor, cert_dir, own)
+        if cert_dir is not None:
+            from qemu_net.client.credentials import remember
+
+            remember(net.addresses.values(), cert_dir)
+        return net
 
     @property
     def addresses(self) -> dict[str, str]:
@@ -560,6 +591,13 @@ class LocalNetwork:
                 self.process.wait(5)
         if self.process.stdout:
             self.process.stdout.close()
+        if self.tls_dir is not None:
+            from qemu_net.client.credentials import forget
+
+            forget(self.addresses.values())
+        if self._own_tls is not None:
+            self._own_tls.cleanup()
+            self._own_tls = None
 
     def __enter__(self) -> LocalNetwork:
         return self
@@ -584,6 +622,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--allow-inspect", action="store_true")
     ap.add_argument("--metrics", action="store_true", help="every node serves Prometheus /metrics on a free port")
+    tls = ap.add_mutually_exclusive_group()
+    tls.add_argument("--tls-dir", type=Path, help="the network's certificate directory (qemu_net.security.tls)")
+    tls.add_argument("--insecure", action="store_true", help="plaintext: no TLS, nobody authenticated")
     ap.add_argument("--exit-with-parent", action="store_true",
                     help="stop every node when standard input closes (the starting process is gone)")
     args = ap.parse_args(argv)
@@ -597,7 +638,11 @@ def main(argv: list[str] | None = None) -> int:
     except QnetError as exc:
         print(json.dumps({"ready": False, "error": str(exc)}), flush=True)
         return 2
-    return supervise(topology, host=args.host, allow_inspect=args.allow_inspect, metrics=args.metrics)
+    if args.tls_dir is None:
+        print(f"WARNING: network {topology.name!r} runs WITHOUT TLS: anyone who reaches its ports controls it",
+              file=sys.stderr, flush=True)
+    return supervise(topology, host=args.host, allow_inspect=args.allow_inspect, metrics=args.metrics,
+                     tls_dir=args.tls_dir)
 
 
 if __name__ == "__main__":

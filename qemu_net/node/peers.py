@@ -25,6 +25,7 @@ from qemu_net.node.ownership import BUSY, Moved, TakeResult
 from qemu_net.node.status import connection_refused, error_from_rpc, never_sent
 from qemu_net.node.transit import Shipment, Txn
 from qemu_net.observability import tracing
+from qemu_net.security.tls import TlsCredentials, channel_credentials, target_name_options
 
 #: Deadline of a node-to-node call made outside any request (holder hints).
 HINT_DEADLINE_S = 5.0
@@ -48,8 +49,12 @@ CHANNEL_OPTIONS = [
 class GrpcPeers:
     """Channels to peers by name, created lazily from an address book."""
 
-    def __init__(self, name: str, addresses: dict[str, str]) -> None:
+    def __init__(self, name: str, addresses: dict[str, str], *, tls: TlsCredentials | None = None) -> None:
         self.name = name
+        #: With TLS, every peer channel presents this node's certificate and checks the peer's names the
+        #: node it dials (whatever its address); None: plaintext.
+        self._tls = tls
+        self._creds = channel_credentials(tls) if tls is not None else None
         self._addresses = dict(addresses)
         self._stubs: dict[str, pg.PeerServiceStub] = {}
         self._channels: list[grpc.Channel] = []
@@ -76,7 +81,11 @@ class GrpcPeers:
                 if not addr:
                     raise PeerUnavailable(f"no address known for node {node!r}")
                 # Traced when OTEL_TRACES_EXPORTER asks for it (else the channel itself).
-                ch = tracing.intercept_channel(grpc.insecure_channel(addr, options=CHANNEL_OPTIONS))
+                if self._creds is not None:
+                    raw = grpc.secure_channel(addr, self._creds, options=CHANNEL_OPTIONS + target_name_options(node))
+                else:
+                    raw = grpc.insecure_channel(addr, options=CHANNEL_OPTIONS)
+                ch = tracing.intercept_channel(raw)
                 self._channels.append(ch)
                 s = pg.PeerServiceStub(ch)
                 self._stubs[node] = s

@@ -1,10 +1,15 @@
 """The node process: gRPC servers for the public NodeService and the internal PeerService.
 
-The public service (plus the standard health service and reflection) listens on the node's
-``address``; the PeerService listens on ``peer_address`` when one is given, on its own server and
-thread pool, so node-to-node traffic is never starved by protocol roles that wait for messages, and so
-a Kubernetes NetworkPolicy can admit only nodes to it. Without a peer address both services share one
-server.
+The public service (NodeService, key delivery, the standard health service and reflection) listens on
+the node's ``address``; the PeerService (plus health and reflection) listens on ``peer_address`` (by
+default the port after the public one), on its own server and thread pool, so node-to-node traffic is
+never starved by protocol roles that wait for messages, and so a Kubernetes NetworkPolicy can admit
+only nodes to it. Each port's reflection lists only what that port serves.
+
+With TLS credentials (``tls=``, `qemu_net.security.tls`) both ports require a client certificate signed
+by the network CA; the peer port further accepts only node certificates and checks every call against
+the caller's name (`qemu_net.security.peer_auth`). An optional plaintext probe port serves nothing but
+the health service, for Kubernetes' built-in gRPC probes (which cannot speak TLS).
 
 SIGTERM drains: health turns NOT_SERVING, new work is refused with UNAVAILABLE ("shutting down"),
 in-flight calls get a grace period, then the process exits.
@@ -33,6 +38,8 @@ from qemu_net.node.roles import run_protocol
 from qemu_net.node.servicers import NodeServicer, PeerServicer
 from qemu_net.netqasm.servicer import add_to_server as add_netqasm
 from qemu_net.observability import tracing
+from qemu_net.security.peer_auth import PeerAuthorizer
+from qemu_net.security.tls import TlsCredentials, server_credentials
 
 log = logging.getLogger("qemu_net.node")
 
@@ -43,19 +50,33 @@ SERVER_OPTIONS = [
 ]
 NODE_SERVICE = node_pb2.DESCRIPTOR.services_by_name["NodeService"].full_name
 PEER_SERVICE = peer_pb2.DESCRIPTOR.services_by_name["PeerService"].full_name
+HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 #: Worker threads: roles may block on messages, so the public pool is larger than the core count.
 PUBLIC_WORKERS = 48
 PEER_WORKERS = 32
 
 
+def default_peer_address(address: str) -> str:
+    """A node without a ``peer_address`` serves PeerService on the port after its public one."""
+    host, _, port = address.rpartition(":")
+    return f"{host}:{int(port) + 1}" if host and port.isdigit() else ""
+
+
 def peer_addresses(topology: Topology) -> dict[str, str]:
-    return {n.name: n.peer_address or n.address for n in topology.nodes if n.peer_address or n.address}
+    out = {n.name: n.peer_address or default_peer_address(n.address) for n in topology.nodes}
+    return {k: v for k, v in out.items() if v}
 
 
 @dataclass
 class BoundPorts:
     port: int
     peer_port: int
+    #: The plaintext health-only port (0: none).
+    probe_port: int = 0
+
+
+def _host(listen: str) -> str:
+    return listen.rsplit(":", 1)[0] if ":" in listen else listen
 
 
 class NodeServer:
@@ -72,6 +93,8 @@ class NodeServer:
         seed: int | None = None,
         grace_s: float = 5.0,
         faults: FaultPlan | None = None,
+        tls: TlsCredentials | None = None,
+        probe_listen: str | None = None,
     ) -> None:
         self.topology = topology
         self.name = name
@@ -79,7 +102,9 @@ class NodeServer:
         #: Injected faults (qemu_net.node.faults): the given plan, else $QNET_FAULTS; None: nothing is wrapped.
         self.faults = faults if faults is not None else plan_from_env()
         log_plan(self.faults, name)
-        self.peers = GrpcPeers(name, peer_addresses(topology))
+        #: This node's certificate (None: plaintext, nothing authenticated; see qemu_net.security).
+        self.tls = tls
+        self.peers = GrpcPeers(name, peer_addresses(topology), tls=tls)
         self.core = NodeCore(topology, name, peers=delayed_peers(self.peers, self.faults, name), seed=seed,
                              allow_inspect=allow_inspect)
         self.peers.on_peer_gone = self.core.peer_gone  # state held for a dead peer is reclaimed
@@ -89,6 +114,8 @@ class NodeServer:
         self.kme: RunningKme | None = None
         # Tracing (OTEL_TRACES_EXPORTER): off by default, and then no interceptor is installed at all.
         interceptors = [*(tracing.server_interceptors() if tracing.setup_node(name) else []), *(stall or [])] or None
+        # PeerService only on the peer port, NodeService / key delivery only on the public port; with TLS
+        # both require a certificate of the network CA, and peer calls are checked against its name.
         self._public = grpc.server(futures.ThreadPoolExecutor(PUBLIC_WORKERS, thread_name_prefix=f"{name}-rpc"),
                                    options=SERVER_OPTIONS, interceptors=interceptors)
         node_pb2_grpc.add_NodeServiceServicer_to_server(
@@ -97,34 +124,44 @@ class NodeServer:
         keys_pb2_grpc.add_KeyDeliveryServiceServicer_to_server(KeyDeliveryServicer(self.core), self._public)
         add_netqasm(self.core, self._public)  # NetQASM applications (qemu_net/netqasm)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._public)
-        reflection.enable_server_reflection(
-            (NODE_SERVICE, PEER_SERVICE, KEY_SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME),
-            self._public,
-        )
-        port = self._public.add_insecure_port(listen)
-        if port == 0:
-            raise OSError(f"node {name}: cannot listen on {listen}")
-        if peer_listen:
-            self._peer = grpc.server(futures.ThreadPoolExecutor(PEER_WORKERS, thread_name_prefix=f"{name}-peer"),
-                                     options=SERVER_OPTIONS, interceptors=interceptors)
-            peer_pb2_grpc.add_PeerServiceServicer_to_server(PeerServicer(self.core), self._peer)
-            health_pb2_grpc.add_HealthServicer_to_server(self.health, self._peer)
-            peer_port = self._peer.add_insecure_port(peer_listen)
-            if peer_port == 0:
-                raise OSError(f"node {name}: cannot listen on {peer_listen}")
-        else:
-            self._peer = None
-            peer_pb2_grpc.add_PeerServiceServicer_to_server(PeerServicer(self.core), self._public)
-            peer_port = port
-        self.ports = BoundPorts(port, peer_port)
+        reflection.enable_server_reflection((NODE_SERVICE, KEY_SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME),
+                                            self._public)
+        port = self._bind(self._public, listen, "public")
+        self._peer = grpc.server(futures.ThreadPoolExecutor(PEER_WORKERS, thread_name_prefix=f"{name}-peer"),
+                                 options=SERVER_OPTIONS, interceptors=interceptors)
+        auth = PeerAuthorizer.for_topology(topology, name, required=tls is not None)
+        peer_pb2_grpc.add_PeerServiceServicer_to_server(PeerServicer(self.core, auth), self._peer)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._peer)
+        reflection.enable_server_reflection((PEER_SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME), self._peer)
+        peer_port = self._bind(self._peer, peer_listen or f"{_host(listen)}:0", "peer")
+        # Kubernetes' built-in gRPC probes speak plaintext: a port serving nothing but the health service.
+        self._probe: grpc.Server | None = None
+        probe = 0
+        if probe_listen:
+            self._probe = grpc.server(futures.ThreadPoolExecutor(2, thread_name_prefix=f"{name}-probe"),
+                                      options=[("grpc.so_reuseport", 0)])
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, self._probe)
+            probe = self._probe.add_insecure_port(probe_listen)
+            if probe == 0:
+                raise OSError(f"node {name}: cannot listen on {probe_listen} (probe port)")
+        self.ports = BoundPorts(port, peer_port, probe)
         for svc in ("", NODE_SERVICE, PEER_SERVICE):
             self.health.set(svc, health_pb2.HealthCheckResponse.NOT_SERVING)
 
+    def _bind(self, server: grpc.Server, listen: str, what: str) -> int:
+        if self.tls is not None:
+            port = server.add_secure_port(listen, server_credentials(self.tls))
+        else:
+            port = server.add_insecure_port(listen)
+        if port == 0:
+            raise OSError(f"node {self.name}: cannot listen on {listen} ({what} port)")
+        return port
+
     def start(self) -> BoundPorts:
         self._public.start()
-        if self._peer is not None:
-            self._peer.start()
+        self._peer.start()
+        if self._probe is not None:
+            self._probe.start()
         self.kme = start_kme_from_env(self.core)  # the ETSI 014 key manager, when QNET_KME_* configures one
         return self.ports
 
@@ -144,9 +181,9 @@ class NodeServer:
             self.kme.stop()
         self.core.start_draining()
         self.health.enter_graceful_shutdown()
-        done = [self._public.stop(self.grace_s)]
-        if self._peer is not None:
-            done.append(self._peer.stop(self.grace_s))
+        done = [self._public.stop(self.grace_s), self._peer.stop(self.grace_s)]
+        if self._probe is not None:
+            done.append(self._probe.stop(self.grace_s))
         for ev in done:
             ev.wait(self.grace_s + 1)
         self.peers.close()

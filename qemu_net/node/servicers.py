@@ -24,6 +24,7 @@ from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.mailbox import Message
 from qemu_net.node.ownership import Busy, Moved
 from qemu_net.node.status import ERROR_TYPE_KEY, status_for
+from qemu_net.security.peer_auth import PeerAuthorizer
 
 log = logging.getLogger("qemu_net.node")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -180,11 +181,14 @@ class NodeServicer(ng.NodeServiceServicer):
 class PeerServicer(pg.PeerServiceServicer):
     SERVICE = "PeerService"
 
-    def __init__(self, core: NodeCore) -> None:
+    def __init__(self, core: NodeCore, auth: PeerAuthorizer | None = None) -> None:
         self.core = core
+        #: Identity checks against the caller's certificate (qemu_net.security.peer_auth); none without TLS.
+        self.auth = auth or PeerAuthorizer(core.name, (), required=False)
 
     @rpc
     def Forward(self, request, context):
+        self.auth.claims(context, "Forward", "from_node", request.from_node)
         ops = convert.ops_from_proto(request.operations)
         pull_from = request.pull_from
         min_epochs = request.min_epochs
@@ -206,6 +210,7 @@ class PeerServicer(pg.PeerServiceServicer):
     def TakeGroup(self, request, context):
         if not request.qubit or not request.new_holder:
             raise InvalidOperation("TakeGroup needs a qubit and the new holder")
+        self.auth.claims(context, "TakeGroup", "new_holder", request.new_holder)
         got = self.core.on_take_group(request.qubit, request.new_holder, txn=convert.txn_from_proto(request.txn),
                                       wait_unpinned=request.wait_unpinned, min_epoch=request.min_epoch,
                                       deadline=_deadline(context))
@@ -217,23 +222,30 @@ class PeerServicer(pg.PeerServiceServicer):
 
     @rpc
     def AdoptGroup(self, request, context):
+        self.auth.not_held("AdoptGroup", self.auth.caller(context, "AdoptGroup"), request.qubits, self.core.held)
         self.core.on_adopt_group(convert.group_from_proto(request))
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
     def UpdateHolder(self, request, context):
+        self.auth.claims(context, "UpdateHolder", "holder", request.holder)
         self.core.on_update_holder(list(request.qubits), request.holder, dict(request.group_sizes),
                                    dict(request.epochs))
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
     def Arrive(self, request, context):
+        ident = self.auth.claims(context, "Arrive", "from_node", request.from_node)
+        _check_arrival(self.auth, "Arrive", ident, request, self.core)
         arriving, state, adopt = _arrive_from_proto(request)
         self.core.on_arrive(request.from_node, arriving, request.virtual_time_ns, state, adopt)
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
     def DeliverClassical(self, request, context):
+        ident = self.auth.claims(context, "DeliverClassical", "from_node", request.from_node)
+        if request.HasField("attached"):
+            _check_arrival(self.auth, "DeliverClassical", ident, request.attached, self.core)
         attached = None
         if request.HasField("attached"):
             arriving, _state, adopt = _arrive_from_proto(request.attached)
@@ -246,10 +258,22 @@ class PeerServicer(pg.PeerServiceServicer):
 
     @rpc
     def DeliverEprOutcomes(self, request, context):
+        self.auth.neighbour("DeliverEprOutcomes",
+                            self.auth.claims(context, "DeliverEprOutcomes", "from_node", request.from_node))
         self.core.on_deliver_epr_outcomes(
             request.from_node, request.batch_id, request.outcomes, request.bases, request.virtual_time_ns
         )
         return p.Ack(virtual_time_ns=self.core.clock.now())
+
+
+def _check_arrival(auth: PeerAuthorizer, method: str, ident: str | None, request: p.ArriveRequest,
+                   core: NodeCore) -> None:
+    """Qubits arrive only from a quantum-link neighbour; no state this node holds is handed to it."""
+    if ident is None:
+        return
+    if request.qubits:
+        auth.neighbour(method, ident)
+    auth.not_held(method, ident, [q for g in (request.state, *request.adopt) for q in g.qubits], core.held)
 
 
 def _arrive_from_proto(request: p.ArriveRequest):

@@ -24,6 +24,7 @@ ERROR_TO_STATUS: dict[type[e.QnetError], grpc.StatusCode] = {
     e.KeysExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     e.KeyNotFound: grpc.StatusCode.NOT_FOUND,
     e.ShuttingDown: grpc.StatusCode.UNAVAILABLE,
+    e.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
 }
 
 #: Status code -> the error type a client raises for it (the most general one of each code).
@@ -36,6 +37,7 @@ STATUS_TO_ERROR: dict[grpc.StatusCode, type[e.QnetError]] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: e.ProtocolTimeout,
     grpc.StatusCode.ABORTED: e.ProtocolAborted,
     grpc.StatusCode.PERMISSION_DENIED: e.PermissionDenied,
+    grpc.StatusCode.UNAUTHENTICATED: e.Unauthenticated,
 }
 
 #: Error type name sent as trailing metadata so clients can rebuild the exact type.

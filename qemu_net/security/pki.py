@@ -42,7 +42,9 @@ DEFAULT_VALIDITY_DAYS = 365
 
 
 def _check_name(name: str, what: str) -> None:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    """A DNS-style name: labels of letters, digits and '-' (each <= 63 characters), <= 253 in all."""
+    ok = isinstance(name, str) and 0 < len(name) <= 253 and all(_NAME_RE.match(label) for label in name.split("."))
+    if not ok:
         raise InvalidOperation(f"{what} {name!r} is not a valid DNS-style name (letters, digits, '.', '-')")
 
 

@@ -38,7 +38,8 @@ def test_every_k8s_manifest_passes_kubernetes_validate_strict(rendered: tuple[Pa
     """`kubernetes-validate --strict` accepts every rendered manifest for a current Kubernetes."""
     _, k8s_dir, _ = rendered
     files = sorted(p for p in k8s_dir.glob("*.yaml") if p.name != "kustomization.yaml")
-    assert {p.stem for p in files} == {"namespace", "configmap", "service", "statefulset", "networkpolicy", "job"}
+    assert {p.stem for p in files} == {"namespace", "configmap", "service", "statefulset", "networkpolicy", "job",
+                                       "poddisruptionbudget"}
     proc = _kv(*files)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("passed") == len(files), proc.stdout
@@ -117,13 +118,18 @@ def test_statefulset_ordinals_match_topology_and_dns(rendered: tuple[Path, Path,
 
 
 def test_node_pods_have_grpc_probes_resources_and_run_as_non_root(rendered: tuple[Path, Path, int]) -> None:
-    """Probes use the standard gRPC health service on 50051; requests and limits are set."""
+    """Probes use the standard gRPC health service on the plaintext probe-only port 50053 (the public and
+    peer ports need mutual TLS, which Kubernetes' gRPC probes cannot speak); requests and limits are set."""
     _, k8s_dir, _ = rendered
     sts = yaml.safe_load((k8s_dir / "statefulset.yaml").read_text())
     pod = sts["spec"]["template"]["spec"]
     (c,) = pod["containers"]
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert c[probe]["grpc"] == {"port": 50051}
+        assert c[probe]["grpc"] == {"port": 50053}
+    args = c["args"]
+    assert args[args.index("--probe-port") + 1] == "50053" and args[args.index("--bind") + 1] == "0.0.0.0"
+    assert args[args.index("--tls-dir") + 1] == "/etc/qnet-tls" and "--insecure" not in args
+    assert {"name": "tls", "mountPath": "/etc/qnet-tls", "readOnly": True} in c["volumeMounts"]
     assert set(c["resources"]) == {"requests", "limits"}
     assert set(c["resources"]["limits"]) == {"cpu", "memory"}
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -132,7 +138,8 @@ def test_node_pods_have_grpc_probes_resources_and_run_as_non_root(rendered: tupl
 
 
 def test_network_policy_admits_only_nodes_to_the_peer_port(rendered: tuple[Path, Path, int]) -> None:
-    """Port 50052 (PeerService) only from node pods; 50051 (NodeService) from any client."""
+    """Port 50052 (PeerService) only from node pods; 50051 (NodeService) only from pods labelled as
+    clients (the Job's pods are, node pods are not)."""
     _, k8s_dir, _ = rendered
     docs = {d["kind"]: d for d in v.load_manifests(k8s_dir)}
     np_, sts, job = docs["NetworkPolicy"], docs["StatefulSet"], docs["Job"]
@@ -146,7 +153,12 @@ def test_network_policy_admits_only_nodes_to_the_peer_port(rendered: tuple[Path,
     assert src["podSelector"]["matchLabels"].items() <= node_labels.items()
     job_labels = job["spec"]["template"]["metadata"]["labels"]
     assert not src["podSelector"]["matchLabels"].items() <= job_labels.items(), "the client must not match"
-    assert "from" not in public[0]
+    (client_src,) = public[0]["from"]
+    assert client_src["podSelector"]["matchLabels"] == {"qemu-net/client": "true"}
+    assert client_src["podSelector"]["matchLabels"].items() <= job_labels.items()
+    assert not client_src["podSelector"]["matchLabels"].items() <= node_labels.items()
+    probe = [r for r in rules if any(p["port"] == 50053 for p in r["ports"])]
+    assert len(probe) == 1 and "from" not in probe[0] and len(probe[0]["ports"]) == 1
 
 
 def test_client_job_waits_for_nodes_then_runs_a_protocol(rendered: tuple[Path, Path, int]) -> None:
@@ -240,3 +252,69 @@ def test_healthcheck_reports_serving_and_not_serving() -> None:
         assert not healthcheck.wait_all([addr], wait_s=1.5, log=lambda *_: None)
     finally:
         server.stop(None)
+
+
+def test_pods_mount_tls_secrets_and_a_disruption_budget_bounds_drains(rendered: tuple[Path, Path, int]) -> None:
+    """Node pods get every node certificate from the qnet-tls-<node> Secrets in the qnet certs layout; the
+    client Job gets the client certificate and QNET_TLS_DIR; at most one node pod is voluntarily down."""
+    _, k8s_dir, _ = rendered
+    docs = {d["kind"]: d for d in v.load_manifests(k8s_dir)}
+    nodes = load_topology(SAMPLE).node_names
+    pod = docs["StatefulSet"]["spec"]["template"]["spec"]
+    (tls,) = [vol for vol in pod["volumes"] if vol["name"] == "tls"]
+    paths = {item["path"] for src in tls["projected"]["sources"] for item in src["secret"]["items"]}
+    assert paths == {"ca.pem", *(f"nodes/{x}.{e}" for x in nodes for e in ("pem", "key"))}
+    assert [src["secret"]["name"] for src in tls["projected"]["sources"]] == [f"qnet-tls-{x}" for x in nodes]
+    job = docs["Job"]["spec"]["template"]["spec"]
+    (jtls,) = [vol for vol in job["volumes"] if vol["name"] == "tls"]
+    assert {i["path"] for s in jtls["projected"]["sources"] for i in s["secret"]["items"]} == {
+        "ca.pem", "apps/client.pem", "apps/client.key"}
+    for c in [*job["initContainers"], *job["containers"]]:
+        assert {"name": "QNET_TLS_DIR", "value": "/etc/qnet-tls"} in c["env"]
+    pdb = docs["PodDisruptionBudget"]
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= docs["StatefulSet"]["spec"]["template"]["metadata"][
+        "labels"].items()
+
+
+def test_cert_manager_and_secret_rendering(tmp_path: Path) -> None:
+    """--cert-manager adds the CA and one Certificate per node and for the client, into the mounted Secrets;
+    tls_secrets turns a qnet certs directory into those Secrets."""
+    import base64
+
+    from qemu_net.deploy import k8s
+    from qemu_net.security.tls import write_network_certs
+
+    topo = load_topology(SAMPLE)
+    docs = k8s.render_k8s(topo, k8s.K8sOptions(cert_manager=True))
+    certs = {d["spec"]["secretName"]: d for d in docs if d["kind"] == "Certificate"}
+    assert set(certs) == {"qnet-ca", "qnet-tls-client", *(f"qnet-tls-{x}" for x in topo.node_names)}
+    assert certs["qnet-ca"]["spec"]["isCA"] is True
+    assert "qnet-0.qnet-nodes.qnet.svc.cluster.local" in certs[f"qnet-tls-{topo.node_names[0]}"]["spec"]["dnsNames"]
+    assert "server auth" not in certs["qnet-tls-client"]["spec"]["usages"]
+    write_network_certs(topo, tmp_path)
+    secrets = k8s.tls_secrets(tmp_path, topo)
+    assert [s["metadata"]["name"] for s in secrets] == [*(f"qnet-tls-{x}" for x in topo.node_names), "qnet-tls-client"]
+    first = secrets[0]["data"]
+    assert base64.b64decode(first["tls.crt"]) == (tmp_path / "nodes" / f"{topo.node_names[0]}.pem").read_bytes()
+    assert base64.b64decode(first["ca.crt"]) == (tmp_path / "ca.pem").read_bytes()
+    assert v.validate_manifests(secrets) == []
+
+
+def test_compose_nodes_use_tls_secrets_and_the_probe_port(rendered: tuple[Path, Path, int]) -> None:
+    """Each node gets the CA and its own certificate and key (no other node's key) as compose secrets, listens
+    on all interfaces with TLS, and is health-checked on the plaintext probe port; the client gets `client`."""
+    compose_path, _, _ = rendered
+    doc = yaml.safe_load(compose_path.read_text())
+    nodes = load_topology(SAMPLE).node_names
+    for name in nodes:
+        svc = doc["services"][name]
+        assert {s["target"] for s in svc["secrets"]} == {
+            "/etc/qnet-tls/ca.pem", f"/etc/qnet-tls/nodes/{name}.pem", f"/etc/qnet-tls/nodes/{name}.key"}
+        cmd = svc["command"]
+        assert cmd[cmd.index("--tls-dir") + 1] == "/etc/qnet-tls" and cmd[cmd.index("--bind") + 1] == "0.0.0.0"
+        assert svc["healthcheck"]["test"][-1] == "127.0.0.1:50053"
+    client = doc["services"]["client"]
+    assert client["environment"] == {"QNET_TLS_DIR": "/etc/qnet-tls"}
+    assert {s["source"] for s in client["secrets"]} == {"ca", "client-cert", "client-key"}
+    assert doc["secrets"]["alice-key"]["file"] == "./qnet-tls/nodes/alice.key"

@@ -9,6 +9,7 @@ import time
 import grpc
 import pytest
 
+from qemu_net.client.credentials import channel_to
 from qemu_net._proto.v1 import node_pb2 as n
 from qemu_net._proto.v1 import node_pb2_grpc as ng
 from qemu_net._proto.v1 import types_pb2 as t
@@ -41,7 +42,7 @@ def net():
 
 
 def raw(address: str) -> ng.NodeServiceStub:
-    return ng.NodeServiceStub(grpc.insecure_channel(address))
+    return ng.NodeServiceStub(channel_to(address))
 
 
 def status_of(call) -> tuple[grpc.StatusCode, str]:

@@ -29,7 +29,7 @@ def test_chain_of_16_from_a_pipe(tmp_path):
         assert topo.node_names == tuple(f"n{i}" for i in range(16))
         pids = {v["pid"] for v in state["nodes"].values()}
         assert len(pids) == 16  # one process per node
-        with Network.connect(topo, timeout_s=30) as net:
+        with Network.connect(topo, timeout_s=30, tls_dir=state["tls_dir"]) as net:  # qnet up made the certificates
             assert [net[n].info().name for n in topo.node_names] == list(topo.node_names)
             # The last link works: a batch of pairs measured in Z at both ends agrees (noiseless fiber).
             batch = net["n14"].create_measure_epr("n15", 64, local_bases="Z", remote_bases="Z")

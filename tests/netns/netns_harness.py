@@ -337,15 +337,25 @@ class QnetCluster:
     topology_path: Path
     use_qnet_cli: bool
     nodes: dict[str, Proc] = field(default_factory=dict)
+    #: The network's certificates (mutual TLS between the namespaces); None: plaintext.
+    tls_dir: Path | None = None
 
     NODE_NAMES = ("alice", "repeater", "bob")
 
     @classmethod
-    def start(cls, lab: NetnsLab, *, topology: str = CLUSTER_TOPOLOGY, wait_s: float = 120) -> QnetCluster:
+    def start(cls, lab: NetnsLab, *, topology: str = CLUSTER_TOPOLOGY, wait_s: float = 120,
+              tls: bool = True) -> QnetCluster:
         assert lab.workdir is not None
         path = lab.workdir / "topology.yaml"
         path.write_text(topology)
-        cluster = cls(lab, path, qnet_node_available())
+        tls_dir = None
+        if tls:
+            from qemu_net.network.topology import load_topology
+            from qemu_net.security.tls import write_network_certs
+
+            tls_dir = lab.workdir / "tls"
+            write_network_certs(load_topology(path), tls_dir)
+        cluster = cls(lab, path, qnet_node_available(), tls_dir=tls_dir)
         for name in cls.NODE_NAMES:
             cluster.start_node(name)
         cluster.wait_serving(wait_s)
@@ -354,8 +364,16 @@ class QnetCluster:
     def node_argv(self, name: str) -> list[str]:
         if self.use_qnet_cli:
             qnet = shutil.which("qnet") or str(Path(sys.executable).with_name("qnet"))
-            return [qnet, "node", "--topology", str(self.topology_path), "--name", name, "--allow-inspect"]
-        return [sys.executable, str(HERE / "run_node.py"), str(self.topology_path), name, "--allow-inspect"]
+            tls = ["--tls-dir", str(self.tls_dir)] if self.tls_dir else ["--insecure"]
+            return [qnet, "node", "--topology", str(self.topology_path), "--name", name, "--allow-inspect",
+                    "--bind", "0.0.0.0", *tls]
+        tls = ["--tls-dir", str(self.tls_dir)] if self.tls_dir else []
+        return [sys.executable, str(HERE / "run_node.py"), str(self.topology_path), name, "--allow-inspect", *tls]
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment of processes in the lab: the SDK and health checks find the certificates here."""
+        return {"QNET_TLS_DIR": str(self.tls_dir)} if self.tls_dir else {}
 
     def start_node(self, name: str) -> Proc:
         self.nodes[name] = self.lab.spawn(name, self.node_argv(name), name=name)
@@ -369,7 +387,7 @@ class QnetCluster:
             if len(addrs) == 1
             else [sys.executable, "-m", "qemu_net.deploy.healthcheck", "--topology", str(self.topology_path),
                   "--wait-s", str(wait_s)],
-            timeout_s=wait_s + 30,
+            timeout_s=wait_s + 30, env=self.env,
         )
         if res.returncode != 0:
             logs = "\n".join(f"--- {n}:\n{p.output()[-3000:]}" for n, p in self.nodes.items())
@@ -382,7 +400,7 @@ class QnetCluster:
         """Run a netns_clients.py action in the client namespace; return its JSON output."""
         import json
 
-        res = self.lab.run("client", self.client_argv(action, n), timeout_s=timeout_s)
+        res = self.lab.run("client", self.client_argv(action, n), timeout_s=timeout_s, env=self.env)
         if res.returncode != 0:
             raise RuntimeError(f"client {action} failed ({res.returncode}):\n{res.stdout}\n{res.stderr[-4000:]}")
         return json.loads(res.stdout.strip().splitlines()[-1])

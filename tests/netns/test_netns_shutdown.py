@@ -29,7 +29,7 @@ def _result(proc) -> dict:  # type: ignore[no-untyped-def]
 def test_sigterm_fails_in_flight_call_promptly_and_restarted_node_rejoins(cluster: QnetCluster) -> None:
     """An in-flight role at a node that gets SIGTERM ends with UNAVAILABLE 'shutting down' well within
     its deadline; the node exits 0 within seconds; restarted, it serves new protocol runs."""
-    client = cluster.lab.spawn("client", cluster.client_argv("inflight", 30), name="inflight")
+    client = cluster.lab.spawn("client", cluster.client_argv("inflight", 30), name="inflight", env=cluster.env)
     wait_until(lambda: "WAITING" in client.output(), timeout_s=60, what="client call started")
     time.sleep(1.0)  # let the call reach the repeater's role
     repeater = cluster.nodes["repeater"]
@@ -55,7 +55,7 @@ def test_sigterm_fails_in_flight_call_promptly_and_restarted_node_rejoins(cluste
 def test_sigterm_mid_protocol_loop_fails_peer_call_within_deadline(cluster: QnetCluster) -> None:
     """While teleports alice -> repeater run back to back, SIGTERM to the repeater makes the current
     run fail with a clear status before its 20 s deadline (never hang); after a restart runs succeed."""
-    client = cluster.lab.spawn("client", cluster.client_argv("loop", 400), name="loop")
+    client = cluster.lab.spawn("client", cluster.client_argv("loop", 400), name="loop", env=cluster.env)
     wait_until(lambda: "DONE 3" in client.output(), timeout_s=120, what="three teleports done")
     cluster.nodes["repeater"].signal(signal.SIGTERM)
     assert client.wait(60) == 0, client.output()[-3000:]

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import numpy as np
 
+from qemu_net.client.credentials import channel_to
 from qemu_net._proto.v1 import node_pb2 as n
 from qemu_net._proto.v1 import node_pb2_grpc as ng
 from qemu_net._proto.v1 import protocols_pb2 as pr
@@ -32,7 +33,7 @@ class Node:
 
     def __init__(self, name: str, address: str) -> None:
         self.name = name
-        self._channel = grpc.insecure_channel(address)
+        self._channel = channel_to(address)
         self.stub = ng.NodeServiceStub(self._channel)
 
     def close(self) -> None:

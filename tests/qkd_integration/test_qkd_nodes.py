@@ -9,6 +9,7 @@ import grpc
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from qemu_net.client.credentials import channel_to
 from qemu_net.client import qkd
 from qemu_net.errors import (
     InvalidOperation,
@@ -155,7 +156,7 @@ def test_key_requests_beyond_what_is_stored_or_malformed_get_clear_statuses(net)
 
 def test_key_delivery_service_is_listed_by_reflection(net):
     """Each node serves KeyDeliveryService on its public address, visible through reflection."""
-    with grpc.insecure_channel(net["alice"].address) as ch:
+    with channel_to(net["alice"].address) as ch:
         stub = reflection_pb2_grpc.ServerReflectionStub(ch)
         (resp,) = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
                                             timeout=10)
