@@ -141,6 +141,15 @@ def test_measure_purpose_fidelity_and_deadline_demands(start_network):
     # reference backend, where n pairs take n mean attempt latencies.
     assert report.latency_mean == pytest.approx(2 * 2e-3 + n * 2e-3, rel=1e-6)
 
+    class Mismatch(_MeasuredPairs):
+        def run(self, host, role, cfg):
+            host.epr_socket("bob" if role == "alice" else "alice").request(1 if role == "alice" else 2, Demand())
+            return AppOutcome(role=role, success=True, utility=1.0)
+
+    with QemuNetBackend(topo, seed=0, network=net, run_timeout_s=60) as b, \
+            pytest.raises(RuntimeError, match="size mismatch.*alice asked for 1, bob for 2"):
+        b.run(Mismatch(1, Demand()), {}, {"alice": "alice", "bob": "bob"})
+
 
 def test_merged_topology_keeps_each_topology_apart():
     """Several qnetbench topologies in one network: nodes prefixed per topology, each link's physics mapped."""
