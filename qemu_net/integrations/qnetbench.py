@@ -158,6 +158,7 @@ class _Qubit:
 
     def __init__(self, host: _Host, q: SdkQubit) -> None:
         self._host, self._q = host, q
+        host._live.add(q.id)
 
     def _own(self) -> SdkQubit:
         if self._q.node.name != self._host._me:
@@ -180,10 +181,13 @@ class _Qubit:
         self._host._node.gate("CZ", self._own(), _unwrap(target))
 
     def measure(self, basis: Basis = Basis.Z) -> int:
-        return self._host._node.measure(self._own(), Basis(basis).value)
+        bit = self._host._node.measure(self._own(), Basis(basis).value)
+        self._host._live.discard(self._q.id)
+        return bit
 
     def free(self) -> None:
         self._host._node.free([self._own()])
+        self._host._live.discard(self._q.id)
 
 
 def _unwrap(q: Any) -> SdkQubit:
@@ -221,6 +225,8 @@ class _Host:
         self._me = run.names[node_id]
         self._node: Node = run.net[self._me]
         self._clock_qubit: SdkQubit | None = None
+        #: Qubits of this role still in its node's memory (freed when the run ends, whatever the app left).
+        self._live: set[str] = set()
 
     # -- identity, randomness, time
     @property
@@ -255,10 +261,14 @@ class _Host:
             self._node.apply([w.wait_op(self._clock(), (t_ns - now) / 1e9)])
 
     def close(self) -> None:
+        left = sorted(self._live)
         if self._clock_qubit is not None:
-            with contextlib.suppress(QnetError):
-                self._node.free([self._clock_qubit])
+            left.append(self._clock_qubit.id)
             self._clock_qubit = None
+        for qid in left:  # one by one: a qubit sent away or already gone must not keep the others
+            with contextlib.suppress(QnetError):
+                self._node.free([qid])
+        self._live.clear()
 
     def record_measurement(self, basis: Basis, result: int) -> None:
         self._run.emit(Measurement(t=self.now(), node=self._id, basis=Basis(basis).value, result=int(result)))
@@ -276,6 +286,7 @@ class _Host:
             self._send(peer, "qubit", b"")
             raise InvalidOperation(f"the qubit sent from {self._me!r} to {to!r} was lost in the fiber; qnetbench "
                                    "applications expect lossless single-qubit transmission")
+        self._live.discard(q.id)
         self._send(peer, "qubit", q.id.encode())
         fid = 1.0 - self._run.topology.link(self._me, to).transmission_depolarize  # type: ignore[union-attr]
         self._run.emit(QubitSent(t=self.now(), src=self._id, dst=peer, fidelity=fid))
@@ -327,7 +338,8 @@ class _Host:
             if "error" in msg:
                 raise InvalidOperation(msg["error"])
             handles = []
-            outcomes = (self._node.fetch_epr_outcomes(msg["batch"], timeout_s=max(1.0, run.deadline - time.monotonic()))
+            # The batch's outcomes are at this node before the reply was sent: the wait is short.
+            outcomes = (self._node.fetch_epr_outcomes(msg["batch"], timeout_s=10.0)
                         if msg["purpose"] == "measure" else None)
             for k, p in enumerate(msg["pairs"]):
                 handles.append(EntanglementHandle(

@@ -59,6 +59,7 @@ def test_core_protocols_agree_with_the_reference_backend(suite):
         assert abs(ref_f.mean() - F) < 4 * ref_f.std(ddof=1) / math.sqrt(len(ref_f)) + 1e-9, app
         assert q.violations == {} and all(r.violations == {} for r in ref), app
     assert not failures, failures
+    assert all(node.info().qubits_in_use == 0 for node in net)  # every run left the memories empty
 
 
 def _payload(net, plan, app: str, seed: int, cfg: dict) -> dict:
@@ -149,6 +150,7 @@ def test_measure_purpose_fidelity_and_deadline_demands(start_network):
     with QemuNetBackend(topo, seed=0, network=net, run_timeout_s=60) as b, \
             pytest.raises(RuntimeError, match="size mismatch.*alice asked for 1, bob for 2"):
         b.run(Mismatch(1, Demand()), {}, {"alice": "alice", "bob": "bob"})
+    assert [net[x].info().qubits_in_use for x in ("alice", "bob")] == [0, 0]  # nothing left in memory
 
 
 def test_merged_topology_keeps_each_topology_apart():
