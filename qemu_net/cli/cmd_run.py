@@ -56,6 +56,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                                        "round trips)")
     m.add_argument("--waits-s", default="0,1e-4,3e-4,1e-3",
                    help="comma-separated storage times, s (rounded up to whole round trips)")
+    c = p.add_argument_group("circuit", "options of `qnet run circuit` (default: a GHZ circuit along --from .. --to)")
+    c.add_argument("--qasm", metavar="FILE", help="an OpenQASM 2.0/3.0 program to run distributed over the nodes")
+    c.add_argument("--place", metavar="SPEC", help="node of each qubit: q[0]=alice,q[1]=alice,q[2:3]=bob,r=carol")
+    c.add_argument("--verify", action="store_true",
+                   help="also run once keeping the final state, gather it at one node (--gather) and report its "
+                        "fidelity with Cirq's simulation of the whole circuit (starts nodes with --allow-inspect)")
+    c.add_argument("--gather", metavar="NODE",
+                   help="node the final state is gathered at for --verify (default: a placed node with a quantum "
+                        "link to every other placed node)")
     p.set_defaults(func=run)
 
 
@@ -81,6 +90,14 @@ def run(args: argparse.Namespace) -> int:
     if args.protocol == "sensing":
         return _run_sensing(args)
     topology = load(args)
+    if args.qasm or args.place:
+        if args.protocol != "circuit" or not (args.qasm and args.place):
+            from qemu_net.errors import InvalidOperation
+
+            raise InvalidOperation("--qasm FILE and --place SPEC go together, with `qnet run circuit`")
+        from qemu_net.cli.cmd_run_qasm import run_qasm
+
+        return run_qasm(args, topology)
     if args.protocol in SUITE:
         return _run_suite(args, topology)
     src, dst = _endpoints(topology, args.src, args.dst)

@@ -1,0 +1,1 @@
+"""Interfaces for applications written for other quantum-network stacks, built over the SDK."""
