@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
             raise QnetError(f"no running network named {args.network!r} (start it with `qnet up`)")
         topo = parse_topology(state["topology"], source=str(state_path(args.network)))
         result = nqapp.run_app(layout, {n.name: n.address for n in topo.nodes}, timeout_s=args.timeout_s,
-                               log_dir=args.log_dir, rounds=args.rounds, seed=args.seed)
+                               log_dir=args.log_dir, rounds=args.rounds, seed=args.seed, network=topo.name)
     else:
         topology = None
         if args.topology:

@@ -177,8 +177,11 @@ class AppRun:
 
 def run_app(layout: AppLayout, addresses: Mapping[str, str], *, timeout_s: float = 120.0,
             python: str | None = None, log_dir: str | os.PathLike[str] | None = None, rounds: int | None = None,
-            seed: int | None = 0) -> AppRun:
+            seed: int | None = 0, network: str | None = None) -> AppRun:
     """Run every role in its own process against the nodes at `addresses`; bounded by `timeout_s`.
+
+    Each role process connects with the TLS credentials the SDK picks for these addresses (of the network
+    named `network`, see `qemu_net.client.credentials.resolve`), or in plaintext where the network has none.
 
     With `rounds`, each role process runs the application that many times in a row (as
     ``netqasm simulate --num-rounds``) and its result is the list of the rounds' return values. `seed`
@@ -189,6 +192,9 @@ def run_app(layout: AppLayout, addresses: Mapping[str, str], *, timeout_s: float
     if missing:
         raise InvalidOperation(f"the network has no node(s) {', '.join(missing)} "
                                f"(nodes: {', '.join(sorted(addresses))}); place roles with roles.yaml or --role")
+    from qemu_net.client.credentials import resolve  # noqa: PLC0415
+
+    creds = resolve(dict(addresses), network=network)
     deadline = time.monotonic() + timeout_s
     run = AppRun(layout.path.name)
     env = dict(os.environ)
@@ -200,6 +206,8 @@ def run_app(layout: AppLayout, addresses: Mapping[str, str], *, timeout_s: float
             for role in layout.roles:
                 spec = {"app_dir": str(layout.path.resolve()), "role": role, "roles": layout.placement,
                         "addresses": dict(addresses), "inputs": layout.inputs.get(role, {}),
+                        "tls_dir": creds.source if creds is not None else None,
+                        "tls_identity": creds.name if creds is not None else None,
                         "timeout_s": timeout_s, "result_file": str(Path(tmp) / f"{role}.result.json"),
                         "log_dir": str(Path(log_dir) if log_dir else Path(tmp) / "log"),
                         "rounds": rounds, "seed": seed}

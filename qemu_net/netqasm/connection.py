@@ -65,18 +65,27 @@ class Binding:
 
 
 _binding: Binding | None = None
+_creds = None  # TlsCredentials of this role process, or None: plaintext
 _channels: dict[str, grpc.Channel] = {}
 _lock = threading.Lock()
 
 
-def bind(roles: Mapping[str, str], addresses: Mapping[str, str], *, timeout_s: float | None = None) -> Binding:
-    """Bind this process to a network: `roles` maps application role names to node names."""
-    global _binding
+def bind(roles: Mapping[str, str], addresses: Mapping[str, str], *, timeout_s: float | None = None,
+         tls_dir: str | None = None, identity: str | None = None) -> Binding:
+    """Bind this process to a network: `roles` maps application role names to node names. With `tls_dir`
+    (a `qnet certs` directory) the nodes are called over mutual TLS as application `identity`."""
+    global _binding, _creds
     for role, node in roles.items():
         if node not in addresses:
             raise InvalidOperation(f"role {role!r} runs at node {node!r}, which the network does not have")
     if timeout_s is None:
         timeout_s = float(os.environ.get("QNET_NETQASM_TIMEOUT_S", DEFAULT_TIMEOUT_S))
+    if tls_dir:
+        from qemu_net.security.tls import load_credentials  # noqa: PLC0415
+
+        _creds = load_credentials(tls_dir, app=identity)
+    else:
+        _creds = None
     _binding = Binding(dict(roles), dict(addresses), timeout_s)
     return _binding
 
@@ -91,7 +100,15 @@ def _channel(node: str) -> grpc.Channel:
     with _lock:
         ch = _channels.get(node)
         if ch is None:
-            ch = _channels[node] = grpc.insecure_channel(binding().addresses[node], options=CHANNEL_OPTIONS)
+            address = binding().addresses[node]
+            if _creds is None:
+                ch = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+            else:  # the server's certificate must name the node (not the SDK's module: no simulator imports)
+                from qemu_net.security.tls import channel_credentials, target_name_options  # noqa: PLC0415
+
+                ch = grpc.secure_channel(address, channel_credentials(_creds),
+                                         options=list(CHANNEL_OPTIONS) + target_name_options(node))
+            _channels[node] = ch
         return ch
 
 

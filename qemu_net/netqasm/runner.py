@@ -57,7 +57,8 @@ def run_role(spec: dict[str, Any]) -> Any:
     from qemu_net.netqasm.connection import bind  # noqa: PLC0415
 
     role = spec["role"]
-    bind(spec["roles"], spec["addresses"], timeout_s=spec.get("timeout_s"))
+    bind(spec["roles"], spec["addresses"], timeout_s=spec.get("timeout_s"), tls_dir=spec.get("tls_dir"),
+         identity=spec.get("tls_identity"))
     app_dir = Path(spec["app_dir"]).resolve()
     sys.path.insert(0, str(app_dir))
     path = app_dir / f"app_{role}.py"

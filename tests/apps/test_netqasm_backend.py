@@ -38,7 +38,8 @@ def net():
                            "links": [{"nodes": ["alice", "bob"], "misalignment_error": 0.0}]})
     local = LocalNetwork.start(topo, allow_inspect=True)
     try:
-        nqc.bind({"alice": "alice", "bob": "bob"}, local.addresses, timeout_s=30)
+        nqc.bind({"alice": "alice", "bob": "bob"}, local.addresses, timeout_s=30,
+                 tls_dir=str(local.tls_dir) if local.tls_dir is not None else None)
         yield local.addresses
     finally:
         local.stop()
@@ -98,7 +99,7 @@ def test_epr_pairs_and_state_access(net):
 
 
 def test_malformed_messages_are_invalid_argument(net):
-    stub = nqg.NetQasmServiceStub(grpc.insecure_channel(net["alice"]))
+    stub = nqg.NetQasmServiceStub(nqc._channel("alice"))  # noqa: SLF001 - the bound (TLS) channel
     cases = [
         [b"\x02" + b"\xff" * 7],  # a subroutine that is not one
         [b"\x09junk"],  # no such message type
