@@ -350,7 +350,6 @@ def _child(topology: Topology, name: str, host: str, allow_inspect: bool, wfd: i
 
             report["metrics_port"] = serve_metrics(server.core, 0, host)
         os.write(wfd, (json.dumps(report) + "\n").encode())
-        os.close(wfd)
         with os.fdopen(rfd) as r:
             line = r.readline()
         if not line:
@@ -359,6 +358,9 @@ def _child(topology: Topology, name: str, host: str, allow_inspect: bool, wfd: i
         book = json.loads(line)
         server.set_peer_addresses({k: v["peer_address"] for k, v in book.items()})
         server.mark_serving()
+        # Only now may the supervisor say "ready": a client's first call finds every peer address known.
+        os.write(wfd, (json.dumps({"name": name, "serving": True}) + "\n").encode())
+        os.close(wfd)
         return _serve_until_told(server, name, supervisor_pid)
     except Exception as exc:  # noqa: BLE001 - report and exit non-zero; never hang the supervisor
         print(f"node {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
@@ -405,20 +407,27 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bo
         to_child[node.name] = w
     os.close(report_w)
     book: dict[str, dict[str, object]] = {}
+    serving: set[str] = set()
     deadline = time.monotonic() + READY_TIMEOUT_S
     buf = b""
-    with os.fdopen(report_r, "rb") as rep:
-        while len(book) < len(children) and time.monotonic() < deadline:
+
+    def read_reports(until) -> None:  # noqa: ANN001 - a predicate over what was read so far
+        """Read the children's report lines (ports, then "serving") until `until()` or the deadline."""
+        nonlocal buf
+        while not until() and time.monotonic() < deadline:
             ready, _, _ = select.select([rep], [], [], max(0.0, deadline - time.monotonic()))
             if not ready:
-                break
+                return
             chunk = os.read(rep.fileno(), 65536)
             if not chunk:
-                break
+                return
             buf += chunk
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
                 info = json.loads(line)
+                if info.get("serving"):
+                    serving.add(info["name"])
+                    continue
                 record = records[info["name"]]
                 book[info["name"]] = {
                     "address": f"{host}:{info['port']}",
@@ -428,15 +437,26 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bo
                 }
                 if "metrics_port" in info:
                     book[info["name"]]["metrics_address"] = f"{host}:{info['metrics_port']}"
-    if len(book) < len(children):
-        missing = sorted(set(children) - set(book))
-        print(json.dumps({"ready": False, "error": f"nodes failed to start: {', '.join(missing)}"}), flush=True)
+
+    with os.fdopen(report_r, "rb") as rep:
+        read_reports(lambda: len(book) == len(children))
+        if len(book) < len(children):
+            missing = sorted(set(children) - set(book))
+            print(json.dumps({"ready": False, "error": f"nodes failed to start: {', '.join(missing)}"}), flush=True)
+            stop_processes(records, grace_s=CHILD_GRACE_S, reap=True)
+            return 1
+        line = (json.dumps(book) + "\n").encode()
+        for name, w in to_child.items():
+            os.write(w, line)
+            os.close(w)
+        # Ready only when every node has taken everyone's addresses and serves (no first call can find a
+        # peer's address unknown).
+        read_reports(lambda: len(serving) == len(children))
+    if len(serving) < len(children):
+        missing = sorted(set(children) - serving)
+        print(json.dumps({"ready": False, "error": f"nodes did not start serving: {', '.join(missing)}"}), flush=True)
         stop_processes(records, grace_s=CHILD_GRACE_S, reap=True)
         return 1
-    line = (json.dumps(book) + "\n").encode()
-    for name, w in to_child.items():
-        os.write(w, line)
-        os.close(w)
     supervisor = ProcessRecord.of(me)
     print(json.dumps({"ready": True, "supervisor_pid": me, "supervisor": supervisor.to_json(),
                       "boot_id": supervisor.boot_id, "nodes": book}), flush=True)
