@@ -4,6 +4,13 @@ Sending side: one message in flight per (destination, channel), each with a uniq
 the same id on transient failure until its deadline. Receiving side: messages are queued per
 (sender, channel) in arrival order, and an id already seen on that channel is acknowledged and dropped.
 Together: every message arrives once, in the order it was sent on its channel.
+
+Delivery to a client can be *acknowledged* (the SDK does it): a receive hands out the next message and
+keeps it as the receiver's in-flight delivery; the receiver's next receive on the channel names it in
+``ack`` and only then is it dropped. A receive that does not acknowledge it (the answer never reached the
+client, e.g. a partition cut the connection) gets the same message again. In-flight deliveries are kept
+per (sender, channel, owner), so two clients reading one channel never get each other's message; when a
+client session lapses its in-flight deliveries go back to the front of their queue.
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ class Mailbox:
         self._cond = threading.Condition()
         self._queues: dict[tuple[str, str], collections.deque[Message]] = {}
         self._seen: dict[tuple[str, str], collections.OrderedDict[int, None]] = {}
+        #: (sender, channel, owner) -> the message handed to that owner and not yet acknowledged.
+        self._inflight: dict[tuple[str, str, str], Message] = {}
         self._closed_reason = ""
 
     def close(self, reason: str) -> None:
@@ -67,9 +76,19 @@ class Mailbox:
             self._cond.notify_all()
             return True
 
-    def receive(self, sender: str, channel: str, timeout_s: float) -> Message:
+    def receive(self, sender: str, channel: str, timeout_s: float, *, owner: str | None = None,
+                ack: int = 0) -> Message:
+        """The next message on (sender, channel). With `owner` (acknowledged delivery) the message stays
+        in flight for that owner until a later receive passes its seq as `ack`; a receive that does not
+        gets the in-flight message again."""
         key = (sender, channel)
         with self._cond:
+            if owner is not None:
+                held = self._inflight.get((sender, channel, owner))
+                if held is not None:
+                    if held.seq != ack:
+                        return held  # its answer was lost: hand the same message out again
+                    del self._inflight[(sender, channel, owner)]
             ok = self._cond.wait_for(lambda: bool(self._queues.get(key)) or bool(self._closed_reason),
                                      timeout=max(0.0, timeout_s))
             if self._closed_reason and not self._queues.get(key):
@@ -84,7 +103,26 @@ class Mailbox:
             msg = q.popleft()
             if not q:
                 del self._queues[key]
+            if owner is not None:
+                self._inflight[(sender, channel, owner)] = msg
             return msg
+
+    def session_ended(self, owner: str, *, requeue: bool) -> int:
+        """Drop `owner`'s in-flight deliveries; with `requeue` (its lease lapsed: the client may never
+        have seen them) put them back at the front of their queues. Returns how many."""
+        with self._cond:
+            keys = [k for k in self._inflight if k[2] == owner]
+            for k in keys:
+                msg = self._inflight.pop(k)
+                if requeue:
+                    self._queues.setdefault((k[0], k[1]), collections.deque()).appendleft(msg)
+            if keys and requeue:
+                self._cond.notify_all()
+            return len(keys)
+
+    def inflight_count(self) -> int:
+        with self._cond:
+            return len(self._inflight)
 
 
 class SendSequencer:

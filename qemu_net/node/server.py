@@ -31,6 +31,7 @@ from qemu_net.node.key_delivery import KEY_SERVICE, KeyDeliveryServicer
 from qemu_net.node.peers import GrpcPeers
 from qemu_net.node.roles import run_protocol
 from qemu_net.node.servicers import NodeServicer, PeerServicer
+from qemu_net.node.sessions_service import SESSION_SERVICE, add_session_service
 from qemu_net.observability import tracing
 
 log = logging.getLogger("qemu_net.node")
@@ -94,9 +95,10 @@ class NodeServer:
             NodeServicer(self.core, lambda req, timeout: run_protocol(self.core, req, timeout)), self._public
         )
         keys_pb2_grpc.add_KeyDeliveryServiceServicer_to_server(KeyDeliveryServicer(self.core), self._public)
+        add_session_service(self.core, self._public)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._public)
         reflection.enable_server_reflection(
-            (NODE_SERVICE, PEER_SERVICE, KEY_SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            (NODE_SERVICE, PEER_SERVICE, KEY_SERVICE, SESSION_SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
              reflection.SERVICE_NAME),
             self._public,
         )
