@@ -41,6 +41,8 @@ class AsyncQubit:
     def __init__(self, node: AsyncNode, qid: str) -> None:
         self.node = node
         self.id = qid
+        if not node.used:  # a handle on a qubit there (e.g. a far half): the session must live there too
+            node.mark_used()
 
     def __repr__(self) -> str:
         return f"AsyncQubit({self.id!r} at {self.node.name!r})"
@@ -114,10 +116,14 @@ class AsyncNode:
     async def close(self) -> None:
         await self._channel.close()
 
+    def mark_used(self) -> None:
+        """This client's session lives at this node from now on (renewed there, closed at the end)."""
+        self.used = True
+        self.network._lease.start()
+
     async def _call(self, method: str, request: Any, timeout_s: float | None = None) -> Any:
-        if not self.used:
-            self.used = True
-            self.network._lease.start()
+        if not self.used or self.network._lease.idle:
+            self.mark_used()
         fn = getattr(self._stub, method)
         md = self.network._metadata
         give_up = time.monotonic() + (timeout_s or self.network.timeout_s)

@@ -95,9 +95,18 @@ class AsyncLeaseKeeper:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
+    @property
+    def idle(self) -> bool:
+        """Not renewing yet (no event loop was running when a qubit handle first needed it)."""
+        return self._task is None and not self._closed
+
     def start(self) -> None:
         if self._task is None and not self._closed:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="qnet-lease")
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # started by the first call, which runs in the loop
+            self._task = loop.create_task(self._run(), name="qnet-lease")
 
     async def _run(self) -> None:
         while True:

@@ -50,6 +50,8 @@ class Qubit:
     def __init__(self, node: Node, qid: str) -> None:
         self.node = node
         self.id = qid
+        if not node.used:  # a handle on a qubit there (e.g. a far half): the session must live there too
+            node.mark_used()
 
     def __repr__(self) -> str:
         return f"Qubit({self.id!r} at {self.node.name!r})"
@@ -146,10 +148,14 @@ class Node:
     def close(self) -> None:
         self._channel.close()
 
+    def mark_used(self) -> None:
+        """This client's session lives at this node from now on (renewed there, closed at the end)."""
+        self.used = True
+        self.network._lease.start()
+
     def _call(self, method: str, request: Any, timeout_s: float | None = None) -> Any:
         if not self.used:
-            self.used = True
-            self.network._lease.start()
+            self.mark_used()
         fn = getattr(self._stub, method)
         md = self.network._metadata
         return call_until_sent(lambda req, timeout: fn(req, timeout=timeout, metadata=md), request,

@@ -112,19 +112,22 @@ class Sessions:
         """A call of `owner` arrived: start or renew its session's lease (sessionless owners have none)."""
         if owner.endswith("/"):
             return
-        now = time.monotonic()
         with self._lock:
-            s = self._sessions.get(owner)
-            expires = now + self.lease_s
-            if s is None:
-                self._sessions[owner] = _Session(expires)
-                heapq.heappush(self._heap, (expires, owner))
-                if self._reaper is None:
-                    self._reaper = threading.Thread(target=self._reap, name="qnet-session-reaper", daemon=True)
-                    self._reaper.start()
-                self._lock.notify()
-            else:
-                s.expires = expires  # the heap entry is checked against this when it comes due
+            self._session(owner).expires = time.monotonic() + self.lease_s
+
+    def _session(self, owner: str) -> _Session:
+        """`owner`'s session, started with a fresh lease if it has none here (lock held). A session can
+        start here without a call of its own: a peer made a qubit for it (the far half of its pair)."""
+        s = self._sessions.get(owner)
+        if s is None:
+            expires = time.monotonic() + self.lease_s
+            s = self._sessions[owner] = _Session(expires)
+            heapq.heappush(self._heap, (expires, owner))
+            if self._reaper is None:
+                self._reaper = threading.Thread(target=self._reap, name="qnet-session-reaper", daemon=True)
+                self._reaper.start()
+            self._lock.notify()
+        return s  # a renewed lease's heap entry is checked against `expires` when it comes due
 
     def note_run(self, owner: str, run_id: str) -> None:
         with self._lock:
@@ -189,7 +192,7 @@ class Sessions:
         if not owner or not qubits:
             return
         with self._lock:
-            s = self._sessions.get(owner)
+            s = None if owner.endswith("/") else self._session(owner)
             for q in qubits:
                 self._owners[q] = owner
             if s is not None:
