@@ -31,7 +31,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -152,6 +152,10 @@ class NodeCore:
         self.channels = ClassicalChannels(topology=topology, name=name, clock=self.clock, peers=peers)
         self.mailbox = self.channels.mailbox
         #: Client sessions, their leases and the owners of qubits located here (qemu_net.node.sessions).
+        #: Reserved channels whose messages the node handles itself when they arrive (instead of queueing
+        #: them): channel -> handler(msg). A handler's error is the sender's error; the message is then not
+        #: counted delivered, so its resend is handled again.
+        self.channel_handlers: dict[str, Callable[[Message], None]] = {}
         self.sessions = Sessions(lease_s=lease_from_env(), located=self.directory.__contains__,
                                  on_end=self._session_ended)
 
@@ -644,6 +648,11 @@ class NodeCore:
             return  # a resend of a message already delivered (and its attachment applied)
         if attached:
             self.on_arrive(msg.sender, attached.arrivals, attached.now_ns, None, attached.states)
+        handler = self.channel_handlers.get(msg.channel)
+        if handler is not None:
+            handler(msg)
+            self.mailbox.remember(msg)
+            return
         self.mailbox.deliver(msg)
 
     def on_deliver_epr_outcomes(self, from_node: str, batch_id: str, outcomes: bytes, bases: bytes,

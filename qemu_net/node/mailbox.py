@@ -59,6 +59,14 @@ class Mailbox:
         with self._cond:
             return msg.seq in self._seen.get((msg.sender, msg.channel), ())
 
+    def remember(self, msg: Message) -> None:
+        """Count `msg` delivered (handled by the node itself, not queued): a resend of it is dropped."""
+        with self._cond:
+            seen = self._seen.setdefault((msg.sender, msg.channel), collections.OrderedDict())
+            seen[msg.seq] = None
+            if len(seen) > _SEEN_PER_CHANNEL:
+                seen.popitem(last=False)
+
     def deliver(self, msg: Message) -> bool:
         """Queue a message; False if it is a duplicate (already delivered once)."""
         key = (msg.sender, msg.channel)
