@@ -8,7 +8,8 @@ roles run in the request's thread, where `current_owner` is set; far halves carr
 ``Arrive`` news) all belong to it. A call of another owner naming such a qubit is refused
 (`PermissionDenied`); qubits whose owner nobody recorded (made by a node on its own) are open to all.
 
-A session has a *lease* (`lease_s`, ``QNET_SESSION_LEASE_S``, default 30 s), started by its first call
+A session has a *lease* (`lease_s`, ``QNET_SESSION_LEASE_S``, default 120 s, so a client cut off by a
+partition of a minute keeps everything), started by its first call
 and renewed by every call and by the SDK's background `SessionService.Renew`. When it lapses -- the
 client was killed, or cut off longer than the lease -- the node frees the session's qubits still located
 here and releases its per-session state (unacknowledged classical deliveries go back to their queue,
@@ -38,7 +39,7 @@ log = logging.getLogger("qemu_net.node.sessions")
 SESSION_METADATA = "qnet-session"
 #: Environment variable with the lease in seconds (nodes forked by `qnet up` inherit it).
 LEASE_ENV = "QNET_SESSION_LEASE_S"
-DEFAULT_LEASE_S = 30.0
+DEFAULT_LEASE_S = 120.0
 MAX_SESSION_ID = 128
 #: Owned qubits remembered beyond those still located here before a prune (amortised bookkeeping).
 _PRUNE_SLACK = 256
