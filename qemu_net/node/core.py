@@ -65,6 +65,8 @@ log = logging.getLogger("qemu_net.node")
 
 #: Deadline of a request whose caller set none (seconds).
 DEFAULT_DEADLINE_S = 60.0
+#: Reserved channel on which a node that (re)started tells its neighbours its incarnation.
+INCARNATION_CHANNEL = "_qnet/node/incarnation"
 
 
 @dataclass
@@ -155,7 +157,9 @@ class NodeCore:
         #: Reserved channels whose messages the node handles itself when they arrive (instead of queueing
         #: them): channel -> handler(msg). A handler's error is the sender's error; the message is then not
         #: counted delivered, so its resend is handled again.
-        self.channel_handlers: dict[str, Callable[[Message], None]] = {}
+        self.channel_handlers: dict[str, Callable[[Message], None]] = {INCARNATION_CHANNEL: self._on_incarnation}
+        #: The incarnation each peer serves with, as last heard (its announcement or its qubit ids).
+        self.peer_incarnations: dict[str, str] = {}
         self.sessions = Sessions(lease_s=lease_from_env(), located=self.directory.__contains__,
                                  on_end=self._session_ended)
 
@@ -641,6 +645,14 @@ class NodeCore:
                 for x, e in zip(sh.qubits, sh.epochs):
                     d.hint(x, self.name, e, len(sh.qubits))
             self._cond.notify_all()
+        if from_node not in self.peer_incarnations:  # learn the sender's incarnation from its qubit ids
+            prefix = from_node + "."
+            for a in qubits:
+                if a.qubit.startswith(prefix):
+                    inc = a.qubit[len(prefix):].partition(".")[0]
+                    if inc:
+                        self._learn_incarnation(from_node, inc)
+                    break
         self.clock.advance_to(now_ns)
 
     def on_deliver_classical(self, msg: Message, attached: Attachment | None = None) -> None:
@@ -673,6 +685,33 @@ class NodeCore:
         if dropped or lost:
             log.warning("node %s is gone: traced out %d qubit(s) located there, %d qubit(s) here lost",
                         node, len(dropped), len(lost))
+
+    # ================================================================ restarts
+    def announce_incarnation(self, timeout_s: float = 3.0) -> None:
+        """Tell every neighbour which incarnation of this node serves now (best effort, bounded): one that
+        knew an earlier incarnation treats that one as gone (`peer_gone`): what it held is lost, and no
+        old id can reach a qubit of this run."""
+        seq = int(self.incarnation, 16) << 8
+        now = self.clock.now()
+        msg = Message(self.name, INCARNATION_CHANNEL, seq, self.incarnation.encode(), now, now)
+        for peer in self.topology.neighbours(self.name):
+            try:
+                self.peers.deliver_classical(peer, msg, None, deadline=time.monotonic() + timeout_s)
+            except Exception as exc:  # noqa: BLE001 - a neighbour not up yet learns it from our qubit ids
+                log.debug("could not announce incarnation to %s: %s", peer, exc)
+
+    def _on_incarnation(self, msg: Message) -> None:
+        inc = msg.payload.decode("ascii", "replace")[:16]
+        self._learn_incarnation(msg.sender, inc)
+
+    def _learn_incarnation(self, node: str, inc: str) -> None:
+        if node not in self.topology.node_names or node == self.name:
+            return
+        prev = self.peer_incarnations.get(node)
+        self.peer_incarnations[node] = inc
+        if prev is not None and prev != inc:
+            log.warning("node %s restarted (incarnation %s -> %s): what its earlier run held is lost", node, prev, inc)
+            self.peer_gone(node)
 
     # ================================================================ sessions
     def _session_ended(self, owner: str, qubits: list[str], runs: set[str], lapsed: bool) -> None:

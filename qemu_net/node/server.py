@@ -134,6 +134,8 @@ class NodeServer:
     def mark_serving(self) -> None:
         for svc in ("", NODE_SERVICE, PEER_SERVICE):
             self.health.set(svc, health_pb2.HealthCheckResponse.SERVING)
+        # Tell the neighbours which incarnation serves now (a restart makes them drop what the old one held).
+        threading.Thread(target=self.core.announce_incarnation, name="qnet-announce", daemon=True).start()
 
     def drain_and_stop(self) -> None:
         """Refuse new work, let in-flight calls finish within the grace period, stop."""

@@ -29,7 +29,7 @@ def lab(tmp_path, nft_available) -> Iterator[NetnsLab]:  # type: ignore[no-untyp
 def _cut(lab: NetnsLab, a: str, b: str) -> None:
     """Drop every frame between hosts a and b on the bridge (both directions)."""
     ia, ib = lab.ip[a], lab.ip[b]
-    rules = ("table bridge qpart {\n  chain fwd {\n    type filter hook forward priority -10; policy accept;\n"
+    rules = ("table bridge qpart {\n  chain cut {\n    type filter hook forward priority -10; policy accept;\n"
              f"    ip saddr {ia} ip daddr {ib} counter drop\n    ip saddr {ib} ip daddr {ia} counter drop\n"
              "  }\n}\n")
     subprocess.run(["ip", "netns", "exec", lab.bridge_ns, "nft", "-f", "-"], input=rules, text=True, check=True,
