@@ -1,7 +1,7 @@
 """Clients for the partition test, run inside a lab namespace:
 ``python partition_clients.py send|receive TOPOLOGY N DEADLINE_S``.
 
-send     N numbered messages alice -> bob on channel "part", one every 0.25 s; each is named
+send     N numbered messages alice -> bob on channel "part", one a second; each is named
          (``message_id`` m<k>) and retried with the same name after any error until it is taken
 receive  receives from alice at bob until it has N messages, retrying after any error (timeouts,
          a cut connection); prints the sequence numbers in the order received
@@ -33,7 +33,7 @@ def send(net: Network, n: int, give_up: float) -> dict:
                 print("SEND-ERROR", k, type(exc).__name__, flush=True)
                 time.sleep(0.5)
         print("SENT", k, flush=True)
-        time.sleep(0.25)
+        time.sleep(1.0)  # paced so that the stream outlasts all three partitions
     return {"sent": n, "errors": errors, "gave_up": False}
 
 
