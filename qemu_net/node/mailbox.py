@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 from dataclasses import dataclass
 
 from qemu_net.errors import InvalidOperation, ProtocolTimeout, ShuttingDown
@@ -46,6 +47,8 @@ class Mailbox:
         self._seen: dict[tuple[str, str], collections.OrderedDict[int, None]] = {}
         #: (sender, channel, owner) -> the message handed to that owner and not yet acknowledged.
         self._inflight: dict[tuple[str, str, str], Message] = {}
+        #: owner -> when its session last ended (monotonic): receives it had waiting then give up.
+        self._ended: dict[str, float] = {}
         self._closed_reason = ""
 
     def close(self, reason: str) -> None:
@@ -90,6 +93,7 @@ class Mailbox:
         in flight for that owner until a later receive passes its seq as `ack`; a receive that does not
         gets the in-flight message again."""
         key = (sender, channel)
+        started = time.monotonic()
         with self._cond:
             if owner is not None:
                 held = self._inflight.get((sender, channel, owner))
@@ -97,10 +101,15 @@ class Mailbox:
                     if held.seq != ack:
                         return held  # its answer was lost: hand the same message out again
                     del self._inflight[(sender, channel, owner)]
-            ok = self._cond.wait_for(lambda: bool(self._queues.get(key)) or bool(self._closed_reason),
+            ended = self._ended
+            ok = self._cond.wait_for(lambda: bool(self._queues.get(key)) or bool(self._closed_reason)
+                                     or (owner is not None and ended.get(owner, 0.0) >= started),
                                      timeout=max(0.0, timeout_s))
             if self._closed_reason and not self._queues.get(key):
                 raise ShuttingDown(self._closed_reason)
+            if owner is not None and ended.get(owner, 0.0) >= started and not self._queues.get(key):
+                raise ProtocolTimeout(f"the client session waiting on channel {channel!r} ended (its lease "
+                                      "lapsed or it closed)", sender=sender, channel=channel)
             if not ok:
                 raise ProtocolTimeout(
                     f"no message from {sender!r} on channel {channel!r} within {timeout_s:g} s",
@@ -124,6 +133,12 @@ class Mailbox:
         """Drop `owner`'s in-flight deliveries; with `requeue` (its lease lapsed: the client may never
         have seen them) put them back at the front of their queues. Returns how many."""
         with self._cond:
+            now = time.monotonic()
+            self._ended[owner] = now  # wakes its waiting receives
+            if len(self._ended) > 10_000:
+                for o in [o for o, t in self._ended.items() if now - t > 3600]:
+                    del self._ended[o]
+            self._cond.notify_all()
             keys = [k for k in self._inflight if k[2] == owner]
             for k in keys:
                 msg = self._inflight.pop(k)

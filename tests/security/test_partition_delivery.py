@@ -97,3 +97,32 @@ def test_a_named_send_retried_after_an_error_arrives_exactly_once(before: bool):
         box.receive("alice", "c", 0.05)  # once only
     # The same name from another session is another message.
     assert ch.send("bob", "c", b"x", 1e12, message_id="m1", owner="app/t")[0] != seqs[0]
+
+
+def test_a_receive_waiting_for_a_session_that_ends_gives_up_at_once():
+    """Per-session state includes pending waits: when the session ends, its waiting receive returns
+    (long before its own timeout), and other owners' waits are unaffected."""
+    import threading
+    import time
+
+    box = Mailbox()
+    errors: dict[str, BaseException] = {}
+
+    def wait(owner: str) -> None:
+        try:
+            box.receive("alice", "c", 30.0, owner=owner, ack=0)
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertions
+            errors[owner] = exc
+
+    threads = {o: threading.Thread(target=wait, args=(o,)) for o in ("dead/1", "live/2")}
+    for t in threads.values():
+        t.start()
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    box.session_ended("dead/1", requeue=True)
+    threads["dead/1"].join(5)
+    assert not threads["dead/1"].is_alive() and time.monotonic() - t0 < 2
+    assert isinstance(errors["dead/1"], ProtocolTimeout) and "ended" in str(errors["dead/1"])
+    box.deliver(_msg(3))
+    threads["live/2"].join(5)
+    assert "live/2" not in errors
