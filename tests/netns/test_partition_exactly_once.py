@@ -75,6 +75,8 @@ def test_messages_arrive_exactly_once_through_three_partitions(lab: NetnsLab) ->
     sent = json.loads(sender.output().strip().splitlines()[-1])
     got = json.loads(receiver.output().strip().splitlines()[-1])
     assert not sent["gave_up"] and sent["sent"] == N, sent
+    print(json.dumps({"messages": N, "received": len(got["received"]), "partition_s": PARTITION_S,
+                      "dropped_frames": drops, "sender_errors": sent["errors"], "receiver_errors": got["errors"]}))
     assert got["received"] == list(range(N)), got  # none lost, none twice, in order
     assert all(d > 0 for d in drops), drops  # every partition really cut traffic
     # The partitions were felt: calls failed during them and were retried.

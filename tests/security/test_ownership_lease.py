@@ -107,3 +107,33 @@ def test_closing_a_client_frees_its_qubits_and_leaves_others_alone(start_network
     assert net["bob"].info().qubits_in_use == 0
     time.sleep(2 * LEASE_S)  # the live client's lease is renewed: its qubit is still there
     assert keep.measure() == 1
+
+
+def test_the_asyncio_client_keeps_and_closes_its_session_too(start_network, short_lease):
+    """The asyncio SDK renews its lease while it lives (its qubits outlast several leases) and frees them
+    on close; another asyncio client may not touch them."""
+    import asyncio
+
+    from qemu_net.client.aio import AsyncNetwork
+    from qemu_net.errors import PermissionDenied
+
+    local, net = start_network(parse_topology(TOPO))
+    addresses = {nd.name: nd.address for nd in local.topology.nodes}
+
+    async def scenario() -> None:
+        owner = AsyncNetwork(addresses, timeout_s=10)
+        other = AsyncNetwork(addresses, timeout_s=10)
+        try:
+            q = await owner["alice"].qubit()
+            await q.x()
+            await asyncio.sleep(3 * LEASE_S)
+            with pytest.raises(PermissionDenied):
+                await other["alice"].measure(q.id)
+            assert net["alice"].info().qubits_in_use == 1
+            assert await owner["alice"].measure(q.id, keep=True) == 1
+        finally:
+            await owner.close()
+            await other.close()
+        assert net["alice"].info().qubits_in_use == 0
+
+    asyncio.run(scenario())
