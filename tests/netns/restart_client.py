@@ -13,7 +13,7 @@ import sys
 import time
 
 from qemu_net.client import Network
-from qemu_net.errors import QnetError
+from qemu_net.errors import PeerUnavailable, QnetError
 
 
 def outcome(fn) -> dict:  # noqa: ANN001
@@ -43,8 +43,17 @@ def main() -> None:
         out["new_qubit_id"] = new.id
         out["old_ids"] = [q.id, pair.local.id]
         agree = []
-        for _ in range(4):
-            (p,) = net["alice"].epr("repeater")
+        # alice may still see the old run's refused connection for a moment (its channel reconnects with
+        # a back-off): new pairs must work within a bounded time, not at the first try.
+        until = time.monotonic() + 60
+        while len(agree) < 4:
+            try:
+                (p,) = net["alice"].epr("repeater")
+            except PeerUnavailable:
+                if time.monotonic() > until:
+                    raise
+                time.sleep(0.5)
+                continue
             agree.append(p.local.measure() == p.remote.measure())
         out["new_pairs_agree"] = agree
         print(json.dumps(out), flush=True)
