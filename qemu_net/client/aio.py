@@ -27,6 +27,7 @@ from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net._proto.v1 import types_pb2 as t
 from qemu_net.client import _wire as w
 from qemu_net.client.credentials import open_aio_channel, resolve
+from qemu_net.client.session import AsyncLeaseKeeper, metadata, new_session_id
 from qemu_net.observability import tracing
 from qemu_net.errors import InvalidOperation, QnetError
 from qemu_net.security.tls import TlsCredentials
@@ -42,6 +43,8 @@ class AsyncQubit:
     def __init__(self, node: AsyncNode, qid: str) -> None:
         self.node = node
         self.id = qid
+        if not node.used:  # a handle on a qubit there (e.g. a far half): the session must live there too
+            node.mark_used()
 
     def __repr__(self) -> str:
         return f"AsyncQubit({self.id!r} at {self.node.name!r})"
@@ -109,17 +112,27 @@ class AsyncNode:
         self._channel = open_aio_channel(address, name, network.tls, w.CHANNEL_OPTIONS,
                                          interceptors=tracing.aio_interceptors())
         self._stub = ng.NodeServiceStub(self._channel)
+        self.used = False
+        self._acks: dict[tuple[str, str], int] = {}
 
     async def close(self) -> None:
         await self._channel.close()
 
+    def mark_used(self) -> None:
+        """This client's session lives at this node from now on (renewed there, closed at the end)."""
+        self.used = True
+        self.network._lease.start()
+
     async def _call(self, method: str, request: Any, timeout_s: float | None = None) -> Any:
+        if not self.used or self.network._lease.idle:
+            self.mark_used()
         fn = getattr(self._stub, method)
+        md = self.network._metadata
         give_up = time.monotonic() + (timeout_s or self.network.timeout_s)
         pause = 0.02
         while True:
             try:
-                return await fn(request, timeout=max(give_up - time.monotonic(), 0.001))
+                return await fn(request, timeout=max(give_up - time.monotonic(), 0.001), metadata=md)
             except grpc.aio.AioRpcError as err:
                 left = give_up - time.monotonic()
                 if not never_sent(err) or left <= 0:
@@ -167,12 +180,19 @@ class AsyncNode:
         return [AsyncEprPair(p.pair_id, AsyncQubit(self, p.local_qubit), AsyncQubit(other, p.remote_qubit),
                              p.ready_ns, p.attempts) for p in r.pairs]
 
-    async def send(self, to: str, channel: str, payload: bytes) -> int:
-        return (await self._call("SendClassical", n.SendClassicalRequest(to=to, channel=channel, payload=payload))).seq
+    async def send(self, to: str, channel: str, payload: bytes, *, message_id: str = "") -> int:
+        """See `qemu_net.client.Node.send` (a named message is sent at most once however often retried)."""
+        req = n.SendClassicalRequest(to=to, channel=channel, payload=payload, message_id=message_id)
+        return (await self._call("SendClassical", req)).seq
 
     async def receive(self, sender: str, channel: str, timeout_s: float = 10.0) -> bytes:
-        req = n.ReceiveClassicalRequest(sender=sender, channel=channel, timeout_s=timeout_s)
-        return (await self._call("ReceiveClassical", req, timeout_s + 5)).payload
+        """See `qemu_net.client.Node.receive` (acknowledged delivery)."""
+        key = (sender, channel)
+        req = n.ReceiveClassicalRequest(sender=sender, channel=channel, timeout_s=timeout_s, acknowledged=True,
+                                        ack=self._acks.get(key, 0))
+        r = await self._call("ReceiveClassical", req, timeout_s + 5)
+        self._acks[key] = r.delivery_id
+        return r.payload
 
     async def run_protocol(self, request: pr.ProtocolRequest) -> pr.ProtocolResult:
         return await self._call("RunProtocol", request, request.timeout_s + 5)
@@ -187,7 +207,12 @@ class AsyncNetwork:
         self.timeout_s = timeout_s
         #: The client certificate every channel presents (None: plaintext); see `qemu_net.client.credentials`.
         self.tls = tls
+        #: This client's session at every node (qemu_net.client.session).
+        self.session_id = new_session_id()
+        self._metadata = metadata(self.session_id)
         self._nodes = {name: AsyncNode(self, name, addr) for name, addr in addresses.items()}
+        self._lease = AsyncLeaseKeeper(self.session_id,
+                                       lambda: [(nd.name, nd._channel) for nd in self._nodes.values() if nd.used])
 
     @classmethod
     def connect(cls, target: Topology | Mapping[str, str] | str | os.PathLike[str], *,
@@ -211,6 +236,7 @@ class AsyncNetwork:
             raise InvalidOperation(f"unknown node {name!r}; nodes: {', '.join(self._nodes)}") from None
 
     async def close(self) -> None:
+        await self._lease.close()  # the session ends at every node used: its qubits are freed there
         await asyncio.gather(*(nd.close() for nd in self._nodes.values()))
 
     async def __aenter__(self) -> AsyncNetwork:

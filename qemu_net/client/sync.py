@@ -33,6 +33,7 @@ from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net._proto.v1 import types_pb2 as t
 from qemu_net.client import _wire as w
 from qemu_net.client.credentials import open_channel, resolve
+from qemu_net.client.session import LeaseKeeper, metadata, new_session_id
 from qemu_net.errors import InvalidOperation, ProtocolTimeout, QnetError
 from qemu_net.security.tls import TlsCredentials
 from qemu_net.network.topology import Topology, load_topology
@@ -51,6 +52,8 @@ class Qubit:
     def __init__(self, node: Node, qid: str) -> None:
         self.node = node
         self.id = qid
+        if not node.used:  # a handle on a qubit there (e.g. a far half): the session must live there too
+            node.mark_used()
 
     def __repr__(self) -> str:
         return f"Qubit({self.id!r} at {self.node.name!r})"
@@ -136,6 +139,10 @@ class Node:
         self.address = address
         self._channel = intercept_channel(open_channel(address, name, network.tls, w.CHANNEL_OPTIONS))
         self._stub = ng.NodeServiceStub(self._channel)
+        #: Set once this client made a call here: its session lives here (renewed, closed at the end).
+        self.used = False
+        #: (sender, channel) -> the delivery id of the last message received (acknowledged next time).
+        self._acks: dict[tuple[str, str], int] = {}
 
     def __repr__(self) -> str:
         return f"Node({self.name!r} at {self.address})"
@@ -143,8 +150,18 @@ class Node:
     def close(self) -> None:
         self._channel.close()
 
+    def mark_used(self) -> None:
+        """This client's session lives at this node from now on (renewed there, closed at the end)."""
+        self.used = True
+        self.network._lease.start()
+
     def _call(self, method: str, request: Any, timeout_s: float | None = None) -> Any:
-        return call_until_sent(getattr(self._stub, method), request, timeout_s or self.network.timeout_s, self.name)
+        if not self.used:
+            self.mark_used()
+        fn = getattr(self._stub, method)
+        md = self.network._metadata
+        return call_until_sent(lambda req, timeout: fn(req, timeout=timeout, metadata=md), request,
+                               timeout_s or self.network.timeout_s, self.name)
 
     # ------------------------------------------------------------------ qubits
     def info(self) -> w.NodeInfo:
@@ -211,12 +228,21 @@ class Node:
         return np.frombuffer(r.outcomes, dtype=np.uint8)
 
     # ------------------------------------------------------------------ classical
-    def send(self, to: str, channel: str, payload: bytes) -> int:
-        return self._call("SendClassical", n.SendClassicalRequest(to=to, channel=channel, payload=payload)).seq
+    def send(self, to: str, channel: str, payload: bytes, *, message_id: str = "") -> int:
+        """Send a classical message. Name it (`message_id`, unique per channel) to retry it safely after
+        an error: the node sends a message it already took at most once (exactly once once it got through)."""
+        req = n.SendClassicalRequest(to=to, channel=channel, payload=payload, message_id=message_id)
+        return self._call("SendClassical", req).seq
 
     def receive(self, sender: str, channel: str, timeout_s: float = 10.0) -> bytes:
-        req = n.ReceiveClassicalRequest(sender=sender, channel=channel, timeout_s=timeout_s)
-        return self._call("ReceiveClassical", req, timeout_s + 5).payload
+        """The next message from `sender` on `channel`. Delivery is acknowledged: a receive whose answer
+        was lost (e.g. a partition) gets the same message again on the next call, never loses it."""
+        key = (sender, channel)
+        req = n.ReceiveClassicalRequest(sender=sender, channel=channel, timeout_s=timeout_s, acknowledged=True,
+                                        ack=self._acks.get(key, 0))
+        r = self._call("ReceiveClassical", req, timeout_s + 5)
+        self._acks[key] = r.delivery_id
+        return r.payload
 
     # ------------------------------------------------------------------ protocols
     def run_protocol(self, request: pr.ProtocolRequest) -> pr.ProtocolResult:
@@ -234,7 +260,12 @@ class Network:
         self.timeout_s = timeout_s
         #: The client certificate every channel presents (None: plaintext); see `qemu_net.client.credentials`.
         self.tls = tls
+        #: This client's session at every node (qemu_net.client.session): what it makes belongs to it.
+        self.session_id = new_session_id()
+        self._metadata = metadata(self.session_id)
         self._nodes = {name: Node(self, name, addr) for name, addr in addresses.items()}
+        self._lease = LeaseKeeper(self.session_id,
+                                  lambda: [(nd.name, nd._channel) for nd in self._nodes.values() if nd.used])
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -277,6 +308,7 @@ class Network:
         return list(self._nodes)
 
     def close(self) -> None:
+        self._lease.close()  # the session ends at every node used: its qubits are freed there
         for node in self._nodes.values():
             node.close()
         if self._pool is not None:

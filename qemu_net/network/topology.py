@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -166,6 +166,10 @@ class LinkSpec(_Strict):
     max_attempts: int = Field(default=1_000_000, ge=1)
     #: The classical channel's one-way latency; ``null`` derives it from the length (group index).
     classical_latency_ns: float | None = Field(default=None, ge=0)
+    #: Application identities (certificate names) allowed to take this link's QKD keys at either end
+    #: (key delivery); ``null``: any application identity (on a plaintext network: any caller).
+    key_consumers: list[Annotated[str, Field(min_length=1, max_length=253,
+                                             pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")]] | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -31,7 +31,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -56,6 +56,7 @@ from qemu_net.node.linklayer import LinkLayer
 from qemu_net.node.mailbox import Message
 from qemu_net.node.outbox import Arriving, Attachment, Outbox
 from qemu_net.node.ownership import Moved, Ownership, TakeResult
+from qemu_net.node.sessions import Sessions, current_owner, lease_from_env, session_of
 from qemu_net.protocols.context import EprHalf
 from qemu_net.quantum.noise import NoiseModel
 from qemu_net.quantum.register import Register
@@ -64,6 +65,8 @@ log = logging.getLogger("qemu_net.node")
 
 #: Deadline of a request whose caller set none (seconds).
 DEFAULT_DEADLINE_S = 60.0
+#: Reserved channel on which a node that (re)started tells its neighbours its incarnation.
+INCARNATION_CHANNEL = "_qnet/node/incarnation"
 
 
 @dataclass
@@ -151,6 +154,15 @@ class NodeCore:
         )
         self.channels = ClassicalChannels(topology=topology, name=name, clock=self.clock, peers=peers)
         self.mailbox = self.channels.mailbox
+        #: Client sessions, their leases and the owners of qubits located here (qemu_net.node.sessions).
+        #: Reserved channels whose messages the node handles itself when they arrive (instead of queueing
+        #: them): channel -> handler(msg). A handler's error is the sender's error; the message is then not
+        #: counted delivered, so its resend is handled again.
+        self.channel_handlers: dict[str, Callable[[Message], None]] = {INCARNATION_CHANNEL: self._on_incarnation}
+        #: The incarnation each peer serves with, as last heard (its announcement or its qubit ids).
+        self.peer_incarnations: dict[str, str] = {}
+        self.sessions = Sessions(lease_s=lease_from_env(), located=self.directory.__contains__,
+                                 on_end=self._session_ended)
 
     # ================================================================ helpers
     @property
@@ -169,6 +181,7 @@ class NodeCore:
     def start_draining(self) -> None:
         """Refuse new work and wake every waiting request and role (they fail cleanly)."""
         self._draining = True
+        self.sessions.shutdown()
         self.mailbox.close(f"node {self.name} is shutting down")
         with self._cond:
             self._cond.notify_all()
@@ -244,6 +257,7 @@ class NodeCore:
             for q in qs:
                 self.held.located_at[q] = self.name
                 self.directory.add(q, self.name, 1)
+        self.sessions.claim(current_owner.get(), qs)
         return qs
 
     def apply(self, ops: Sequence[Op], *, deadline: float | None = None, outbox: Outbox | None = None) -> list[int]:
@@ -373,7 +387,8 @@ class NodeCore:
                 d.depart(q, to)
         finally:
             self.ownership.release(txn)
-        arriving = [] if lost else [Arriving(q, to if shipment else self.name, size)]
+        arriving = [] if lost else [Arriving(q, to if shipment else self.name, size,
+                                             owner=self.sessions.owner_of(q) or current_owner.get())]
         try:
             there_ns = self.peers.arrive(to, arriving, arrival, shipment, deadline=deadline)
         except Exception:
@@ -402,7 +417,9 @@ class NodeCore:
     def create_epr(self, peer: str, count: int = 1, tag: str = "", *, outbox: Outbox | None = None,
                    deadline: float | None = None) -> list[EprHalf]:
         self.check_serving()
-        return self.link.create(peer, count, tag, outbox, deadline_in(None) if deadline is None else deadline)
+        halves = self.link.create(peer, count, tag, outbox, deadline_in(None) if deadline is None else deadline)
+        self.sessions.claim(current_owner.get(), [h.qubit for h in halves])
+        return halves
 
     def remote_halves(self, halves: Sequence[EprHalf]) -> list[str]:
         return self.link.remote_halves(list(halves))
@@ -411,7 +428,11 @@ class NodeCore:
                   outbox: Outbox | None = None) -> list[EprHalf]:
         deadline = deadline_in(timeout_s)
         self.flush(outbox, deadline)  # never wait while holding news a peer may be waiting for
-        return self.link.await_halves(peer, tag, count, deadline)
+        halves = self.link.await_halves(peer, tag, count, deadline)
+        owner = current_owner.get()
+        if owner:  # halves a peer made for another session stay that session's
+            self.sessions.claim(owner, [h.qubit for h in halves if not self.sessions.owner_of(h.qubit)])
+        return halves
 
     def create_measure_epr(self, peer: str, count: int, local_bases: np.ndarray, remote_bases: np.ndarray, *,
                            deadline: float | None = None) -> tuple[str, np.ndarray, int]:
@@ -424,20 +445,24 @@ class NodeCore:
 
     # ---------------------------------------------------------------- classical
     def send_classical(self, to: str, channel: str, payload: bytes, *, deadline: float | None = None,
-                       outbox: Outbox | None = None) -> tuple[int, int]:
+                       outbox: Outbox | None = None, message_id: str = "") -> tuple[int, int]:
         self.check_serving()
         return self.channels.send(
             to, channel, payload, deadline_in(None) if deadline is None else deadline,
             attach=lambda peer: self._take_attachment(peer, outbox),
             restore=lambda peer, att: self._restore_attachment(peer, att, outbox),
+            message_id=message_id, owner=current_owner.get(),
         )
 
     def receive_classical(self, sender: str, channel: str, timeout_s: float, *,
-                          outbox: Outbox | None = None) -> Message:
+                          outbox: Outbox | None = None, acknowledged: bool = False, ack: int = 0) -> Message:
+        """The next message from `sender` on `channel`. `acknowledged`: the caller's client session keeps
+        it in flight until it passes its seq as `ack` to a later receive (`Mailbox.receive`)."""
         if not 0 <= timeout_s <= 3600:
             raise InvalidOperation(f"timeout_s must be between 0 and 3600, got {timeout_s}")
         self.flush(outbox, deadline_in(timeout_s))  # never wait while holding news a peer may be waiting for
-        return self.channels.receive(sender, channel, timeout_s)
+        return self.channels.receive(sender, channel, timeout_s,
+                                     owner=current_owner.get() if acknowledged else None, ack=ack)
 
     # ---------------------------------------------------------------- a role's deferred news
     def _take_attachment(self, peer: str, outbox: Outbox | None) -> Attachment | None:
@@ -625,11 +650,22 @@ class NodeCore:
                     halves.append(EprHalf(a.pair_id, a.qubit, from_node, ready, a.attempts))
                     tags.append(a.tag)
             self.link.on_arrived_halves(from_node, halves, tags)
+            for a in qubits:
+                if a.owner:
+                    self.sessions.claim(a.owner, [a.qubit])
             for sh in adopt:
                 held.receive(sh)
                 for x, e in zip(sh.qubits, sh.epochs):
                     d.hint(x, self.name, e, len(sh.qubits))
             self._cond.notify_all()
+        if from_node not in self.peer_incarnations:  # learn the sender's incarnation from its qubit ids
+            prefix = from_node + "."
+            for a in qubits:
+                if a.qubit.startswith(prefix):
+                    inc = a.qubit[len(prefix):].partition(".")[0]
+                    if inc:
+                        self._learn_incarnation(from_node, inc)
+                    break
         self.clock.advance_to(now_ns)
 
     def on_deliver_classical(self, msg: Message, attached: Attachment | None = None) -> None:
@@ -637,6 +673,11 @@ class NodeCore:
             return  # a resend of a message already delivered (and its attachment applied)
         if attached:
             self.on_arrive(msg.sender, attached.arrivals, attached.now_ns, None, attached.states)
+        handler = self.channel_handlers.get(msg.channel)
+        if handler is not None:
+            handler(msg)
+            self.mailbox.remember(msg)
+            return
         self.mailbox.deliver(msg)
 
     def on_deliver_epr_outcomes(self, from_node: str, batch_id: str, outcomes: bytes, bases: bytes,
@@ -657,6 +698,51 @@ class NodeCore:
         if dropped or lost:
             log.warning("node %s is gone: traced out %d qubit(s) located there, %d qubit(s) here lost",
                         node, len(dropped), len(lost))
+
+    # ================================================================ restarts
+    def announce_incarnation(self, timeout_s: float = 3.0) -> None:
+        """Tell every neighbour which incarnation of this node serves now (best effort, bounded): one that
+        knew an earlier incarnation treats that one as gone (`peer_gone`): what it held is lost, and no
+        old id can reach a qubit of this run."""
+        seq = int(self.incarnation, 16) << 8
+        now = self.clock.now()
+        msg = Message(self.name, INCARNATION_CHANNEL, seq, self.incarnation.encode(), now, now)
+        for peer in self.topology.neighbours(self.name):
+            try:
+                self.peers.deliver_classical(peer, msg, None, deadline=time.monotonic() + timeout_s)
+            except Exception as exc:  # noqa: BLE001 - a neighbour not up yet learns it from our qubit ids
+                log.debug("could not announce incarnation to %s: %s", peer, exc)
+
+    def _on_incarnation(self, msg: Message) -> None:
+        inc = msg.payload.decode("ascii", "replace")[:16]
+        self._learn_incarnation(msg.sender, inc)
+
+    def _learn_incarnation(self, node: str, inc: str) -> None:
+        if node not in self.topology.node_names or node == self.name:
+            return
+        prev = self.peer_incarnations.get(node)
+        self.peer_incarnations[node] = inc
+        if prev is not None and prev != inc:
+            log.warning("node %s restarted (incarnation %s -> %s): what its earlier run held is lost", node, prev, inc)
+            self.peer_gone(node)
+
+    # ================================================================ sessions
+    def _session_ended(self, owner: str, qubits: list[str], runs: set[str], lapsed: bool) -> None:
+        """A client session ended (`lapsed`: its lease ran out): free its qubits still located here, give
+        back classical deliveries it never acknowledged (lapsed) or count them delivered (closed), forget
+        its send ids, and free EPR halves its protocol runs left in the inbox."""
+        self.channels.session_ended(owner, requeue=lapsed)
+        with self._cond:
+            for key in [k for k in self.link.inbox if any(k[1] == r or k[1].startswith(r + "/") for r in runs)]:
+                qubits = [*qubits, *(h.qubit for h in self.link.inbox.pop(key))]
+            mine = [q for q in dict.fromkeys(qubits) if q in self.directory]
+        for q in mine:
+            try:
+                self.apply([DiscardOp(q)], deadline=deadline_in(5.0))
+            except (QubitNotFound, InvalidOperation, ProtocolTimeout, ShuttingDown) as exc:
+                log.debug("could not free %s of ended session %s: %s", q, session_of(owner), exc)
+            except Exception as exc:  # noqa: BLE001 - one qubit's failure must not keep the others
+                log.warning("could not free %s of ended session %s: %s", q, session_of(owner), exc)
 
     # ================================================================ info
     def info(self) -> dict[str, object]:

@@ -26,6 +26,8 @@ class Arriving:
     tag: str = ""
     ready_ns: int = 0
     attempts: int = 1
+    #: The client session the qubit belongs to (`qemu_net.node.sessions`), "" if nobody recorded one.
+    owner: str = ""
 
 
 @dataclass

@@ -22,6 +22,7 @@ from qemu_net.node.core import ForwardResult
 from qemu_net.node.mailbox import Message
 from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.ownership import BUSY, Moved, TakeResult
+from qemu_net.node.sessions import current_owner
 from qemu_net.node.status import connection_refused, error_from_rpc, never_sent
 from qemu_net.node.transit import Shipment, Txn
 from qemu_net.observability import tracing
@@ -224,6 +225,7 @@ class GrpcPeers:
                     tag=a.tag,
                     ready_ns=a.ready_ns,
                     attempts=a.attempts,
+                    owner=a.owner or current_owner.get(),
                 )
                 for a in qubits
             ],

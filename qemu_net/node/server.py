@@ -27,7 +27,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from qemu_net._proto.v1 import keys_pb2_grpc, node_pb2, node_pb2_grpc, peer_pb2, peer_pb2_grpc
+from qemu_net._proto.v1 import keys_pb2_grpc, netqasm_pb2, node_pb2, node_pb2_grpc, peer_pb2, peer_pb2_grpc
 from qemu_net.kme import RunningKme, start_kme_from_env
 from qemu_net.network.topology import Topology
 from qemu_net.node.core import NodeCore
@@ -37,6 +37,7 @@ from qemu_net.node.peers import GrpcPeers
 from qemu_net.node.roles import run_protocol
 from qemu_net.node.servicers import NodeServicer, PeerServicer
 from qemu_net.netqasm.servicer import add_to_server as add_netqasm
+from qemu_net.node.sessions_service import SESSION_SERVICE, add_session_service
 from qemu_net.observability import tracing
 from qemu_net.security.peer_auth import PeerAuthorizer
 from qemu_net.security.tls import TlsCredentials, server_credentials
@@ -51,6 +52,7 @@ SERVER_OPTIONS = [
 NODE_SERVICE = node_pb2.DESCRIPTOR.services_by_name["NodeService"].full_name
 PEER_SERVICE = peer_pb2.DESCRIPTOR.services_by_name["PeerService"].full_name
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+NETQASM_SERVICE = netqasm_pb2.DESCRIPTOR.services_by_name["NetQasmService"].full_name
 #: Worker threads: roles may block on messages, so the public pool is larger than the core count.
 PUBLIC_WORKERS = 48
 PEER_WORKERS = 32
@@ -123,9 +125,10 @@ class NodeServer:
         )
         keys_pb2_grpc.add_KeyDeliveryServiceServicer_to_server(KeyDeliveryServicer(self.core), self._public)
         add_netqasm(self.core, self._public)  # NetQASM applications (qemu_net/netqasm)
+        add_session_service(self.core, self._public)  # client sessions and their leases
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._public)
-        reflection.enable_server_reflection((NODE_SERVICE, KEY_SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME),
-                                            self._public)
+        reflection.enable_server_reflection((NODE_SERVICE, KEY_SERVICE, SESSION_SERVICE, NETQASM_SERVICE,
+                                             HEALTH_SERVICE, reflection.SERVICE_NAME), self._public)
         port = self._bind(self._public, listen, "public")
         self._peer = grpc.server(futures.ThreadPoolExecutor(PEER_WORKERS, thread_name_prefix=f"{name}-peer"),
                                  options=SERVER_OPTIONS, interceptors=interceptors)
@@ -171,6 +174,8 @@ class NodeServer:
     def mark_serving(self) -> None:
         for svc in ("", NODE_SERVICE, PEER_SERVICE):
             self.health.set(svc, health_pb2.HealthCheckResponse.SERVING)
+        # Tell the neighbours which incarnation serves now (a restart makes them drop what the old one held).
+        threading.Thread(target=self.core.announce_incarnation, name="qnet-announce", daemon=True).start()
 
     def drain_and_stop(self) -> None:
         """Refuse new work, let in-flight calls finish within the grace period, stop."""

@@ -23,8 +23,10 @@ from qemu_net.node.core import NodeCore, deadline_in
 from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.mailbox import Message
 from qemu_net.node.ownership import Busy, Moved
+from qemu_net.node.sessions import current_owner, owner_from_metadata
 from qemu_net.node.status import ERROR_TYPE_KEY, status_for
 from qemu_net.security.peer_auth import PeerAuthorizer
+from qemu_net.security.identity import caller_name
 
 log = logging.getLogger("qemu_net.node")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,7 +40,12 @@ def rpc(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(self, request, context: grpc.ServicerContext):
         code = "OK"
+        token = None
         try:
+            if self.SERVICE in _SESSION_SERVICES:  # the caller's identity and session own what it makes
+                owner = owner_from_metadata(caller_name(context), context.invocation_metadata())
+                token = current_owner.set(owner)
+                self.core.sessions.touch(owner)
             return fn(self, request, context)
         except QnetError as exc:
             code = status_for(exc).name
@@ -49,11 +56,44 @@ def rpc(fn: F) -> F:
             log.exception("internal error in %s", name)
             context.abort(grpc.StatusCode.INTERNAL, f"internal error in {name}: {type(exc).__name__}: {exc}")
         finally:
+            if token is not None:
+                current_owner.reset(token)
             core = self.core
             with core.metrics_lock:
                 core.rpc_counts[(self.SERVICE, name, code)] += 1
 
     return wrapper  # type: ignore[return-value]
+
+
+#: Services whose calls run for a client session (`qemu_net.node.sessions`).
+_SESSION_SERVICES = frozenset({"NodeService", "SessionService"})
+
+
+def _owns(core: NodeCore, qubits) -> None:  # noqa: ANN001 - any iterable of ids
+    """Refuse (PERMISSION_DENIED) a call naming a qubit of another client session."""
+    core.sessions.check(current_owner.get(), qubits)
+
+
+def _qubit_strings(msg, out: list[str], depth: int = 0) -> list[str]:  # noqa: ANN001 - a protobuf message
+    """Every string a protocol request carries (qubit ids among them), for the ownership check."""
+    if depth > 8:
+        return out
+    for fd, value in msg.ListFields():
+        if fd.type == fd.TYPE_STRING:
+            if fd.is_repeated:
+                out.extend(value)
+            else:
+                out.append(value)
+        elif fd.type == fd.TYPE_MESSAGE:
+            if fd.message_type.GetOptions().map_entry:
+                out.extend(str(v) for v in value.values())
+                out.extend(str(k) for k in value.keys())
+            elif fd.is_repeated:
+                for m in value:
+                    _qubit_strings(m, out, depth + 1)
+            else:
+                _qubit_strings(value, out, depth + 1)
+    return out
 
 
 #: How much earlier than the caller's deadline a handler stops, so its answer still reaches the caller.
@@ -106,12 +146,14 @@ class NodeServicer(ng.NodeServiceServicer):
     def Free(self, request, context):
         if not request.qubits:
             raise InvalidOperation("name at least one qubit to free")
+        _owns(self.core, request.qubits)
         self.core.free(list(request.qubits), deadline=_deadline(context))
         return n.FreeResponse()
 
     @rpc
     def Apply(self, request, context):
         ops = convert.ops_from_proto(request.operations)
+        _owns(self.core, convert.distinct_qubits(ops))
         outcomes = self.core.apply(ops, deadline=_deadline(context))
         resp = n.ApplyResponse(virtual_time_ns=self.core.clock.now())
         if outcomes:  # a gate-only batch leaves the list unset: building an empty one costs as much
@@ -122,6 +164,7 @@ class NodeServicer(ng.NodeServiceServicer):
     def SendQubit(self, request, context):
         if not request.qubit or not request.to:
             raise InvalidOperation("SendQubit needs a qubit and a destination node")
+        _owns(self.core, (request.qubit,))
         lost, arrival = self.core.send_qubit(request.qubit, request.to, deadline=_deadline(context))
         return n.SendQubitResponse(lost=lost, arrival_ns=arrival)
 
@@ -159,22 +202,30 @@ class NodeServicer(ng.NodeServiceServicer):
         if len(request.payload) > 64 * 1024 * 1024:
             raise InvalidOperation("a classical message may carry at most 64 MiB")
         seq, arrival = self.core.send_classical(request.to, request.channel, request.payload,
-                                                deadline=_deadline(context))
+                                                deadline=_deadline(context), message_id=request.message_id)
         return n.SendClassicalResponse(seq=seq, arrival_ns=arrival)
 
     @rpc
     def ReceiveClassical(self, request, context):
         _public_channel(request.channel)
-        msg = self.core.receive_classical(request.sender, request.channel, _timeout(request.timeout_s, 10.0, context))
-        return n.ReceiveClassicalResponse(payload=msg.payload, seq=msg.seq & 0xFFFFFFFF, arrival_ns=msg.arrival_ns)
+        msg = self.core.receive_classical(request.sender, request.channel, _timeout(request.timeout_s, 10.0, context),
+                                          acknowledged=request.acknowledged, ack=request.ack)
+        return n.ReceiveClassicalResponse(payload=msg.payload, seq=msg.seq & 0xFFFFFFFF, arrival_ns=msg.arrival_ns,
+                                          delivery_id=msg.seq)
 
     @rpc
     def Inspect(self, request, context):
+        _owns(self.core, request.qubits)
         rho = self.core.inspect(list(request.qubits), deadline=_deadline(context))
         return n.InspectResponse(dim=rho.shape[0], density_matrix=np.ascontiguousarray(rho, dtype=np.complex128).tobytes())
 
     @rpc
     def RunProtocol(self, request, context):
+        which = request.WhichOneof("role")
+        if which is not None:  # a role may only be handed the caller's own qubits
+            _owns(self.core, _qubit_strings(getattr(request, which), []))
+        if request.session_id:
+            self.core.sessions.note_run(current_owner.get(), request.session_id)
         return self._run_protocol(request, _timeout(request.timeout_s, 30.0, context))
 
 
@@ -278,7 +329,7 @@ def _check_arrival(auth: PeerAuthorizer, method: str, ident: str | None, request
 
 def _arrive_from_proto(request: p.ArriveRequest):
     arriving = [
-        Arriving(a.qubit, a.holder, a.group_size or 1, a.pair_id, a.tag, a.ready_ns, a.attempts or 1)
+        Arriving(a.qubit, a.holder, a.group_size or 1, a.pair_id, a.tag, a.ready_ns, a.attempts or 1, a.owner)
         for a in request.qubits
     ]
     state = convert.group_from_proto(request.state) if request.HasField("state") else None

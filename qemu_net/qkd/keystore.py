@@ -47,38 +47,98 @@ MAX_KEY_SIZE_BITS = 1 << 20
 MAX_KEYS_PER_REQUEST = 4096
 
 
+class KeyBytes(bytearray):
+    """Key material in a buffer that can be overwritten (`wipe`). Compares and hashes like the bytes it
+    holds (so keys can be compared and collected in sets); do not change one while it sits in a set."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(bytes(self))
+
+    def __repr__(self) -> str:
+        return f"KeyBytes(<{len(self)} bytes>)"
+
+    def wipe(self) -> None:
+        self[:] = bytes(len(self))
+
+
 @dataclass(frozen=True)
 class DeliveredKey:
-    """One key handed to an application: its id, size and bytes (bytes excluded from the repr)."""
+    """One key handed to an application: its id, size and bytes (excluded from the repr). The bytes are a
+    `bytearray` the deliverer overwrites (`wipe`) once they are on their way."""
 
     key_id: str
     size_bits: int
-    key: bytes = field(repr=False)
+    key: KeyBytes = field(repr=False)
+
+    def wipe(self) -> None:
+        """Overwrite the key bytes in memory with zeros."""
+        if isinstance(self.key, bytearray):
+            self.key[:] = bytes(len(self.key))
 
 
 @dataclass(frozen=True)
 class KeyReservation:
-    """Where a delivered key was cut: enough for the peer's store to cut the same bits. No key material."""
+    """Where a delivered key was cut: enough for the peer's store to cut the same bits. No key material.
+    `master` is the application identity the key was delivered to, `slave` the one alone allowed to fetch
+    it at the peer ("" = any application the link admits)."""
 
     key_id: str
     session_id: str
     offset_bits: int
     size_bits: int
+    master: str = ""
+    slave: str = ""
 
     def __post_init__(self) -> None:
         if self.offset_bits < 0 or self.size_bits <= 0:
             raise InvalidOperation(f"key reservation {self.key_id}: bad offset/size")
 
 
+#: Largest reservation message accepted, and the shape of its fields.
+MAX_RESERVATION_BYTES = 1 << 20
+_KEY_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_NAME = re.compile(r"^[A-Za-z0-9._:/-]{0,253}$")
+
+
 def reservations_to_json(items: list[KeyReservation]) -> bytes:
-    return json.dumps([[r.key_id, r.session_id, r.offset_bits, r.size_bits] for r in items]).encode()
+    return json.dumps([[r.key_id, r.session_id, r.offset_bits, r.size_bits, r.master, r.slave]
+                       for r in items]).encode()
 
 
 def reservations_from_json(payload: bytes) -> list[KeyReservation]:
+    """Parse a reservation message strictly: a flat JSON list of ``[key_id (UUID), session id, offset,
+    size, master?, slave?]`` of at most `MAX_KEYS_PER_REQUEST` entries; anything else (too large, nested,
+    wrong types, out of range) is InvalidOperation, never another error."""
+    if len(payload) > MAX_RESERVATION_BYTES:
+        raise InvalidOperation(f"malformed key reservations: more than {MAX_RESERVATION_BYTES} bytes")
     try:
-        return [KeyReservation(str(a), str(b), int(c), int(d)) for a, b, c, d in json.loads(payload)]
-    except (ValueError, TypeError) as exc:
-        raise InvalidOperation(f"malformed key reservations: {exc}") from None
+        data = json.loads(payload)
+    except (ValueError, TypeError, RecursionError) as exc:  # RecursionError: deeply nested JSON
+        raise InvalidOperation(f"malformed key reservations: {type(exc).__name__}") from None
+    if not isinstance(data, list) or not 0 < len(data) <= MAX_KEYS_PER_REQUEST:
+        raise InvalidOperation(f"malformed key reservations: expected a list of 1 to {MAX_KEYS_PER_REQUEST}")
+    out = []
+    for i, item in enumerate(data):
+        if not isinstance(item, list) or len(item) not in (4, 6):
+            raise InvalidOperation(f"malformed key reservation #{i}: expected 4 or 6 fields")
+        kid, sid, off, size, *who = item
+        master, slave = who or ("", "")
+        if not (isinstance(kid, str) and _KEY_ID.match(kid)):
+            raise InvalidOperation(f"malformed key reservation #{i}: the key id is not a UUID")
+        if not (isinstance(sid, str) and 0 < len(sid) <= 128 and _NAME.match(sid)):
+            raise InvalidOperation(f"malformed key reservation #{i}: bad session id")
+        for v in (off, size):
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 1 << 40:
+                raise InvalidOperation(f"malformed key reservation #{i}: offset and size are integers >= 0")
+        if not MIN_KEY_SIZE_BITS <= size <= MAX_KEY_SIZE_BITS:
+            raise InvalidOperation(f"malformed key reservation #{i}: size {size} out of range")
+        for v in (master, slave):
+            if not (isinstance(v, str) and _NAME.match(v)):
+                raise InvalidOperation(f"malformed key reservation #{i}: bad application identity")
+        out.append(KeyReservation(kid, sid, off, size, master, slave))
+    return out
 
 
 class _Session:
@@ -122,7 +182,7 @@ class KeyStore:
         #: master side: reservations handed out (positions only), kept until the peer took them.
         self._issued: dict[str, dict[str, KeyReservation]] = {}
         #: slave side: keys cut for reservations from the peer, waiting for the application.
-        self._pending: dict[str, dict[str, bytes]] = {}
+        self._pending: dict[str, dict[str, KeyBytes]] = {}
 
     def __repr__(self) -> str:
         with self._lock:
@@ -187,6 +247,10 @@ class KeyStore:
             )
         self.add_key(result.peer, result.session_id, result.key, result.final_bits)
 
+    def has_session(self, peer: str, session_id: str) -> bool:
+        with self._lock:
+            return session_id in self._sessions.get(peer, {})
+
     def available_bits(self, peer: str) -> int:
         with self._lock:
             return sum(s.unused for s in self._sessions.get(peer, {}).values())
@@ -224,14 +288,14 @@ class KeyStore:
             out = []
             issued = self._issued.setdefault(peer, {})
             for sid, off in plan:
-                sessions[sid].used[off:off + size_bits] = True
-            for sid in {sid for sid, _ in plan}:
-                self._persist(peer, sid, sessions[sid])
-            for sid, off in plan:
                 s = sessions[sid]
+                s.used[off:off + size_bits] = True
                 kid = str(uuid.uuid4())
                 issued[kid] = KeyReservation(kid, sid, off, size_bits)
-                out.append(DeliveredKey(kid, size_bits, np.packbits(s.bits[off:off + size_bits]).tobytes()))
+                out.append(DeliveredKey(kid, size_bits, KeyBytes(np.packbits(s.bits[off:off + size_bits]))))
+                s.bits[off:off + size_bits] = 0  # used bits are never needed again: overwrite them
+            for sid in {sid for sid, _ in plan}:
+                self._persist(peer, sid, sessions[sid])
             return out
 
     def reservations(self, peer: str, key_ids: list[str]) -> list[KeyReservation]:
@@ -256,11 +320,14 @@ class KeyStore:
                 end = r.offset_bits + r.size_bits
                 if end > len(s.bits) or s.used[r.offset_bits:end].any():
                     raise InvalidOperation(f"key {r.key_id}: bits {r.offset_bits}..{end} are not available")
+            if any(r.key_id in pending for r in items) or len({r.key_id for r in items}) != len(items):
+                raise InvalidOperation("a key id of these reservations is already waiting here: ids are used once")
             for r in items:
                 s = sessions[r.session_id]
                 end = r.offset_bits + r.size_bits
                 s.used[r.offset_bits:end] = True
-                pending[r.key_id] = np.packbits(s.bits[r.offset_bits:end]).tobytes()
+                pending[r.key_id] = KeyBytes(np.packbits(s.bits[r.offset_bits:end]))
+                s.bits[r.offset_bits:end] = 0  # the bits now live only in the pending key
             for sid in {r.session_id for r in items}:
                 self._persist(peer, sid, sessions[sid])
 
@@ -309,6 +376,7 @@ def _check_request(number: int, size_bits: int) -> None:
 
 __all__ = [
     "DeliveredKey",
+    "KeyBytes",
     "KeyReservation",
     "KeyStore",
     "KeysExhausted",

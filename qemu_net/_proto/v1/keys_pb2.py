@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16qemu_net/v1/keys.proto\x12\x0bqemu_net.v1\" \n\x10KeyStatusRequest\x12\x0c\n\x04peer\x18\x01 \x01(\t\"\xf8\x01\n\tKeyStatus\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x0c\n\x04peer\x18\x02 \x01(\t\x12\x13\n\x0bstored_bits\x18\x03 \x01(\x04\x12\x17\n\x0fstored_sessions\x18\x04 \x01(\r\x12\x18\n\x10stored_key_count\x18\x05 \x01(\x04\x12\x1d\n\x15\x64\x65\x66\x61ult_key_size_bits\x18\x06 \x01(\r\x12\x19\n\x11min_key_size_bits\x18\x07 \x01(\r\x12\x19\n\x11max_key_size_bits\x18\x08 \x01(\r\x12\x1c\n\x14max_keys_per_request\x18\t \x01(\r\x12\x14\n\x0cpending_keys\x18\n \x01(\r\"A\n\x0eGetKeysRequest\x12\x0c\n\x04peer\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\r\x12\x11\n\tsize_bits\x18\x03 \x01(\r\"6\n\x15GetKeysWithIdsRequest\x12\x0c\n\x04peer\x18\x01 \x01(\t\x12\x0f\n\x07key_ids\x18\x02 \x03(\t\"5\n\x03Key\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\tsize_bits\x18\x02 \x01(\r\x12\x0b\n\x03key\x18\x03 \x01(\x0c\".\n\x0cKeyContainer\x12\x1e\n\x04keys\x18\x01 \x03(\x0b\x32\x10.qemu_net.v1.Key2\xec\x01\n\x12KeyDeliveryService\x12\x42\n\tGetStatus\x12\x1d.qemu_net.v1.KeyStatusRequest\x1a\x16.qemu_net.v1.KeyStatus\x12\x41\n\x07GetKeys\x12\x1b.qemu_net.v1.GetKeysRequest\x1a\x19.qemu_net.v1.KeyContainer\x12O\n\x0eGetKeysWithIds\x12\".qemu_net.v1.GetKeysWithIdsRequest\x1a\x19.qemu_net.v1.KeyContainerb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16qemu_net/v1/keys.proto\x12\x0bqemu_net.v1\" \n\x10KeyStatusRequest\x12\x0c\n\x04peer\x18\x01 \x01(\t\"\xf8\x01\n\tKeyStatus\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x0c\n\x04peer\x18\x02 \x01(\t\x12\x13\n\x0bstored_bits\x18\x03 \x01(\x04\x12\x17\n\x0fstored_sessions\x18\x04 \x01(\r\x12\x18\n\x10stored_key_count\x18\x05 \x01(\x04\x12\x1d\n\x15\x64\x65\x66\x61ult_key_size_bits\x18\x06 \x01(\r\x12\x19\n\x11min_key_size_bits\x18\x07 \x01(\r\x12\x19\n\x11max_key_size_bits\x18\x08 \x01(\r\x12\x1c\n\x14max_keys_per_request\x18\t \x01(\r\x12\x14\n\x0cpending_keys\x18\n \x01(\r\"T\n\x0eGetKeysRequest\x12\x0c\n\x04peer\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\r\x12\x11\n\tsize_bits\x18\x03 \x01(\r\x12\x11\n\x08slave_id\x18\x8c\x01 \x01(\t\"6\n\x15GetKeysWithIdsRequest\x12\x0c\n\x04peer\x18\x01 \x01(\t\x12\x0f\n\x07key_ids\x18\x02 \x03(\t\"5\n\x03Key\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\tsize_bits\x18\x02 \x01(\r\x12\x0b\n\x03key\x18\x03 \x01(\x0c\".\n\x0cKeyContainer\x12\x1e\n\x04keys\x18\x01 \x03(\x0b\x32\x10.qemu_net.v1.Key2\xec\x01\n\x12KeyDeliveryService\x12\x42\n\tGetStatus\x12\x1d.qemu_net.v1.KeyStatusRequest\x1a\x16.qemu_net.v1.KeyStatus\x12\x41\n\x07GetKeys\x12\x1b.qemu_net.v1.GetKeysRequest\x1a\x19.qemu_net.v1.KeyContainer\x12O\n\x0eGetKeysWithIds\x12\".qemu_net.v1.GetKeysWithIdsRequest\x1a\x19.qemu_net.v1.KeyContainerb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,13 +36,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_KEYSTATUS']._serialized_start=74
   _globals['_KEYSTATUS']._serialized_end=322
   _globals['_GETKEYSREQUEST']._serialized_start=324
-  _globals['_GETKEYSREQUEST']._serialized_end=389
-  _globals['_GETKEYSWITHIDSREQUEST']._serialized_start=391
-  _globals['_GETKEYSWITHIDSREQUEST']._serialized_end=445
-  _globals['_KEY']._serialized_start=447
-  _globals['_KEY']._serialized_end=500
-  _globals['_KEYCONTAINER']._serialized_start=502
-  _globals['_KEYCONTAINER']._serialized_end=548
-  _globals['_KEYDELIVERYSERVICE']._serialized_start=551
-  _globals['_KEYDELIVERYSERVICE']._serialized_end=787
+  _globals['_GETKEYSREQUEST']._serialized_end=408
+  _globals['_GETKEYSWITHIDSREQUEST']._serialized_start=410
+  _globals['_GETKEYSWITHIDSREQUEST']._serialized_end=464
+  _globals['_KEY']._serialized_start=466
+  _globals['_KEY']._serialized_end=519
+  _globals['_KEYCONTAINER']._serialized_start=521
+  _globals['_KEYCONTAINER']._serialized_end=567
+  _globals['_KEYDELIVERYSERVICE']._serialized_start=570
+  _globals['_KEYDELIVERYSERVICE']._serialized_end=806
 # @@protoc_insertion_point(module_scope)

@@ -37,14 +37,16 @@ class KeyStatus(_message.Message):
     def __init__(self, node: _Optional[str] = ..., peer: _Optional[str] = ..., stored_bits: _Optional[int] = ..., stored_sessions: _Optional[int] = ..., stored_key_count: _Optional[int] = ..., default_key_size_bits: _Optional[int] = ..., min_key_size_bits: _Optional[int] = ..., max_key_size_bits: _Optional[int] = ..., max_keys_per_request: _Optional[int] = ..., pending_keys: _Optional[int] = ...) -> None: ...
 
 class GetKeysRequest(_message.Message):
-    __slots__ = ("peer", "number", "size_bits")
+    __slots__ = ("peer", "number", "size_bits", "slave_id")
     PEER_FIELD_NUMBER: _ClassVar[int]
     NUMBER_FIELD_NUMBER: _ClassVar[int]
     SIZE_BITS_FIELD_NUMBER: _ClassVar[int]
+    SLAVE_ID_FIELD_NUMBER: _ClassVar[int]
     peer: str
     number: int
     size_bits: int
-    def __init__(self, peer: _Optional[str] = ..., number: _Optional[int] = ..., size_bits: _Optional[int] = ...) -> None: ...
+    slave_id: str
+    def __init__(self, peer: _Optional[str] = ..., number: _Optional[int] = ..., size_bits: _Optional[int] = ..., slave_id: _Optional[str] = ...) -> None: ...
 
 class GetKeysWithIdsRequest(_message.Message):
     __slots__ = ("peer", "key_ids")

@@ -139,14 +139,16 @@ class FetchEprOutcomesResponse(_message.Message):
     def __init__(self, peer: _Optional[str] = ..., outcomes: _Optional[bytes] = ..., bases: _Optional[bytes] = ...) -> None: ...
 
 class SendClassicalRequest(_message.Message):
-    __slots__ = ("to", "channel", "payload")
+    __slots__ = ("to", "channel", "payload", "message_id")
     TO_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     to: str
     channel: str
     payload: bytes
-    def __init__(self, to: _Optional[str] = ..., channel: _Optional[str] = ..., payload: _Optional[bytes] = ...) -> None: ...
+    message_id: str
+    def __init__(self, to: _Optional[str] = ..., channel: _Optional[str] = ..., payload: _Optional[bytes] = ..., message_id: _Optional[str] = ...) -> None: ...
 
 class SendClassicalResponse(_message.Message):
     __slots__ = ("seq", "arrival_ns")
@@ -157,24 +159,30 @@ class SendClassicalResponse(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., arrival_ns: _Optional[int] = ...) -> None: ...
 
 class ReceiveClassicalRequest(_message.Message):
-    __slots__ = ("sender", "channel", "timeout_s")
+    __slots__ = ("sender", "channel", "timeout_s", "acknowledged", "ack")
     SENDER_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
+    ACK_FIELD_NUMBER: _ClassVar[int]
     sender: str
     channel: str
     timeout_s: float
-    def __init__(self, sender: _Optional[str] = ..., channel: _Optional[str] = ..., timeout_s: _Optional[float] = ...) -> None: ...
+    acknowledged: bool
+    ack: int
+    def __init__(self, sender: _Optional[str] = ..., channel: _Optional[str] = ..., timeout_s: _Optional[float] = ..., acknowledged: _Optional[bool] = ..., ack: _Optional[int] = ...) -> None: ...
 
 class ReceiveClassicalResponse(_message.Message):
-    __slots__ = ("payload", "seq", "arrival_ns")
+    __slots__ = ("payload", "seq", "arrival_ns", "delivery_id")
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     ARRIVAL_NS_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
     payload: bytes
     seq: int
     arrival_ns: int
-    def __init__(self, payload: _Optional[bytes] = ..., seq: _Optional[int] = ..., arrival_ns: _Optional[int] = ...) -> None: ...
+    delivery_id: int
+    def __init__(self, payload: _Optional[bytes] = ..., seq: _Optional[int] = ..., arrival_ns: _Optional[int] = ..., delivery_id: _Optional[int] = ...) -> None: ...
 
 class InspectRequest(_message.Message):
     __slots__ = ("qubits",)

@@ -143,7 +143,7 @@ class UpdateHolderRequest(_message.Message):
     def __init__(self, qubits: _Optional[_Iterable[str]] = ..., holder: _Optional[str] = ..., group_sizes: _Optional[_Mapping[str, int]] = ..., epochs: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class ArrivingQubit(_message.Message):
-    __slots__ = ("qubit", "holder", "group_size", "pair_id", "tag", "ready_ns", "attempts")
+    __slots__ = ("qubit", "holder", "group_size", "pair_id", "tag", "ready_ns", "attempts", "owner")
     QUBIT_FIELD_NUMBER: _ClassVar[int]
     HOLDER_FIELD_NUMBER: _ClassVar[int]
     GROUP_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -151,6 +151,7 @@ class ArrivingQubit(_message.Message):
     TAG_FIELD_NUMBER: _ClassVar[int]
     READY_NS_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     qubit: str
     holder: str
     group_size: int
@@ -158,7 +159,8 @@ class ArrivingQubit(_message.Message):
     tag: str
     ready_ns: int
     attempts: int
-    def __init__(self, qubit: _Optional[str] = ..., holder: _Optional[str] = ..., group_size: _Optional[int] = ..., pair_id: _Optional[str] = ..., tag: _Optional[str] = ..., ready_ns: _Optional[int] = ..., attempts: _Optional[int] = ...) -> None: ...
+    owner: str
+    def __init__(self, qubit: _Optional[str] = ..., holder: _Optional[str] = ..., group_size: _Optional[int] = ..., pair_id: _Optional[str] = ..., tag: _Optional[str] = ..., ready_ns: _Optional[int] = ..., attempts: _Optional[int] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class ArriveRequest(_message.Message):
     __slots__ = ("from_node", "qubits", "virtual_time_ns", "state", "adopt")
