@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 from dataclasses import dataclass
 
-from qemu_net.errors import InvalidOperation, ProtocolTimeout, ShuttingDown
+from qemu_net.errors import LimitExceeded, ProtocolTimeout, ShuttingDown
+from qemu_net.node import limits
 
 #: How many message ids per channel are remembered to drop duplicates.
 _SEEN_PER_CHANNEL = 4096
-#: Undelivered messages a channel may queue before senders are refused.
+#: Undelivered messages a channel may queue before senders wait (then are refused at their deadline).
 MAX_QUEUED = 100_000
+#: Undelivered payload bytes the whole mailbox may queue before senders wait.
+MAX_QUEUED_BYTES = limits.Limits().max_queued_classical_bytes
 
 
 @dataclass(frozen=True)
@@ -33,11 +37,20 @@ class Message:
 class Mailbox:
     """Inbound classical messages of one node, with blocking, deadline-bounded receive."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_queued: int = MAX_QUEUED, max_queued_bytes: int = MAX_QUEUED_BYTES) -> None:
         self._cond = threading.Condition()
         self._queues: dict[tuple[str, str], collections.deque[Message]] = {}
         self._seen: dict[tuple[str, str], collections.OrderedDict[int, None]] = {}
         self._closed_reason = ""
+        self.max_queued = max_queued
+        self.max_queued_bytes = max_queued_bytes
+        #: Payload bytes of the messages queued and not yet read.
+        self.queued_bytes = 0
+
+    def wake(self) -> None:
+        """Wake every waiting receiver and sender (e.g. so one whose caller went away can stop)."""
+        with self._cond:
+            self._cond.notify_all()
 
     def close(self, reason: str) -> None:
         """Wake every waiting receiver; they and later ones raise ShuttingDown(reason)."""
@@ -57,9 +70,24 @@ class Mailbox:
             seen = self._seen.setdefault(key, collections.OrderedDict())
             if msg.seq in seen:
                 return False
+            size = len(msg.payload)
+            # Back-pressure: a full channel or mailbox makes the delivery wait (within the deadline of the
+            # call that delivers it) for the application to read; then it is refused, never queued unbounded.
+            while (len(self._queues.get(key, ())) >= self.max_queued
+                   or (self.queued_bytes and self.queued_bytes + size > self.max_queued_bytes)):
+                scope = limits.current()
+                left = (scope.deadline if scope else 0.0) - time.monotonic()
+                if left <= 0 or limits.cancelled() or self._closed_reason:
+                    raise LimitExceeded(
+                        f"channel {msg.channel!r} from {msg.sender}: the receiver's queue is full "
+                        f"({len(self._queues.get(key, ()))} messages on the channel, {self.queued_bytes} bytes in all; "
+                        f"limits {self.max_queued} and {self.max_queued_bytes}) and was not read before the deadline",
+                        limit=self.max_queued_bytes, value=size)
+                self._cond.wait(left)
+                if msg.seq in seen:
+                    return False
             q = self._queues.setdefault(key, collections.deque())
-            if len(q) >= MAX_QUEUED:
-                raise InvalidOperation(f"channel {msg.channel!r} from {msg.sender} has {MAX_QUEUED} unread messages")
+            self.queued_bytes += size
             seen[msg.seq] = None
             if len(seen) > _SEEN_PER_CHANNEL:
                 seen.popitem(last=False)
@@ -70,10 +98,12 @@ class Mailbox:
     def receive(self, sender: str, channel: str, timeout_s: float) -> Message:
         key = (sender, channel)
         with self._cond:
-            ok = self._cond.wait_for(lambda: bool(self._queues.get(key)) or bool(self._closed_reason),
-                                     timeout=max(0.0, timeout_s))
+            ok = self._cond.wait_for(lambda: bool(self._queues.get(key)) or bool(self._closed_reason)
+                                     or limits.cancelled(), timeout=max(0.0, timeout_s))
             if self._closed_reason and not self._queues.get(key):
                 raise ShuttingDown(self._closed_reason)
+            if not self._queues.get(key):
+                limits.check_cancelled()
             if not ok:
                 raise ProtocolTimeout(
                     f"no message from {sender!r} on channel {channel!r} within {timeout_s:g} s",
@@ -84,6 +114,8 @@ class Mailbox:
             msg = q.popleft()
             if not q:
                 del self._queues[key]
+            self.queued_bytes -= len(msg.payload)
+            self._cond.notify_all()  # a sender may wait for room
             return msg
 
 

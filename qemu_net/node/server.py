@@ -27,6 +27,7 @@ from qemu_net.kme import RunningKme, start_kme_from_env
 from qemu_net.network.topology import Topology
 from qemu_net.node.core import NodeCore
 from qemu_net.node.faults import FaultPlan, delayed_peers, log_plan, plan_from_env, stall_interceptors
+from qemu_net.node.limits import Limits
 from qemu_net.node.key_delivery import KEY_SERVICE, KeyDeliveryServicer
 from qemu_net.node.peers import GrpcPeers
 from qemu_net.node.roles import run_protocol
@@ -35,11 +36,7 @@ from qemu_net.observability import tracing
 
 log = logging.getLogger("qemu_net.node")
 
-SERVER_OPTIONS = [
-    ("grpc.so_reuseport", 0),
-    ("grpc.max_receive_message_length", 256 * 1024 * 1024),
-    ("grpc.max_send_message_length", 256 * 1024 * 1024),
-]
+SERVER_OPTIONS = [("grpc.so_reuseport", 0)]  # plus the message-size limits (qemu_net.node.limits)
 NODE_SERVICE = node_pb2.DESCRIPTOR.services_by_name["NodeService"].full_name
 PEER_SERVICE = peer_pb2.DESCRIPTOR.services_by_name["PeerService"].full_name
 #: Worker threads: roles may block on messages, so the public pool is larger than the core count.
@@ -77,10 +74,15 @@ class NodeServer:
         self.grace_s = grace_s
         #: Injected faults (qemu_net.node.faults): the given plan, else $QNET_FAULTS; None: nothing is wrapped.
         self.faults = faults if faults is not None else plan_from_env()
+        #: Hard limits (qemu_net.node.limits): the topology's overrides, then $QNET_LIMIT_*.
+        self.limits = Limits.resolve(topology.limits)
+        options = [*SERVER_OPTIONS, *self.limits.grpc_options()]
         log_plan(self.faults, name)
         self.peers = GrpcPeers(name, peer_addresses(topology))
         self.core = NodeCore(topology, name, peers=delayed_peers(self.peers, self.faults, name), seed=seed,
                              allow_inspect=allow_inspect)
+        self.core.mailbox.max_queued = self.limits.max_queued_messages
+        self.core.mailbox.max_queued_bytes = self.limits.max_queued_classical_bytes
         self.peers.on_peer_gone = self.core.peer_gone  # state held for a dead peer is reclaimed
         stall = stall_interceptors(self.faults, name, (NODE_SERVICE, PEER_SERVICE)) or None
         self.health = health.HealthServicer()
@@ -88,10 +90,12 @@ class NodeServer:
         self.kme: RunningKme | None = None
         # Tracing (OTEL_TRACES_EXPORTER): off by default, and then no interceptor is installed at all.
         interceptors = [*(tracing.server_interceptors() if tracing.setup_node(name) else []), *(stall or [])] or None
-        self._public = grpc.server(futures.ThreadPoolExecutor(PUBLIC_WORKERS, thread_name_prefix=f"{name}-rpc"),
-                                   options=SERVER_OPTIONS, interceptors=interceptors)
+        self._public = grpc.server(
+            futures.ThreadPoolExecutor(self.limits.public_workers, thread_name_prefix=f"{name}-rpc"),
+            options=options, interceptors=interceptors)
         node_pb2_grpc.add_NodeServiceServicer_to_server(
-            NodeServicer(self.core, lambda req, timeout: run_protocol(self.core, req, timeout)), self._public
+            NodeServicer(self.core, lambda req, timeout: run_protocol(self.core, req, timeout), self.limits),
+            self._public,
         )
         keys_pb2_grpc.add_KeyDeliveryServiceServicer_to_server(KeyDeliveryServicer(self.core), self._public)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._public)
@@ -105,15 +109,15 @@ class NodeServer:
             raise OSError(f"node {name}: cannot listen on {listen}")
         if peer_listen:
             self._peer = grpc.server(futures.ThreadPoolExecutor(PEER_WORKERS, thread_name_prefix=f"{name}-peer"),
-                                     options=SERVER_OPTIONS, interceptors=interceptors)
-            peer_pb2_grpc.add_PeerServiceServicer_to_server(PeerServicer(self.core), self._peer)
+                                     options=options, interceptors=interceptors)
+            peer_pb2_grpc.add_PeerServiceServicer_to_server(PeerServicer(self.core, self.limits), self._peer)
             health_pb2_grpc.add_HealthServicer_to_server(self.health, self._peer)
             peer_port = self._peer.add_insecure_port(peer_listen)
             if peer_port == 0:
                 raise OSError(f"node {name}: cannot listen on {peer_listen}")
         else:
             self._peer = None
-            peer_pb2_grpc.add_PeerServiceServicer_to_server(PeerServicer(self.core), self._public)
+            peer_pb2_grpc.add_PeerServiceServicer_to_server(PeerServicer(self.core, self.limits), self._public)
             peer_port = port
         self.ports = BoundPorts(port, peer_port)
         for svc in ("", NODE_SERVICE, PEER_SERVICE):
