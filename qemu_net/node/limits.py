@@ -39,6 +39,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import grpc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 import time
@@ -298,6 +299,68 @@ def check_group(msg: Any, limits: Limits) -> None:
                             value=size)
 
 
+class _Undecodable:
+    __slots__ = ("error",)
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+
+
+class DecodeGuard(grpc.ServerInterceptor):
+    """A request whose bytes are not a valid message of its method's type is refused with INVALID_ARGUMENT
+    (gRPC's own answer would be INTERNAL, "Exception deserializing request!"). Wraps unary-request
+    methods; each method's wrapped handler is built once."""
+
+    def __init__(self) -> None:
+        self._wrapped: dict[str, Any] = {}
+
+    def intercept_service(self, continuation, handler_call_details):  # noqa: ANN001, ANN201 - grpc's signature
+        method = handler_call_details.method
+        got = self._wrapped.get(method)
+        if got is not None:
+            return got
+        handler = continuation(handler_call_details)
+        if handler is None or handler.request_streaming or handler.request_deserializer is None:
+            return handler
+        wrapped = _guarded(handler, method)
+        self._wrapped[method] = wrapped
+        return wrapped
+
+
+def _guarded(handler: Any, method: str) -> Any:
+    decode = handler.request_deserializer
+
+    def safe_decode(data: bytes) -> Any:
+        try:
+            return decode(data)
+        except Exception as exc:  # noqa: BLE001 - any decoding failure is the caller's malformed request
+            return _Undecodable(f"{type(exc).__name__}: {exc}")
+
+    def refuse(request: _Undecodable, context: grpc.ServicerContext) -> None:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                      f"{method}: the request is not a valid message of the method's type ({request.error[:200]})")
+
+    if handler.response_streaming:
+        inner_stream = handler.unary_stream
+
+        def stream(request: Any, context: grpc.ServicerContext) -> Any:
+            if isinstance(request, _Undecodable):
+                refuse(request, context)
+            return inner_stream(request, context)
+
+        return grpc.unary_stream_rpc_method_handler(stream, request_deserializer=safe_decode,
+                                                    response_serializer=handler.response_serializer)
+    inner = handler.unary_unary
+
+    def unary(request: Any, context: grpc.ServicerContext) -> Any:
+        if isinstance(request, _Undecodable):
+            refuse(request, context)
+        return inner(request, context)
+
+    return grpc.unary_unary_rpc_method_handler(unary, request_deserializer=safe_decode,
+                                               response_serializer=handler.response_serializer)
+
+
 class CallScope:
     """One call being served: its deadline and whether its caller cancelled. Waits on the serving thread
     (`current`) end as soon as either happens (`check`)."""
@@ -353,5 +416,5 @@ def check() -> None:
         raise ProtocolTimeout("the call's deadline passed")
 
 
-__all__ = ["ByteBudget", "CallScope", "Limits", "check_group", "check_message", "check_role", "ResourceExhausted", "WaitSlots", "call_scope", "cancelled", "check", "check_cancelled", "current",
+__all__ = ["ByteBudget", "CallScope", "DecodeGuard", "Limits", "check_group", "check_message", "check_role", "ResourceExhausted", "WaitSlots", "call_scope", "cancelled", "check", "check_cancelled", "current",
            "enum_value", "finite"]

@@ -27,7 +27,7 @@ from qemu_net.kme import RunningKme, start_kme_from_env
 from qemu_net.network.topology import Topology
 from qemu_net.node.core import NodeCore
 from qemu_net.node.faults import FaultPlan, delayed_peers, log_plan, plan_from_env, stall_interceptors
-from qemu_net.node.limits import Limits
+from qemu_net.node.limits import DecodeGuard, Limits
 from qemu_net.node.key_delivery import KEY_SERVICE, KeyDeliveryServicer
 from qemu_net.node.peers import GrpcPeers
 from qemu_net.node.roles import run_protocol
@@ -89,10 +89,12 @@ class NodeServer:
         self._stopped = threading.Event()
         self.kme: RunningKme | None = None
         # Tracing (OTEL_TRACES_EXPORTER): off by default, and then no interceptor is installed at all.
-        interceptors = [*(tracing.server_interceptors() if tracing.setup_node(name) else []), *(stall or [])] or None
+        # The decode guard is innermost: the handler it wraps (once per method) is the servicer's own. One
+        # guard per server, as it remembers that server's handlers.
+        interceptors = [*(tracing.server_interceptors() if tracing.setup_node(name) else []), *(stall or [])]
         self._public = grpc.server(
             futures.ThreadPoolExecutor(self.limits.public_workers, thread_name_prefix=f"{name}-rpc"),
-            options=options, interceptors=interceptors)
+            options=options, interceptors=[*interceptors, DecodeGuard()])
         node_pb2_grpc.add_NodeServiceServicer_to_server(
             NodeServicer(self.core, lambda req, timeout: run_protocol(self.core, req, timeout), self.limits),
             self._public,
@@ -109,7 +111,7 @@ class NodeServer:
             raise OSError(f"node {name}: cannot listen on {listen}")
         if peer_listen:
             self._peer = grpc.server(futures.ThreadPoolExecutor(PEER_WORKERS, thread_name_prefix=f"{name}-peer"),
-                                     options=options, interceptors=interceptors)
+                                     options=options, interceptors=[*interceptors, DecodeGuard()])
             peer_pb2_grpc.add_PeerServiceServicer_to_server(PeerServicer(self.core, self.limits), self._peer)
             health_pb2_grpc.add_HealthServicer_to_server(self.health, self._peer)
             peer_port = self._peer.add_insecure_port(peer_listen)
