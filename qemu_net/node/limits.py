@@ -255,6 +255,25 @@ def check_message(msg: Any, path: str = "") -> None:
                 check_message(v, f"{name}[{i}]." if _repeated(fd) else f"{name}.")
 
 
+#: The latest virtual time a peer may report (2^61 ns, about 73 years): half the clock's range, so times
+#: reported by peers can never bring a node's clock near its limit (where every send would overflow it).
+MAX_PEER_NS = 2**61
+
+
+def check_times(msg: Any, path: str = "") -> None:
+    """Every integer field named ``*_ns`` of a peer's message (recursively) is a time in [0, MAX_PEER_NS]."""
+    for fd, value in msg.ListFields():
+        if fd.type == fd.TYPE_MESSAGE:
+            if fd.message_type.GetOptions().map_entry:
+                continue
+            for i, v in enumerate(value if fd.is_repeated else (value,)):
+                check_times(v, f"{path}{fd.name}[{i}]." if fd.is_repeated else f"{path}{fd.name}.")
+        elif fd.name.endswith("_ns") and fd.type in (fd.TYPE_INT64, fd.TYPE_UINT64, fd.TYPE_SINT64):
+            for v in (value if fd.is_repeated else (value,)):
+                if not 0 <= v <= MAX_PEER_NS:
+                    raise InvalidOperation(f"{path}{fd.name}={v} is not a virtual time in [0, {MAX_PEER_NS}] ns")
+
+
 def _repeated(fd: Any) -> bool:
     return fd.is_repeated
 
@@ -416,5 +435,6 @@ def check() -> None:
         raise ProtocolTimeout("the call's deadline passed")
 
 
-__all__ = ["ByteBudget", "CallScope", "DecodeGuard", "Limits", "check_group", "check_message", "check_role", "ResourceExhausted", "WaitSlots", "call_scope", "cancelled", "check", "check_cancelled", "current",
+__all__ = ["ByteBudget", "CallScope", "DecodeGuard", "Limits", "MAX_PEER_NS", "check_group", "check_message",
+           "check_role", "check_times", "ResourceExhausted", "WaitSlots", "call_scope", "cancelled", "check", "check_cancelled", "current",
            "enum_value", "finite"]

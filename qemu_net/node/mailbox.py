@@ -18,6 +18,10 @@ from qemu_net.node import limits
 
 #: How many message ids per channel are remembered to drop duplicates.
 _SEEN_PER_CHANNEL = 4096
+#: Channels with nothing queued whose seen ids are remembered (the oldest idle channel's are forgotten
+#: first). Per-session channels would otherwise grow without end; a resend comes within its sender's
+#: deadline, long before this many newer channels have gone idle. Queued messages are never dropped.
+MAX_IDLE_CHANNELS = 4096
 #: Undelivered messages a channel may queue before senders wait (then are refused at their deadline).
 MAX_QUEUED = 100_000
 #: Undelivered payload bytes the whole mailbox may queue before senders wait.
@@ -41,11 +45,19 @@ class Mailbox:
         self._cond = threading.Condition()
         self._queues: dict[tuple[str, str], collections.deque[Message]] = {}
         self._seen: dict[tuple[str, str], collections.OrderedDict[int, None]] = {}
+        #: Channels with seen ids and an empty queue, oldest first.
+        self._idle: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
+        self.max_idle_channels = MAX_IDLE_CHANNELS
         self._closed_reason = ""
         self.max_queued = max_queued
         self.max_queued_bytes = max_queued_bytes
         #: Payload bytes of the messages queued and not yet read.
         self.queued_bytes = 0
+
+    def channels_remembered(self) -> int:
+        """Channels whose seen ids or queued messages this mailbox holds (bounded when they go idle)."""
+        with self._cond:
+            return len(self._seen.keys() | self._queues.keys())
 
     def wake(self) -> None:
         """Wake every waiting receiver and sender (e.g. so one whose caller went away can stop)."""
@@ -73,11 +85,19 @@ class Mailbox:
             size = len(msg.payload)
             # Back-pressure: a full channel or mailbox makes the delivery wait (within the deadline of the
             # call that delivers it) for the application to read; then it is refused, never queued unbounded.
+            give_up = None
             while (len(self._queues.get(key, ())) >= self.max_queued
                    or (self.queued_bytes and self.queued_bytes + size > self.max_queued_bytes)):
-                scope = limits.current()
-                left = (scope.deadline if scope else 0.0) - time.monotonic()
+                if give_up is None:
+                    # Stop waiting a little before the deadline (0.2 s plus a fifth of the time left), so the
+                    # refusal reaches the sender, through its node, before its own deadline does.
+                    scope = limits.current()
+                    end = scope.deadline if scope else 0.0
+                    give_up = end - 0.2 - 0.2 * max(end - time.monotonic(), 0.0)
+                left = give_up - time.monotonic()
                 if left <= 0 or limits.cancelled() or self._closed_reason:
+                    if not seen and key not in self._queues:
+                        del self._seen[key]
                     raise LimitExceeded(
                         f"channel {msg.channel!r} from {msg.sender}: the receiver's queue is full "
                         f"({len(self._queues.get(key, ()))} messages on the channel, {self.queued_bytes} bytes in all; "
@@ -87,6 +107,7 @@ class Mailbox:
                 if msg.seq in seen:
                     return False
             q = self._queues.setdefault(key, collections.deque())
+            self._idle.pop(key, None)
             self.queued_bytes += size
             seen[msg.seq] = None
             if len(seen) > _SEEN_PER_CHANNEL:
@@ -114,6 +135,10 @@ class Mailbox:
             msg = q.popleft()
             if not q:
                 del self._queues[key]
+                self._idle[key] = None
+                while len(self._idle) > self.max_idle_channels:
+                    old, _ = self._idle.popitem(last=False)
+                    self._seen.pop(old, None)
             self.queued_bytes -= len(msg.payload)
             self._cond.notify_all()  # a sender may wait for room
             return msg

@@ -244,6 +244,8 @@ class PeerServicer(pg.PeerServiceServicer):
 
     @rpc
     def Forward(self, request, context):
+        if not 0 <= request.virtual_time_ns <= lim.MAX_PEER_NS:
+            raise InvalidOperation(f"virtual_time_ns={request.virtual_time_ns} is not a virtual time")
         ops = convert.ops_from_proto(request.operations)
         pull_from = request.pull_from
         min_epochs = request.min_epochs
@@ -277,6 +279,7 @@ class PeerServicer(pg.PeerServiceServicer):
     @rpc
     def AdoptGroup(self, request, context):
         lim.check_group(request, self.limits)
+        lim.check_times(request)
         self.core.on_adopt_group(convert.group_from_proto(request))
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
@@ -288,6 +291,7 @@ class PeerServicer(pg.PeerServiceServicer):
 
     @rpc
     def Arrive(self, request, context):
+        lim.check_times(request)
         arriving, state, adopt = _arrive_from_proto(request, self.limits)
         self.core.on_arrive(request.from_node, arriving, request.virtual_time_ns, state, adopt)
         return p.Ack(virtual_time_ns=self.core.clock.now())
@@ -297,6 +301,7 @@ class PeerServicer(pg.PeerServiceServicer):
         self.limits.count(len(request.payload), self.limits.max_classical_bytes, "a classical message's payload (bytes)")
         if not request.from_node or not request.channel:
             raise InvalidOperation("a classical message needs its sender and channel")
+        lim.check_times(request)
         attached = None
         if request.HasField("attached"):
             arriving, _state, adopt = _arrive_from_proto(request.attached, self.limits)
@@ -311,6 +316,8 @@ class PeerServicer(pg.PeerServiceServicer):
 
     @rpc
     def DeliverEprOutcomes(self, request, context):
+        lim.check_times(request)
+        self.limits.count(len(request.outcomes), self.limits.max_epr_batch, "EPR outcomes per batch")
         self.core.on_deliver_epr_outcomes(
             request.from_node, request.batch_id, request.outcomes, request.bases, request.virtual_time_ns
         )
