@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 import qemu_net._proto.v1 as proto_pkg
 from qemu_net.client import gate
 from tests.fuzz.conftest import Credentials, FuzzNet, opened
-from tests.fuzz.generate import MessageStrategies, Pools, raw_inputs
+from tests.fuzz.generate import FastMessages, MessageStrategies, Pools, raw_inputs
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(900)]
 
@@ -50,6 +50,8 @@ TOTAL_INPUTS = int(os.environ.get("QNET_FUZZ_INPUTS", "10500"))
 BATCH = 16
 #: Share of each method's inputs that are raw bytes rather than generated messages.
 RAW_SHARE = 0.15
+#: Share drawn by hypothesis (its draws cost ~20-80 ms a message here); the rest by `FastMessages`.
+HYPOTHESIS_SHARE = 0.08
 #: Deadline of every call, and of calls that may wait for other parties (roles, receives, health Watch).
 DEADLINE_S = 0.6
 WAIT_DEADLINE_S = 0.4
@@ -110,6 +112,7 @@ class Tally:
         self.late: list[tuple[str, float, float]] = []
         self.qubits: dict[str, set[str]] = collections.defaultdict(set)
         self.examples: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
+        self.seconds: dict[str, float] = {}
 
     def record(self, method: str, code: grpc.StatusCode, details: str, elapsed: float, bound: float) -> None:
         with self.lock:
@@ -137,7 +140,7 @@ def qubit_ids(msg, out: set[str]) -> None:
 
 
 def fuzz_method(tally: Tally, pool_exec: ThreadPoolExecutor, channels: list[grpc.Channel], path: str, method,
-                strategies: MessageStrategies, n_inputs: int, node_of: dict[int, str]) -> None:
+                strategies: MessageStrategies, fast: FastMessages, n_inputs: int, node_of: dict[int, str]) -> None:
     name = path.rsplit("/", 1)[1]
     req_desc = method.input_type
     resp_cls = message_factory.GetMessageClass(method.output_type)
@@ -181,9 +184,11 @@ def fuzz_method(tally: Tally, pool_exec: ThreadPoolExecutor, channels: list[grpc
                 tally.qubits[node].update(got)
 
     counter = iter(range(10**9))
-    n_raw = max(BATCH, int(n_inputs * RAW_SHARE) // BATCH * BATCH)
-    n_struct = max(BATCH, (n_inputs - n_raw + BATCH - 1) // BATCH * BATCH)
-    common = settings(max_examples=n_struct // BATCH, deadline=None, database=None, derandomize=True,
+    n_hyp = max(2, math.ceil(n_inputs * HYPOTHESIS_SHARE / BATCH))  # hypothesis batches (BATCH inputs each)
+    n_hyp_raw = max(1, n_hyp // 5)
+    n_fast = max(0, n_inputs - (n_hyp + n_hyp_raw) * BATCH)
+    n_fast_raw = int(n_fast * RAW_SHARE)
+    common = settings(max_examples=n_hyp, deadline=None, database=None, derandomize=True,
                       phases=[Phase.generate], suppress_health_check=list(HealthCheck))
 
     @common
@@ -193,7 +198,7 @@ def fuzz_method(tally: Tally, pool_exec: ThreadPoolExecutor, channels: list[grpc
         for f in futs:
             f.result()
 
-    @settings(common, max_examples=n_raw // BATCH)
+    @settings(common, max_examples=n_hyp_raw)
     @given(st.lists(raw, min_size=BATCH, max_size=BATCH), st.integers(0, 2**40))
     def raw_bytes(blobs, _nonce):
         futs = [pool_exec.submit(one, next(counter), None, b) for b in blobs]
@@ -202,6 +207,17 @@ def fuzz_method(tally: Tally, pool_exec: ThreadPoolExecutor, channels: list[grpc
 
     structured()
     raw_bytes()
+    for start in range(0, n_fast, BATCH):
+        items = []
+        for j in range(start, min(start + BATCH, n_fast)):
+            if j < n_fast_raw:
+                items.append((None, fast.raw(req_desc)))
+            else:
+                r = fast.message(req_desc)
+                items.append((r, r.SerializeToString()))
+        futs = [pool_exec.submit(one, next(counter), r, b) for r, b in items]
+        for f in futs:
+            f.result()
 
 
 def free_everything(fn: FuzzNet, tally: Tally) -> None:
@@ -274,6 +290,7 @@ def test_fuzz_every_method_of_every_service(fuzz_net: FuzzNet, fuzz_credentials:
     for name in names:
         pools.qubits.extend(q.id for q in fn.net[name].qubits(3))
     strategies = MessageStrategies(pools)
+    fast = FastMessages(pools, seed=20261201)
     tally = Tally()
     rss0 = {name: rss_mb(pid) for name, pid in pids.items()}
     per_method = math.ceil(TOTAL_INPUTS / len(methods))
@@ -284,7 +301,9 @@ def test_fuzz_every_method_of_every_service(fuzz_net: FuzzNet, fuzz_credentials:
         for path, m, targets in methods:
             channels = [chans[a] for _n, a in targets]
             node_of = {i: n for i, (n, _a) in enumerate(targets)}
-            fuzz_method(tally, pool_exec, channels, path, m, strategies, per_method, node_of)
+            t_m = time.monotonic()
+            fuzz_method(tally, pool_exec, channels, path, m, strategies, fast, per_method, node_of)
+            tally.seconds[path.rsplit("/", 1)[1]] = round(time.monotonic() - t_m, 1)
             crashed = [name for name, pid in pids.items() if not alive(pid)]
             if crashed:
                 break
@@ -299,6 +318,7 @@ def test_fuzz_every_method_of_every_service(fuzz_net: FuzzNet, fuzz_credentials:
         "inputs": sum(tally.sent.values()),
         "seconds": round(fuzz_s, 1),
         "sent_per_method": dict(sorted(tally.sent.items())),
+        "seconds_per_method": tally.seconds,
         "crashes": crashed,
         "internal_or_unknown": len(tally.bad),
         "waits_past_bound": len(tally.late),
