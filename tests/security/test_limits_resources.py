@@ -147,3 +147,17 @@ def test_oversized_payload_is_resource_exhausted(local):
     code, details, _ = status_of(node_stub(local, "alice").SendClassical,
                                  n.SendClassicalRequest(to="bob", channel="c", payload=payload), timeout=60)
     assert code == EXHAUSTED, details
+
+
+def test_qkd_sessions_beyond_the_pulse_cap_are_refused_at_once(local):
+    """A session's pulses cost Alice 3 bytes each for the whole session: above the cap it is refused."""
+    from qemu_net._proto.v1 import protocols_pb2 as pr
+
+    for role in (pr.ProtocolRequest(session_id="big", timeout_s=5,
+                                    bb84_alice=pr.Bb84Alice(peer="bob", n_pulses=10**9)),
+                 pr.ProtocolRequest(session_id="big2", timeout_s=5,
+                                    e91_alice=pr.E91Alice(peer="bob", n_pairs=2**63))):
+        code, details, took = status_of(node_stub(local, "alice").RunProtocol, role, timeout=20)
+        assert code == EXHAUSTED and "limit" in details, details
+        assert took < 2.0
+    assert_healthy(local, "alice")
