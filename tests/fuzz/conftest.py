@@ -8,7 +8,6 @@ with none (a plaintext channel to its TLS ports, which must be refused and must 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -51,36 +50,44 @@ def fuzz_net() -> Iterator[FuzzNet]:
 
 @dataclass(frozen=True)
 class Credentials:
-    """How the fuzzer opens channels: `name` for the report, `open(address)` for a channel."""
+    """How the fuzzer opens channels: `name` for the report, `open(address, node, peer)` for a channel to
+    `node`'s public (or peer) port."""
 
     name: str
-    open: Callable[[str], grpc.Channel]
+    open: Callable[[str, str, bool], grpc.Channel]
     #: Whether the nodes are expected to serve these calls (False: they must refuse them at the handshake).
     accepted: bool = True
 
 
-def _variants() -> list[str]:
-    return ["offered", "none"]
+def _plaintext(address: str, node: str, peer: bool) -> grpc.Channel:  # noqa: ARG001 - the same for every port
+    return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
 
 
-@pytest.fixture(params=_variants())
+def valid_credentials(local: LocalNetwork) -> Credentials:
+    """The network's own credentials: plaintext on a plaintext network; on a TLS network (the launcher's
+    ``tls_dir``) the ``client`` certificate on public ports and a node's certificate on peer ports (only
+    nodes may call PeerService), naming another node of the network than the one called."""
+    tls_dir = getattr(local, "tls_dir", None)
+    if tls_dir is None:
+        return Credentials("plaintext", _plaintext)
+    from qemu_net.client.credentials import open_channel  # present with TLS support
+    from qemu_net.security.tls import load_credentials
+
+    names = list(local.topology.node_names)
+    client = load_credentials(tls_dir, app=None)
+    as_node = {n: load_credentials(tls_dir, node=names[(i + 1) % len(names)]) for i, n in enumerate(names)}
+
+    def open_(address: str, node: str, peer: bool) -> grpc.Channel:
+        return open_channel(address, node, as_node[node] if peer else client, CHANNEL_OPTIONS)
+
+    return Credentials("tls-valid", open_)
+
+
+@pytest.fixture(params=["valid", "none"])
 def fuzz_credentials(request, fuzz_net: FuzzNet) -> Credentials:
-    offered = getattr(fuzz_net.local, "client_credentials", None)
-    if request.param == "offered":
-        if offered is None:
-            return Credentials("plaintext", lambda a: grpc.insecure_channel(a, options=CHANNEL_OPTIONS))
-        creds = offered()
-        return Credentials("tls-valid", lambda a: grpc.secure_channel(a, creds, options=CHANNEL_OPTIONS))
-    if offered is None:
+    valid = valid_credentials(fuzz_net.local)
+    if request.param == "valid":
+        return valid
+    if valid.name == "plaintext":
         pytest.skip("the network serves plaintext: fuzzing without credentials is the variant above")
-    return Credentials("none", lambda a: grpc.insecure_channel(a, options=CHANNEL_OPTIONS), accepted=False)
-
-
-@contextlib.contextmanager
-def opened(creds: Credentials, addresses: list[str]) -> Iterator[dict[str, grpc.Channel]]:
-    chans = {a: creds.open(a) for a in addresses}
-    try:
-        yield chans
-    finally:
-        for ch in chans.values():
-            ch.close()
+    return Credentials("none", _plaintext, accepted=False)

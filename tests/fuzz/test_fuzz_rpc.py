@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 
 import qemu_net._proto.v1 as proto_pkg
 from qemu_net.client import gate
-from tests.fuzz.conftest import Credentials, FuzzNet, opened
+from tests.fuzz.conftest import Credentials, FuzzNet, valid_credentials
 from tests.fuzz.generate import FastMessages, MessageStrategies, Pools, raw_inputs
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(900)]
@@ -83,10 +83,10 @@ def served_services(channel: grpc.Channel) -> list[str]:
     return sorted(s for s in db.get_services() if s != reflection.SERVICE_NAME and "reflection" not in s)
 
 
-def serves(creds: Credentials, address: str, svc) -> bool:
+def serves(creds: Credentials, address: str, node: str, peer: bool, svc) -> bool:
     """The port answers the service's first unary method with anything but UNIMPLEMENTED."""
     m = next(m for m in svc.methods if not m.server_streaming)
-    with (creds.open(address) if creds.accepted else grpc.insecure_channel(address)) as ch:
+    with creds.open(address, node, peer) as ch:
         try:
             ch.unary_unary(f"/{svc.full_name}/{m.name}", request_serializer=None, response_deserializer=None)(
                 b"\xff", timeout=5)
@@ -225,8 +225,9 @@ def free_everything(fn: FuzzNet, tally: Tally) -> None:
     from qemu_net._proto.v1 import node_pb2 as n
     from qemu_net._proto.v1 import node_pb2_grpc as ng
 
+    admin = valid_credentials(fn.local)
     for node, ids in tally.qubits.items():
-        stub = ng.NodeServiceStub(grpc.insecure_channel(fn.local.addresses[node]))
+        stub = ng.NodeServiceStub(admin.open(fn.local.addresses[node], node, False))
         for q in sorted(i for i in ids if i):
             try:
                 stub.Free(n.FreeRequest(qubits=[q]), timeout=2)
@@ -258,22 +259,17 @@ def test_fuzz_every_method_of_every_service(fuzz_net: FuzzNet, fuzz_credentials:
     public = {name: str(fn.local.nodes[name]["address"]) for name in names}
     peer = {name: str(fn.local.nodes[name]["peer_address"]) for name in names}
     ports: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
+    admin = valid_credentials(fn.local)
     for name in names:
         for addr in {public[name], peer[name]}:
-            with grpc.insecure_channel(addr) if not fuzz_credentials.accepted else fuzz_credentials.open(addr) as ch:
+            with admin.open(addr, name, addr == peer[name] != public[name]) as ch:
                 try:
                     services = served_services(ch)
                 except grpc.RpcError:
                     services = []
             for s in services:
                 ports[s].append((name, addr))
-    if fuzz_credentials.accepted:
-        assert ports, "the nodes list no service by reflection"
-    else:  # without credentials reflection is refused too: fuzz what the plaintext network would serve
-        for name in names:
-            for s in ("qemu_net.v1.NodeService", "qemu_net.v1.KeyDeliveryService", "grpc.health.v1.Health"):
-                ports[s].append((name, public[name]))
-            ports["qemu_net.v1.PeerService"].append((name, peer[name]))
+    assert ports, "the nodes list no service by reflection"
 
     pool = descriptor_pool.Default()
     methods = []
@@ -281,7 +277,7 @@ def test_fuzz_every_method_of_every_service(fuzz_net: FuzzNet, fuzz_credentials:
         svc = pool.FindServiceByName(svc_name)
         # Reflection lists what the public port knows of; keep the ports that really serve the service.
         targets = [t for t in dict.fromkeys(ports[svc_name] + [(n, peer[n]) for n in names])
-                   if serves(fuzz_credentials, t[1], svc)]
+                   if serves(admin, t[1], t[0], t[1] == peer[t[0]] != public[t[0]], svc)]
         for m in svc.methods:
             methods.append((f"/{svc.full_name}/{m.name}", m, targets))
 
@@ -297,7 +293,10 @@ def test_fuzz_every_method_of_every_service(fuzz_net: FuzzNet, fuzz_credentials:
     t0 = time.monotonic()
     crashed: list[str] = []
     addresses = sorted({a for _p, _m, targets in methods for _n, a in targets})
-    with opened(fuzz_credentials, addresses) as chans, ThreadPoolExecutor(BATCH) as pool_exec:
+    node_at = {a: n for n in names for a in (public[n], peer[n])}
+    chans = {a: fuzz_credentials.open(a, node_at[a], a == peer[node_at[a]] != public[node_at[a]])
+             for a in addresses}
+    with ThreadPoolExecutor(BATCH) as pool_exec:
         for path, m, targets in methods:
             channels = [chans[a] for _n, a in targets]
             node_of = {i: n for i, (n, _a) in enumerate(targets)}
@@ -308,6 +307,8 @@ def test_fuzz_every_method_of_every_service(fuzz_net: FuzzNet, fuzz_credentials:
             if crashed:
                 break
     fuzz_s = time.monotonic() - t0
+    for ch in chans.values():
+        ch.close()
 
     free_everything(fn, tally)
     rss1 = {name: rss_mb(pid) for name, pid in pids.items() if alive(pid)}
