@@ -348,6 +348,23 @@ class DecodeGuard(grpc.ServerInterceptor):
         return wrapped
 
 
+#: glibc's mallopt parameter M_ARENA_MAX.
+_M_ARENA_MAX = -8
+
+
+def cap_malloc_arenas(arenas: int = 2) -> bool:
+    """Let glibc's malloc use at most `arenas` arenas (call before the server's threads start). By default
+    each of up to 8 x cores threads gets its own arena, and each keeps the freed buffers of the large
+    messages it received: the node's RSS then creeps up by about a message per arena (measured: 187 ->
+    500 MB over five refused 128 MiB messages; with 2 arenas it stays near 300 MB, memory being reused)."""
+    try:
+        import ctypes
+
+        return bool(ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):  # not glibc
+        return False
+
+
 def _guarded(handler: Any, method: str) -> Any:
     decode = handler.request_deserializer
 
@@ -438,5 +455,5 @@ def check() -> None:
 
 
 __all__ = ["ByteBudget", "CallScope", "DecodeGuard", "Limits", "MAX_PEER_NS", "check_group", "check_message",
-           "check_role", "check_times", "ResourceExhausted", "WaitSlots", "call_scope", "cancelled", "check", "check_cancelled", "current",
+           "check_role", "check_times", "ResourceExhausted", "WaitSlots", "call_scope", "cap_malloc_arenas", "cancelled", "check", "check_cancelled", "current",
            "enum_value", "finite"]

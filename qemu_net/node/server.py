@@ -27,7 +27,7 @@ from qemu_net.kme import RunningKme, start_kme_from_env
 from qemu_net.network.topology import Topology
 from qemu_net.node.core import NodeCore
 from qemu_net.node.faults import FaultPlan, delayed_peers, log_plan, plan_from_env, stall_interceptors
-from qemu_net.node.limits import DecodeGuard, Limits
+from qemu_net.node.limits import DecodeGuard, Limits, cap_malloc_arenas
 from qemu_net.node.key_delivery import KEY_SERVICE, KeyDeliveryServicer
 from qemu_net.node.peers import GrpcPeers
 from qemu_net.node.roles import run_protocol
@@ -76,6 +76,7 @@ class NodeServer:
         self.faults = faults if faults is not None else plan_from_env()
         #: Hard limits (qemu_net.node.limits): the topology's overrides, then $QNET_LIMIT_*.
         self.limits = Limits.resolve(topology.limits)
+        cap_malloc_arenas()  # large messages' buffers are reused rather than kept per thread (limits.py)
         options = [*SERVER_OPTIONS, *self.limits.grpc_options()]
         log_plan(self.faults, name)
         self.peers = GrpcPeers(name, peer_addresses(topology))

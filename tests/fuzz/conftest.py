@@ -64,23 +64,13 @@ def _plaintext(address: str, node: str, peer: bool) -> grpc.Channel:  # noqa: AR
 
 
 def valid_credentials(local: LocalNetwork) -> Credentials:
-    """The network's own credentials: plaintext on a plaintext network; on a TLS network (the launcher's
-    ``tls_dir``) the ``client`` certificate on public ports and a node's certificate on peer ports (only
-    nodes may call PeerService), naming another node of the network than the one called."""
-    tls_dir = getattr(local, "tls_dir", None)
-    if tls_dir is None:
+    """The network's own credentials (`tests.security.limits_support.channel`): plaintext on a plaintext
+    network; on a TLS network the ``client`` certificate on public ports and a node's on peer ports."""
+    from tests.security.limits_support import channel
+
+    if getattr(local, "tls_dir", None) is None:
         return Credentials("plaintext", _plaintext)
-    from qemu_net.client.credentials import open_channel  # present with TLS support
-    from qemu_net.security.tls import load_credentials
-
-    names = list(local.topology.node_names)
-    client = load_credentials(tls_dir, app=None)
-    as_node = {n: load_credentials(tls_dir, node=names[(i + 1) % len(names)]) for i, n in enumerate(names)}
-
-    def open_(address: str, node: str, peer: bool) -> grpc.Channel:
-        return open_channel(address, node, as_node[node] if peer else client, CHANNEL_OPTIONS)
-
-    return Credentials("tls-valid", open_)
+    return Credentials("tls-valid", lambda address, node, peer: channel(local, node, peer=peer))
 
 
 @pytest.fixture(params=["valid", "none"])

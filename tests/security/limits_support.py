@@ -17,16 +17,34 @@ from qemu_net.node.limits import MiB
 BIG = [("grpc.max_receive_message_length", 512 * MiB), ("grpc.max_send_message_length", 512 * MiB)]
 
 
+def channel(local, name: str, *, peer: bool = False, options: list | None = None) -> grpc.Channel:
+    """A channel to `name`'s public (or peer) port with the network's own credentials: plaintext on a
+    plaintext network; on a TLS network (the launcher's ``tls_dir``) the ``client`` certificate on the
+    public port and another node's certificate on the peer port (only nodes may call PeerService)."""
+    address = str(local.nodes[name]["peer_address" if peer else "address"])
+    opts = [*BIG, *(options or [])]
+    tls_dir = getattr(local, "tls_dir", None)
+    if tls_dir is None:
+        return grpc.insecure_channel(address, options=opts)
+    from qemu_net.client.credentials import open_channel  # present with TLS support
+    from qemu_net.security.tls import load_credentials
+
+    names = list(local.topology.node_names)
+    other = names[(names.index(name) + 1) % len(names)]
+    creds = load_credentials(tls_dir, node=other) if peer else load_credentials(tls_dir, app=None)
+    return open_channel(address, name, creds, opts)
+
+
 def node_stub(local, name: str) -> ng.NodeServiceStub:
-    return ng.NodeServiceStub(grpc.insecure_channel(local.addresses[name], options=BIG))
+    return ng.NodeServiceStub(channel(local, name))
 
 
 def peer_stub(local, name: str) -> pg.PeerServiceStub:
-    return pg.PeerServiceStub(grpc.insecure_channel(str(local.nodes[name]["peer_address"]), options=BIG))
+    return pg.PeerServiceStub(channel(local, name, peer=True))
 
 
 def health_stub(local, name: str) -> health_pb2_grpc.HealthStub:
-    return health_pb2_grpc.HealthStub(grpc.insecure_channel(local.addresses[name]))
+    return health_pb2_grpc.HealthStub(channel(local, name))
 
 
 def rss_mb(pid: int) -> float:

@@ -14,7 +14,7 @@ from qemu_net._proto.v1 import peer_pb2 as p
 from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net.network.topology import parse_topology
 from tests.conftest import running
-from tests.security.limits_support import assert_healthy, node_stub, peer_stub, status_of
+from tests.security.limits_support import assert_healthy, channel, node_stub, peer_stub, status_of
 
 TOPO = parse_topology({"name": "inputs", "nodes": ["alice", "bob"], "links": [["alice", "bob"]]})
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -100,7 +100,7 @@ def test_empty_requests_to_waiting_calls_are_refused_at_once(local):
 @pytest.mark.parametrize("data", [b"\xff\xff\xff", b"\x0a\x05ab", b"\x0a" + b"\xff" * 10])
 def test_bytes_that_are_no_message_are_invalid_not_internal(local, data):
     """gRPC's own answer to an undecodable request is INTERNAL; the node answers INVALID_ARGUMENT."""
-    ch = grpc.insecure_channel(local.addresses["alice"])
+    ch = channel(local, "alice")
     for path in ("/qemu_net.v1.NodeService/Apply", "/qemu_net.v1.NodeService/GetInfo", "/grpc.health.v1.Health/Check"):
         code, details, _ = status_of(ch.unary_unary(path), data, timeout=10)
         assert code == INVALID, (path, details)

@@ -20,7 +20,7 @@ from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net.network.topology import parse_topology
 from qemu_net.node.limits import Limits
 from tests.conftest import running
-from tests.security.limits_support import assert_healthy, cpu_s, health_stub, node_stub
+from tests.security.limits_support import assert_healthy, channel, cpu_s, health_stub, node_stub
 
 TOPO = parse_topology({"name": "waits", "nodes": ["alice", "bob"],
                        "links": [{"nodes": ["alice", "bob"], "length_km": 1}]})
@@ -33,9 +33,9 @@ def local():
         yield local
 
 
-def own_connection(address: str) -> grpc.Channel:
+def own_connection(local, name: str) -> grpc.Channel:
     """A channel with its own connection (channels of one process otherwise share one, i.e. one client)."""
-    return grpc.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
+    return channel(local, name, options=[("grpc.use_local_subchannel_pool", 1)])
 
 
 def start_waits(stubs: list[ng.NodeServiceStub], count: int, timeout_s: float = 60.0) -> list[grpc.Future]:
@@ -81,8 +81,7 @@ def test_48_long_waits_leave_health_getinfo_and_getstatus_fast(local):
     (RESOURCE_EXHAUSTED) and the ones admitted leave workers free: health, GetInfo and GetStatus answer in
     well under 100 ms (median; every one under a second on this loaded machine)."""
     wait_slots_free(local)
-    address = local.addresses["bob"]
-    channels = [own_connection(address) for _ in range(4)]
+    channels = [own_connection(local, "bob") for _ in range(4)]
     stubs = [ng.NodeServiceStub(ch) for ch in channels]
     futures = start_waits(stubs, 48)
     try:
@@ -90,7 +89,7 @@ def test_48_long_waits_leave_health_getinfo_and_getstatus_fast(local):
         # 4 clients x 12 waits: within the per-client cap; beyond the node's cap the rest are refused.
         assert refused == {"RESOURCE_EXHAUSTED": 48 - LIMITS.max_waits}, refused
         health, info = health_stub(local, "bob"), node_stub(local, "bob")
-        keys = kg.KeyDeliveryServiceStub(grpc.insecure_channel(address))
+        keys = kg.KeyDeliveryServiceStub(channel(local, "bob"))
         for name, call in [
             ("health", lambda: health.Check(health_pb2.HealthCheckRequest(), timeout=5)),
             ("GetInfo", lambda: info.GetInfo(n.GetInfoRequest(), timeout=5)),
@@ -122,9 +121,8 @@ def test_one_client_gets_at_most_its_share_of_waits(local):
 def test_cancelled_waits_end_at_once_and_free_their_slots(local):
     """A cancelled caller's wait ends at once: right after cancelling a full set of waits, as many new
     ones are admitted again (none refused)."""
-    address = local.addresses["bob"]
     for _round in range(3):
-        channels = [own_connection(address) for _ in range(3)]
+        channels = [own_connection(local, "bob") for _ in range(3)]
         stubs = [ng.NodeServiceStub(ch) for ch in channels]
         futures = start_waits(stubs, LIMITS.max_waits, timeout_s=300)
         time.sleep(1.0)
