@@ -284,10 +284,7 @@ def _repeated(fd: Any) -> bool:
 _ROLE_COUNTS = {
     ("bb84_alice", "n_pulses"): "max_qkd_pulses", ("e91_alice", "n_pairs"): "max_qkd_pulses",
     ("bb84_alice", "block_pulses"): "max_qkd_pulses", ("e91_alice", "block_pairs"): "max_qkd_pulses",
-    ("chain_node", "pairs"): "max_epr_pairs", ("superdense_receive", "count"): "max_epr_pairs",
-    ("ghz_node", "shots"): "max_epr_pairs", ("purify_end", "repetitions"): "max_epr_pairs",
-    ("circuit_run", "repetitions"): "max_epr_pairs",
-}
+}  # (the other roles bound their own counts, with their own messages)
 #: Rates of protocol roles (Hz): positive, and at least this, so one block's virtual time stays bounded.
 MIN_RATE_HZ = 1e-3
 MAX_RATE_HZ = 1e15
