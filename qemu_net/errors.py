@@ -16,6 +16,7 @@
     ├── PermissionDenied         an operation the node was not started to allow, e.g. state inspection (PERMISSION_DENIED)
     ├── KeysExhausted            a key request asks for more QKD key than the node stores for that peer (RESOURCE_EXHAUSTED)
     ├── KeyNotFound              no delivered QKD key with that id waits at this node (NOT_FOUND)
+    ├── LimitExceeded            a request exceeds one of the node's hard limits (qemu_net.node.limits) (RESOURCE_EXHAUSTED)
     ├── ShuttingDown             the node is draining after SIGTERM (UNAVAILABLE)
     └── Unauthenticated          no certificate where the caller must prove who it is (UNAUTHENTICATED)
 
@@ -104,6 +105,13 @@ class KeyNotFound(QnetError):
     grpc_code = "NOT_FOUND"
 
 
+class LimitExceeded(QnetError):
+    """A request exceeds one of the node's hard limits (batch size, message size, queued bytes, waiting
+    calls). Fields: ``limit`` and, where there is one, ``value``."""
+
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+
 class ShuttingDown(QnetError):
     grpc_code = "UNAVAILABLE"
 
@@ -122,6 +130,7 @@ ALL_ERRORS: tuple[type[QnetError], ...] = (
     PermissionDenied,
     KeysExhausted,
     KeyNotFound,
+    LimitExceeded,
     ShuttingDown,
 )
 

@@ -13,12 +13,12 @@ from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net._proto.v1 import types_pb2 as t
 from qemu_net.errors import InvalidOperation
 from qemu_net.node.convert import BASIS_CODES, gate_to_proto
+from qemu_net.node.limits import Limits
 
 BASIS_BYTE = {"Z": 0, "X": 1, "Y": 2}
 
 CHANNEL_OPTIONS = [
-    ("grpc.max_receive_message_length", 256 * 1024 * 1024),
-    ("grpc.max_send_message_length", 256 * 1024 * 1024),
+    *Limits().grpc_options(),  # message sizes: the nodes' default limits (qemu_net.node.limits)
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
 ]

@@ -234,6 +234,22 @@ class Topology(_Strict):
     classical_links: tuple[ClassicalLinkSpec, ...] = ()
     #: Seed for every random choice in the network; each node derives its own stream from it.
     seed: int = Field(default=0, ge=0)
+    #: Overrides of the nodes' hard limits (field names of `qemu_net.node.limits.Limits`), e.g.
+    #: ``{max_epr_batch: 200000}``; None: the defaults.
+    limits: dict[str, int | float] | None = None
+
+    @field_validator("limits")
+    @classmethod
+    def _valid_limits(cls, v: Any) -> Any:
+        if v:
+            from qemu_net.node.limits import Limits  # the model lives with the node; validated here for key paths
+
+            try:
+                Limits.resolve(v, env={})
+            except TopologyError as exc:
+                path, _, message = exc.problems[0].partition(": ")
+                raise _KeyedError(path, message) from None
+        return v
 
     @model_validator(mode="before")
     @classmethod

@@ -9,10 +9,11 @@ from functools import cached_property
 import cirq
 import numpy as np
 
-from qemu_net.errors import InvalidOperation
+from qemu_net.errors import InvalidOperation, ProtocolTimeout
 from qemu_net.network.topology import Topology
 from qemu_net.node.convert import DiscardOp, GateOp, MeasureOp
 from qemu_net.quantum.register import DTYPE
+from qemu_net.node import limits
 from qemu_net.node.core import NodeCore
 from qemu_net.node.outbox import Outbox
 from qemu_net.protocols.context import EprHalf
@@ -47,6 +48,13 @@ class CoreContext:
     def _left(self, timeout_s: float | None = None) -> float:
         left = max(self.deadline - time.monotonic(), 0.0)
         return left if timeout_s is None else min(timeout_s, left)
+
+    def check_deadline(self) -> None:
+        """Raise ProtocolTimeout once the role's deadline passed or its caller went away (long computations
+        call this between steps, so a role stops within a step of its deadline)."""
+        if time.monotonic() > self.deadline:
+            raise ProtocolTimeout(f"{self._core.name}: the role's deadline passed (session {self.session!r})")
+        limits.check_cancelled()
 
     def flush(self) -> None:
         """Send the news this role still holds back (when it ends)."""

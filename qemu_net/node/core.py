@@ -186,6 +186,12 @@ class NodeCore:
         with self._cond:
             self._cond.notify_all()
 
+    def wake_waiters(self) -> None:
+        """Wake every waiting request so it can see that its caller went away (qemu_net.node.limits.cancelled)."""
+        self.mailbox.wake()
+        with self._cond:
+            self._cond.notify_all()
+
     def check_serving(self) -> None:
         if self._draining:
             raise ShuttingDown(f"node {self.name} is shutting down")

@@ -27,6 +27,7 @@ from qemu_net.errors import (
 )
 from qemu_net.network import physics
 from qemu_net.network.topology import LinkSpec, Topology
+from qemu_net.node import limits
 from qemu_net.node.clock import VirtualClock
 from qemu_net.node.directory import Directory
 from qemu_net.node.holdings import Holdings
@@ -223,6 +224,7 @@ class LinkLayer:
                     raise ProtocolTimeout(
                         f"waited for {count} EPR half(s) from {peer!r} tagged {tag!r} until the deadline; got {have}"
                     )
+                limits.check_cancelled()
                 self._cond.wait(left)
             q = self.inbox[key]
             out = [q.popleft() for _ in range(count)]
@@ -277,6 +279,7 @@ class LinkLayer:
         """
         if count < 1 or count > 10_000_000:
             raise InvalidOperation(f"count must be between 1 and 10000000, got {count}")
+        limits.check()
         src = self.source(peer)
         attempts, delays = self._sample_heralds(peer, src.model, count)
         a, b = physics.sample_outcomes(self.rng, src.table, local_bases, remote_bases)
@@ -307,6 +310,7 @@ class LinkLayer:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise QubitNotFound(f"no create-and-measure batch {batch_id!r} arrived at {self.name!r}")
+                limits.check_cancelled()
                 self._cond.wait(left)
             return self._batches.pop(batch_id)
 

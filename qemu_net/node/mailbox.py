@@ -20,12 +20,19 @@ import threading
 import time
 from dataclasses import dataclass
 
-from qemu_net.errors import InvalidOperation, ProtocolTimeout, ShuttingDown
+from qemu_net.errors import LimitExceeded, ProtocolTimeout, ShuttingDown
+from qemu_net.node import limits
 
 #: How many message ids per channel are remembered to drop duplicates.
 _SEEN_PER_CHANNEL = 4096
-#: Undelivered messages a channel may queue before senders are refused.
+#: Channels with nothing queued whose seen ids are remembered (the oldest idle channel's are forgotten
+#: first). Per-session channels would otherwise grow without end; a resend comes within its sender's
+#: deadline, long before this many newer channels have gone idle. Queued messages are never dropped.
+MAX_IDLE_CHANNELS = 4096
+#: Undelivered messages a channel may queue before senders wait (then are refused at their deadline).
 MAX_QUEUED = 100_000
+#: Undelivered payload bytes the whole mailbox may queue before senders wait.
+MAX_QUEUED_BYTES = limits.Limits().max_queued_classical_bytes
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,7 @@ class Message:
 class Mailbox:
     """Inbound classical messages of one node, with blocking, deadline-bounded receive."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_queued: int = MAX_QUEUED, max_queued_bytes: int = MAX_QUEUED_BYTES) -> None:
         self._cond = threading.Condition()
         self._queues: dict[tuple[str, str], collections.deque[Message]] = {}
         self._seen: dict[tuple[str, str], collections.OrderedDict[int, None]] = {}
@@ -49,7 +56,24 @@ class Mailbox:
         self._inflight: dict[tuple[str, str, str], Message] = {}
         #: owner -> when its session last ended (monotonic): receives it had waiting then give up.
         self._ended: dict[str, float] = {}
+        #: Channels with seen ids and an empty queue, oldest first.
+        self._idle: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
+        self.max_idle_channels = MAX_IDLE_CHANNELS
         self._closed_reason = ""
+        self.max_queued = max_queued
+        self.max_queued_bytes = max_queued_bytes
+        #: Payload bytes of the messages queued and not yet read.
+        self.queued_bytes = 0
+
+    def channels_remembered(self) -> int:
+        """Channels whose seen ids or queued messages this mailbox holds (bounded when they go idle)."""
+        with self._cond:
+            return len(self._seen.keys() | self._queues.keys())
+
+    def wake(self) -> None:
+        """Wake every waiting receiver and sender (e.g. so one whose caller went away can stop)."""
+        with self._cond:
+            self._cond.notify_all()
 
     def close(self, reason: str) -> None:
         """Wake every waiting receiver; they and later ones raise ShuttingDown(reason)."""
@@ -77,9 +101,33 @@ class Mailbox:
             seen = self._seen.setdefault(key, collections.OrderedDict())
             if msg.seq in seen:
                 return False
+            size = len(msg.payload)
+            # Back-pressure: a full channel or mailbox makes the delivery wait (within the deadline of the
+            # call that delivers it) for the application to read; then it is refused, never queued unbounded.
+            give_up = None
+            while (len(self._queues.get(key, ())) >= self.max_queued
+                   or (self.queued_bytes and self.queued_bytes + size > self.max_queued_bytes)):
+                if give_up is None:
+                    # Stop waiting a little before the deadline (0.2 s plus a fifth of the time left), so the
+                    # refusal reaches the sender, through its node, before its own deadline does.
+                    scope = limits.current()
+                    end = scope.deadline if scope else 0.0
+                    give_up = end - 0.2 - 0.2 * max(end - time.monotonic(), 0.0)
+                left = give_up - time.monotonic()
+                if left <= 0 or limits.cancelled() or self._closed_reason:
+                    if not seen and key not in self._queues:
+                        del self._seen[key]
+                    raise LimitExceeded(
+                        f"channel {msg.channel!r} from {msg.sender}: the receiver's queue is full "
+                        f"({len(self._queues.get(key, ()))} messages on the channel, {self.queued_bytes} bytes in all; "
+                        f"limits {self.max_queued} and {self.max_queued_bytes}) and was not read before the deadline",
+                        limit=self.max_queued_bytes, value=size)
+                self._cond.wait(left)
+                if msg.seq in seen:
+                    return False
             q = self._queues.setdefault(key, collections.deque())
-            if len(q) >= MAX_QUEUED:
-                raise InvalidOperation(f"channel {msg.channel!r} from {msg.sender} has {MAX_QUEUED} unread messages")
+            self._idle.pop(key, None)
+            self.queued_bytes += size
             seen[msg.seq] = None
             if len(seen) > _SEEN_PER_CHANNEL:
                 seen.popitem(last=False)
@@ -103,13 +151,15 @@ class Mailbox:
                     del self._inflight[(sender, channel, owner)]
             ended = self._ended
             ok = self._cond.wait_for(lambda: bool(self._queues.get(key)) or bool(self._closed_reason)
-                                     or (owner is not None and ended.get(owner, 0.0) >= started),
-                                     timeout=max(0.0, timeout_s))
+                                     or (owner is not None and ended.get(owner, 0.0) >= started)
+                                     or limits.cancelled(), timeout=max(0.0, timeout_s))
             if self._closed_reason and not self._queues.get(key):
                 raise ShuttingDown(self._closed_reason)
             if owner is not None and ended.get(owner, 0.0) >= started and not self._queues.get(key):
                 raise ProtocolTimeout(f"the client session waiting on channel {channel!r} ended (its lease "
                                       "lapsed or it closed)", sender=sender, channel=channel)
+            if not self._queues.get(key):
+                limits.check_cancelled()
             if not ok:
                 raise ProtocolTimeout(
                     f"no message from {sender!r} on channel {channel!r} within {timeout_s:g} s",
@@ -118,13 +168,21 @@ class Mailbox:
                 )
             q = self._queues[key]
             msg = q.popleft()
+            self.queued_bytes -= len(msg.payload)
             if owner is not None and ack and msg.seq == ack and q:
                 msg = q.popleft()  # given back after a lapse, but the client had it (it acknowledges it)
+                self.queued_bytes -= len(msg.payload)
             elif owner is not None and ack and msg.seq == ack:
                 del self._queues[key]
+                self._cond.notify_all()  # a sender may wait for room
                 return self.receive(sender, channel, timeout_s, owner=owner, ack=ack)
             if not q:
                 del self._queues[key]
+                self._idle[key] = None
+                while len(self._idle) > self.max_idle_channels:
+                    old, _ = self._idle.popitem(last=False)
+                    self._seen.pop(old, None)
+            self._cond.notify_all()  # a sender may wait for room
             if owner is not None:
                 self._inflight[(sender, channel, owner)] = msg
             return msg
@@ -144,6 +202,8 @@ class Mailbox:
                 msg = self._inflight.pop(k)
                 if requeue:
                     self._queues.setdefault((k[0], k[1]), collections.deque()).appendleft(msg)
+                    self._idle.pop((k[0], k[1]), None)
+                    self.queued_bytes += len(msg.payload)
             if keys and requeue:
                 self._cond.notify_all()
             return len(keys)

@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from qemu_net._proto.v1 import peer_pb2 as p
 from qemu_net._proto.v1 import peer_pb2_grpc as pg
 from qemu_net.errors import PeerUnavailable
+from qemu_net.node.limits import Limits
 from qemu_net.node.convert import MeasureOp, Op, group_from_proto, group_to_proto, op_to_proto, txn_to_proto
 from qemu_net.node.core import ForwardResult
 from qemu_net.node.mailbox import Message
@@ -38,8 +39,7 @@ PROBE_TIMEOUT_S = 2.0
 _RESEND_PAUSE_S = 0.02
 
 CHANNEL_OPTIONS = [
-    ("grpc.max_receive_message_length", 256 * 1024 * 1024),
-    ("grpc.max_send_message_length", 256 * 1024 * 1024),
+    *Limits().grpc_options(),  # message sizes: the node's default limits (qemu_net.node.limits)
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),

@@ -32,6 +32,7 @@ from qemu_net.kme import RunningKme, start_kme_from_env
 from qemu_net.network.topology import Topology
 from qemu_net.node.core import NodeCore
 from qemu_net.node.faults import FaultPlan, delayed_peers, log_plan, plan_from_env, stall_interceptors
+from qemu_net.node.limits import DecodeGuard, Limits, cap_malloc_arenas
 from qemu_net.node.key_delivery import KEY_SERVICE, KeyDeliveryServicer
 from qemu_net.node.peers import GrpcPeers
 from qemu_net.node.roles import run_protocol
@@ -44,11 +45,7 @@ from qemu_net.security.tls import TlsCredentials, server_credentials
 
 log = logging.getLogger("qemu_net.node")
 
-SERVER_OPTIONS = [
-    ("grpc.so_reuseport", 0),
-    ("grpc.max_receive_message_length", 256 * 1024 * 1024),
-    ("grpc.max_send_message_length", 256 * 1024 * 1024),
-]
+SERVER_OPTIONS = [("grpc.so_reuseport", 0)]  # plus the message-size limits (qemu_net.node.limits)
 NODE_SERVICE = node_pb2.DESCRIPTOR.services_by_name["NodeService"].full_name
 PEER_SERVICE = peer_pb2.DESCRIPTOR.services_by_name["PeerService"].full_name
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
@@ -103,25 +100,35 @@ class NodeServer:
         self.grace_s = grace_s
         #: Injected faults (qemu_net.node.faults): the given plan, else $QNET_FAULTS; None: nothing is wrapped.
         self.faults = faults if faults is not None else plan_from_env()
+        #: Hard limits (qemu_net.node.limits): the topology's overrides, then $QNET_LIMIT_*.
+        self.limits = Limits.resolve(topology.limits)
+        cap_malloc_arenas()  # large messages' buffers are reused rather than kept per thread (limits.py)
+        options = [*SERVER_OPTIONS, *self.limits.grpc_options()]
         log_plan(self.faults, name)
         #: This node's certificate (None: plaintext, nothing authenticated; see qemu_net.security).
         self.tls = tls
         self.peers = GrpcPeers(name, peer_addresses(topology), tls=tls)
         self.core = NodeCore(topology, name, peers=delayed_peers(self.peers, self.faults, name), seed=seed,
                              allow_inspect=allow_inspect)
+        self.core.mailbox.max_queued = self.limits.max_queued_messages
+        self.core.mailbox.max_queued_bytes = self.limits.max_queued_classical_bytes
         self.peers.on_peer_gone = self.core.peer_gone  # state held for a dead peer is reclaimed
         stall = stall_interceptors(self.faults, name, (NODE_SERVICE, PEER_SERVICE)) or None
         self.health = health.HealthServicer()
         self._stopped = threading.Event()
         self.kme: RunningKme | None = None
         # Tracing (OTEL_TRACES_EXPORTER): off by default, and then no interceptor is installed at all.
-        interceptors = [*(tracing.server_interceptors() if tracing.setup_node(name) else []), *(stall or [])] or None
-        # PeerService only on the peer port, NodeService / key delivery only on the public port; with TLS
-        # both require a certificate of the network CA, and peer calls are checked against its name.
-        self._public = grpc.server(futures.ThreadPoolExecutor(PUBLIC_WORKERS, thread_name_prefix=f"{name}-rpc"),
-                                   options=SERVER_OPTIONS, interceptors=interceptors)
+        # The decode guard is innermost: the handler it wraps (once per method) is the servicer's own. One
+        # guard per server, as it remembers that server's handlers. PeerService only on the peer port,
+        # NodeService / key delivery only on the public port; with TLS both require a certificate of the
+        # network CA, and peer calls are checked against its name.
+        interceptors = [*(tracing.server_interceptors() if tracing.setup_node(name) else []), *(stall or [])]
+        self._public = grpc.server(
+            futures.ThreadPoolExecutor(self.limits.public_workers, thread_name_prefix=f"{name}-rpc"),
+            options=options, interceptors=[*interceptors, DecodeGuard()])
         node_pb2_grpc.add_NodeServiceServicer_to_server(
-            NodeServicer(self.core, lambda req, timeout: run_protocol(self.core, req, timeout)), self._public
+            NodeServicer(self.core, lambda req, timeout: run_protocol(self.core, req, timeout), self.limits),
+            self._public,
         )
         keys_pb2_grpc.add_KeyDeliveryServiceServicer_to_server(KeyDeliveryServicer(self.core), self._public)
         add_netqasm(self.core, self._public)  # NetQASM applications (qemu_net/netqasm)
@@ -131,9 +138,9 @@ class NodeServer:
                                              HEALTH_SERVICE, reflection.SERVICE_NAME), self._public)
         port = self._bind(self._public, listen, "public")
         self._peer = grpc.server(futures.ThreadPoolExecutor(PEER_WORKERS, thread_name_prefix=f"{name}-peer"),
-                                 options=SERVER_OPTIONS, interceptors=interceptors)
+                                 options=options, interceptors=[*interceptors, DecodeGuard()])
         auth = PeerAuthorizer.for_topology(topology, name, required=tls is not None)
-        peer_pb2_grpc.add_PeerServiceServicer_to_server(PeerServicer(self.core, auth), self._peer)
+        peer_pb2_grpc.add_PeerServiceServicer_to_server(PeerServicer(self.core, auth, self.limits), self._peer)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._peer)
         reflection.enable_server_reflection((PEER_SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME), self._peer)
         peer_port = self._bind(self._peer, peer_listen or f"{_host(listen)}:0", "peer")

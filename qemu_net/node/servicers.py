@@ -19,6 +19,8 @@ from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net._proto.v1 import types_pb2 as t
 from qemu_net.errors import InvalidOperation, QnetError
 from qemu_net.node import convert
+from qemu_net.node import limits as lim
+from qemu_net.node.limits import Limits, WaitSlots
 from qemu_net.node.core import NodeCore, deadline_in
 from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.mailbox import Message
@@ -100,7 +102,10 @@ def _qubit_strings(msg, out: list[str], depth: int = 0) -> list[str]:  # noqa: A
 ANSWER_MARGIN_S = 0.05
 
 
-def _timeout(value: float, default: float, context: grpc.ServicerContext) -> float:
+def _timeout(value: float, default: float, context: grpc.ServicerContext, limits: Limits | None = None) -> float:
+    """A request's own `timeout_s` (0: `default`), refused when NaN, infinite, negative or too long, and cut
+    to the caller's deadline."""
+    (limits or _DEFAULT_LIMITS).timeout(value)
     timeout = value if value > 0 else default
     remaining = context.time_remaining()
     if remaining is not None:
@@ -117,6 +122,39 @@ def _deadline(context: grpc.ServicerContext) -> float:
     return time.monotonic() + max(remaining - ANSWER_MARGIN_S, 0.0)
 
 
+_DEFAULT_LIMITS = Limits()
+
+
+def _client(context: grpc.ServicerContext) -> str:
+    """Who is calling, for per-client limits: the identity its certificate proves (if any) and its address."""
+    try:
+        name = caller_name(context)
+    except Exception:  # noqa: BLE001 - an unauthenticated caller has no name
+        name = None
+    return f"{name or 'anonymous'}@{context.peer()}"
+
+
+def _serve_wait(servicer, context: grpc.ServicerContext, what: str, fn: Callable[[], Any]) -> Any:
+    """Run a call that may wait long: it takes one of the node's wait slots (RESOURCE_EXHAUSTED when the
+    caller or the node has too many), and ends at once when the caller cancels or goes away."""
+    with servicer.waits.slot(_client(context), what), lim.call_scope(_deadline(context)) as scope:
+        core = servicer.core
+
+        def on_done() -> None:
+            if context.is_active():
+                return
+            scope.cancelled = True
+            core.wake_waiters()
+
+        context.add_callback(on_done)
+        return fn()
+
+
+def _no_float_tricks(msg) -> None:
+    """Every float of the request is finite, every enum a value it defines (INVALID_ARGUMENT otherwise)."""
+    lim.check_message(msg)
+
+
 #: Channels whose names start with this are the nodes' own (e.g. QKD key reservations): clients may not
 #: send or read on them.
 RESERVED_CHANNEL_PREFIX = "_qnet/"
@@ -130,9 +168,13 @@ def _public_channel(channel: str) -> None:
 class NodeServicer(ng.NodeServiceServicer):
     SERVICE = "NodeService"
 
-    def __init__(self, core: NodeCore, run_protocol: Callable[[pr.ProtocolRequest, float], pr.ProtocolResult]) -> None:
+    def __init__(self, core: NodeCore, run_protocol: Callable[[pr.ProtocolRequest, float], pr.ProtocolResult],
+                 limits: Limits | None = None, waits: WaitSlots | None = None) -> None:
         self.core = core
         self._run_protocol = run_protocol
+        self.limits = limits or _DEFAULT_LIMITS
+        self.waits = waits or WaitSlots(self.limits.max_waits, self.limits.max_waits_per_client)
+        self._sending = lim.ByteBudget(self.limits.max_queued_classical_bytes)
 
     @rpc
     def GetInfo(self, request, context):
@@ -170,6 +212,7 @@ class NodeServicer(ng.NodeServiceServicer):
 
     @rpc
     def CreateEpr(self, request, context):
+        self.limits.count(request.count, self.limits.max_epr_pairs, "CreateEpr count")
         halves = self.core.create_epr(request.peer, request.count or 1, deadline=_deadline(context))
         remote = self.core.remote_halves(halves)
         return n.CreateEprResponse(
@@ -184,6 +227,7 @@ class NodeServicer(ng.NodeServiceServicer):
         count = request.count
         if count < 1:
             raise InvalidOperation("count must be at least 1")
+        self.limits.count(count, self.limits.max_epr_batch, "CreateMeasureEpr count")
         la = convert.bases_from_bytes(request.local_bases, count, "local_bases")
         ra = convert.bases_from_bytes(request.remote_bases, count, "remote_bases")
         batch_id, a, attempts = self.core.create_measure_epr(request.peer, count, la, ra, deadline=_deadline(context))
@@ -193,23 +237,34 @@ class NodeServicer(ng.NodeServiceServicer):
 
     @rpc
     def FetchEprOutcomes(self, request, context):
-        peer, outcomes, bases = self.core.fetch_epr_outcomes(request.batch_id, _timeout(request.timeout_s, 10.0, context))
+        if not request.batch_id:
+            raise InvalidOperation("FetchEprOutcomes needs a batch_id")
+        timeout = _timeout(request.timeout_s, 10.0, context, self.limits)
+        peer, outcomes, bases = _serve_wait(self, context, "FetchEprOutcomes",
+                                            lambda: self.core.fetch_epr_outcomes(request.batch_id, timeout))
         return n.FetchEprOutcomesResponse(peer=peer, outcomes=outcomes, bases=bases)
 
     @rpc
     def SendClassical(self, request, context):
         _public_channel(request.channel)
-        if len(request.payload) > 64 * 1024 * 1024:
-            raise InvalidOperation("a classical message may carry at most 64 MiB")
-        seq, arrival = self.core.send_classical(request.to, request.channel, request.payload,
-                                                deadline=_deadline(context), message_id=request.message_id)
+        size = len(request.payload)
+        self.limits.count(size, self.limits.max_classical_bytes, "a classical message's payload (bytes)")
+        deadline = _deadline(context)
+        # Payload bytes this node is sending at once are bounded: a send beyond waits for room, within its deadline.
+        with self._sending.reserve(size, deadline, "classical payload bytes in flight from this node"):
+            seq, arrival = self.core.send_classical(request.to, request.channel, request.payload, deadline=deadline,
+                                                    message_id=request.message_id)
         return n.SendClassicalResponse(seq=seq, arrival_ns=arrival)
 
     @rpc
     def ReceiveClassical(self, request, context):
         _public_channel(request.channel)
-        msg = self.core.receive_classical(request.sender, request.channel, _timeout(request.timeout_s, 10.0, context),
-                                          acknowledged=request.acknowledged, ack=request.ack)
+        if not request.sender or not request.channel:
+            raise InvalidOperation("ReceiveClassical needs a sender and a channel")
+        timeout = _timeout(request.timeout_s, 10.0, context, self.limits)
+        msg = _serve_wait(self, context, "ReceiveClassical",
+                          lambda: self.core.receive_classical(request.sender, request.channel, timeout,
+                                                              acknowledged=request.acknowledged, ack=request.ack))
         return n.ReceiveClassicalResponse(payload=msg.payload, seq=msg.seq & 0xFFFFFFFF, arrival_ns=msg.arrival_ns,
                                           delivery_id=msg.seq)
 
@@ -221,25 +276,31 @@ class NodeServicer(ng.NodeServiceServicer):
 
     @rpc
     def RunProtocol(self, request, context):
+        _no_float_tricks(request)
+        timeout = _timeout(request.timeout_s, 30.0, context, self.limits)
+        lim.check_role(request, self.limits)
         which = request.WhichOneof("role")
         if which is not None:  # a role may only be handed the caller's own qubits
             _owns(self.core, _qubit_strings(getattr(request, which), []))
         if request.session_id:
             self.core.sessions.note_run(current_owner.get(), request.session_id)
-        return self._run_protocol(request, _timeout(request.timeout_s, 30.0, context))
+        return _serve_wait(self, context, "RunProtocol", lambda: self._run_protocol(request, timeout))
 
 
 class PeerServicer(pg.PeerServiceServicer):
     SERVICE = "PeerService"
 
-    def __init__(self, core: NodeCore, auth: PeerAuthorizer | None = None) -> None:
+    def __init__(self, core: NodeCore, auth: PeerAuthorizer | None = None, limits: Limits | None = None) -> None:
         self.core = core
         #: Identity checks against the caller's certificate (qemu_net.security.peer_auth); none without TLS.
         self.auth = auth or PeerAuthorizer(core.name, (), required=False)
+        self.limits = limits or _DEFAULT_LIMITS
 
     @rpc
     def Forward(self, request, context):
         self.auth.claims(context, "Forward", "from_node", request.from_node)
+        if not 0 <= request.virtual_time_ns <= lim.MAX_PEER_NS:
+            raise InvalidOperation(f"virtual_time_ns={request.virtual_time_ns} is not a virtual time")
         ops = convert.ops_from_proto(request.operations)
         pull_from = request.pull_from
         min_epochs = request.min_epochs
@@ -262,6 +323,8 @@ class PeerServicer(pg.PeerServiceServicer):
         if not request.qubit or not request.new_holder:
             raise InvalidOperation("TakeGroup needs a qubit and the new holder")
         self.auth.claims(context, "TakeGroup", "new_holder", request.new_holder)
+        if request.new_holder not in self.core.topology.node_names:
+            raise InvalidOperation(f"TakeGroup: unknown node {request.new_holder!r}")
         got = self.core.on_take_group(request.qubit, request.new_holder, txn=convert.txn_from_proto(request.txn),
                                       wait_unpinned=request.wait_unpinned, min_epoch=request.min_epoch,
                                       deadline=_deadline(context))
@@ -274,6 +337,8 @@ class PeerServicer(pg.PeerServiceServicer):
     @rpc
     def AdoptGroup(self, request, context):
         self.auth.not_held("AdoptGroup", self.auth.caller(context, "AdoptGroup"), request.qubits, self.core.held)
+        lim.check_group(request, self.limits)
+        lim.check_times(request)
         self.core.on_adopt_group(convert.group_from_proto(request))
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
@@ -288,29 +353,38 @@ class PeerServicer(pg.PeerServiceServicer):
     def Arrive(self, request, context):
         ident = self.auth.claims(context, "Arrive", "from_node", request.from_node)
         _check_arrival(self.auth, "Arrive", ident, request, self.core)
-        arriving, state, adopt = _arrive_from_proto(request)
+        lim.check_times(request)
+        arriving, state, adopt = _arrive_from_proto(request, self.limits)
         self.core.on_arrive(request.from_node, arriving, request.virtual_time_ns, state, adopt)
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
     def DeliverClassical(self, request, context):
         ident = self.auth.claims(context, "DeliverClassical", "from_node", request.from_node)
+        self.limits.count(len(request.payload), self.limits.max_classical_bytes, "a classical message's payload (bytes)")
+        if not request.from_node or not request.channel:
+            raise InvalidOperation("a classical message needs its sender and channel")
+        lim.check_times(request)
         if request.HasField("attached"):
             _check_arrival(self.auth, "DeliverClassical", ident, request.attached, self.core)
         attached = None
         if request.HasField("attached"):
-            arriving, _state, adopt = _arrive_from_proto(request.attached)
+            arriving, _state, adopt = _arrive_from_proto(request.attached, self.limits)
             attached = Attachment(arriving, adopt, request.attached.virtual_time_ns)
-        self.core.on_deliver_classical(
-            Message(request.from_node, request.channel, request.seq, request.payload, request.sent_ns, request.arrival_ns),
-            attached,
-        )
+        with lim.call_scope(_deadline(context)):  # a full mailbox makes the delivery wait within this deadline
+            self.core.on_deliver_classical(
+                Message(request.from_node, request.channel, request.seq, request.payload, request.sent_ns,
+                        request.arrival_ns),
+                attached,
+            )
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
     def DeliverEprOutcomes(self, request, context):
         self.auth.neighbour("DeliverEprOutcomes",
                             self.auth.claims(context, "DeliverEprOutcomes", "from_node", request.from_node))
+        lim.check_times(request)
+        self.limits.count(len(request.outcomes), self.limits.max_epr_batch, "EPR outcomes per batch")
         self.core.on_deliver_epr_outcomes(
             request.from_node, request.batch_id, request.outcomes, request.bases, request.virtual_time_ns
         )
@@ -327,7 +401,11 @@ def _check_arrival(auth: PeerAuthorizer, method: str, ident: str | None, request
     auth.not_held(method, ident, [q for g in (request.state, *request.adopt) for q in g.qubits], core.held)
 
 
-def _arrive_from_proto(request: p.ArriveRequest):
+def _arrive_from_proto(request: p.ArriveRequest, limits: Limits):
+    if request.HasField("state"):
+        lim.check_group(request.state, limits)
+    for g in request.adopt:
+        lim.check_group(g, limits)
     arriving = [
         Arriving(a.qubit, a.holder, a.group_size or 1, a.pair_id, a.tag, a.ready_ns, a.attempts or 1, a.owner)
         for a in request.qubits

@@ -23,6 +23,7 @@ ERROR_TO_STATUS: dict[type[e.QnetError], grpc.StatusCode] = {
     e.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     e.KeysExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     e.KeyNotFound: grpc.StatusCode.NOT_FOUND,
+    e.LimitExceeded: grpc.StatusCode.RESOURCE_EXHAUSTED,
     e.ShuttingDown: grpc.StatusCode.UNAVAILABLE,
     e.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
 }

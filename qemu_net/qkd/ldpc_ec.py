@@ -187,6 +187,7 @@ def ldpc_correct(ch: Channel, key: np.ndarray, qber: float, *, seed: int,
         off = 0
         failed = []
         for i, m in zip(pending, sizes):
+            ch.checkpoint()
             alice_syn[i].append(bits[off:off + m])
             off += m
             lo, hi = frames[i]

@@ -74,6 +74,13 @@ class Channel:
     def recv_raw(self) -> bytes:
         return self.ctx.recv(self.peer, self.channel, timeout_s=self.timeout_s)
 
+    def checkpoint(self) -> None:
+        """Stop (ProtocolTimeout) once the role's deadline passed or its caller went away: long computations
+        call this between steps. A context without deadlines (`check_deadline`) makes it a no-op."""
+        check = getattr(self.ctx, "check_deadline", None)
+        if check is not None:
+            check()
+
     def recv(self, *types: type[Message]) -> Any:
         """The next message, which must be one of `types` (an `Abort` raises the peer's error)."""
         try:
@@ -209,6 +216,7 @@ def cascade_correct(
         nb = -(-n // k)
         known.append(ask(CascadeBlocks(pass_index=i), nb))
         while True:
+            ch.checkpoint()
             j = -1
             odd = np.empty(0, dtype=np.int64)
             for jj in range(i + 1):

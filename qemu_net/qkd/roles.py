@@ -481,6 +481,7 @@ class _Bb84:
             self.bases[start:start + nb] = train.bases
             self.intensity[start:start + nb] = train.intensity
             self.ctx.advance_clock(nb / p.pulse_rate_hz * 1e9)
+            quantum.checkpoint()
             quantum.send_raw(arrived.to_bytes())
 
     def sift(self, msg: Bb84Sift) -> tuple[Bb84SiftReply, np.ndarray, np.ndarray, np.ndarray]:
@@ -544,6 +545,7 @@ class _Bb84:
             arrived = ArrivedTrain.from_bytes(quantum.recv_raw())
             if arrived.n_slots != min(block, n - start):
                 raise ProtocolAborted("protocol error: pulse train block of unexpected size")
+            quantum.checkpoint()
             my_bases = random_bases(arrived.n_slots, p_z, ctx.rng)
             det = detect(arrived, my_bases, ctx.rng, readout_error=readout)
             idx_parts.append(det.indices + start)
@@ -600,6 +602,7 @@ class _E91:
             self.settings[start:start + nb] = blk.settings
             self.outcomes[start:start + nb] = blk.outcomes
             ctx.advance_clock(nb / p.pair_rate_hz * 1e9)
+            quantum.checkpoint()
             quantum.send_raw(blk.train.to_bytes())
 
     def sift(self, msg: E91Sift) -> tuple[E91SiftReply, np.ndarray, np.ndarray, np.ndarray]:
@@ -644,6 +647,7 @@ class _E91:
             train = PairTrain.from_bytes(quantum.recv_raw())
             if train.n_slots != min(block, n - start):
                 raise ProtocolAborted("protocol error: pair train block of unexpected size")
+            quantum.checkpoint()
             my_set = choose_bob_settings(train.n_slots, p_key, ctx.rng)
             det = measure_pairs(train, my_set, ctx.rng, readout_error=readout)
             idx_parts.append(det.indices + start)
@@ -726,6 +730,7 @@ def _alice_session(strategy: Any, ctx: NodeContext, p: Any, quantum: Channel, cl
     m = bound.length
     seed_bits = random_bits(n_key + m - 1, rng)
     classical.send(PrivacyAmplification(m=m, seed=wire.pack_bits(seed_bits), **fields_))
+    classical.checkpoint()
     st.final = toeplitz_hash(key_bits, seed_bits, m)
     classical.recv(PaDone)
 
@@ -782,6 +787,7 @@ def _bob_session(strategy_cls: Any, ctx: NodeContext, p: Any, quantum: Channel, 
     if not 0 < m <= len(corrected):
         raise ProtocolAborted(f"protocol error: privacy amplification to {m} bits")
     st.set(**pa.report())
+    classical.checkpoint()
     st.final = toeplitz_hash(corrected, wire.unpack_bits(pa.seed, len(corrected) + m - 1), m)
     classical.send(PaDone())
 

@@ -298,6 +298,11 @@ def test_stall_really_delays_the_handler():
         srv.stop(0).wait(5)
 
 
+def _interceptors(server) -> list[str]:  # noqa: ANN001
+    pipeline = server._state.interceptor_pipeline  # noqa: SLF001
+    return [type(i).__name__ for i in pipeline.interceptors] if pipeline is not None else []
+
+
 def test_node_server_wires_the_plan_and_reads_the_environment(monkeypatch):
     """NodeServer: no plan and no variable -> plain peers, no interceptor; QNET_FAULTS -> both installed."""
     from qemu_net.network.topology import parse_topology
@@ -309,7 +314,8 @@ def test_node_server_wires_the_plan_and_reads_the_environment(monkeypatch):
     s = NodeServer(topo, "a", listen="127.0.0.1:0")
     try:
         assert s.faults is None and type(s.core.peers) is GrpcPeers
-        assert s._public._state.interceptor_pipeline is None  # noqa: SLF001 - nothing installed
+        # Nothing but the decode guard (qemu_net.node.limits) is installed.
+        assert _interceptors(s._public) == ["DecodeGuard"]
     finally:
         s.drain_and_stop()
     monkeypatch.setenv("QNET_FAULTS", "delay_ms=3,stall_ms=10,stall_p=0.5,seed=2")
@@ -324,7 +330,7 @@ def test_node_server_wires_the_plan_and_reads_the_environment(monkeypatch):
     # An explicit plan wins over the variable.
     s = NodeServer(topo, "a", listen="127.0.0.1:0", faults=FaultPlan())
     try:
-        assert type(s.core.peers) is GrpcPeers and s._public._state.interceptor_pipeline is None  # noqa: SLF001
+        assert type(s.core.peers) is GrpcPeers and _interceptors(s._public) == ["DecodeGuard"]
     finally:
         s.drain_and_stop()
 

@@ -1,0 +1,456 @@
+"""Hard limits of one node: every request is checked against them and refused with a clear status.
+
+One `Limits` model (pydantic) holds every bound; the defaults let a node with 1 GiB of memory (the
+Kubernetes pod limit) survive any single request and any number of concurrent ones:
+
+=============================  ===========================================================================
+what                           how it is bounded
+=============================  ===========================================================================
+gRPC message size              ``max_message_bytes`` on both servers and on the SDK's and peers' channels
+                               (a larger message is refused by gRPC with RESOURCE_EXHAUSTED)
+classical payload              ``max_classical_bytes`` per message (RESOURCE_EXHAUSTED)
+queued classical bytes         ``max_queued_classical_bytes`` per receiving node: a delivery beyond it waits
+                               within the sender's deadline for the receiver to read, then is refused
+                               with RESOURCE_EXHAUSTED (back-pressure, never unbounded memory)
+EPR batches                    ``max_epr_batch`` pairs per CreateMeasureEpr (about 64 bytes per pair while
+                               it runs: 10^6 pairs ~ 64 MB), ``max_epr_pairs`` per CreateEpr
+QKD sessions                   ``max_qkd_pulses`` pulses (or pairs) per session (Alice keeps 3 bytes
+                               per pulse: 150 MB at the default of 5 x 10^7)
+arriving group state           ``max_group_state_bytes`` per group state of a peer message, checked on
+                               its qubit count before decoding (a 23-qubit state vector is 128 MiB)
+long waits                     ``max_waits_per_client`` concurrent waiting calls (ReceiveClassical,
+                               FetchEprOutcomes, RunProtocol) per caller identity and address, and
+                               ``max_waits`` over all callers, which is kept below the server's worker
+                               pool so health, GetInfo and GetStatus always find a free worker
+wait timeouts                  ``timeout_s`` fields: finite, >= 0 and at most ``max_timeout_s``
+=============================  ===========================================================================
+
+Overrides come from the topology's ``limits`` mapping (validated with the topology: an error names the
+key path, e.g. ``limits.max_epr_batch``) and from ``QNET_LIMIT_<FIELD>`` environment variables (e.g.
+``QNET_LIMIT_MAX_EPR_BATCH=200000``), which win. Nothing here is read at import time.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import grpc
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+import time
+
+from qemu_net.errors import InvalidOperation, LimitExceeded, ProtocolTimeout, TopologyError
+
+MiB = 1024 * 1024
+ResourceExhausted = LimitExceeded
+
+
+class Limits(BaseModel):
+    """Every hard limit of a node (units in the names). Build with `Limits.resolve` to apply overrides."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Largest gRPC message a server or channel sends or accepts.
+    max_message_bytes: int = Field(default=80 * MiB, ge=64 * 1024, le=1024 * MiB)
+    #: Largest classical message payload.
+    max_classical_bytes: int = Field(default=64 * MiB, ge=1024, le=1024 * MiB)
+    #: Undelivered classical payload bytes a node queues for all its channels before senders wait.
+    max_queued_classical_bytes: int = Field(default=192 * MiB, ge=1024, le=4096 * MiB)
+    #: Undelivered messages one channel (sender, channel) queues before senders wait.
+    max_queued_messages: int = Field(default=100_000, ge=1, le=10_000_000)
+    #: Pairs per CreateMeasureEpr (about 64 bytes each while the batch is built).
+    max_epr_batch: int = Field(default=1_000_000, ge=1, le=10_000_000)
+    #: Pairs per CreateEpr (each pair takes two memory qubits anyway).
+    max_epr_pairs: int = Field(default=10_000, ge=1, le=100_000)
+    #: Pulses (BB84) or pairs (E91) per QKD session. Alice keeps 3 bytes per pulse (bit, basis, intensity)
+    #: for the whole session: 150 MB at the default.
+    max_qkd_pulses: int = Field(default=50_000_000, ge=1, le=10**10)
+    #: Bytes of one group state arriving from a peer (complex128: a state vector of n qubits is 16 * 2^n
+    #: bytes, a density matrix 16 * 4^n; the default admits 20 and 10 qubits).
+    max_group_state_bytes: int = Field(default=16 * MiB, ge=256, le=1024 * MiB)
+    #: Concurrent waiting calls per caller (identity and address).
+    max_waits_per_client: int = Field(default=16, ge=1, le=10_000)
+    #: Concurrent waiting calls over all callers (kept below the public worker pool).
+    max_waits: int = Field(default=36, ge=1, le=10_000)
+    #: Public server worker threads (waits take at most `max_waits` of them).
+    public_workers: int = Field(default=48, ge=4, le=1024)
+    #: Largest `timeout_s` a request may give.
+    max_timeout_s: float = Field(default=3600.0, gt=0, le=86_400.0)
+
+    @model_validator(mode="after")
+    def _waits_leave_workers(self) -> Limits:
+        if self.max_waits > self.public_workers - 4:
+            raise ValueError(f"max_waits ({self.max_waits}) must leave at least 4 of the {self.public_workers} "
+                             "public_workers for short calls (health, GetInfo)")
+        if self.max_classical_bytes > self.max_message_bytes - 64 * 1024:
+            raise ValueError("max_classical_bytes must be at least 64 KiB below max_message_bytes")
+        return self
+
+    @classmethod
+    def resolve(cls, overrides: Mapping[str, Any] | None = None,
+                env: Mapping[str, str] | None = None) -> Limits:
+        """The defaults, then `overrides` (the topology's ``limits``), then ``QNET_LIMIT_*`` variables of
+        `env` (``os.environ`` when None). Errors name the key path (``limits.<field>`` or the variable)."""
+        env = os.environ if env is None else env
+        data: dict[str, Any] = dict(overrides or {})
+        source: dict[str, str] = {k: f"limits.{k}" for k in data}
+        for key, value in env.items():
+            if key.startswith("QNET_LIMIT_"):
+                name = key[len("QNET_LIMIT_"):].lower()
+                data[name] = value
+                source[name] = key
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                loc = err["loc"]
+                where = source.get(str(loc[0]), f"limits.{loc[0]}") if loc else "limits"
+                msg = err["msg"].removeprefix("Value error, ")
+                problems.append(f"{where}: {msg}")
+            raise TopologyError("invalid limits: " + "; ".join(problems), problems=tuple(problems)) from None
+
+    def grpc_options(self) -> list[tuple[str, int]]:
+        """Message-size options for a gRPC server or channel."""
+        return [("grpc.max_receive_message_length", self.max_message_bytes),
+                ("grpc.max_send_message_length", self.max_message_bytes)]
+
+    # ------------------------------------------------------------------ request checks
+    def timeout(self, value: float, what: str = "timeout_s") -> float:
+        """A request's `timeout_s`: finite, >= 0 and at most `max_timeout_s` (0 means 'the default')."""
+        if not math.isfinite(value) or value < 0 or value > self.max_timeout_s:
+            raise InvalidOperation(f"{what} must be a finite number of seconds between 0 and {self.max_timeout_s:g}, "
+                                   f"got {value}")
+        return value
+
+    def count(self, value: int, limit: int, what: str) -> int:
+        """A batch size: refused with RESOURCE_EXHAUSTED above `limit`."""
+        if value > limit:
+            raise ResourceExhausted(f"{what} of {value} is more than this node's limit of {limit}",
+                                    limit=limit, value=value)
+        return value
+
+
+def finite(value: float, what: str, *, lo: float | None = None, hi: float | None = None,
+           lo_open: bool = False) -> float:
+    """`value` if it is a finite number within [lo, hi] (or (lo, hi] with `lo_open`), else INVALID_ARGUMENT."""
+    ok = math.isfinite(value)
+    if ok and lo is not None:
+        ok = value > lo if lo_open else value >= lo
+    if ok and hi is not None:
+        ok = value <= hi
+    if not ok:
+        lo_s = "-inf" if lo is None else f"{lo:g}"
+        hi_s = "inf" if hi is None else f"{hi:g}"
+        raise InvalidOperation(f"{what} must be a finite number in {'(' if lo_open else '['}{lo_s}, {hi_s}], "
+                               f"got {value}")
+    return value
+
+
+def enum_value(value: int, enum: Any, what: str) -> int:
+    """`value` if the protobuf enum type `enum` defines it, else INVALID_ARGUMENT."""
+    if value not in enum.values():
+        names = ", ".join(enum.keys())
+        raise InvalidOperation(f"{what}: unknown value {value}; known: {names}")
+    return value
+
+
+class WaitSlots:
+    """Admission of long waits: at most `per_client` in flight per caller and `total` over all callers.
+
+    A wait beyond either cap is refused at once with RESOURCE_EXHAUSTED; a slot is released when the
+    call ends (answered, failed or cancelled)."""
+
+    def __init__(self, total: int, per_client: int) -> None:
+        self.total = total
+        self.per_client = per_client
+        self._lock = threading.Lock()
+        self._by_client: Counter[str] = Counter()
+        self._in_flight = 0
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    @contextmanager
+    def slot(self, client: str, what: str) -> Iterator[None]:
+        with self._lock:
+            if self._by_client[client] >= self.per_client:
+                raise ResourceExhausted(
+                    f"{what}: {client} already has {self.per_client} waiting calls at this node (the limit "
+                    "per client); let one finish first", limit=self.per_client)
+            if self._in_flight >= self.total:
+                raise ResourceExhausted(
+                    f"{what}: this node already serves {self.total} waiting calls (its limit); try again later",
+                    limit=self.total)
+            self._by_client[client] += 1
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                self._by_client[client] -= 1
+                if not self._by_client[client]:
+                    del self._by_client[client]
+
+
+class ByteBudget:
+    """Bytes in use out of `capacity` (e.g. payloads being sent): a reservation beyond it waits for room until
+    its deadline, then is refused with RESOURCE_EXHAUSTED. One reservation larger than the whole budget
+    still runs when nothing else holds any."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.used = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def reserve(self, size: int, deadline: float, what: str) -> Iterator[None]:
+        with self._cond:
+            while self.used and self.used + size > self.capacity:
+                left = deadline - time.monotonic()
+                if left <= 0 or cancelled():
+                    raise LimitExceeded(f"{what}: {self.used} of {self.capacity} bytes in use; {size} more did not "
+                                        "fit before the deadline", limit=self.capacity, value=size)
+                self._cond.wait(min(left, 1.0))
+            self.used += size
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.used -= size
+                self._cond.notify_all()
+
+
+def check_message(msg: Any, path: str = "") -> None:
+    """Every float and double field set in `msg` (recursively) is finite, and every enum field holds a value
+    its enum defines; INVALID_ARGUMENT naming the field otherwise."""
+    for fd, value in msg.ListFields():
+        name = f"{path}{fd.name}"
+        t = fd.type
+        if t in (fd.TYPE_DOUBLE, fd.TYPE_FLOAT):
+            values = value if _repeated(fd) else (value,)
+            for v in values:
+                if not math.isfinite(v):
+                    raise InvalidOperation(f"{name} must be a finite number, got {v}")
+        elif t == fd.TYPE_ENUM:
+            known = fd.enum_type.values_by_number
+            for v in (value if _repeated(fd) else (value,)):
+                if v not in known:
+                    raise InvalidOperation(f"{name}: unknown {fd.enum_type.name} value {v}; known: "
+                                           + ", ".join(fd.enum_type.values_by_name))
+        elif t == fd.TYPE_MESSAGE:
+            if fd.message_type.GetOptions().map_entry:
+                vd = fd.message_type.fields_by_name["value"]
+                if vd.type == vd.TYPE_MESSAGE:
+                    for k, v in value.items():
+                        check_message(v, f"{name}[{k}].")
+                continue
+            for i, v in enumerate(value if _repeated(fd) else (value,)):
+                check_message(v, f"{name}[{i}]." if _repeated(fd) else f"{name}.")
+
+
+#: The latest virtual time a peer may report (2^61 ns, about 73 years): half the clock's range, so times
+#: reported by peers can never bring a node's clock near its limit (where every send would overflow it).
+MAX_PEER_NS = 2**61
+
+
+def check_times(msg: Any, path: str = "") -> None:
+    """Every integer field named ``*_ns`` of a peer's message (recursively) is a time in [0, MAX_PEER_NS]."""
+    for fd, value in msg.ListFields():
+        if fd.type == fd.TYPE_MESSAGE:
+            if fd.message_type.GetOptions().map_entry:
+                continue
+            for i, v in enumerate(value if fd.is_repeated else (value,)):
+                check_times(v, f"{path}{fd.name}[{i}]." if fd.is_repeated else f"{path}{fd.name}.")
+        elif fd.name.endswith("_ns") and fd.type in (fd.TYPE_INT64, fd.TYPE_UINT64, fd.TYPE_SINT64):
+            for v in (value if fd.is_repeated else (value,)):
+                if not 0 <= v <= MAX_PEER_NS:
+                    raise InvalidOperation(f"{path}{fd.name}={v} is not a virtual time in [0, {MAX_PEER_NS}] ns")
+
+
+def _repeated(fd: Any) -> bool:
+    return fd.is_repeated
+
+
+#: Fields of protocol roles that count pulses, pairs or shots, with the limit that bounds each.
+_ROLE_COUNTS = {
+    ("bb84_alice", "n_pulses"): "max_qkd_pulses", ("e91_alice", "n_pairs"): "max_qkd_pulses",
+    ("bb84_alice", "block_pulses"): "max_qkd_pulses", ("e91_alice", "block_pairs"): "max_qkd_pulses",
+}  # (the other roles bound their own counts, with their own messages)
+#: Rates of protocol roles (Hz): positive, and at least this, so one block's virtual time stays bounded.
+MIN_RATE_HZ = 1e-3
+MAX_RATE_HZ = 1e15
+
+
+def check_role(request: Any, limits: Limits) -> None:
+    """Counts and rates of a RunProtocol request within the node's limits (RESOURCE_EXHAUSTED for counts,
+    INVALID_ARGUMENT for rates out of range)."""
+    which = request.WhichOneof("role")
+    if which is None:
+        return
+    params = getattr(request, which)
+    for (role, fname), limit_name in _ROLE_COUNTS.items():
+        if role == which:
+            limits.count(getattr(params, fname), getattr(limits, limit_name), f"{which}.{fname}")
+    for fname in ("pulse_rate_hz", "pair_rate_hz"):
+        if fname in params.DESCRIPTOR.fields_by_name and params.HasField(fname):
+            finite(getattr(params, fname), f"{which}.{fname}", lo=MIN_RATE_HZ, hi=MAX_RATE_HZ)
+
+
+def check_group(msg: Any, limits: Limits) -> None:
+    """A group state from a peer is no larger than this node accepts (RESOURCE_EXHAUSTED), checked on its
+    qubit count before its data is decoded."""
+    n = len(msg.qubits)
+    size = 16 * (4**n if msg.mixed else 2**n) if n <= 64 else 1 << 130
+    if size > limits.max_group_state_bytes:
+        kind = "density matrix" if msg.mixed else "state vector"
+        raise LimitExceeded(f"a {n}-qubit {kind} ({size} bytes) is larger than this node accepts "
+                            f"({limits.max_group_state_bytes} bytes)", limit=limits.max_group_state_bytes,
+                            value=size)
+
+
+class _Undecodable:
+    __slots__ = ("error",)
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+
+
+class DecodeGuard(grpc.ServerInterceptor):
+    """A request whose bytes are not a valid message of its method's type is refused with INVALID_ARGUMENT
+    (gRPC's own answer would be INTERNAL, "Exception deserializing request!"). Wraps unary-request
+    methods; each method's wrapped handler is built once."""
+
+    def __init__(self) -> None:
+        self._wrapped: dict[str, Any] = {}
+
+    def intercept_service(self, continuation, handler_call_details):  # noqa: ANN001, ANN201 - grpc's signature
+        method = handler_call_details.method
+        got = self._wrapped.get(method)
+        if got is not None:
+            return got
+        handler = continuation(handler_call_details)
+        if handler is None or handler.request_streaming or handler.request_deserializer is None:
+            return handler
+        wrapped = _guarded(handler, method)
+        self._wrapped[method] = wrapped
+        return wrapped
+
+
+#: glibc's mallopt parameter M_ARENA_MAX.
+_M_ARENA_MAX = -8
+
+
+def cap_malloc_arenas(arenas: int = 2) -> bool:
+    """Let glibc's malloc use at most `arenas` arenas (call before the server's threads start). By default
+    each of up to 8 x cores threads gets its own arena, and each keeps the freed buffers of the large
+    messages it received: the node's RSS then creeps up by about a message per arena (measured: 187 ->
+    500 MB over five refused 128 MiB messages; with 2 arenas it stays near 300 MB, memory being reused)."""
+    try:
+        import ctypes
+
+        return bool(ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):  # not glibc
+        return False
+
+
+def _guarded(handler: Any, method: str) -> Any:
+    decode = handler.request_deserializer
+
+    def safe_decode(data: bytes) -> Any:
+        try:
+            return decode(data)
+        except Exception as exc:  # noqa: BLE001 - any decoding failure is the caller's malformed request
+            return _Undecodable(f"{type(exc).__name__}: {exc}")
+
+    def refuse(request: _Undecodable, context: grpc.ServicerContext) -> None:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                      f"{method}: the request is not a valid message of the method's type ({request.error[:200]})")
+
+    if handler.response_streaming:
+        inner_stream = handler.unary_stream
+
+        def stream(request: Any, context: grpc.ServicerContext) -> Any:
+            if isinstance(request, _Undecodable):
+                refuse(request, context)
+            return inner_stream(request, context)
+
+        return grpc.unary_stream_rpc_method_handler(stream, request_deserializer=safe_decode,
+                                                    response_serializer=handler.response_serializer)
+    inner = handler.unary_unary
+
+    def unary(request: Any, context: grpc.ServicerContext) -> Any:
+        if isinstance(request, _Undecodable):
+            refuse(request, context)
+        return inner(request, context)
+
+    return grpc.unary_unary_rpc_method_handler(unary, request_deserializer=safe_decode,
+                                               response_serializer=handler.response_serializer)
+
+
+class CallScope:
+    """One call being served: its deadline and whether its caller cancelled. Waits on the serving thread
+    (`current`) end as soon as either happens (`check`)."""
+
+    __slots__ = ("deadline", "cancelled")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.cancelled = False
+
+
+_local = threading.local()
+
+
+@contextmanager
+def call_scope(deadline: float) -> Iterator[CallScope]:
+    """Serve one call on this thread within `deadline` (a monotonic time)."""
+    scope = CallScope(deadline)
+    outer = getattr(_local, "scope", None)
+    _local.scope = scope
+    try:
+        yield scope
+    finally:
+        _local.scope = outer
+
+
+def current() -> CallScope | None:
+    return getattr(_local, "scope", None)
+
+
+def cancelled() -> bool:
+    """The caller of the call this thread serves has gone (cancelled, or its connection closed)."""
+    scope = getattr(_local, "scope", None)
+    return scope is not None and scope.cancelled
+
+
+def check_cancelled() -> None:
+    """Raise ProtocolTimeout when the caller of the call this thread serves went away."""
+    scope = getattr(_local, "scope", None)
+    if scope is not None and scope.cancelled:
+        raise ProtocolTimeout("the caller cancelled the call")
+
+
+def check() -> None:
+    """Raise ProtocolTimeout when the call this thread serves was cancelled or is past its deadline
+    (cooperative checks in long loops; a no-op outside a call)."""
+    scope = getattr(_local, "scope", None)
+    if scope is None:
+        return
+    if scope.cancelled:
+        raise ProtocolTimeout("the caller cancelled the call")
+    if time.monotonic() > scope.deadline:
+        raise ProtocolTimeout("the call's deadline passed")
+
+
+__all__ = ["ByteBudget", "CallScope", "DecodeGuard", "Limits", "MAX_PEER_NS", "check_group", "check_message",
+           "check_role", "check_times", "ResourceExhausted", "WaitSlots", "call_scope", "cap_malloc_arenas", "cancelled", "check", "check_cancelled", "current",
+           "enum_value", "finite"]
