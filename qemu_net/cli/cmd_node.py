@@ -53,6 +53,9 @@ def resolve_name(names: tuple[str, ...], given: str | None) -> str:
     return names[int(m.group(1))]
 
 
+#: Exit code of a node whose name (or pod ordinal) is not in the topology (sysexits EX_CONFIG).
+EXIT_NOT_IN_TOPOLOGY = 78
+
 #: FaultPlan field -> the flag that sets it (errors name the flag).
 FAULT_FLAGS = {"delay_ms": "--fault-delay-ms", "stall_ms": "--fault-stall-ms", "stall_p": "--fault-stall-p",
                "seed": "--fault-seed"}
@@ -74,12 +77,19 @@ def run(args: argparse.Namespace) -> int:
 
     from qemu_net.errors import TopologyError
     from qemu_net.network.topology import load_topology, topology_from_env
-    from qemu_net.node.server import NodeServer
-
-    from qemu_net.observability.logs import configure
 
     topology = load_topology(args.topology) if args.topology else topology_from_env()
-    name = resolve_name(topology.node_names, args.name)
+    try:
+        name = resolve_name(topology.node_names, args.name)
+    except TopologyError as exc:  # e.g. a pod scaled beyond the topology: exit at once, with its own code
+        import sys
+
+        print(f"qnet node: {exc}. This node is not in the topology ({len(topology.node_names)} nodes); grow the "
+              "network by re-rendering the deployment from a larger topology, not by scaling.", file=sys.stderr)
+        return EXIT_NOT_IN_TOPOLOGY
+    from qemu_net.node.server import NodeServer  # Cirq and gRPC: only once the node is known to exist
+    from qemu_net.observability.logs import configure
+
     configure(node=name, level=args.log_level, fmt=args.log_format)
     spec = topology.node(name)
     listen = args.listen

@@ -29,6 +29,7 @@ from qemu_net.node.core import NodeCore
 from qemu_net.node.faults import FaultPlan, delayed_peers, log_plan, plan_from_env, stall_interceptors
 from qemu_net.node.key_delivery import KEY_SERVICE, KeyDeliveryServicer
 from qemu_net.node.peers import GrpcPeers
+from qemu_net.node.readiness import Readiness
 from qemu_net.node.roles import run_protocol
 from qemu_net.node.servicers import NodeServicer, PeerServicer
 from qemu_net.observability import tracing
@@ -118,6 +119,7 @@ class NodeServer:
         self.ports = BoundPorts(port, peer_port)
         for svc in ("", NODE_SERVICE, PEER_SERVICE):
             self.health.set(svc, health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.readiness = Readiness(self.health, topology, name)  # "qemu_net.ready": linked peers reachable
 
     def start(self) -> BoundPorts:
         self._public.start()
@@ -132,6 +134,7 @@ class NodeServer:
     def mark_serving(self) -> None:
         for svc in ("", NODE_SERVICE, PEER_SERVICE):
             self.health.set(svc, health_pb2.HealthCheckResponse.SERVING)
+        self.readiness.start()
 
     def drain_and_stop(self) -> None:
         """Refuse new work, let in-flight calls finish within the grace period, stop."""
@@ -141,6 +144,7 @@ class NodeServer:
         if self.kme is not None:
             self.kme.stop()
         self.core.start_draining()
+        self.readiness.stop()
         self.health.enter_graceful_shutdown()
         done = [self._public.stop(self.grace_s)]
         if self._peer is not None:
