@@ -111,8 +111,9 @@ def test_statefulset_ordinals_match_topology_and_dns(rendered: tuple[Path, Path,
     topo = yaml.safe_load(cm["data"]["topology.yaml"])
     for i, node in enumerate(topo["nodes"]):
         assert node["name"] == load_topology(SAMPLE).nodes[i].name
-        assert node["address"] == f"qnet-{i}.qnet-nodes.qnet.svc.cluster.local:50051"
-        assert node["peer_address"] == f"qnet-{i}.qnet-nodes.qnet.svc.cluster.local:50052"
+        # Namespace-relative names: the same manifests work in any namespace.
+        assert node["address"] == f"qnet-{i}.qnet-nodes:50051"
+        assert node["peer_address"] == f"qnet-{i}.qnet-nodes:50052"
     assert v.check_cross(list(docs.values()), n) == []
 
 
@@ -122,8 +123,9 @@ def test_node_pods_have_grpc_probes_resources_and_run_as_non_root(rendered: tupl
     sts = yaml.safe_load((k8s_dir / "statefulset.yaml").read_text())
     pod = sts["spec"]["template"]["spec"]
     (c,) = pod["containers"]
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    for probe in ("startupProbe", "livenessProbe"):  # local: a dead peer never restarts a healthy pod
         assert c[probe]["grpc"] == {"port": 50051}
+    assert c["readinessProbe"]["grpc"] == {"port": 50051, "service": "qemu_net.ready"}  # linked peers reachable
     assert set(c["resources"]) == {"requests", "limits"}
     assert set(c["resources"]["limits"]) == {"cpu", "memory"}
     assert pod["securityContext"]["runAsNonRoot"] is True
