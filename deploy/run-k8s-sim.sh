@@ -94,6 +94,9 @@ values = {
     "NODE_ARGS": "(" + q(node.get("args", [])) + ")",
     "NODE_ENV": "(" + q(e["name"] + "=" + env_value(e) for e in node.get("env", [])) + ")",
     "READY_SERVICE": shlex.quote(probe.get("service", "")),
+    # The StatefulSet's PersistentVolumeClaims (e.g. the key store): a writable per-pod tmpfs here.
+    "CLAIM_MOUNTS": "(" + q(m["mountPath"] for m in node.get("volumeMounts", [])
+                          if m["name"] in {c["metadata"]["name"] for c in sts["spec"].get("volumeClaimTemplates", [])}) + ")",
     "MOUNT": shlex.quote(node["volumeMounts"][0]["mountPath"]),
     "INIT_CMD": "(" + q(init["command"] + init.get("args", [])) + ")",
     "CLIENT_CMD": "(" + q(client["command"] + client.get("args", [])) + ")",
@@ -122,9 +125,11 @@ for e in "${NODE_ENV[@]}"; do ENV_ARGS+=(-e "$e"); done
 COMMON=(--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --read-only --tmpfs /tmp
         "${ADD_HOSTS[@]}" -v "$TMP:$MOUNT:ro")
 
+CLAIM_ARGS=()
+for m in "${CLAIM_MOUNTS[@]}"; do CLAIM_ARGS+=(--tmpfs "$m:rw,mode=1777"); done
 for ((i = 0; i < REPLICAS; i++)); do
     podman run -d --name "$TAG-$STS-$i" --hostname "$STS-$i" --network "ns:/run/netns/$TAG-$i" \
-        "${COMMON[@]}" "${ENV_ARGS[@]}" "$IMAGE" "${NODE_ARGS[@]}" >/dev/null
+        "${COMMON[@]}" "${CLAIM_ARGS[@]}" "${ENV_ARGS[@]}" "$IMAGE" "${NODE_ARGS[@]}" >/dev/null
     PODS+=("$TAG-$STS-$i")
     log "pod $STS-$i started (netns $TAG-$i, 10.79.0.$((i + 1)))"
 done
@@ -137,7 +142,10 @@ if ! podman run --rm --name "$TAG-job" --network "ns:/run/netns/$TAG-job" "${COM
     exit 1
 fi
 log "all pods serving after $((SECONDS - t0)) s"
-for p in "${PODS[@]}"; do podman logs "$p" 2>&1 | grep -m1 "serving on" | sed "s/^/    [$p] /" >&2; done
+for p in "${PODS[@]}"; do
+    podman logs "$p" > "$TMP/$p.log" 2>&1   # (to a file: a pipe closed early by grep -m1 is SIGPIPE under pipefail)
+    grep -m1 "serving on" "$TMP/$p.log" | sed "s/^/    [$p] /" >&2
+done
 if [[ -n "$READY_SERVICE" ]]; then
     log "readiness probe (health service $READY_SERVICE): every pod's linked peers reachable"
     podman run --rm --name "$TAG-job" --network "ns:/run/netns/$TAG-job" "${COMMON[@]}" \
