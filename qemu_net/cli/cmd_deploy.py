@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     c = sub.add_parser("compose", help="write a compose file (one service per node) and the topology it mounts")
     c.add_argument("--topology", help="topology YAML file (default: the embedded demo topology)")
     c.add_argument("-o", "--output", default="compose.yaml", help="compose file to write (default: compose.yaml)")
-    c.add_argument("--image", default=None, help="node image (default: localhost/qnet:dev)")
+    c.add_argument("--image", default=None, help="node image (default: localhost/qnet:VERSION-HASH12 of this tree)")
     c.add_argument(
         "--host-port", type=int, default=0, help="publish node i's gRPC port on 127.0.0.1:(HOST_PORT+i)"
     )

@@ -87,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"qnet node: {exc}. This node is not in the topology ({len(topology.node_names)} nodes); grow the "
               "network by re-rendering the deployment from a larger topology, not by scaling.", file=sys.stderr)
         return EXIT_NOT_IN_TOPOLOGY
-    from qemu_net.node.server import NodeServer  # Cirq and gRPC: only once the node is known to exist
+    # Cirq and gRPC: only once the node is known to exist.
+    from qemu_net.node.server import NodeServer
     from qemu_net.observability.logs import configure
 
     configure(node=name, level=args.log_level, fmt=args.log_format)

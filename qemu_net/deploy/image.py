@@ -56,7 +56,8 @@ def source_hash(root: Path | None = None) -> str:
 def package_version(root: Path | None = None) -> str:
     """``__version__`` as written in the tree's qemu_net/__init__.py (not the installed metadata)."""
     root = root or source_root()
-    m = re.search(r'^__version__\s*=\s*["\']([^"\']+)["\']', (root / "qemu_net" / "__init__.py").read_text(), re.M)
+    text = (root / "qemu_net" / "__init__.py").read_text()
+    m = re.search(r'^__version__\s*=\s*["\']([^"\']+)["\']', text, re.MULTILINE)
     if not m:
         raise ValueError(f"{root}/qemu_net/__init__.py: no __version__")
     return m.group(1)

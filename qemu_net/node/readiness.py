@@ -106,7 +106,7 @@ class Readiness:
         while not self._stop.is_set():
             try:
                 ready = self.check_once()
-            except Exception:  # noqa: BLE001 - a failed round must not end readiness checking
+            except Exception:  # a failed round must not end readiness checking
                 log.exception("node %s: readiness check failed", self.name)
                 ready = False
             self._stop.wait(self.period_s if ready else self.retry_s)

@@ -21,8 +21,8 @@ from typing import Any
 
 from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net.errors import InvalidOperation, MemoryFull, QnetError
-from qemu_net.node.context import CoreContext
 from qemu_net.node import memlimit
+from qemu_net.node.context import CoreContext
 from qemu_net.node.key_delivery import key_store
 from qemu_net.node.roles import role
 from qemu_net.qkd import BB84Params, E91Params, QkdResult, bb84_alice, bb84_bob, e91_alice, e91_bob

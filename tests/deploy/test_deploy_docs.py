@@ -69,7 +69,8 @@ def test_deploy_doc_names_exactly_what_the_manifests_use():
     assert tags == {"localhost/qnet:VERSION-HASH12"}, tags
     # The Dockerfile's comments and build-image.sh tag what `python -m qemu_net.deploy.image` prints.
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
-    assert set(re.findall(r" -t (\S+)", dockerfile)) == {'"$(python -m qemu_net.deploy.image)"'}
+    assert set(re.findall(r' -t ("\$\(python -m qemu_net\.deploy\.image\)"|\S+)', dockerfile)) == {
+        '"$(python -m qemu_net.deploy.image)"'}
     script = (ROOT / "deploy" / "build-image.sh").read_text()
     assert "-m qemu_net.deploy.image --tag-only" in script and 'IMAGE="${IMAGE:-localhost/qnet:$TAG}"' in script
     assert f"name: {compose['name']}" in doc or f"project `{compose['name']}`" in doc

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import pytest
 import yaml
 
 from qemu_net.network.topology import parse_topology
 from qemu_net.node.readiness import READY_SERVICE, needed_peers
-from tests.k8s.nodeproc import REPO, health, node, reserve_port, wait_status
+from tests.k8s.nodeproc import health, node, reserve_port, wait_status
 
 
 def _topology(tmp: Path, a_port: int, b_port: int) -> Path:
@@ -61,7 +55,7 @@ def test_unreachable_peer_means_not_ready_and_its_arrival_makes_ready(tmp_path: 
             b.proc.kill()  # b dies without draining
             b.proc.wait(10)
         wait_status(a_port, READY_SERVICE, "NOT_SERVING", 60)
-        assert health(a_port, "") == "SERVING"  # a dead peer never makes a kubelet restart a
+        assert health(a_port, "") == "SERVING"  # a dead peer never makes a kubelet restart this pod
         assert a.proc.poll() is None
     assert took < 60
 
