@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent import futures
 
 import grpc
@@ -57,7 +58,10 @@ class Readiness:
     """Keeps `READY_SERVICE` of `servicer` equal to "every needed peer is reachable"."""
 
     def __init__(self, servicer: health.HealthServicer, topology: Topology, name: str, *, period_s: float = 10.0,
-                 retry_s: float = 1.0, check_timeout_s: float = 2.0) -> None:
+                 retry_s: float = 1.0, check_timeout_s: float = 2.0,
+                 channel: Callable[[str], grpc.Channel] | None = None) -> None:
+        """`channel(address)` opens a channel to a peer (default: plaintext); a node whose peers speak
+        mutual TLS passes the factory of its own peer channels, so the check uses the same credentials."""
         self.servicer = servicer
         self.name = name
         self.peers = needed_peers(topology, name)
@@ -65,6 +69,7 @@ class Readiness:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._channels: dict[str, grpc.Channel] = {}
+        self._open = channel or (lambda address: grpc.insecure_channel(address, options=_CHANNEL_OPTIONS))
         #: Peers that did not answer in the last round (name -> reason); empty while ready.
         self.unreachable: dict[str, str] = {}
         self.ready = False
@@ -74,7 +79,7 @@ class Readiness:
         """None when `peer` answers SERVING, else why not."""
         ch = self._channels.get(peer)
         if ch is None:
-            ch = self._channels[peer] = grpc.insecure_channel(self.peers[peer], options=_CHANNEL_OPTIONS)
+            ch = self._channels[peer] = self._open(self.peers[peer])
         try:
             resp = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""),
                                                         timeout=self.check_timeout_s)
