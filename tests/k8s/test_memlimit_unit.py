@@ -62,3 +62,41 @@ def test_footprint_estimate_and_block_bound() -> None:
     assert footprint.max_block(10_000_000, None) == 10_000_000
     assert footprint.max_block(10_000_000, 8 * 40 * 1_000_000) == 1_000_000
     assert footprint.max_block(10_000_000, 1000) == footprint.MIN_BLOCK
+
+
+def test_bob_refuses_after_the_hello_and_alice_hears_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bob's end checks Alice's announced size against its own limit; Alice's session ends with his reason."""
+    from qemu_net.errors import ProtocolAborted
+    from qemu_net.network.topology import parse_topology
+    from qemu_net.qkd import BB84Params, bb84_alice, bb84_bob
+    from qemu_net.qkd.local import run_local_session
+
+    tight = memlimit.MemoryGuard(memlimit.resident_bytes() + (8 << 20))  # nothing of size fits
+    monkeypatch.setattr(footprint, "ADMISSION", tight.admit)
+    topo = parse_topology({"name": "m", "nodes": ["a", "b"], "links": [{"nodes": ["a", "b"], "length_km": 1}]},
+                          source="t")
+    roles = {"b": (bb84_bob, BB84Params(peer="a", timeout_s=30)),
+             "a": (bb84_alice, BB84Params(peer="b", n_pulses=2_000_000, timeout_s=30))}
+    with pytest.raises(MemoryFull, match="a bb84 session of 2000000 slots needs about"):
+        run_local_session(topo, roles, join_timeout_s=60)
+    roles = {"a": roles["a"], "b": roles["b"]}
+    with pytest.raises(ProtocolAborted, match="memory limit"):
+        run_local_session(topo, roles, join_timeout_s=60)
+
+
+def test_alice_block_is_bounded_by_the_memory_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request for one huge pulse-train block is streamed in blocks of at most 1/8 of the memory left."""
+    from qemu_net.node.roles_qkd import _memory_plan
+    from qemu_net.qkd import BB84Params, E91Params
+
+    monkeypatch.setattr(memlimit, "resident_bytes", lambda: 300 << 20)
+    guard = memlimit.MemoryGuard(1 << 30)
+    avail = int((1 << 30) * memlimit.HEADROOM) - (300 << 20)
+    assert guard.available() == avail
+    p, need = _memory_plan(BB84Params(peer="b", n_pulses=40_000_000, block_pulses=40_000_000), guard)
+    assert p.block_pulses == avail // (8 * footprint.BLOCK_BYTES_PER_PULSE) < 40_000_000
+    assert need == footprint.estimate_bytes("alice", 40_000_000, p.block_pulses)
+    e, _ = _memory_plan(E91Params(peer="b", n_pairs=10_000_000, block_pairs=10_000_000), guard)
+    assert e.block_pairs < 10_000_000
+    unlimited, _ = _memory_plan(BB84Params(peer="b", n_pulses=1000, block_pulses=1000), memlimit.MemoryGuard(None))
+    assert unlimited.block_pulses == 1000
