@@ -1,10 +1,11 @@
 """Memory limits that hold: a node under a 1 GiB cgroup limit refuses QKD sessions that cannot fit, runs
 those that can, and is never killed.
 
-The limit is a real kernel one: each node process runs in its own test-created memory cgroup (v2
-``memory.max`` where the v2 hierarchy has the memory controller, else v1 ``memory.limit_in_bytes`` plus
-``memory.memsw.limit_in_bytes`` so swap cannot stretch it), which the node discovers through
-/proc/self/cgroup, as it would a container's. Without a writable memory cgroup the tests are skipped.
+The limit is a real kernel one: each node process runs in its own test-created memory cgroup, nested
+inside the test process's own one (v2 ``memory.max`` where the v2 hierarchy has the memory controller,
+else v1 ``memory.limit_in_bytes`` plus ``memory.memsw.limit_in_bytes`` so swap cannot stretch it),
+which the node discovers through /proc/self/cgroup, as it would a container's. Without a writable
+memory cgroup the tests are skipped.
 """
 
 from __future__ import annotations
@@ -32,22 +33,34 @@ APD_LINK = {"attenuation_db_per_km": 0.2, "detector_efficiency": 0.5, "dark_coun
             "misalignment_error": 0.015}
 
 
-def _cgroup_kind() -> str | None:
-    if (V2 / "cgroup.controllers").is_file() and "memory" in (V2 / "cgroup.subtree_control").read_text():
-        return "v2"
-    if (V1 / "memory.limit_in_bytes").is_file() and os.access(V1, os.W_OK):
-        return "v1"
-    return None
+def _own(controller_root: Path, v2: bool) -> Path:
+    """This process's own cgroup directory under `controller_root`."""
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        hid, controllers, path = line.split(":", 2)
+        if (v2 and hid == "0") or (not v2 and "memory" in controllers.split(",")):
+            return controller_root / path.lstrip("/")
+    return controller_root
 
 
-KIND = _cgroup_kind()
+def _cgroup_kind() -> tuple[str, Path] | tuple[None, None]:
+    if (V2 / "cgroup.controllers").is_file():
+        own = _own(V2, True)
+        if "memory" in (own / "cgroup.subtree_control").read_text() and os.access(own, os.W_OK):
+            return "v2", own
+    own = _own(V1, False)
+    if (own / "memory.limit_in_bytes").is_file() and os.access(own, os.W_OK):
+        return "v1", own
+    return None, None
+
+
+KIND, PARENT = _cgroup_kind()
 pytestmark = pytest.mark.skipif(KIND is None, reason="no writable memory cgroup (v1 or v2) to impose a limit")
 
 
 @contextlib.contextmanager
 def memory_cgroup(limit: int) -> Iterator[Path]:
     """A fresh memory cgroup with a hard limit of `limit` bytes (swap included); removed afterwards."""
-    path = (V2 if KIND == "v2" else V1) / f"qnet-test-{uuid.uuid4().hex[:8]}"
+    path = PARENT / f"qnet-test-{uuid.uuid4().hex[:8]}"
     path.mkdir()
     try:
         if KIND == "v2":
