@@ -34,6 +34,7 @@ from qemu_net.node.core import NodeCore
 from qemu_net.node.faults import FaultPlan, delayed_peers, log_plan, plan_from_env, stall_interceptors
 from qemu_net.node.key_delivery import KEY_SERVICE, KeyDeliveryServicer
 from qemu_net.node.peers import GrpcPeers
+from qemu_net.node.readiness import Readiness, tls_channel_factory
 from qemu_net.node.roles import run_protocol
 from qemu_net.node.servicers import NodeServicer, PeerServicer
 from qemu_net.netqasm.servicer import add_to_server as add_netqasm
@@ -147,6 +148,9 @@ class NodeServer:
         self.ports = BoundPorts(port, peer_port, probe)
         for svc in ("", NODE_SERVICE, PEER_SERVICE):
             self.health.set(svc, health_pb2.HealthCheckResponse.NOT_SERVING)
+        # "qemu_net.ready": linked peers reachable, asked over the same mutual TLS as peer calls.
+        self.readiness = Readiness(self.health, topology, name,
+                                   channel=tls_channel_factory(tls) if tls is not None else None)
 
     def _bind(self, server: grpc.Server, listen: str, what: str) -> int:
         if self.tls is not None:
@@ -171,6 +175,7 @@ class NodeServer:
     def mark_serving(self) -> None:
         for svc in ("", NODE_SERVICE, PEER_SERVICE):
             self.health.set(svc, health_pb2.HealthCheckResponse.SERVING)
+        self.readiness.start()
 
     def drain_and_stop(self) -> None:
         """Refuse new work, let in-flight calls finish within the grace period, stop."""
@@ -180,6 +185,7 @@ class NodeServer:
         if self.kme is not None:
             self.kme.stop()
         self.core.start_draining()
+        self.readiness.stop()
         self.health.enter_graceful_shutdown()
         done = [self._public.stop(self.grace_s), self._peer.stop(self.grace_s)]
         if self._probe is not None:
