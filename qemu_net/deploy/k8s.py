@@ -96,7 +96,8 @@ class K8sOptions:
     cpu_request: str = "250m"
     cpu_limit: str = "1"
     memory_request: str = "384Mi"
-    memory_limit: str = "1Gi"
+    #: Room for `qnet demo`'s finite-key QKD block (10^8 pulses, about 2.1 GiB estimated at each end).
+    memory_limit: str = "3Gi"
     client_args: tuple[str, ...] = DEFAULT_CLIENT_ARGS
     #: How long the client Job waits for all nodes to report SERVING before it gives up.
     client_wait_s: int = 300
