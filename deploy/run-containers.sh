@@ -14,14 +14,14 @@
 #
 # Usage: deploy/run-containers.sh [QNET_ARGS...]   (root; default: `qnet run teleport --json`, then
 #        `qnet demo --remote`, against the three containers)
-# Env:   QNET_IMAGE (default localhost/qnet:dev; built with deploy/build-image.sh if missing)
+# Env:   QNET_IMAGE (default localhost/qnet:VERSION-HASH12 of this tree; built with deploy/build-image.sh if missing)
 #        QNET_LOSS_PERCENT (default 0)   QNET_WAIT_S (default 180)
 set -euo pipefail
 
-IMAGE="${QNET_IMAGE:-localhost/qnet:dev}"
 LOSS="${QNET_LOSS_PERCENT:-0}"
 WAIT_S="${QNET_WAIT_S:-180}"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+IMAGE="${QNET_IMAGE:-$(PYTHONPATH="$REPO" "${PYTHON:-python3}" -m qemu_net.deploy.image --root "$REPO")}"
 SFX="$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 TAG="qc$SFX"
 NODES=(alice repeater bob)

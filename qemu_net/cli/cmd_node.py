@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                          "peer_address, else the public port + 1)")
     p.add_argument("--probe-port", type=int, default=int(os.environ.get("QNET_PROBE_PORT", "0") or 0) or None,
                    metavar="N", help="also serve only the health service, plaintext, on this port (for Kubernetes' "
-                                     "gRPC probes; default: $QNET_PROBE_PORT; off if unset)")
+                                     "gRPC probes; 0: any free port, logged; default: $QNET_PROBE_PORT; off if unset)")
     t = p.add_mutually_exclusive_group()
     t.add_argument("--tls-dir", default=os.environ.get("QNET_TLS_DIR") or None, metavar="DIR",
                    help="the network's certificate directory from `qnet certs` (default: $QNET_TLS_DIR): mutual "
@@ -67,6 +67,9 @@ def resolve_name(names: tuple[str, ...], given: str | None) -> str:
     return names[int(m.group(1))]
 
 
+#: Exit code of a node whose name (or pod ordinal) is not in the topology (sysexits EX_CONFIG).
+EXIT_NOT_IN_TOPOLOGY = 78
+
 #: FaultPlan field -> the flag that sets it (errors name the flag).
 FAULT_FLAGS = {"delay_ms": "--fault-delay-ms", "stall_ms": "--fault-stall-ms", "stall_p": "--fault-stall-p",
                "seed": "--fault-seed"}
@@ -88,12 +91,20 @@ def run(args: argparse.Namespace) -> int:
 
     from qemu_net.errors import TopologyError
     from qemu_net.network.topology import load_topology, topology_from_env
-    from qemu_net.node.server import NodeServer
-
-    from qemu_net.observability.logs import configure
 
     topology = load_topology(args.topology) if args.topology else topology_from_env()
-    name = resolve_name(topology.node_names, args.name)
+    try:
+        name = resolve_name(topology.node_names, args.name)
+    except TopologyError as exc:  # e.g. a pod scaled beyond the topology: exit at once, with its own code
+        import sys
+
+        print(f"qnet node: {exc}. This node is not in the topology ({len(topology.node_names)} nodes); grow the "
+              "network by re-rendering the deployment from a larger topology, not by scaling.", file=sys.stderr)
+        return EXIT_NOT_IN_TOPOLOGY
+    # Cirq and gRPC: only once the node is known to exist.
+    from qemu_net.node.server import NodeServer
+    from qemu_net.observability.logs import configure
+
     configure(node=name, level=args.log_level, fmt=args.log_format)
     spec = topology.node(name)
     listen = args.listen
@@ -120,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise TopologyError(f"node {name}: give --tls-dir DIR (certificates from `qnet certs`) or --insecure "
                             "(plaintext, unauthenticated)")
-    probe = f"{args.bind}:{args.probe_port}" if args.probe_port else None
+    probe = f"{args.bind}:{args.probe_port}" if args.probe_port is not None else None
     server = NodeServer(topology, name, listen=listen, peer_listen=peer_listen, allow_inspect=args.allow_inspect,
                         seed=args.seed, faults=fault_plan(args), tls=tls, probe_listen=probe)
     server.install_signal_handlers()

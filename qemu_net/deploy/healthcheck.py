@@ -5,9 +5,10 @@
     for SERVICE (default: the overall server, ``""``); 1 otherwise (NOT_SERVING, unreachable, timeout).
     Used by the Dockerfile's HEALTHCHECK and the rendered compose file (no grpc_health_probe binary).
 
-``python -m qemu_net.deploy.healthcheck --topology FILE --wait-s 300``
+``python -m qemu_net.deploy.healthcheck --topology FILE --wait-s 300 [--service qemu_net.ready]``
     Wait until every node of the topology (at its ``address``) is SERVING; exit 1 if that has not
-    happened within the bound. Used by the Kubernetes client Job and the container/netns scripts.
+    happened within the bound. ``--service qemu_net.ready`` waits for readiness (every linked peer
+    reachable, `qemu_net.node.readiness`) instead of liveness. Used by the Kubernetes client Job and the container/netns scripts.
 
 With ``--tls-dir DIR`` (default ``$QNET_TLS_DIR``) it connects with the network's ``client``
 certificate (mutual TLS); without one it speaks plaintext, which a node answers only on its probe port
@@ -109,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("address", nargs="?", help="HOST:PORT of one node's gRPC server")
     parser.add_argument("service", nargs="?", default="", help="service name to check (default: overall)")
     parser.add_argument("--topology", help="check every node of this topology (file path or YAML text)")
+    parser.add_argument("--service", dest="service_opt", metavar="SERVICE",
+                        help="service name to check (e.g. qemu_net.ready: readiness); same as SERVICE")
     parser.add_argument("--wait-s", type=float, default=0.0, help="keep trying up to this long (default: once)")
     parser.add_argument("--timeout-s", type=float, default=3.0, help="deadline of one Check call")
     parser.add_argument("--tls-dir", default=None,
@@ -119,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     tls_dir = args.tls_dir or os.environ.get("QNET_TLS_DIR") or None
     if bool(args.address) == bool(args.topology):
         parser.error("give either ADDRESS or --topology")
+    if args.service_opt is not None:
+        args.service = args.service_opt
     addresses = _topology_addresses(args.topology) if args.topology else [args.address]
     if args.wait_s > 0:
         return 0 if wait_all(addresses, wait_s=args.wait_s, service=args.service, tls_dir=tls_dir) else 1

@@ -10,6 +10,7 @@ One topology becomes, in namespace ``NS`` with instance name ``qnet`` (both opti
                                        labelled qemu-net/client=true; 50053 (plaintext health) from anyone
     PodDisruptionBudget qnet-nodes     at most one node pod voluntarily down at a time
     (Issuer, Certificate              with cert_manager: the network CA and one certificate per node/app)
+    Job              qnet-demo         the client: waits for every node, then runs a protocol
 
 Mutual TLS is on by default: every pod mounts its certificates at /etc/qnet-tls from Secrets
 ``qnet-tls-<node>`` / ``qnet-tls-client`` (type kubernetes.io/tls with ca.crt), made by cert-manager
@@ -20,12 +21,25 @@ Each node pod also serves its ETSI GS QKD 014 key manager on 8443 (HTTPS, mutual
 optional Secret ``qnet-kme`` holds its certificates (ca.pem, <node>.pem, <node>.key; saes.json places
 the applications), and keeps its key pools on a PersistentVolumeClaim (``keys``, mounted at
 /var/lib/qnet/keys), so keys survive a pod's restart.
-    Job              qnet-demo         the client: waits for every node, then runs a protocol
 
-Node i's ``address`` becomes ``qnet-<i>.qnet-nodes.NS.svc.cluster.local:50051`` (public NodeService,
-clients) and its ``peer_address`` the same host on 50052 (node-to-node PeerService), so the
-NetworkPolicy can admit only nodes to the second port. The node takes its name from its hostname's
-ordinal, so every pod runs the same command.
+Node i's ``address`` becomes ``qnet-<i>.qnet-nodes:50051`` (public NodeService, clients) and its
+``peer_address`` the same host on 50052 (node-to-node PeerService), so the NetworkPolicy can admit only
+nodes to the second port. These are short names, resolved through the pod's DNS search path
+(``<namespace>.svc.cluster.local`` first), so the manifests work unchanged in whatever namespace they
+are applied to (e.g. a kustomize overlay with ``namespace: other``): nothing rendered names the
+namespace except the objects' own ``metadata.namespace``. The node takes its name from its hostname's
+ordinal, so every pod runs the same command; a pod whose ordinal is not in the topology exits at once
+(exit code 78, see `qemu_net.cli.cmd_node`). Growing the network is re-rendering from a larger topology
+(``qnet deploy k8s --chain N``), never ``kubectl scale``.
+
+Probes (all on the plaintext probe port 50053, which serves the node's own health servicer): startup
+and liveness ask the health service for ``""`` (the process is up: local only, so a dead peer never
+restarts a healthy pod); readiness asks for ``qemu_net.ready``, SERVING only while every peer the node's
+links need answers over mutual TLS on its peer port (`qemu_net.node.readiness`). Node certificates name
+the node and its short pod name ``qnet-<i>.qnet-nodes``. The pod's memory limit reaches the node
+as ``QNET_MEMORY_LIMIT_BYTES`` (downward API), which bounds what one request may allocate
+(`qemu_net.node.memlimit`). The image tag is ``VERSION-HASH12`` of the source tree
+(`qemu_net.deploy.image`), so ``IfNotPresent`` never runs a stale image; a movable tag gets ``Always``.
 
 Everything here is plain data (dicts) dumped with a ``yaml.SafeDumper``; nothing talks to a cluster.
 """
@@ -38,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from qemu_net.deploy import _yaml
+from qemu_net.deploy import image as _image
 from qemu_net.network.topology import Topology
 
 NODE_PORT = 50051
@@ -56,7 +71,15 @@ KME_CERT_MOUNT = "/etc/qnet-kme"
 KEY_STORE_MOUNT = "/var/lib/qnet/keys"
 TOPOLOGY_MOUNT = "/etc/qnet"
 TOPOLOGY_PATH = f"{TOPOLOGY_MOUNT}/topology.yaml"
-DEFAULT_IMAGE = "localhost/qnet:dev"
+def _default_image() -> str:
+    """``localhost/qnet:VERSION-HASH12`` of this source tree (what deploy/build-image.sh tags)."""
+    try:
+        return _image.default_image()
+    except (OSError, ValueError):  # an installed package without its source tree: a movable tag (pulled Always)
+        return "localhost/qnet:dev"
+
+
+DEFAULT_IMAGE = _default_image()
 #: What the Job runs after every node is healthy (arguments to `qnet`).
 DEFAULT_CLIENT_ARGS: tuple[str, ...] = ("demo", "--topology", TOPOLOGY_PATH, "--remote")
 
@@ -68,11 +91,13 @@ class K8sOptions:
     namespace: str = "qnet"
     name: str = "qnet"
     image: str = DEFAULT_IMAGE
-    image_pull_policy: str = "IfNotPresent"
+    #: None: ``IfNotPresent`` for a VERSION-HASH12 tag or a digest, ``Always`` for a movable tag.
+    image_pull_policy: str | None = None
     cpu_request: str = "250m"
     cpu_limit: str = "1"
     memory_request: str = "384Mi"
-    memory_limit: str = "1Gi"
+    #: Room for `qnet demo`'s finite-key QKD block (10^8 pulses, about 2.1 GiB estimated at each end).
+    memory_limit: str = "3Gi"
     client_args: tuple[str, ...] = DEFAULT_CLIENT_ARGS
     #: How long the client Job waits for all nodes to report SERVING before it gives up.
     client_wait_s: int = 300
@@ -93,8 +118,35 @@ class K8sOptions:
 
 
 def node_host(i: int, opts: K8sOptions) -> str:
-    """The stable DNS name of StatefulSet ordinal i behind the headless Service."""
-    return f"{opts.name}-{i}.{opts.service}.{opts.namespace}.svc.cluster.local"
+    """The stable DNS name of StatefulSet ordinal i behind the headless Service, relative to the pod's
+    namespace (``qnet-0.qnet-nodes``; the search path completes it to ``...<ns>.svc.cluster.local``)."""
+    return f"{opts.name}-{i}.{opts.service}"
+
+
+def node_fqdn(i: int, opts: K8sOptions, namespace: str | None = None) -> str:
+    """The fully qualified name of ordinal i in `namespace` (default: the rendered one)."""
+    return f"{node_host(i, opts)}.{namespace or opts.namespace}.svc.cluster.local"
+
+
+def _pull_policy(opts: K8sOptions) -> str:
+    return opts.image_pull_policy or _image.pull_policy(opts.image)
+
+
+def _downward_env() -> list[dict[str, Any]]:
+    """What the pod tells its node about itself: its memory limit (bytes) and namespace."""
+    return [
+        {"name": "QNET_MEMORY_LIMIT_BYTES",
+         "valueFrom": {"resourceFieldRef": {"containerName": "node", "resource": "limits.memory"}}},
+        {"name": "QNET_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+    ]
+
+
+def _readiness_probe() -> dict[str, Any]:
+    """Ready = every linked peer reachable (health service `qemu_net.ready`); checked by the node itself."""
+    from qemu_net.node.readiness import READY_SERVICE
+
+    return {"grpc": {"port": PROBE_PORT, "service": READY_SERVICE}, "periodSeconds": 5, "failureThreshold": 2,
+            "timeoutSeconds": 2}
 
 
 def cluster_topology(topology: Topology, opts: K8sOptions) -> Topology:
@@ -200,7 +252,7 @@ def render_k8s(topology: Topology, opts: K8sOptions | None = None) -> list[dict[
     node_container = {
         "name": "node",
         "image": opts.image,
-        "imagePullPolicy": opts.image_pull_policy,
+        "imagePullPolicy": _pull_policy(opts),
         # The image's ENTRYPOINT is `qnet node`; the node name comes from the pod's ordinal.
         "args": ["--topology", TOPOLOGY_PATH, *node_security_args(opts)],
         # The KME starts when the Secret provides certificates; the key pools live on the volume.
@@ -209,7 +261,8 @@ def render_k8s(topology: Topology, opts: K8sOptions | None = None) -> list[dict[
                 {"name": "QNET_KME_SAES", "value": f"{KME_CERT_MOUNT}/saes.json"},
                 {"name": "QNET_KME_HOST", "value": "0.0.0.0"},
                 {"name": "QNET_KME_PORT", "value": str(KME_PORT)},
-                {"name": "QNET_KEY_STORE_DIR", "value": KEY_STORE_MOUNT}],
+                {"name": "QNET_KEY_STORE_DIR", "value": KEY_STORE_MOUNT},
+                *_downward_env()],
         "ports": [
             {"name": "grpc", "containerPort": NODE_PORT, "protocol": "TCP"},
             {"name": "grpc-peer", "containerPort": PEER_PORT, "protocol": "TCP"},
@@ -217,7 +270,7 @@ def render_k8s(topology: Topology, opts: K8sOptions | None = None) -> list[dict[
             {"name": "grpc-probe", "containerPort": PROBE_PORT, "protocol": "TCP"},
         ],
         "startupProbe": {**grpc_probe, "periodSeconds": 2, "failureThreshold": 60, "timeoutSeconds": 2},
-        "readinessProbe": {**grpc_probe, "periodSeconds": 5, "failureThreshold": 2, "timeoutSeconds": 2},
+        "readinessProbe": _readiness_probe(),
         "livenessProbe": {**grpc_probe, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
         "resources": {
             "requests": {"cpu": opts.cpu_request, "memory": opts.memory_request},
@@ -289,7 +342,7 @@ def render_k8s(topology: Topology, opts: K8sOptions | None = None) -> list[dict[
                             {
                                 "name": "wait-for-nodes",
                                 "image": opts.image,
-                                "imagePullPolicy": opts.image_pull_policy,
+                                "imagePullPolicy": _pull_policy(opts),
                                 "command": ["python", "-m", "qemu_net.deploy.healthcheck"],
                                 "args": ["--topology", TOPOLOGY_PATH, "--wait-s", str(opts.client_wait_s)],
                                 "resources": {
@@ -305,7 +358,7 @@ def render_k8s(topology: Topology, opts: K8sOptions | None = None) -> list[dict[
                             {
                                 "name": "client",
                                 "image": opts.image,
-                                "imagePullPolicy": opts.image_pull_policy,
+                                "imagePullPolicy": _pull_policy(opts),
                                 "command": ["qnet"],
                                 "args": list(opts.client_args),
                                 "resources": {
@@ -480,7 +533,8 @@ def write_k8s(docs: list[dict[str, Any]], out_dir: str | Path) -> list[Path]:
     kpath = out / "kustomization.yaml"
     kpath.write_text(
         "# Rendered by `qnet deploy k8s`; regenerate instead of editing. Overlays can change the image\n"
-        "# (images:), the namespace (namespace: and the addresses in the ConfigMap must agree) and resources.\n"
+        "# (images:), the namespace (namespace: works as is: peers are addressed by short, namespace-relative\n"
+        "# names) and resources. To grow the network, re-render from a larger topology (replicas = its nodes).\n"
         + _yaml.dump(kustomization)
     )
     written.append(kpath)
@@ -496,6 +550,7 @@ __all__ = [
     "K8sOptions",
     "cluster_topology",
     "dump_all",
+    "node_fqdn",
     "node_host",
     "render_k8s",
     "tls_secrets",

@@ -165,10 +165,10 @@ def check_cross(docs: list[dict[str, Any]], n_nodes: int) -> list[str]:
         errors.append(f"StatefulSet: replicas {sts['spec']['replicas']} != {n_nodes} nodes")
     if svc["spec"].get("clusterIP") != "None" or sts["spec"]["serviceName"] != svc["metadata"]["name"]:
         errors.append("Service: must be headless and be the StatefulSet's serviceName")
-    ns = sts["metadata"]["namespace"]
     topo = parse_topology(yaml.safe_load(cm["data"]["topology.yaml"]), source="ConfigMap topology.yaml")
     for i, node in enumerate(topo.nodes):
-        want = f"{sts['metadata']['name']}-{i}.{svc['metadata']['name']}.{ns}.svc.cluster.local"
+        # Namespace-relative, so the manifests work in any namespace (`qemu_net.deploy.k8s.node_host`).
+        want = f"{sts['metadata']['name']}-{i}.{svc['metadata']['name']}"
         if node.address.rsplit(":", 1)[0] != want:
             errors.append(f"ConfigMap: node {i} ({node.name}) address {node.address!r}, expected host {want!r}")
     return errors
@@ -186,6 +186,22 @@ def render_all(topology_path: str | None, out: Path, *, image: str | None = None
     write_compose(topo, out / "compose" / "compose.yaml", copts)
     write_k8s(render_k8s(topo, kopts), out / "k8s")
     return out / "compose" / "compose.yaml", out / "k8s", len(topo.nodes)
+
+
+def committed_image(deploy_dir: Path) -> str | None:
+    """The image the committed sample names, when it is this version's ``localhost/qnet:VERSION-HASH12``.
+
+    The hash part follows every source change, so the committed files are compared as rendered with
+    the tag they carry (a fresh ``qnet deploy k8s`` always renders the current tree's tag)."""
+    from qemu_net.deploy.image import LOCAL_REPOSITORY, is_immutable, package_version
+
+    sts = deploy_dir / "k8s" / "statefulset.yaml"
+    if not sts.is_file():
+        return None
+    doc = yaml.safe_load(sts.read_text())
+    image = doc["spec"]["template"]["spec"]["containers"][0]["image"]
+    prefix = f"{LOCAL_REPOSITORY}:{package_version()}-"
+    return image if image.startswith(prefix) and is_immutable(image) else None
 
 
 def _diff_dirs(a: Path, b: Path) -> list[str]:
@@ -209,7 +225,8 @@ def validate_all(
     """Everything `main` checks; return the problems (empty: all valid)."""
     with tempfile.TemporaryDirectory(prefix="qnet-validate-") as tmp:
         root = out or Path(tmp)
-        compose_path, k8s_dir, n = render_all(topology_path, root)
+        image = committed_image(check_committed) if check_committed is not None else None
+        compose_path, k8s_dir, n = render_all(topology_path, root, image=image)
         errors = check_compose(compose_path)
         log(f"compose: {compose_path} ({'ok' if not errors else f'{len(errors)} problems'})")
         docs = load_manifests(k8s_dir)

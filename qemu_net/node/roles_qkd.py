@@ -15,15 +15,18 @@ for a pulse train that never comes.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
 from qemu_net._proto.v1 import protocols_pb2 as pr
-from qemu_net.errors import InvalidOperation, QnetError
+from qemu_net.errors import InvalidOperation, MemoryFull, QnetError
+from qemu_net.node import memlimit
 from qemu_net.node.context import CoreContext
 from qemu_net.node.key_delivery import key_store
 from qemu_net.node.roles import role
 from qemu_net.qkd import BB84Params, E91Params, QkdResult, bb84_alice, bb84_bob, e91_alice, e91_bob
+from qemu_net.qkd import footprint
 from qemu_net.qkd import ldpc_ec  # noqa: F401 - loaded with the node (the ldpc package costs ~1.5 s to import)
 from qemu_net.qkd.postprocess import Channel
 
@@ -99,13 +102,35 @@ def _abort_peer(ctx: CoreContext, peer: str, exc: QnetError) -> None:
             pass
 
 
+def _memory_plan(params: Any, guard: memlimit.MemoryGuard) -> tuple[Any, int]:
+    """Alice's params with the block bounded by the memory left, and her session's working-set estimate."""
+    e91 = isinstance(params, E91Params)
+    n, block = (params.n_pairs, params.block_pairs) if e91 else (params.n_pulses, params.block_pulses)
+    bounded = footprint.max_block(block, guard.available())
+    if bounded != block:
+        params = dataclasses.replace(params, **{"block_pairs" if e91 else "block_pulses": bounded})
+    mu, nu = (0.0, 0.0) if e91 else (params.mu, params.nu)
+    return params, footprint.estimate_bytes("alice", n, bounded, protocol="e91" if e91 else "bb84", mu=mu, nu=nu)
+
+
 def _run(ctx: CoreContext, msg: Any, make_params: Any, fn: Any) -> pr.QkdSessionResult:
+    guard = memlimit.guard()  # also installs the admission hook Bob's role asks after Alice's hello
     try:
         params = make_params(ctx, msg)
     except InvalidOperation as exc:
         _abort_peer(ctx, msg.peer, exc)
         raise
-    result = fn(ctx, params)
+    need = 0
+    if isinstance(msg, (pr.Bb84Alice, pr.E91Alice)):
+        params, need = _memory_plan(params, guard)
+    what = f"a {msg.DESCRIPTOR.name} session of {getattr(params, 'n_pulses', getattr(params, 'n_pairs', 0))} slots"
+    try:
+        guard.admit(what, need)
+    except MemoryFull as exc:  # refused before any pulse is made; Bob hears why at once
+        _abort_peer(ctx, msg.peer, exc)
+        raise
+    with guard.reserve(what, need):
+        result = fn(ctx, params)
     stored = 0
     if result.succeeded:
         key_store(ctx._core).add_result(result)  # noqa: SLF001 - the role runs inside this node's process

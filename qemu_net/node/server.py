@@ -35,6 +35,7 @@ from qemu_net.node.faults import FaultPlan, delayed_peers, log_plan, plan_from_e
 from qemu_net.node.limits import DecodeGuard, Limits, cap_malloc_arenas
 from qemu_net.node.key_delivery import KEY_SERVICE, KeyDeliveryServicer
 from qemu_net.node.peers import GrpcPeers
+from qemu_net.node.readiness import Readiness, tls_channel_factory
 from qemu_net.node.roles import run_protocol
 from qemu_net.node.servicers import NodeServicer, PeerServicer
 from qemu_net.netqasm.servicer import add_to_server as add_netqasm
@@ -157,6 +158,9 @@ class NodeServer:
         self.ports = BoundPorts(port, peer_port, probe)
         for svc in ("", NODE_SERVICE, PEER_SERVICE):
             self.health.set(svc, health_pb2.HealthCheckResponse.NOT_SERVING)
+        # "qemu_net.ready": linked peers reachable, asked over the same mutual TLS as peer calls.
+        self.readiness = Readiness(self.health, topology, name,
+                                   channel=tls_channel_factory(tls) if tls is not None else None)
 
     def _bind(self, server: grpc.Server, listen: str, what: str) -> int:
         if self.tls is not None:
@@ -183,6 +187,7 @@ class NodeServer:
             self.health.set(svc, health_pb2.HealthCheckResponse.SERVING)
         # Tell the neighbours which incarnation serves now (a restart makes them drop what the old one held).
         threading.Thread(target=self.core.announce_incarnation, name="qnet-announce", daemon=True).start()
+        self.readiness.start()
 
     def drain_and_stop(self) -> None:
         """Refuse new work, let in-flight calls finish within the grace period, stop."""
@@ -192,6 +197,7 @@ class NodeServer:
         if self.kme is not None:
             self.kme.stop()
         self.core.start_draining()
+        self.readiness.stop()
         self.health.enter_graceful_shutdown()
         done = [self._public.stop(self.grace_s), self._peer.stop(self.grace_s)]
         if self._probe is not None:

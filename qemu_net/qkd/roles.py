@@ -47,9 +47,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qemu_net.errors import InvalidOperation, NotConnected, ProtocolAborted, ProtocolTimeout
+from qemu_net.errors import InvalidOperation, MemoryFull, NotConnected, ProtocolAborted, ProtocolTimeout
 from qemu_net.network.physics import accidental_fraction
-from qemu_net.qkd import wire
+from qemu_net.qkd import footprint, wire
 from qemu_net.qkd.entangled import (
     PairTrain,
     chsh_estimate,
@@ -383,7 +383,7 @@ def _run(protocol: str, role: str, ctx: NodeContext, params: Any, body: Any) -> 
     except ProtocolAborted as exc:
         classical.abort(exc)
         aborted = exc.message
-    except (InvalidOperation, NotConnected) as exc:
+    except (InvalidOperation, NotConnected, MemoryFull) as exc:
         if exc.fields.get("peer") != params.peer:
             classical.abort(exc)
         raise
@@ -744,6 +744,8 @@ def _bob_session(strategy_cls: Any, ctx: NodeContext, p: Any, quantum: Channel, 
     if not (1 <= hello.n <= _MAX_SLOTS and hello.block >= 1 and hello.rate_hz > 0):
         raise ProtocolAborted("protocol error: impossible block sizes or rate in Alice's hello")
     st.set(n_pulses=hello.n, pulse_rate_hz=hello.rate_hz, eps_sec=hello.eps_sec, eps_cor=hello.eps_cor)
+    footprint.admit(f"a {hello.protocol} session of {hello.n} slots",  # refused here if it cannot fit in memory
+                    footprint.estimate_bytes("bob", hello.n, hello.block, protocol=hello.protocol))
     readout = float(ctx.topology.node(ctx.name).measure_error)
     idx, b_bits, sift_msg, b_choice = strategy_cls.receive_trains(ctx, hello, quantum, readout, **receive_kw)
     classical.send(sift_msg)

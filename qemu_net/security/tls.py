@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,12 +90,14 @@ def write_network_certs(
     reuse_ca: bool = True,
     validity_days: int = DEFAULT_VALIDITY_DAYS,
     extra_dns: Iterable[str] = (),
+    node_dns: Mapping[str, Iterable[str]] | None = None,
 ) -> dict[str, list[str]]:
     """Write the CA (kept if `out` already has one and `reuse_ca`), one certificate per node of `topology`
     and one per application (always including `DEFAULT_CLIENT`). Returns {"nodes": [...], "apps": [...]}.
 
     Re-running it with the same CA re-issues every leaf certificate (rotation); with ``reuse_ca=False``
-    it makes a new CA too (every party must then get the new ``ca.pem``)."""
+    it makes a new CA too (every party must then get the new ``ca.pem``). `extra_dns` goes on every
+    node certificate, `node_dns[node]` on that node's only (e.g. its Kubernetes pod name)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     os.chmod(out, 0o700)
@@ -107,7 +109,8 @@ def write_network_certs(
     extra = list(extra_dns)
     for n in topology.nodes:
         dns, ips = node_hosts(topology, n.name)
-        ca.issue_node(n.name, extra_dns=dns + [d for d in extra if d not in dns], ips=ips,
+        more = [*extra, *((node_dns or {}).get(n.name, ()))]
+        ca.issue_node(n.name, extra_dns=dns + [d for d in dict.fromkeys(more) if d not in dns], ips=ips,
                       validity_days=validity_days).write(out / "nodes", n.name)
     names = [DEFAULT_CLIENT, *[a for a in apps if a != DEFAULT_CLIENT]]
     for a in names:

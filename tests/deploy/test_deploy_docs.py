@@ -60,13 +60,19 @@ def test_deploy_doc_names_exactly_what_the_manifests_use():
     compose = yaml.safe_load((ROOT / "deploy" / "compose" / "compose.yaml").read_text())
     k8s = [d for f in sorted((ROOT / "deploy" / "k8s").glob("*.yaml")) if f.name != "kustomization.yaml"
            for d in yaml.safe_load_all(f.read_text()) if d]
-    assert _images([compose]) == _images(k8s) == {DEFAULT_IMAGE}
+    # The committed sample carries the VERSION-HASH12 tag of the tree it was rendered from (the hash
+    # follows every source change; `qnet deploy` always renders the current one, DEFAULT_IMAGE).
+    (image,) = _images([compose]) | _images(k8s)
+    assert re.fullmatch(rf"localhost/qnet:{re.escape(qemu_net.__version__)}-[0-9a-f]{{12}}", image), image
+    assert re.fullmatch(rf"localhost/qnet:{re.escape(qemu_net.__version__)}-[0-9a-f]{{12}}", DEFAULT_IMAGE)
     tags = set(re.findall(r"localhost/qnet:[\w.-]+", doc))
-    assert tags == {DEFAULT_IMAGE}, tags
-    # Every `-t TAG` in the Dockerfile's comments and build-image.sh's default is the manifests' image.
+    assert tags == {"localhost/qnet:VERSION-HASH12"}, tags
+    # The Dockerfile's comments and build-image.sh tag what `python -m qemu_net.deploy.image` prints.
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
-    assert set(re.findall(r" -t (\S+)", dockerfile)) == {DEFAULT_IMAGE}
-    assert f'IMAGE="${{1:-{DEFAULT_IMAGE}}}"' in (ROOT / "deploy" / "build-image.sh").read_text()
+    assert set(re.findall(r' -t ("\$\(python -m qemu_net\.deploy\.image\)"|\S+)', dockerfile)) == {
+        '"$(python -m qemu_net.deploy.image)"'}
+    script = (ROOT / "deploy" / "build-image.sh").read_text()
+    assert "-m qemu_net.deploy.image --tag-only" in script and 'IMAGE="${IMAGE:-localhost/qnet:$TAG}"' in script
     assert f"name: {compose['name']}" in doc or f"project `{compose['name']}`" in doc
     for svc in compose["services"]:
         assert f"`{svc}`" in doc, svc

@@ -112,8 +112,9 @@ def test_statefulset_ordinals_match_topology_and_dns(rendered: tuple[Path, Path,
     topo = yaml.safe_load(cm["data"]["topology.yaml"])
     for i, node in enumerate(topo["nodes"]):
         assert node["name"] == load_topology(SAMPLE).nodes[i].name
-        assert node["address"] == f"qnet-{i}.qnet-nodes.qnet.svc.cluster.local:50051"
-        assert node["peer_address"] == f"qnet-{i}.qnet-nodes.qnet.svc.cluster.local:50052"
+        # Namespace-relative names: the same manifests work in any namespace.
+        assert node["address"] == f"qnet-{i}.qnet-nodes:50051"
+        assert node["peer_address"] == f"qnet-{i}.qnet-nodes:50052"
     assert v.check_cross(list(docs.values()), n) == []
 
 
@@ -124,8 +125,9 @@ def test_node_pods_have_grpc_probes_resources_and_run_as_non_root(rendered: tupl
     sts = yaml.safe_load((k8s_dir / "statefulset.yaml").read_text())
     pod = sts["spec"]["template"]["spec"]
     (c,) = pod["containers"]
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert c[probe]["grpc"] == {"port": 50053}
+    for probe in ("startupProbe", "livenessProbe"):  # local: a dead peer never restarts a healthy pod
+        assert c[probe]["grpc"] == {"port": 50053}  # the plaintext health-only port (probes cannot speak TLS)
+    assert c["readinessProbe"]["grpc"] == {"port": 50053, "service": "qemu_net.ready"}  # linked peers reachable
     args = c["args"]
     assert args[args.index("--probe-port") + 1] == "50053" and args[args.index("--bind") + 1] == "0.0.0.0"
     assert args[args.index("--tls-dir") + 1] == "/etc/qnet-tls" and "--insecure" not in args
@@ -290,7 +292,10 @@ def test_cert_manager_and_secret_rendering(tmp_path: Path) -> None:
     certs = {d["spec"]["secretName"]: d for d in docs if d["kind"] == "Certificate"}
     assert set(certs) == {"qnet-ca", "qnet-tls-client", *(f"qnet-tls-{x}" for x in topo.node_names)}
     assert certs["qnet-ca"]["spec"]["isCA"] is True
-    assert "qnet-0.qnet-nodes.qnet.svc.cluster.local" in certs[f"qnet-tls-{topo.node_names[0]}"]["spec"]["dnsNames"]
+    # The node and its namespace-relative pod host (its address in the ConfigMap); no namespace, so the
+    # same Certificates serve in any namespace an overlay moves them to.
+    assert certs[f"qnet-tls-{topo.node_names[0]}"]["spec"]["dnsNames"] == [topo.node_names[0], "qnet-0.qnet-nodes",
+                                                                        "localhost"]
     assert "server auth" not in certs["qnet-tls-client"]["spec"]["usages"]
     write_network_certs(topo, tmp_path)
     secrets = k8s.tls_secrets(tmp_path, topo)
