@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from qemu_net.deploy.k8s import (
+    CLIENT_LABEL,
+    TLS_MOUNT,
+    tls_mounts,
+    tls_volumes,
     _CONTAINER_SECURITY,
     _POD_SECURITY,
     TOPOLOGY_MOUNT,
@@ -64,7 +68,9 @@ def render_app_jobs(topology: Topology, layout: AppLayout, opts: K8sOptions | No
     for role in layout.roles:
         spec = {"app_dir": WORK_DIR, "role": role, "roles": layout.placement, "addresses": addresses,
                 "inputs": layout.inputs.get(role, {}), "timeout_s": timeout_s,
-                "result_file": f"/tmp/{role}.result.json", "log_dir": "/tmp/log", "print_result": True}
+                "result_file": f"/tmp/{role}.result.json", "log_dir": "/tmp/log", "print_result": True,
+                # Mutual TLS as the network's `client` identity (the Secret the demo Job mounts too).
+                "tls_dir": TLS_MOUNT if opts.tls else None, "tls_identity": "client" if opts.tls else None}
         data[f"spec-{role}.json"] = json.dumps(spec, indent=1)
     if sum(len(v) for v in data.values()) > _MAX_CONFIGMAP_BYTES:
         raise InvalidOperation(f"{layout.path}: the application's files exceed what one ConfigMap holds (~1 MB)")
@@ -81,6 +87,8 @@ def render_app_jobs(topology: Topology, layout: AppLayout, opts: K8sOptions | No
         node = layout.placement[role]
         job = role.replace("_", "-").lower()
         labels = {**_labels(opts, "app"), "qemu-net/app": app, "qemu-net/role": job}
+        # The NetworkPolicy admits only pods labelled as clients to the nodes' public port.
+        pod_labels = {**labels, CLIENT_LABEL: "true"}
         docs.append({
             "apiVersion": "batch/v1",
             "kind": "Job",
@@ -90,7 +98,7 @@ def render_app_jobs(topology: Topology, layout: AppLayout, opts: K8sOptions | No
                 "activeDeadlineSeconds": int(opts.client_wait_s + timeout_s + 60),
                 "ttlSecondsAfterFinished": 3600,
                 "template": {
-                    "metadata": {"labels": labels},
+                    "metadata": {"labels": pod_labels},
                     "spec": {
                         "restartPolicy": "Never",
                         "enableServiceLinks": False,
@@ -113,7 +121,9 @@ def render_app_jobs(topology: Topology, layout: AppLayout, opts: K8sOptions | No
                             "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
                                           "limits": {"cpu": "500m", "memory": "256Mi"}},
                             "securityContext": _CONTAINER_SECURITY,
-                            "volumeMounts": [{"name": "topology", "mountPath": TOPOLOGY_MOUNT, "readOnly": True}],
+                            "volumeMounts": [{"name": "topology", "mountPath": TOPOLOGY_MOUNT, "readOnly": True},
+                                             *tls_mounts(opts)],
+                            "env": [{"name": "QNET_TLS_DIR", "value": TLS_MOUNT}] if opts.tls else [],
                         }],
                         "containers": [{
                             "name": "role",
@@ -128,12 +138,14 @@ def render_app_jobs(topology: Topology, layout: AppLayout, opts: K8sOptions | No
                             "volumeMounts": [
                                 {"name": "app", "mountPath": APP_MOUNT, "readOnly": True},
                                 {"name": "tmp", "mountPath": "/tmp"},
+                                *tls_mounts(opts),
                             ],
                         }],
                         "volumes": [
                             {"name": "topology", "configMap": {"name": f"{opts.name}-topology"}},
                             {"name": "app", "configMap": {"name": cm_name}},
                             {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                            *tls_volumes(topology, opts, node=False),
                         ],
                     },
                 },

@@ -160,7 +160,13 @@ def test_cli_app_run_json_and_k8s(tmp_path):
     (cm,) = [d for d in docs if d["kind"] == "ConfigMap"]
     spec = json.loads(cm["data"]["spec-sender.json"])
     assert spec["roles"] == {"receiver": "bob", "sender": "alice"}
-    assert spec["addresses"]["alice"].startswith("qnet-0.qnet-nodes.qnet.svc")
+    assert spec["addresses"]["alice"] == "qnet-0.qnet-nodes:50051"  # short: works in any namespace
+    assert spec["tls_dir"] == "/etc/qnet-tls" and spec["tls_identity"] == "client"
+    for j in jobs:  # clients the NetworkPolicy admits, with the client certificate mounted
+        pod = j["spec"]["template"]
+        assert pod["metadata"]["labels"]["qemu-net/client"] == "true"
+        assert {"name": "tls", "mountPath": "/etc/qnet-tls", "readOnly": True} in \
+            pod["spec"]["containers"][0]["volumeMounts"]
     assert "f-app_sender.py" in cm["data"]
     kv = shutil.which("kubernetes-validate") or str(Path(sys.executable).with_name("kubernetes-validate"))
     manifests = tmp_path / "jobs.yaml"
