@@ -31,8 +31,8 @@ def dash():
         yield d
 
 
-def _get(url):
-    with urllib.request.urlopen(url, timeout=10) as r:
+def _get(url, timeout: float = 60):  # above a state read: two 15 s probes per node on a busy host
+    with urllib.request.urlopen(url, timeout=timeout) as r:
         return r.status, r.headers.get("Content-Type"), r.read()
 
 
