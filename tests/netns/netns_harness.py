@@ -42,7 +42,8 @@ SUBNET = "10.77.0"
 _LIVE: dict[int, NetnsLab] = {}
 
 
-def _ip(*args: str, check: bool = True, timeout_s: float = 10) -> subprocess.CompletedProcess[str]:
+def _ip(*args: str, check: bool = True, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+    # `ip netns del` waits for the kernel to release the namespace: seconds on a busy host, not milliseconds.
     return subprocess.run(["ip", *args], capture_output=True, text=True, check=check, timeout=timeout_s)
 
 

@@ -59,8 +59,8 @@ def test_messages_arrive_exactly_once_through_three_partitions(lab: NetnsLab) ->
     deadline = 420.0
     argv = lambda action, host: [sys.executable, str(HERE / "partition_clients.py"), action,  # noqa: E731
                                  str(cluster.topology_path), str(N), str(deadline)]
-    receiver = lab.spawn("client2", argv("receive", "client2"), name="receiver")
-    sender = lab.spawn("client", argv("send", "client"), name="sender")
+    receiver = lab.spawn("client2", argv("receive", "client2"), name="receiver", env=cluster.env)
+    sender = lab.spawn("client", argv("send", "client"), name="sender", env=cluster.env)
     drops = []
     for a, b in (("bob", "client2"), ("alice", "bob"), ("alice", "client")):
         before = _count(receiver, "GOT")

@@ -25,7 +25,7 @@ def test_old_ids_are_not_found_and_the_old_runs_groups_are_lost_after_a_restart(
     lab = cluster.lab
     go = lab.workdir / "go"
     client = lab.spawn("client", [sys.executable, str(HERE / "restart_client.py"), str(cluster.topology_path),
-                                  str(go)], name="restart-client")
+                                  str(go)], name="restart-client", env=cluster.env)
     wait_until(lambda: "READY" in client.output(), timeout_s=120, what="client ready")
     cluster.nodes["repeater"].signal(signal.SIGKILL)
     assert cluster.nodes["repeater"].wait(15) is not None
