@@ -21,8 +21,9 @@ import pytest
 import yaml
 
 from qemu_net.client import Network, qkd
-from qemu_net.errors import MemoryFull, ProtocolAborted
+from qemu_net.errors import LimitExceeded, MemoryFull, ProtocolAborted
 from qemu_net.node import memlimit
+from qemu_net.node.limits import Limits
 from qemu_net.qkd import footprint
 from tests.k8s.nodeproc import certify, node, reserve_port
 
@@ -138,15 +139,22 @@ def test_node_reads_the_cgroup_limit(limited_pair) -> None:
 
 @pytest.mark.parametrize("n_pulses", [60_000_000, 1_000_000_000], ids=["6e7", "1e9"])
 def test_sessions_too_large_for_the_limit_are_refused_at_once(limited_pair, n_pulses: int) -> None:
-    """6*10^7 and 10^9 pulses under 1 GiB: RESOURCE_EXHAUSTED before any pulse is made; Bob hears why; no kill."""
+    """6*10^7 and 10^9 pulses under 1 GiB: RESOURCE_EXHAUSTED before any pulse is made; no kill. 6*10^7 is
+    within the node's fixed session cap, so the memory check refuses it (and Bob hears why); 10^9 is above
+    the cap (`limits.max_qkd_pulses`), which refuses it first."""
     net, procs, cgroups = limited_pair
     t0 = time.monotonic()
-    with pytest.raises(MemoryFull) as info:
+    with pytest.raises((MemoryFull, LimitExceeded)) as info:
         qkd.run_qkd(net, "alice", "bob", "bb84", n_pulses=n_pulses, timeout_s=120)
     took = time.monotonic() - t0
     msg = str(info.value)
     assert info.value.fields.get("code") == "RESOURCE_EXHAUSTED"
-    assert f"of {n_pulses} slots needs about" in msg and "memory limit of 1,024 MiB" in msg, msg
+    if n_pulses <= Limits().max_qkd_pulses:
+        assert isinstance(info.value, MemoryFull)
+        assert f"of {n_pulses} slots needs about" in msg and "memory limit of 1,024 MiB" in msg, msg
+    else:
+        assert isinstance(info.value, LimitExceeded)
+        assert f"n_pulses of {n_pulses} is more than this node's limit" in msg, msg
     assert took < 60, took  # refused, not run until the deadline
     need = footprint.estimate_bytes("alice", n_pulses, 1_000_000)
     assert need > 0.85 * GIB - 150 * 2**20  # the estimate really exceeds what 1 GiB leaves beside the node
