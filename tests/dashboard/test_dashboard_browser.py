@@ -94,10 +94,14 @@ def test_page_shows_every_node_and_link_and_runs_a_teleport(driver, dashboard, t
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(dashboard.url)
-    wait = WebDriverWait(driver, 30)
+    wait = WebDriverWait(driver, 120)  # the first snapshot waits for every node's probes (15 s each here)
     wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
 
-    # Every node: in the graph (SVG group) and in the nodes table, reported up by its own GetInfo.
+    # Every node: in the graph (SVG group) and in the nodes table, reported up by its own GetInfo (the page
+    # refreshes; on a busy host a probe can miss its deadline once, so wait for a snapshot with all up).
+    WebDriverWait(driver, 180).until(lambda d: all(
+        "down" not in (d.find_element(By.CSS_SELECTOR, f'#graph [data-node="{n}"]').get_attribute("class") or "")
+        for n in TOPO.node_names))
     for name in TOPO.node_names:
         g = driver.find_element(By.CSS_SELECTOR, f'#graph [data-node="{name}"]')
         assert g.find_element(By.TAG_NAME, "circle").is_displayed()

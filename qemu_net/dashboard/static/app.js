@@ -146,7 +146,9 @@ function updateRuns(runs) {
 
 async function poll() {
   const ctl = new AbortController();
-  const timer = setTimeout(() => ctl.abort(), 8000);
+  // The server bounds each snapshot by its probes' deadlines (two reads per node, `--probe-timeout-s`
+  // each); the page waits longer than that so a slow but live network is still shown.
+  const timer = setTimeout(() => ctl.abort(), 65000);
   try {
     const resp = await fetch("/api/state", {signal: ctl.signal, cache: "no-store"});
     const state = await resp.json();
