@@ -322,9 +322,9 @@ class PeerServicer(pg.PeerServiceServicer):
     def TakeGroup(self, request, context):
         if not request.qubit or not request.new_holder:
             raise InvalidOperation("TakeGroup needs a qubit and the new holder")
-        self.auth.claims(context, "TakeGroup", "new_holder", request.new_holder)
         if request.new_holder not in self.core.topology.node_names:
             raise InvalidOperation(f"TakeGroup: unknown node {request.new_holder!r}")
+        self.auth.claims(context, "TakeGroup", "new_holder", request.new_holder)
         got = self.core.on_take_group(request.qubit, request.new_holder, txn=convert.txn_from_proto(request.txn),
                                       wait_unpinned=request.wait_unpinned, min_epoch=request.min_epoch,
                                       deadline=_deadline(context))
