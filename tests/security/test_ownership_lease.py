@@ -57,6 +57,8 @@ def test_sigkilled_client_holding_the_whole_memory_is_freed_after_its_lease(star
     addresses = {nd.name: nd.address for nd in local.topology.nodes}
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
                                                          os.environ.get("PYTHONPATH", "")])}
+    if local.tls_dir is not None:  # the holder is another process: it finds the network's certificates here
+        env["QNET_TLS_DIR"] = str(local.tls_dir)
     proc = subprocess.Popen([sys.executable, "-c", HOLDER.format(memory=MEMORY), json.dumps(addresses)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
@@ -121,8 +123,8 @@ def test_the_asyncio_client_keeps_and_closes_its_session_too(start_network, shor
     addresses = {nd.name: nd.address for nd in local.topology.nodes}
 
     async def scenario() -> None:
-        owner = AsyncNetwork(addresses, timeout_s=10)
-        other = AsyncNetwork(addresses, timeout_s=10)
+        owner = AsyncNetwork.connect(addresses, timeout_s=10)  # with the network's certificates
+        other = AsyncNetwork.connect(addresses, timeout_s=10)
         try:
             q = await owner["alice"].qubit()
             await q.x()
