@@ -21,10 +21,12 @@
     └── Unauthenticated          no certificate where the caller must prove who it is (UNAUTHENTICATED)
 
 Each error carries structured fields; `grpc_code` names the gRPC status it maps to. The node maps errors
-to statuses in one table (`qemu_net.node.status`); the client SDK maps statuses back to these types.
+to statuses in one table (`qemu_net._serde.status`); the client SDK maps statuses back to these types.
 """
 
 from __future__ import annotations
+
+import json
 
 
 class QnetError(Exception):
@@ -39,6 +41,23 @@ class QnetError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def to_wire(self) -> str:
+        """The error's typed fields as a JSON object, sent beside the status so the caller rebuilds them."""
+        return json.dumps(self.fields, default=str, sort_keys=True)
+
+    @classmethod
+    def from_wire(cls, message: str, fields_json: str) -> QnetError:
+        """This error type rebuilt from a status message and `to_wire`'s JSON (unknown or bad fields dropped)."""
+        try:
+            raw = json.loads(fields_json) if fields_json else {}
+        except ValueError:
+            raw = {}
+        fields = {str(k): tuple(v) if isinstance(v, list) else v for k, v in raw.items()} if isinstance(raw, dict) else {}
+        try:
+            return cls(message, **fields)
+        except TypeError:
+            return cls(message)
 
 
 class TopologyError(QnetError):

@@ -12,7 +12,7 @@ from qemu_net._proto.v1 import node_pb2 as n
 from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net._proto.v1 import types_pb2 as t
 from qemu_net.errors import InvalidOperation
-from qemu_net.node.convert import BASIS_CODES, gate_to_proto
+from qemu_net._serde.quantum import BASIS_CODES, gate_to_proto
 from qemu_net.node.limits import Limits
 
 BASIS_BYTE = {"Z": 0, "X": 1, "Y": 2}

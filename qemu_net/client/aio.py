@@ -32,7 +32,7 @@ from qemu_net.observability import tracing
 from qemu_net.errors import InvalidOperation, QnetError
 from qemu_net.security.tls import TlsCredentials
 from qemu_net.network.topology import Topology, load_topology
-from qemu_net.node.status import error_from_rpc, never_sent
+from qemu_net._serde.status import error_from_rpc, never_sent
 
 DEFAULT_TIMEOUT_S = 30.0
 

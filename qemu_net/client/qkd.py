@@ -36,7 +36,7 @@ from qemu_net._proto.v1 import keys_pb2_grpc as kg
 from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net.client.sync import Network, Node
 from qemu_net.errors import InvalidOperation
-from qemu_net.node.status import call_until_sent
+from qemu_net._serde.status import call_until_sent
 from qemu_net.qkd.keystore import DeliveredKey
 
 #: run_qkd keyword -> the role message(s) it goes to.

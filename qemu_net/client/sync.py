@@ -37,7 +37,7 @@ from qemu_net.client.session import LeaseKeeper, metadata, new_session_id
 from qemu_net.errors import InvalidOperation, ProtocolTimeout, QnetError
 from qemu_net.security.tls import TlsCredentials
 from qemu_net.network.topology import Topology, load_topology
-from qemu_net.node.status import call_until_sent
+from qemu_net._serde.status import call_until_sent
 from qemu_net.observability import tracing
 from qemu_net.observability.tracing import intercept_channel
 

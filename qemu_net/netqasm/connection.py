@@ -36,7 +36,7 @@ from qemu_net._proto.v1 import netqasm_pb2_grpc as nqg
 from qemu_net._proto.v1 import node_pb2 as n
 from qemu_net._proto.v1 import node_pb2_grpc as ng
 from qemu_net.errors import InvalidOperation, ProtocolTimeout
-from qemu_net.node.status import error_from_rpc
+from qemu_net._serde.status import error_from_rpc
 
 #: Default deadline of one subroutine or one classical receive (seconds); $QNET_NETQASM_TIMEOUT_S overrides.
 DEFAULT_TIMEOUT_S = 120.0

@@ -18,13 +18,13 @@ from qemu_net._proto.v1 import peer_pb2 as p
 from qemu_net._proto.v1 import peer_pb2_grpc as pg
 from qemu_net.errors import PeerUnavailable
 from qemu_net.node.limits import Limits
-from qemu_net.node.convert import MeasureOp, Op, group_from_proto, group_to_proto, op_to_proto, txn_to_proto
+from qemu_net._serde.quantum import MeasureOp, Op, group_from_proto, group_to_proto, op_to_proto, txn_to_proto
 from qemu_net.node.core import ForwardResult
 from qemu_net.node.mailbox import Message
 from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.ownership import BUSY, Moved, TakeResult
 from qemu_net.node.sessions import current_owner
-from qemu_net.node.status import connection_refused, error_from_rpc, never_sent
+from qemu_net._serde.status import connection_refused, error_from_rpc, never_sent
 from qemu_net.node.transit import Shipment, Txn
 from qemu_net.observability import tracing
 from qemu_net.security.tls import TlsCredentials, channel_credentials, target_name_options

@@ -18,7 +18,7 @@ from qemu_net._proto.v1 import peer_pb2_grpc as pg
 from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net._proto.v1 import types_pb2 as t
 from qemu_net.errors import InvalidOperation, QnetError
-from qemu_net.node import convert
+from qemu_net._serde import quantum as convert
 from qemu_net.node import limits as lim
 from qemu_net.node.limits import Limits, WaitSlots
 from qemu_net.node.core import NodeCore, deadline_in
@@ -26,7 +26,7 @@ from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.mailbox import Message
 from qemu_net.node.ownership import Busy, Moved
 from qemu_net.node.sessions import current_owner, owner_from_metadata
-from qemu_net.node.status import ERROR_TYPE_KEY, status_for
+from qemu_net._serde.status import ERROR_TYPE_KEY, status_for
 from qemu_net.security.peer_auth import PeerAuthorizer
 from qemu_net.security.identity import caller_name
 

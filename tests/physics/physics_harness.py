@@ -20,7 +20,7 @@ from qemu_net._proto.v1 import node_pb2_grpc as ng
 from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net._proto.v1 import types_pb2 as t
 from qemu_net.network.topology import Topology
-from qemu_net.node.convert import gate_to_proto
+from qemu_net._serde.quantum import gate_to_proto
 from qemu_net.node.launcher import LocalNetwork
 
 DEADLINE_S = 30.0

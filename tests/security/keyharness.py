@@ -12,7 +12,7 @@ from qemu_net.errors import QnetError
 from qemu_net.network.topology import parse_topology
 from qemu_net.node.core import NodeCore
 from qemu_net.node.key_delivery import KeyDeliveryServicer, node_keys
-from qemu_net.node.status import status_for
+from qemu_net._serde.status import status_for
 
 
 class Aborted(Exception):

@@ -7,7 +7,7 @@ import grpc
 import pytest
 
 from qemu_net import errors as e
-from qemu_net.node.status import ERROR_TYPE_KEY, error_from_rpc, status_for
+from qemu_net._serde.status import ERROR_TYPE_KEY, error_from_rpc, status_for
 
 
 class FakeRpcError(grpc.RpcError):
