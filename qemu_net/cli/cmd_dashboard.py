@@ -98,10 +98,12 @@ def serve(topology, metrics: dict[str, str], host: str, port: int, *, probe_time
 
     import signal
 
-    def on_term(signum, frame):  # noqa: ARG001 - SIGTERM stops the page the way Ctrl-C does
+    def on_stop(signum, frame):  # noqa: ARG001 - SIGTERM stops the page the way Ctrl-C does
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    # Both installed explicitly: a process started in the background of a non-interactive shell inherits
+    # SIGINT ignored, and Python then never turns Ctrl-C into KeyboardInterrupt.
+    previous = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     with Network.connect(topology, timeout_s=30) as net:
         dash = Dashboard(net, topology, metrics=metrics, host=host, port=port, probe_timeout_s=probe_timeout_s)
         print(f"dashboard of {topology.name!r} ({len(topology.nodes)} nodes): {dash.url}  (Ctrl-C to stop)",
@@ -112,7 +114,8 @@ def serve(topology, metrics: dict[str, str], host: str, port: int, *, probe_time
             pass
         finally:
             dash.stop()
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     return 0
 
 

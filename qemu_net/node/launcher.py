@@ -50,6 +50,10 @@ ORPHAN_EXIT_S = 3.0
 DRAIN_MARGIN_S = 2.0
 #: The supervisor waits this long for its nodes to drain before it SIGKILLs them.
 CHILD_GRACE_S = 8.0
+#: A LocalNetwork waits this long for its supervisor to stop the nodes (their grace, SIGKILL and its wait, the
+#: interpreter's exit) before it SIGKILLs the supervisor, and then this long for the kernel to end it.
+STOP_WAIT_S = CHILD_GRACE_S + 5.0 + 17.0
+KILL_WAIT_S = 30.0
 #: Exit status of a node that was stopped by its drain deadline rather than by a finished drain.
 EXIT_DRAIN_STALLED = 3
 #: Every launcher process (supervisor and the nodes it forks) has this in its command line.
@@ -599,7 +603,8 @@ class LocalNetwork:
         boot = self.supervisor.boot_id if self.supervisor else None
         return {name: ProcessRecord.from_json(v, boot_id=boot) for name, v in self.nodes.items()}
 
-    def stop(self, timeout_s: float = 15.0) -> None:
+    def stop(self, timeout_s: float = STOP_WAIT_S) -> None:
+        """Stop the supervisor and its nodes: SIGTERM, then SIGKILL if it has not exited within `timeout_s`."""
         if self.process.stdin:
             self.process.stdin.close()
         if self.process.poll() is None:
@@ -608,7 +613,11 @@ class LocalNetwork:
                 self.process.wait(timeout_s)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-                self.process.wait(5)
+                try:
+                    self.process.wait(KILL_WAIT_S)
+                except subprocess.TimeoutExpired as exc:
+                    raise QnetError(f"the network's supervisor (pid {self.process.pid}) did not exit within "
+                                    f"{KILL_WAIT_S:g} s of SIGKILL ({_proc_state(self.process.pid)})") from exc
         if self.process.stdout:
             self.process.stdout.close()
         if self.tls_dir is not None:
@@ -624,6 +633,17 @@ class LocalNetwork:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _proc_state(pid: int) -> str:
+    """The kernel's one-letter state of `pid` and what it waits in, for an error message."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        with open(f"/proc/{pid}/wchan") as f:
+            return f"state {state}, waiting in {f.read().strip() or '-'}"
+    except (OSError, IndexError):
+        return "no state readable"
 
 
 def _stop_on_stdin_eof() -> None:

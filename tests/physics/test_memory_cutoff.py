@@ -13,6 +13,7 @@ saying so and the discarded half leaves the memory. Checked against real node pr
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -92,5 +93,10 @@ def test_the_fraction_discarded_follows_the_waiting_time_distribution(start_netw
     want = (1 - eta) ** n
     se = math.sqrt(want * (1 - want) / runs)
     assert abs(discarded / runs - want) < 4 * se, (discarded, runs, want)
-    for name in ("alice", "bob", "charlie"):
-        assert client[name].info().qubits_in_use == 0
+    # A run ends at its first failed role; the other roles finish on their own and free what they hold.
+    deadline = time.monotonic() + 90  # beyond the roles' own 60 s deadline
+    in_use = {name: client[name].info().qubits_in_use for name in ("alice", "bob", "charlie")}
+    while any(in_use.values()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        in_use = {name: client[name].info().qubits_in_use for name in in_use}
+    assert in_use == {"alice": 0, "bob": 0, "charlie": 0}
