@@ -49,7 +49,7 @@ from netqasm.sdk.shared_memory import SharedMemory
 
 from qemu_net.errors import InvalidOperation, MemoryFull, QnetError
 from qemu_net.node.context import CoreContext
-from qemu_net._serde.quantum import DiscardOp, GateOp, MeasureOp, ResetOp
+from qemu_net.node.ops import DiscardOp, GateOp, MeasureOp, ResetOp
 from qemu_net.node.core import NodeCore
 from qemu_net.quantum.register import DTYPE
 

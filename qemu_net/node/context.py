@@ -11,7 +11,7 @@ import numpy as np
 
 from qemu_net.errors import InvalidOperation, ProtocolTimeout
 from qemu_net.network.topology import Topology
-from qemu_net._serde.quantum import DiscardOp, GateOp, MeasureOp
+from qemu_net.node.ops import DiscardOp, GateOp, MeasureOp
 from qemu_net.quantum.register import DTYPE
 from qemu_net.node import limits
 from qemu_net.node.core import NodeCore

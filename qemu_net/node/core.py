@@ -48,7 +48,7 @@ from qemu_net.errors import (
 from qemu_net.network.topology import Topology
 from qemu_net.node.channels import ClassicalChannels
 from qemu_net.node.clock import VirtualClock
-from qemu_net._serde.quantum import DiscardOp, MeasureOp, Op, distinct_qubits
+from qemu_net.node.ops import DiscardOp, MeasureOp, Op, distinct_qubits
 from qemu_net.node.directory import Directory
 from qemu_net.node.holdings import Holdings
 from qemu_net.node.transit import Shipment, Txn

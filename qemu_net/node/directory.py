@@ -13,7 +13,7 @@ import collections
 from collections.abc import Sequence
 
 from qemu_net.errors import NotColocated, QubitNotFound, WrongLocation
-from qemu_net._serde.quantum import GateOp, Op
+from qemu_net.node.ops import GateOp, Op
 from qemu_net.node.holdings import Holdings
 
 #: Departed and lost qubits remembered for error messages (oldest forgotten first).

@@ -14,7 +14,7 @@ import collections
 from collections.abc import Iterable, Sequence
 
 from qemu_net.errors import QubitNotFound
-from qemu_net._serde.quantum import DiscardOp, GateOp, MeasureOp, Op, ResetOp, WaitOp
+from qemu_net.node.ops import DiscardOp, GateOp, MeasureOp, Op, ResetOp, WaitOp
 from qemu_net.node.transit import Shipment, Txn
 from qemu_net.quantum.noise import NoiseModel
 from qemu_net.quantum.register import GroupState, Register

@@ -18,7 +18,8 @@ from qemu_net._proto.v1 import peer_pb2 as p
 from qemu_net._proto.v1 import peer_pb2_grpc as pg
 from qemu_net.errors import PeerUnavailable
 from qemu_net.node.limits import Limits
-from qemu_net._serde.quantum import MeasureOp, Op, group_from_proto, group_to_proto, op_to_proto, txn_to_proto
+from qemu_net._serde.quantum import group_from_proto, group_to_proto, op_to_proto, txn_to_proto
+from qemu_net.node.ops import MeasureOp, Op
 from qemu_net.node.core import ForwardResult
 from qemu_net.node.mailbox import Message
 from qemu_net.node.outbox import Arriving, Attachment

@@ -24,6 +24,7 @@ from qemu_net.node.limits import Limits, WaitSlots
 from qemu_net.node.core import NodeCore, deadline_in
 from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.mailbox import Message
+from qemu_net.node.ops import distinct_qubits
 from qemu_net.node.ownership import Busy, Moved
 from qemu_net.node.sessions import current_owner, owner_from_metadata
 from qemu_net._serde.status import ERROR_TYPE_KEY, status_for
@@ -195,7 +196,7 @@ class NodeServicer(ng.NodeServiceServicer):
     @rpc
     def Apply(self, request, context):
         ops = convert.ops_from_proto(request.operations)
-        _owns(self.core, convert.distinct_qubits(ops))
+        _owns(self.core, distinct_qubits(ops))
         outcomes = self.core.apply(ops, deadline=_deadline(context))
         resp = n.ApplyResponse(virtual_time_ns=self.core.clock.now())
         if outcomes:  # a gate-only batch leaves the list unset: building an empty one costs as much
