@@ -31,10 +31,7 @@ from netqasm.sdk.connection import BaseNetQASMConnection
 from netqasm.sdk.network import NetworkInfo
 from netqasm.sdk.shared_memory import SharedMemory
 
-from qemu_net._proto.v1 import netqasm_pb2 as nq
-from qemu_net._proto.v1 import netqasm_pb2_grpc as nqg
-from qemu_net._proto.v1 import node_pb2 as n
-from qemu_net._proto.v1 import node_pb2_grpc as ng
+from qemu_net._serde import netqasm as wire
 from qemu_net.errors import InvalidOperation, ProtocolTimeout
 from qemu_net._serde.status import error_from_rpc
 
@@ -153,7 +150,7 @@ class QnetConnection(BaseNetQASMConnection):
         self._pending: list[bytes] = []
         self._session = f"nq-{app_name}-{uuid.uuid4().hex[:16]}"
         self._node = node_name or node_of(app_name)
-        self._stub = nqg.NetQasmServiceStub(_channel(self._node))
+        self._stub = wire.netqasm_stub(_channel(self._node))
         self.virtual_time_ns = 0
         super().__init__(app_name=app_name, node_name=self._node, **kwargs)
 
@@ -178,16 +175,16 @@ class QnetConnection(BaseNetQASMConnection):
             return  # sent with the first subroutine (one round trip fewer)
         messages, self._pending = self._pending, []
         try:
-            reply = self._stub.Submit(nq.NetQasmSubmitRequest(session_id=self._session, messages=messages),
-                                      timeout=binding().timeout_s)
+            reply = wire.submit_reply_from_proto(
+                self._stub.Submit(wire.submit_to_proto(self._session, messages), timeout=binding().timeout_s))
         except grpc.RpcError as err:
             raise error_from_rpc(err, where=f"node {self._node}") from None
         self.virtual_time_ns = reply.virtual_time_ns
         mem = self._memory
-        for r in reply.registers:
-            mem.set_register(parse_register(f"{r.name}{r.index}"), int(r.value))
-        for a in reply.arrays:
-            mem.init_new_array(a.address, new_array=[int(v) if d else None for v, d in zip(a.values, a.defined)])
+        for name, index, value in reply.registers:
+            mem.set_register(parse_register(f"{name}{index}"), value)
+        for address, values in reply.arrays:
+            mem.init_new_array(address, new_array=values)
         if callback is not None:
             callback()
 
@@ -195,13 +192,11 @@ class QnetConnection(BaseNetQASMConnection):
         """Density matrix of this application's qubits (the node must allow inspection)."""
         self.flush()
         try:
-            reply = self._stub.QubitState(
-                nq.NetQasmQubitStateRequest(session_id=self._session, virtual_addresses=virtual_addresses),
-                timeout=binding().timeout_s)
+            reply = self._stub.QubitState(wire.qubit_state_to_proto(self._session, virtual_addresses),
+                                          timeout=binding().timeout_s)
         except grpc.RpcError as err:
             raise error_from_rpc(err, where=f"node {self._node}") from None
-        d = reply.dimension
-        return (np.asarray(reply.real) + 1j * np.asarray(reply.imag)).reshape(d, d)
+        return wire.density_matrix_from_proto(reply)
 
 
 def get_qubit_state(qubit: Any, reduced_dm: bool = True) -> np.ndarray | None:
@@ -230,7 +225,7 @@ class QnetSocket(Socket):
         self._peer = node_of(remote_app_name)
         self._timeout = timeout
         self._use_callbacks = use_callbacks
-        self._stub = ng.NodeServiceStub(_channel(self._node))
+        self._stub = wire.node_stub(_channel(self._node))
         # One channel per direction and socket id, so two sockets between the same roles stay apart.
         self._out = f"{SOCKET_CHANNEL_PREFIX}{app_name}>{remote_app_name}/{socket_id}"
         self._in = f"{SOCKET_CHANNEL_PREFIX}{remote_app_name}>{app_name}/{socket_id}"
@@ -249,7 +244,7 @@ class QnetSocket(Socket):
 
     def _send_bytes(self, payload: bytes) -> None:
         try:
-            self._stub.SendClassical(n.SendClassicalRequest(to=self._peer, channel=self._out, payload=payload),
+            self._stub.SendClassical(wire.send_classical_to_proto(self._peer, self._out, payload),
                                      timeout=binding().timeout_s)
         except grpc.RpcError as err:
             raise error_from_rpc(err, where=f"node {self._node}") from None
@@ -258,14 +253,13 @@ class QnetSocket(Socket):
         wait = timeout if timeout is not None else (self._timeout or binding().timeout_s)
         try:
             resp = self._stub.ReceiveClassical(
-                n.ReceiveClassicalRequest(sender=self._peer, channel=self._in, timeout_s=wait),
-                timeout=wait + 5.0)
+                wire.receive_classical_to_proto(self._peer, self._in, wait), timeout=wait + 5.0)
         except grpc.RpcError as err:
             exc = error_from_rpc(err, where=f"node {self._node}")
             if isinstance(exc, ProtocolTimeout):
                 raise RuntimeError(f"no message from {self._remote_app_name} within {wait} s") from None
             raise exc from None
-        return resp.payload
+        return wire.payload_from_proto(resp)
 
     def send(self, msg: str) -> None:
         if not isinstance(msg, str):
