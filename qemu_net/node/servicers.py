@@ -27,7 +27,7 @@ from qemu_net.node.mailbox import Message
 from qemu_net.node.ops import distinct_qubits
 from qemu_net.node.ownership import Busy, Moved
 from qemu_net.node.sessions import current_owner, owner_from_metadata
-from qemu_net._serde.status import ERROR_TYPE_KEY, status_for
+from qemu_net._serde.status import error_metadata, status_for
 from qemu_net.security.peer_auth import PeerAuthorizer
 from qemu_net.security.identity import caller_name
 
@@ -52,7 +52,7 @@ def rpc(fn: F) -> F:
             return fn(self, request, context)
         except QnetError as exc:
             code = status_for(exc).name
-            context.set_trailing_metadata(((ERROR_TYPE_KEY, type(exc).__name__),))
+            context.set_trailing_metadata(error_metadata(exc))
             context.abort(status_for(exc), str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not kill the node; report it as INTERNAL
             code = "INTERNAL"
