@@ -45,7 +45,8 @@ def submit_reply_from_proto(reply: nq.NetQasmSubmitReply) -> SubmitReply:
     return SubmitReply(
         virtual_time_ns=reply.virtual_time_ns,
         registers=tuple((r.name, r.index, int(r.value)) for r in reply.registers),
-        arrays=tuple((a.address, [int(v) if d else None for v, d in zip(a.values, a.defined)]) for a in reply.arrays),
+        arrays=tuple((a.address, [int(v) if d else None for v, d in zip(a.values, a.defined, strict=False)])
+                     for a in reply.arrays),
     )
 
 

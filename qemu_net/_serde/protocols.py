@@ -9,7 +9,7 @@ same field number (checked against the result's message type at import).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -252,36 +252,36 @@ TELEPORTED_GATE_REMOTE = _codec(pr.TeleportedGateRemote, pr.TeleportedGateResult
 # ------------------------------------------------------------------------------ distributed circuits
 def program_to_proto(program: circuits.Program, *, repetitions: int = 1, keep: bool = False) -> pr.CircuitRun:
     """The CircuitRun request of a distributed program."""
-    K = pr.CircuitOp
+    kind = pr.CircuitOp
     ops = []
     for op in program.ops:
         if isinstance(op, circuits.Local):
-            ops.append(K(kind=K.LOCAL, qubits=op.qubits, u=matrix_to_proto(op.u)))
+            ops.append(kind(kind=kind.LOCAL, qubits=op.qubits, u=matrix_to_proto(op.u)))
         elif isinstance(op, circuits.Controlled):
-            ops.append(K(kind=K.CONTROLLED, qubits=(op.control, op.target), u=matrix_to_proto(op.u)))
+            ops.append(kind(kind=kind.CONTROLLED, qubits=(op.control, op.target), u=matrix_to_proto(op.u)))
         else:
-            ops.append(K(kind=K.MEASURE, qubits=op.qubits, key=op.key))
+            ops.append(kind(kind=kind.MEASURE, qubits=op.qubits, key=op.key))
     return pr.CircuitRun(assignment=program.assignment, ops=ops, repetitions=repetitions, keep=keep)
 
 
 def program_from_proto(m: pr.CircuitRun) -> circuits.Program:
     """The distributed program a CircuitRun request carries."""
-    K = pr.CircuitOp
+    kind = pr.CircuitOp
     ops: list[circuits.Op] = []
     for i, op in enumerate(m.ops):
         qs = tuple(op.qubits)
-        if op.kind == K.LOCAL:
+        if op.kind == kind.LOCAL:
             u = matrix_from_proto(op.u, (2, 4))
             if u is None or u.shape[0] != 2 ** len(qs):
                 raise InvalidOperation(f"circuit op {i}: a local gate on {len(qs)} qubit(s) needs a "
                                        f"{2 ** len(qs)}x{2 ** len(qs)} unitary")
             ops.append(circuits.Local(qs, u))
-        elif op.kind == K.CONTROLLED:
+        elif op.kind == kind.CONTROLLED:
             u = matrix_from_proto(op.u, (2,))
             if len(qs) != 2 or u is None:
                 raise InvalidOperation(f"circuit op {i}: a controlled gate needs (control, target) and a 2x2 U")
             ops.append(circuits.Controlled(qs[0], qs[1], u))
-        elif op.kind == K.MEASURE:
+        elif op.kind == kind.MEASURE:
             if not op.key:
                 raise InvalidOperation(f"circuit op {i}: a measurement needs a key")
             ops.append(circuits.Measure(qs, op.key))

@@ -102,7 +102,7 @@ def op_from_proto(op: t.Operation) -> Op:
     qubits = tuple(op.qubits)
     n = len(qubits)
     kind = op.WhichOneof("kind")
-    if kind == "gate" and (n == 1 and qubits[0] or n == 2 and qubits[0] and qubits[1] and qubits[0] != qubits[1]):
+    if kind == "gate" and ((n == 1 and qubits[0]) or (n == 2 and qubits[0] and qubits[1] and qubits[0] != qubits[1])):
         # The hot path (every gate a node runs or forwards) does its checks in this one condition.
         return GateOp(unitary_from_proto(op.gate, n), qubits, op)
     if not qubits:

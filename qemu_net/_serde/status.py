@@ -96,7 +96,7 @@ def error_from_rpc(err: grpc.RpcError, *, where: str = "") -> e.QnetError:
                 name = v
             elif k == ERROR_FIELDS_KEY:
                 fields = v
-    except Exception:  # noqa: BLE001 - some RpcErrors carry no metadata
+    except Exception:
         name = fields = ""
     cls = _BY_NAME.get(name)
     if cls is None:
@@ -117,7 +117,7 @@ def _unavailable_details(err: grpc.RpcError) -> str | None:
         if err.code() != grpc.StatusCode.UNAVAILABLE:  # type: ignore[attr-defined]
             return None
         return (err.details() or "").lower()  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - an RpcError without status
+    except Exception:
         return None
 
 
@@ -134,7 +134,7 @@ def never_sent(err: grpc.RpcError) -> bool:
     return details is not None and "failed to connect" in details and "connection refused" not in details
 
 
-def call_until_sent(fn, request, timeout_s: float, where: str):  # noqa: ANN001, ANN201 - a stub method
+def call_until_sent(fn, request, timeout_s: float, where: str):
     """Call a unary stub method within `timeout_s`. A call that failed while its connection was set up
     (a busy host too slow for the handshake: the request never left) is tried again after a short,
     growing pause until the timeout; anything else (a refused connection included) fails at once as the

@@ -54,10 +54,10 @@ from qemu_net.node.core import NodeCore
 from qemu_net.node.mailbox import Message
 from qemu_net.node.servicers import rpc
 from qemu_net.qkd.keystore import (
-    DeliveredKey,
     MAX_KEY_SIZE_BITS,
     MAX_KEYS_PER_REQUEST,
     MIN_KEY_SIZE_BITS,
+    DeliveredKey,
     KeyReservation,
     KeyStore,
     reservations_from_json,
@@ -258,4 +258,4 @@ class KeyDeliveryServicer(kg.KeyDeliveryServiceServicer):
 
 KEY_SERVICE = k.DESCRIPTOR.services_by_name["KeyDeliveryService"].full_name
 
-__all__ = ["KEY_SERVICE", "KeyDeliveryServicer", "NodeKeys", "RESERVATION_CHANNEL", "key_store", "node_keys"]
+__all__ = ["KEY_SERVICE", "RESERVATION_CHANNEL", "KeyDeliveryServicer", "NodeKeys", "key_store", "node_keys"]

@@ -168,7 +168,7 @@ class Ownership:
                     moved = held.moved_since(q, min_epoch)
                     if moved is None:
                         # It is on its way here: wait for it, or for news that it went on.
-                        self.wait(lambda: q in held or held.moved_since(q, min_epoch) is not None, deadline,
+                        self.wait(lambda e=min_epoch: q in held or held.moved_since(q, e) is not None, deadline,
                                   lambda: f"the state of {q!r} did not arrive")
                         continue
                     holder, min_epoch = moved
@@ -195,17 +195,17 @@ class Ownership:
             held.receive(shipment)
             if pin_for is not None:
                 held.pin(shipment.qubits[0], pin_for)
-            for x, loc, e in zip(shipment.qubits, shipment.locations, shipment.epochs):
+            for x, loc, e in zip(shipment.qubits, shipment.locations, shipment.epochs, strict=False):
                 if loc == self.name:
                     self._dir.hint(x, self.name, e, size)
                 elif loc != from_holder:
                     notify.setdefault(loc, []).append(x)
             cond.notify_all()
-        epochs = dict(zip(shipment.qubits, shipment.epochs))
+        epochs = dict(zip(shipment.qubits, shipment.epochs, strict=False))
         for node, xs in notify.items():
             try:
                 self._peers.update_holder(  # type: ignore[attr-defined]
-                    node, xs, self.name, {x: size for x in xs}, {x: epochs[x] for x in xs}
+                    node, xs, self.name, dict.fromkeys(xs, size), {x: epochs[x] for x in xs}
                 )
             except QnetError as exc:  # a hint: the tombstones still lead there
                 log.debug("holder hint to %s failed: %s", node, exc)
@@ -234,7 +234,7 @@ class Ownership:
                     raise ProtocolTimeout(f"at {self.name!r}: the request for {q!r} came too late to hand it over")
                 shipment = held.ship(q, new_holder)
                 size = len(shipment.qubits)
-                for x, loc, e in zip(shipment.qubits, shipment.locations, shipment.epochs):
+                for x, loc, e in zip(shipment.qubits, shipment.locations, shipment.epochs, strict=False):
                     if loc == self.name:
                         self._dir.hint(x, new_holder, e, size)
                 return shipment

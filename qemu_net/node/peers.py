@@ -18,16 +18,16 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from qemu_net._proto.v1 import peer_pb2 as p
 from qemu_net._proto.v1 import peer_pb2_grpc as pg
-from qemu_net.errors import PeerUnavailable
-from qemu_net.node.limits import Limits
 from qemu_net._serde.quantum import group_from_proto, group_to_proto, op_to_proto, txn_to_proto
-from qemu_net.node.ops import MeasureOp, Op
+from qemu_net._serde.status import connection_refused, error_from_rpc, never_sent
+from qemu_net.errors import PeerUnavailable
 from qemu_net.node.core import ForwardResult
+from qemu_net.node.limits import Limits
 from qemu_net.node.mailbox import Message
+from qemu_net.node.ops import MeasureOp, Op
 from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.ownership import BUSY, Moved, TakeResult
 from qemu_net.node.sessions import current_owner
-from qemu_net._serde.status import connection_refused, error_from_rpc, never_sent
 from qemu_net.node.transit import Shipment, Txn
 from qemu_net.observability import tracing
 from qemu_net.security.tls import TlsCredentials, channel_credentials, target_name_options
@@ -209,7 +209,8 @@ class GrpcPeers:
         *,
         deadline: float,
     ) -> int:
-        return self._call(node, self.stub(node).Arrive, self._arrive_request(qubits, now_ns, state, adopt), deadline).virtual_time_ns
+        req = self._arrive_request(qubits, now_ns, state, adopt)
+        return self._call(node, self.stub(node).Arrive, req, deadline).virtual_time_ns
 
     def _arrive_request(
         self,
@@ -271,5 +272,6 @@ class GrpcPeers:
 
     def deliver_epr_outcomes(self, node: str, batch_id: str, outcomes: bytes, bases: bytes, now_ns: int, *,
                              deadline: float) -> None:
-        req = p.EprOutcomes(from_node=self.name, batch_id=batch_id, outcomes=outcomes, bases=bases, virtual_time_ns=now_ns)
+        req = p.EprOutcomes(from_node=self.name, batch_id=batch_id, outcomes=outcomes, bases=bases,
+                            virtual_time_ns=now_ns)
         self._call(node, self.stub(node).DeliverEprOutcomes, req, deadline)

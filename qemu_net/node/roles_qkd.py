@@ -15,6 +15,7 @@ for a pulse train that never comes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any
 
@@ -24,10 +25,19 @@ from qemu_net.node import memlimit
 from qemu_net.node.context import CoreContext
 from qemu_net.node.key_delivery import key_store
 from qemu_net.node.roles import role
-from qemu_net.qkd import BB84Params, E91Params, QkdResult, bb84_alice, bb84_bob, e91_alice, e91_bob
-from qemu_net.qkd import footprint
-from qemu_net.qkd import ldpc_ec  # noqa: F401 - loaded with the node (the ldpc package costs ~1.5 s to import)
+from qemu_net.qkd import (
+    BB84Params,
+    E91Params,
+    QkdResult,
+    bb84_alice,
+    bb84_bob,
+    e91_alice,
+    e91_bob,
+    footprint,
+    ldpc_ec,  # noqa: F401 - loaded with the node (the ldpc package costs ~1.5 s to import)
+)
 from qemu_net.qkd.postprocess import Channel
+
 
 def qkd_params(ctx: CoreContext, req: wire.QkdRequest) -> BB84Params | E91Params:
     """The role's parameters: the request's, with this session's id and deadline."""
@@ -38,10 +48,8 @@ def qkd_params(ctx: CoreContext, req: wire.QkdRequest) -> BB84Params | E91Params
 def _abort_peer(ctx: CoreContext, peer: str, exc: QnetError) -> None:
     """Best effort: tell the peer's role why this end will not start, so it does not wait in vain."""
     if peer and peer != ctx.name and peer in ctx.topology.node_names:
-        try:
+        with contextlib.suppress(QnetError):
             Channel(ctx, peer, f"{ctx.session}/qkd/classical", ctx.timeout_s).abort(exc)
-        except QnetError:
-            pass
 
 
 def _memory_plan(params: Any, guard: memlimit.MemoryGuard) -> tuple[Any, int]:
@@ -76,7 +84,7 @@ def _run(ctx: CoreContext, req: wire.QkdRequest, fn: Any) -> tuple[QkdResult, in
         result = fn(ctx, params)
     stored = 0
     if result.succeeded:
-        key_store(ctx._core).add_result(result)  # noqa: SLF001 - the role runs inside this node's process
+        key_store(ctx._core).add_result(result)
         stored = result.final_bits
     return result, stored
 

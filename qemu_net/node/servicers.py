@@ -17,19 +17,19 @@ from qemu_net._proto.v1 import peer_pb2 as p
 from qemu_net._proto.v1 import peer_pb2_grpc as pg
 from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net._proto.v1 import types_pb2 as t
-from qemu_net.errors import InvalidOperation, QnetError
 from qemu_net._serde import quantum as convert
+from qemu_net._serde.status import error_metadata, status_for
+from qemu_net.errors import InvalidOperation, QnetError
 from qemu_net.node import limits as lim
-from qemu_net.node.limits import Limits, WaitSlots
 from qemu_net.node.core import NodeCore, deadline_in
-from qemu_net.node.outbox import Arriving, Attachment
+from qemu_net.node.limits import Limits, WaitSlots
 from qemu_net.node.mailbox import Message
 from qemu_net.node.ops import distinct_qubits
+from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.ownership import Busy, Moved
 from qemu_net.node.sessions import current_owner, owner_from_metadata
-from qemu_net._serde.status import error_metadata, status_for
-from qemu_net.security.peer_auth import PeerAuthorizer
 from qemu_net.security.identity import caller_name
+from qemu_net.security.peer_auth import PeerAuthorizer
 
 log = logging.getLogger("qemu_net.node")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,7 +54,7 @@ def rpc(fn: F) -> F:
             code = status_for(exc).name
             context.set_trailing_metadata(error_metadata(exc))
             context.abort(status_for(exc), str(exc))
-        except Exception as exc:  # noqa: BLE001 - a bug must not kill the node; report it as INTERNAL
+        except Exception as exc:
             code = "INTERNAL"
             log.exception("internal error in %s", name)
             context.abort(grpc.StatusCode.INTERNAL, f"internal error in {name}: {type(exc).__name__}: {exc}")
@@ -72,12 +72,12 @@ def rpc(fn: F) -> F:
 _SESSION_SERVICES = frozenset({"NodeService", "SessionService"})
 
 
-def _owns(core: NodeCore, qubits) -> None:  # noqa: ANN001 - any iterable of ids
+def _owns(core: NodeCore, qubits) -> None:
     """Refuse (PERMISSION_DENIED) a call naming a qubit of another client session."""
     core.sessions.check(current_owner.get(), qubits)
 
 
-def _qubit_strings(msg, out: list[str], depth: int = 0) -> list[str]:  # noqa: ANN001 - a protobuf message
+def _qubit_strings(msg, out: list[str], depth: int = 0) -> list[str]:
     """Every string a protocol request carries (qubit ids among them), for the ownership check."""
     if depth > 8:
         return out
@@ -90,7 +90,7 @@ def _qubit_strings(msg, out: list[str], depth: int = 0) -> list[str]:  # noqa: A
         elif fd.type == fd.TYPE_MESSAGE:
             if fd.message_type.GetOptions().map_entry:
                 out.extend(str(v) for v in value.values())
-                out.extend(str(k) for k in value.keys())
+                out.extend(str(k) for k in value)
             elif fd.is_repeated:
                 for m in value:
                     _qubit_strings(m, out, depth + 1)
@@ -130,7 +130,7 @@ def _client(context: grpc.ServicerContext) -> str:
     """Who is calling, for per-client limits: the identity its certificate proves (if any) and its address."""
     try:
         name = caller_name(context)
-    except Exception:  # noqa: BLE001 - an unauthenticated caller has no name
+    except Exception:
         name = None
     return f"{name or 'anonymous'}@{context.peer()}"
 
@@ -218,8 +218,9 @@ class NodeServicer(ng.NodeServiceServicer):
         remote = self.core.remote_halves(halves)
         return n.CreateEprResponse(
             pairs=[
-                t.EprPair(pair_id=h.pair_id, local_qubit=h.qubit, remote_qubit=r, ready_ns=h.ready_ns, attempts=h.attempts)
-                for h, r in zip(halves, remote)
+                t.EprPair(pair_id=h.pair_id, local_qubit=h.qubit, remote_qubit=r, ready_ns=h.ready_ns,
+                          attempts=h.attempts)
+                for h, r in zip(halves, remote, strict=False)
             ]
         )
 
@@ -273,7 +274,8 @@ class NodeServicer(ng.NodeServiceServicer):
     def Inspect(self, request, context):
         _owns(self.core, request.qubits)
         rho = self.core.inspect(list(request.qubits), deadline=_deadline(context))
-        return n.InspectResponse(dim=rho.shape[0], density_matrix=np.ascontiguousarray(rho, dtype=np.complex128).tobytes())
+        return n.InspectResponse(dim=rho.shape[0],
+                                 density_matrix=np.ascontiguousarray(rho, dtype=np.complex128).tobytes())
 
     @rpc
     def RunProtocol(self, request, context):
@@ -362,7 +364,8 @@ class PeerServicer(pg.PeerServiceServicer):
     @rpc
     def DeliverClassical(self, request, context):
         ident = self.auth.claims(context, "DeliverClassical", "from_node", request.from_node)
-        self.limits.count(len(request.payload), self.limits.max_classical_bytes, "a classical message's payload (bytes)")
+        self.limits.count(len(request.payload), self.limits.max_classical_bytes,
+                          "a classical message's payload (bytes)")
         if not request.from_node or not request.channel:
             raise InvalidOperation("a classical message needs its sender and channel")
         lim.check_times(request)
