@@ -148,16 +148,16 @@ def gate_to_proto(gate: cirq.Gate | str | np.ndarray, *, angle: float | None = N
         if name in ("RX", "RY", "RZ", "PHASE"):
             if angle is None:
                 raise InvalidOperation(f"{name} needs an angle")
-            return t.Gate(rotation=t.Rotation(axis=t.RotationAxis.Value(name), angle_rad=float(angle)))
+            return t.Gate(rotation=t.Rotation(axis=name, angle_rad=float(angle)))
         if name == "CX":
             name = "CNOT"
         if name not in GATE_NAMES:
             raise InvalidOperation(f"unknown gate name {gate!r}; known: {', '.join(sorted(GATE_NAMES))}")
-        return t.Gate(named=GATE_NAMES[name])
+        return t.Gate(named=t.NamedGate.Name(GATE_NAMES[name]))
     if isinstance(gate, cirq.Gate):
         for code, g in NAMED_GATES.items():
             if g == gate:
-                return t.Gate(named=code)
+                return t.Gate(named=t.NamedGate.Name(code))
         if not cirq.has_unitary(gate):
             raise InvalidOperation(f"{gate!r} has no unitary")
         gate = np.asarray(cirq.unitary(gate))

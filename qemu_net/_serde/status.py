@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import grpc
 
 from qemu_net import errors as e
+
+_Reply = TypeVar("_Reply")
 
 #: Domain error -> status code. Order matters only for subclasses (none today).
 ERROR_TO_STATUS: dict[type[e.QnetError], grpc.StatusCode] = {
@@ -64,7 +68,7 @@ _BY_NAME = _error_types()
 def status_for(exc: e.QnetError) -> grpc.StatusCode:
     """The status a domain error is answered with (never UNKNOWN or INTERNAL)."""
     for cls in type(exc).__mro__:
-        code = ERROR_TO_STATUS.get(cls)  # type: ignore[call-overload]  # the MRO holds non-error classes too
+        code = ERROR_TO_STATUS.get(cls) if issubclass(cls, e.QnetError) else None
         if code is not None:
             return code
     named = getattr(grpc.StatusCode, exc.grpc_code, None)
@@ -87,16 +91,17 @@ _TRANSPORT_FAILURES = {
 
 def error_from_rpc(err: grpc.RpcError, *, where: str = "") -> e.QnetError:
     """Rebuild the domain error a node raised (or a transport failure) from a gRPC error."""
-    code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
-    details = (err.details() if hasattr(err, "details") else "") or ""
+    call: Any = err  # a failed call's error is also its grpc.Call (code, details, trailing metadata)
+    code = call.code() if hasattr(call, "code") else grpc.StatusCode.UNKNOWN
+    details = (call.details() if hasattr(call, "details") else "") or ""
     name = fields = ""
     try:
-        for k, v in err.trailing_metadata() or ():  # type: ignore[attr-defined]  # a call's error carries it
+        for k, v in call.trailing_metadata() or ():
             if k == ERROR_TYPE_KEY:
                 name = v
             elif k == ERROR_FIELDS_KEY:
                 fields = v
-    except Exception:
+    except Exception:  # some RpcErrors carry no metadata
         name = fields = ""
     cls = _BY_NAME.get(name)
     if cls is None:
@@ -113,11 +118,12 @@ def error_from_rpc(err: grpc.RpcError, *, where: str = "") -> e.QnetError:
 
 
 def _unavailable_details(err: grpc.RpcError) -> str | None:
+    call: Any = err  # a failed call's error is also its grpc.Call
     try:
-        if err.code() != grpc.StatusCode.UNAVAILABLE:  # type: ignore[attr-defined]
+        if call.code() != grpc.StatusCode.UNAVAILABLE:
             return None
-        return (err.details() or "").lower()  # type: ignore[attr-defined]
-    except Exception:
+        return str(call.details() or "").lower()
+    except Exception:  # an RpcError without status
         return None
 
 
@@ -134,7 +140,7 @@ def never_sent(err: grpc.RpcError) -> bool:
     return details is not None and "failed to connect" in details and "connection refused" not in details
 
 
-def call_until_sent(fn, request, timeout_s: float, where: str):
+def call_until_sent(fn: Callable[..., _Reply], request: object, timeout_s: float, where: str) -> _Reply:
     """Call a unary stub method within `timeout_s`. A call that failed while its connection was set up
     (a busy host too slow for the handshake: the request never left) is tried again after a short,
     growing pause until the timeout; anything else (a refused connection included) fails at once as the

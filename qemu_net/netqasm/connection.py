@@ -296,7 +296,7 @@ class QnetSocket(Socket):
         msg = self._recv_any(block, timeout)
         if isinstance(msg, str) and maxsize is not None:
             return msg[:maxsize]
-        return msg  # type: ignore[return-value] - a structured message sent with send_structured
+        return msg  # type: ignore[return-value]  # a structured message sent with send_structured
 
     def recv_structured(self, block: bool = True, timeout: float | None = None,
                         maxsize: int | None = None) -> StructuredMessage:

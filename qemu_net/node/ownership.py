@@ -25,6 +25,7 @@ No lock is held across a remote call. Every method that takes `deadline` is a mo
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import threading
@@ -38,6 +39,11 @@ from qemu_net.node.holdings import Holdings
 from qemu_net.node.transit import Shipment, Txn
 
 log = logging.getLogger("qemu_net.node")
+
+
+def _arrived_or_moved(held: Holdings, q: str, min_epoch: int) -> bool:
+    """Whether q's group is held here or is known to have moved on past `min_epoch`."""
+    return q in held or held.moved_since(q, min_epoch) is not None
 
 
 @dataclass(frozen=True)
@@ -168,7 +174,7 @@ class Ownership:
                     moved = held.moved_since(q, min_epoch)
                     if moved is None:
                         # It is on its way here: wait for it, or for news that it went on.
-                        self.wait(lambda e=min_epoch: q in held or held.moved_since(q, e) is not None, deadline,
+                        self.wait(functools.partial(_arrived_or_moved, held, q, min_epoch), deadline,
                                   lambda: f"the state of {q!r} did not arrive")
                         continue
                     holder, min_epoch = moved

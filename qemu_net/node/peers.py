@@ -210,7 +210,8 @@ class GrpcPeers:
         deadline: float,
     ) -> int:
         req = self._arrive_request(qubits, now_ns, state, adopt)
-        return self._call(node, self.stub(node).Arrive, req, deadline).virtual_time_ns
+        reply: p.Ack = self._call(node, self.stub(node).Arrive, req, deadline)
+        return reply.virtual_time_ns
 
     def _arrive_request(
         self,
