@@ -178,15 +178,15 @@ class NodeServicer(ng.NodeServiceServicer):
         self._sending = lim.ByteBudget(self.limits.max_queued_classical_bytes)
 
     @rpc
-    def GetInfo(self, request, context):
+    def GetInfo(self, request: n.GetInfoRequest, context: grpc.ServicerContext) -> n.NodeInfo:
         return n.NodeInfo(**self.core.info())
 
     @rpc
-    def Allocate(self, request, context):
+    def Allocate(self, request: n.AllocateRequest, context: grpc.ServicerContext) -> n.AllocateResponse:
         return n.AllocateResponse(qubits=self.core.allocate(request.count or 1))
 
     @rpc
-    def Free(self, request, context):
+    def Free(self, request: n.FreeRequest, context: grpc.ServicerContext) -> n.FreeResponse:
         if not request.qubits:
             raise InvalidOperation("name at least one qubit to free")
         _owns(self.core, request.qubits)
@@ -194,7 +194,7 @@ class NodeServicer(ng.NodeServiceServicer):
         return n.FreeResponse()
 
     @rpc
-    def Apply(self, request, context):
+    def Apply(self, request: n.ApplyRequest, context: grpc.ServicerContext) -> n.ApplyResponse:
         ops = convert.ops_from_proto(request.operations)
         _owns(self.core, distinct_qubits(ops))
         outcomes = self.core.apply(ops, deadline=_deadline(context))
@@ -204,7 +204,7 @@ class NodeServicer(ng.NodeServiceServicer):
         return resp
 
     @rpc
-    def SendQubit(self, request, context):
+    def SendQubit(self, request: n.SendQubitRequest, context: grpc.ServicerContext) -> n.SendQubitResponse:
         if not request.qubit or not request.to:
             raise InvalidOperation("SendQubit needs a qubit and a destination node")
         _owns(self.core, (request.qubit,))
@@ -212,7 +212,7 @@ class NodeServicer(ng.NodeServiceServicer):
         return n.SendQubitResponse(lost=lost, arrival_ns=arrival)
 
     @rpc
-    def CreateEpr(self, request, context):
+    def CreateEpr(self, request: n.CreateEprRequest, context: grpc.ServicerContext) -> n.CreateEprResponse:
         self.limits.count(request.count, self.limits.max_epr_pairs, "CreateEpr count")
         halves = self.core.create_epr(request.peer, request.count or 1, deadline=_deadline(context))
         remote = self.core.remote_halves(halves)
@@ -225,7 +225,8 @@ class NodeServicer(ng.NodeServiceServicer):
         )
 
     @rpc
-    def CreateMeasureEpr(self, request, context):
+    def CreateMeasureEpr(self, request: n.CreateMeasureEprRequest,
+                         context: grpc.ServicerContext) -> n.CreateMeasureEprResponse:
         count = request.count
         if count < 1:
             raise InvalidOperation("count must be at least 1")
@@ -238,7 +239,8 @@ class NodeServicer(ng.NodeServiceServicer):
         )
 
     @rpc
-    def FetchEprOutcomes(self, request, context):
+    def FetchEprOutcomes(self, request: n.FetchEprOutcomesRequest,
+                         context: grpc.ServicerContext) -> n.FetchEprOutcomesResponse:
         if not request.batch_id:
             raise InvalidOperation("FetchEprOutcomes needs a batch_id")
         timeout = _timeout(request.timeout_s, 10.0, context, self.limits)
@@ -247,7 +249,7 @@ class NodeServicer(ng.NodeServiceServicer):
         return n.FetchEprOutcomesResponse(peer=peer, outcomes=outcomes, bases=bases)
 
     @rpc
-    def SendClassical(self, request, context):
+    def SendClassical(self, request: n.SendClassicalRequest, context: grpc.ServicerContext) -> n.SendClassicalResponse:
         _public_channel(request.channel)
         size = len(request.payload)
         self.limits.count(size, self.limits.max_classical_bytes, "a classical message's payload (bytes)")
@@ -259,7 +261,8 @@ class NodeServicer(ng.NodeServiceServicer):
         return n.SendClassicalResponse(seq=seq, arrival_ns=arrival)
 
     @rpc
-    def ReceiveClassical(self, request, context):
+    def ReceiveClassical(self, request: n.ReceiveClassicalRequest,
+                         context: grpc.ServicerContext) -> n.ReceiveClassicalResponse:
         _public_channel(request.channel)
         if not request.sender or not request.channel:
             raise InvalidOperation("ReceiveClassical needs a sender and a channel")
@@ -271,14 +274,14 @@ class NodeServicer(ng.NodeServiceServicer):
                                           delivery_id=msg.seq)
 
     @rpc
-    def Inspect(self, request, context):
+    def Inspect(self, request: n.InspectRequest, context: grpc.ServicerContext) -> n.InspectResponse:
         _owns(self.core, request.qubits)
         rho = self.core.inspect(list(request.qubits), deadline=_deadline(context))
         return n.InspectResponse(dim=rho.shape[0],
                                  density_matrix=np.ascontiguousarray(rho, dtype=np.complex128).tobytes())
 
     @rpc
-    def RunProtocol(self, request, context):
+    def RunProtocol(self, request: pr.ProtocolRequest, context: grpc.ServicerContext) -> pr.ProtocolResult:
         _no_float_tricks(request)
         timeout = _timeout(request.timeout_s, 30.0, context, self.limits)
         lim.check_role(request, self.limits)
@@ -300,7 +303,7 @@ class PeerServicer(pg.PeerServiceServicer):
         self.limits = limits or _DEFAULT_LIMITS
 
     @rpc
-    def Forward(self, request, context):
+    def Forward(self, request: p.ForwardRequest, context: grpc.ServicerContext) -> p.ForwardResponse:
         self.auth.claims(context, "Forward", "from_node", request.from_node)
         if not 0 <= request.virtual_time_ns <= lim.MAX_PEER_NS:
             raise InvalidOperation(f"virtual_time_ns={request.virtual_time_ns} is not a virtual time")
@@ -322,7 +325,7 @@ class PeerServicer(pg.PeerServiceServicer):
         return resp
 
     @rpc
-    def TakeGroup(self, request, context):
+    def TakeGroup(self, request: p.TakeGroupRequest, context: grpc.ServicerContext) -> p.TakeGroupResponse:
         if not request.qubit or not request.new_holder:
             raise InvalidOperation("TakeGroup needs a qubit and the new holder")
         if request.new_holder not in self.core.topology.node_names:
@@ -338,7 +341,7 @@ class PeerServicer(pg.PeerServiceServicer):
         return p.TakeGroupResponse(state=convert.group_to_proto(got))
 
     @rpc
-    def AdoptGroup(self, request, context):
+    def AdoptGroup(self, request: t.GroupState, context: grpc.ServicerContext) -> p.Ack:
         self.auth.not_held("AdoptGroup", self.auth.caller(context, "AdoptGroup"), request.qubits, self.core.held)
         lim.check_group(request, self.limits)
         lim.check_times(request)
@@ -346,14 +349,14 @@ class PeerServicer(pg.PeerServiceServicer):
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
-    def UpdateHolder(self, request, context):
+    def UpdateHolder(self, request: p.UpdateHolderRequest, context: grpc.ServicerContext) -> p.Ack:
         self.auth.claims(context, "UpdateHolder", "holder", request.holder)
         self.core.on_update_holder(list(request.qubits), request.holder, dict(request.group_sizes),
                                    dict(request.epochs))
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
-    def Arrive(self, request, context):
+    def Arrive(self, request: p.ArriveRequest, context: grpc.ServicerContext) -> p.Ack:
         ident = self.auth.claims(context, "Arrive", "from_node", request.from_node)
         _check_arrival(self.auth, "Arrive", ident, request, self.core)
         lim.check_times(request)
@@ -362,7 +365,7 @@ class PeerServicer(pg.PeerServiceServicer):
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
-    def DeliverClassical(self, request, context):
+    def DeliverClassical(self, request: p.ClassicalMessage, context: grpc.ServicerContext) -> p.Ack:
         ident = self.auth.claims(context, "DeliverClassical", "from_node", request.from_node)
         self.limits.count(len(request.payload), self.limits.max_classical_bytes,
                           "a classical message's payload (bytes)")
@@ -384,7 +387,7 @@ class PeerServicer(pg.PeerServiceServicer):
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
-    def DeliverEprOutcomes(self, request, context):
+    def DeliverEprOutcomes(self, request: p.EprOutcomes, context: grpc.ServicerContext) -> p.Ack:
         self.auth.neighbour("DeliverEprOutcomes",
                             self.auth.claims(context, "DeliverEprOutcomes", "from_node", request.from_node))
         lim.check_times(request)
