@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import cirq
 import numpy as np
@@ -16,6 +15,7 @@ import numpy as np
 from qemu_net._proto.v1 import peer_pb2 as p
 from qemu_net._proto.v1 import types_pb2 as t
 from qemu_net.errors import InvalidOperation
+from qemu_net.node.ops import MAX_WAIT_NS, DiscardOp, GateOp, MeasureOp, Op, ResetOp, WaitOp
 from qemu_net.node.transit import Shipment, Txn
 from qemu_net.quantum.register import DTYPE, GroupState
 
@@ -68,45 +68,6 @@ def _rotation_unitary(axis: int, angle: float) -> np.ndarray:
     return np.asarray(cirq.unitary(g), dtype=DTYPE)
 
 
-@dataclass(frozen=True)
-class GateOp:
-    unitary: np.ndarray
-    qubits: tuple[str, ...]
-    #: The operation as it came over the wire, forwarded as is (a named gate stays a name, not a matrix).
-    wire: t.Operation | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class MeasureOp:
-    qubit: str
-    basis: str
-    keep: bool
-
-
-@dataclass(frozen=True)
-class ResetOp:
-    qubit: str
-
-
-@dataclass(frozen=True)
-class DiscardOp:
-    qubit: str
-
-
-@dataclass(frozen=True)
-class WaitOp:
-    """The qubit idles in memory for `duration_ns` (the location's clock advances by it)."""
-
-    qubit: str
-    duration_ns: int
-
-
-#: The longest single wait (about 11.6 days of virtual time).
-MAX_WAIT_NS = 10**15
-
-Op = GateOp | MeasureOp | ResetOp | DiscardOp | WaitOp
-
-
 def unitary_from_proto(gate: t.Gate, n_qubits: int) -> np.ndarray:
     kind = gate.WhichOneof("kind")
     if kind == "named":
@@ -141,7 +102,7 @@ def op_from_proto(op: t.Operation) -> Op:
     qubits = tuple(op.qubits)
     n = len(qubits)
     kind = op.WhichOneof("kind")
-    if kind == "gate" and (n == 1 and qubits[0] or n == 2 and qubits[0] and qubits[1] and qubits[0] != qubits[1]):
+    if kind == "gate" and ((n == 1 and qubits[0]) or (n == 2 and qubits[0] and qubits[1] and qubits[0] != qubits[1])):
         # The hot path (every gate a node runs or forwards) does its checks in this one condition.
         return GateOp(unitary_from_proto(op.gate, n), qubits, op)
     if not qubits:
@@ -179,21 +140,6 @@ def ops_from_proto(ops: Sequence[t.Operation]) -> list[Op]:
     return [op_from_proto(o) for o in ops]
 
 
-def op_qubits(op: Op) -> tuple[str, ...]:
-    return op.qubits if isinstance(op, GateOp) else (op.qubit,)
-
-
-def distinct_qubits(ops: Sequence[Op]) -> list[str]:
-    """The qubits `ops` name, each once, in order of first appearance (the order Forward replies use)."""
-    if len(ops) == 1:  # the commonest batch; a gate naming a qubit twice is refused when it runs
-        return list(op_qubits(ops[0]))
-    seen: dict[str, None] = {}
-    for op in ops:
-        for q in op_qubits(op):
-            seen[q] = None
-    return list(seen)
-
-
 # ----------------------------------------------------------------------- building (client side)
 def gate_to_proto(gate: cirq.Gate | str | np.ndarray, *, angle: float | None = None) -> t.Gate:
     """A gate message from a name ("H", "CNOT", "RX" with angle), a Cirq gate or a unitary matrix."""
@@ -202,16 +148,16 @@ def gate_to_proto(gate: cirq.Gate | str | np.ndarray, *, angle: float | None = N
         if name in ("RX", "RY", "RZ", "PHASE"):
             if angle is None:
                 raise InvalidOperation(f"{name} needs an angle")
-            return t.Gate(rotation=t.Rotation(axis=t.RotationAxis.Value(name), angle_rad=float(angle)))
+            return t.Gate(rotation=t.Rotation(axis=name, angle_rad=float(angle)))
         if name == "CX":
             name = "CNOT"
         if name not in GATE_NAMES:
             raise InvalidOperation(f"unknown gate name {gate!r}; known: {', '.join(sorted(GATE_NAMES))}")
-        return t.Gate(named=GATE_NAMES[name])
+        return t.Gate(named=t.NamedGate.Name(GATE_NAMES[name]))
     if isinstance(gate, cirq.Gate):
         for code, g in NAMED_GATES.items():
             if g == gate:
-                return t.Gate(named=code)
+                return t.Gate(named=t.NamedGate.Name(code))
         if not cirq.has_unitary(gate):
             raise InvalidOperation(f"{gate!r} has no unitary")
         gate = np.asarray(cirq.unitary(gate))
@@ -276,7 +222,7 @@ def op_to_proto(op: Op) -> t.Operation:
     """The wire form of a domain operation (gates travel as their unitary). A gate decoded from the wire
     returns that same message (part of the incoming request): copy it into a new message, never mutate it."""
     if isinstance(op, GateOp):
-        if op.wire is not None:
+        if isinstance(op.wire, t.Operation):
             return op.wire
         u = op.unitary
         return t.Operation(

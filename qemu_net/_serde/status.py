@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import grpc
 
 from qemu_net import errors as e
+
+_Reply = TypeVar("_Reply")
 
 #: Domain error -> status code. Order matters only for subclasses (none today).
 ERROR_TO_STATUS: dict[type[e.QnetError], grpc.StatusCode] = {
@@ -41,13 +45,41 @@ STATUS_TO_ERROR: dict[grpc.StatusCode, type[e.QnetError]] = {
     grpc.StatusCode.UNAUTHENTICATED: e.Unauthenticated,
 }
 
-#: Error type name sent as trailing metadata so clients can rebuild the exact type.
+#: Trailing metadata of a failed call: the error's class name and its typed fields (`QnetError.to_wire`),
+#: so the caller rebuilds the exact type with its fields.
 ERROR_TYPE_KEY = "qnet-error-type"
-_BY_NAME = {cls.__name__: cls for cls in ERROR_TO_STATUS}
+ERROR_FIELDS_KEY = "qnet-error-fields"
+
+
+def _error_types() -> dict[str, type[e.QnetError]]:
+    found: dict[str, type[e.QnetError]] = {e.QnetError.__name__: e.QnetError}
+    todo: list[type[e.QnetError]] = [e.QnetError]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub.__module__ == e.__name__ and sub.__name__ not in found:
+                found[sub.__name__] = sub
+                todo.append(sub)
+    return found
+
+
+_BY_NAME = _error_types()
 
 
 def status_for(exc: e.QnetError) -> grpc.StatusCode:
-    return ERROR_TO_STATUS.get(type(exc), grpc.StatusCode.UNKNOWN)
+    """The status a domain error is answered with (never UNKNOWN or INTERNAL)."""
+    for cls in type(exc).__mro__:
+        code = ERROR_TO_STATUS.get(cls) if issubclass(cls, e.QnetError) else None
+        if code is not None:
+            return code
+    named = getattr(grpc.StatusCode, exc.grpc_code, None)
+    if isinstance(named, grpc.StatusCode) and named not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL):
+        return named
+    return grpc.StatusCode.FAILED_PRECONDITION
+
+
+def error_metadata(exc: e.QnetError) -> tuple[tuple[str, str], ...]:
+    """The trailing metadata a failed call carries for `exc`."""
+    return ((ERROR_TYPE_KEY, type(exc).__name__), (ERROR_FIELDS_KEY, exc.to_wire()))
 
 
 _TRANSPORT_FAILURES = {
@@ -59,15 +91,18 @@ _TRANSPORT_FAILURES = {
 
 def error_from_rpc(err: grpc.RpcError, *, where: str = "") -> e.QnetError:
     """Rebuild the domain error a node raised (or a transport failure) from a gRPC error."""
-    code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
-    details = (err.details() if hasattr(err, "details") else "") or ""
-    name = ""
+    call: Any = err  # a failed call's error is also its grpc.Call (code, details, trailing metadata)
+    code = call.code() if hasattr(call, "code") else grpc.StatusCode.UNKNOWN
+    details = (call.details() if hasattr(call, "details") else "") or ""
+    name = fields = ""
     try:
-        for k, v in err.trailing_metadata() or ():  # type: ignore[union-attr]
+        for k, v in call.trailing_metadata() or ():
             if k == ERROR_TYPE_KEY:
                 name = v
-    except Exception:  # noqa: BLE001 - some RpcErrors carry no metadata
-        name = ""
+            elif k == ERROR_FIELDS_KEY:
+                fields = v
+    except Exception:  # some RpcErrors carry no metadata
+        name = fields = ""
     cls = _BY_NAME.get(name)
     if cls is None:
         # Transport failures (no domain error type attached): the node is gone, too slow, or its server
@@ -77,15 +112,18 @@ def error_from_rpc(err: grpc.RpcError, *, where: str = "") -> e.QnetError:
             return e.PeerUnavailable(f"{prefix}node {_TRANSPORT_FAILURES[code]} ({details or code.name})",
                                      code=code.name)
         cls = STATUS_TO_ERROR.get(code, e.QnetError)
-    return cls(details or code.name, code=code.name)
+    exc = cls.from_wire(details or code.name, fields)
+    exc.fields.setdefault("code", code.name)
+    return exc
 
 
 def _unavailable_details(err: grpc.RpcError) -> str | None:
+    call: Any = err  # a failed call's error is also its grpc.Call
     try:
-        if err.code() != grpc.StatusCode.UNAVAILABLE:  # type: ignore[attr-defined]
+        if call.code() != grpc.StatusCode.UNAVAILABLE:
             return None
-        return (err.details() or "").lower()  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - an RpcError without status
+        return str(call.details() or "").lower()
+    except Exception:  # an RpcError without status
         return None
 
 
@@ -102,7 +140,7 @@ def never_sent(err: grpc.RpcError) -> bool:
     return details is not None and "failed to connect" in details and "connection refused" not in details
 
 
-def call_until_sent(fn, request, timeout_s: float, where: str):  # noqa: ANN001, ANN201 - a stub method
+def call_until_sent(fn: Callable[..., _Reply], request: object, timeout_s: float, where: str) -> _Reply:
     """Call a unary stub method within `timeout_s`. A call that failed while its connection was set up
     (a busy host too slow for the handshake: the request never left) is tried again after a short,
     growing pause until the timeout; anything else (a refused connection included) fails at once as the

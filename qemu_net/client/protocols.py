@@ -25,7 +25,7 @@ import numpy as np
 
 from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net.errors import InvalidOperation, NotConnected, ProtocolAborted
-from qemu_net.node.roles_protocols import matrix_to_proto, program_to_proto
+from qemu_net._serde.protocols import matrix_to_proto, program_to_proto
 from qemu_net.protocols import circuits as _circuits
 from qemu_net.protocols import routing as _routing
 from qemu_net.protocols.common import NO_OUTCOME

@@ -15,6 +15,7 @@ address, waits for all of them (bounded by a deadline) and returns each role's r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -192,7 +193,7 @@ def run_app(layout: AppLayout, addresses: Mapping[str, str], *, timeout_s: float
     if missing:
         raise InvalidOperation(f"the network has no node(s) {', '.join(missing)} "
                                f"(nodes: {', '.join(sorted(addresses))}); place roles with roles.yaml or --role")
-    from qemu_net.client.credentials import resolve  # noqa: PLC0415
+    from qemu_net.client.credentials import resolve
 
     creds = resolve(dict(addresses), network=network)
     deadline = time.monotonic() + timeout_s
@@ -218,12 +219,10 @@ def run_app(layout: AppLayout, addresses: Mapping[str, str], *, timeout_s: float
                 proc = subprocess.Popen([python or sys.executable, "-m", "qemu_net.netqasm.runner", str(spec_file)],
                                         stdout=out, stderr=err, env=env, cwd=str(layout.path))
                 procs[role] = (proc, Path(spec["result_file"]), out, err, time.monotonic())
-            for role, (proc, result_file, out, err, t0) in procs.items():
+            for proc, *_files in procs.values():
                 left = max(deadline - time.monotonic(), 0.0)
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=left)
-                except subprocess.TimeoutExpired:
-                    pass
             timed_out = [r for r, (p, *_rest) in procs.items() if p.poll() is None]
         finally:
             for proc, *_rest in procs.values():
@@ -259,7 +258,7 @@ def run_app_on_temporary_network(layout: AppLayout, *, topology: Topology | None
                                  seed: int = 0, log_dir: str | os.PathLike[str] | None = None,
                                  rounds: int | None = None) -> AppRun:
     """Start the application's nodes (every node its own process), run it, stop them."""
-    from qemu_net.client import LocalNetwork  # noqa: PLC0415 - the launcher imports the node stack
+    from qemu_net.client import LocalNetwork
 
     topo = topology if topology is not None else temporary_topology(layout, seed=seed)
     local = LocalNetwork.start(topo, allow_inspect=True)

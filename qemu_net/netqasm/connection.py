@@ -16,9 +16,9 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Type
+from typing import Any
 
 import grpc
 import numpy as np
@@ -31,12 +31,9 @@ from netqasm.sdk.connection import BaseNetQASMConnection
 from netqasm.sdk.network import NetworkInfo
 from netqasm.sdk.shared_memory import SharedMemory
 
-from qemu_net._proto.v1 import netqasm_pb2 as nq
-from qemu_net._proto.v1 import netqasm_pb2_grpc as nqg
-from qemu_net._proto.v1 import node_pb2 as n
-from qemu_net._proto.v1 import node_pb2_grpc as ng
-from qemu_net.errors import InvalidOperation, ProtocolTimeout
+from qemu_net._serde import netqasm as wire
 from qemu_net._serde.status import error_from_rpc
+from qemu_net.errors import InvalidOperation, ProtocolTimeout
 
 #: Default deadline of one subroutine or one classical receive (seconds); $QNET_NETQASM_TIMEOUT_S overrides.
 DEFAULT_TIMEOUT_S = 120.0
@@ -64,8 +61,15 @@ class Binding:
         return sorted(self.addresses)
 
 
-_binding: Binding | None = None
-_creds = None  # TlsCredentials of this role process, or None: plaintext
+@dataclass
+class _ProcessState:
+    """This process's binding and TLS credentials (None: plaintext), set by `bind`."""
+
+    binding: Binding | None = None
+    creds: Any = None
+
+
+_state = _ProcessState()
 _channels: dict[str, grpc.Channel] = {}
 _lock = threading.Lock()
 
@@ -74,26 +78,25 @@ def bind(roles: Mapping[str, str], addresses: Mapping[str, str], *, timeout_s: f
          tls_dir: str | None = None, identity: str | None = None) -> Binding:
     """Bind this process to a network: `roles` maps application role names to node names. With `tls_dir`
     (a `qnet certs` directory) the nodes are called over mutual TLS as application `identity`."""
-    global _binding, _creds
     for role, node in roles.items():
         if node not in addresses:
             raise InvalidOperation(f"role {role!r} runs at node {node!r}, which the network does not have")
     if timeout_s is None:
         timeout_s = float(os.environ.get("QNET_NETQASM_TIMEOUT_S", DEFAULT_TIMEOUT_S))
     if tls_dir:
-        from qemu_net.security.tls import load_credentials  # noqa: PLC0415
+        from qemu_net.security.tls import load_credentials
 
-        _creds = load_credentials(tls_dir, app=identity)
+        _state.creds = load_credentials(tls_dir, app=identity)
     else:
-        _creds = None
-    _binding = Binding(dict(roles), dict(addresses), timeout_s)
-    return _binding
+        _state.creds = None
+    _state.binding = Binding(dict(roles), dict(addresses), timeout_s)
+    return _state.binding
 
 
 def binding() -> Binding:
-    if _binding is None:
+    if _state.binding is None:
         raise RuntimeError("this process is not bound to a qemu_net network (qemu_net.netqasm.connection.bind)")
-    return _binding
+    return _state.binding
 
 
 def _channel(node: str) -> grpc.Channel:
@@ -101,12 +104,12 @@ def _channel(node: str) -> grpc.Channel:
         ch = _channels.get(node)
         if ch is None:
             address = binding().addresses[node]
-            if _creds is None:
+            if _state.creds is None:
                 ch = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
             else:  # the server's certificate must name the node (not the SDK's module: no simulator imports)
-                from qemu_net.security.tls import channel_credentials, target_name_options  # noqa: PLC0415
+                from qemu_net.security.tls import channel_credentials, target_name_options
 
-                ch = grpc.secure_channel(address, channel_credentials(_creds),
+                ch = grpc.secure_channel(address, channel_credentials(_state.creds),
                                          options=list(CHANNEL_OPTIONS) + target_name_options(node))
             _channels[node] = ch
         return ch
@@ -148,12 +151,12 @@ class QnetNetworkInfo(NetworkInfo):
 class QnetConnection(BaseNetQASMConnection):
     """A NetQASM connection to the node this role runs at."""
 
-    def __init__(self, app_name: str, node_name: Optional[str] = None, **kwargs: Any) -> None:
+    def __init__(self, app_name: str, node_name: str | None = None, **kwargs: Any) -> None:
         self._memory = SharedMemory()
         self._pending: list[bytes] = []
         self._session = f"nq-{app_name}-{uuid.uuid4().hex[:16]}"
         self._node = node_name or node_of(app_name)
-        self._stub = nqg.NetQasmServiceStub(_channel(self._node))
+        self._stub = wire.netqasm_stub(_channel(self._node))
         self.virtual_time_ns = 0
         super().__init__(app_name=app_name, node_name=self._node, **kwargs)
 
@@ -165,11 +168,11 @@ class QnetConnection(BaseNetQASMConnection):
     def shared_memory(self) -> SharedMemory:
         return self._memory
 
-    def _get_network_info(self) -> Type[NetworkInfo]:
+    def _get_network_info(self) -> type[NetworkInfo]:
         return QnetNetworkInfo
 
     def _commit_serialized_message(self, raw_msg: bytes, block: bool = True,
-                                   callback: Optional[Callable] = None) -> None:
+                                   callback: Callable | None = None) -> None:
         kind = raw_msg[0]
         if kind == MessageType.SIGNAL.value:
             return  # "stop the backend": the node outlives the application
@@ -178,16 +181,16 @@ class QnetConnection(BaseNetQASMConnection):
             return  # sent with the first subroutine (one round trip fewer)
         messages, self._pending = self._pending, []
         try:
-            reply = self._stub.Submit(nq.NetQasmSubmitRequest(session_id=self._session, messages=messages),
-                                      timeout=binding().timeout_s)
+            reply = wire.submit_reply_from_proto(
+                self._stub.Submit(wire.submit_to_proto(self._session, messages), timeout=binding().timeout_s))
         except grpc.RpcError as err:
             raise error_from_rpc(err, where=f"node {self._node}") from None
         self.virtual_time_ns = reply.virtual_time_ns
         mem = self._memory
-        for r in reply.registers:
-            mem.set_register(parse_register(f"{r.name}{r.index}"), int(r.value))
-        for a in reply.arrays:
-            mem.init_new_array(a.address, new_array=[int(v) if d else None for v, d in zip(a.values, a.defined)])
+        for name, index, value in reply.registers:
+            mem.set_register(parse_register(f"{name}{index}"), value)
+        for address, values in reply.arrays:
+            mem.init_new_array(address, new_array=values)
         if callback is not None:
             callback()
 
@@ -195,13 +198,11 @@ class QnetConnection(BaseNetQASMConnection):
         """Density matrix of this application's qubits (the node must allow inspection)."""
         self.flush()
         try:
-            reply = self._stub.QubitState(
-                nq.NetQasmQubitStateRequest(session_id=self._session, virtual_addresses=virtual_addresses),
-                timeout=binding().timeout_s)
+            reply = self._stub.QubitState(wire.qubit_state_to_proto(self._session, virtual_addresses),
+                                          timeout=binding().timeout_s)
         except grpc.RpcError as err:
             raise error_from_rpc(err, where=f"node {self._node}") from None
-        d = reply.dimension
-        return (np.asarray(reply.real) + 1j * np.asarray(reply.imag)).reshape(d, d)
+        return wire.density_matrix_from_proto(reply)
 
 
 def get_qubit_state(qubit: Any, reduced_dm: bool = True) -> np.ndarray | None:
@@ -221,7 +222,7 @@ def get_qubit_state(qubit: Any, reduced_dm: bool = True) -> np.ndarray | None:
 class QnetSocket(Socket):
     """netqasm's classical socket between two roles, over the nodes' classical channels."""
 
-    def __init__(self, app_name: str, remote_app_name: str, socket_id: int = 0, timeout: Optional[float] = None,
+    def __init__(self, app_name: str, remote_app_name: str, socket_id: int = 0, timeout: float | None = None,
                  use_callbacks: bool = False, log_config: Any = None) -> None:
         self._app_name = app_name
         self._remote_app_name = remote_app_name
@@ -230,7 +231,7 @@ class QnetSocket(Socket):
         self._peer = node_of(remote_app_name)
         self._timeout = timeout
         self._use_callbacks = use_callbacks
-        self._stub = ng.NodeServiceStub(_channel(self._node))
+        self._stub = wire.node_stub(_channel(self._node))
         # One channel per direction and socket id, so two sockets between the same roles stay apart.
         self._out = f"{SOCKET_CHANNEL_PREFIX}{app_name}>{remote_app_name}/{socket_id}"
         self._in = f"{SOCKET_CHANNEL_PREFIX}{remote_app_name}>{app_name}/{socket_id}"
@@ -249,23 +250,22 @@ class QnetSocket(Socket):
 
     def _send_bytes(self, payload: bytes) -> None:
         try:
-            self._stub.SendClassical(n.SendClassicalRequest(to=self._peer, channel=self._out, payload=payload),
+            self._stub.SendClassical(wire.send_classical_to_proto(self._peer, self._out, payload),
                                      timeout=binding().timeout_s)
         except grpc.RpcError as err:
             raise error_from_rpc(err, where=f"node {self._node}") from None
 
-    def _recv_bytes(self, timeout: Optional[float]) -> bytes:
+    def _recv_bytes(self, timeout: float | None) -> bytes:
         wait = timeout if timeout is not None else (self._timeout or binding().timeout_s)
         try:
             resp = self._stub.ReceiveClassical(
-                n.ReceiveClassicalRequest(sender=self._peer, channel=self._in, timeout_s=wait),
-                timeout=wait + 5.0)
+                wire.receive_classical_to_proto(self._peer, self._in, wait), timeout=wait + 5.0)
         except grpc.RpcError as err:
             exc = error_from_rpc(err, where=f"node {self._node}")
             if isinstance(exc, ProtocolTimeout):
                 raise RuntimeError(f"no message from {self._remote_app_name} within {wait} s") from None
             raise exc from None
-        return resp.payload
+        return wire.payload_from_proto(resp)
 
     def send(self, msg: str) -> None:
         if not isinstance(msg, str):
@@ -277,7 +277,7 @@ class QnetSocket(Socket):
         body = {"header": msg.header, "payload": _encode(msg.payload)}
         self._send_bytes(b"j" + json.dumps(body).encode())
 
-    def _recv_any(self, block: bool, timeout: Optional[float]) -> str | StructuredMessage:
+    def _recv_any(self, block: bool, timeout: float | None) -> str | StructuredMessage:
         if not block:
             raise NotImplementedError("non-blocking recv is not offered: give a timeout instead")
         raw = self._recv_bytes(timeout)
@@ -292,20 +292,20 @@ class QnetSocket(Socket):
                 raise RuntimeError(f"malformed structured message from {self._remote_app_name}: {exc}") from None
         raise RuntimeError(f"malformed message from {self._remote_app_name}")
 
-    def recv(self, block: bool = True, timeout: Optional[float] = None, maxsize: Optional[int] = None) -> str:
+    def recv(self, block: bool = True, timeout: float | None = None, maxsize: int | None = None) -> str:
         msg = self._recv_any(block, timeout)
         if isinstance(msg, str) and maxsize is not None:
             return msg[:maxsize]
-        return msg  # type: ignore[return-value] - a structured message sent with send_structured
+        return msg  # type: ignore[return-value]  # a structured message sent with send_structured
 
-    def recv_structured(self, block: bool = True, timeout: Optional[float] = None,
-                        maxsize: Optional[int] = None) -> StructuredMessage:
+    def recv_structured(self, block: bool = True, timeout: float | None = None,
+                        maxsize: int | None = None) -> StructuredMessage:
         return self._recv_any(block, timeout)  # type: ignore[return-value]
 
     def send_silent(self, msg: str) -> None:
         self.send(msg)
 
-    def recv_silent(self, block: bool = True, timeout: Optional[float] = None, maxsize: Optional[int] = None) -> str:
+    def recv_silent(self, block: bool = True, timeout: float | None = None, maxsize: int | None = None) -> str:
         return self.recv(block=block, timeout=timeout, maxsize=maxsize)
 
 
@@ -356,7 +356,7 @@ class QnetBroadcastChannel(BroadcastChannelBySockets):
 
     def __init__(self, app_name: str, remote_app_names: list[str], **kwargs: Any) -> None:
         super().__init__(app_name, remote_app_names, **kwargs)
-        import queue  # noqa: PLC0415 - only broadcast channels need it
+        import queue
 
         self._queue: queue.Queue = queue.Queue()
         self._readers: dict[str, threading.Thread] = {}
@@ -365,12 +365,12 @@ class QnetBroadcastChannel(BroadcastChannelBySockets):
     def _read(self, remote: str, socket: QnetSocket) -> None:
         try:
             msg = socket.recv()
-        except Exception as exc:  # noqa: BLE001 - handed to the caller of recv
+        except Exception as exc:
             self._queue.put((remote, exc))
             return
         self._queue.put((remote, msg))
 
-    def recv(self, block: bool = True, timeout: Optional[float] = None) -> tuple[str, str]:
+    def recv(self, block: bool = True, timeout: float | None = None) -> tuple[str, str]:
         if not block:
             raise NotImplementedError("non-blocking recv is not offered: give a timeout instead")
         with self._rlock:
@@ -381,7 +381,7 @@ class QnetBroadcastChannel(BroadcastChannelBySockets):
                                          name=f"broadcast-{remote}")
                     self._readers[remote] = t
                     t.start()
-        import queue  # noqa: PLC0415
+        import queue
 
         wait = timeout if timeout is not None else binding().timeout_s
         try:

@@ -25,6 +25,7 @@ or qubits.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -42,15 +43,14 @@ from netqasm.backend.messages import (
     deserialize_host_msg,
 )
 from netqasm.lang import operand
-from netqasm.lang.instr import core as ins_core
 from netqasm.lang.parsing.binary import deserialize as deserialize_subroutine
 from netqasm.qlink_compat import BellState, LinkLayerOKTypeK, LinkLayerOKTypeM, RandomBasis, RequestType
 from netqasm.sdk.shared_memory import SharedMemory
 
 from qemu_net.errors import InvalidOperation, MemoryFull, QnetError
 from qemu_net.node.context import CoreContext
-from qemu_net._serde.quantum import DiscardOp, GateOp, MeasureOp, ResetOp
 from qemu_net.node.core import NodeCore
+from qemu_net.node.ops import DiscardOp, GateOp, MeasureOp, ResetOp
 from qemu_net.quantum.register import DTYPE
 
 #: Channel prefix of the executors' own messages (a create request's announcement to the receiver).
@@ -105,7 +105,7 @@ def basis_rotation(axes: str, nums: tuple[int, int, int], denom: int) -> np.ndar
     """The unitary a meas_basis instruction applies before measuring Z: rotations about axes[0], axes[1],
     axes[2] by nums[i] * pi / 2**denom, the first applied first."""
     u = _I
-    for axis, num in zip(axes, nums):
+    for axis, num in zip(axes, nums, strict=True):
         u = rotation(axis, num * np.pi / 2**denom) @ u
     return u
 
@@ -276,10 +276,8 @@ class QnetExecutor(Executor):
         try:
             self._batch = []
             for q in list(self._qubits.values()):
-                try:
+                with contextlib.suppress(QnetError):
                     ctx.discard(q)
-                except QnetError:
-                    pass
             self._qubits.clear()
         finally:
             self._ctx = None
@@ -499,10 +497,9 @@ class QnetExecutor(Executor):
         if len(results) != number * fields:
             raise InvalidOperation(f"{peer} creates {number} pairs on this socket, but recv_epr expects "
                                    f"{len(results) // fields}")
-        if kind == RequestType.K:
-            if q_array_address is None:
-                raise InvalidOperation(f"{peer} asked to keep the pairs, but recv_epr gave no qubit addresses "
-                                       "(use recv_keep, or recv_measure against create_measure)")
+        if kind == RequestType.K and q_array_address is None:
+            raise InvalidOperation(f"{peer} asked to keep the pairs, but recv_epr gave no qubit addresses "
+                                   "(use recv_keep, or recv_measure against create_measure)")
         req = _EprRequest(subroutine_id, app_id, False, peer, remote_node_id, tag, kind, number, q_array_address,
                           ent_results_array_address, epr_socket_id, rotations, axes, announced=True)
         self._pending.append(req)
@@ -629,10 +626,9 @@ class NetQasmSessions:
                 regs, arrays = s.executor.run_messages(messages, ctx)
                 ctx.flush()
             except BaseException:
-                try:  # news of halves already made must still reach the peer that waits for them
+                # News of halves already made must still reach the peer that waits for them.
+                with contextlib.suppress(QnetError):
                     ctx.flush()
-                except QnetError:
-                    pass
                 raise
             stopped = any(m[:1] == bytes([MessageType.STOP_APP.value]) for m in messages) and not \
                 s.executor._qubit_unit_modules

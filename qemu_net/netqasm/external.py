@@ -18,9 +18,9 @@ __all__ = ["BroadcastChannel", "NetQASMConnection", "Socket", "get_qubit_state",
 
 def install() -> None:
     """Make ``netqasm.sdk.external`` this module (call before importing an application)."""
-    import sys  # noqa: PLC0415
+    import sys
 
-    import netqasm.sdk  # noqa: PLC0415
+    import netqasm.sdk
 
     sys.modules["netqasm.sdk.external"] = sys.modules[__name__]
     netqasm.sdk.external = sys.modules[__name__]  # type: ignore[attr-defined]

@@ -45,16 +45,16 @@ def to_json(value: Any) -> Any:
 def run_role(spec: dict[str, Any]) -> Any:
     # Applications take their simulator branches (state access) under netqasm's default simulator value.
     os.environ["NETQASM_SIMULATOR"] = "netsquid"
-    from qemu_net.netqasm import external  # noqa: PLC0415 - before the application imports netqasm's
+    from qemu_net.netqasm import external
 
     external.install()
-    from qemu_net.netqasm import sim_states  # noqa: PLC0415
+    from qemu_net.netqasm import sim_states
 
     sim_states.install()
-    from netqasm.runtime.app_config import AppConfig  # noqa: PLC0415
-    from netqasm.sdk.config import LogConfig  # noqa: PLC0415
+    from netqasm.runtime.app_config import AppConfig
+    from netqasm.sdk.config import LogConfig
 
-    from qemu_net.netqasm.connection import bind  # noqa: PLC0415
+    from qemu_net.netqasm.connection import bind
 
     role = spec["role"]
     bind(spec["roles"], spec["addresses"], timeout_s=spec.get("timeout_s"), tls_dir=spec.get("tls_dir"),
@@ -77,8 +77,8 @@ def run_role(spec: dict[str, Any]) -> Any:
                        log_config=log_config, inputs=inputs)
     seed = spec.get("seed")
     if seed is not None:  # the application's own random choices (random, numpy's global generator)
-        import hashlib  # noqa: PLC0415
-        import random  # noqa: PLC0415
+        import hashlib
+        import random
 
         digest = int.from_bytes(hashlib.sha256(f"{seed}/{role}".encode()).digest()[:4], "little")
         random.seed(digest)
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(spec["result_file"])
     try:
         result = run_role(spec)
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, then the role fails
+    except BaseException as exc:
         out.write_text(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}",
                                    "traceback": traceback.format_exc()}))
         return 1

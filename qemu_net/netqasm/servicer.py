@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grpc
 import numpy as np
 
 from qemu_net._proto.v1 import netqasm_pb2 as nq
@@ -24,7 +25,7 @@ class NetQasmServicer(nqg.NetQasmServiceServicer):
         self.sessions = NetQasmSessions(core)
 
     @rpc
-    def Submit(self, request, context):
+    def Submit(self, request: nq.NetQasmSubmitRequest, context: grpc.ServicerContext) -> nq.NetQasmSubmitReply:
         regs, arrays, now = self.sessions.submit(request.session_id, list(request.messages),
                                                  _timeout(0.0, DEFAULT_TIMEOUT_S, context))
         reply = nq.NetQasmSubmitReply(virtual_time_ns=now)
@@ -36,7 +37,8 @@ class NetQasmServicer(nqg.NetQasmServiceServicer):
         return reply
 
     @rpc
-    def QubitState(self, request, context):
+    def QubitState(self, request: nq.NetQasmQubitStateRequest,
+                   context: grpc.ServicerContext) -> nq.NetQasmQubitStateReply:
         if len(request.virtual_addresses) > 10:
             raise InvalidOperation("at most 10 qubits per state request")
         rho = np.asarray(self.sessions.qubit_state(request.session_id, list(request.virtual_addresses),

@@ -31,9 +31,9 @@ def get_fidelity(q1: np.ndarray, q2: np.ndarray) -> float:
 
 
 def install() -> None:
-    import sys  # noqa: PLC0415
+    import sys
 
-    import netqasm.sdk.toolbox  # noqa: PLC0415
+    import netqasm.sdk.toolbox
 
     sys.modules["netqasm.sdk.toolbox.sim_states"] = sys.modules[__name__]
     netqasm.sdk.toolbox.sim_states = sys.modules[__name__]  # type: ignore[attr-defined]

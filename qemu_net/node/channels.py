@@ -134,4 +134,4 @@ class ClassicalChannels:
         return msg
 
 
-__all__ = ["ClassicalChannels", "MAX_CHANNEL_NAME"]
+__all__ = ["MAX_CHANNEL_NAME", "ClassicalChannels"]

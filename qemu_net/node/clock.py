@@ -46,4 +46,4 @@ def _checked(t_ns: float) -> int:
             f"virtual time would reach {t_ns:.6g} ns, past the clock's limit of {MAX_NS} ns (about 146 years): "
             "a rate or duration in the request is too small or too large"
         )
-    return int(round(t_ns))
+    return round(t_ns)

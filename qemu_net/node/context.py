@@ -11,13 +11,12 @@ import numpy as np
 
 from qemu_net.errors import InvalidOperation, ProtocolTimeout
 from qemu_net.network.topology import Topology
-from qemu_net._serde.quantum import DiscardOp, GateOp, MeasureOp
-from qemu_net.quantum.register import DTYPE
 from qemu_net.node import limits
 from qemu_net.node.core import NodeCore
+from qemu_net.node.ops import DiscardOp, GateOp, MeasureOp
 from qemu_net.node.outbox import Outbox
 from qemu_net.protocols.context import EprHalf
-
+from qemu_net.quantum.register import DTYPE
 
 _CNOT = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=DTYPE)
 _H = np.array([[1, 1], [1, -1]], dtype=DTYPE) / np.sqrt(2)

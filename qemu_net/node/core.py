@@ -48,15 +48,15 @@ from qemu_net.errors import (
 from qemu_net.network.topology import Topology
 from qemu_net.node.channels import ClassicalChannels
 from qemu_net.node.clock import VirtualClock
-from qemu_net._serde.quantum import DiscardOp, MeasureOp, Op, distinct_qubits
 from qemu_net.node.directory import Directory
 from qemu_net.node.holdings import Holdings
-from qemu_net.node.transit import Shipment, Txn
 from qemu_net.node.linklayer import LinkLayer
 from qemu_net.node.mailbox import Message
+from qemu_net.node.ops import DiscardOp, MeasureOp, Op, distinct_qubits
 from qemu_net.node.outbox import Arriving, Attachment, Outbox
 from qemu_net.node.ownership import Moved, Ownership, TakeResult
 from qemu_net.node.sessions import Sessions, current_owner, lease_from_env, session_of
+from qemu_net.node.transit import Shipment, Txn
 from qemu_net.protocols.context import EprHalf
 from qemu_net.quantum.noise import NoiseModel
 from qemu_net.quantum.register import Register
@@ -314,7 +314,7 @@ class NodeCore:
             self.clock.advance_to(res.now_ns)
             with cond:
                 self._forget_freed(ops)
-                for q, s in zip(qs, res.sizes):
+                for q, s in zip(qs, res.sizes, strict=False):
                     if s and q in d.holder:
                         d.size[q] = s
             return res.outcomes
@@ -355,8 +355,9 @@ class NodeCore:
         At the send time (this node's clock) the qubit's memory decoherence is brought up to date with
         this node's T1/T2; it is then lost with probability 1 - 10^(-aL/10) eta_det (one uniform from the
         node's stream) or suffers the link's transmission noise, and arrives after the fiber delay
-        (``L * n_g / c``, about 4.9 us/km), stamped with its arrival time (no memory decay in flight). A lost qubit is traced out of its group, nothing
-        is kept; the receiver still hears of the (empty) arrival, so its clock reaches the arrival time.
+        (``L * n_g / c``, about 4.9 us/km), stamped with its arrival time (no memory decay in flight). A
+        lost qubit is traced out of its group, nothing is kept; the receiver still hears of the (empty)
+        arrival, so its clock reaches the arrival time.
 
         The send is applied where the group's state is: this node first becomes its holder (so the decay
         and the channel are applied with this location's clock and model).
@@ -376,7 +377,7 @@ class NodeCore:
             with cond:
                 d.check_located(q)
                 sent = self.clock.now()
-                arrival = sent + int(round(channel.delay_ns))
+                arrival = sent + round(channel.delay_ns)
                 held.bring_up_to_date([q], sent)
                 lost = channel.sample_lost(self.rng)
                 if lost:
@@ -533,7 +534,7 @@ class NodeCore:
                 self.apply([DiscardOp(q)], deadline=deadline_in(5.0))
             except (QubitNotFound, InvalidOperation, ProtocolTimeout, ShuttingDown) as exc:
                 log.debug("could not free %s after a failed role: %s", q, exc)
-            except Exception as exc:  # noqa: BLE001 - cleanup after a failure must not mask the failure
+            except Exception as exc:
                 log.warning("could not free %s after a failed role: %s", q, exc)
 
     # ================================================================ peer handlers
@@ -661,7 +662,7 @@ class NodeCore:
                     self.sessions.claim(a.owner, [a.qubit])
             for sh in adopt:
                 held.receive(sh)
-                for x, e in zip(sh.qubits, sh.epochs):
+                for x, e in zip(sh.qubits, sh.epochs, strict=False):
                     d.hint(x, self.name, e, len(sh.qubits))
             self._cond.notify_all()
         if from_node not in self.peer_incarnations:  # learn the sender's incarnation from its qubit ids
@@ -716,7 +717,7 @@ class NodeCore:
         for peer in self.topology.neighbours(self.name):
             try:
                 self.peers.deliver_classical(peer, msg, None, deadline=time.monotonic() + timeout_s)
-            except Exception as exc:  # noqa: BLE001 - a neighbour not up yet learns it from our qubit ids
+            except Exception as exc:
                 log.debug("could not announce incarnation to %s: %s", peer, exc)
 
     def _on_incarnation(self, msg: Message) -> None:
@@ -747,7 +748,7 @@ class NodeCore:
                 self.apply([DiscardOp(q)], deadline=deadline_in(5.0))
             except (QubitNotFound, InvalidOperation, ProtocolTimeout, ShuttingDown) as exc:
                 log.debug("could not free %s of ended session %s: %s", q, session_of(owner), exc)
-            except Exception as exc:  # noqa: BLE001 - one qubit's failure must not keep the others
+            except Exception as exc:
                 log.warning("could not free %s of ended session %s: %s", q, session_of(owner), exc)
 
     # ================================================================ info

@@ -13,8 +13,8 @@ import collections
 from collections.abc import Sequence
 
 from qemu_net.errors import NotColocated, QubitNotFound, WrongLocation
-from qemu_net._serde.quantum import GateOp, Op
 from qemu_net.node.holdings import Holdings
+from qemu_net.node.ops import GateOp, Op
 
 #: Departed and lost qubits remembered for error messages (oldest forgotten first).
 _REMEMBERED = 200_000

@@ -116,8 +116,8 @@ class FaultPlan(BaseModel):
     def parse(cls, text: str, *, source: str = ENV_VAR) -> FaultPlan:
         """Parse ``key=value,key=value``; errors name `source` and the key."""
         values: dict[str, Any] = {}
-        for item in text.split(","):
-            item = item.strip()
+        for raw in text.split(","):
+            item = raw.strip()
             if not item:
                 continue
             key, sep, value = item.partition("=")

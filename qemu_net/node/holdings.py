@@ -14,7 +14,7 @@ import collections
 from collections.abc import Iterable, Sequence
 
 from qemu_net.errors import QubitNotFound
-from qemu_net._serde.quantum import DiscardOp, GateOp, MeasureOp, Op, ResetOp, WaitOp
+from qemu_net.node.ops import DiscardOp, GateOp, MeasureOp, Op, ResetOp, WaitOp
 from qemu_net.node.transit import Shipment, Txn
 from qemu_net.quantum.noise import NoiseModel
 from qemu_net.quantum.register import GroupState, Register
@@ -83,7 +83,7 @@ class Holdings:
         state = self.register.extract(q)
         locs = tuple(self.located_at.pop(x) for x in state.qubits)
         epochs = tuple(self.epoch.pop(x, 0) + 1 for x in state.qubits)
-        for x, e in zip(state.qubits, epochs):
+        for x, e in zip(state.qubits, epochs, strict=True):
             self._bury(x, new_holder, e)
         return Shipment(state, locs, epochs)
 
@@ -93,7 +93,7 @@ class Holdings:
         self.register.add_state(shipment.state, count_capacity=False)
         if self.skew:
             self.rebase({x: s for x in shipment.state.qubits if (s := self.skew.pop(x, 0))})
-        for x, loc, e in zip(shipment.state.qubits, shipment.locations, shipment.epochs):
+        for x, loc, e in zip(shipment.state.qubits, shipment.locations, shipment.epochs, strict=False):
             self.located_at[x] = loc
             if e:
                 self.epoch[x] = e
@@ -104,7 +104,7 @@ class Holdings:
     def add_new(self, state: GroupState, locations: Sequence[str]) -> None:
         """A group created here (fresh qubits, an EPR pair): epoch 0."""
         self.register.add_state(state, count_capacity=False)
-        for x, loc in zip(state.qubits, locations):
+        for x, loc in zip(state.qubits, locations, strict=True):
             self.located_at[x] = loc
 
     def forget(self, q: str) -> None:
@@ -160,7 +160,7 @@ class Holdings:
                 reg.stamp(q, reg.last_ns(q) + int(s))
 
     # ---------------------------------------------------------------- physics
-    def superop_for_wait(self, q: str, waited_ns: int):  # noqa: ANN201 - numpy array or None
+    def superop_for_wait(self, q: str, waited_ns: int):
         """Memory decoherence of held qubit `q` over waited_ns, with the T1/T2 of its *location* node."""
         return self.noise[self.located_at.get(q, self.name)].wait_superop(waited_ns)
 
@@ -254,4 +254,4 @@ class Holdings:
         return gone
 
 
-__all__ = ["Holdings", "TOMBSTONES"]
+__all__ = ["TOMBSTONES", "Holdings"]

@@ -47,6 +47,8 @@ import os
 import threading
 import weakref
 
+import grpc
+
 from qemu_net._proto.v1 import keys_pb2 as k
 from qemu_net._proto.v1 import keys_pb2_grpc as kg
 from qemu_net.errors import InvalidOperation, PermissionDenied
@@ -54,10 +56,10 @@ from qemu_net.node.core import NodeCore
 from qemu_net.node.mailbox import Message
 from qemu_net.node.servicers import rpc
 from qemu_net.qkd.keystore import (
-    DeliveredKey,
     MAX_KEY_SIZE_BITS,
     MAX_KEYS_PER_REQUEST,
     MIN_KEY_SIZE_BITS,
+    DeliveredKey,
     KeyReservation,
     KeyStore,
     reservations_from_json,
@@ -241,21 +243,21 @@ class KeyDeliveryServicer(kg.KeyDeliveryServiceServicer):
         self.keys = node_keys(core)
 
     @rpc
-    def GetStatus(self, request, context):
+    def GetStatus(self, request: k.KeyStatusRequest, context: grpc.ServicerContext) -> k.KeyStatus:
         return self.keys.status(request.peer)
 
     @rpc
-    def GetKeys(self, request, context):
+    def GetKeys(self, request: k.GetKeysRequest, context: grpc.ServicerContext) -> k.KeyContainer:
         got = self.keys.get_keys(request.peer, request.number or 1, request.size_bits or DEFAULT_KEY_SIZE_BITS,
                                  caller=caller_identity(context), slave=request.slave_id)
         return _keys_to_proto(got)
 
     @rpc
-    def GetKeysWithIds(self, request, context):
+    def GetKeysWithIds(self, request: k.GetKeysWithIdsRequest, context: grpc.ServicerContext) -> k.KeyContainer:
         return _keys_to_proto(self.keys.get_keys_with_ids(request.peer, list(request.key_ids),
                                                           caller=caller_identity(context)))
 
 
 KEY_SERVICE = k.DESCRIPTOR.services_by_name["KeyDeliveryService"].full_name
 
-__all__ = ["KEY_SERVICE", "KeyDeliveryServicer", "NodeKeys", "RESERVATION_CHANNEL", "key_store", "node_keys"]
+__all__ = ["KEY_SERVICE", "RESERVATION_CHANNEL", "KeyDeliveryServicer", "NodeKeys", "key_store", "node_keys"]

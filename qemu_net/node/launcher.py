@@ -22,6 +22,7 @@ process that merely reuses a recorded pid.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import gc
 import json
@@ -30,8 +31,8 @@ import select
 import signal
 import subprocess
 import sys
-import threading
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -273,10 +274,8 @@ def stop_processes(records: Mapping[str, ProcessRecord], *, grace_s: float, kill
             outcome[name] = UNSTOPPABLE if name in still else KILLED
         if reap:
             for target in live.values():
-                try:
+                with contextlib.suppress(ChildProcessError):
                     os.waitpid(target.pid, os.WNOHANG)
-                except ChildProcessError:
-                    pass
     finally:
         for target in live.values():
             target.close()
@@ -286,14 +285,13 @@ def stop_processes(records: Mapping[str, ProcessRecord], *, grace_s: float, kill
 # ---------------------------------------------------------------------------------------------------------
 # The supervisor and its nodes.
 
-_libc: ctypes.CDLL | None = None
+_LIBC: list[ctypes.CDLL] = []  # the C library, once resolved (Linux only)
 
 
 def _load_libc() -> None:
     """Resolve prctl before forking, so a child does nothing but one call to set its death signal."""
-    global _libc
-    if sys.platform.startswith("linux") and _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
+    if sys.platform.startswith("linux") and not _LIBC:
+        _LIBC.append(ctypes.CDLL(None, use_errno=True))
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -302,9 +300,9 @@ def _die_with_parent(parent_pid: int) -> None:
     The parent may have died between fork and this call (then the request would never fire): if the
     parent is no longer `parent_pid`, the child exits at once. Linux only; elsewhere the check alone runs.
     """
-    if _libc is not None:
+    if _LIBC:
         ul = ctypes.c_ulong
-        if _libc.prctl(_PR_SET_PDEATHSIG, ul(signal.SIGTERM), ul(0), ul(0), ul(0)) != 0:
+        if _LIBC[0].prctl(_PR_SET_PDEATHSIG, ul(signal.SIGTERM), ul(0), ul(0), ul(0)) != 0:
             err = ctypes.get_errno()
             os.write(2, f"cannot set the parent-death signal: {os.strerror(err)}\n".encode())
             os._exit(1)
@@ -366,7 +364,7 @@ def _child(topology: Topology, name: str, host: str, allow_inspect: bool, wfd: i
         os.write(wfd, (json.dumps({"name": name, "serving": True}) + "\n").encode())
         os.close(wfd)
         return _serve_until_told(server, name, supervisor_pid)
-    except Exception as exc:  # noqa: BLE001 - report and exit non-zero; never hang the supervisor
+    except Exception as exc:
         print(f"node {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return 1
 
@@ -377,7 +375,7 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bo
     import cirq  # noqa: F401
     import numpy  # noqa: F401
 
-    import qemu_net.node.server  # noqa: F401
+    import qemu_net.node.server
 
     if metrics:
         import qemu_net.node.metrics  # noqa: F401
@@ -415,7 +413,7 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bo
     deadline = time.monotonic() + READY_TIMEOUT_S
     buf = b""
 
-    def read_reports(until) -> None:  # noqa: ANN001 - a predicate over what was read so far
+    def read_reports(until) -> None:
         """Read the children's report lines (ports, then "serving") until `until()` or the deadline."""
         nonlocal buf
         while not until() and time.monotonic() < deadline:
@@ -450,7 +448,7 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bo
             stop_processes(records, grace_s=CHILD_GRACE_S, reap=True)
             return 1
         line = (json.dumps(book) + "\n").encode()
-        for name, w in to_child.items():
+        for w in to_child.values():
             os.write(w, line)
             os.close(w)
         # Ready only when every node has taken everyone's addresses and serves (no first call can find a

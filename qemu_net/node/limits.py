@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -44,8 +45,6 @@ from typing import Any
 
 import grpc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-import time
 
 from qemu_net.errors import InvalidOperation, LimitExceeded, ProtocolTimeout, TopologyError
 
@@ -334,7 +333,7 @@ class DecodeGuard(grpc.ServerInterceptor):
     def __init__(self) -> None:
         self._wrapped: dict[str, Any] = {}
 
-    def intercept_service(self, continuation, handler_call_details):  # noqa: ANN001, ANN201 - grpc's signature
+    def intercept_service(self, continuation, handler_call_details):
         method = handler_call_details.method
         got = self._wrapped.get(method)
         if got is not None:
@@ -370,7 +369,7 @@ def _guarded(handler: Any, method: str) -> Any:
     def safe_decode(data: bytes) -> Any:
         try:
             return decode(data)
-        except Exception as exc:  # noqa: BLE001 - any decoding failure is the caller's malformed request
+        except Exception as exc:
             return _Undecodable(f"{type(exc).__name__}: {exc}")
 
     def refuse(request: _Undecodable, context: grpc.ServicerContext) -> None:
@@ -402,7 +401,7 @@ class CallScope:
     """One call being served: its deadline and whether its caller cancelled. Waits on the serving thread
     (`current`) end as soon as either happens (`check`)."""
 
-    __slots__ = ("deadline", "cancelled")
+    __slots__ = ("cancelled", "deadline")
 
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
@@ -453,6 +452,24 @@ def check() -> None:
         raise ProtocolTimeout("the call's deadline passed")
 
 
-__all__ = ["ByteBudget", "CallScope", "DecodeGuard", "Limits", "MAX_PEER_NS", "check_group", "check_message",
-           "check_role", "check_times", "ResourceExhausted", "WaitSlots", "call_scope", "cap_malloc_arenas", "cancelled", "check", "check_cancelled", "current",
-           "enum_value", "finite"]
+__all__ = [
+    "MAX_PEER_NS",
+    "ByteBudget",
+    "CallScope",
+    "DecodeGuard",
+    "Limits",
+    "ResourceExhausted",
+    "WaitSlots",
+    "call_scope",
+    "cancelled",
+    "cap_malloc_arenas",
+    "check",
+    "check_cancelled",
+    "check_group",
+    "check_message",
+    "check_role",
+    "check_times",
+    "current",
+    "enum_value",
+    "finite",
+]

@@ -93,7 +93,7 @@ class LinkLayer:
         self._count, self._draining, self._discard = count_epr, is_draining, discard
         cutoff = topology.node(name).memory_cutoff_s
         #: The memory cut-off of this node (ns), or None.
-        self.cutoff_ns: int | None = None if cutoff is None else int(round(cutoff * 1e9))
+        self.cutoff_ns: int | None = None if cutoff is None else round(cutoff * 1e9)
         #: EPR halves discarded here by the memory cut-off, per peer.
         self.cutoff_discarded: collections.Counter[str] = collections.Counter()
         self._sources: dict[str, EprSource] = {}
@@ -169,8 +169,8 @@ class LinkLayer:
             ready = self.clock.now() + np.cumsum(delays)
             halves: list[EprHalf] = []
             arriving: list[Arriving] = []
-            for k, tr in zip(attempts.tolist(), ready.tolist()):
-                t = int(round(tr))
+            for k, tr in zip(attempts.tolist(), ready.tolist(), strict=True):
+                t = round(tr)
                 qa, qb = self._new_id(), self._new_id()
                 pid = f"{self.name}>{peer}#{qa.rsplit('.', 1)[1]}"
                 held.add_new(GroupState((qa, qb), src.tensor, src.mixed, (t, t)), (self.name, peer))
@@ -189,7 +189,7 @@ class LinkLayer:
             self._peers.arrive(peer, arriving, t, deadline=deadline)  # type: ignore[attr-defined]
         except Exception:
             with self._cond:
-                for h, a in zip(halves, arriving):
+                for h, a in zip(halves, arriving, strict=True):
                     for q in (h.qubit, a.qubit):
                         if q in held:
                             held.register.discard(q)
@@ -209,7 +209,7 @@ class LinkLayer:
 
     def on_arrived_halves(self, from_node: str, halves: list[EprHalf], tags: list[str]) -> None:
         """Queue EPR halves a neighbour created with us (lock held)."""
-        for h, tag in zip(halves, tags):
+        for h, tag in zip(halves, tags, strict=False):
             self.inbox.setdefault((from_node, tag), collections.deque()).append(h)
 
     def await_halves(self, peer: str, tag: str, count: int, deadline: float) -> list[EprHalf]:

@@ -47,7 +47,7 @@ def cgroup_limit_bytes(proc_cgroup: str = "/proc/self/cgroup", root: str = "/sys
         return None
     candidates: list[Path] = []
     for line in lines:
-        hid, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        hid, controllers, path = ([*line.split(":", 2), "", ""])[:3]
         rel = path.lstrip("/")
         if hid == "0" and controllers == "":  # cgroup v2 (unified)
             candidates += [Path(root) / rel / "memory.max", Path(root) / "unified" / rel / "memory.max"]
@@ -129,21 +129,21 @@ class MemoryGuard:
                 self._reserved -= nbytes
 
 
-_GUARD: MemoryGuard | None = None
+_GUARDS: list[MemoryGuard] = []  # the process's guard, once made
 _GUARD_LOCK = threading.Lock()
 
 
 def guard() -> MemoryGuard:
     """The process's guard, created on first use from `memory_limit_bytes`, and installed as the QKD
     admission hook (`qemu_net.qkd.footprint.ADMISSION`)."""
-    global _GUARD
     with _GUARD_LOCK:
-        if _GUARD is None:
+        if not _GUARDS:
             from qemu_net.qkd import footprint
 
-            _GUARD = MemoryGuard(memory_limit_bytes())
-            footprint.ADMISSION = _GUARD.admit
-        return _GUARD
+            made = MemoryGuard(memory_limit_bytes())
+            footprint.ADMISSION = made.admit
+            _GUARDS.append(made)
+        return _GUARDS[0]
 
 
 __all__ = ["HEADROOM", "MemoryGuard", "cgroup_limit_bytes", "guard", "memory_limit_bytes", "resident_bytes"]

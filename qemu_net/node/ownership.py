@@ -25,6 +25,7 @@ No lock is held across a remote call. Every method that takes `deadline` is a mo
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import threading
@@ -38,6 +39,11 @@ from qemu_net.node.holdings import Holdings
 from qemu_net.node.transit import Shipment, Txn
 
 log = logging.getLogger("qemu_net.node")
+
+
+def _arrived_or_moved(held: Holdings, q: str, min_epoch: int) -> bool:
+    """Whether q's group is held here or is known to have moved on past `min_epoch`."""
+    return q in held or held.moved_since(q, min_epoch) is not None
 
 
 @dataclass(frozen=True)
@@ -168,7 +174,7 @@ class Ownership:
                     moved = held.moved_since(q, min_epoch)
                     if moved is None:
                         # It is on its way here: wait for it, or for news that it went on.
-                        self.wait(lambda: q in held or held.moved_since(q, min_epoch) is not None, deadline,
+                        self.wait(functools.partial(_arrived_or_moved, held, q, min_epoch), deadline,
                                   lambda: f"the state of {q!r} did not arrive")
                         continue
                     holder, min_epoch = moved
@@ -195,17 +201,17 @@ class Ownership:
             held.receive(shipment)
             if pin_for is not None:
                 held.pin(shipment.qubits[0], pin_for)
-            for x, loc, e in zip(shipment.qubits, shipment.locations, shipment.epochs):
+            for x, loc, e in zip(shipment.qubits, shipment.locations, shipment.epochs, strict=False):
                 if loc == self.name:
                     self._dir.hint(x, self.name, e, size)
                 elif loc != from_holder:
                     notify.setdefault(loc, []).append(x)
             cond.notify_all()
-        epochs = dict(zip(shipment.qubits, shipment.epochs))
+        epochs = dict(zip(shipment.qubits, shipment.epochs, strict=False))
         for node, xs in notify.items():
             try:
                 self._peers.update_holder(  # type: ignore[attr-defined]
-                    node, xs, self.name, {x: size for x in xs}, {x: epochs[x] for x in xs}
+                    node, xs, self.name, dict.fromkeys(xs, size), {x: epochs[x] for x in xs}
                 )
             except QnetError as exc:  # a hint: the tombstones still lead there
                 log.debug("holder hint to %s failed: %s", node, exc)
@@ -234,7 +240,7 @@ class Ownership:
                     raise ProtocolTimeout(f"at {self.name!r}: the request for {q!r} came too late to hand it over")
                 shipment = held.ship(q, new_holder)
                 size = len(shipment.qubits)
-                for x, loc, e in zip(shipment.qubits, shipment.locations, shipment.epochs):
+                for x, loc, e in zip(shipment.qubits, shipment.locations, shipment.epochs, strict=False):
                     if loc == self.name:
                         self._dir.hint(x, new_holder, e, size)
                 return shipment

@@ -10,24 +10,29 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import grpc
+from google.protobuf.message import Message as PbMessage
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from qemu_net._proto.v1 import peer_pb2 as p
 from qemu_net._proto.v1 import peer_pb2_grpc as pg
+from qemu_net._serde.quantum import group_from_proto, group_to_proto, op_to_proto, txn_to_proto
+from qemu_net._serde.status import connection_refused, error_from_rpc, never_sent
 from qemu_net.errors import PeerUnavailable
-from qemu_net.node.limits import Limits
-from qemu_net._serde.quantum import MeasureOp, Op, group_from_proto, group_to_proto, op_to_proto, txn_to_proto
 from qemu_net.node.core import ForwardResult
+from qemu_net.node.limits import Limits
 from qemu_net.node.mailbox import Message
+from qemu_net.node.ops import MeasureOp, Op
 from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.ownership import BUSY, Moved, TakeResult
 from qemu_net.node.sessions import current_owner
-from qemu_net._serde.status import connection_refused, error_from_rpc, never_sent
 from qemu_net.node.transit import Shipment, Txn
 from qemu_net.observability import tracing
 from qemu_net.security.tls import TlsCredentials, channel_credentials, target_name_options
+
+_Reply = TypeVar("_Reply")
 
 #: Deadline of a node-to-node call made outside any request (holder hints).
 HINT_DEADLINE_S = 5.0
@@ -130,16 +135,16 @@ class GrpcPeers:
             self._channels.clear()
             self._stubs.clear()
 
-    def _call(self, node: str, method: str, request, deadline: float, *, ready: bool = False):  # noqa: ANN001, ANN202
+    def _call(self, node: str, rpc: Callable[..., _Reply], request: PbMessage, deadline: float, *,
+              ready: bool = False) -> _Reply:
         """One call, bounded by `deadline`. A peer whose address refuses connections is gone: that fails at
         once (and is reported to `on_peer_gone`). A connection that could not be set up in time (a busy
         host) never carried the request, so the call then waits for the channel instead, up to the
         deadline; a call that may have reached the peer is never sent twice."""
-        fn = getattr(self.stub(node), method)
         pause = _RESEND_PAUSE_S
         while True:
             try:
-                return fn(request, timeout=max(deadline - time.monotonic(), _MIN_TIMEOUT_S), wait_for_ready=ready)
+                return rpc(request, timeout=max(deadline - time.monotonic(), _MIN_TIMEOUT_S), wait_for_ready=ready)
             except grpc.RpcError as err:
                 if connection_refused(err):
                     if self.on_peer_gone is not None:
@@ -151,7 +156,7 @@ class GrpcPeers:
                         time.sleep(min(pause, left))
                         pause = min(pause * 2, 1.0)
                         continue
-                raise error_from_rpc(err, where=f"{self.name} -> {node} ({method})") from None
+                raise error_from_rpc(err, where=f"{self.name} -> {node} ({type(request).__name__})") from None
 
     # ------------------------------------------------------------------ Peers protocol
     def forward(self, node: str, ops: Sequence[Op], pull_from: dict[str, str], now_ns: int, *, txn: Txn,
@@ -167,7 +172,7 @@ class GrpcPeers:
             req.min_epochs.update(min_epochs)
         if rebase:
             req.rebase_ns.update(rebase)
-        r = self._call(node, "Forward", req, deadline)
+        r = self._call(node, self.stub(node).Forward, req, deadline)
         sizes = r.sizes
         if not sizes:  # nothing ran: the groups moved on
             epochs = r.moved_epochs
@@ -179,7 +184,7 @@ class GrpcPeers:
                    min_epoch: int, deadline: float) -> TakeResult:
         req = p.TakeGroupRequest(qubit=qubit, new_holder=new_holder, txn=txn_to_proto(txn),
                                  wait_unpinned=wait_unpinned, min_epoch=min_epoch)
-        r = self._call(node, "TakeGroup", req, deadline)
+        r = self._call(node, self.stub(node).TakeGroup, req, deadline)
         if r.busy:
             return BUSY
         if r.moved_to:
@@ -187,12 +192,12 @@ class GrpcPeers:
         return group_from_proto(r.state)
 
     def adopt_group(self, node: str, shipment: Shipment, *, deadline: float) -> None:
-        self._call(node, "AdoptGroup", group_to_proto(shipment), deadline)
+        self._call(node, self.stub(node).AdoptGroup, group_to_proto(shipment), deadline)
 
     def update_holder(self, node: str, qubits: list[str], holder: str, sizes: dict[str, int],
                       epochs: dict[str, int]) -> None:
         req = p.UpdateHolderRequest(qubits=qubits, holder=holder, group_sizes=sizes, epochs=epochs)
-        self._call(node, "UpdateHolder", req, time.monotonic() + HINT_DEADLINE_S)
+        self._call(node, self.stub(node).UpdateHolder, req, time.monotonic() + HINT_DEADLINE_S)
 
     def arrive(
         self,
@@ -204,7 +209,9 @@ class GrpcPeers:
         *,
         deadline: float,
     ) -> int:
-        return self._call(node, "Arrive", self._arrive_request(qubits, now_ns, state, adopt), deadline).virtual_time_ns
+        req = self._arrive_request(qubits, now_ns, state, adopt)
+        reply: p.Ack = self._call(node, self.stub(node).Arrive, req, deadline)
+        return reply.virtual_time_ns
 
     def _arrive_request(
         self,
@@ -253,7 +260,7 @@ class GrpcPeers:
         pause = _RESEND_PAUSE_S
         while True:
             try:
-                self._call(node, "DeliverClassical", req, deadline, ready=True)
+                self._call(node, self.stub(node).DeliverClassical, req, deadline, ready=True)
                 return
             except PeerUnavailable:
                 left = deadline - time.monotonic()
@@ -266,5 +273,6 @@ class GrpcPeers:
 
     def deliver_epr_outcomes(self, node: str, batch_id: str, outcomes: bytes, bases: bytes, now_ns: int, *,
                              deadline: float) -> None:
-        req = p.EprOutcomes(from_node=self.name, batch_id=batch_id, outcomes=outcomes, bases=bases, virtual_time_ns=now_ns)
-        self._call(node, "DeliverEprOutcomes", req, deadline)
+        req = p.EprOutcomes(from_node=self.name, batch_id=batch_id, outcomes=outcomes, bases=bases,
+                            virtual_time_ns=now_ns)
+        self._call(node, self.stub(node).DeliverEprOutcomes, req, deadline)

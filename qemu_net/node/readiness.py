@@ -107,7 +107,7 @@ class Readiness:
         """One round over every needed peer (concurrently); update the health status; return readiness."""
         if self.peers:
             with futures.ThreadPoolExecutor(min(8, len(self.peers)), thread_name_prefix=f"{self.name}-ready") as ex:
-                results = dict(zip(self.peers, ex.map(self._check, self.peers)))
+                results = dict(zip(self.peers, ex.map(self._check, self.peers), strict=True))
         else:
             results = {}
         unreachable = {p: why for p, why in results.items() if why is not None}

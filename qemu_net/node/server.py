@@ -29,16 +29,16 @@ from grpc_reflection.v1alpha import reflection
 
 from qemu_net._proto.v1 import keys_pb2_grpc, netqasm_pb2, node_pb2, node_pb2_grpc, peer_pb2, peer_pb2_grpc
 from qemu_net.kme import RunningKme, start_kme_from_env
+from qemu_net.netqasm.servicer import add_to_server as add_netqasm
 from qemu_net.network.topology import Topology
 from qemu_net.node.core import NodeCore
 from qemu_net.node.faults import FaultPlan, delayed_peers, log_plan, plan_from_env, stall_interceptors
-from qemu_net.node.limits import DecodeGuard, Limits, cap_malloc_arenas
 from qemu_net.node.key_delivery import KEY_SERVICE, KeyDeliveryServicer
+from qemu_net.node.limits import DecodeGuard, Limits, cap_malloc_arenas
 from qemu_net.node.peers import GrpcPeers
 from qemu_net.node.readiness import Readiness, tls_channel_factory
 from qemu_net.node.roles import run_protocol
 from qemu_net.node.servicers import NodeServicer, PeerServicer
-from qemu_net.netqasm.servicer import add_to_server as add_netqasm
 from qemu_net.node.sessions_service import SESSION_SERVICE, add_session_service
 from qemu_net.observability import tracing
 from qemu_net.security.peer_auth import PeerAuthorizer
@@ -209,7 +209,7 @@ class NodeServer:
         self._stopped.set()
 
     def install_signal_handlers(self) -> None:
-        def on_term(signum, frame):  # noqa: ARG001
+        def on_term(signum, frame):
             threading.Thread(target=self.drain_and_stop, name="drain", daemon=True).start()
 
         signal.signal(signal.SIGTERM, on_term)

@@ -17,18 +17,19 @@ from qemu_net._proto.v1 import peer_pb2 as p
 from qemu_net._proto.v1 import peer_pb2_grpc as pg
 from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net._proto.v1 import types_pb2 as t
-from qemu_net.errors import InvalidOperation, QnetError
 from qemu_net._serde import quantum as convert
+from qemu_net._serde.status import error_metadata, status_for
+from qemu_net.errors import InvalidOperation, QnetError
 from qemu_net.node import limits as lim
-from qemu_net.node.limits import Limits, WaitSlots
 from qemu_net.node.core import NodeCore, deadline_in
-from qemu_net.node.outbox import Arriving, Attachment
+from qemu_net.node.limits import Limits, WaitSlots
 from qemu_net.node.mailbox import Message
+from qemu_net.node.ops import distinct_qubits
+from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.ownership import Busy, Moved
 from qemu_net.node.sessions import current_owner, owner_from_metadata
-from qemu_net._serde.status import ERROR_TYPE_KEY, status_for
-from qemu_net.security.peer_auth import PeerAuthorizer
 from qemu_net.security.identity import caller_name
+from qemu_net.security.peer_auth import PeerAuthorizer
 
 log = logging.getLogger("qemu_net.node")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,9 +52,9 @@ def rpc(fn: F) -> F:
             return fn(self, request, context)
         except QnetError as exc:
             code = status_for(exc).name
-            context.set_trailing_metadata(((ERROR_TYPE_KEY, type(exc).__name__),))
+            context.set_trailing_metadata(error_metadata(exc))
             context.abort(status_for(exc), str(exc))
-        except Exception as exc:  # noqa: BLE001 - a bug must not kill the node; report it as INTERNAL
+        except Exception as exc:
             code = "INTERNAL"
             log.exception("internal error in %s", name)
             context.abort(grpc.StatusCode.INTERNAL, f"internal error in {name}: {type(exc).__name__}: {exc}")
@@ -71,12 +72,12 @@ def rpc(fn: F) -> F:
 _SESSION_SERVICES = frozenset({"NodeService", "SessionService"})
 
 
-def _owns(core: NodeCore, qubits) -> None:  # noqa: ANN001 - any iterable of ids
+def _owns(core: NodeCore, qubits) -> None:
     """Refuse (PERMISSION_DENIED) a call naming a qubit of another client session."""
     core.sessions.check(current_owner.get(), qubits)
 
 
-def _qubit_strings(msg, out: list[str], depth: int = 0) -> list[str]:  # noqa: ANN001 - a protobuf message
+def _qubit_strings(msg, out: list[str], depth: int = 0) -> list[str]:
     """Every string a protocol request carries (qubit ids among them), for the ownership check."""
     if depth > 8:
         return out
@@ -89,7 +90,7 @@ def _qubit_strings(msg, out: list[str], depth: int = 0) -> list[str]:  # noqa: A
         elif fd.type == fd.TYPE_MESSAGE:
             if fd.message_type.GetOptions().map_entry:
                 out.extend(str(v) for v in value.values())
-                out.extend(str(k) for k in value.keys())
+                out.extend(str(k) for k in value)
             elif fd.is_repeated:
                 for m in value:
                     _qubit_strings(m, out, depth + 1)
@@ -129,7 +130,7 @@ def _client(context: grpc.ServicerContext) -> str:
     """Who is calling, for per-client limits: the identity its certificate proves (if any) and its address."""
     try:
         name = caller_name(context)
-    except Exception:  # noqa: BLE001 - an unauthenticated caller has no name
+    except Exception:
         name = None
     return f"{name or 'anonymous'}@{context.peer()}"
 
@@ -177,15 +178,15 @@ class NodeServicer(ng.NodeServiceServicer):
         self._sending = lim.ByteBudget(self.limits.max_queued_classical_bytes)
 
     @rpc
-    def GetInfo(self, request, context):
+    def GetInfo(self, request: n.GetInfoRequest, context: grpc.ServicerContext) -> n.NodeInfo:
         return n.NodeInfo(**self.core.info())
 
     @rpc
-    def Allocate(self, request, context):
+    def Allocate(self, request: n.AllocateRequest, context: grpc.ServicerContext) -> n.AllocateResponse:
         return n.AllocateResponse(qubits=self.core.allocate(request.count or 1))
 
     @rpc
-    def Free(self, request, context):
+    def Free(self, request: n.FreeRequest, context: grpc.ServicerContext) -> n.FreeResponse:
         if not request.qubits:
             raise InvalidOperation("name at least one qubit to free")
         _owns(self.core, request.qubits)
@@ -193,9 +194,9 @@ class NodeServicer(ng.NodeServiceServicer):
         return n.FreeResponse()
 
     @rpc
-    def Apply(self, request, context):
+    def Apply(self, request: n.ApplyRequest, context: grpc.ServicerContext) -> n.ApplyResponse:
         ops = convert.ops_from_proto(request.operations)
-        _owns(self.core, convert.distinct_qubits(ops))
+        _owns(self.core, distinct_qubits(ops))
         outcomes = self.core.apply(ops, deadline=_deadline(context))
         resp = n.ApplyResponse(virtual_time_ns=self.core.clock.now())
         if outcomes:  # a gate-only batch leaves the list unset: building an empty one costs as much
@@ -203,7 +204,7 @@ class NodeServicer(ng.NodeServiceServicer):
         return resp
 
     @rpc
-    def SendQubit(self, request, context):
+    def SendQubit(self, request: n.SendQubitRequest, context: grpc.ServicerContext) -> n.SendQubitResponse:
         if not request.qubit or not request.to:
             raise InvalidOperation("SendQubit needs a qubit and a destination node")
         _owns(self.core, (request.qubit,))
@@ -211,19 +212,21 @@ class NodeServicer(ng.NodeServiceServicer):
         return n.SendQubitResponse(lost=lost, arrival_ns=arrival)
 
     @rpc
-    def CreateEpr(self, request, context):
+    def CreateEpr(self, request: n.CreateEprRequest, context: grpc.ServicerContext) -> n.CreateEprResponse:
         self.limits.count(request.count, self.limits.max_epr_pairs, "CreateEpr count")
         halves = self.core.create_epr(request.peer, request.count or 1, deadline=_deadline(context))
         remote = self.core.remote_halves(halves)
         return n.CreateEprResponse(
             pairs=[
-                t.EprPair(pair_id=h.pair_id, local_qubit=h.qubit, remote_qubit=r, ready_ns=h.ready_ns, attempts=h.attempts)
-                for h, r in zip(halves, remote)
+                t.EprPair(pair_id=h.pair_id, local_qubit=h.qubit, remote_qubit=r, ready_ns=h.ready_ns,
+                          attempts=h.attempts)
+                for h, r in zip(halves, remote, strict=False)
             ]
         )
 
     @rpc
-    def CreateMeasureEpr(self, request, context):
+    def CreateMeasureEpr(self, request: n.CreateMeasureEprRequest,
+                         context: grpc.ServicerContext) -> n.CreateMeasureEprResponse:
         count = request.count
         if count < 1:
             raise InvalidOperation("count must be at least 1")
@@ -236,7 +239,8 @@ class NodeServicer(ng.NodeServiceServicer):
         )
 
     @rpc
-    def FetchEprOutcomes(self, request, context):
+    def FetchEprOutcomes(self, request: n.FetchEprOutcomesRequest,
+                         context: grpc.ServicerContext) -> n.FetchEprOutcomesResponse:
         if not request.batch_id:
             raise InvalidOperation("FetchEprOutcomes needs a batch_id")
         timeout = _timeout(request.timeout_s, 10.0, context, self.limits)
@@ -245,7 +249,7 @@ class NodeServicer(ng.NodeServiceServicer):
         return n.FetchEprOutcomesResponse(peer=peer, outcomes=outcomes, bases=bases)
 
     @rpc
-    def SendClassical(self, request, context):
+    def SendClassical(self, request: n.SendClassicalRequest, context: grpc.ServicerContext) -> n.SendClassicalResponse:
         _public_channel(request.channel)
         size = len(request.payload)
         self.limits.count(size, self.limits.max_classical_bytes, "a classical message's payload (bytes)")
@@ -257,7 +261,8 @@ class NodeServicer(ng.NodeServiceServicer):
         return n.SendClassicalResponse(seq=seq, arrival_ns=arrival)
 
     @rpc
-    def ReceiveClassical(self, request, context):
+    def ReceiveClassical(self, request: n.ReceiveClassicalRequest,
+                         context: grpc.ServicerContext) -> n.ReceiveClassicalResponse:
         _public_channel(request.channel)
         if not request.sender or not request.channel:
             raise InvalidOperation("ReceiveClassical needs a sender and a channel")
@@ -269,13 +274,14 @@ class NodeServicer(ng.NodeServiceServicer):
                                           delivery_id=msg.seq)
 
     @rpc
-    def Inspect(self, request, context):
+    def Inspect(self, request: n.InspectRequest, context: grpc.ServicerContext) -> n.InspectResponse:
         _owns(self.core, request.qubits)
         rho = self.core.inspect(list(request.qubits), deadline=_deadline(context))
-        return n.InspectResponse(dim=rho.shape[0], density_matrix=np.ascontiguousarray(rho, dtype=np.complex128).tobytes())
+        return n.InspectResponse(dim=rho.shape[0],
+                                 density_matrix=np.ascontiguousarray(rho, dtype=np.complex128).tobytes())
 
     @rpc
-    def RunProtocol(self, request, context):
+    def RunProtocol(self, request: pr.ProtocolRequest, context: grpc.ServicerContext) -> pr.ProtocolResult:
         _no_float_tricks(request)
         timeout = _timeout(request.timeout_s, 30.0, context, self.limits)
         lim.check_role(request, self.limits)
@@ -297,7 +303,7 @@ class PeerServicer(pg.PeerServiceServicer):
         self.limits = limits or _DEFAULT_LIMITS
 
     @rpc
-    def Forward(self, request, context):
+    def Forward(self, request: p.ForwardRequest, context: grpc.ServicerContext) -> p.ForwardResponse:
         self.auth.claims(context, "Forward", "from_node", request.from_node)
         if not 0 <= request.virtual_time_ns <= lim.MAX_PEER_NS:
             raise InvalidOperation(f"virtual_time_ns={request.virtual_time_ns} is not a virtual time")
@@ -319,7 +325,7 @@ class PeerServicer(pg.PeerServiceServicer):
         return resp
 
     @rpc
-    def TakeGroup(self, request, context):
+    def TakeGroup(self, request: p.TakeGroupRequest, context: grpc.ServicerContext) -> p.TakeGroupResponse:
         if not request.qubit or not request.new_holder:
             raise InvalidOperation("TakeGroup needs a qubit and the new holder")
         if request.new_holder not in self.core.topology.node_names:
@@ -335,7 +341,7 @@ class PeerServicer(pg.PeerServiceServicer):
         return p.TakeGroupResponse(state=convert.group_to_proto(got))
 
     @rpc
-    def AdoptGroup(self, request, context):
+    def AdoptGroup(self, request: t.GroupState, context: grpc.ServicerContext) -> p.Ack:
         self.auth.not_held("AdoptGroup", self.auth.caller(context, "AdoptGroup"), request.qubits, self.core.held)
         lim.check_group(request, self.limits)
         lim.check_times(request)
@@ -343,14 +349,14 @@ class PeerServicer(pg.PeerServiceServicer):
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
-    def UpdateHolder(self, request, context):
+    def UpdateHolder(self, request: p.UpdateHolderRequest, context: grpc.ServicerContext) -> p.Ack:
         self.auth.claims(context, "UpdateHolder", "holder", request.holder)
         self.core.on_update_holder(list(request.qubits), request.holder, dict(request.group_sizes),
                                    dict(request.epochs))
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
-    def Arrive(self, request, context):
+    def Arrive(self, request: p.ArriveRequest, context: grpc.ServicerContext) -> p.Ack:
         ident = self.auth.claims(context, "Arrive", "from_node", request.from_node)
         _check_arrival(self.auth, "Arrive", ident, request, self.core)
         lim.check_times(request)
@@ -359,9 +365,10 @@ class PeerServicer(pg.PeerServiceServicer):
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
-    def DeliverClassical(self, request, context):
+    def DeliverClassical(self, request: p.ClassicalMessage, context: grpc.ServicerContext) -> p.Ack:
         ident = self.auth.claims(context, "DeliverClassical", "from_node", request.from_node)
-        self.limits.count(len(request.payload), self.limits.max_classical_bytes, "a classical message's payload (bytes)")
+        self.limits.count(len(request.payload), self.limits.max_classical_bytes,
+                          "a classical message's payload (bytes)")
         if not request.from_node or not request.channel:
             raise InvalidOperation("a classical message needs its sender and channel")
         lim.check_times(request)
@@ -380,7 +387,7 @@ class PeerServicer(pg.PeerServiceServicer):
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
-    def DeliverEprOutcomes(self, request, context):
+    def DeliverEprOutcomes(self, request: p.EprOutcomes, context: grpc.ServicerContext) -> p.Ack:
         self.auth.neighbour("DeliverEprOutcomes",
                             self.auth.claims(context, "DeliverEprOutcomes", "from_node", request.from_node))
         lim.check_times(request)

@@ -184,7 +184,7 @@ class Sessions:
             log.info("session %s lapsed: freeing %d qubit(s)", owner, len(qubits))
             try:
                 self._on_end(owner, qubits, s.runs, True)
-            except Exception:  # noqa: BLE001 - the reaper must outlive one failed clean-up
+            except Exception:
                 log.exception("could not release lapsed session %s", owner)
 
     # ---------------------------------------------------------------- ownership

@@ -31,13 +31,13 @@ class SessionServicer(sg.SessionServiceServicer):
         return owner
 
     @rpc
-    def Renew(self, request, context):
+    def Renew(self, request: s.RenewSessionRequest, context: grpc.ServicerContext) -> s.SessionLease:
         owner = self._owner()
         return s.SessionLease(session_id=session_of(owner), owner=owner.partition("/")[0],
                               lease_s=self.core.sessions.lease_s, qubits_owned=self.core.sessions.owned(owner))
 
     @rpc
-    def Close(self, request, context):
+    def Close(self, request: s.CloseSessionRequest, context: grpc.ServicerContext) -> s.SessionLease:
         owner = self._owner()
         freed = self.core.sessions.close(owner)
         return s.SessionLease(session_id=session_of(owner), owner=owner.partition("/")[0], lease_s=0.0,

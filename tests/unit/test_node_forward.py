@@ -10,7 +10,7 @@ import pytest
 
 from qemu_net.errors import ProtocolTimeout
 from qemu_net.network.topology import parse_topology
-from qemu_net._serde.quantum import GateOp, MeasureOp, distinct_qubits
+from qemu_net.node.ops import GateOp, MeasureOp, distinct_qubits
 from qemu_net.node.core import NodeCore
 
 X = np.array([[0, 1], [1, 0]], dtype=complex)

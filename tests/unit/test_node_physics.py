@@ -9,7 +9,7 @@ import pytest
 
 from qemu_net.errors import ProtocolAborted
 from qemu_net.network.topology import parse_topology
-from qemu_net._serde.quantum import GateOp, MeasureOp
+from qemu_net.node.ops import GateOp, MeasureOp
 from qemu_net.node.core import NodeCore
 from qemu_net.quantum import noise
 from qemu_net.quantum.register import GroupState, Register
