@@ -92,13 +92,13 @@ def teleport_fidelity(net: Network, src: str, dst: str, *, shots: int = 200, see
 
 
 def _g(name: str, q: Any, angle: float | None = None):
-    from qemu_net.client._wire import gate_op
+    from qemu_net._serde.sdk import gate_op
 
     return gate_op(name, (q,), angle)
 
 
 def _m(q: Any, basis: str = "Z"):
-    from qemu_net.client._wire import measure_op
+    from qemu_net._serde.sdk import measure_op
 
     return measure_op(q, basis)
 

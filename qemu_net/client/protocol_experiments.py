@@ -16,7 +16,7 @@ import networkx as nx
 import numpy as np
 
 from qemu_net.client import protocols as P
-from qemu_net.client._wire import gate_op, measure_op
+from qemu_net._serde.sdk import gate_op, measure_op
 from qemu_net.client.experiments import ExperimentResult, _binomial_stderr
 from qemu_net.client.sync import Network
 from qemu_net.errors import InvalidOperation, NotConnected
@@ -180,14 +180,17 @@ def nonlocal_cnot_experiment(net: Network, src: str | None = None, dst: str | No
 def circuit_experiment(net: Network, src: str | None = None, dst: str | None = None, *, shots: int = 200,
                        seed: int = 0) -> ExperimentResult:
     """A GHZ circuit with one qubit per node along the path src .. dst, run as a distributed circuit."""
-    import cirq
+    from qemu_net.protocols import circuits as C
+
+    H = np.array([[1, 1], [1, -1]], dtype=complex) / math.sqrt(2)
+    X = np.array([[0, 1], [1, 0]], dtype=complex)
 
     src, dst = _ends(net, src, dst, far=True)
     path = route(P._topology(net), src, dst, "hops")
-    q = cirq.LineQubit.range(len(path))
-    circuit = cirq.Circuit(cirq.H(q[0]), *(cirq.CNOT(q[i], q[i + 1]) for i in range(len(q) - 1)),
-                           cirq.measure(*q, key="m"))
-    r = P.run_circuit(net, circuit, dict(zip(q, path)), repetitions=shots)
+    n = len(path)
+    program = C.Program(tuple(path), (C.Local((0,), H), *(C.Controlled(i, i + 1, X) for i in range(n - 1)),
+                                      C.Measure(tuple(range(n)), "m")))
+    r = P.drive(net, P.run_program_steps(net, program, list(range(n)), repetitions=shots))
     m = r.measurements["m"]
     ok = float(np.mean(np.all(m == m[:, :1], axis=1)))
     return ExperimentResult("circuit", shots, "ghz_parity_ok", ok, _binomial_stderr(ok, shots), r.wall_time_s,

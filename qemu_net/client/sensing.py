@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from qemu_net.client import protocols as P
-from qemu_net.client._wire import gate_op, measure_op
+from qemu_net._serde.sdk import gate_op, measure_op
 from qemu_net.client.sync import Network
 from qemu_net.errors import InvalidOperation
 from qemu_net.network.topology import Topology, parse_topology

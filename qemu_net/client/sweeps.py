@@ -217,7 +217,7 @@ def _let_time_pass(net, round_trips: int) -> None:
 def memory_decay(net, round_trips: Sequence[int] = (0, 1, 2, 4, 8, 16), *, qubits: int = 400,
                  progress: Progress = _no_progress) -> Sweep:
     """`net` runs `memory_topology(...)`; `qubits` stored per point for each of |+> and |1>."""
-    from qemu_net.client._wire import gate_op, measure_op
+    from qemu_net._serde.sdk import gate_op, measure_op
 
     topo = net.topology
     spec = topo.node("mem")

@@ -91,7 +91,7 @@ def test_nodes_stop_when_the_process_that_started_them_dies():
     """A LocalNetwork's supervisor and nodes exit when their starter is killed (no orphaned nodes)."""
     script = (
         "import json, time\n"
-        "from qemu_net.client import LocalNetwork\n"
+        "from qemu_net.node.launcher import LocalNetwork\n"
         "from qemu_net.network.topology import parse_topology\n"
         "n = LocalNetwork.start(parse_topology({'name': 'orphan', 'nodes': ['a', 'b'], 'links': [['a', 'b']]}))\n"
         "print(json.dumps([n.process.pid, n.pid('a'), n.pid('b')]), flush=True)\n"

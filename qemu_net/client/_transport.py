@@ -1,0 +1,443 @@
+"""The SDK's transport seam: one typed method per RPC, and the implementations behind it.
+
+`Transport` (synchronous) and `AsyncTransport` (asyncio) are what the shells in `qemu_net.client.sync` and
+`qemu_net.client.aio` call; messages are built and read by `qemu_net._serde.sdk`. The gRPC transports
+are the only SDK code that touches generated stubs (each stub method is named once, here); the in-process
+transports hand every request to a Python callable, so the SDK's logic is tested without sockets:
+
+    t = InProcessTransport({"Allocate": lambda req: AllocateResponse(qubits=["q0"])})
+    net = Network({"alice": "inproc"}, transport=lambda name, address, net: t)
+
+Every failure is raised as a `qemu_net.errors.QnetError` (rebuilt from the gRPC status by
+`qemu_net._serde.status.error_from_rpc`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
+from typing import Any, Protocol
+
+import grpc
+
+from qemu_net._proto.v1 import keys_pb2 as k
+from qemu_net._proto.v1 import keys_pb2_grpc as kg
+from qemu_net._proto.v1 import node_pb2 as n
+from qemu_net._proto.v1 import node_pb2_grpc as ng
+from qemu_net._proto.v1 import protocols_pb2 as pr
+from qemu_net._proto.v1 import session_pb2 as s
+from qemu_net._proto.v1 import session_pb2_grpc as sg
+from qemu_net._serde.status import call_until_sent, error_from_rpc, never_sent
+from qemu_net.errors import InvalidOperation
+
+Metadata = tuple[tuple[str, str], ...]
+
+
+class Transport(Protocol):
+    """The RPCs of one node, synchronous. `timeout_s` bounds each call (never None)."""
+
+    def get_info(self, req: n.GetInfoRequest, timeout_s: float) -> n.NodeInfo: ...
+    def allocate(self, req: n.AllocateRequest, timeout_s: float) -> n.AllocateResponse: ...
+    def free(self, req: n.FreeRequest, timeout_s: float) -> n.FreeResponse: ...
+    def apply(self, req: n.ApplyRequest, timeout_s: float) -> n.ApplyResponse: ...
+    def send_qubit(self, req: n.SendQubitRequest, timeout_s: float) -> n.SendQubitResponse: ...
+    def inspect(self, req: n.InspectRequest, timeout_s: float) -> n.InspectResponse: ...
+    def create_epr(self, req: n.CreateEprRequest, timeout_s: float) -> n.CreateEprResponse: ...
+    def create_measure_epr(self, req: n.CreateMeasureEprRequest, timeout_s: float) -> n.CreateMeasureEprResponse: ...
+    def fetch_epr_outcomes(self, req: n.FetchEprOutcomesRequest, timeout_s: float) -> n.FetchEprOutcomesResponse: ...
+    def send_classical(self, req: n.SendClassicalRequest, timeout_s: float) -> n.SendClassicalResponse: ...
+    def receive_classical(self, req: n.ReceiveClassicalRequest, timeout_s: float) -> n.ReceiveClassicalResponse: ...
+    def run_protocol(self, req: pr.ProtocolRequest, timeout_s: float) -> pr.ProtocolResult: ...
+    def renew_session(self, req: s.RenewSessionRequest, timeout_s: float) -> s.SessionLease: ...
+    def close_session(self, req: s.CloseSessionRequest, timeout_s: float) -> s.SessionLease: ...
+    def key_status(self, req: k.KeyStatusRequest, timeout_s: float) -> k.KeyStatus: ...
+    def get_keys(self, req: k.GetKeysRequest, timeout_s: float) -> k.KeyContainer: ...
+    def get_keys_with_ids(self, req: k.GetKeysWithIdsRequest, timeout_s: float) -> k.KeyContainer: ...
+    def close(self) -> None: ...
+
+
+class AsyncTransport(Protocol):
+    """The RPCs of one node, asyncio (the same methods as `Transport`, awaited)."""
+
+    async def get_info(self, req: n.GetInfoRequest, timeout_s: float) -> n.NodeInfo: ...
+    async def allocate(self, req: n.AllocateRequest, timeout_s: float) -> n.AllocateResponse: ...
+    async def free(self, req: n.FreeRequest, timeout_s: float) -> n.FreeResponse: ...
+    async def apply(self, req: n.ApplyRequest, timeout_s: float) -> n.ApplyResponse: ...
+    async def send_qubit(self, req: n.SendQubitRequest, timeout_s: float) -> n.SendQubitResponse: ...
+    async def inspect(self, req: n.InspectRequest, timeout_s: float) -> n.InspectResponse: ...
+    async def create_epr(self, req: n.CreateEprRequest, timeout_s: float) -> n.CreateEprResponse: ...
+    async def create_measure_epr(self, req: n.CreateMeasureEprRequest,
+                                 timeout_s: float) -> n.CreateMeasureEprResponse: ...
+    async def fetch_epr_outcomes(self, req: n.FetchEprOutcomesRequest,
+                                 timeout_s: float) -> n.FetchEprOutcomesResponse: ...
+    async def send_classical(self, req: n.SendClassicalRequest, timeout_s: float) -> n.SendClassicalResponse: ...
+    async def receive_classical(self, req: n.ReceiveClassicalRequest,
+                                timeout_s: float) -> n.ReceiveClassicalResponse: ...
+    async def run_protocol(self, req: pr.ProtocolRequest, timeout_s: float) -> pr.ProtocolResult: ...
+    async def renew_session(self, req: s.RenewSessionRequest, timeout_s: float) -> s.SessionLease: ...
+    async def close_session(self, req: s.CloseSessionRequest, timeout_s: float) -> s.SessionLease: ...
+    async def key_status(self, req: k.KeyStatusRequest, timeout_s: float) -> k.KeyStatus: ...
+    async def get_keys(self, req: k.GetKeysRequest, timeout_s: float) -> k.KeyContainer: ...
+    async def get_keys_with_ids(self, req: k.GetKeysWithIdsRequest, timeout_s: float) -> k.KeyContainer: ...
+    async def close(self) -> None: ...
+
+
+# ----------------------------------------------------------------------------- gRPC, synchronous
+class GrpcTransport:
+    """`Transport` over a `grpc.Channel`: a call whose request never left (a busy host too slow for the
+    handshake) is sent again within its timeout; any other failure raises its domain error at once."""
+
+    def __init__(self, channel: grpc.Channel, name: str, metadata: Metadata) -> None:
+        self.channel = channel
+        self.name = name
+        node, sessions, keys = ng.NodeServiceStub(channel), sg.SessionServiceStub(channel), kg.KeyDeliveryServiceStub(
+            channel)
+        md = metadata
+        self._get_info = partial(node.GetInfo, metadata=md)
+        self._allocate = partial(node.Allocate, metadata=md)
+        self._free = partial(node.Free, metadata=md)
+        self._apply = partial(node.Apply, metadata=md)
+        self._send_qubit = partial(node.SendQubit, metadata=md)
+        self._inspect = partial(node.Inspect, metadata=md)
+        self._create_epr = partial(node.CreateEpr, metadata=md)
+        self._create_measure_epr = partial(node.CreateMeasureEpr, metadata=md)
+        self._fetch_epr_outcomes = partial(node.FetchEprOutcomes, metadata=md)
+        self._send_classical = partial(node.SendClassical, metadata=md)
+        self._receive_classical = partial(node.ReceiveClassical, metadata=md)
+        self._run_protocol = partial(node.RunProtocol, metadata=md)
+        self._renew = partial(sessions.Renew, metadata=md)
+        self._close_session = partial(sessions.Close, metadata=md)
+        self._key_status = partial(keys.GetStatus, metadata=md)
+        self._get_keys = partial(keys.GetKeys, metadata=md)
+        self._get_keys_with_ids = partial(keys.GetKeysWithIds, metadata=md)
+
+    def get_info(self, req: n.GetInfoRequest, timeout_s: float) -> n.NodeInfo:
+        return call_until_sent(self._get_info, req, timeout_s, self.name)  # type: ignore[no-any-return]
+
+    def allocate(self, req: n.AllocateRequest, timeout_s: float) -> n.AllocateResponse:
+        return call_until_sent(self._allocate, req, timeout_s, self.name)  # type: ignore[no-any-return]
+
+    def free(self, req: n.FreeRequest, timeout_s: float) -> n.FreeResponse:
+        return call_until_sent(self._free, req, timeout_s, self.name)  # type: ignore[no-any-return]
+
+    def apply(self, req: n.ApplyRequest, timeout_s: float) -> n.ApplyResponse:
+        return call_until_sent(self._apply, req, timeout_s, self.name)  # type: ignore[no-any-return]
+
+    def send_qubit(self, req: n.SendQubitRequest, timeout_s: float) -> n.SendQubitResponse:
+        return call_until_sent(self._send_qubit, req, timeout_s, self.name)  # type: ignore[no-any-return]
+
+    def inspect(self, req: n.InspectRequest, timeout_s: float) -> n.InspectResponse:
+        return call_until_sent(self._inspect, req, timeout_s, self.name)  # type: ignore[no-any-return]
+
+    def create_epr(self, req: n.CreateEprRequest, timeout_s: float) -> n.CreateEprResponse:
+        return call_until_sent(self._create_epr, req, timeout_s, self.name)  # type: ignore[no-any-return]
+
+    def create_measure_epr(self, req: n.CreateMeasureEprRequest, timeout_s: float) -> n.CreateMeasureEprResponse:
+        return call_until_sent(self._create_measure_epr, req, timeout_s, self.name)  # type: ignore[no-any-return]
+
+    def fetch_epr_outcomes(self, req: n.FetchEprOutcomesRequest, timeout_s: float) -> n.FetchEprOutcomesResponse:
+        return call_until_sent(self._fetch_epr_outcomes, req, timeout_s, self.name)  # type: ignore[no-any-return]
+
+    def send_classical(self, req: n.SendClassicalRequest, timeout_s: float) -> n.SendClassicalResponse:
+        return call_until_sent(self._send_classical, req, timeout_s, self.name)  # type: ignore[no-any-return]
+
+    def receive_classical(self, req: n.ReceiveClassicalRequest, timeout_s: float) -> n.ReceiveClassicalResponse:
+        return call_until_sent(self._receive_classical, req, timeout_s, self.name)  # type: ignore[no-any-return]
+
+    def run_protocol(self, req: pr.ProtocolRequest, timeout_s: float) -> pr.ProtocolResult:
+        return call_until_sent(self._run_protocol, req, timeout_s, self.name)  # type: ignore[no-any-return]
+
+    def renew_session(self, req: s.RenewSessionRequest, timeout_s: float) -> s.SessionLease:
+        try:  # one attempt: a node that is down is renewed on the next round, or the lease lapses there
+            return self._renew(req, timeout=timeout_s)  # type: ignore[no-any-return]
+        except grpc.RpcError as err:
+            raise error_from_rpc(err, where=self.name) from None
+
+    def close_session(self, req: s.CloseSessionRequest, timeout_s: float) -> s.SessionLease:
+        try:
+            return self._close_session(req, timeout=timeout_s)  # type: ignore[no-any-return]
+        except grpc.RpcError as err:
+            raise error_from_rpc(err, where=self.name) from None
+        except ValueError as err:  # the channel is already closed
+            raise InvalidOperation(f"{self.name}: {err}") from None
+
+    def key_status(self, req: k.KeyStatusRequest, timeout_s: float) -> k.KeyStatus:
+        return call_until_sent(self._key_status, req, timeout_s, self.name)  # type: ignore[no-any-return]
+
+    def get_keys(self, req: k.GetKeysRequest, timeout_s: float) -> k.KeyContainer:
+        return call_until_sent(self._get_keys, req, timeout_s, self.name)  # type: ignore[no-any-return]
+
+    def get_keys_with_ids(self, req: k.GetKeysWithIdsRequest, timeout_s: float) -> k.KeyContainer:
+        return call_until_sent(self._get_keys_with_ids, req, timeout_s, self.name)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+# ----------------------------------------------------------------------------- gRPC, asyncio
+class AsyncGrpcTransport:
+    """`AsyncTransport` over a `grpc.aio.Channel` (same retry rule as `GrpcTransport`)."""
+
+    def __init__(self, channel: grpc.aio.Channel, name: str, metadata: Metadata) -> None:
+        self.channel = channel
+        self.name = name
+        self._md = metadata
+        self._node = ng.NodeServiceStub(channel)
+        self._sessions = sg.SessionServiceStub(channel)
+        self._keys = kg.KeyDeliveryServiceStub(channel)
+
+    async def _call(self, fn: Callable[..., Awaitable[Any]], req: Any, timeout_s: float, *,
+                    retry: bool = True) -> Any:
+        give_up = time.monotonic() + timeout_s
+        pause = 0.02
+        while True:
+            try:
+                return await fn(req, timeout=max(give_up - time.monotonic(), 0.001), metadata=self._md)
+            except grpc.aio.AioRpcError as err:
+                left = give_up - time.monotonic()
+                if not retry or not never_sent(err) or left <= 0:
+                    raise error_from_rpc(err, where=self.name) from None
+            # The request never left (a busy host did not finish the handshake): again after a short,
+            # growing pause, within the same timeout.
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, 1.0)
+
+    async def get_info(self, req: n.GetInfoRequest, timeout_s: float) -> n.NodeInfo:
+        return await self._call(self._node.GetInfo, req, timeout_s)  # type: ignore[no-any-return]
+
+    async def allocate(self, req: n.AllocateRequest, timeout_s: float) -> n.AllocateResponse:
+        return await self._call(self._node.Allocate, req, timeout_s)  # type: ignore[no-any-return]
+
+    async def free(self, req: n.FreeRequest, timeout_s: float) -> n.FreeResponse:
+        return await self._call(self._node.Free, req, timeout_s)  # type: ignore[no-any-return]
+
+    async def apply(self, req: n.ApplyRequest, timeout_s: float) -> n.ApplyResponse:
+        return await self._call(self._node.Apply, req, timeout_s)  # type: ignore[no-any-return]
+
+    async def send_qubit(self, req: n.SendQubitRequest, timeout_s: float) -> n.SendQubitResponse:
+        return await self._call(self._node.SendQubit, req, timeout_s)  # type: ignore[no-any-return]
+
+    async def inspect(self, req: n.InspectRequest, timeout_s: float) -> n.InspectResponse:
+        return await self._call(self._node.Inspect, req, timeout_s)  # type: ignore[no-any-return]
+
+    async def create_epr(self, req: n.CreateEprRequest, timeout_s: float) -> n.CreateEprResponse:
+        return await self._call(self._node.CreateEpr, req, timeout_s)  # type: ignore[no-any-return]
+
+    async def create_measure_epr(self, req: n.CreateMeasureEprRequest,
+                                 timeout_s: float) -> n.CreateMeasureEprResponse:
+        return await self._call(self._node.CreateMeasureEpr, req, timeout_s)  # type: ignore[no-any-return]
+
+    async def fetch_epr_outcomes(self, req: n.FetchEprOutcomesRequest,
+                                 timeout_s: float) -> n.FetchEprOutcomesResponse:
+        return await self._call(self._node.FetchEprOutcomes, req, timeout_s)  # type: ignore[no-any-return]
+
+    async def send_classical(self, req: n.SendClassicalRequest, timeout_s: float) -> n.SendClassicalResponse:
+        return await self._call(self._node.SendClassical, req, timeout_s)  # type: ignore[no-any-return]
+
+    async def receive_classical(self, req: n.ReceiveClassicalRequest,
+                                timeout_s: float) -> n.ReceiveClassicalResponse:
+        return await self._call(self._node.ReceiveClassical, req, timeout_s)  # type: ignore[no-any-return]
+
+    async def run_protocol(self, req: pr.ProtocolRequest, timeout_s: float) -> pr.ProtocolResult:
+        return await self._call(self._node.RunProtocol, req, timeout_s)  # type: ignore[no-any-return]
+
+    async def renew_session(self, req: s.RenewSessionRequest, timeout_s: float) -> s.SessionLease:
+        return await self._call(self._sessions.Renew, req, timeout_s, retry=False)  # type: ignore[no-any-return]
+
+    async def close_session(self, req: s.CloseSessionRequest, timeout_s: float) -> s.SessionLease:
+        return await self._call(self._sessions.Close, req, timeout_s, retry=False)  # type: ignore[no-any-return]
+
+    async def key_status(self, req: k.KeyStatusRequest, timeout_s: float) -> k.KeyStatus:
+        return await self._call(self._keys.GetStatus, req, timeout_s)  # type: ignore[no-any-return]
+
+    async def get_keys(self, req: k.GetKeysRequest, timeout_s: float) -> k.KeyContainer:
+        return await self._call(self._keys.GetKeys, req, timeout_s)  # type: ignore[no-any-return]
+
+    async def get_keys_with_ids(self, req: k.GetKeysWithIdsRequest, timeout_s: float) -> k.KeyContainer:
+        return await self._call(self._keys.GetKeysWithIds, req, timeout_s)  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+
+# ----------------------------------------------------------------------------- in process
+#: RPC method name (as the service defines it) -> the transport method that carries it.
+RPC_METHODS = {
+    "GetInfo": "get_info", "Allocate": "allocate", "Free": "free", "Apply": "apply", "SendQubit": "send_qubit",
+    "Inspect": "inspect", "CreateEpr": "create_epr", "CreateMeasureEpr": "create_measure_epr",
+    "FetchEprOutcomes": "fetch_epr_outcomes", "SendClassical": "send_classical",
+    "ReceiveClassical": "receive_classical", "RunProtocol": "run_protocol", "Renew": "renew_session",
+    "Close": "close_session", "GetStatus": "key_status", "GetKeys": "get_keys", "GetKeysWithIds": "get_keys_with_ids",
+}
+
+Handler = Callable[[Any], Any]
+
+
+class InProcessTransport:
+    """`Transport` that hands each request to a Python callable (``{"Apply": fn, ...}``, keyed by RPC
+    name); no sockets. A handler raises a `QnetError` (or a `grpc.RpcError`, mapped as a real node's
+    status would be) to fail the call. Every call is recorded in `calls` as (rpc, request, timeout_s).
+    An RPC with no handler fails with `InvalidOperation`; ``Renew``/``Close`` default to a 30 s lease."""
+
+    def __init__(self, handlers: Mapping[str, Handler], name: str = "node") -> None:
+        unknown = sorted(set(handlers) - set(RPC_METHODS))
+        if unknown:
+            raise InvalidOperation(f"no RPC named {', '.join(unknown)}; known: {', '.join(sorted(RPC_METHODS))}")
+        self.name = name
+        self.handlers = {"Renew": lambda _req: s.SessionLease(lease_s=30.0),
+                         "Close": lambda _req: s.SessionLease(lease_s=0.0), **handlers}
+        self.calls: list[tuple[str, Any, float]] = []
+        self.closed = False
+
+    def _handle(self, rpc: str, req: Any, timeout_s: float) -> Any:
+        self.calls.append((rpc, req, timeout_s))
+        fn = self.handlers.get(rpc)
+        if fn is None:
+            raise InvalidOperation(f"{self.name}: this in-process node has no handler for {rpc}")
+        try:
+            return fn(req)
+        except grpc.RpcError as err:
+            raise error_from_rpc(err, where=self.name) from None
+
+    def get_info(self, req: n.GetInfoRequest, timeout_s: float) -> n.NodeInfo:
+        return self._handle("GetInfo", req, timeout_s)  # type: ignore[no-any-return]
+
+    def allocate(self, req: n.AllocateRequest, timeout_s: float) -> n.AllocateResponse:
+        return self._handle("Allocate", req, timeout_s)  # type: ignore[no-any-return]
+
+    def free(self, req: n.FreeRequest, timeout_s: float) -> n.FreeResponse:
+        return self._handle("Free", req, timeout_s)  # type: ignore[no-any-return]
+
+    def apply(self, req: n.ApplyRequest, timeout_s: float) -> n.ApplyResponse:
+        return self._handle("Apply", req, timeout_s)  # type: ignore[no-any-return]
+
+    def send_qubit(self, req: n.SendQubitRequest, timeout_s: float) -> n.SendQubitResponse:
+        return self._handle("SendQubit", req, timeout_s)  # type: ignore[no-any-return]
+
+    def inspect(self, req: n.InspectRequest, timeout_s: float) -> n.InspectResponse:
+        return self._handle("Inspect", req, timeout_s)  # type: ignore[no-any-return]
+
+    def create_epr(self, req: n.CreateEprRequest, timeout_s: float) -> n.CreateEprResponse:
+        return self._handle("CreateEpr", req, timeout_s)  # type: ignore[no-any-return]
+
+    def create_measure_epr(self, req: n.CreateMeasureEprRequest, timeout_s: float) -> n.CreateMeasureEprResponse:
+        return self._handle("CreateMeasureEpr", req, timeout_s)  # type: ignore[no-any-return]
+
+    def fetch_epr_outcomes(self, req: n.FetchEprOutcomesRequest, timeout_s: float) -> n.FetchEprOutcomesResponse:
+        return self._handle("FetchEprOutcomes", req, timeout_s)  # type: ignore[no-any-return]
+
+    def send_classical(self, req: n.SendClassicalRequest, timeout_s: float) -> n.SendClassicalResponse:
+        return self._handle("SendClassical", req, timeout_s)  # type: ignore[no-any-return]
+
+    def receive_classical(self, req: n.ReceiveClassicalRequest, timeout_s: float) -> n.ReceiveClassicalResponse:
+        return self._handle("ReceiveClassical", req, timeout_s)  # type: ignore[no-any-return]
+
+    def run_protocol(self, req: pr.ProtocolRequest, timeout_s: float) -> pr.ProtocolResult:
+        return self._handle("RunProtocol", req, timeout_s)  # type: ignore[no-any-return]
+
+    def renew_session(self, req: s.RenewSessionRequest, timeout_s: float) -> s.SessionLease:
+        return self._handle("Renew", req, timeout_s)  # type: ignore[no-any-return]
+
+    def close_session(self, req: s.CloseSessionRequest, timeout_s: float) -> s.SessionLease:
+        return self._handle("Close", req, timeout_s)  # type: ignore[no-any-return]
+
+    def key_status(self, req: k.KeyStatusRequest, timeout_s: float) -> k.KeyStatus:
+        return self._handle("GetStatus", req, timeout_s)  # type: ignore[no-any-return]
+
+    def get_keys(self, req: k.GetKeysRequest, timeout_s: float) -> k.KeyContainer:
+        return self._handle("GetKeys", req, timeout_s)  # type: ignore[no-any-return]
+
+    def get_keys_with_ids(self, req: k.GetKeysWithIdsRequest, timeout_s: float) -> k.KeyContainer:
+        return self._handle("GetKeysWithIds", req, timeout_s)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class AsyncInProcessTransport:
+    """`AsyncTransport` over the same handlers as `InProcessTransport` (a handler may be sync or async)."""
+
+    def __init__(self, handlers: Mapping[str, Handler], name: str = "node") -> None:
+        self._sync = InProcessTransport(handlers, name)
+        self.name = name
+
+    @property
+    def calls(self) -> list[tuple[str, Any, float]]:
+        return self._sync.calls
+
+    @property
+    def closed(self) -> bool:
+        return self._sync.closed
+
+    async def _handle(self, rpc: str, req: Any, timeout_s: float) -> Any:
+        out = self._sync._handle(rpc, req, timeout_s)  # noqa: SLF001 - the twin's dispatch
+        if inspect.isawaitable(out):
+            try:
+                out = await out
+            except grpc.RpcError as err:
+                raise error_from_rpc(err, where=self.name) from None
+        return out
+
+    async def get_info(self, req: n.GetInfoRequest, timeout_s: float) -> n.NodeInfo:
+        return await self._handle("GetInfo", req, timeout_s)  # type: ignore[no-any-return]
+
+    async def allocate(self, req: n.AllocateRequest, timeout_s: float) -> n.AllocateResponse:
+        return await self._handle("Allocate", req, timeout_s)  # type: ignore[no-any-return]
+
+    async def free(self, req: n.FreeRequest, timeout_s: float) -> n.FreeResponse:
+        return await self._handle("Free", req, timeout_s)  # type: ignore[no-any-return]
+
+    async def apply(self, req: n.ApplyRequest, timeout_s: float) -> n.ApplyResponse:
+        return await self._handle("Apply", req, timeout_s)  # type: ignore[no-any-return]
+
+    async def send_qubit(self, req: n.SendQubitRequest, timeout_s: float) -> n.SendQubitResponse:
+        return await self._handle("SendQubit", req, timeout_s)  # type: ignore[no-any-return]
+
+    async def inspect(self, req: n.InspectRequest, timeout_s: float) -> n.InspectResponse:
+        return await self._handle("Inspect", req, timeout_s)  # type: ignore[no-any-return]
+
+    async def create_epr(self, req: n.CreateEprRequest, timeout_s: float) -> n.CreateEprResponse:
+        return await self._handle("CreateEpr", req, timeout_s)  # type: ignore[no-any-return]
+
+    async def create_measure_epr(self, req: n.CreateMeasureEprRequest,
+                                 timeout_s: float) -> n.CreateMeasureEprResponse:
+        return await self._handle("CreateMeasureEpr", req, timeout_s)  # type: ignore[no-any-return]
+
+    async def fetch_epr_outcomes(self, req: n.FetchEprOutcomesRequest,
+                                 timeout_s: float) -> n.FetchEprOutcomesResponse:
+        return await self._handle("FetchEprOutcomes", req, timeout_s)  # type: ignore[no-any-return]
+
+    async def send_classical(self, req: n.SendClassicalRequest, timeout_s: float) -> n.SendClassicalResponse:
+        return await self._handle("SendClassical", req, timeout_s)  # type: ignore[no-any-return]
+
+    async def receive_classical(self, req: n.ReceiveClassicalRequest,
+                                timeout_s: float) -> n.ReceiveClassicalResponse:
+        return await self._handle("ReceiveClassical", req, timeout_s)  # type: ignore[no-any-return]
+
+    async def run_protocol(self, req: pr.ProtocolRequest, timeout_s: float) -> pr.ProtocolResult:
+        return await self._handle("RunProtocol", req, timeout_s)  # type: ignore[no-any-return]
+
+    async def renew_session(self, req: s.RenewSessionRequest, timeout_s: float) -> s.SessionLease:
+        return await self._handle("Renew", req, timeout_s)  # type: ignore[no-any-return]
+
+    async def close_session(self, req: s.CloseSessionRequest, timeout_s: float) -> s.SessionLease:
+        return await self._handle("Close", req, timeout_s)  # type: ignore[no-any-return]
+
+    async def key_status(self, req: k.KeyStatusRequest, timeout_s: float) -> k.KeyStatus:
+        return await self._handle("GetStatus", req, timeout_s)  # type: ignore[no-any-return]
+
+    async def get_keys(self, req: k.GetKeysRequest, timeout_s: float) -> k.KeyContainer:
+        return await self._handle("GetKeys", req, timeout_s)  # type: ignore[no-any-return]
+
+    async def get_keys_with_ids(self, req: k.GetKeysWithIdsRequest, timeout_s: float) -> k.KeyContainer:
+        return await self._handle("GetKeysWithIds", req, timeout_s)  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        self._sync.close()
+
+
+__all__ = ["AsyncGrpcTransport", "AsyncInProcessTransport", "AsyncTransport", "GrpcTransport", "InProcessTransport",
+           "Transport"]
