@@ -74,7 +74,7 @@ def test_topology_errors_name_the_key_path_without_traceback(tmp_path, env):
 
 def test_public_sdk_surface_is_curated():
     assert sorted(qemu_net.client.__all__) == sorted([
-        "AsyncEprPair", "AsyncNetwork", "AsyncNode", "AsyncQubit", "BatchOutcomes", "EprPair", "LocalNetwork",
+        "AsyncEprPair", "AsyncNetwork", "AsyncNode", "AsyncQubit", "BatchOutcomes", "EprPair",
         "Network", "Node", "NodeInfo", "Qubit", "gate", "measure", "reset",
     ])
 
