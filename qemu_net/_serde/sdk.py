@@ -124,7 +124,7 @@ def basis_code_name(b: str) -> str:
 
 def matrix_to_proto(u: Any) -> t.Matrix:
     """A square complex matrix (anything numpy reads) as its wire form."""
-    import numpy as np  # noqa: PLC0415 - only where a matrix is really handled
+    import numpy as np
 
     m = np.asarray(u, dtype=np.complex128)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
@@ -194,7 +194,7 @@ def bases_bytes(bases: Sequence[str] | str | np.ndarray | None, count: int) -> b
         return bytes([BASIS_BYTE[basis_code_name(bases)]]) * count
     dtype = getattr(bases, "dtype", None)
     if dtype is not None and dtype.kind not in "US":
-        import numpy as np  # noqa: PLC0415 - an array of codes was given
+        import numpy as np
 
         return np.asarray(bases).astype(np.uint8).tobytes()
     return bytes(BASIS_BYTE[basis_code_name(str(b))] for b in bases)
@@ -202,7 +202,7 @@ def bases_bytes(bases: Sequence[str] | str | np.ndarray | None, count: int) -> b
 
 def uint8_array(data: bytes) -> np.ndarray:
     """Outcome bytes as a writable uint8 array."""
-    import numpy as np  # noqa: PLC0415 - outcome arrays
+    import numpy as np
 
     return np.frombuffer(data, dtype=np.uint8).copy()
 
@@ -263,7 +263,7 @@ def inspect_request(qubits: Sequence[object]) -> n.InspectRequest:
 
 def density_from_proto(m: n.InspectResponse) -> np.ndarray:
     """The density matrix an Inspect returned."""
-    import numpy as np  # noqa: PLC0415 - a state is really handled here
+    import numpy as np
 
     if len(m.density_matrix) != 16 * m.dim * m.dim:
         raise InvalidOperation(f"density matrix of dim {m.dim} has {len(m.density_matrix)} bytes")

@@ -373,7 +373,7 @@ class AsyncInProcessTransport:
         return self._sync.closed
 
     async def _handle(self, rpc: str, req: Any, timeout_s: float) -> Any:
-        out = self._sync._handle(rpc, req, timeout_s)  # noqa: SLF001 - the twin's dispatch
+        out = self._sync._handle(rpc, req, timeout_s)
         if inspect.isawaitable(out):
             try:
                 out = await out

@@ -14,6 +14,7 @@ Channels are created inside the running event loop (grpc.aio requires it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -68,10 +69,8 @@ class AsyncQubit:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        try:
+        with contextlib.suppress(QnetError):  # already measured, sent away or freed
             await self.node.free([self])
-        except QnetError:
-            pass  # already measured, sent away or freed
 
     async def apply(self, gate: Any, *others: AsyncQubit | str, angle: float | None = None) -> AsyncQubit:
         """Apply `gate` (a name, a Cirq gate or a unitary) to this qubit (and `others`, e.g. a target)."""
@@ -161,10 +160,10 @@ class AsyncNode:
     def mark_used(self) -> None:
         """This client's session lives at this node from now on (renewed there, closed at the end)."""
         self.used = True
-        self.network._lease.start()  # noqa: SLF001 - the node's own network
+        self.network._lease.start()
 
     def _t(self) -> AsyncTransport:
-        if not self.used or self.network._lease.idle:  # noqa: SLF001 - the node's own network
+        if not self.used or self.network._lease.idle:
             self.mark_used()
         return self.transport
 
@@ -253,7 +252,7 @@ class AsyncNode:
 
     async def key_status(self, peer: str, *, timeout_s: float | None = None) -> KeyStatus:
         """What this node holds for `peer` (ETSI GS QKD 014 "Get status")."""
-        from qemu_net.client import qkd  # noqa: PLC0415 - the QKD module loads the key store
+        from qemu_net.client import qkd
 
         m = await self._t().key_status(w.key_status_request(peer), timeout_s or self.network.timeout_s)
         return qkd.status_from_proto(m)
@@ -261,7 +260,7 @@ class AsyncNode:
     async def get_keys(self, peer: str, number: int = 1, size_bits: int = 256, *,
                        timeout_s: float | None = None) -> list[DeliveredKey]:
         """Master side: `number` fresh keys of `size_bits` shared with `peer`."""
-        from qemu_net.client import qkd  # noqa: PLC0415 - the QKD module loads the key store
+        from qemu_net.client import qkd
 
         req = w.get_keys_request(peer, number, size_bits)
         return qkd.keys_from_proto(await self._t().get_keys(req, timeout_s or self.network.timeout_s))
@@ -269,7 +268,7 @@ class AsyncNode:
     async def get_keys_with_ids(self, peer: str, key_ids: Sequence[str], *,
                                 timeout_s: float | None = None) -> list[DeliveredKey]:
         """Slave side: the keys the peer's application was given, by id (each delivered once)."""
-        from qemu_net.client import qkd  # noqa: PLC0415 - the QKD module loads the key store
+        from qemu_net.client import qkd
 
         req = w.get_keys_with_ids_request(peer, key_ids)
         return qkd.keys_from_proto(await self._t().get_keys_with_ids(req, timeout_s or self.network.timeout_s))
@@ -369,7 +368,7 @@ class AsyncNetwork:
                 if exc is not None:
                     raise exc
             if pending:
-                from qemu_net.errors import ProtocolTimeout  # noqa: PLC0415 - only on this failure
+                from qemu_net.errors import ProtocolTimeout
 
                 raise ProtocolTimeout(f"roles at {', '.join(n for n, t in tasks.items() if t in pending)} did not "
                                       f"finish within {timeout_s + 10:g} s")
@@ -390,79 +389,79 @@ class AsyncNetwork:
     async def teleport(self, qubit: AsyncQubit, to: str, *, pair: tuple[AsyncQubit, AsyncQubit] | None = None,
                        timeout_s: float = 30.0) -> AsyncQubit:
         """Teleport `qubit` to node `to` (see `Network.teleport`)."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return await self._drive(protocols.teleport_steps(self, qubit, to, pair=pair, timeout_s=timeout_s))
 
     # ------------------------------------------------------------------ protocol suite (client/protocols.py)
     async def chain(self, path: Sequence[str], **kw: Any) -> ChainDelivery:
         """Deliver end-to-end pairs along a path by swapping (see `qemu_net.client.protocols.chain`)."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return await self._drive(protocols.chain_steps(self, path, **kw))
 
     async def swap(self, a: str, middle: str, b: str, **kw: Any) -> ChainDelivery:
         """Entanglement swapping at `middle`: a pair a--b (see `qemu_net.client.protocols.swap`)."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return await self._drive(protocols.chain_steps(self, [a, middle, b], **kw))
 
     async def purify(self, a: str, b: str, **kw: Any) -> Purification:
         """Purify pairs between a and b (see `qemu_net.client.protocols.purify`)."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return await self._drive(protocols.purify_steps(self, a, b, **kw))
 
     async def entangle(self, a: str, b: str, *, min_fidelity: float, **kw: Any) -> EntangledPair:
         """A pair between a and b with fidelity >= min_fidelity: route, swap, purify as needed."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return await self._drive(protocols.entangle_steps(self, a, b, min_fidelity=min_fidelity, **kw))
 
     async def ghz(self, nodes: Sequence[str], **kw: Any) -> GhzStates:
         """GHZ states over `nodes` (see `qemu_net.client.protocols.ghz`)."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return await self._drive(protocols.ghz_steps(self, nodes, **kw))
 
     async def mermin(self, nodes: Sequence[str], **kw: Any) -> MerminResult:
         """The Mermin value of GHZ states over `nodes` (see `qemu_net.client.protocols.mermin`)."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return await self._drive(protocols.mermin_steps(self, nodes, **kw))
 
     async def superdense(self, a: str, b: str, messages: Sequence[int] | bytes, **kw: Any) -> np.ndarray:
         """Superdense coding of 2-bit messages from a to b (see `qemu_net.client.protocols.superdense`)."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return await self._drive(protocols.superdense_steps(self, a, b, messages, **kw))
 
     async def nonlocal_cnot(self, control: AsyncQubit, target: AsyncQubit, **kw: Any) -> int:
         """CNOT across two nodes with one EPR pair; returns the pairs consumed."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return await self._drive(protocols.nonlocal_controlled_steps(self, control, target, None, **kw))
 
     async def nonlocal_controlled(self, control: AsyncQubit, target: AsyncQubit, u: Any, **kw: Any) -> int:
         """Controlled-U across two nodes with one EPR pair; returns the pairs consumed."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return await self._drive(protocols.nonlocal_controlled_steps(self, control, target, u, **kw))
 
     async def teleported_gate(self, home: AsyncQubit, remote: AsyncQubit, u: Any, **kw: Any) -> AsyncQubit:
         """A 4x4 unitary on (home, remote) by teleporting `remote` there and back."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return await self._drive(protocols.teleported_gate_steps(self, home, remote, u, **kw))
 
     async def run_circuit(self, circuit: Any, assignment: Mapping[Any, str], **kw: Any) -> CircuitResult:
         """Run a cirq circuit distributed over nodes (see `qemu_net.client.protocols.run_circuit`)."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return await self._drive(protocols.run_circuit_steps(self, circuit, assignment, **kw))
 
     async def run_qkd(self, alice: str, bob: str, protocol: str = "bb84", **kw: Any) -> QkdSummary:
         """A QKD session between `alice` and `bob` (see `qemu_net.client.qkd.run_qkd`)."""
-        from qemu_net.client import qkd  # noqa: PLC0415 - the QKD module loads the key store
+        from qemu_net.client import qkd
 
         return await self._drive(qkd.run_qkd_steps(alice, bob, protocol, **kw))

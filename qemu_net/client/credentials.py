@@ -99,7 +99,7 @@ def open_channel(address: str, node: str | None, creds: TlsCredentials | None,
 
 
 def open_aio_channel(address: str, node: str | None, creds: TlsCredentials | None,
-                     options: list[tuple[str, object]], interceptors=None) -> grpc.aio.Channel:  # noqa: ANN001
+                     options: list[tuple[str, object]], interceptors=None) -> grpc.aio.Channel:
     """An asyncio channel (create it inside the running event loop)."""
     if creds is None:
         return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)

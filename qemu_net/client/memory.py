@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from qemu_net.client import protocols as P
+from qemu_net.client import protocols as suite
 from qemu_net.client.sync import Network
 from qemu_net.errors import InvalidOperation
 from qemu_net.network import physics
@@ -53,7 +53,7 @@ def memory_closed_form(v: float, ta_s: float, tb_s: float, node_a, node_b) -> fl
 def memory_experiment(net: Network, a: str, b: str, *, waits_s: tuple[float, ...] = (0.0, 1e-4, 3e-4, 1e-3),
                       shots: int = 90, seed: int = 0) -> list[MemoryPoint]:
     """Fidelity of a stored pair a--b against storage time (rounded up to whole classical round trips)."""
-    topo = P._topology(net)
+    topo = suite._topology(net)
     link = topo.link(a, b)
     if link is None:
         raise InvalidOperation(f"{a!r} and {b!r} share no quantum link")
@@ -86,7 +86,7 @@ def memory_experiment(net: Network, a: str, b: str, *, waits_s: tuple[float, ...
             zb[k] = pair.remote.measure(basis)
             expected.append(memory_closed_form(v, rt_s + ta, lat_s + tb, na, nb))
             stored.append((ta + tb) / 2)
-        f, se = P.bell_fidelity(za, zb, codes)
+        f, se = suite.bell_fidelity(za, zb, codes)
         points.append(MemoryPoint(n_rt, float(np.mean(stored)), f, se, float(np.mean(expected)), shots))
     return points
 

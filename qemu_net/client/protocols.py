@@ -66,7 +66,7 @@ class Handles(Protocol):
 
 def drive(net: Network, steps: Steps[T]) -> T:
     """Run `steps` on a synchronous network."""
-    return net._drive(steps)  # noqa: SLF001 - the network's own driver
+    return net._drive(steps)
 
 
 def _bases(bases: Sequence[str] | str | bytes | None, count: int) -> bytes:
@@ -130,7 +130,7 @@ def chain_steps(net: Handles, path: Sequence[str], *, pairs: int = 1, measure_ba
     wall = time.perf_counter() - t0
     a, b = res[path[0]].chain_node, res[path[-1]].chain_node
     kept = [(_qubit(net, path[0], qa), _qubit(net, path[-1], qb))
-            for qa, qb in zip(a.qubits, b.qubits)]
+            for qa, qb in zip(a.qubits, b.qubits, strict=True)]
     outcomes = None
     if bases:
         outcomes = (np.frombuffer(a.outcomes, dtype=np.uint8).copy(), np.frombuffer(b.outcomes, dtype=np.uint8).copy())
@@ -223,10 +223,10 @@ def purify_steps(net: Handles, a: str, b: str, *, method: Method | str = "dejmps
     wall = time.perf_counter() - t0
     ra, rb = res[a].purify_end, res[b].purify_end
     success = np.frombuffer(ra.success, dtype=np.uint8).astype(bool)
-    kept = [(_qubit(net, a, x), _qubit(net, b, y)) if x else None for x, y in zip(ra.qubits, rb.qubits)]
+    kept = [(_qubit(net, a, x), _qubit(net, b, y)) if x else None for x, y in zip(ra.qubits, rb.qubits, strict=True)]
     outcomes = None
     if bases:
-        outcomes = (np.frombuffer(ra.outcomes, dtype=np.uint8).copy(), np.frombuffer(rb.outcomes, dtype=np.uint8).copy())
+        outcomes = (w.uint8_array(ra.outcomes), w.uint8_array(rb.outcomes))
     return Purification(m, rounds, success, kept, outcomes, ra.consumed, _vt(res), wall)
 
 
@@ -297,11 +297,10 @@ def spanning_tree(topology: Topology, nodes: Sequence[str], root: str | None = N
             raise InvalidOperation(f"unknown node {n!r}; nodes: {', '.join(topology.node_names)}")
     g = nx.Graph()
     g.add_nodes_from(nodes)
-    g.add_edges_from(l.nodes for l in topology.links if l.nodes[0] in g and l.nodes[1] in g)
+    g.add_edges_from(link.nodes for link in topology.links if link.nodes[0] in g and link.nodes[1] in g)
     root = root or nodes[0]
     parents = {root: ""}
-    for u, v in nx.bfs_edges(g, root):
-        parents[v] = u
+    parents.update({v: u for u, v in nx.bfs_edges(g, root)})
     unreached = [n for n in nodes if n not in parents]
     if unreached:
         raise NotConnected(f"GHZ over {', '.join(nodes)}: {', '.join(unreached)} cannot be reached from {root!r} "
@@ -328,7 +327,7 @@ def ghz_steps(net: Handles, nodes: Sequence[str], *, shots: int = 1, bases: Sequ
     """
     nodes = list(nodes)
     parents = spanning_tree(_topology(net), nodes)
-    per_node: dict[str, bytes] = {n: b"" for n in nodes}
+    per_node: dict[str, bytes] = dict.fromkeys(nodes, b"")
     if bases is not None:
         if len(bases) != shots or any(len(s) != len(nodes) for s in bases):
             raise InvalidOperation(f"give {shots} basis strings of {len(nodes)} letters")
@@ -367,7 +366,8 @@ def mermin_steps(net: Handles, nodes: Sequence[str], *, shots_per_term: int = 10
     k = len(nodes)
     terms = mermin_terms(k)
     settings = [s for s, _ in terms for _ in range(shots_per_term)]
-    r = yield from ghz_steps(net, nodes, shots=len(settings), bases=settings, depolarize=depolarize, timeout_s=timeout_s)
+    r = yield from ghz_steps(net, nodes, shots=len(settings), bases=settings, depolarize=depolarize,
+                             timeout_s=timeout_s)
     assert r.outcomes is not None
     parity = 1 - 2 * (r.outcomes.sum(axis=1) % 2).astype(float)
     value, var, by_term = 0.0, 0.0, {}
@@ -381,7 +381,8 @@ def mermin_steps(net: Handles, nodes: Sequence[str], *, shots_per_term: int = 10
 
 
 # ----------------------------------------------------------------------------- superdense coding
-def superdense_steps(net: Handles, a: str, b: str, messages: Sequence[int] | bytes, *, timeout_s: float = 60.0) -> Steps[np.ndarray]:
+def superdense_steps(net: Handles, a: str, b: str, messages: Sequence[int] | bytes, *,
+                     timeout_s: float = 60.0) -> Steps[np.ndarray]:
     """Send 2-bit messages (0..3) from a to b, one qubit each; returns what b decoded (255: qubit lost)."""
     msgs = bytes(messages)
     res = yield RoleRun({b: {"superdense_receive": pr.SuperdenseReceive(peer=a, count=len(msgs))},
@@ -409,7 +410,8 @@ def nonlocal_cnot(net: Network, control: Qubit, target: Qubit, **kw: Any) -> int
     return drive(net, nonlocal_controlled_steps(net, control, target, None, **kw))
 
 
-def teleported_gate_steps(net: Handles, home: Qubit, remote: Qubit, u: np.ndarray, *, timeout_s: float = 30.0) -> Steps[Qubit]:
+def teleported_gate_steps(net: Handles, home: Qubit, remote: Qubit, u: np.ndarray, *,
+                          timeout_s: float = 30.0) -> Steps[Qubit]:
     """Apply a 4x4 unitary on (home, remote) by teleporting `remote` to home's node and back (two EPR pairs).
 
     Returns the handle of the qubit now holding the remote state (a new qubit id at the remote node).
@@ -487,7 +489,7 @@ def run_program_steps(net: Handles, program: _circuits.Program, qubits: Sequence
     kept: dict[Any, Qubit] = {}
     for n in nodes:
         r = res[n].circuit_run
-        for idx, qid in zip(r.qubit_index, r.qubit_ids):
+        for idx, qid in zip(r.qubit_index, r.qubit_ids, strict=True):
             kept[qubits[idx]] = _qubit(net, n, qid)
     return CircuitResult(measurements, kept, sum(res[n].circuit_run.epr_pairs for n in nodes),
                          program.nonlocal_gates * reps, _vt(res), wall)
@@ -549,8 +551,27 @@ def run_circuit(net: Network, circuit: Any, assignment: Mapping[Any, str], **kw:
     return drive(net, run_circuit_steps(net, circuit, assignment, **kw))
 
 __all__ = [
-    "ChainDelivery", "CircuitResult", "EntangledPair", "GhzStates", "MerminResult", "Purification",
-    "bell_fidelity", "chain", "entangle", "ghz", "mermin", "nonlocal_cnot", "nonlocal_controlled", "purify",
-    "run_circuit", "spanning_tree", "superdense", "swap", "teleported_gate", "NO_OUTCOME", "RoleRun", "Steps",
+    "NO_OUTCOME",
+    "ChainDelivery",
+    "CircuitResult",
+    "EntangledPair",
+    "GhzStates",
+    "MerminResult",
+    "Purification",
+    "RoleRun",
+    "Steps",
+    "bell_fidelity",
+    "chain",
     "drive",
+    "entangle",
+    "ghz",
+    "mermin",
+    "nonlocal_cnot",
+    "nonlocal_controlled",
+    "purify",
+    "run_circuit",
+    "spanning_tree",
+    "superdense",
+    "swap",
+    "teleported_gate",
 ]

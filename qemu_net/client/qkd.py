@@ -170,7 +170,7 @@ def run_qkd(net: Network, alice: str, bob: str, protocol: str = "bb84", *, timeo
     `E91Params` (``n_pairs``, ``visibility``, ``p_key``, ``chsh_threshold``, ...), plus
     ``report_abort`` (return an aborted summary instead of raising ProtocolAborted). Never returns
     or prints the key."""
-    return net._drive(run_qkd_steps(alice, bob, protocol, timeout_s=timeout_s, session=session, **params))  # noqa: SLF001 - the network's own driver
+    return net._drive(run_qkd_steps(alice, bob, protocol, timeout_s=timeout_s, session=session, **params))
 
 
 def run_qkd_steps(alice: str, bob: str, protocol: str = "bb84", *, timeout_s: float = 60.0,

@@ -15,7 +15,6 @@ import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-
 from typing import TYPE_CHECKING
 
 from qemu_net._serde import sdk as w

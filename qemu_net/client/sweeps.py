@@ -29,7 +29,7 @@ from qemu_net.network.topology import Topology, parse_topology
 Progress = Callable[[int, int, str], None]
 
 
-def _no_progress(i: int, n: int, label: str) -> None:  # noqa: ARG001
+def _no_progress(i: int, n: int, label: str) -> None:
     return None
 
 
@@ -87,7 +87,7 @@ def qkd_topology(distances_km: Sequence[float], link: dict[str, Any] | None = No
     return parse_topology({
         "name": "qkd-sweep", "seed": 11, "nodes": ["alice", *leaves],
         "links": [{"nodes": ["alice", leaf], "length_km": float(d), **(link or QKD_LINK)}
-                  for leaf, d in zip(leaves, distances_km)],
+                  for leaf, d in zip(leaves, distances_km, strict=True)],
     }, source="qkd sweep")
 
 
@@ -159,7 +159,7 @@ CHAIN_BATCH = 10
 
 def chain_fidelity(net, *, shots: int = 200, seed: int = 0, progress: Progress = _no_progress) -> Sweep:
     """`net` runs a chain n0 -- ... -- nN; fidelity of pairs n0 -- nk for k = 1..N by swapping."""
-    from qemu_net.client import protocols as P
+    from qemu_net.client import protocols as suite
     from qemu_net.protocols.routing import path_fidelities
     from qemu_net.protocols.swap import chain_fidelity as closed_form
 
@@ -177,10 +177,10 @@ def chain_fidelity(net, *, shots: int = 200, seed: int = 0, progress: Progress =
         za, zb = [], []
         for lo in range(0, shots, CHAIN_BATCH):  # several runs of a few dozen pairs, not one of hundreds
             part = codes[lo:lo + CHAIN_BATCH]
-            d = P.chain(net, path, pairs=len(part), measure_bases=["ZXY"[c] for c in part])
+            d = suite.chain(net, path, pairs=len(part), measure_bases=["ZXY"[c] for c in part])
             za.append(d.outcomes[0])
             zb.append(d.outcomes[1])
-        f, se = P.bell_fidelity(np.concatenate(za), np.concatenate(zb), codes)
+        f, se = suite.bell_fidelity(np.concatenate(za), np.concatenate(zb), codes)
         ks.append(float(k))
         fs.append(f)
         ses.append(se)

@@ -15,6 +15,7 @@ subclass rebuilt from the gRPC status (see `qemu_net.errors` for the tree).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -74,10 +75,8 @@ class Qubit:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        try:
+        with contextlib.suppress(QnetError):  # already measured, sent away or freed
             self.node.free([self])
-        except QnetError:
-            pass  # already measured, sent away or freed
 
     def apply(self, gate: Any, *others: Qubit | str, angle: float | None = None) -> Qubit:
         """Apply `gate` (a name, a Cirq gate or a unitary) to this qubit (and `others`, e.g. a target)."""
@@ -170,7 +169,7 @@ class Node:
     def mark_used(self) -> None:
         """This client's session lives at this node from now on (renewed there, closed at the end)."""
         self.used = True
-        self.network._lease.start()  # noqa: SLF001 - the node's own network
+        self.network._lease.start()
 
     def _t(self) -> Transport:
         if not self.used:
@@ -270,7 +269,7 @@ class Node:
 
     def key_status(self, peer: str, *, timeout_s: float | None = None) -> KeyStatus:
         """What this node holds for `peer` (ETSI GS QKD 014 "Get status")."""
-        from qemu_net.client import qkd  # noqa: PLC0415 - the QKD module loads the key store
+        from qemu_net.client import qkd
 
         m = self._t().key_status(w.key_status_request(peer), timeout_s or self.network.timeout_s)
         return qkd.status_from_proto(m)
@@ -278,7 +277,7 @@ class Node:
     def get_keys(self, peer: str, number: int = 1, size_bits: int = 256, *,
                  timeout_s: float | None = None) -> list[DeliveredKey]:
         """Master side: `number` fresh keys of `size_bits` shared with `peer`."""
-        from qemu_net.client import qkd  # noqa: PLC0415 - the QKD module loads the key store
+        from qemu_net.client import qkd
 
         m = self._t().get_keys(w.get_keys_request(peer, number, size_bits), timeout_s or self.network.timeout_s)
         return qkd.keys_from_proto(m)
@@ -286,7 +285,7 @@ class Node:
     def get_keys_with_ids(self, peer: str, key_ids: Sequence[str], *,
                           timeout_s: float | None = None) -> list[DeliveredKey]:
         """Slave side: the keys the peer's application was given, by id (each delivered once)."""
-        from qemu_net.client import qkd  # noqa: PLC0415 - the QKD module loads the key store
+        from qemu_net.client import qkd
 
         req = w.get_keys_with_ids_request(peer, key_ids)
         return qkd.keys_from_proto(self._t().get_keys_with_ids(req, timeout_s or self.network.timeout_s))
@@ -419,80 +418,80 @@ class Network:
 
         `pair`: an existing pair (half at the qubit's node, half at `to`), e.g. one `chain` delivered between
         non-neighbours; the two roles then need only a classical channel. Default: a new link pair."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return self._drive(protocols.teleport_steps(self, qubit, to, pair=pair, timeout_s=timeout_s))
 
     # ------------------------------------------------------------------ protocol suite (client/protocols.py)
     def chain(self, path: Sequence[str], **kw: Any) -> ChainDelivery:
         """Deliver end-to-end pairs along a path by swapping (see `qemu_net.client.protocols.chain`)."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return self._drive(protocols.chain_steps(self, path, **kw))
 
     def swap(self, a: str, middle: str, b: str, **kw: Any) -> ChainDelivery:
         """Entanglement swapping at `middle`: a pair a--b (see `qemu_net.client.protocols.swap`)."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return self._drive(protocols.chain_steps(self, [a, middle, b], **kw))
 
     def purify(self, a: str, b: str, **kw: Any) -> Purification:
         """Purify pairs between a and b (see `qemu_net.client.protocols.purify`)."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return self._drive(protocols.purify_steps(self, a, b, **kw))
 
     def entangle(self, a: str, b: str, *, min_fidelity: float, **kw: Any) -> EntangledPair:
         """A pair between a and b with fidelity >= min_fidelity: route, swap, purify as needed."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return self._drive(protocols.entangle_steps(self, a, b, min_fidelity=min_fidelity, **kw))
 
     def ghz(self, nodes: Sequence[str], **kw: Any) -> GhzStates:
         """GHZ states over `nodes` (see `qemu_net.client.protocols.ghz`)."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return self._drive(protocols.ghz_steps(self, nodes, **kw))
 
     def mermin(self, nodes: Sequence[str], **kw: Any) -> MerminResult:
         """The Mermin value of GHZ states over `nodes` (see `qemu_net.client.protocols.mermin`)."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return self._drive(protocols.mermin_steps(self, nodes, **kw))
 
     def superdense(self, a: str, b: str, messages: Sequence[int] | bytes, **kw: Any) -> np.ndarray:
         """Superdense coding of 2-bit messages from a to b (see `qemu_net.client.protocols.superdense`)."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return self._drive(protocols.superdense_steps(self, a, b, messages, **kw))
 
     def nonlocal_cnot(self, control: Qubit, target: Qubit, **kw: Any) -> int:
         """CNOT across two nodes with one EPR pair; returns the pairs consumed."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return self._drive(protocols.nonlocal_controlled_steps(self, control, target, None, **kw))
 
     def nonlocal_controlled(self, control: Qubit, target: Qubit, u: Any, **kw: Any) -> int:
         """Controlled-U across two nodes with one EPR pair; returns the pairs consumed."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return self._drive(protocols.nonlocal_controlled_steps(self, control, target, u, **kw))
 
     def teleported_gate(self, home: Qubit, remote: Qubit, u: Any, **kw: Any) -> Qubit:
         """A 4x4 unitary on (home, remote) by teleporting `remote` there and back."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return self._drive(protocols.teleported_gate_steps(self, home, remote, u, **kw))
 
     def run_circuit(self, circuit: Any, assignment: Mapping[Any, str], **kw: Any) -> CircuitResult:
         """Run a cirq circuit distributed over nodes (see `qemu_net.client.protocols.run_circuit`)."""
-        from qemu_net.client import protocols  # noqa: PLC0415 - the protocol suite loads on first use
+        from qemu_net.client import protocols
 
         return self._drive(protocols.run_circuit_steps(self, circuit, assignment, **kw))
 
     def run_qkd(self, alice: str, bob: str, protocol: str = "bb84", **kw: Any) -> QkdSummary:
         """A QKD session between `alice` and `bob` (see `qemu_net.client.qkd.run_qkd`)."""
-        from qemu_net.client import qkd  # noqa: PLC0415 - the QKD module loads the key store
+        from qemu_net.client import qkd
 
         return self._drive(qkd.run_qkd_steps(alice, bob, protocol, **kw))
 

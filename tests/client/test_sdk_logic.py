@@ -21,9 +21,8 @@ from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net._proto.v1 import types_pb2 as t
 from qemu_net._serde import sdk as w
 from qemu_net._serde.status import ERROR_TYPE_KEY
-from qemu_net.client import AsyncNetwork, AsyncNode, AsyncQubit, Network, Node, Qubit
-from qemu_net.client import protocols as P
-from qemu_net.client import qkd
+from qemu_net.client import AsyncNetwork, AsyncNode, AsyncQubit, Network, Node, Qubit, qkd
+from qemu_net.client import protocols as suite
 from qemu_net.client._transport import AsyncInProcessTransport, InProcessTransport
 
 
@@ -56,7 +55,7 @@ def test_shared_constants_agree_with_the_node():
     from qemu_net.node.limits import Limits
     from qemu_net.node.sessions import SESSION_METADATA
 
-    assert w.DEFAULT_MAX_MESSAGE_BYTES == Limits().max_message_bytes
+    assert Limits().max_message_bytes == w.DEFAULT_MAX_MESSAGE_BYTES
     assert w.SESSION_METADATA == SESSION_METADATA
     assert ("grpc.max_send_message_length", Limits().max_message_bytes) in w.CHANNEL_OPTIONS
 
@@ -263,7 +262,7 @@ class Handles:
 
 
 def test_chain_steps_ask_for_one_role_per_node_and_assemble_the_result():
-    steps = P.chain_steps(Handles(), ["a", "m", "b"], pairs=2, measure_bases="X", timeout_s=9.0)
+    steps = suite.chain_steps(Handles(), ["a", "m", "b"], pairs=2, measure_bases="X", timeout_s=9.0)
     run = next(steps)
     assert set(run.roles) == {"a", "m", "b"} and run.timeout_s == 9.0
     assert run.roles["a"]["chain_node"].measure_bases == b"\x01\x01"
@@ -306,7 +305,7 @@ def test_the_asyncio_shell_drives_the_same_logic():
     transports = {nm: AsyncInProcessTransport(nodes[nm].handlers(), nm) for nm in nodes}  # type: ignore[arg-type]
 
     async def main() -> tuple[str, str, int]:
-        async with AsyncNetwork({nm: "inproc" for nm in nodes}, transport=lambda name, _a: transports[name]) as net:
+        async with AsyncNetwork(dict.fromkeys(nodes, "inproc"), transport=lambda name, _a: transports[name]) as net:
             q = await net["alice"].qubit()
             await q.h()
             bit = await q.measure("Y")
