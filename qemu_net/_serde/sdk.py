@@ -12,7 +12,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from qemu_net._proto.v1 import keys_pb2 as k
 from qemu_net._proto.v1 import node_pb2 as n
@@ -40,7 +40,7 @@ SESSION_METADATA = "qnet-session"
 #: checks the two agree).
 DEFAULT_MAX_MESSAGE_BYTES = 80 * 1024 * 1024
 
-CHANNEL_OPTIONS: list[tuple[str, int]] = [
+CHANNEL_OPTIONS: list[tuple[str, object]] = [
     ("grpc.max_receive_message_length", DEFAULT_MAX_MESSAGE_BYTES),
     ("grpc.max_send_message_length", DEFAULT_MAX_MESSAGE_BYTES),
     ("grpc.initial_reconnect_backoff_ms", 100),
@@ -52,7 +52,8 @@ BASIS_CODES = {"Z": t.BASIS_Z, "X": t.BASIS_X, "Y": t.BASIS_Y}
 BASIS_BYTE = {"Z": 0, "X": 1, "Y": 2}
 
 #: Gate name -> NamedGate code ("CX" is an alias of "CNOT").
-GATE_NAMES: dict[str, int] = {name: code for name, code in t.NamedGate.items() if code != t.NAMED_GATE_UNSPECIFIED}
+GATE_NAMES: dict[str, t.NamedGate] = {name: cast("t.NamedGate", code) for name, code in t.NamedGate.items()
+                                      if code != t.NAMED_GATE_UNSPECIFIED}
 GATE_NAMES["CX"] = GATE_NAMES["CNOT"]
 ROTATIONS = ("RX", "RY", "RZ", "PHASE")
 
@@ -106,7 +107,7 @@ def qubit_id(q: object) -> str:
     return qid
 
 
-def basis_code(basis: str) -> int:
+def basis_code(basis: str) -> t.Basis:
     """The wire code of a basis name ('Z', 'X' or 'Y', any case)."""
     try:
         return BASIS_CODES[basis.upper()]
@@ -144,7 +145,8 @@ def gate_to_proto(gate: object, *, angle: float | None = None) -> t.Gate:
                 raise InvalidOperation(f"{name} needs an angle")
             if not math.isfinite(angle):
                 raise InvalidOperation(f"rotation angle must be a finite number, got {angle}")
-            return t.Gate(rotation=t.Rotation(axis=t.RotationAxis.Value(name), angle_rad=float(angle)))
+            axis = cast("t.RotationAxis", t.RotationAxis.Value(name))
+            return t.Gate(rotation=t.Rotation(axis=axis, angle_rad=float(angle)))
         code = GATE_NAMES.get(name)
         if code is None:
             raise InvalidOperation(f"unknown gate name {gate!r}; known: {', '.join(sorted(GATE_NAMES))}")
@@ -154,7 +156,7 @@ def gate_to_proto(gate: object, *, angle: float | None = None) -> t.Gate:
         if type(gate).__module__.split(".")[0] == "cirq" and not getattr(gate, "global_shift", 0):
             named = _CIRQ_NAMES.get(str(gate))
             if named is not None:
-                return t.Gate(named=t.NamedGate.Value(named))
+                return t.Gate(named=GATE_NAMES[named])
         u = unitary()
         if u is None or u is NotImplemented:
             raise InvalidOperation(f"{gate!r} has no unitary")

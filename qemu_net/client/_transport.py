@@ -93,8 +93,10 @@ class GrpcTransport:
     def __init__(self, channel: grpc.Channel, name: str, metadata: Metadata) -> None:
         self.channel = channel
         self.name = name
-        node, sessions, keys = ng.NodeServiceStub(channel), sg.SessionServiceStub(channel), kg.KeyDeliveryServiceStub(
-            channel)
+        # The generated stubs carry no annotations (grpc_tools emits none for *_pb2_grpc.py).
+        node = ng.NodeServiceStub(channel)  # type: ignore[no-untyped-call]
+        sessions = sg.SessionServiceStub(channel)  # type: ignore[no-untyped-call]
+        keys = kg.KeyDeliveryServiceStub(channel)  # type: ignore[no-untyped-call]
         md = metadata
         self._get_info = partial(node.GetInfo, metadata=md)
         self._allocate = partial(node.Allocate, metadata=md)
@@ -185,9 +187,10 @@ class AsyncGrpcTransport:
         self.channel = channel
         self.name = name
         self._md = metadata
-        self._node = ng.NodeServiceStub(channel)
-        self._sessions = sg.SessionServiceStub(channel)
-        self._keys = kg.KeyDeliveryServiceStub(channel)
+        # The generated stubs carry no annotations (grpc_tools emits none for *_pb2_grpc.py).
+        self._node = ng.NodeServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._sessions = sg.SessionServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._keys = kg.KeyDeliveryServiceStub(channel)  # type: ignore[no-untyped-call]
 
     async def _call(self, fn: Callable[..., Awaitable[Any]], req: Any, timeout_s: float, *,
                     retry: bool = True) -> Any:

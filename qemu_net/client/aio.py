@@ -391,7 +391,9 @@ class AsyncNetwork:
         """Teleport `qubit` to node `to` (see `Network.teleport`)."""
         from qemu_net.client import protocols
 
-        return await self._drive(protocols.teleport_steps(self, qubit, to, pair=pair, timeout_s=timeout_s))
+        delivered: AsyncQubit = await self._drive(protocols.teleport_steps(self, qubit, to, pair=pair,
+                                                                           timeout_s=timeout_s))
+        return delivered
 
     # ------------------------------------------------------------------ protocol suite (client/protocols.py)
     async def chain(self, path: Sequence[str], **kw: Any) -> ChainDelivery:
@@ -452,7 +454,8 @@ class AsyncNetwork:
         """A 4x4 unitary on (home, remote) by teleporting `remote` there and back."""
         from qemu_net.client import protocols
 
-        return await self._drive(protocols.teleported_gate_steps(self, home, remote, u, **kw))
+        moved: AsyncQubit = await self._drive(protocols.teleported_gate_steps(self, home, remote, u, **kw))
+        return moved
 
     async def run_circuit(self, circuit: Any, assignment: Mapping[Any, str], **kw: Any) -> CircuitResult:
         """Run a cirq circuit distributed over nodes (see `qemu_net.client.protocols.run_circuit`)."""

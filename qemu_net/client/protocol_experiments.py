@@ -51,6 +51,7 @@ def chain_experiment(net: Network, src: str | None = None, dst: str | None = Non
     path = route(suite._topology(net), src, dst, "hops")
     codes, bases = _random_bases(shots, seed)
     d = suite.chain(net, path, pairs=shots, measure_bases=bases)
+    assert d.outcomes is not None  # measured at both ends (measure_bases given)
     f, se = suite.bell_fidelity(d.outcomes[0], d.outcomes[1], codes)
     from qemu_net.protocols.routing import path_fidelities
 
@@ -69,6 +70,7 @@ def purify_experiment(net: Network, src: str | None = None, dst: str | None = No
     ok = p.success
     if ok.sum() < 3:
         raise InvalidOperation("too few purifications succeeded to estimate a fidelity; raise --shots")
+    assert p.outcomes is not None  # measured at both ends (measure_bases given)
     f, se = suite.bell_fidelity(p.outcomes[0][ok], p.outcomes[1][ok], codes[ok])
     return ExperimentResult("purify", shots, "fidelity", f, se, p.wall_time_s, p.virtual_time_ns,
                             {"between": [src, dst], "method": p.method.name, "rounds": rounds,
@@ -189,8 +191,8 @@ def circuit_experiment(net: Network, src: str | None = None, dst: str | None = N
     src, dst = _ends(net, src, dst, far=True)
     path = route(suite._topology(net), src, dst, "hops")
     n = len(path)
-    ops = (circuits.Local((0,), hadamard), *(circuits.Controlled(i, i + 1, pauli_x) for i in range(n - 1)),
-           circuits.Measure(tuple(range(n)), "m"))
+    cnots = (circuits.Controlled(i, i + 1, pauli_x) for i in range(n - 1))
+    ops: tuple[circuits.Op, ...] = (circuits.Local((0,), hadamard), *cnots, circuits.Measure(tuple(range(n)), "m"))
     program = circuits.Program(tuple(path), ops)
     r = suite.drive(net, suite.run_program_steps(net, program, list(range(n)), repetitions=shots))
     m = r.measurements["m"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import numpy as np
 
@@ -197,7 +197,7 @@ def _method(method: Method | str) -> Method:
 
 
 def purify_steps(net: Handles, a: str, b: str, *, method: Method | str = "dejmps", rounds: int = 1,
-           pairs: Sequence[tuple[Qubit, Qubit]] | None = None, repetitions: int = 1,
+           pairs: Sequence[tuple[Any, Any]] | None = None, repetitions: int = 1,
            measure_bases: Sequence[str] | str | None = None, route: Sequence[str] | None = None,
            timeout_s: float = 60.0) -> Steps[Purification]:
     """Purify pairs between a and b (`rounds` nested rounds; 2^rounds pairs per repetition).
@@ -210,10 +210,11 @@ def purify_steps(net: Handles, a: str, b: str, *, method: Method | str = "dejmps
     qb = [p[1].id for p in pairs] if pairs else []
     bases = _bases(measure_bases, repetitions)
     route = list(route or [])
+    wire_method = cast("pr.PurifyMethod", int(m))  # Method's values are the wire enum's
     roles: dict[str, dict[str, Any]] = {
-        a: {"purify_end": pr.PurifyEnd(peer=b, method=m, rounds=rounds, alice=True, qubits=qa,
+        a: {"purify_end": pr.PurifyEnd(peer=b, method=wire_method, rounds=rounds, alice=True, qubits=qa,
                                        repetitions=repetitions, measure_bases=bases, route=route)},
-        b: {"purify_end": pr.PurifyEnd(peer=a, method=m, rounds=rounds, alice=False, qubits=qb,
+        b: {"purify_end": pr.PurifyEnd(peer=a, method=wire_method, rounds=rounds, alice=False, qubits=qb,
                                        repetitions=repetitions, measure_bases=bases, route=route[::-1])},
     }
     for k in range(1, len(route) - 1):
@@ -295,7 +296,7 @@ def spanning_tree(topology: Topology, nodes: Sequence[str], root: str | None = N
     for n in nodes:
         if n not in topology.node_names:
             raise InvalidOperation(f"unknown node {n!r}; nodes: {', '.join(topology.node_names)}")
-    g = nx.Graph()
+    g: nx.Graph[str] = nx.Graph()
     g.add_nodes_from(nodes)
     g.add_edges_from(link.nodes for link in topology.links if link.nodes[0] in g and link.nodes[1] in g)
     root = root or nodes[0]
@@ -391,7 +392,7 @@ def superdense_steps(net: Handles, a: str, b: str, messages: Sequence[int] | byt
 
 
 # ----------------------------------------------------------------------------- nonlocal gates
-def nonlocal_controlled_steps(net: Handles, control: Qubit, target: Qubit, u: np.ndarray | None = None, *,
+def nonlocal_controlled_steps(net: Handles, control: Any, target: Any, u: np.ndarray | None = None, *,
                         timeout_s: float = 30.0) -> Steps[int]:
     """Apply controlled-U (default CNOT) across two nodes with one EPR pair; returns pairs consumed."""
     a, b = control.node.name, target.node.name
@@ -410,8 +411,8 @@ def nonlocal_cnot(net: Network, control: Qubit, target: Qubit, **kw: Any) -> int
     return drive(net, nonlocal_controlled_steps(net, control, target, None, **kw))
 
 
-def teleported_gate_steps(net: Handles, home: Qubit, remote: Qubit, u: np.ndarray, *,
-                          timeout_s: float = 30.0) -> Steps[Qubit]:
+def teleported_gate_steps(net: Handles, home: Any, remote: Any, u: np.ndarray, *,
+                          timeout_s: float = 30.0) -> Steps[Any]:
     """Apply a 4x4 unitary on (home, remote) by teleporting `remote` to home's node and back (two EPR pairs).
 
     Returns the handle of the qubit now holding the remote state (a new qubit id at the remote node).
@@ -439,7 +440,9 @@ class CircuitResult:
     wall_time_s: float = 0.0
 
 
-def compile_circuit(net: Handles | None, circuit: Any, assignment: Mapping[Any, str]):
+def compile_circuit(net: Handles | None, circuit: Any,
+                    assignment: Mapping[Any, str]) -> tuple[_circuits.Program, list[Any]]:
+    """Compile a cirq circuit for the network (qubits at the given nodes); the program and its qubits."""
     topo = net.topology if net is not None else None
     return _circuits.compile_circuit(circuit, assignment, topology=topo)
 
@@ -543,7 +546,7 @@ def nonlocal_controlled(net: Network, control: Qubit, target: Qubit, u: np.ndarr
 
 def teleported_gate(net: Network, home: Qubit, remote: Qubit, u: np.ndarray, **kw: Any) -> Qubit:
     """See `teleported_gate_steps`."""
-    return drive(net, teleported_gate_steps(net, home, remote, u, **kw))  # type: ignore[no-any-return]
+    return drive(net, teleported_gate_steps(net, home, remote, u, **kw))  # type: ignore[no-any-return]  # a sync Qubit
 
 
 def run_circuit(net: Network, circuit: Any, assignment: Mapping[Any, str], **kw: Any) -> CircuitResult:

@@ -156,18 +156,21 @@ def ghz_model_budget(topo: Topology) -> list[tuple[str, float]]:
     T1, gate durations (< 1 ms against a ~0.1 s wait) and the 1-qubit correction's error. Returns
     [(stage, fidelity)], the last being what the experiment should measure."""
     from qemu_net.network import physics
+    from qemu_net.quantum.states import from_tensor
 
     bob = topo.node("bob")
     pairs = []
     for far in ("alice", "charlie"):
-        m = physics.EprLinkModel.from_specs(topo.link("bob", far), bob, topo.node(far), source="bob")
-        pairs.append((np.asarray(physics.from_tensor(np.asarray(m.rho, dtype=complex)), dtype=complex), m))
+        link = topo.link("bob", far)
+        assert link is not None  # the topology built above links bob to both
+        m = physics.EprLinkModel.from_specs(link, bob, topo.node(far), source="bob")
+        pairs.append((np.asarray(from_tensor(np.asarray(m.rho, dtype=np.complex128)), dtype=np.complex128), m))
     swap = np.eye(4)[[0, 2, 1, 3]]
     rho_ab = swap @ pairs[0][0] @ swap  # (alice, bob)
     rho_bc = pairs[1][0]  # (bob, charlie)
     m2 = pairs[1][1]
     t2 = {n: topo.node(n).t2_s for n in ("alice", "bob")}
-    rates = [1 / t2[n] if t2[n] else 0.0 for n in ("alice", "bob")]
+    rates = [1 / t if (t := t2[n]) else 0.0 for n in ("alice", "bob")]
     p, tau = m2.p_herald, m2.period_ns * 1e-9
 
     def averaged_dephasing(rho: np.ndarray) -> np.ndarray:
@@ -188,7 +191,7 @@ def ghz_model_budget(topo: Topology) -> list[tuple[str, float]]:
     eye, x, y, z = paulis
     p0, p1 = np.diag([1.0, 0]), np.diag([0, 1.0])
 
-    def kron(*ops):
+    def kron(*ops: np.ndarray) -> np.ndarray:
         out = np.eye(1)
         for o in ops:
             out = np.kron(out, o)
@@ -217,7 +220,10 @@ def ghz_model_budget(topo: Topology) -> list[tuple[str, float]]:
 
     def fidelity(rho: np.ndarray, readout: float = 0.0) -> float:
         k = 1 - 2 * readout
-        ex = lambda *ops: float(np.real(np.trace(kron(*ops) @ rho)))  # noqa: E731
+
+        def ex(*ops: np.ndarray) -> float:
+            return float(np.real(np.trace(kron(*ops) @ rho)))
+
         zz = ex(z, z, eye) + ex(eye, z, z) + ex(z, eye, z)
         xxx = ex(x, x, x) - ex(x, y, y) - ex(y, x, y) - ex(y, y, x)
         return (1 + k**2 * zz + k**3 * xxx) / 8
@@ -262,7 +268,7 @@ def teleport_delft_2022(net_factory: Callable[[Topology], Any], *, shots: int = 
     per = max(1, shots // len(states))
     order = [s for s in states for _ in range(per)]
     np.random.default_rng(seed).shuffle(order)
-    ok = {s: [] for s in states}
+    ok: dict[str, list[int]] = {s: [] for s in states}
     t0 = time.perf_counter()
     with net_factory(topo) as net:
         for label in order:

@@ -32,7 +32,7 @@ from qemu_net._serde import sdk as w
 from qemu_net._serde.sdk import roles as pr
 from qemu_net.client.protocols import RoleRun, Steps
 from qemu_net.errors import InvalidOperation
-from qemu_net.qkd.keystore import DeliveredKey
+from qemu_net.qkd.keystore import DeliveredKey, KeyBytes
 
 if TYPE_CHECKING:
     from qemu_net.client.sync import Network, Node
@@ -156,9 +156,9 @@ def qkd_roles(protocol: str, alice: str, bob: str, *, report_abort: bool = False
         return {alice: {"bb84_alice": a}, bob: {"bb84_bob": b}}
     if not decoy:
         raise InvalidOperation("decoy applies to BB84 only")
-    a = pr.E91Alice(peer=bob, cascade_passes=cascade_passes, report_abort=report_abort, **params)
-    b = pr.E91Bob(peer=alice, cascade_passes=cascade_passes, report_abort=report_abort, p_key=p_key)
-    return {alice: {"e91_alice": a}, bob: {"e91_bob": b}}
+    ea = pr.E91Alice(peer=bob, cascade_passes=cascade_passes, report_abort=report_abort, **params)
+    eb = pr.E91Bob(peer=alice, cascade_passes=cascade_passes, report_abort=report_abort, p_key=p_key)
+    return {alice: {"e91_alice": ea}, bob: {"e91_bob": eb}}
 
 
 def run_qkd(net: Network, alice: str, bob: str, protocol: str = "bb84", *, timeout_s: float = 60.0,
@@ -210,7 +210,7 @@ def status_from_proto(m: Any) -> KeyStatus:
 
 def keys_from_proto(m: Any) -> list[DeliveredKey]:
     """The keys of a key container message."""
-    return [DeliveredKey(key_id, size_bits, key) for key_id, size_bits, key in w.keys_from_proto(m)]
+    return [DeliveredKey(key_id, size_bits, KeyBytes(key)) for key_id, size_bits, key in w.keys_from_proto(m)]
 
 
 def key_status(node: Node, peer: str, *, timeout_s: float | None = None) -> KeyStatus:
@@ -265,7 +265,7 @@ class Etsi014Client:
     def close(self) -> None:
         self._conn.close()
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _call(self, method: str, path: tuple[str, str], body: dict[str, Any] | None = None) -> dict[str, Any]:
         import json
         from urllib.parse import quote
 
@@ -273,7 +273,7 @@ class Etsi014Client:
         self._conn.request(method, "/api/v1/keys/" + quote(path[0], safe="") + "/" + path[1], body=data,
                            headers={"Content-Type": "application/json"} if data else {})
         r = self._conn.getresponse()
-        payload = json.loads(r.read() or b"{}")
+        payload: dict[str, Any] = json.loads(r.read() or b"{}")
         if r.status != 200:
             raise Etsi014Error(f"KME answered {r.status}: {payload.get('message', payload)}", status=r.status,
                                details=payload.get("details"))
@@ -287,10 +287,13 @@ class Etsi014Client:
         body: dict[str, Any] = {"number": number, "size": size}
         if additional_slaves:
             body["additional_slave_SAE_IDs"] = list(additional_slaves)
-        return self._call("POST", (slave_sae, "enc_keys"), body)["keys"]
+        keys: list[dict[str, Any]] = self._call("POST", (slave_sae, "enc_keys"), body)["keys"]
+        return keys
 
     def dec_keys(self, master_sae: str, key_ids: list[str]) -> list[dict[str, Any]]:
-        return self._call("POST", (master_sae, "dec_keys"), {"key_IDs": [{"key_ID": k} for k in key_ids]})["keys"]
+        keys: list[dict[str, Any]] = self._call("POST", (master_sae, "dec_keys"),
+                                                {"key_IDs": [{"key_ID": k} for k in key_ids]})["keys"]
+        return keys
 
 
 __all__ = ["PROTOCOLS", "Etsi014Client", "Etsi014Error", "KeyStatus", "QkdSummary", "get_keys", "get_keys_with_ids",

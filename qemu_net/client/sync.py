@@ -420,7 +420,8 @@ class Network:
         non-neighbours; the two roles then need only a classical channel. Default: a new link pair."""
         from qemu_net.client import protocols
 
-        return self._drive(protocols.teleport_steps(self, qubit, to, pair=pair, timeout_s=timeout_s))
+        delivered: Qubit = self._drive(protocols.teleport_steps(self, qubit, to, pair=pair, timeout_s=timeout_s))
+        return delivered
 
     # ------------------------------------------------------------------ protocol suite (client/protocols.py)
     def chain(self, path: Sequence[str], **kw: Any) -> ChainDelivery:
@@ -481,7 +482,8 @@ class Network:
         """A 4x4 unitary on (home, remote) by teleporting `remote` there and back."""
         from qemu_net.client import protocols
 
-        return self._drive(protocols.teleported_gate_steps(self, home, remote, u, **kw))
+        moved: Qubit = self._drive(protocols.teleported_gate_steps(self, home, remote, u, **kw))
+        return moved
 
     def run_circuit(self, circuit: Any, assignment: Mapping[Any, str], **kw: Any) -> CircuitResult:
         """Run a cirq circuit distributed over nodes (see `qemu_net.client.protocols.run_circuit`)."""
