@@ -19,7 +19,7 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import grpc
 
@@ -93,10 +93,9 @@ class GrpcTransport:
     def __init__(self, channel: grpc.Channel, name: str, metadata: Metadata) -> None:
         self.channel = channel
         self.name = name
-        # The generated stubs carry no annotations (grpc_tools emits none for *_pb2_grpc.py).
-        node = ng.NodeServiceStub(channel)  # type: ignore[no-untyped-call]
-        sessions = sg.SessionServiceStub(channel)  # type: ignore[no-untyped-call]
-        keys = kg.KeyDeliveryServiceStub(channel)  # type: ignore[no-untyped-call]
+        node = ng.NodeServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, unannotated
+        sessions = sg.SessionServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, unannotated
+        keys = kg.KeyDeliveryServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, unannotated
         md = metadata
         self._get_info = partial(node.GetInfo, metadata=md)
         self._allocate = partial(node.Allocate, metadata=md)
@@ -117,63 +116,63 @@ class GrpcTransport:
         self._get_keys_with_ids = partial(keys.GetKeysWithIds, metadata=md)
 
     def get_info(self, req: n.GetInfoRequest, timeout_s: float) -> n.NodeInfo:
-        return call_until_sent(self._get_info, req, timeout_s, self.name)  # type: ignore[no-any-return]
+        return cast("n.NodeInfo", call_until_sent(self._get_info, req, timeout_s, self.name))
 
     def allocate(self, req: n.AllocateRequest, timeout_s: float) -> n.AllocateResponse:
-        return call_until_sent(self._allocate, req, timeout_s, self.name)  # type: ignore[no-any-return]
+        return cast("n.AllocateResponse", call_until_sent(self._allocate, req, timeout_s, self.name))
 
     def free(self, req: n.FreeRequest, timeout_s: float) -> n.FreeResponse:
-        return call_until_sent(self._free, req, timeout_s, self.name)  # type: ignore[no-any-return]
+        return cast("n.FreeResponse", call_until_sent(self._free, req, timeout_s, self.name))
 
     def apply(self, req: n.ApplyRequest, timeout_s: float) -> n.ApplyResponse:
-        return call_until_sent(self._apply, req, timeout_s, self.name)  # type: ignore[no-any-return]
+        return cast("n.ApplyResponse", call_until_sent(self._apply, req, timeout_s, self.name))
 
     def send_qubit(self, req: n.SendQubitRequest, timeout_s: float) -> n.SendQubitResponse:
-        return call_until_sent(self._send_qubit, req, timeout_s, self.name)  # type: ignore[no-any-return]
+        return cast("n.SendQubitResponse", call_until_sent(self._send_qubit, req, timeout_s, self.name))
 
     def inspect(self, req: n.InspectRequest, timeout_s: float) -> n.InspectResponse:
-        return call_until_sent(self._inspect, req, timeout_s, self.name)  # type: ignore[no-any-return]
+        return cast("n.InspectResponse", call_until_sent(self._inspect, req, timeout_s, self.name))
 
     def create_epr(self, req: n.CreateEprRequest, timeout_s: float) -> n.CreateEprResponse:
-        return call_until_sent(self._create_epr, req, timeout_s, self.name)  # type: ignore[no-any-return]
+        return cast("n.CreateEprResponse", call_until_sent(self._create_epr, req, timeout_s, self.name))
 
     def create_measure_epr(self, req: n.CreateMeasureEprRequest, timeout_s: float) -> n.CreateMeasureEprResponse:
-        return call_until_sent(self._create_measure_epr, req, timeout_s, self.name)  # type: ignore[no-any-return]
+        return cast("n.CreateMeasureEprResponse", call_until_sent(self._create_measure_epr, req, timeout_s, self.name))
 
     def fetch_epr_outcomes(self, req: n.FetchEprOutcomesRequest, timeout_s: float) -> n.FetchEprOutcomesResponse:
-        return call_until_sent(self._fetch_epr_outcomes, req, timeout_s, self.name)  # type: ignore[no-any-return]
+        return cast("n.FetchEprOutcomesResponse", call_until_sent(self._fetch_epr_outcomes, req, timeout_s, self.name))
 
     def send_classical(self, req: n.SendClassicalRequest, timeout_s: float) -> n.SendClassicalResponse:
-        return call_until_sent(self._send_classical, req, timeout_s, self.name)  # type: ignore[no-any-return]
+        return cast("n.SendClassicalResponse", call_until_sent(self._send_classical, req, timeout_s, self.name))
 
     def receive_classical(self, req: n.ReceiveClassicalRequest, timeout_s: float) -> n.ReceiveClassicalResponse:
-        return call_until_sent(self._receive_classical, req, timeout_s, self.name)  # type: ignore[no-any-return]
+        return cast("n.ReceiveClassicalResponse", call_until_sent(self._receive_classical, req, timeout_s, self.name))
 
     def run_protocol(self, req: pr.ProtocolRequest, timeout_s: float) -> pr.ProtocolResult:
-        return call_until_sent(self._run_protocol, req, timeout_s, self.name)  # type: ignore[no-any-return]
+        return cast("pr.ProtocolResult", call_until_sent(self._run_protocol, req, timeout_s, self.name))
 
     def renew_session(self, req: s.RenewSessionRequest, timeout_s: float) -> s.SessionLease:
         try:  # one attempt: a node that is down is renewed on the next round, or the lease lapses there
-            return self._renew(req, timeout=timeout_s)  # type: ignore[no-any-return]
+            return cast("s.SessionLease", self._renew(req, timeout=timeout_s))
         except grpc.RpcError as err:
             raise error_from_rpc(err, where=self.name) from None
 
     def close_session(self, req: s.CloseSessionRequest, timeout_s: float) -> s.SessionLease:
         try:
-            return self._close_session(req, timeout=timeout_s)  # type: ignore[no-any-return]
+            return cast("s.SessionLease", self._close_session(req, timeout=timeout_s))
         except grpc.RpcError as err:
             raise error_from_rpc(err, where=self.name) from None
         except ValueError as err:  # the channel is already closed
             raise InvalidOperation(f"{self.name}: {err}") from None
 
     def key_status(self, req: k.KeyStatusRequest, timeout_s: float) -> k.KeyStatus:
-        return call_until_sent(self._key_status, req, timeout_s, self.name)  # type: ignore[no-any-return]
+        return cast("k.KeyStatus", call_until_sent(self._key_status, req, timeout_s, self.name))
 
     def get_keys(self, req: k.GetKeysRequest, timeout_s: float) -> k.KeyContainer:
-        return call_until_sent(self._get_keys, req, timeout_s, self.name)  # type: ignore[no-any-return]
+        return cast("k.KeyContainer", call_until_sent(self._get_keys, req, timeout_s, self.name))
 
     def get_keys_with_ids(self, req: k.GetKeysWithIdsRequest, timeout_s: float) -> k.KeyContainer:
-        return call_until_sent(self._get_keys_with_ids, req, timeout_s, self.name)  # type: ignore[no-any-return]
+        return cast("k.KeyContainer", call_until_sent(self._get_keys_with_ids, req, timeout_s, self.name))
 
     def close(self) -> None:
         self.channel.close()
@@ -187,10 +186,9 @@ class AsyncGrpcTransport:
         self.channel = channel
         self.name = name
         self._md = metadata
-        # The generated stubs carry no annotations (grpc_tools emits none for *_pb2_grpc.py).
-        self._node = ng.NodeServiceStub(channel)  # type: ignore[no-untyped-call]
-        self._sessions = sg.SessionServiceStub(channel)  # type: ignore[no-untyped-call]
-        self._keys = kg.KeyDeliveryServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._node = ng.NodeServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, unannotated
+        self._sessions = sg.SessionServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, unannotated
+        self._keys = kg.KeyDeliveryServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, unannotated
 
     async def _call(self, fn: Callable[..., Awaitable[Any]], req: Any, timeout_s: float, *,
                     retry: bool = True) -> Any:
@@ -209,58 +207,58 @@ class AsyncGrpcTransport:
             pause = min(pause * 2, 1.0)
 
     async def get_info(self, req: n.GetInfoRequest, timeout_s: float) -> n.NodeInfo:
-        return await self._call(self._node.GetInfo, req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.NodeInfo", await self._call(self._node.GetInfo, req, timeout_s))
 
     async def allocate(self, req: n.AllocateRequest, timeout_s: float) -> n.AllocateResponse:
-        return await self._call(self._node.Allocate, req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.AllocateResponse", await self._call(self._node.Allocate, req, timeout_s))
 
     async def free(self, req: n.FreeRequest, timeout_s: float) -> n.FreeResponse:
-        return await self._call(self._node.Free, req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.FreeResponse", await self._call(self._node.Free, req, timeout_s))
 
     async def apply(self, req: n.ApplyRequest, timeout_s: float) -> n.ApplyResponse:
-        return await self._call(self._node.Apply, req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.ApplyResponse", await self._call(self._node.Apply, req, timeout_s))
 
     async def send_qubit(self, req: n.SendQubitRequest, timeout_s: float) -> n.SendQubitResponse:
-        return await self._call(self._node.SendQubit, req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.SendQubitResponse", await self._call(self._node.SendQubit, req, timeout_s))
 
     async def inspect(self, req: n.InspectRequest, timeout_s: float) -> n.InspectResponse:
-        return await self._call(self._node.Inspect, req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.InspectResponse", await self._call(self._node.Inspect, req, timeout_s))
 
     async def create_epr(self, req: n.CreateEprRequest, timeout_s: float) -> n.CreateEprResponse:
-        return await self._call(self._node.CreateEpr, req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.CreateEprResponse", await self._call(self._node.CreateEpr, req, timeout_s))
 
     async def create_measure_epr(self, req: n.CreateMeasureEprRequest,
                                  timeout_s: float) -> n.CreateMeasureEprResponse:
-        return await self._call(self._node.CreateMeasureEpr, req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.CreateMeasureEprResponse", await self._call(self._node.CreateMeasureEpr, req, timeout_s))
 
     async def fetch_epr_outcomes(self, req: n.FetchEprOutcomesRequest,
                                  timeout_s: float) -> n.FetchEprOutcomesResponse:
-        return await self._call(self._node.FetchEprOutcomes, req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.FetchEprOutcomesResponse", await self._call(self._node.FetchEprOutcomes, req, timeout_s))
 
     async def send_classical(self, req: n.SendClassicalRequest, timeout_s: float) -> n.SendClassicalResponse:
-        return await self._call(self._node.SendClassical, req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.SendClassicalResponse", await self._call(self._node.SendClassical, req, timeout_s))
 
     async def receive_classical(self, req: n.ReceiveClassicalRequest,
                                 timeout_s: float) -> n.ReceiveClassicalResponse:
-        return await self._call(self._node.ReceiveClassical, req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.ReceiveClassicalResponse", await self._call(self._node.ReceiveClassical, req, timeout_s))
 
     async def run_protocol(self, req: pr.ProtocolRequest, timeout_s: float) -> pr.ProtocolResult:
-        return await self._call(self._node.RunProtocol, req, timeout_s)  # type: ignore[no-any-return]
+        return cast("pr.ProtocolResult", await self._call(self._node.RunProtocol, req, timeout_s))
 
     async def renew_session(self, req: s.RenewSessionRequest, timeout_s: float) -> s.SessionLease:
-        return await self._call(self._sessions.Renew, req, timeout_s, retry=False)  # type: ignore[no-any-return]
+        return cast("s.SessionLease", await self._call(self._sessions.Renew, req, timeout_s, retry=False))
 
     async def close_session(self, req: s.CloseSessionRequest, timeout_s: float) -> s.SessionLease:
-        return await self._call(self._sessions.Close, req, timeout_s, retry=False)  # type: ignore[no-any-return]
+        return cast("s.SessionLease", await self._call(self._sessions.Close, req, timeout_s, retry=False))
 
     async def key_status(self, req: k.KeyStatusRequest, timeout_s: float) -> k.KeyStatus:
-        return await self._call(self._keys.GetStatus, req, timeout_s)  # type: ignore[no-any-return]
+        return cast("k.KeyStatus", await self._call(self._keys.GetStatus, req, timeout_s))
 
     async def get_keys(self, req: k.GetKeysRequest, timeout_s: float) -> k.KeyContainer:
-        return await self._call(self._keys.GetKeys, req, timeout_s)  # type: ignore[no-any-return]
+        return cast("k.KeyContainer", await self._call(self._keys.GetKeys, req, timeout_s))
 
     async def get_keys_with_ids(self, req: k.GetKeysWithIdsRequest, timeout_s: float) -> k.KeyContainer:
-        return await self._call(self._keys.GetKeysWithIds, req, timeout_s)  # type: ignore[no-any-return]
+        return cast("k.KeyContainer", await self._call(self._keys.GetKeysWithIds, req, timeout_s))
 
     async def close(self) -> None:
         await self.channel.close()
@@ -306,55 +304,55 @@ class InProcessTransport:
             raise error_from_rpc(err, where=self.name) from None
 
     def get_info(self, req: n.GetInfoRequest, timeout_s: float) -> n.NodeInfo:
-        return self._handle("GetInfo", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.NodeInfo", self._handle("GetInfo", req, timeout_s))
 
     def allocate(self, req: n.AllocateRequest, timeout_s: float) -> n.AllocateResponse:
-        return self._handle("Allocate", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.AllocateResponse", self._handle("Allocate", req, timeout_s))
 
     def free(self, req: n.FreeRequest, timeout_s: float) -> n.FreeResponse:
-        return self._handle("Free", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.FreeResponse", self._handle("Free", req, timeout_s))
 
     def apply(self, req: n.ApplyRequest, timeout_s: float) -> n.ApplyResponse:
-        return self._handle("Apply", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.ApplyResponse", self._handle("Apply", req, timeout_s))
 
     def send_qubit(self, req: n.SendQubitRequest, timeout_s: float) -> n.SendQubitResponse:
-        return self._handle("SendQubit", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.SendQubitResponse", self._handle("SendQubit", req, timeout_s))
 
     def inspect(self, req: n.InspectRequest, timeout_s: float) -> n.InspectResponse:
-        return self._handle("Inspect", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.InspectResponse", self._handle("Inspect", req, timeout_s))
 
     def create_epr(self, req: n.CreateEprRequest, timeout_s: float) -> n.CreateEprResponse:
-        return self._handle("CreateEpr", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.CreateEprResponse", self._handle("CreateEpr", req, timeout_s))
 
     def create_measure_epr(self, req: n.CreateMeasureEprRequest, timeout_s: float) -> n.CreateMeasureEprResponse:
-        return self._handle("CreateMeasureEpr", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.CreateMeasureEprResponse", self._handle("CreateMeasureEpr", req, timeout_s))
 
     def fetch_epr_outcomes(self, req: n.FetchEprOutcomesRequest, timeout_s: float) -> n.FetchEprOutcomesResponse:
-        return self._handle("FetchEprOutcomes", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.FetchEprOutcomesResponse", self._handle("FetchEprOutcomes", req, timeout_s))
 
     def send_classical(self, req: n.SendClassicalRequest, timeout_s: float) -> n.SendClassicalResponse:
-        return self._handle("SendClassical", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.SendClassicalResponse", self._handle("SendClassical", req, timeout_s))
 
     def receive_classical(self, req: n.ReceiveClassicalRequest, timeout_s: float) -> n.ReceiveClassicalResponse:
-        return self._handle("ReceiveClassical", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.ReceiveClassicalResponse", self._handle("ReceiveClassical", req, timeout_s))
 
     def run_protocol(self, req: pr.ProtocolRequest, timeout_s: float) -> pr.ProtocolResult:
-        return self._handle("RunProtocol", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("pr.ProtocolResult", self._handle("RunProtocol", req, timeout_s))
 
     def renew_session(self, req: s.RenewSessionRequest, timeout_s: float) -> s.SessionLease:
-        return self._handle("Renew", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("s.SessionLease", self._handle("Renew", req, timeout_s))
 
     def close_session(self, req: s.CloseSessionRequest, timeout_s: float) -> s.SessionLease:
-        return self._handle("Close", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("s.SessionLease", self._handle("Close", req, timeout_s))
 
     def key_status(self, req: k.KeyStatusRequest, timeout_s: float) -> k.KeyStatus:
-        return self._handle("GetStatus", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("k.KeyStatus", self._handle("GetStatus", req, timeout_s))
 
     def get_keys(self, req: k.GetKeysRequest, timeout_s: float) -> k.KeyContainer:
-        return self._handle("GetKeys", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("k.KeyContainer", self._handle("GetKeys", req, timeout_s))
 
     def get_keys_with_ids(self, req: k.GetKeysWithIdsRequest, timeout_s: float) -> k.KeyContainer:
-        return self._handle("GetKeysWithIds", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("k.KeyContainer", self._handle("GetKeysWithIds", req, timeout_s))
 
     def close(self) -> None:
         self.closed = True
@@ -385,58 +383,58 @@ class AsyncInProcessTransport:
         return out
 
     async def get_info(self, req: n.GetInfoRequest, timeout_s: float) -> n.NodeInfo:
-        return await self._handle("GetInfo", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.NodeInfo", await self._handle("GetInfo", req, timeout_s))
 
     async def allocate(self, req: n.AllocateRequest, timeout_s: float) -> n.AllocateResponse:
-        return await self._handle("Allocate", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.AllocateResponse", await self._handle("Allocate", req, timeout_s))
 
     async def free(self, req: n.FreeRequest, timeout_s: float) -> n.FreeResponse:
-        return await self._handle("Free", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.FreeResponse", await self._handle("Free", req, timeout_s))
 
     async def apply(self, req: n.ApplyRequest, timeout_s: float) -> n.ApplyResponse:
-        return await self._handle("Apply", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.ApplyResponse", await self._handle("Apply", req, timeout_s))
 
     async def send_qubit(self, req: n.SendQubitRequest, timeout_s: float) -> n.SendQubitResponse:
-        return await self._handle("SendQubit", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.SendQubitResponse", await self._handle("SendQubit", req, timeout_s))
 
     async def inspect(self, req: n.InspectRequest, timeout_s: float) -> n.InspectResponse:
-        return await self._handle("Inspect", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.InspectResponse", await self._handle("Inspect", req, timeout_s))
 
     async def create_epr(self, req: n.CreateEprRequest, timeout_s: float) -> n.CreateEprResponse:
-        return await self._handle("CreateEpr", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.CreateEprResponse", await self._handle("CreateEpr", req, timeout_s))
 
     async def create_measure_epr(self, req: n.CreateMeasureEprRequest,
                                  timeout_s: float) -> n.CreateMeasureEprResponse:
-        return await self._handle("CreateMeasureEpr", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.CreateMeasureEprResponse", await self._handle("CreateMeasureEpr", req, timeout_s))
 
     async def fetch_epr_outcomes(self, req: n.FetchEprOutcomesRequest,
                                  timeout_s: float) -> n.FetchEprOutcomesResponse:
-        return await self._handle("FetchEprOutcomes", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.FetchEprOutcomesResponse", await self._handle("FetchEprOutcomes", req, timeout_s))
 
     async def send_classical(self, req: n.SendClassicalRequest, timeout_s: float) -> n.SendClassicalResponse:
-        return await self._handle("SendClassical", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.SendClassicalResponse", await self._handle("SendClassical", req, timeout_s))
 
     async def receive_classical(self, req: n.ReceiveClassicalRequest,
                                 timeout_s: float) -> n.ReceiveClassicalResponse:
-        return await self._handle("ReceiveClassical", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("n.ReceiveClassicalResponse", await self._handle("ReceiveClassical", req, timeout_s))
 
     async def run_protocol(self, req: pr.ProtocolRequest, timeout_s: float) -> pr.ProtocolResult:
-        return await self._handle("RunProtocol", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("pr.ProtocolResult", await self._handle("RunProtocol", req, timeout_s))
 
     async def renew_session(self, req: s.RenewSessionRequest, timeout_s: float) -> s.SessionLease:
-        return await self._handle("Renew", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("s.SessionLease", await self._handle("Renew", req, timeout_s))
 
     async def close_session(self, req: s.CloseSessionRequest, timeout_s: float) -> s.SessionLease:
-        return await self._handle("Close", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("s.SessionLease", await self._handle("Close", req, timeout_s))
 
     async def key_status(self, req: k.KeyStatusRequest, timeout_s: float) -> k.KeyStatus:
-        return await self._handle("GetStatus", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("k.KeyStatus", await self._handle("GetStatus", req, timeout_s))
 
     async def get_keys(self, req: k.GetKeysRequest, timeout_s: float) -> k.KeyContainer:
-        return await self._handle("GetKeys", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("k.KeyContainer", await self._handle("GetKeys", req, timeout_s))
 
     async def get_keys_with_ids(self, req: k.GetKeysWithIdsRequest, timeout_s: float) -> k.KeyContainer:
-        return await self._handle("GetKeysWithIds", req, timeout_s)  # type: ignore[no-any-return]
+        return cast("k.KeyContainer", await self._handle("GetKeysWithIds", req, timeout_s))
 
     async def close(self) -> None:
         self._sync.close()

@@ -384,7 +384,8 @@ class AsyncNetwork:
             while True:
                 call = steps.send(await self.run_roles(call.roles, timeout_s=call.timeout_s, session=call.session))
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            value: T = done.value
+            return value
 
     async def teleport(self, qubit: AsyncQubit, to: str, *, pair: tuple[AsyncQubit, AsyncQubit] | None = None,
                        timeout_s: float = 30.0) -> AsyncQubit:

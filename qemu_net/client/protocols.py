@@ -280,7 +280,9 @@ def entangle_steps(net: Handles, a: str, b: str, *, min_fidelity: float, cost: s
         p = yield from purify_steps(net, a, b, method=plan.method, rounds=plan.rounds, pairs=d.pairs,
                    route=None if direct else path, timeout_s=timeout_s)
         if p.success[0]:
-            qa, qb = p.pairs[0]  # type: ignore[misc]
+            kept = p.pairs[0]
+            assert kept is not None  # a successful purification keeps its pair
+            qa, qb = kept
             return EntangledPair(qa, qb, plan, attempt, total, time.perf_counter() - t0)
     raise ProtocolAborted(f"no pair of fidelity >= {min_fidelity} between {a!r} and {b!r}: all {max_attempts} "
                           f"purification attempts failed (expected success probability "
@@ -546,7 +548,8 @@ def nonlocal_controlled(net: Network, control: Qubit, target: Qubit, u: np.ndarr
 
 def teleported_gate(net: Network, home: Qubit, remote: Qubit, u: np.ndarray, **kw: Any) -> Qubit:
     """See `teleported_gate_steps`."""
-    return drive(net, teleported_gate_steps(net, home, remote, u, **kw))  # type: ignore[no-any-return]  # a sync Qubit
+    moved: Qubit = drive(net, teleported_gate_steps(net, home, remote, u, **kw))
+    return moved
 
 
 def run_circuit(net: Network, circuit: Any, assignment: Mapping[Any, str], **kw: Any) -> CircuitResult:

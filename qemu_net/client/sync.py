@@ -410,7 +410,8 @@ class Network:
             while True:
                 call = steps.send(self.run_roles(call.roles, timeout_s=call.timeout_s, session=call.session))
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            value: T = done.value
+            return value
 
     def teleport(self, qubit: Qubit, to: str, *, pair: tuple[Qubit, Qubit] | None = None,
                  timeout_s: float = 30.0) -> Qubit:
