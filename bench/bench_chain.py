@@ -21,7 +21,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from qemu_net.client import LocalNetwork, Network  # noqa: E402
+from qemu_net.client import Network  # noqa: E402
+from qemu_net.node.launcher import LocalNetwork  # noqa: E402
 from qemu_net.network.topology import chain_topology  # noqa: E402
 
 

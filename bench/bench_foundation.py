@@ -31,7 +31,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from qemu_net.client import LocalNetwork, Network, gate, measure  # noqa: E402
+from qemu_net.client import Network, gate, measure  # noqa: E402
+from qemu_net.node.launcher import LocalNetwork  # noqa: E402
 from qemu_net.network.topology import parse_topology  # noqa: E402
 
 ECHO_SERVER = textwrap.dedent(

@@ -26,7 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qemu_net.client import LocalNetwork, Network, qkd  # noqa: E402
+from qemu_net.client import Network, qkd  # noqa: E402
+from qemu_net.node.launcher import LocalNetwork  # noqa: E402
 from qemu_net.network.topology import parse_topology  # noqa: E402
 from qemu_net.security.pki import NetworkCA  # noqa: E402
 

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from bench_foundation import EchoServer  # noqa: E402
 
-from qemu_net.client import LocalNetwork  # noqa: E402
+from qemu_net.node.launcher import LocalNetwork  # noqa: E402
 from qemu_net.netqasm.app import load_layout, run_app  # noqa: E402
 from qemu_net.network.topology import parse_topology  # noqa: E402
 

@@ -33,7 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qemu_net.client import LocalNetwork, Network, qkd  # noqa: E402
+from qemu_net.client import Network, qkd  # noqa: E402
+from qemu_net.node.launcher import LocalNetwork  # noqa: E402
 from qemu_net.network.topology import parse_topology  # noqa: E402
 from qemu_net.qkd.local import run_local_session  # noqa: E402
 from qemu_net.qkd.roles import BB84Params, bb84_alice, bb84_bob  # noqa: E402

@@ -25,7 +25,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from qnetbench.apps import available_apps  # noqa: E402
 
-from qemu_net.client import LocalNetwork, Network  # noqa: E402
+from qemu_net.client import Network  # noqa: E402
+from qemu_net.node.launcher import LocalNetwork  # noqa: E402
 from qemu_net.integrations.qnetbench_compare import compare, render, suite_network_topology  # noqa: E402
 
 #: Where the two backends' models differ for an application (see docs/integrations.md).

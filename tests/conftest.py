@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from qemu_net.client import LocalNetwork, Network
+from qemu_net.client import Network
+from qemu_net.node.launcher import LocalNetwork
 from qemu_net.network.topology import Topology
 
 #: Whether test networks use TLS unless a test says otherwise.

@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from qemu_net.cli.progress import progress_bar
-    from qemu_net.client import LocalNetwork, Network, sweeps
+    from qemu_net.client import Network, sweeps
+    from qemu_net.node.launcher import LocalNetwork
 
     topology = _topology(args)
     err = Console(stderr=True)

@@ -1,15 +1,15 @@
-"""The qemu_net client SDK (synchronous and asyncio) and the local launcher.
+"""The qemu_net client SDK (synchronous and asyncio).
 
-Public API (a test asserts this list): see `__all__`.
+Public API (a test asserts this list): see `__all__`. The local launcher is part of the node stack:
+``from qemu_net.node.launcher import LocalNetwork`` (importing the SDK does not load it).
 """
 
-from qemu_net.client._wire import BatchOutcomes, NodeInfo
-from qemu_net.client._wire import gate_op as gate
-from qemu_net.client._wire import measure_op as measure
-from qemu_net.client._wire import reset_op as reset
+from qemu_net._serde.sdk import BatchOutcomes, NodeInfo
+from qemu_net._serde.sdk import gate_op as gate
+from qemu_net._serde.sdk import measure_op as measure
+from qemu_net._serde.sdk import reset_op as reset
 from qemu_net.client.aio import AsyncEprPair, AsyncNetwork, AsyncNode, AsyncQubit
 from qemu_net.client.sync import EprPair, Network, Node, Qubit
-from qemu_net.node.launcher import LocalNetwork
 
 __all__ = [
     "AsyncEprPair",
@@ -18,7 +18,6 @@ __all__ = [
     "AsyncQubit",
     "BatchOutcomes",
     "EprPair",
-    "LocalNetwork",
     "Network",
     "Node",
     "NodeInfo",

@@ -1,43 +1,59 @@
-"""The asyncio client SDK: the same handles as `qemu_net.client.sync`, with `async` methods.
+"""The asyncio client SDK: the same handles and methods as `qemu_net.client.sync`, awaited.
 
     async with AsyncNetwork.connect(topology) as net:
         q = await net["alice"].qubit()
         await q.h()
         print(await q.measure("X"))
+        d = await net.chain(["n0", "n1", "n2"])          # the protocol suite and QKD too
 
+Requests and results are built and read by `qemu_net._serde.sdk`, protocols run the same steps as the
+synchronous client (`qemu_net.client.protocols`); only the transport is asyncio (`AsyncTransport`).
 Channels are created inside the running event loop (grpc.aio requires it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import grpc
-import numpy as np
-
-from qemu_net._proto.v1 import node_pb2 as n
-from qemu_net._proto.v1 import node_pb2_grpc as ng
-from qemu_net._proto.v1 import protocols_pb2 as pr
-from qemu_net._proto.v1 import types_pb2 as t
-from qemu_net.client import _wire as w
+from qemu_net._serde import sdk as w
+from qemu_net.client._transport import AsyncGrpcTransport, AsyncTransport
 from qemu_net.client.credentials import open_aio_channel, resolve
 from qemu_net.client.session import AsyncLeaseKeeper, metadata, new_session_id
-from qemu_net.observability import tracing
+from qemu_net.client.sync import DEFAULT_TIMEOUT_S, connect_target
 from qemu_net.errors import InvalidOperation, QnetError
-from qemu_net.security.tls import TlsCredentials
-from qemu_net.network.topology import Topology, load_topology
-from qemu_net._serde.status import error_from_rpc, never_sent
+from qemu_net.observability import tracing
 
-DEFAULT_TIMEOUT_S = 30.0
+if TYPE_CHECKING:
+    import numpy as np
+
+    from qemu_net.client import protocols
+    from qemu_net.client.protocols import (
+        ChainDelivery,
+        CircuitResult,
+        EntangledPair,
+        GhzStates,
+        MerminResult,
+        Purification,
+    )
+    from qemu_net.client.qkd import KeyStatus, QkdSummary
+    from qemu_net.network.topology import Topology
+    from qemu_net.qkd.keystore import DeliveredKey
+    from qemu_net.security.tls import TlsCredentials
+
+T = TypeVar("T")
+
+#: Makes the transport of one node: (node name, address) -> AsyncTransport (default: grpc.aio).
+AsyncTransportFactory = Callable[[str, str], AsyncTransport]
 
 
 class AsyncQubit:
+    """A handle on one qubit located at a node. Used as an async context manager it is freed on exit."""
+
     __slots__ = ("id", "node")
 
     def __init__(self, node: AsyncNode, qid: str) -> None:
@@ -53,23 +69,31 @@ class AsyncQubit:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        try:
+        with contextlib.suppress(QnetError):  # already measured, sent away or freed
             await self.node.free([self])
-        except QnetError:
-            pass  # already measured, sent away or freed
 
     async def apply(self, gate: Any, *others: AsyncQubit | str, angle: float | None = None) -> AsyncQubit:
-        await self.node.apply([w.gate_op(gate, (self, *others), angle)])
+        """Apply `gate` (a name, a Cirq gate or a unitary) to this qubit (and `others`, e.g. a target)."""
+        await self.node.gate(gate, self, *others, angle=angle)
         return self
-
-    async def h(self) -> AsyncQubit:
-        return await self.apply("H")
 
     async def x(self) -> AsyncQubit:
         return await self.apply("X")
 
+    async def y(self) -> AsyncQubit:
+        return await self.apply("Y")
+
     async def z(self) -> AsyncQubit:
         return await self.apply("Z")
+
+    async def h(self) -> AsyncQubit:
+        return await self.apply("H")
+
+    async def s(self) -> AsyncQubit:
+        return await self.apply("S")
+
+    async def t(self) -> AsyncQubit:
+        return await self.apply("T")
 
     async def rx(self, angle: float) -> AsyncQubit:
         return await self.apply("RX", angle=angle)
@@ -83,6 +107,9 @@ class AsyncQubit:
     async def cnot(self, target: AsyncQubit | str) -> AsyncQubit:
         return await self.apply("CNOT", target)
 
+    async def cz(self, target: AsyncQubit | str) -> AsyncQubit:
+        return await self.apply("CZ", target)
+
     async def measure(self, basis: str = "Z", *, keep: bool = False) -> int:
         (bit,) = await self.node.apply([w.measure_op(self, basis, keep)])
         return bit
@@ -91,7 +118,16 @@ class AsyncQubit:
         """Let `seconds` of virtual time pass with this qubit in memory (see `Qubit.wait`)."""
         await self.node.wait([self], seconds)
 
+    async def send(self, to: str) -> AsyncQubit | None:
+        """Send over the quantum link to a neighbour; None if the photon was lost."""
+        return await self.node.send_qubit(self, to)
+
+    async def free(self) -> None:
+        """Free this qubit at its node."""
+        await self.node.free([self])
+
     async def density_matrix(self) -> np.ndarray:
+        """This qubit's reduced density matrix (the node must run with --allow-inspect)."""
         return await self.node.inspect([self])
 
 
@@ -105,60 +141,59 @@ class AsyncEprPair:
 
 
 class AsyncNode:
-    def __init__(self, network: AsyncNetwork, name: str, address: str) -> None:
+    """A handle on one node process (its RPCs go through one `AsyncTransport`)."""
+
+    def __init__(self, network: AsyncNetwork, name: str, address: str, transport: AsyncTransport) -> None:
         self.network = network
         self.name = name
         self.address = address
-        self._channel = open_aio_channel(address, name, network.tls, w.CHANNEL_OPTIONS,
-                                         interceptors=tracing.aio_interceptors())
-        self._stub = ng.NodeServiceStub(self._channel)
+        self.transport = transport
         self.used = False
         self._acks: dict[tuple[str, str], int] = {}
 
+    def __repr__(self) -> str:
+        return f"AsyncNode({self.name!r} at {self.address})"
+
     async def close(self) -> None:
-        await self._channel.close()
+        await self.transport.close()
 
     def mark_used(self) -> None:
         """This client's session lives at this node from now on (renewed there, closed at the end)."""
         self.used = True
         self.network._lease.start()
 
-    async def _call(self, method: str, request: Any, timeout_s: float | None = None) -> Any:
+    def _t(self) -> AsyncTransport:
         if not self.used or self.network._lease.idle:
             self.mark_used()
-        fn = getattr(self._stub, method)
-        md = self.network._metadata
-        give_up = time.monotonic() + (timeout_s or self.network.timeout_s)
-        pause = 0.02
-        while True:
-            try:
-                return await fn(request, timeout=max(give_up - time.monotonic(), 0.001), metadata=md)
-            except grpc.aio.AioRpcError as err:
-                left = give_up - time.monotonic()
-                if not never_sent(err) or left <= 0:
-                    raise error_from_rpc(err, where=self.name) from None
-            # A busy host did not finish the connection handshake in time; the request was never sent:
-            # try again after a short, growing pause, within the same timeout.
-            await asyncio.sleep(min(pause, left))
-            pause = min(pause * 2, 1.0)
+        return self.transport
 
-    async def info(self) -> w.NodeInfo:
-        return w.info_from_proto(await self._call("GetInfo", n.GetInfoRequest()))
+    async def info(self, timeout_s: float | None = None) -> w.NodeInfo:
+        """What the node reports about itself."""
+        return w.info_from_proto(await self._t().get_info(w.get_info_request(), timeout_s or self.network.timeout_s))
 
     async def qubit(self) -> AsyncQubit:
+        """One fresh qubit in |0>."""
         return (await self.qubits(1))[0]
 
     async def qubits(self, count: int) -> list[AsyncQubit]:
-        r = await self._call("Allocate", n.AllocateRequest(count=count))
-        return [AsyncQubit(self, q) for q in r.qubits]
+        """`count` fresh qubits in |0>."""
+        r = await self._t().allocate(w.allocate_request(count), self.network.timeout_s)
+        return [AsyncQubit(self, q) for q in w.allocated_from_proto(r)]
 
     async def free(self, qubits: Sequence[AsyncQubit | str]) -> None:
-        await self._call("Free", n.FreeRequest(qubits=[w.qubit_id(q) for q in qubits]))
+        """Free qubits here."""
+        await self._t().free(w.free_request(qubits), self.network.timeout_s)
 
-    async def apply(self, operations: Sequence[t.Operation]) -> list[int]:
-        return list((await self._call("Apply", n.ApplyRequest(operations=operations))).outcomes)
+    async def apply(self, operations: Sequence[w.Operation]) -> list[int]:
+        """Run a list of operations in one call (build them with `gate`, `measure`, `reset`)."""
+        return w.outcomes_from_proto(await self._t().apply(w.apply_request(operations), self.network.timeout_s))
+
+    async def gate(self, gate: Any, *qubits: AsyncQubit | str, angle: float | None = None) -> None:
+        """Apply one gate (no outcomes to read back)."""
+        await self._t().apply(w.apply_request([w.gate_op(gate, qubits, angle)]), self.network.timeout_s)
 
     async def measure(self, qubit: AsyncQubit | str, basis: str = "Z", *, keep: bool = False) -> int:
+        """Measure a qubit here in `basis` (freed unless `keep`)."""
         return (await self.apply([w.measure_op(qubit, basis, keep)]))[0]
 
     async def wait(self, qubits: Sequence[AsyncQubit | str], seconds: float) -> None:
@@ -170,37 +205,82 @@ class AsyncNode:
         for q in rest:
             await self.apply([w.wait_op(q, 0.0)])
 
+    async def send_qubit(self, qubit: AsyncQubit | str, to: str) -> AsyncQubit | None:
+        """Send a qubit to neighbour `to`; its handle there, or None if the photon was lost."""
+        r = await self._t().send_qubit(w.send_qubit_request(qubit, to), self.network.timeout_s)
+        return AsyncQubit(self.network[to], w.qubit_id(qubit)) if w.sent_from_proto(r) else None
+
     async def inspect(self, qubits: Sequence[AsyncQubit | str]) -> np.ndarray:
-        r = await self._call("Inspect", n.InspectRequest(qubits=[w.qubit_id(q) for q in qubits]))
-        return w.density_from_proto(r)
+        """The reduced density matrix (debugging; the node must run with --allow-inspect)."""
+        return w.density_from_proto(await self._t().inspect(w.inspect_request(qubits), self.network.timeout_s))
 
     async def epr(self, peer: str, count: int = 1) -> list[AsyncEprPair]:
-        r = await self._call("CreateEpr", n.CreateEprRequest(peer=peer, count=count))
+        """`count` EPR pairs with neighbour `peer` (one half here, one there)."""
+        r = await self._t().create_epr(w.create_epr_request(peer, count), self.network.timeout_s)
         other = self.network[peer]
         return [AsyncEprPair(p.pair_id, AsyncQubit(self, p.local_qubit), AsyncQubit(other, p.remote_qubit),
-                             p.ready_ns, p.attempts) for p in r.pairs]
+                             p.ready_ns, p.attempts) for p in w.pairs_from_proto(r)]
+
+    async def create_measure_epr(
+        self, peer: str, count: int, *, local_bases: Any = None, remote_bases: Any = None
+    ) -> w.BatchOutcomes:
+        """Create and measure `count` pairs with `peer` (both ends measure; this end's outcomes)."""
+        req = w.create_measure_epr_request(peer, count, local_bases, remote_bases)
+        return w.batch_from_proto(await self._t().create_measure_epr(req, self.network.timeout_s))
+
+    async def fetch_epr_outcomes(self, batch_id: str, timeout_s: float = 10.0) -> np.ndarray:
+        """The far end's outcomes of a create-and-measure batch."""
+        req = w.fetch_epr_outcomes_request(batch_id, timeout_s)
+        return w.fetched_from_proto(await self._t().fetch_epr_outcomes(req, self.network.timeout_s))
 
     async def send(self, to: str, channel: str, payload: bytes, *, message_id: str = "") -> int:
         """See `qemu_net.client.Node.send` (a named message is sent at most once however often retried)."""
-        req = n.SendClassicalRequest(to=to, channel=channel, payload=payload, message_id=message_id)
-        return (await self._call("SendClassical", req)).seq
+        req = w.send_classical_request(to, channel, payload, message_id)
+        return int((await self._t().send_classical(req, self.network.timeout_s)).seq)
 
     async def receive(self, sender: str, channel: str, timeout_s: float = 10.0) -> bytes:
         """See `qemu_net.client.Node.receive` (acknowledged delivery)."""
         key = (sender, channel)
-        req = n.ReceiveClassicalRequest(sender=sender, channel=channel, timeout_s=timeout_s, acknowledged=True,
-                                        ack=self._acks.get(key, 0))
-        r = await self._call("ReceiveClassical", req, timeout_s + 5)
+        req = w.receive_classical_request(sender, channel, timeout_s, self._acks.get(key, 0))
+        r = await self._t().receive_classical(req, timeout_s + 5)
         self._acks[key] = r.delivery_id
-        return r.payload
+        return bytes(r.payload)
 
-    async def run_protocol(self, request: pr.ProtocolRequest) -> pr.ProtocolResult:
-        return await self._call("RunProtocol", request, request.timeout_s + 5)
+    async def run_protocol(self, request: w.ProtocolRequest) -> w.ProtocolResult:
+        """Run one protocol role here (see `AsyncNetwork.run_roles`)."""
+        return await self._t().run_protocol(request, request.timeout_s + 5)
+
+    async def key_status(self, peer: str, *, timeout_s: float | None = None) -> KeyStatus:
+        """What this node holds for `peer` (ETSI GS QKD 014 "Get status")."""
+        from qemu_net.client import qkd
+
+        m = await self._t().key_status(w.key_status_request(peer), timeout_s or self.network.timeout_s)
+        return qkd.status_from_proto(m)
+
+    async def get_keys(self, peer: str, number: int = 1, size_bits: int = 256, *,
+                       timeout_s: float | None = None) -> list[DeliveredKey]:
+        """Master side: `number` fresh keys of `size_bits` shared with `peer`."""
+        from qemu_net.client import qkd
+
+        req = w.get_keys_request(peer, number, size_bits)
+        return qkd.keys_from_proto(await self._t().get_keys(req, timeout_s or self.network.timeout_s))
+
+    async def get_keys_with_ids(self, peer: str, key_ids: Sequence[str], *,
+                                timeout_s: float | None = None) -> list[DeliveredKey]:
+        """Slave side: the keys the peer's application was given, by id (each delivered once)."""
+        from qemu_net.client import qkd
+
+        req = w.get_keys_with_ids_request(peer, key_ids)
+        return qkd.keys_from_proto(await self._t().get_keys_with_ids(req, timeout_s or self.network.timeout_s))
 
 
 class AsyncNetwork:
+    """Handles on every node of a network, asyncio. Use `AsyncNetwork.connect(...)` inside the running
+    event loop; close it (or use ``async with``). `transport` as in `Network`."""
+
     def __init__(self, addresses: Mapping[str, str], *, topology: Topology | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, tls: TlsCredentials | None = None) -> None:
+                 timeout_s: float = DEFAULT_TIMEOUT_S, tls: TlsCredentials | None = None,
+                 transport: AsyncTransportFactory | None = None) -> None:
         if not addresses:
             raise InvalidOperation("a network needs at least one node address")
         self.topology = topology
@@ -210,24 +290,25 @@ class AsyncNetwork:
         #: This client's session at every node (qemu_net.client.session).
         self.session_id = new_session_id()
         self._metadata = metadata(self.session_id)
-        self._nodes = {name: AsyncNode(self, name, addr) for name, addr in addresses.items()}
+        make = transport or self._grpc_transport
+        self._nodes = {name: AsyncNode(self, name, addr, make(name, addr)) for name, addr in addresses.items()}
         self._lease = AsyncLeaseKeeper(self.session_id,
-                                       lambda: [(nd.name, nd._channel) for nd in self._nodes.values() if nd.used])
+                                       lambda: [(nd.name, nd.transport) for nd in self._nodes.values() if nd.used])
+
+    def _grpc_transport(self, name: str, address: str) -> AsyncTransport:
+        channel = open_aio_channel(address, name, self.tls, w.CHANNEL_OPTIONS, interceptors=tracing.aio_interceptors())
+        return AsyncGrpcTransport(channel, name, self._metadata)
 
     @classmethod
     def connect(cls, target: Topology | Mapping[str, str] | str | os.PathLike[str], *,
                 timeout_s: float = DEFAULT_TIMEOUT_S, tls_dir: str | os.PathLike[str] | None = None,
                 identity: str | None = None, insecure: bool = False) -> AsyncNetwork:
-        """Like `Network.connect` (same TLS choice); call it inside the running event loop."""
-        if isinstance(target, (str, os.PathLike)):
-            target = load_topology(Path(target))
-        if isinstance(target, Topology):
-            addresses = {nd.name: nd.address for nd in target.nodes if nd.address}
-            return cls(addresses, topology=target, timeout_s=timeout_s,
-                       tls=resolve(addresses, tls_dir=tls_dir, identity=identity, insecure=insecure,
-                                   network=target.name))
-        return cls(dict(target), timeout_s=timeout_s,
-                   tls=resolve(dict(target), tls_dir=tls_dir, identity=identity, insecure=insecure))
+        """Like `Network.connect` (same targets, same checks, same TLS choice); call it inside the running
+        event loop."""
+        addresses, topology = connect_target(target)
+        return cls(addresses, topology=topology, timeout_s=timeout_s,
+                   tls=resolve(addresses, tls_dir=tls_dir, identity=identity, insecure=insecure,
+                               network=topology.name if topology is not None else None))
 
     def __getitem__(self, name: str) -> AsyncNode:
         try:
@@ -235,8 +316,25 @@ class AsyncNetwork:
         except KeyError:
             raise InvalidOperation(f"unknown node {name!r}; nodes: {', '.join(self._nodes)}") from None
 
+    def node(self, name: str) -> AsyncNode:
+        """The handle on node `name` (same as ``net[name]``)."""
+        return self[name]
+
+    def __iter__(self) -> Iterator[AsyncNode]:
+        return iter(self._nodes.values())
+
+    @property
+    def names(self) -> list[str]:
+        """The node names, in the order given."""
+        return list(self._nodes)
+
+    def qubit_handle(self, node: str, qid: str) -> AsyncQubit:
+        """A handle on qubit `qid` located at `node` (e.g. one a protocol left there)."""
+        return AsyncQubit(self[node], qid)
+
     async def close(self) -> None:
-        await self._lease.close()  # the session ends at every node used: its qubits are freed there
+        """End the session at every node used (its qubits are freed there) and close the channels."""
+        await self._lease.close()
         await asyncio.gather(*(nd.close() for nd in self._nodes.values()))
 
     async def __aenter__(self) -> AsyncNetwork:
@@ -245,26 +343,129 @@ class AsyncNetwork:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def run_roles(self, roles: Mapping[str, dict[str, Any]], *, timeout_s: float = 30.0,
-                        session: str | None = None) -> dict[str, pr.ProtocolResult]:
+    # ------------------------------------------------------------------ running roles
+    async def run_roles(self, roles: Mapping[str, Mapping[str, Any]], *, timeout_s: float = 30.0,
+                        session: str | None = None) -> dict[str, w.ProtocolResult]:
+        """Run one role per node concurrently (each in its own node process); return results by node.
+        The first role to fail ends the run (the others are cancelled), as in `Network.run_roles`."""
         session = session or w.new_session()
-        names = list(roles)
-        if tracing.enabled():  # one span for the whole run (gather's tasks inherit its context)
-            with tracing.span("protocol run", session=session):
-                results = await asyncio.gather(
-                    *(self[name].run_protocol(w.protocol_request(session, timeout_s, **roles[name])) for name in names)
-                )
-            return dict(zip(names, results))
-        results = await asyncio.gather(
-            *(self[name].run_protocol(w.protocol_request(session, timeout_s, **roles[name])) for name in names)
-        )
-        return dict(zip(names, results))
+        requests = {name: w.protocol_request(session, timeout_s, **role) for name, role in roles.items()}
+        if tracing.enabled():  # one span for the whole run (the tasks inherit its context)
+            with tracing.span("protocol run", session=session, roles=",".join(sorted(
+                    f"{n}:{w.role_field(r)}" for n, r in roles.items()))):
+                return await self._run_roles(requests, timeout_s)
+        return await self._run_roles(requests, timeout_s)
 
-    async def teleport(self, qubit: AsyncQubit, to: str, *, timeout_s: float = 30.0) -> AsyncQubit:
-        src = qubit.node.name
-        res = await self.run_roles(
-            {to: {"teleport_receive": pr.TeleportReceive(peer=src)},
-             src: {"teleport_send": pr.TeleportSend(peer=to, qubit=qubit.id)}},
-            timeout_s=timeout_s,
-        )
-        return AsyncQubit(self[to], res[to].teleport_receive.qubit)
+    async def _run_roles(self, requests: Mapping[str, w.ProtocolRequest],
+                         timeout_s: float) -> dict[str, w.ProtocolResult]:
+        nodes = {name: self[name] for name in requests}
+        tasks = {name: asyncio.ensure_future(nodes[name].run_protocol(req)) for name, req in requests.items()}
+        try:
+            done, pending = await asyncio.wait(tasks.values(), timeout=timeout_s + 10,
+                                               return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                exc = task.exception()
+                if exc is not None:
+                    raise exc
+            if pending:
+                from qemu_net.errors import ProtocolTimeout
+
+                raise ProtocolTimeout(f"roles at {', '.join(n for n, t in tasks.items() if t in pending)} did not "
+                                      f"finish within {timeout_s + 10:g} s")
+            return {name: task.result() for name, task in tasks.items()}
+        finally:
+            for task in tasks.values():
+                task.cancel()
+
+    async def _drive(self, steps: protocols.Steps[T]) -> T:
+        """Run a protocol's steps (`qemu_net.client.protocols`): each role run it asks for, in turn."""
+        try:
+            call = next(steps)
+            while True:
+                call = steps.send(await self.run_roles(call.roles, timeout_s=call.timeout_s, session=call.session))
+        except StopIteration as done:
+            value: T = done.value
+            return value
+
+    async def teleport(self, qubit: AsyncQubit, to: str, *, pair: tuple[AsyncQubit, AsyncQubit] | None = None,
+                       timeout_s: float = 30.0) -> AsyncQubit:
+        """Teleport `qubit` to node `to` (see `Network.teleport`)."""
+        from qemu_net.client import protocols
+
+        delivered: AsyncQubit = await self._drive(protocols.teleport_steps(self, qubit, to, pair=pair,
+                                                                           timeout_s=timeout_s))
+        return delivered
+
+    # ------------------------------------------------------------------ protocol suite (client/protocols.py)
+    async def chain(self, path: Sequence[str], **kw: Any) -> ChainDelivery:
+        """Deliver end-to-end pairs along a path by swapping (see `qemu_net.client.protocols.chain`)."""
+        from qemu_net.client import protocols
+
+        return await self._drive(protocols.chain_steps(self, path, **kw))
+
+    async def swap(self, a: str, middle: str, b: str, **kw: Any) -> ChainDelivery:
+        """Entanglement swapping at `middle`: a pair a--b (see `qemu_net.client.protocols.swap`)."""
+        from qemu_net.client import protocols
+
+        return await self._drive(protocols.chain_steps(self, [a, middle, b], **kw))
+
+    async def purify(self, a: str, b: str, **kw: Any) -> Purification:
+        """Purify pairs between a and b (see `qemu_net.client.protocols.purify`)."""
+        from qemu_net.client import protocols
+
+        return await self._drive(protocols.purify_steps(self, a, b, **kw))
+
+    async def entangle(self, a: str, b: str, *, min_fidelity: float, **kw: Any) -> EntangledPair:
+        """A pair between a and b with fidelity >= min_fidelity: route, swap, purify as needed."""
+        from qemu_net.client import protocols
+
+        return await self._drive(protocols.entangle_steps(self, a, b, min_fidelity=min_fidelity, **kw))
+
+    async def ghz(self, nodes: Sequence[str], **kw: Any) -> GhzStates:
+        """GHZ states over `nodes` (see `qemu_net.client.protocols.ghz`)."""
+        from qemu_net.client import protocols
+
+        return await self._drive(protocols.ghz_steps(self, nodes, **kw))
+
+    async def mermin(self, nodes: Sequence[str], **kw: Any) -> MerminResult:
+        """The Mermin value of GHZ states over `nodes` (see `qemu_net.client.protocols.mermin`)."""
+        from qemu_net.client import protocols
+
+        return await self._drive(protocols.mermin_steps(self, nodes, **kw))
+
+    async def superdense(self, a: str, b: str, messages: Sequence[int] | bytes, **kw: Any) -> np.ndarray:
+        """Superdense coding of 2-bit messages from a to b (see `qemu_net.client.protocols.superdense`)."""
+        from qemu_net.client import protocols
+
+        return await self._drive(protocols.superdense_steps(self, a, b, messages, **kw))
+
+    async def nonlocal_cnot(self, control: AsyncQubit, target: AsyncQubit, **kw: Any) -> int:
+        """CNOT across two nodes with one EPR pair; returns the pairs consumed."""
+        from qemu_net.client import protocols
+
+        return await self._drive(protocols.nonlocal_controlled_steps(self, control, target, None, **kw))
+
+    async def nonlocal_controlled(self, control: AsyncQubit, target: AsyncQubit, u: Any, **kw: Any) -> int:
+        """Controlled-U across two nodes with one EPR pair; returns the pairs consumed."""
+        from qemu_net.client import protocols
+
+        return await self._drive(protocols.nonlocal_controlled_steps(self, control, target, u, **kw))
+
+    async def teleported_gate(self, home: AsyncQubit, remote: AsyncQubit, u: Any, **kw: Any) -> AsyncQubit:
+        """A 4x4 unitary on (home, remote) by teleporting `remote` there and back."""
+        from qemu_net.client import protocols
+
+        moved: AsyncQubit = await self._drive(protocols.teleported_gate_steps(self, home, remote, u, **kw))
+        return moved
+
+    async def run_circuit(self, circuit: Any, assignment: Mapping[Any, str], **kw: Any) -> CircuitResult:
+        """Run a cirq circuit distributed over nodes (see `qemu_net.client.protocols.run_circuit`)."""
+        from qemu_net.client import protocols
+
+        return await self._drive(protocols.run_circuit_steps(self, circuit, assignment, **kw))
+
+    async def run_qkd(self, alice: str, bob: str, protocol: str = "bb84", **kw: Any) -> QkdSummary:
+        """A QKD session between `alice` and `bob` (see `qemu_net.client.qkd.run_qkd`)."""
+        from qemu_net.client import qkd
+
+        return await self._drive(qkd.run_qkd_steps(alice, bob, protocol, **kw))

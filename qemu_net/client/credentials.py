@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import grpc
@@ -86,7 +86,9 @@ def resolve(addresses: Mapping[str, str] | Iterable[str], *, tls_dir: str | os.P
     return load_credentials(Path(tls_dir), app=identity)
 
 
-def channel_options(node: str | None, options: list[tuple[str, object]], creds: TlsCredentials | None) -> list:
+def channel_options(node: str | None, options: list[tuple[str, object]],
+                    creds: TlsCredentials | None) -> list[tuple[str, object]]:
+    """`options` plus, with TLS, the name the node's certificate carries."""
     return list(options) + (target_name_options(node) if creds is not None else [])
 
 
@@ -99,7 +101,8 @@ def open_channel(address: str, node: str | None, creds: TlsCredentials | None,
 
 
 def open_aio_channel(address: str, node: str | None, creds: TlsCredentials | None,
-                     options: list[tuple[str, object]], interceptors=None) -> grpc.aio.Channel:  # noqa: ANN001
+                     options: list[tuple[str, object]],
+                     interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None) -> grpc.aio.Channel:
     """An asyncio channel (create it inside the running event loop)."""
     if creds is None:
         return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)

@@ -11,12 +11,15 @@ import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qemu_net.client.sync import Network
 from qemu_net.errors import InvalidOperation, QnetError
+
+if TYPE_CHECKING:
+    from qemu_net._serde.sdk import Operation
 
 
 @dataclass(frozen=True)
@@ -91,14 +94,14 @@ def teleport_fidelity(net: Network, src: str, dst: str, *, shots: int = 200, see
                             t1_virtual - t0_virtual, {"from": src, "to": dst})
 
 
-def _g(name: str, q: Any, angle: float | None = None):
-    from qemu_net.client._wire import gate_op
+def _g(name: str, q: Any, angle: float | None = None) -> Operation:
+    from qemu_net._serde.sdk import gate_op
 
     return gate_op(name, (q,), angle)
 
 
-def _m(q: Any, basis: str = "Z"):
-    from qemu_net.client._wire import measure_op
+def _m(q: Any, basis: str = "Z") -> Operation:
+    from qemu_net._serde.sdk import measure_op
 
     return measure_op(q, basis)
 
@@ -127,7 +130,8 @@ def qkd_key_rate(net: Network, alice: str, bob: str, *, protocol: str = "bb84", 
     from qemu_net.client.qkd import run_qkd
 
     count = "n_pulses" if protocol == "bb84" else "n_pairs"
-    s = run_qkd(net, alice, bob, protocol, report_abort=True, eve_fraction=eve_fraction, **{count: pulses}, **params)
+    params = {count: pulses, **params}
+    s = run_qkd(net, alice, bob, protocol, report_abort=True, eve_fraction=eve_fraction, **params)
     return ExperimentResult("qkd", s.n_pulses, "secret_key_rate_per_pulse", s.key_rate_per_pulse, 0.0, s.wall_time_s,
                             int(s.virtual_duration_ns), s.to_dict())
 

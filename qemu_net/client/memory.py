@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qemu_net.client import protocols as P
+from qemu_net.client import protocols as suite
 from qemu_net.client.sync import Network
 from qemu_net.errors import InvalidOperation
 from qemu_net.network import physics
+
+if TYPE_CHECKING:
+    from qemu_net.network.topology import NodeSpec
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,7 @@ class MemoryPoint:
     expected: float           # the closed form at each shot's storage times, averaged
     shots: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -43,17 +47,18 @@ def _decay(t_s: float, t1: float | None, t2: float | None) -> tuple[float, float
     return g, c
 
 
-def memory_closed_form(v: float, ta_s: float, tb_s: float, node_a, node_b) -> float:
+def memory_closed_form(v: float, ta_s: float, tb_s: float, node_a: NodeSpec, node_b: NodeSpec) -> float:
+    """The Bell-state fidelity of a pair of Werner parameter `v` whose halves were stored `ta_s` and `tb_s`."""
     ga, ca = _decay(ta_s, node_a.t1_s, node_a.t2_s)
     gb, cb = _decay(tb_s, node_b.t1_s, node_b.t2_s)
     r = (1 - 2 * node_a.measure_error) * (1 - 2 * node_b.measure_error)
-    return (1 + r * (2 * v * ca * cb + v * (1 - ga) * (1 - gb) + ga * gb)) / 4
+    return float((1 + r * (2 * v * ca * cb + v * (1 - ga) * (1 - gb) + ga * gb)) / 4)
 
 
 def memory_experiment(net: Network, a: str, b: str, *, waits_s: tuple[float, ...] = (0.0, 1e-4, 3e-4, 1e-3),
                       shots: int = 90, seed: int = 0) -> list[MemoryPoint]:
     """Fidelity of a stored pair a--b against storage time (rounded up to whole classical round trips)."""
-    topo = P._topology(net)
+    topo = suite._topology(net)
     link = topo.link(a, b)
     if link is None:
         raise InvalidOperation(f"{a!r} and {b!r} share no quantum link")
@@ -86,7 +91,7 @@ def memory_experiment(net: Network, a: str, b: str, *, waits_s: tuple[float, ...
             zb[k] = pair.remote.measure(basis)
             expected.append(memory_closed_form(v, rt_s + ta, lat_s + tb, na, nb))
             stored.append((ta + tb) / 2)
-        f, se = P.bell_fidelity(za, zb, codes)
+        f, se = suite.bell_fidelity(za, zb, codes)
         points.append(MemoryPoint(n_rt, float(np.mean(stored)), f, se, float(np.mean(expected)), shots))
     return points
 

@@ -15,8 +15,8 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from qemu_net.client import protocols as P
-from qemu_net.client._wire import gate_op, measure_op
+from qemu_net._serde.sdk import gate_op, measure_op
+from qemu_net.client import protocols as suite
 from qemu_net.client.experiments import ExperimentResult, _binomial_stderr
 from qemu_net.client.sync import Network
 from qemu_net.errors import InvalidOperation, NotConnected
@@ -25,7 +25,7 @@ from qemu_net.protocols.swap import chain_fidelity
 
 
 def _ends(net: Network, src: str | None, dst: str | None, *, far: bool) -> tuple[str, str]:
-    topo = P._topology(net)
+    topo = suite._topology(net)
     src = src or topo.node_names[0]
     if src not in topo.node_names:
         raise InvalidOperation(f"unknown node {src!r}; nodes: {', '.join(topo.node_names)}")
@@ -48,14 +48,16 @@ def chain_experiment(net: Network, src: str | None = None, dst: str | None = Non
                      seed: int = 0) -> ExperimentResult:
     """Deliver pairs src -> dst along the fewest-hop path by swapping; estimate their fidelity."""
     src, dst = _ends(net, src, dst, far=True)
-    path = route(P._topology(net), src, dst, "hops")
+    path = route(suite._topology(net), src, dst, "hops")
     codes, bases = _random_bases(shots, seed)
-    d = P.chain(net, path, pairs=shots, measure_bases=bases)
-    f, se = P.bell_fidelity(d.outcomes[0], d.outcomes[1], codes)
+    d = suite.chain(net, path, pairs=shots, measure_bases=bases)
+    assert d.outcomes is not None  # measured at both ends (measure_bases given)
+    f, se = suite.bell_fidelity(d.outcomes[0], d.outcomes[1], codes)
     from qemu_net.protocols.routing import path_fidelities
 
     return ExperimentResult("swap", shots, "fidelity", f, se, d.wall_time_s, d.virtual_time_ns,
-                            {"path": path, "expected_fidelity": round(chain_fidelity(path_fidelities(P._topology(net), path)), 6),
+                            {"path": path,
+                             "expected_fidelity": round(chain_fidelity(path_fidelities(suite._topology(net), path)), 6),
                              "epr_pairs": d.epr_pairs, "swaps": d.swaps})
 
 
@@ -64,11 +66,12 @@ def purify_experiment(net: Network, src: str | None = None, dst: str | None = No
     """Purify link pairs between neighbours (DEJMPS, one round); fidelity of the kept pairs and success rate."""
     src, dst = _ends(net, src, dst, far=False)
     codes, bases = _random_bases(shots, seed)
-    p = P.purify(net, src, dst, method=method, rounds=rounds, repetitions=shots, measure_bases=bases)
+    p = suite.purify(net, src, dst, method=method, rounds=rounds, repetitions=shots, measure_bases=bases)
     ok = p.success
     if ok.sum() < 3:
         raise InvalidOperation("too few purifications succeeded to estimate a fidelity; raise --shots")
-    f, se = P.bell_fidelity(p.outcomes[0][ok], p.outcomes[1][ok], codes[ok])
+    assert p.outcomes is not None  # measured at both ends (measure_bases given)
+    f, se = suite.bell_fidelity(p.outcomes[0][ok], p.outcomes[1][ok], codes[ok])
     return ExperimentResult("purify", shots, "fidelity", f, se, p.wall_time_s, p.virtual_time_ns,
                             {"between": [src, dst], "method": p.method.name, "rounds": rounds,
                              "success_rate": round(p.success_rate, 4), "pairs_consumed": p.consumed})
@@ -84,12 +87,12 @@ def entangle_experiment(net: Network, src: str | None = None, dst: str | None = 
     attempts = epr = 0
     plan = None
     for k in range(shots):
-        pair = P.entangle(net, src, dst, min_fidelity=min_fidelity)
+        pair = suite.entangle(net, src, dst, min_fidelity=min_fidelity)
         plan, attempts, epr = pair.plan, attempts + pair.attempts, epr + pair.epr_pairs
         za[k] = pair.a.measure(bases[k])
         zb[k] = pair.b.measure(bases[k])
     wall = time.perf_counter() - t0
-    f, se = P.bell_fidelity(za, zb, codes)
+    f, se = suite.bell_fidelity(za, zb, codes)
     assert plan is not None
     return ExperimentResult("entangle", shots, "fidelity", f, se, wall, 0,
                             {"path": list(plan.path), "target": min_fidelity, "rounds": plan.rounds,
@@ -102,14 +105,14 @@ def ghz_experiment(net: Network, src: str | None = None, dst: str | None = None,
     """A GHZ state over every node reachable from src by fiber (at most 6); its Mermin value.
 
     `depolarize`: depolarize(p) on each node's qubit (a noise knob on top of the network's own noise)."""
-    topo = P._topology(net)
+    topo = suite._topology(net)
     src = src or topo.node_names[0]
     nodes = list(nx.bfs_tree(graph(topo), src))[:6]
     if len(nodes) < 2:
         raise NotConnected(f"node {src!r} has no quantum link")
     k = len(nodes)
     per_term = max(1, shots // 2 ** (k - 1))
-    m = P.mermin(net, nodes, shots_per_term=per_term, depolarize=depolarize)
+    m = suite.mermin(net, nodes, shots_per_term=per_term, depolarize=depolarize)
     return ExperimentResult("ghz", per_term * 2 ** (k - 1), "mermin", m.value, m.stderr, m.wall_time_s,
                             m.virtual_time_ns, {"nodes": nodes, "ideal": m.ideal, "terms": m.terms,
                                                 "depolarize": depolarize})
@@ -121,7 +124,7 @@ def superdense_experiment(net: Network, src: str | None = None, dst: str | None 
     src, dst = _ends(net, src, dst, far=False)
     msgs = np.random.default_rng(seed).integers(0, 4, shots).astype(np.uint8)
     t0 = time.perf_counter()
-    out = P.superdense(net, src, dst, msgs.tobytes())
+    out = suite.superdense(net, src, dst, msgs.tobytes())
     wall = time.perf_counter() - t0
     arrived = out != 255
     n = int(arrived.sum())
@@ -158,7 +161,7 @@ def nonlocal_cnot_experiment(net: Network, src: str | None = None, dst: str | No
         for q, label in ((c, st.inputs[0]), (t, st.inputs[1])):
             for g in _PREPARE[label]:
                 getattr(q, g)()
-        epr += P.nonlocal_cnot(net, c, t)
+        epr += suite.nonlocal_cnot(net, c, t)
         out = (c.measure(st.bases[0]), t.measure(st.bases[1]))
         parities[i].append(1 - 2 * (sum(out[j] for j in st.parity_of) % 2))
         if st.bases == ("Z", "Z") and all(x[0] == "Z" for x in st.inputs):
@@ -180,14 +183,18 @@ def nonlocal_cnot_experiment(net: Network, src: str | None = None, dst: str | No
 def circuit_experiment(net: Network, src: str | None = None, dst: str | None = None, *, shots: int = 200,
                        seed: int = 0) -> ExperimentResult:
     """A GHZ circuit with one qubit per node along the path src .. dst, run as a distributed circuit."""
-    import cirq
+    from qemu_net.protocols import circuits
+
+    hadamard = np.array([[1, 1], [1, -1]], dtype=complex) / math.sqrt(2)
+    pauli_x = np.array([[0, 1], [1, 0]], dtype=complex)
 
     src, dst = _ends(net, src, dst, far=True)
-    path = route(P._topology(net), src, dst, "hops")
-    q = cirq.LineQubit.range(len(path))
-    circuit = cirq.Circuit(cirq.H(q[0]), *(cirq.CNOT(q[i], q[i + 1]) for i in range(len(q) - 1)),
-                           cirq.measure(*q, key="m"))
-    r = P.run_circuit(net, circuit, dict(zip(q, path)), repetitions=shots)
+    path = route(suite._topology(net), src, dst, "hops")
+    n = len(path)
+    cnots = (circuits.Controlled(i, i + 1, pauli_x) for i in range(n - 1))
+    ops: tuple[circuits.Op, ...] = (circuits.Local((0,), hadamard), *cnots, circuits.Measure(tuple(range(n)), "m"))
+    program = circuits.Program(tuple(path), ops)
+    r = suite.drive(net, suite.run_program_steps(net, program, list(range(n)), repetitions=shots))
     m = r.measurements["m"]
     ok = float(np.mean(np.all(m == m[:, :1], axis=1)))
     return ExperimentResult("circuit", shots, "ghz_parity_ok", ok, _binomial_stderr(ok, shots), r.wall_time_s,
@@ -207,19 +214,19 @@ def clock_sync_experiment(net: Network, src: str | None = None, dst: str | None 
     estimated from the entangled parities with the link's visibility; ``extra`` has both parity means, their
     closed forms, and the unentangled estimate."""
     from qemu_net.network import physics
-    from qemu_net.quantum import sensing as S
+    from qemu_net.quantum import sensing as qsensing
 
     if shots < 4:
         raise InvalidOperation("shots must be at least 4")
     if not 0 <= offset_rad <= math.pi:
         raise InvalidOperation(f"offset_rad must be in [0, pi], got {offset_rad}")
     src, dst = _ends(net, src, dst, far=False)
-    topo = P._topology(net)
+    topo = suite._topology(net)
     link = topo.link(src, dst)
     if link is None:
         raise NotConnected(f"no quantum link between {src!r} and {dst!r}: the clock comparison needs a pair")
     model = physics.EprLinkModel.from_specs(link, topo.node(src), topo.node(dst), source=src)
-    w = S.werner_visibility(float(model.fidelity))
+    w = qsensing.werner_visibility(float(model.fidelity))
     rng = np.random.default_rng(seed)
     deltas = 2 * math.pi * rng.random(shots)
     ent, unent = np.empty(shots), np.empty(shots)
@@ -237,15 +244,15 @@ def clock_sync_experiment(net: Network, src: str | None = None, dst: str | None 
         b = net[dst].apply([gate_op("RZ", (qb,), -offset_rad / 2 + d), measure_op(qb, "X")])[0]
         unent[i] = 1 - 2 * (a ^ b)
     wall = time.perf_counter() - t0
-    est, se = S.clock_offset_estimate(ent, w) if w > 0 else (float("nan"), float("nan"))
-    est_u, se_u = S.clock_offset_estimate(unent, 0.5)
+    est, se = qsensing.clock_offset_estimate(ent, w) if w > 0 else (float("nan"), float("nan"))
+    est_u, se_u = qsensing.clock_offset_estimate(unent, 0.5)
     return ExperimentResult("clock-sync", shots, "offset_rad", est, se, wall, 0, {
         "between": [src, dst], "true_offset_rad": offset_rad, "link_fidelity": round(float(model.fidelity), 6),
         "entangled_parity": float(ent.mean()), "entangled_parity_stderr": float(ent.std(ddof=1) / math.sqrt(shots)),
-        "entangled_parity_expected": S.clock_parity_entangled(offset_rad, float(model.fidelity)),
+        "entangled_parity_expected": qsensing.clock_parity_entangled(offset_rad, float(model.fidelity)),
         "unentangled_parity": float(unent.mean()),
         "unentangled_parity_stderr": float(unent.std(ddof=1) / math.sqrt(shots)),
-        "unentangled_parity_expected": S.clock_parity_unentangled(offset_rad),
+        "unentangled_parity_expected": qsensing.clock_parity_unentangled(offset_rad),
         "unentangled_offset_rad": est_u, "unentangled_offset_stderr": se_u})
 
 
@@ -257,11 +264,11 @@ EXPERIMENTS: dict[str, tuple[Any, str]] = {
     "entangle": (entangle_experiment, "entanglement service: route, swap and purify to a target fidelity"),
     "ghz": (ghz_experiment, "GHZ state across nodes; the Mermin value measured across them"),
     "superdense": (superdense_experiment, "superdense coding: two bits per qubit sent"),
-    "nonlocal-cnot": (nonlocal_cnot_experiment, "a CNOT across two nodes (one EPR pair); process and average "
-                                                "gate fidelity, truth table"),
+    "nonlocal-cnot": (nonlocal_cnot_experiment, ("a CNOT across two nodes (one EPR pair); process and average "
+                                                 "gate fidelity, truth table")),
     "circuit": (circuit_experiment, "a distributed GHZ circuit, one qubit per node, nonlocal CNOTs"),
-    "clock-sync": (clock_sync_experiment, "entangled clock comparison under common-mode phase noise: the offset "
-                                          "from a pair's parity against two unentangled probes"),
+    "clock-sync": (clock_sync_experiment, ("entangled clock comparison under common-mode phase noise: the offset "
+                                           "from a pair's parity against two unentangled probes")),
 }
 
 from qemu_net.client import experiments as _experiments  # noqa: E402

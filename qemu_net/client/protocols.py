@@ -1,10 +1,11 @@
 """SDK functions for the protocol suite: repeater chains, purification, the entanglement service, GHZ and
 Mermin, superdense coding, nonlocal and teleported gates, and distributed circuits.
 
-Each function starts one role per node with `Network.run_roles` (so every role runs in its own node
-process and the roles coordinate only by classical messages and link pairs) and turns the results into
-handles and plain values. `Network` has thin methods for each (``net.swap``, ``net.chain``,
-``net.entangle``, ...).
+Each protocol is written once, without I/O, as *steps*: a generator that yields the role runs it needs
+(`RoleRun`: one role per node, each run in its own node process; the roles coordinate only by classical
+messages and link pairs) and receives each run's results, then returns handles and plain values. The
+synchronous `Network` and the asyncio `AsyncNetwork` drive the same steps (``net.chain(...)``,
+``await anet.chain(...)``); the functions below (``chain(net, ...)``) are the synchronous shorthand.
 
     with Network.connect(topology) as net:
         d = net.chain(["n0", "n1", "n2", "n3"])        # one end-to-end pair by swapping at n1, n2
@@ -17,15 +18,16 @@ handles and plain values. `Network` has thin methods for each (``net.swap``, ``n
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import numpy as np
 
-from qemu_net._proto.v1 import protocols_pb2 as pr
+from qemu_net._serde import sdk as w
+from qemu_net._serde.sdk import matrix_to_proto, program_to_proto
+from qemu_net._serde.sdk import roles as pr
 from qemu_net.errors import InvalidOperation, NotConnected, ProtocolAborted
-from qemu_net._serde.protocols import matrix_to_proto, program_to_proto
 from qemu_net.protocols import circuits as _circuits
 from qemu_net.protocols import routing as _routing
 from qemu_net.protocols.common import NO_OUTCOME
@@ -33,12 +35,38 @@ from qemu_net.protocols.ghz import mermin_terms
 from qemu_net.protocols.purify import Method
 
 if TYPE_CHECKING:
-    import cirq
-
     from qemu_net.client.sync import Network, Qubit
     from qemu_net.network.topology import Topology
 
-BASIS_CODE = {"Z": 0, "X": 1, "Y": 2}
+BASIS_CODE = w.BASIS_BYTE
+T = TypeVar("T")
+Results = Mapping[str, "pr.ProtocolResult"]
+
+
+@dataclass(frozen=True)
+class RoleRun:
+    """One step of a protocol: run these roles (node -> {oneof field: message}) together."""
+
+    roles: Mapping[str, Mapping[str, Any]]
+    timeout_s: float
+    session: str | None = None
+
+
+#: A protocol without I/O: yields the role runs it needs, is sent each run's results, returns its value.
+Steps = Generator[RoleRun, Results, T]
+
+
+class Handles(Protocol):
+    """What steps need of a network (sync or asyncio): its topology and qubit handles."""
+
+    topology: Topology | None
+
+    def qubit_handle(self, node: str, qid: str) -> Any: ...
+
+
+def drive(net: Network, steps: Steps[T]) -> T:
+    """Run `steps` on a synchronous network."""
+    return net._drive(steps)
 
 
 def _bases(bases: Sequence[str] | str | bytes | None, count: int) -> bytes:
@@ -54,7 +82,7 @@ def _bases(bases: Sequence[str] | str | bytes | None, count: int) -> bytes:
         raise InvalidOperation(f"bases are 'Z', 'X' or 'Y', got {list(bases)}") from None
 
 
-def _topology(net: Network) -> Topology:
+def _topology(net: Handles) -> Topology:
     if net.topology is None:
         raise InvalidOperation("this protocol needs the network's topology: connect with Network.connect(topology)")
     return net.topology
@@ -78,8 +106,8 @@ class ChainDelivery:
     wall_time_s: float
 
 
-def chain(net: Network, path: Sequence[str], *, pairs: int = 1, measure_bases: Sequence[str] | str | None = None,
-          timeout_s: float = 60.0) -> ChainDelivery:
+def chain_steps(net: Handles, path: Sequence[str], *, pairs: int = 1, measure_bases: Sequence[str] | str | None = None,
+          timeout_s: float = 60.0) -> Steps[ChainDelivery]:
     """Deliver `pairs` end-to-end pairs along `path` by swapping at every interior node.
 
     With `measure_bases` (one basis per pair, or one for all) both ends measure their halves and the
@@ -98,11 +126,11 @@ def chain(net: Network, path: Sequence[str], *, pairs: int = 1, measure_bases: S
         if i in (0, len(path) - 1):
             m.measure_bases = bases
         roles[node] = {"chain_node": m}
-    res = net.run_roles(roles, timeout_s=timeout_s)
+    res = yield RoleRun(roles, timeout_s)
     wall = time.perf_counter() - t0
     a, b = res[path[0]].chain_node, res[path[-1]].chain_node
     kept = [(_qubit(net, path[0], qa), _qubit(net, path[-1], qb))
-            for qa, qb in zip(a.qubits, b.qubits)]
+            for qa, qb in zip(a.qubits, b.qubits, strict=True)]
     outcomes = None
     if bases:
         outcomes = (np.frombuffer(a.outcomes, dtype=np.uint8).copy(), np.frombuffer(b.outcomes, dtype=np.uint8).copy())
@@ -110,15 +138,13 @@ def chain(net: Network, path: Sequence[str], *, pairs: int = 1, measure_bases: S
                          sum(r.chain_node.swaps for r in res.values()), _vt(res), wall)
 
 
-def _qubit(net: Network, node: str, qid: str) -> Qubit:
-    from qemu_net.client.sync import Qubit
-
-    return Qubit(net[node], qid)
+def _qubit(net: Handles, node: str, qid: str) -> Any:
+    return net.qubit_handle(node, qid)
 
 
 def swap(net: Network, a: str, middle: str, b: str, **kw: Any) -> ChainDelivery:
     """Entanglement swapping: pairs a--middle and middle--b become a pair a--b (a 2-link chain)."""
-    return chain(net, [a, middle, b], **kw)
+    return drive(net, chain_steps(net, [a, middle, b], **kw))
 
 
 def bell_fidelity(za: np.ndarray, zb: np.ndarray, bases: np.ndarray) -> tuple[float, float]:
@@ -170,10 +196,10 @@ def _method(method: Method | str) -> Method:
         raise InvalidOperation(f"unknown purification method {method!r}; use 'dejmps' or 'bbpssw'") from None
 
 
-def purify(net: Network, a: str, b: str, *, method: Method | str = "dejmps", rounds: int = 1,
-           pairs: Sequence[tuple[Qubit, Qubit]] | None = None, repetitions: int = 1,
+def purify_steps(net: Handles, a: str, b: str, *, method: Method | str = "dejmps", rounds: int = 1,
+           pairs: Sequence[tuple[Any, Any]] | None = None, repetitions: int = 1,
            measure_bases: Sequence[str] | str | None = None, route: Sequence[str] | None = None,
-           timeout_s: float = 60.0) -> Purification:
+           timeout_s: float = 60.0) -> Steps[Purification]:
     """Purify pairs between a and b (`rounds` nested rounds; 2^rounds pairs per repetition).
 
     `pairs`: existing pairs (a-half, b-half) to purify; default: generate them over the a--b link.
@@ -184,23 +210,24 @@ def purify(net: Network, a: str, b: str, *, method: Method | str = "dejmps", rou
     qb = [p[1].id for p in pairs] if pairs else []
     bases = _bases(measure_bases, repetitions)
     route = list(route or [])
+    wire_method = cast("pr.PurifyMethod", int(m))  # Method's values are the wire enum's
     roles: dict[str, dict[str, Any]] = {
-        a: {"purify_end": pr.PurifyEnd(peer=b, method=m, rounds=rounds, alice=True, qubits=qa,
+        a: {"purify_end": pr.PurifyEnd(peer=b, method=wire_method, rounds=rounds, alice=True, qubits=qa,
                                        repetitions=repetitions, measure_bases=bases, route=route)},
-        b: {"purify_end": pr.PurifyEnd(peer=a, method=m, rounds=rounds, alice=False, qubits=qb,
+        b: {"purify_end": pr.PurifyEnd(peer=a, method=wire_method, rounds=rounds, alice=False, qubits=qb,
                                        repetitions=repetitions, measure_bases=bases, route=route[::-1])},
     }
     for k in range(1, len(route) - 1):
         roles[route[k]] = {"relay_node": pr.RelayNode(left=route[k - 1], right=route[k + 1])}
     t0 = time.perf_counter()
-    res = net.run_roles(roles, timeout_s=timeout_s)
+    res = yield RoleRun(roles, timeout_s)
     wall = time.perf_counter() - t0
     ra, rb = res[a].purify_end, res[b].purify_end
     success = np.frombuffer(ra.success, dtype=np.uint8).astype(bool)
-    kept = [(_qubit(net, a, x), _qubit(net, b, y)) if x else None for x, y in zip(ra.qubits, rb.qubits)]
+    kept = [(_qubit(net, a, x), _qubit(net, b, y)) if x else None for x, y in zip(ra.qubits, rb.qubits, strict=True)]
     outcomes = None
     if bases:
-        outcomes = (np.frombuffer(ra.outcomes, dtype=np.uint8).copy(), np.frombuffer(rb.outcomes, dtype=np.uint8).copy())
+        outcomes = (w.uint8_array(ra.outcomes), w.uint8_array(rb.outcomes))
     return Purification(m, rounds, success, kept, outcomes, ra.consumed, _vt(res), wall)
 
 
@@ -225,9 +252,9 @@ class EntangledPair:
         return self.plan.expected_fidelity
 
 
-def entangle(net: Network, a: str, b: str, *, min_fidelity: float, cost: str = "fidelity",
+def entangle_steps(net: Handles, a: str, b: str, *, min_fidelity: float, cost: str = "fidelity",
              method: Method | str = "dejmps", max_rounds: int = _routing.MAX_PLAN_ROUNDS, max_attempts: int = 20,
-             timeout_s: float = 60.0) -> EntangledPair:
+             timeout_s: float = 60.0) -> Steps[EntangledPair]:
     """A pair between a and b with (expected) fidelity >= min_fidelity.
 
     Routes over the fiber links (`cost` "fidelity" or "hops"), delivers 2^r pairs along the path by
@@ -243,17 +270,19 @@ def entangle(net: Network, a: str, b: str, *, min_fidelity: float, cost: str = "
     t0 = time.perf_counter()
     total = 0
     if plan.rounds == 0:
-        d = chain(net, path, timeout_s=timeout_s)
+        d = yield from chain_steps(net, path, timeout_s=timeout_s)
         (qa, qb), = d.pairs
         return EntangledPair(qa, qb, plan, 1, d.epr_pairs, time.perf_counter() - t0)
     direct = topo.classical_latency_ns(a, b) is not None
     for attempt in range(1, max_attempts + 1):
-        d = chain(net, path, pairs=plan.pairs_per_attempt, timeout_s=timeout_s)
+        d = yield from chain_steps(net, path, pairs=plan.pairs_per_attempt, timeout_s=timeout_s)
         total += d.epr_pairs
-        p = purify(net, a, b, method=plan.method, rounds=plan.rounds, pairs=d.pairs,
+        p = yield from purify_steps(net, a, b, method=plan.method, rounds=plan.rounds, pairs=d.pairs,
                    route=None if direct else path, timeout_s=timeout_s)
         if p.success[0]:
-            qa, qb = p.pairs[0]  # type: ignore[misc]
+            kept = p.pairs[0]
+            assert kept is not None  # a successful purification keeps its pair
+            qa, qb = kept
             return EntangledPair(qa, qb, plan, attempt, total, time.perf_counter() - t0)
     raise ProtocolAborted(f"no pair of fidelity >= {min_fidelity} between {a!r} and {b!r}: all {max_attempts} "
                           f"purification attempts failed (expected success probability "
@@ -269,13 +298,12 @@ def spanning_tree(topology: Topology, nodes: Sequence[str], root: str | None = N
     for n in nodes:
         if n not in topology.node_names:
             raise InvalidOperation(f"unknown node {n!r}; nodes: {', '.join(topology.node_names)}")
-    g = nx.Graph()
+    g: nx.Graph[str] = nx.Graph()
     g.add_nodes_from(nodes)
-    g.add_edges_from(l.nodes for l in topology.links if l.nodes[0] in g and l.nodes[1] in g)
+    g.add_edges_from(link.nodes for link in topology.links if link.nodes[0] in g and link.nodes[1] in g)
     root = root or nodes[0]
     parents = {root: ""}
-    for u, v in nx.bfs_edges(g, root):
-        parents[v] = u
+    parents.update({v: u for u, v in nx.bfs_edges(g, root)})
     unreached = [n for n in nodes if n not in parents]
     if unreached:
         raise NotConnected(f"GHZ over {', '.join(nodes)}: {', '.join(unreached)} cannot be reached from {root!r} "
@@ -293,8 +321,8 @@ class GhzStates:
     wall_time_s: float
 
 
-def ghz(net: Network, nodes: Sequence[str], *, shots: int = 1, bases: Sequence[str] | None = None,
-        depolarize: float = 0.0, timeout_s: float = 60.0) -> GhzStates:
+def ghz_steps(net: Handles, nodes: Sequence[str], *, shots: int = 1, bases: Sequence[str] | None = None,
+        depolarize: float = 0.0, timeout_s: float = 60.0) -> Steps[GhzStates]:
     """Distribute GHZ states over `nodes` (a tree of fiber links among them).
 
     `bases`: one string per shot with one basis letter per node (e.g. "XYY"), or None to keep the qubits.
@@ -302,7 +330,7 @@ def ghz(net: Network, nodes: Sequence[str], *, shots: int = 1, bases: Sequence[s
     """
     nodes = list(nodes)
     parents = spanning_tree(_topology(net), nodes)
-    per_node: dict[str, bytes] = {n: b"" for n in nodes}
+    per_node: dict[str, bytes] = dict.fromkeys(nodes, b"")
     if bases is not None:
         if len(bases) != shots or any(len(s) != len(nodes) for s in bases):
             raise InvalidOperation(f"give {shots} basis strings of {len(nodes)} letters")
@@ -311,7 +339,7 @@ def ghz(net: Network, nodes: Sequence[str], *, shots: int = 1, bases: Sequence[s
     roles = {n: {"ghz_node": pr.GhzNode(nodes=nodes, parents=parents, shots=shots, bases=per_node[n],
                                         depolarize=depolarize)} for n in nodes}
     t0 = time.perf_counter()
-    res = net.run_roles(roles, timeout_s=timeout_s)
+    res = yield RoleRun(roles, timeout_s)
     wall = time.perf_counter() - t0
     qubits: list[list[Qubit]] = []
     outcomes = None
@@ -333,15 +361,16 @@ class MerminResult:
     virtual_time_ns: int
 
 
-def mermin(net: Network, nodes: Sequence[str], *, shots_per_term: int = 100, depolarize: float = 0.0,
-           timeout_s: float = 120.0) -> MerminResult:
+def mermin_steps(net: Handles, nodes: Sequence[str], *, shots_per_term: int = 100, depolarize: float = 0.0,
+           timeout_s: float = 120.0) -> Steps[MerminResult]:
     """Measure the Mermin value of GHZ states over `nodes`: every term's settings measured across the nodes."""
     from qemu_net.protocols.ghz import mermin_ideal
 
     k = len(nodes)
     terms = mermin_terms(k)
     settings = [s for s, _ in terms for _ in range(shots_per_term)]
-    r = ghz(net, nodes, shots=len(settings), bases=settings, depolarize=depolarize, timeout_s=timeout_s)
+    r = yield from ghz_steps(net, nodes, shots=len(settings), bases=settings, depolarize=depolarize,
+                             timeout_s=timeout_s)
     assert r.outcomes is not None
     parity = 1 - 2 * (r.outcomes.sum(axis=1) % 2).astype(float)
     value, var, by_term = 0.0, 0.0, {}
@@ -355,17 +384,18 @@ def mermin(net: Network, nodes: Sequence[str], *, shots_per_term: int = 100, dep
 
 
 # ----------------------------------------------------------------------------- superdense coding
-def superdense(net: Network, a: str, b: str, messages: Sequence[int] | bytes, *, timeout_s: float = 60.0) -> np.ndarray:
+def superdense_steps(net: Handles, a: str, b: str, messages: Sequence[int] | bytes, *,
+                     timeout_s: float = 60.0) -> Steps[np.ndarray]:
     """Send 2-bit messages (0..3) from a to b, one qubit each; returns what b decoded (255: qubit lost)."""
     msgs = bytes(messages)
-    res = net.run_roles({b: {"superdense_receive": pr.SuperdenseReceive(peer=a, count=len(msgs))},
-                         a: {"superdense_send": pr.SuperdenseSend(peer=b, messages=msgs)}}, timeout_s=timeout_s)
+    res = yield RoleRun({b: {"superdense_receive": pr.SuperdenseReceive(peer=a, count=len(msgs))},
+                         a: {"superdense_send": pr.SuperdenseSend(peer=b, messages=msgs)}}, timeout_s)
     return np.frombuffer(res[b].superdense_receive.messages, dtype=np.uint8).copy()
 
 
 # ----------------------------------------------------------------------------- nonlocal gates
-def nonlocal_controlled(net: Network, control: Qubit, target: Qubit, u: np.ndarray | None = None, *,
-                        timeout_s: float = 30.0) -> int:
+def nonlocal_controlled_steps(net: Handles, control: Any, target: Any, u: np.ndarray | None = None, *,
+                        timeout_s: float = 30.0) -> Steps[int]:
     """Apply controlled-U (default CNOT) across two nodes with one EPR pair; returns pairs consumed."""
     a, b = control.node.name, target.node.name
     if a == b:
@@ -373,16 +403,18 @@ def nonlocal_controlled(net: Network, control: Qubit, target: Qubit, u: np.ndarr
     tmsg = pr.NonlocalTarget(peer=a, qubit=target.id)
     if u is not None:
         tmsg.u.CopyFrom(matrix_to_proto(u))
-    res = net.run_roles({b: {"nonlocal_target": tmsg},
-                         a: {"nonlocal_control": pr.NonlocalControl(peer=b, qubit=control.id)}}, timeout_s=timeout_s)
+    res = yield RoleRun({b: {"nonlocal_target": tmsg},
+                         a: {"nonlocal_control": pr.NonlocalControl(peer=b, qubit=control.id)}}, timeout_s)
     return res[a].nonlocal_control.epr_pairs
 
 
 def nonlocal_cnot(net: Network, control: Qubit, target: Qubit, **kw: Any) -> int:
-    return nonlocal_controlled(net, control, target, None, **kw)
+    """CNOT across two nodes with one EPR pair; returns the pairs consumed."""
+    return drive(net, nonlocal_controlled_steps(net, control, target, None, **kw))
 
 
-def teleported_gate(net: Network, home: Qubit, remote: Qubit, u: np.ndarray, *, timeout_s: float = 30.0) -> Qubit:
+def teleported_gate_steps(net: Handles, home: Any, remote: Any, u: np.ndarray, *,
+                          timeout_s: float = 30.0) -> Steps[Any]:
     """Apply a 4x4 unitary on (home, remote) by teleporting `remote` to home's node and back (two EPR pairs).
 
     Returns the handle of the qubit now holding the remote state (a new qubit id at the remote node).
@@ -390,10 +422,10 @@ def teleported_gate(net: Network, home: Qubit, remote: Qubit, u: np.ndarray, *, 
     a, b = home.node.name, remote.node.name
     if a == b:
         raise InvalidOperation("both qubits are at one node: apply the gate locally")
-    res = net.run_roles({a: {"teleported_gate_home": pr.TeleportedGateHome(peer=b, qubit=home.id,
+    res = yield RoleRun({a: {"teleported_gate_home": pr.TeleportedGateHome(peer=b, qubit=home.id,
                                                                             u=matrix_to_proto(u))},
                          b: {"teleported_gate_remote": pr.TeleportedGateRemote(peer=a, qubit=remote.id)}},
-                        timeout_s=timeout_s)
+                        timeout_s)
     return _qubit(net, b, res[b].teleported_gate_remote.qubit)
 
 
@@ -410,23 +442,33 @@ class CircuitResult:
     wall_time_s: float = 0.0
 
 
-def compile_circuit(net: Network | None, circuit: cirq.AbstractCircuit, assignment: Mapping[Any, str]):
+def compile_circuit(net: Handles | None, circuit: Any,
+                    assignment: Mapping[Any, str]) -> tuple[_circuits.Program, list[Any]]:
+    """Compile a cirq circuit for the network (qubits at the given nodes); the program and its qubits."""
     topo = net.topology if net is not None else None
     return _circuits.compile_circuit(circuit, assignment, topology=topo)
 
 
-def run_circuit(net: Network, circuit: cirq.AbstractCircuit, assignment: Mapping[Any, str], *, repetitions: int = 1,
-                keep: bool = False, timeout_s: float = 120.0) -> CircuitResult:
+def run_circuit_steps(net: Handles, circuit: Any, assignment: Mapping[Any, str], *, repetitions: int = 1,
+                keep: bool = False, timeout_s: float = 120.0) -> Steps[CircuitResult]:
     """Run a cirq circuit with its qubits at the given nodes; gates across nodes become nonlocal gates.
 
     `keep=True` (one repetition) leaves the final state in the nodes' memories and returns qubit handles
     keyed by the circuit's qubits (inspect them on nodes started with --allow-inspect).
     """
     program, qubits = compile_circuit(net, circuit, assignment)
+    return (yield from run_program_steps(net, program, qubits, repetitions=repetitions, keep=keep,
+                                         timeout_s=timeout_s))
+
+
+def run_program_steps(net: Handles, program: _circuits.Program, qubits: Sequence[Any], *, repetitions: int = 1,
+                      keep: bool = False, timeout_s: float = 120.0) -> Steps[CircuitResult]:
+    """Run a compiled distributed circuit; `qubits` name the program's qubits (by index) in the result."""
+    program.validate(net.topology)
     msg = program_to_proto(program, repetitions=repetitions, keep=keep)
     nodes = sorted(set(program.assignment))
     t0 = time.perf_counter()
-    res = net.run_roles({n: {"circuit_run": msg} for n in nodes}, timeout_s=timeout_s)
+    res = yield RoleRun({n: {"circuit_run": msg} for n in nodes}, timeout_s)
     wall = time.perf_counter() - t0
     # Assemble each key's columns in the order the circuit measured them.
     order: dict[str, list[int]] = {}
@@ -452,14 +494,90 @@ def run_circuit(net: Network, circuit: cirq.AbstractCircuit, assignment: Mapping
     kept: dict[Any, Qubit] = {}
     for n in nodes:
         r = res[n].circuit_run
-        for idx, qid in zip(r.qubit_index, r.qubit_ids):
+        for idx, qid in zip(r.qubit_index, r.qubit_ids, strict=True):
             kept[qubits[idx]] = _qubit(net, n, qid)
     return CircuitResult(measurements, kept, sum(res[n].circuit_run.epr_pairs for n in nodes),
                          program.nonlocal_gates * reps, _vt(res), wall)
 
 
+
+# ----------------------------------------------------------------------------- synchronous shorthand
+def teleport_steps(net: Handles, qubit: Any, to: str, *, pair: tuple[Any, Any] | None = None,
+                   timeout_s: float = 30.0) -> Steps[Any]:
+    """Teleport `qubit` to node `to` (over `pair`'s halves, or a new link pair)."""
+    src = qubit.node.name
+    res = yield RoleRun(w.teleport_roles(src, to, qubit.id, (pair[0].id, pair[1].id) if pair else None), timeout_s)
+    return _qubit(net, to, w.teleported_qubit(res, to))
+
+
+def chain(net: Network, path: Sequence[str], **kw: Any) -> ChainDelivery:
+    """See `chain_steps`."""
+    return drive(net, chain_steps(net, path, **kw))
+
+
+def purify(net: Network, a: str, b: str, **kw: Any) -> Purification:
+    """See `purify_steps`."""
+    return drive(net, purify_steps(net, a, b, **kw))
+
+
+def entangle(net: Network, a: str, b: str, *, min_fidelity: float, **kw: Any) -> EntangledPair:
+    """See `entangle_steps`."""
+    return drive(net, entangle_steps(net, a, b, min_fidelity=min_fidelity, **kw))
+
+
+def ghz(net: Network, nodes: Sequence[str], **kw: Any) -> GhzStates:
+    """See `ghz_steps`."""
+    return drive(net, ghz_steps(net, nodes, **kw))
+
+
+def mermin(net: Network, nodes: Sequence[str], **kw: Any) -> MerminResult:
+    """See `mermin_steps`."""
+    return drive(net, mermin_steps(net, nodes, **kw))
+
+
+def superdense(net: Network, a: str, b: str, messages: Sequence[int] | bytes, **kw: Any) -> np.ndarray:
+    """See `superdense_steps`."""
+    return drive(net, superdense_steps(net, a, b, messages, **kw))
+
+
+def nonlocal_controlled(net: Network, control: Qubit, target: Qubit, u: np.ndarray | None = None,
+                        **kw: Any) -> int:
+    """See `nonlocal_controlled_steps`."""
+    return drive(net, nonlocal_controlled_steps(net, control, target, u, **kw))
+
+
+def teleported_gate(net: Network, home: Qubit, remote: Qubit, u: np.ndarray, **kw: Any) -> Qubit:
+    """See `teleported_gate_steps`."""
+    moved: Qubit = drive(net, teleported_gate_steps(net, home, remote, u, **kw))
+    return moved
+
+
+def run_circuit(net: Network, circuit: Any, assignment: Mapping[Any, str], **kw: Any) -> CircuitResult:
+    """See `run_circuit_steps`."""
+    return drive(net, run_circuit_steps(net, circuit, assignment, **kw))
+
 __all__ = [
-    "ChainDelivery", "CircuitResult", "EntangledPair", "GhzStates", "MerminResult", "Purification",
-    "bell_fidelity", "chain", "entangle", "ghz", "mermin", "nonlocal_cnot", "nonlocal_controlled", "purify",
-    "run_circuit", "spanning_tree", "superdense", "swap", "teleported_gate", "NO_OUTCOME",
+    "NO_OUTCOME",
+    "ChainDelivery",
+    "CircuitResult",
+    "EntangledPair",
+    "GhzStates",
+    "MerminResult",
+    "Purification",
+    "RoleRun",
+    "Steps",
+    "bell_fidelity",
+    "chain",
+    "drive",
+    "entangle",
+    "ghz",
+    "mermin",
+    "nonlocal_cnot",
+    "nonlocal_controlled",
+    "purify",
+    "run_circuit",
+    "spanning_tree",
+    "superdense",
+    "swap",
+    "teleported_gate",
 ]

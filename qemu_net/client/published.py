@@ -115,7 +115,7 @@ def ghz_stabilizer_fidelity(outcomes_by_setting: dict[str, np.ndarray], *,
 
 
 def ghz_delft_2021(net_factory: Callable[[Topology], Any], *, shots: int = 2000, seed: int = 0) -> Comparison:
-    from qemu_net.client import protocols as P
+    from qemu_net.client import protocols as suite
 
     topo = delft_topology(seed=seed)
     per = max(2, shots // len(GHZ_SETTINGS))
@@ -128,7 +128,7 @@ def ghz_delft_2021(net_factory: Callable[[Topology], Any], *, shots: int = 2000,
         # One GHZ state per call, as in the experiment: a batch would keep early pairs waiting in memory
         # while the later ones are generated.
         for setting in order:
-            r = P.ghz(net, nodes, shots=1, bases=[setting], timeout_s=600)
+            r = suite.ghz(net, nodes, shots=1, bases=[setting], timeout_s=600)
             assert r.outcomes is not None
             by[setting].append(r.outcomes[0])
     data = {s: np.array(v) for s, v in by.items()}
@@ -156,18 +156,21 @@ def ghz_model_budget(topo: Topology) -> list[tuple[str, float]]:
     T1, gate durations (< 1 ms against a ~0.1 s wait) and the 1-qubit correction's error. Returns
     [(stage, fidelity)], the last being what the experiment should measure."""
     from qemu_net.network import physics
+    from qemu_net.quantum.states import from_tensor
 
     bob = topo.node("bob")
     pairs = []
     for far in ("alice", "charlie"):
-        m = physics.EprLinkModel.from_specs(topo.link("bob", far), bob, topo.node(far), source="bob")
-        pairs.append((np.asarray(physics.from_tensor(np.asarray(m.rho, dtype=complex)), dtype=complex), m))
+        link = topo.link("bob", far)
+        assert link is not None  # the topology built above links bob to both
+        m = physics.EprLinkModel.from_specs(link, bob, topo.node(far), source="bob")
+        pairs.append((np.asarray(from_tensor(np.asarray(m.rho, dtype=np.complex128)), dtype=np.complex128), m))
     swap = np.eye(4)[[0, 2, 1, 3]]
     rho_ab = swap @ pairs[0][0] @ swap  # (alice, bob)
     rho_bc = pairs[1][0]  # (bob, charlie)
     m2 = pairs[1][1]
     t2 = {n: topo.node(n).t2_s for n in ("alice", "bob")}
-    rates = [1 / t2[n] if t2[n] else 0.0 for n in ("alice", "bob")]
+    rates = [1 / t if (t := t2[n]) else 0.0 for n in ("alice", "bob")]
     p, tau = m2.p_herald, m2.period_ns * 1e-9
 
     def averaged_dephasing(rho: np.ndarray) -> np.ndarray:
@@ -176,7 +179,7 @@ def ghz_model_budget(topo: Topology) -> list[tuple[str, float]]:
         out = rho.copy()
         for i in range(4):
             for j in range(4):
-                rate = sum(r for bit, r in zip((2, 1), rates) if (i ^ j) & bit)
+                rate = sum(r for bit, r in zip((2, 1), rates, strict=True) if (i ^ j) & bit)
                 if rate:
                     qf = math.exp(-tau * rate)
                     out[i, j] *= p * qf / (1 - (1 - p) * qf)
@@ -188,7 +191,7 @@ def ghz_model_budget(topo: Topology) -> list[tuple[str, float]]:
     eye, x, y, z = paulis
     p0, p1 = np.diag([1.0, 0]), np.diag([0, 1.0])
 
-    def kron(*ops):
+    def kron(*ops: np.ndarray) -> np.ndarray:
         out = np.eye(1)
         for o in ops:
             out = np.kron(out, o)
@@ -217,7 +220,10 @@ def ghz_model_budget(topo: Topology) -> list[tuple[str, float]]:
 
     def fidelity(rho: np.ndarray, readout: float = 0.0) -> float:
         k = 1 - 2 * readout
-        ex = lambda *ops: float(np.real(np.trace(kron(*ops) @ rho)))  # noqa: E731
+
+        def ex(*ops: np.ndarray) -> float:
+            return float(np.real(np.trace(kron(*ops) @ rho)))
+
         zz = ex(z, z, eye) + ex(eye, z, z) + ex(z, eye, z)
         xxx = ex(x, x, x) - ex(x, y, y) - ex(y, x, y) - ex(y, y, x)
         return (1 + k**2 * zz + k**3 * xxx) / 8
@@ -228,9 +234,9 @@ def ghz_model_budget(topo: Topology) -> list[tuple[str, float]]:
     f_read = fidelity(fused(True, g2, e), e_read)
     link_f = [float(np.real(np.array([1, 0, 0, 1]) @ r @ np.array([1, 0, 0, 1])) / 2) for r, _ in pairs]
     return [(f"two links of Bell fidelity {link_f[0]:.3f} and {link_f[1]:.3f}, fused ideally", f_links),
-            (f"+ memory dephasing of the first pair (T2 {t2['bob'] or 'none'} s at Bob, {t2['alice'] or 'none'} s at "
-             f"Alice) while the second link "
-             f"is generated (mean {m2.mean_attempts * m2.period_ns * 1e-9:.3g} s)", f_mem),
+            ((f"+ memory dephasing of the first pair (T2 {t2['bob'] or 'none'} s at Bob, {t2['alice'] or 'none'} s "
+              f"at Alice) while the second link is generated (mean {m2.mean_attempts * m2.period_ns * 1e-9:.3g} s)"),
+             f_mem),
             (f"+ the fusion's CNOT error {g2:g} and its readout error {e:g}", f_gate),
             (f"+ readout error {e_read:g} on the three measured qubits (what is measured)", f_read)]
 
@@ -255,18 +261,18 @@ _UNDO = {"x": "x", "h": "h", "s": "sdg"}
 
 
 def teleport_delft_2022(net_factory: Callable[[Topology], Any], *, shots: int = 300, seed: int = 0) -> Comparison:
-    from qemu_net.client import protocols as P
+    from qemu_net.client import protocols as suite
 
     topo = delft_topology(seed=seed)
     states = list(CARDINAL)
     per = max(1, shots // len(states))
     order = [s for s in states for _ in range(per)]
     np.random.default_rng(seed).shuffle(order)
-    ok = {s: [] for s in states}
+    ok: dict[str, list[int]] = {s: [] for s in states}
     t0 = time.perf_counter()
     with net_factory(topo) as net:
         for label in order:
-            d = P.chain(net, ["charlie", "bob", "alice"], timeout_s=600)
+            d = suite.chain(net, ["charlie", "bob", "alice"], timeout_s=600)
             (c_half, a_half), = d.pairs
             q = net["charlie"].qubit()
             for g in CARDINAL[label]:
@@ -280,7 +286,7 @@ def teleport_delft_2022(net_factory: Callable[[Topology], Any], *, shots: int = 
             ok[label].append(1 - out.measure())
     fids = [float(np.mean(v)) for v in ok.values()]
     f = float(np.mean(fids))
-    se = math.sqrt(sum(x * (1 - x) / max(len(v), 1) for x, v in zip(fids, ok.values()))) / len(fids)
+    se = math.sqrt(sum(x * (1 - x) / max(len(v), 1) for x, v in zip(fids, ok.values(), strict=True))) / len(fids)
     return Comparison("teleport-delft-2022", "teleportation_fidelity", f, se, 0.702, 0.011,
                       "S. L. N. Hermans et al., Nature 605, 663 (2022)", len(order), time.perf_counter() - t0,
                       note=_delft_note())
@@ -351,8 +357,8 @@ def decoy_bb84_gys(net_factory: Callable[[Topology], Any], *, distances_km: tupl
 
 EXPERIMENTS: dict[str, tuple[Callable[..., Comparison], str]] = {
     "ghz-delft-2021": (ghz_delft_2021, "three-node GHZ state, Pompili et al. Science 2021 (F = 0.538 +- 0.018)"),
-    "teleport-delft-2022": (teleport_delft_2022,
-                            "teleportation between non-neighbouring nodes, Hermans et al. Nature 2022 (0.702 +- 0.011)"),
+    "teleport-delft-2022": (teleport_delft_2022, ("teleportation between non-neighbouring nodes, Hermans et al. "
+                                                  "Nature 2022 (0.702 +- 0.011)")),
     "decoy-bb84-gys": (decoy_bb84_gys, "decoy BB84 key rate vs distance, GYS parameters, Ma et al. PRA 2005"),
 }
 

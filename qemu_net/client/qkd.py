@@ -23,21 +23,19 @@ stored raises KeysExhausted; unknown key ids raise KeyNotFound.
 from __future__ import annotations
 
 import math
-import threading
 import time
-import weakref
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import grpc
-
-from qemu_net._proto.v1 import keys_pb2 as k
-from qemu_net._proto.v1 import keys_pb2_grpc as kg
-from qemu_net._proto.v1 import protocols_pb2 as pr
-from qemu_net.client.sync import Network, Node
+from qemu_net._serde import sdk as w
+from qemu_net._serde.sdk import roles as pr
+from qemu_net.client.protocols import RoleRun, Steps
 from qemu_net.errors import InvalidOperation
-from qemu_net._serde.status import call_until_sent
-from qemu_net.qkd.keystore import DeliveredKey
+from qemu_net.qkd.keystore import DeliveredKey, KeyBytes
+
+if TYPE_CHECKING:
+    from qemu_net.client.sync import Network, Node
 
 #: run_qkd keyword -> the role message(s) it goes to.
 _BB84_ALICE = frozenset({"n_pulses", "pulse_rate_hz", "block_pulses", "mu", "nu", "p_signal", "p_decoy", "p_vacuum",
@@ -158,9 +156,9 @@ def qkd_roles(protocol: str, alice: str, bob: str, *, report_abort: bool = False
         return {alice: {"bb84_alice": a}, bob: {"bb84_bob": b}}
     if not decoy:
         raise InvalidOperation("decoy applies to BB84 only")
-    a = pr.E91Alice(peer=bob, cascade_passes=cascade_passes, report_abort=report_abort, **params)
-    b = pr.E91Bob(peer=alice, cascade_passes=cascade_passes, report_abort=report_abort, p_key=p_key)
-    return {alice: {"e91_alice": a}, bob: {"e91_bob": b}}
+    ea = pr.E91Alice(peer=bob, cascade_passes=cascade_passes, report_abort=report_abort, **params)
+    eb = pr.E91Bob(peer=alice, cascade_passes=cascade_passes, report_abort=report_abort, p_key=p_key)
+    return {alice: {"e91_alice": ea}, bob: {"e91_bob": eb}}
 
 
 def run_qkd(net: Network, alice: str, bob: str, protocol: str = "bb84", *, timeout_s: float = 60.0,
@@ -172,14 +170,17 @@ def run_qkd(net: Network, alice: str, bob: str, protocol: str = "bb84", *, timeo
     `E91Params` (``n_pairs``, ``visibility``, ``p_key``, ``chsh_threshold``, ...), plus
     ``report_abort`` (return an aborted summary instead of raising ProtocolAborted). Never returns
     or prints the key."""
-    roles = qkd_roles(protocol, alice, bob, **params)
-    field_a, field_b = next(iter(roles[alice])), next(iter(roles[bob]))
-    if session is None:
-        from qemu_net.client._wire import new_session
+    return net._drive(run_qkd_steps(alice, bob, protocol, timeout_s=timeout_s, session=session, **params))
 
-        session = new_session()
+
+def run_qkd_steps(alice: str, bob: str, protocol: str = "bb84", *, timeout_s: float = 60.0,
+                  session: str | None = None, **params: Any) -> Steps[QkdSummary]:
+    """`run_qkd` without I/O: one role run (see `qemu_net.client.protocols.Steps`)."""
+    roles = qkd_roles(protocol, alice, bob, **params)
+    field_a, field_b = w.role_field(roles[alice]), w.role_field(roles[bob])
+    session = session or w.new_session()
     t0 = time.perf_counter()
-    res = net.run_roles(roles, timeout_s=timeout_s, session=session)
+    res = yield RoleRun(roles, timeout_s, session)
     wall = time.perf_counter() - t0
     return summary_from_proto(alice, bob, session, wall, getattr(res[alice], field_a), getattr(res[bob], field_b))
 
@@ -201,44 +202,32 @@ class KeyStatus:
     pending_keys: int
 
 
-_STUBS: weakref.WeakKeyDictionary[Node, kg.KeyDeliveryServiceStub] = weakref.WeakKeyDictionary()
-_STUBS_LOCK = threading.Lock()
+def status_from_proto(m: Any) -> KeyStatus:
+    """A node's key status message as a `KeyStatus`."""
+    return KeyStatus(m.node, m.peer, m.stored_bits, m.stored_sessions, m.stored_key_count, m.default_key_size_bits,
+                     m.min_key_size_bits, m.max_key_size_bits, m.max_keys_per_request, m.pending_keys)
 
 
-def _stub(node: Node) -> kg.KeyDeliveryServiceStub:
-    with _STUBS_LOCK:
-        stub = _STUBS.get(node)
-        if stub is None:
-            stub = _STUBS[node] = kg.KeyDeliveryServiceStub(node._channel)  # noqa: SLF001 - same SDK
-        return stub
-
-
-def _call(node: Node, method: str, request: Any, timeout_s: float | None) -> Any:
-    return call_until_sent(getattr(_stub(node), method), request, timeout_s or node.network.timeout_s, node.name)
-
-
-def _keys(container: k.KeyContainer) -> list[DeliveredKey]:
-    return [DeliveredKey(key.key_id, key.size_bits, key.key) for key in container.keys]
+def keys_from_proto(m: Any) -> list[DeliveredKey]:
+    """The keys of a key container message."""
+    return [DeliveredKey(key_id, size_bits, KeyBytes(key)) for key_id, size_bits, key in w.keys_from_proto(m)]
 
 
 def key_status(node: Node, peer: str, *, timeout_s: float | None = None) -> KeyStatus:
-    m = _call(node, "GetStatus", k.KeyStatusRequest(peer=peer), timeout_s)
-    return KeyStatus(m.node, m.peer, m.stored_bits, m.stored_sessions, m.stored_key_count, m.default_key_size_bits,
-                     m.min_key_size_bits, m.max_key_size_bits, m.max_keys_per_request, m.pending_keys)
+    """What `node` holds for `peer` (same as ``node.key_status(peer)``)."""
+    return node.key_status(peer, timeout_s=timeout_s)
 
 
 def get_keys(node: Node, peer: str, number: int = 1, size_bits: int = 256, *,
              timeout_s: float | None = None) -> list[DeliveredKey]:
     """Master side: `number` fresh keys of `size_bits` shared with `peer` (their ids go to the peer's app)."""
-    if number < 1 or size_bits < 1:
-        raise InvalidOperation(f"ask for at least one key of at least 8 bits (number={number}, size_bits={size_bits})")
-    return _keys(_call(node, "GetKeys", k.GetKeysRequest(peer=peer, number=number, size_bits=size_bits), timeout_s))
+    return node.get_keys(peer, number, size_bits, timeout_s=timeout_s)
 
 
-def get_keys_with_ids(node: Node, peer: str, key_ids: list[str], *,
+def get_keys_with_ids(node: Node, peer: str, key_ids: Sequence[str], *,
                       timeout_s: float | None = None) -> list[DeliveredKey]:
     """Slave side: the keys the peer's application was given, by id (each delivered once)."""
-    return _keys(_call(node, "GetKeysWithIds", k.GetKeysWithIdsRequest(peer=peer, key_ids=list(key_ids)), timeout_s))
+    return node.get_keys_with_ids(peer, key_ids, timeout_s=timeout_s)
 
 
 # --------------------------------------------------------------------------- ETSI GS QKD 014 client
@@ -276,7 +265,7 @@ class Etsi014Client:
     def close(self) -> None:
         self._conn.close()
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _call(self, method: str, path: tuple[str, str], body: dict[str, Any] | None = None) -> dict[str, Any]:
         import json
         from urllib.parse import quote
 
@@ -284,7 +273,7 @@ class Etsi014Client:
         self._conn.request(method, "/api/v1/keys/" + quote(path[0], safe="") + "/" + path[1], body=data,
                            headers={"Content-Type": "application/json"} if data else {})
         r = self._conn.getresponse()
-        payload = json.loads(r.read() or b"{}")
+        payload: dict[str, Any] = json.loads(r.read() or b"{}")
         if r.status != 200:
             raise Etsi014Error(f"KME answered {r.status}: {payload.get('message', payload)}", status=r.status,
                                details=payload.get("details"))
@@ -298,11 +287,14 @@ class Etsi014Client:
         body: dict[str, Any] = {"number": number, "size": size}
         if additional_slaves:
             body["additional_slave_SAE_IDs"] = list(additional_slaves)
-        return self._call("POST", (slave_sae, "enc_keys"), body)["keys"]
+        keys: list[dict[str, Any]] = self._call("POST", (slave_sae, "enc_keys"), body)["keys"]
+        return keys
 
     def dec_keys(self, master_sae: str, key_ids: list[str]) -> list[dict[str, Any]]:
-        return self._call("POST", (master_sae, "dec_keys"), {"key_IDs": [{"key_ID": k} for k in key_ids]})["keys"]
+        keys: list[dict[str, Any]] = self._call("POST", (master_sae, "dec_keys"),
+                                                {"key_IDs": [{"key_ID": k} for k in key_ids]})["keys"]
+        return keys
 
 
-__all__ = ["Etsi014Client", "Etsi014Error", "KeyStatus", "PROTOCOLS", "QkdSummary", "get_keys", "get_keys_with_ids",
-           "key_status", "qkd_roles", "run_qkd"]
+__all__ = ["PROTOCOLS", "Etsi014Client", "Etsi014Error", "KeyStatus", "QkdSummary", "get_keys", "get_keys_with_ids",
+           "key_status", "qkd_roles", "run_qkd", "run_qkd_steps"]

@@ -11,6 +11,7 @@ coherence (`depolarize_for_coherence`), since the node API has no wait operation
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -18,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from qemu_net.client import protocols as P
-from qemu_net.client._wire import gate_op, measure_op
+from qemu_net._serde.sdk import gate_op, measure_op
+from qemu_net.client import protocols as suite
 from qemu_net.client.sync import Network
 from qemu_net.errors import InvalidOperation
 from qemu_net.network.topology import Topology, parse_topology
 from qemu_net.protocols.ghz import BATCH
-from qemu_net.quantum import sensing as S
+from qemu_net.quantum import sensing as qsensing
 
 
 def sensor_topology(k_max: int, *, link_fidelity: float = 1.0, seed: int = 0) -> Topology:
@@ -32,14 +33,14 @@ def sensor_topology(k_max: int, *, link_fidelity: float = 1.0, seed: int = 0) ->
     names = [f"s{i}" for i in range(k_max)]
     return parse_topology({"name": "sensing", "seed": seed, "preset": "ideal", "nodes": names,
                            "links": [{"nodes": [a, b], "source_fidelity": link_fidelity}
-                                     for a, b in zip(names, names[1:])]}, source="sensing topology")
+                                     for a, b in itertools.pairwise(names)]}, source="sensing topology")
 
 
 @dataclass(frozen=True)
 class SensingPoint:
     k: int
-    entangled: S.SensingEstimate
-    unentangled: S.SensingEstimate
+    entangled: qsensing.SensingEstimate
+    unentangled: qsensing.SensingEstimate
     heisenberg_expected: float
     sql_expected: float
 
@@ -60,7 +61,7 @@ def _ghz_parities(net: Network, nodes: list[str], phi: float, shots: int, depola
     out = []
     for start in range(0, shots, BATCH):
         n = min(BATCH, shots - start)
-        g = P.ghz(net, nodes, shots=n, depolarize=depolarize, timeout_s=120)
+        g = suite.ghz(net, nodes, shots=n, depolarize=depolarize, timeout_s=120)
         signs = np.ones(n)
         for j, node in enumerate(nodes):
             ops = []
@@ -76,26 +77,26 @@ def _ghz_parities(net: Network, nodes: list[str], phi: float, shots: int, depola
 def run_sensing(net: Network, k_max: int = 8, *, shots: int = 320, calibration: int = 64, block: int = 16,
                 link_fidelity: float = 1.0, coherence: float = 1.0, ks: list[int] | None = None) -> SensingRun:
     """For each k: `calibration` states at phi = 0 and `shots` at the working point, entangled and not."""
-    topo = P._topology(net)
+    topo = suite._topology(net)
     names = list(topo.node_names)
     ks = ks or list(range(1, k_max + 1))
     if max(ks) > len(names):
         raise InvalidOperation(f"k up to {max(ks)} needs that many sensor nodes; the topology has {len(names)}")
-    p = S.depolarize_for_coherence(coherence)
+    p = qsensing.depolarize_for_coherence(coherence)
     t0 = time.perf_counter()
     points = []
     for k in ks:
         nodes = names[:k]
         cal = _ghz_parities(net, nodes, 0.0, calibration, p)
         work = _ghz_parities(net, nodes, math.pi / (2 * k), shots, p)
-        ent = S.estimate(k, cal, work, block=block, phase_multiplier=k)
+        ent = qsensing.estimate(k, cal, work, block=block, phase_multiplier=k)
         # Unentangled: per round, every one of the k sensors measures its own |+> probe.
         rounds_cal = max(1, calibration // k)
         cal_u = np.stack([_ghz_parities(net, [n], 0.0, rounds_cal, p) for n in nodes], axis=1)
         work_u = np.stack([_ghz_parities(net, [n], math.pi / 2, shots, p) for n in nodes], axis=1)
-        un = S.estimate(k, cal_u, work_u, block=block, probes_per_round=k, phase_multiplier=1)
-        points.append(SensingPoint(k, ent, un, S.heisenberg_uncertainty(k, link_fidelity, coherence),
-                                   S.sql_uncertainty(k, coherence)))
+        un = qsensing.estimate(k, cal_u, work_u, block=block, probes_per_round=k, phase_multiplier=1)
+        points.append(SensingPoint(k, ent, un, qsensing.heisenberg_uncertainty(k, link_fidelity, coherence),
+                                   qsensing.sql_uncertainty(k, coherence)))
     return SensingRun(link_fidelity, coherence, points, time.perf_counter() - t0)
 
 
@@ -106,7 +107,7 @@ def plot_sensing(runs: list[SensingRun], path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for r, color in zip(runs, ("tab:blue", "tab:red", "tab:green", "tab:purple")):
+    for r, color in zip(runs, ("tab:blue", "tab:red", "tab:green", "tab:purple"), strict=False):
         ks = [pt.k for pt in r.points]
         label = f"F = {r.link_fidelity:g}, c = {r.coherence:g}"
         ax.errorbar(ks, [pt.entangled.uncertainty for pt in r.points],

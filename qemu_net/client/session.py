@@ -15,12 +15,13 @@ import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
-import grpc
+from qemu_net._serde import sdk as w
+from qemu_net.errors import QnetError
 
-from qemu_net._proto.v1 import session_pb2 as s
-from qemu_net._proto.v1 import session_pb2_grpc as sg
-from qemu_net.node.sessions import SESSION_METADATA
+if TYPE_CHECKING:
+    from qemu_net.client._transport import AsyncTransport, Transport
 
 #: Renewal period before a node has told its lease (seconds).
 INITIAL_PERIOD_S = 1.0
@@ -32,15 +33,15 @@ def new_session_id() -> str:
 
 
 def metadata(session_id: str) -> tuple[tuple[str, str], ...]:
-    return ((SESSION_METADATA, session_id),)
+    """The call metadata naming session `session_id` (every transport of a network sends it)."""
+    return w.session_metadata(session_id)
 
 
 class LeaseKeeper:
-    """Renews one session at the channels `used()` returns, in a daemon thread, until `close`."""
+    """Renews one session at the transports `used()` returns, in a daemon thread, until `close`."""
 
-    def __init__(self, session_id: str, used: Callable[[], Iterable[tuple[str, grpc.Channel]]]) -> None:
+    def __init__(self, session_id: str, used: Callable[[], Iterable[tuple[str, Transport]]]) -> None:
         self.session_id = session_id
-        self._md = metadata(session_id)
         self._used = used
         self._stop = threading.Event()
         self._period = INITIAL_PERIOD_S
@@ -62,14 +63,13 @@ class LeaseKeeper:
 
     def renew_once(self) -> None:
         leases = []
-        for _name, channel in list(self._used()):
+        for _name, transport in list(self._used()):
             if self._stop.is_set():
                 return
             try:
-                lease = sg.SessionServiceStub(channel).Renew(s.RenewSessionRequest(), metadata=self._md,
-                                                            timeout=max(min(self._period, 5.0), 0.2))
-                leases.append(lease.lease_s)
-            except grpc.RpcError:
+                lease = transport.renew_session(w.renew_session_request(), max(min(self._period, 5.0), 0.2))
+                leases.append(w.lease_from_proto(lease))
+            except QnetError:
                 continue  # a node that is down or cut off: renewed on the next round, or it lapses there
         if leases:
             self._period = max(min(leases) / 3.0, MIN_PERIOD_S)
@@ -77,9 +77,9 @@ class LeaseKeeper:
     def close(self, timeout_s: float = 2.0) -> None:
         """Stop renewing and end the session at every node used (its qubits are freed there)."""
         self._stop.set()
-        for _name, channel in list(self._used()):
-            with contextlib.suppress(grpc.RpcError, ValueError):  # ValueError: channel already closed
-                sg.SessionServiceStub(channel).Close(s.CloseSessionRequest(), metadata=self._md, timeout=timeout_s)
+        for _name, transport in list(self._used()):
+            with contextlib.suppress(QnetError):  # a node that is down: the lease lapses there
+                transport.close_session(w.close_session_request(), timeout_s)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=timeout_s)
 
@@ -87,9 +87,8 @@ class LeaseKeeper:
 class AsyncLeaseKeeper:
     """The asyncio twin of `LeaseKeeper`: one task per network, started on its first call."""
 
-    def __init__(self, session_id: str, used: Callable[[], Iterable[tuple[str, grpc.aio.Channel]]]) -> None:
+    def __init__(self, session_id: str, used: Callable[[], Iterable[tuple[str, AsyncTransport]]]) -> None:
         self.session_id = session_id
-        self._md = metadata(session_id)
         self._used = used
         self._period = INITIAL_PERIOD_S
         self._task: asyncio.Task[None] | None = None
@@ -113,12 +112,11 @@ class AsyncLeaseKeeper:
             await asyncio.sleep(self._period)
             await self.renew_once()
 
-    async def _renew(self, channel: grpc.aio.Channel) -> float | None:
+    async def _renew(self, transport: AsyncTransport) -> float | None:
         try:
-            lease = await sg.SessionServiceStub(channel).Renew(s.RenewSessionRequest(), metadata=self._md,
-                                                               timeout=max(min(self._period, 5.0), 0.2))
-            return lease.lease_s
-        except grpc.aio.AioRpcError:
+            lease = await transport.renew_session(w.renew_session_request(), max(min(self._period, 5.0), 0.2))
+            return w.lease_from_proto(lease)
+        except QnetError:
             return None
 
     async def renew_once(self) -> None:
@@ -134,10 +132,10 @@ class AsyncLeaseKeeper:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
 
-        async def close_one(channel: grpc.aio.Channel) -> None:
-            with contextlib.suppress(grpc.aio.AioRpcError, Exception):
-                await sg.SessionServiceStub(channel).Close(s.CloseSessionRequest(), metadata=self._md,
-                                                           timeout=timeout_s)
+        async def close_one(transport: AsyncTransport) -> None:
+            # A node that is down (the lease lapses there) or a channel grpc.aio already shut (its own errors).
+            with contextlib.suppress(Exception):
+                await transport.close_session(w.close_session_request(), timeout_s)
 
         await asyncio.gather(*(close_one(ch) for _n, ch in list(self._used())))
 

@@ -19,17 +19,20 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qemu_net.errors import InvalidOperation
 from qemu_net.network.topology import Topology, parse_topology
 
+if TYPE_CHECKING:
+    from qemu_net.client.sync import Network
+
 Progress = Callable[[int, int, str], None]
 
 
-def _no_progress(i: int, n: int, label: str) -> None:  # noqa: ARG001
+def _no_progress(i: int, n: int, label: str) -> None:
     return None
 
 
@@ -87,7 +90,7 @@ def qkd_topology(distances_km: Sequence[float], link: dict[str, Any] | None = No
     return parse_topology({
         "name": "qkd-sweep", "seed": 11, "nodes": ["alice", *leaves],
         "links": [{"nodes": ["alice", leaf], "length_km": float(d), **(link or QKD_LINK)}
-                  for leaf, d in zip(leaves, distances_km)],
+                  for leaf, d in zip(leaves, distances_km, strict=True)],
     }, source="qkd sweep")
 
 
@@ -101,7 +104,7 @@ def qkd_sessions(seed: int, n: int) -> list[str]:
     return [f"qkd-distance-s{int(seed)}-d{i}" for i in range(n)]
 
 
-def qkd_distance(net, distances_km: Sequence[float], *, pulses: int = 1_000_000, seed: int = 0,
+def qkd_distance(net: Network, distances_km: Sequence[float], *, pulses: int = 1_000_000, seed: int = 0,
                  progress: Progress = _no_progress) -> Sweep:
     """`net` runs `qkd_topology(distances_km)`; one BB84 session alice -> d_i per distance, the sessions
     named by `qkd_sessions(seed, ...)` (reproducible for a given seed)."""
@@ -110,6 +113,8 @@ def qkd_distance(net, distances_km: Sequence[float], *, pulses: int = 1_000_000,
     from qemu_net.qkd.theory import gllp_key_rate, plob_bound, transmittance
 
     topo = net.topology
+    if topo is None:
+        raise InvalidOperation("this sweep needs the network's topology: connect with Network.connect(topology)")
     base = BB84Params(peer="x")
     t0 = time.perf_counter()
     xs, asym, qbers, aborted = [], [], [], []
@@ -157,13 +162,15 @@ def qkd_distance(net, distances_km: Sequence[float], *, pulses: int = 1_000_000,
 #: 24 runs of 300 pairs; at load ~22 on 2 cores, 1 in 144 runs of 50 pairs and none in 720 runs of 10.
 CHAIN_BATCH = 10
 
-def chain_fidelity(net, *, shots: int = 200, seed: int = 0, progress: Progress = _no_progress) -> Sweep:
+def chain_fidelity(net: Network, *, shots: int = 200, seed: int = 0, progress: Progress = _no_progress) -> Sweep:
     """`net` runs a chain n0 -- ... -- nN; fidelity of pairs n0 -- nk for k = 1..N by swapping."""
-    from qemu_net.client import protocols as P
+    from qemu_net.client import protocols as suite
     from qemu_net.protocols.routing import path_fidelities
     from qemu_net.protocols.swap import chain_fidelity as closed_form
 
     topo = net.topology
+    if topo is None:
+        raise InvalidOperation("this sweep needs the network's topology: connect with Network.connect(topology)")
     names = list(topo.node_names)
     if len(names) < 2:
         raise InvalidOperation("a chain sweep needs at least two nodes")
@@ -177,10 +184,11 @@ def chain_fidelity(net, *, shots: int = 200, seed: int = 0, progress: Progress =
         za, zb = [], []
         for lo in range(0, shots, CHAIN_BATCH):  # several runs of a few dozen pairs, not one of hundreds
             part = codes[lo:lo + CHAIN_BATCH]
-            d = P.chain(net, path, pairs=len(part), measure_bases=["ZXY"[c] for c in part])
+            d = suite.chain(net, path, pairs=len(part), measure_bases=["ZXY"[c] for c in part])
+            assert d.outcomes is not None  # measured at both ends (measure_bases given)
             za.append(d.outcomes[0])
             zb.append(d.outcomes[1])
-        f, se = P.bell_fidelity(np.concatenate(za), np.concatenate(zb), codes)
+        f, se = suite.bell_fidelity(np.concatenate(za), np.concatenate(zb), codes)
         ks.append(float(k))
         fs.append(f)
         ses.append(se)
@@ -205,7 +213,7 @@ def memory_topology(t1_s: float | None, t2_s: float | None, *, clock_km: float =
     }, source="memory sweep")
 
 
-def _let_time_pass(net, round_trips: int) -> None:
+def _let_time_pass(net: Network, round_trips: int) -> None:
     """Advance mem's clock by classical round trips to its partner (each 2 x the link latency)."""
     for _ in range(round_trips):
         net["mem"].send("clock", "tick", b"")
@@ -214,12 +222,14 @@ def _let_time_pass(net, round_trips: int) -> None:
         net["mem"].receive("clock", "tock")
 
 
-def memory_decay(net, round_trips: Sequence[int] = (0, 1, 2, 4, 8, 16), *, qubits: int = 400,
+def memory_decay(net: Network, round_trips: Sequence[int] = (0, 1, 2, 4, 8, 16), *, qubits: int = 400,
                  progress: Progress = _no_progress) -> Sweep:
     """`net` runs `memory_topology(...)`; `qubits` stored per point for each of |+> and |1>."""
-    from qemu_net.client._wire import gate_op, measure_op
+    from qemu_net._serde.sdk import gate_op, measure_op
 
     topo = net.topology
+    if topo is None:
+        raise InvalidOperation("this sweep needs the network's topology: connect with Network.connect(topology)")
     spec = topo.node("mem")
     latency_ns = topo.classical_latency_ns("mem", "clock")
     mem = net["mem"]
@@ -270,7 +280,8 @@ def plot(sweep: Sweep, path: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 5))
-    styles = {"measured": {"marker": "o", "linestyle": "none"}, "closed_form": {"linestyle": "-"},
+    styles: dict[str, dict[str, Any]] = {"measured": {"marker": "o", "linestyle": "none"},
+                                         "closed_form": {"linestyle": "-"},
               "bound": {"linestyle": "--", "color": "k"}}
     counts = {"measured": 0, "closed_form": 0, "bound": 0}
     for s in sweep.series:
@@ -295,7 +306,7 @@ def plot(sweep: Sweep, path: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    drawn = {ln.get_gid(): (np.asarray(ln.get_xdata(), float), np.asarray(ln.get_ydata(), float))
+    drawn = {str(ln.get_gid()): (np.asarray(ln.get_xdata(), float), np.asarray(ln.get_ydata(), float))
              for ln in ax.get_lines() if ln.get_gid()}
     plt.close(fig)
     return drawn

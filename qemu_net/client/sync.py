@@ -15,31 +15,44 @@ subclass rebuilt from the gRPC status (see `qemu_net.errors` for the tree).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import grpc
-import numpy as np
-
-from qemu_net._proto.v1 import node_pb2 as n
-from qemu_net._proto.v1 import node_pb2_grpc as ng
-from qemu_net._proto.v1 import protocols_pb2 as pr
-from qemu_net._proto.v1 import types_pb2 as t
-from qemu_net.client import _wire as w
+from qemu_net._serde import sdk as w
+from qemu_net.client._transport import GrpcTransport, Transport
 from qemu_net.client.credentials import open_channel, resolve
 from qemu_net.client.session import LeaseKeeper, metadata, new_session_id
 from qemu_net.errors import InvalidOperation, ProtocolTimeout, QnetError
-from qemu_net.security.tls import TlsCredentials
 from qemu_net.network.topology import Topology, load_topology
-from qemu_net._serde.status import call_until_sent
 from qemu_net.observability import tracing
 from qemu_net.observability.tracing import intercept_channel
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from qemu_net.client import protocols
+    from qemu_net.client.protocols import (
+        ChainDelivery,
+        CircuitResult,
+        EntangledPair,
+        GhzStates,
+        MerminResult,
+        Purification,
+    )
+    from qemu_net.client.qkd import KeyStatus, QkdSummary
+    from qemu_net.qkd.keystore import DeliveredKey
+    from qemu_net.security.tls import TlsCredentials
+
+T = TypeVar("T")
+
+#: Makes the transport of one node: (node name, address) -> Transport (default: gRPC).
+TransportFactory = Callable[[str, str], Transport]
 
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -62,13 +75,12 @@ class Qubit:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        try:
+        with contextlib.suppress(QnetError):  # already measured, sent away or freed
             self.node.free([self])
-        except QnetError:
-            pass  # already measured, sent away or freed
 
     def apply(self, gate: Any, *others: Qubit | str, angle: float | None = None) -> Qubit:
-        self.node.apply([w.gate_op(gate, (self, *others), angle)])
+        """Apply `gate` (a name, a Cirq gate or a unitary) to this qubit (and `others`, e.g. a target)."""
+        self.node.gate(gate, self, *others, angle=angle)
         return self
 
     def x(self) -> Qubit:
@@ -117,7 +129,12 @@ class Qubit:
         """Send over the quantum link to a neighbour; None if the photon was lost."""
         return self.node.send_qubit(self, to)
 
+    def free(self) -> None:
+        """Free this qubit at its node."""
+        self.node.free([self])
+
     def density_matrix(self) -> np.ndarray:
+        """This qubit's reduced density matrix (the node must run with --allow-inspect)."""
         return self.node.inspect([self])
 
 
@@ -131,14 +148,13 @@ class EprPair:
 
 
 class Node:
-    """A handle on one node process."""
+    """A handle on one node process (its RPCs go through one `Transport`)."""
 
-    def __init__(self, network: Network, name: str, address: str) -> None:
+    def __init__(self, network: Network, name: str, address: str, transport: Transport) -> None:
         self.network = network
         self.name = name
         self.address = address
-        self._channel = intercept_channel(open_channel(address, name, network.tls, w.CHANNEL_OPTIONS))
-        self._stub = ng.NodeServiceStub(self._channel)
+        self.transport = transport
         #: Set once this client made a call here: its session lives here (renewed, closed at the end).
         self.used = False
         #: (sender, channel) -> the delivery id of the last message received (acknowledged next time).
@@ -148,44 +164,46 @@ class Node:
         return f"Node({self.name!r} at {self.address})"
 
     def close(self) -> None:
-        self._channel.close()
+        self.transport.close()
 
     def mark_used(self) -> None:
         """This client's session lives at this node from now on (renewed there, closed at the end)."""
         self.used = True
         self.network._lease.start()
 
-    def _call(self, method: str, request: Any, timeout_s: float | None = None) -> Any:
+    def _t(self) -> Transport:
         if not self.used:
             self.mark_used()
-        fn = getattr(self._stub, method)
-        md = self.network._metadata
-        return call_until_sent(lambda req, timeout: fn(req, timeout=timeout, metadata=md), request,
-                               timeout_s or self.network.timeout_s, self.name)
+        return self.transport
 
     # ------------------------------------------------------------------ qubits
-    def info(self) -> w.NodeInfo:
-        return w.info_from_proto(self._call("GetInfo", n.GetInfoRequest()))
+    def info(self, timeout_s: float | None = None) -> w.NodeInfo:
+        """What the node reports about itself."""
+        return w.info_from_proto(self._t().get_info(w.get_info_request(), timeout_s or self.network.timeout_s))
 
     def qubit(self) -> Qubit:
+        """One fresh qubit in |0>."""
         return self.qubits(1)[0]
 
     def qubits(self, count: int) -> list[Qubit]:
-        r = self._call("Allocate", n.AllocateRequest(count=count))
-        return [Qubit(self, q) for q in r.qubits]
+        """`count` fresh qubits in |0>."""
+        r = self._t().allocate(w.allocate_request(count), self.network.timeout_s)
+        return [Qubit(self, q) for q in w.allocated_from_proto(r)]
 
     def free(self, qubits: Sequence[Qubit | str]) -> None:
-        self._call("Free", n.FreeRequest(qubits=[w.qubit_id(q) for q in qubits]))
+        """Free qubits here."""
+        self._t().free(w.free_request(qubits), self.network.timeout_s)
 
-    def apply(self, operations: Sequence[t.Operation]) -> list[int]:
+    def apply(self, operations: Sequence[w.Operation]) -> list[int]:
         """Run a list of operations in one call (build them with `gate`, `measure`, `reset`)."""
-        return list(self._call("Apply", n.ApplyRequest(operations=operations)).outcomes)
+        return w.outcomes_from_proto(self._t().apply(w.apply_request(operations), self.network.timeout_s))
 
     def gate(self, gate: Any, *qubits: Qubit | str, angle: float | None = None) -> None:
-        # Not via apply(): a gate has no outcomes to read back (one protobuf access less per call).
-        self._call("Apply", n.ApplyRequest(operations=[w.gate_op(gate, qubits, angle)]))
+        """Apply one gate (no outcomes to read back)."""
+        self._t().apply(w.apply_request([w.gate_op(gate, qubits, angle)]), self.network.timeout_s)
 
     def measure(self, qubit: Qubit | str, basis: str = "Z", *, keep: bool = False) -> int:
+        """Measure a qubit here in `basis` (freed unless `keep`)."""
         return self.apply([w.measure_op(qubit, basis, keep)])[0]
 
     def wait(self, qubits: Sequence[Qubit | str], seconds: float) -> None:
@@ -200,60 +218,87 @@ class Node:
             self.apply([w.wait_op(q, 0.0)])  # brought up to the same (advanced) time
 
     def send_qubit(self, qubit: Qubit | str, to: str) -> Qubit | None:
-        r = self._call("SendQubit", n.SendQubitRequest(qubit=w.qubit_id(qubit), to=to))
-        return None if r.lost else Qubit(self.network[to], w.qubit_id(qubit))
+        """Send a qubit to neighbour `to`; its handle there, or None if the photon was lost."""
+        r = self._t().send_qubit(w.send_qubit_request(qubit, to), self.network.timeout_s)
+        return Qubit(self.network[to], w.qubit_id(qubit)) if w.sent_from_proto(r) else None
 
     def inspect(self, qubits: Sequence[Qubit | str]) -> np.ndarray:
         """The reduced density matrix (debugging; the node must run with --allow-inspect)."""
-        return w.density_from_proto(self._call("Inspect", n.InspectRequest(qubits=[w.qubit_id(q) for q in qubits])))
+        return w.density_from_proto(self._t().inspect(w.inspect_request(qubits), self.network.timeout_s))
 
     # ------------------------------------------------------------------ link layer
     def epr(self, peer: str, count: int = 1) -> list[EprPair]:
-        r = self._call("CreateEpr", n.CreateEprRequest(peer=peer, count=count))
+        """`count` EPR pairs with neighbour `peer` (one half here, one there)."""
+        r = self._t().create_epr(w.create_epr_request(peer, count), self.network.timeout_s)
         other = self.network[peer]
         return [EprPair(p.pair_id, Qubit(self, p.local_qubit), Qubit(other, p.remote_qubit), p.ready_ns, p.attempts)
-                for p in r.pairs]
+                for p in w.pairs_from_proto(r)]
 
     def create_measure_epr(
         self, peer: str, count: int, *, local_bases: Any = None, remote_bases: Any = None
     ) -> w.BatchOutcomes:
-        req = n.CreateMeasureEprRequest(peer=peer, count=count, local_bases=w.bases_bytes(local_bases, count),
-                                        remote_bases=w.bases_bytes(remote_bases, count))
-        r = self._call("CreateMeasureEpr", req)
-        return w.BatchOutcomes(r.batch_id, np.frombuffer(r.local_outcomes, dtype=np.uint8), r.attempts,
-                               r.virtual_time_ns)
+        """Create and measure `count` pairs with `peer` (both ends measure; this end's outcomes)."""
+        req = w.create_measure_epr_request(peer, count, local_bases, remote_bases)
+        return w.batch_from_proto(self._t().create_measure_epr(req, self.network.timeout_s))
 
     def fetch_epr_outcomes(self, batch_id: str, timeout_s: float = 10.0) -> np.ndarray:
-        r = self._call("FetchEprOutcomes", n.FetchEprOutcomesRequest(batch_id=batch_id, timeout_s=timeout_s))
-        return np.frombuffer(r.outcomes, dtype=np.uint8)
+        """The far end's outcomes of a create-and-measure batch."""
+        req = w.fetch_epr_outcomes_request(batch_id, timeout_s)
+        return w.fetched_from_proto(self._t().fetch_epr_outcomes(req, self.network.timeout_s))
 
     # ------------------------------------------------------------------ classical
     def send(self, to: str, channel: str, payload: bytes, *, message_id: str = "") -> int:
         """Send a classical message. Name it (`message_id`, unique per channel) to retry it safely after
         an error: the node sends a message it already took at most once (exactly once once it got through)."""
-        req = n.SendClassicalRequest(to=to, channel=channel, payload=payload, message_id=message_id)
-        return self._call("SendClassical", req).seq
+        req = w.send_classical_request(to, channel, payload, message_id)
+        return int(self._t().send_classical(req, self.network.timeout_s).seq)
 
     def receive(self, sender: str, channel: str, timeout_s: float = 10.0) -> bytes:
         """The next message from `sender` on `channel`. Delivery is acknowledged: a receive whose answer
         was lost (e.g. a partition) gets the same message again on the next call, never loses it."""
         key = (sender, channel)
-        req = n.ReceiveClassicalRequest(sender=sender, channel=channel, timeout_s=timeout_s, acknowledged=True,
-                                        ack=self._acks.get(key, 0))
-        r = self._call("ReceiveClassical", req, timeout_s + 5)
+        req = w.receive_classical_request(sender, channel, timeout_s, self._acks.get(key, 0))
+        r = self._t().receive_classical(req, timeout_s + 5)
         self._acks[key] = r.delivery_id
-        return r.payload
+        return bytes(r.payload)
 
-    # ------------------------------------------------------------------ protocols
-    def run_protocol(self, request: pr.ProtocolRequest) -> pr.ProtocolResult:
-        return self._call("RunProtocol", request, request.timeout_s + 5)
+    # ------------------------------------------------------------------ protocols and keys
+    def run_protocol(self, request: w.ProtocolRequest) -> w.ProtocolResult:
+        """Run one protocol role here (see `Network.run_roles`)."""
+        return self._t().run_protocol(request, request.timeout_s + 5)
+
+    def key_status(self, peer: str, *, timeout_s: float | None = None) -> KeyStatus:
+        """What this node holds for `peer` (ETSI GS QKD 014 "Get status")."""
+        from qemu_net.client import qkd
+
+        m = self._t().key_status(w.key_status_request(peer), timeout_s or self.network.timeout_s)
+        return qkd.status_from_proto(m)
+
+    def get_keys(self, peer: str, number: int = 1, size_bits: int = 256, *,
+                 timeout_s: float | None = None) -> list[DeliveredKey]:
+        """Master side: `number` fresh keys of `size_bits` shared with `peer`."""
+        from qemu_net.client import qkd
+
+        m = self._t().get_keys(w.get_keys_request(peer, number, size_bits), timeout_s or self.network.timeout_s)
+        return qkd.keys_from_proto(m)
+
+    def get_keys_with_ids(self, peer: str, key_ids: Sequence[str], *,
+                          timeout_s: float | None = None) -> list[DeliveredKey]:
+        """Slave side: the keys the peer's application was given, by id (each delivered once)."""
+        from qemu_net.client import qkd
+
+        req = w.get_keys_with_ids_request(peer, key_ids)
+        return qkd.keys_from_proto(self._t().get_keys_with_ids(req, timeout_s or self.network.timeout_s))
 
 
 class Network:
-    """Handles on every node of a network. Use `Network.connect(...)`; close it (or use `with`)."""
+    """Handles on every node of a network. Use `Network.connect(...)`; close it (or use `with`).
+
+    `transport` makes each node's transport from (name, address); default: a gRPC channel (with `tls`)."""
 
     def __init__(self, addresses: Mapping[str, str], *, topology: Topology | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, tls: TlsCredentials | None = None) -> None:
+                 timeout_s: float = DEFAULT_TIMEOUT_S, tls: TlsCredentials | None = None,
+                 transport: TransportFactory | None = None) -> None:
         if not addresses:
             raise InvalidOperation("a network needs at least one node address")
         self.topology = topology
@@ -263,11 +308,16 @@ class Network:
         #: This client's session at every node (qemu_net.client.session): what it makes belongs to it.
         self.session_id = new_session_id()
         self._metadata = metadata(self.session_id)
-        self._nodes = {name: Node(self, name, addr) for name, addr in addresses.items()}
+        make = transport or self._grpc_transport
+        self._nodes = {name: Node(self, name, addr, make(name, addr)) for name, addr in addresses.items()}
         self._lease = LeaseKeeper(self.session_id,
-                                  lambda: [(nd.name, nd._channel) for nd in self._nodes.values() if nd.used])
+                                  lambda: [(nd.name, nd.transport) for nd in self._nodes.values() if nd.used])
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+
+    def _grpc_transport(self, name: str, address: str) -> Transport:
+        channel = intercept_channel(open_channel(address, name, self.tls, w.CHANNEL_OPTIONS))
+        return GrpcTransport(channel, name, self._metadata)
 
     @classmethod
     def connect(cls, target: Topology | Mapping[str, str] | str | os.PathLike[str], *,
@@ -277,19 +327,10 @@ class Network:
 
         TLS: the certificate directory `tls_dir` (identity `identity`, default ``client``), else
         ``$QNET_TLS_DIR``, else the one of a network this process started; ``insecure=True``: plaintext."""
-        if isinstance(target, (str, os.PathLike)):
-            target = load_topology(Path(target))
-        if isinstance(target, Topology):
-            missing = [nd.name for nd in target.nodes if not nd.address]
-            if missing:
-                raise InvalidOperation(f"topology gives no address for node(s) {', '.join(missing)}: "
-                                       "start it with `qnet up` and connect with the state it prints")
-            addresses = {nd.name: nd.address for nd in target.nodes}
-            return cls(addresses, topology=target, timeout_s=timeout_s,
-                       tls=resolve(addresses, tls_dir=tls_dir, identity=identity, insecure=insecure,
-                                   network=target.name))
-        return cls(dict(target), timeout_s=timeout_s,
-                   tls=resolve(dict(target), tls_dir=tls_dir, identity=identity, insecure=insecure))
+        addresses, topology = connect_target(target)
+        return cls(addresses, topology=topology, timeout_s=timeout_s,
+                   tls=resolve(addresses, tls_dir=tls_dir, identity=identity, insecure=insecure,
+                               network=topology.name if topology is not None else None))
 
     def __getitem__(self, name: str) -> Node:
         try:
@@ -298,6 +339,7 @@ class Network:
             raise InvalidOperation(f"unknown node {name!r}; nodes: {', '.join(self._nodes)}") from None
 
     def node(self, name: str) -> Node:
+        """The handle on node `name` (same as ``net[name]``)."""
         return self[name]
 
     def __iter__(self) -> Iterator[Node]:
@@ -305,10 +347,16 @@ class Network:
 
     @property
     def names(self) -> list[str]:
+        """The node names, in the order given."""
         return list(self._nodes)
 
+    def qubit_handle(self, node: str, qid: str) -> Qubit:
+        """A handle on qubit `qid` located at `node` (e.g. one a protocol left there)."""
+        return Qubit(self[node], qid)
+
     def close(self) -> None:
-        self._lease.close()  # the session ends at every node used: its qubits are freed there
+        """End the session at every node used (its qubits are freed there) and close the channels."""
+        self._lease.close()
         for node in self._nodes.values():
             node.close()
         if self._pool is not None:
@@ -321,37 +369,49 @@ class Network:
         self.close()
 
     # ------------------------------------------------------------------ running roles
-    def run_roles(self, roles: Mapping[str, dict[str, Any]], *, timeout_s: float = 30.0,
-                  session: str | None = None) -> dict[str, pr.ProtocolResult]:
+    def run_roles(self, roles: Mapping[str, Mapping[str, Any]], *, timeout_s: float = 30.0,
+                  session: str | None = None) -> dict[str, w.ProtocolResult]:
         """Run one role per node concurrently (each in its own node process); return results by node.
 
         `roles` maps node name -> the ProtocolRequest oneof field and message, e.g.
-        ``{"alice": {"teleport_send": TeleportSend(...)}}``.
+        ``{"alice": {"teleport_send": TeleportSend(...)}}``. The first role to fail ends the run.
         """
         session = session or w.new_session()
+        requests = {name: w.protocol_request(session, timeout_s, **role) for name, role in roles.items()}
         if tracing.enabled():  # one span for the whole run: every role at every node joins its trace
             with tracing.span("protocol run", session=session, roles=",".join(sorted(
-                    f"{n}:{next(iter(r))}" for n, r in roles.items()))):
-                return self._run_roles(roles, timeout_s, session)
-        return self._run_roles(roles, timeout_s, session)
+                    f"{n}:{w.role_field(r)}" for n, r in roles.items()))):
+                return self._run_roles(requests, timeout_s)
+        return self._run_roles(requests, timeout_s)
 
-    def _run_roles(self, roles: Mapping[str, dict[str, Any]], timeout_s: float,
-                   session: str) -> dict[str, pr.ProtocolResult]:
+    def _run_roles(self, requests: Mapping[str, w.ProtocolRequest], timeout_s: float) -> dict[str, w.ProtocolResult]:
+        nodes = {name: self[name] for name in requests}
         with self._pool_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="qnet-roles")
-        futures = {name: self._pool.submit(tracing.wrap_context(self[name].run_protocol),
-                                           w.protocol_request(session, timeout_s, **role))
-                   for name, role in roles.items()}
+            pool = self._pool
+        futures = {name: pool.submit(tracing.wrap_context(nodes[name].run_protocol), req)
+                   for name, req in requests.items()}
         # The first role to fail ends the run: the others would only wait out their deadlines.
         done, pending = wait(futures.values(), timeout=timeout_s + 10, return_when=FIRST_EXCEPTION)
         for fut in done:
-            if fut.exception() is not None:
-                raise fut.exception()  # type: ignore[misc]
+            exc = fut.exception()
+            if exc is not None:
+                raise exc
         if pending:
             raise ProtocolTimeout(f"roles at {', '.join(n for n, f in futures.items() if f in pending)} did not "
                                   f"finish within {timeout_s + 10:g} s")
         return {name: fut.result() for name, fut in futures.items()}
+
+    def _drive(self, steps: protocols.Steps[T]) -> T:
+        """Run a protocol's steps (`qemu_net.client.protocols`): each role run it asks for, in turn."""
+        try:
+            call = next(steps)
+            while True:
+                call = steps.send(self.run_roles(call.roles, timeout_s=call.timeout_s, session=call.session))
+        except StopIteration as done:
+            value: T = done.value
+            return value
 
     def teleport(self, qubit: Qubit, to: str, *, pair: tuple[Qubit, Qubit] | None = None,
                  timeout_s: float = 30.0) -> Qubit:
@@ -359,70 +419,95 @@ class Network:
 
         `pair`: an existing pair (half at the qubit's node, half at `to`), e.g. one `chain` delivered between
         non-neighbours; the two roles then need only a classical channel. Default: a new link pair."""
-        src = qubit.node.name
-        mine, theirs = (pair[0].id, pair[1].id) if pair is not None else ("", "")
-        res = self.run_roles(
-            {to: {"teleport_receive": pr.TeleportReceive(peer=src, pair_qubit=theirs)},
-             src: {"teleport_send": pr.TeleportSend(peer=to, qubit=qubit.id, pair_qubit=mine)}},
-            timeout_s=timeout_s,
-        )
-        return Qubit(self[to], res[to].teleport_receive.qubit)
+        from qemu_net.client import protocols
+
+        delivered: Qubit = self._drive(protocols.teleport_steps(self, qubit, to, pair=pair, timeout_s=timeout_s))
+        return delivered
 
     # ------------------------------------------------------------------ protocol suite (client/protocols.py)
-    def chain(self, path: Sequence[str], **kw: Any):
+    def chain(self, path: Sequence[str], **kw: Any) -> ChainDelivery:
         """Deliver end-to-end pairs along a path by swapping (see `qemu_net.client.protocols.chain`)."""
         from qemu_net.client import protocols
 
-        return protocols.chain(self, path, **kw)
+        return self._drive(protocols.chain_steps(self, path, **kw))
 
-    def swap(self, a: str, middle: str, b: str, **kw: Any):
+    def swap(self, a: str, middle: str, b: str, **kw: Any) -> ChainDelivery:
+        """Entanglement swapping at `middle`: a pair a--b (see `qemu_net.client.protocols.swap`)."""
         from qemu_net.client import protocols
 
-        return protocols.swap(self, a, middle, b, **kw)
+        return self._drive(protocols.chain_steps(self, [a, middle, b], **kw))
 
-    def purify(self, a: str, b: str, **kw: Any):
+    def purify(self, a: str, b: str, **kw: Any) -> Purification:
+        """Purify pairs between a and b (see `qemu_net.client.protocols.purify`)."""
         from qemu_net.client import protocols
 
-        return protocols.purify(self, a, b, **kw)
+        return self._drive(protocols.purify_steps(self, a, b, **kw))
 
-    def entangle(self, a: str, b: str, *, min_fidelity: float, **kw: Any):
+    def entangle(self, a: str, b: str, *, min_fidelity: float, **kw: Any) -> EntangledPair:
         """A pair between a and b with fidelity >= min_fidelity: route, swap, purify as needed."""
         from qemu_net.client import protocols
 
-        return protocols.entangle(self, a, b, min_fidelity=min_fidelity, **kw)
+        return self._drive(protocols.entangle_steps(self, a, b, min_fidelity=min_fidelity, **kw))
 
-    def ghz(self, nodes: Sequence[str], **kw: Any):
+    def ghz(self, nodes: Sequence[str], **kw: Any) -> GhzStates:
+        """GHZ states over `nodes` (see `qemu_net.client.protocols.ghz`)."""
         from qemu_net.client import protocols
 
-        return protocols.ghz(self, nodes, **kw)
+        return self._drive(protocols.ghz_steps(self, nodes, **kw))
 
-    def mermin(self, nodes: Sequence[str], **kw: Any):
+    def mermin(self, nodes: Sequence[str], **kw: Any) -> MerminResult:
+        """The Mermin value of GHZ states over `nodes` (see `qemu_net.client.protocols.mermin`)."""
         from qemu_net.client import protocols
 
-        return protocols.mermin(self, nodes, **kw)
+        return self._drive(protocols.mermin_steps(self, nodes, **kw))
 
-    def superdense(self, a: str, b: str, messages: Sequence[int] | bytes, **kw: Any):
+    def superdense(self, a: str, b: str, messages: Sequence[int] | bytes, **kw: Any) -> np.ndarray:
+        """Superdense coding of 2-bit messages from a to b (see `qemu_net.client.protocols.superdense`)."""
         from qemu_net.client import protocols
 
-        return protocols.superdense(self, a, b, messages, **kw)
+        return self._drive(protocols.superdense_steps(self, a, b, messages, **kw))
 
     def nonlocal_cnot(self, control: Qubit, target: Qubit, **kw: Any) -> int:
+        """CNOT across two nodes with one EPR pair; returns the pairs consumed."""
         from qemu_net.client import protocols
 
-        return protocols.nonlocal_cnot(self, control, target, **kw)
+        return self._drive(protocols.nonlocal_controlled_steps(self, control, target, None, **kw))
 
     def nonlocal_controlled(self, control: Qubit, target: Qubit, u: Any, **kw: Any) -> int:
+        """Controlled-U across two nodes with one EPR pair; returns the pairs consumed."""
         from qemu_net.client import protocols
 
-        return protocols.nonlocal_controlled(self, control, target, u, **kw)
+        return self._drive(protocols.nonlocal_controlled_steps(self, control, target, u, **kw))
 
     def teleported_gate(self, home: Qubit, remote: Qubit, u: Any, **kw: Any) -> Qubit:
+        """A 4x4 unitary on (home, remote) by teleporting `remote` there and back."""
         from qemu_net.client import protocols
 
-        return protocols.teleported_gate(self, home, remote, u, **kw)
+        moved: Qubit = self._drive(protocols.teleported_gate_steps(self, home, remote, u, **kw))
+        return moved
 
-    def run_circuit(self, circuit: Any, assignment: Mapping[Any, str], **kw: Any):
+    def run_circuit(self, circuit: Any, assignment: Mapping[Any, str], **kw: Any) -> CircuitResult:
         """Run a cirq circuit distributed over nodes (see `qemu_net.client.protocols.run_circuit`)."""
         from qemu_net.client import protocols
 
-        return protocols.run_circuit(self, circuit, assignment, **kw)
+        return self._drive(protocols.run_circuit_steps(self, circuit, assignment, **kw))
+
+    def run_qkd(self, alice: str, bob: str, protocol: str = "bb84", **kw: Any) -> QkdSummary:
+        """A QKD session between `alice` and `bob` (see `qemu_net.client.qkd.run_qkd`)."""
+        from qemu_net.client import qkd
+
+        return self._drive(qkd.run_qkd_steps(alice, bob, protocol, **kw))
+
+
+def connect_target(target: Topology | Mapping[str, str] | str | os.PathLike[str]
+                   ) -> tuple[dict[str, str], Topology | None]:
+    """The node addresses (and the topology, if given) of what `connect` was given."""
+    if isinstance(target, (str, os.PathLike)):
+        target = load_topology(Path(target))
+    if isinstance(target, Topology):
+        missing = [nd.name for nd in target.nodes if not nd.address]
+        if missing:
+            raise InvalidOperation(f"topology gives no address for node(s) {', '.join(missing)}: "
+                                   "start it with `qnet up` and connect with the state it prints")
+        return {nd.name: nd.address for nd in target.nodes if nd.address}, target
+    return dict(target), None

@@ -227,7 +227,4 @@ class Collector:
 
 def w_info(node, timeout_s: float):
     """GetInfo with the dashboard's own (short) deadline."""
-    from qemu_net._proto.v1 import node_pb2 as n
-    from qemu_net.client import _wire as w
-
-    return w.info_from_proto(node._call("GetInfo", n.GetInfoRequest(), timeout_s))  # noqa: SLF001 - same SDK
+    return node.info(timeout_s)

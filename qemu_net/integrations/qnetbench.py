@@ -62,7 +62,7 @@ from qnetbench.trace.events import (
     RunHeader,
 )
 
-from qemu_net.client import _wire as w
+from qemu_net._serde import sdk as w
 from qemu_net.client.sync import Network, Node
 from qemu_net.client.sync import Qubit as SdkQubit
 from qemu_net.errors import InvalidOperation, ProtocolTimeout, QnetError
@@ -498,7 +498,7 @@ class QemuNetBackend:
 
     def _network(self) -> Network:
         if self._net is None:
-            from qemu_net.client import LocalNetwork
+            from qemu_net.node.launcher import LocalNetwork
 
             local = self._stack.enter_context(LocalNetwork.start(to_topology(self.topology, seed=self.seed)))
             self._net = self._stack.enter_context(Network.connect(local.topology, timeout_s=60))

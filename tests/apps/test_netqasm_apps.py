@@ -20,7 +20,7 @@ import pytest
 
 netqasm = pytest.importorskip("netqasm")
 
-from qemu_net.client import LocalNetwork  # noqa: E402
+from qemu_net.node.launcher import LocalNetwork  # noqa: E402
 from qemu_net.netqasm.app import load_layout, run_app  # noqa: E402
 from qemu_net.network.topology import parse_topology  # noqa: E402
 

@@ -22,7 +22,7 @@ from netqasm.sdk.qubit import QubitMeasureAxes, QubitMeasureBasis  # noqa: E402
 
 from qemu_net._proto.v1 import netqasm_pb2 as nq  # noqa: E402
 from qemu_net._proto.v1 import netqasm_pb2_grpc as nqg  # noqa: E402
-from qemu_net.client import LocalNetwork  # noqa: E402
+from qemu_net.node.launcher import LocalNetwork  # noqa: E402
 from qemu_net.errors import InvalidOperation  # noqa: E402
 from qemu_net.netqasm import connection as nqc  # noqa: E402
 from qemu_net.netqasm.executor import basis_rotation  # noqa: E402

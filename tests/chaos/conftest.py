@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from qemu_net.client import LocalNetwork, Network
+from qemu_net.client import Network
+from qemu_net.node.launcher import LocalNetwork
 from qemu_net.errors import QnetError
 from qemu_net.network.topology import Topology, parse_topology
 from qemu_net.node.faults import ENV_VAR, FaultPlan

@@ -120,7 +120,7 @@ def test_metrics_text_is_read_per_peer():
 def test_links_show_attempts_delivered_fidelity_and_pool_rate_from_the_nodes():
     """On a lossy Werner link the dashboard's link row takes EPR attempts and the delivered fidelity from
     the nodes' own metrics: attempts >= pairs, fidelity = the link's F; the pool rate needs two readings."""
-    from qemu_net.client import LocalNetwork
+    from qemu_net.node.launcher import LocalNetwork
 
     topo = parse_topology({"name": "dashlink", "nodes": ["a", "b"],
                            "links": [{"nodes": ["a", "b"], "length_km": 20, "source_fidelity": 0.93}]})

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from qemu_net.client import LocalNetwork, Network
+from qemu_net.client import Network
+from qemu_net.node.launcher import LocalNetwork
 from qemu_net.dashboard import Dashboard
 from qemu_net.network.topology import parse_topology
 

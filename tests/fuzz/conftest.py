@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import grpc
 import pytest
 
-from qemu_net.client import LocalNetwork, Network
+from qemu_net.client import Network
+from qemu_net.node.launcher import LocalNetwork
 from qemu_net.network.topology import Topology, parse_topology
 from qemu_net.node.limits import MiB
 

@@ -74,7 +74,7 @@ def test_topology_errors_name_the_key_path_without_traceback(tmp_path, env):
 
 def test_public_sdk_surface_is_curated():
     assert sorted(qemu_net.client.__all__) == sorted([
-        "AsyncEprPair", "AsyncNetwork", "AsyncNode", "AsyncQubit", "BatchOutcomes", "EprPair", "LocalNetwork",
+        "AsyncEprPair", "AsyncNetwork", "AsyncNode", "AsyncQubit", "BatchOutcomes", "EprPair",
         "Network", "Node", "NodeInfo", "Qubit", "gate", "measure", "reset",
     ])
 
@@ -91,7 +91,7 @@ def test_nodes_stop_when_the_process_that_started_them_dies():
     """A LocalNetwork's supervisor and nodes exit when their starter is killed (no orphaned nodes)."""
     script = (
         "import json, time\n"
-        "from qemu_net.client import LocalNetwork\n"
+        "from qemu_net.node.launcher import LocalNetwork\n"
         "from qemu_net.network.topology import parse_topology\n"
         "n = LocalNetwork.start(parse_topology({'name': 'orphan', 'nodes': ['a', 'b'], 'links': [['a', 'b']]}))\n"
         "print(json.dumps([n.process.pid, n.pid('a'), n.pid('b')]), flush=True)\n"

@@ -18,7 +18,8 @@ import sys
 import numpy as np
 import pytest
 
-from qemu_net.client import LocalNetwork, Network
+from qemu_net.client import Network
+from qemu_net.node.launcher import LocalNetwork
 from qemu_net.client import sweeps as S
 from qemu_net.network.generate import generate
 from qemu_net.network.topology import FIBER_NS_PER_KM

@@ -13,7 +13,8 @@ import json
 import grpc
 import pytest
 
-from qemu_net.client import LocalNetwork, Network
+from qemu_net.client import Network
+from qemu_net.node.launcher import LocalNetwork
 from qemu_net.network.topology import chain_topology
 from qemu_net.observability import tracing
 

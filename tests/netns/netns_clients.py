@@ -31,7 +31,7 @@ import numpy as np
 
 from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net.client import Network
-from qemu_net.client import _wire as w
+from qemu_net._serde import sdk as w
 from qemu_net.errors import QnetError
 
 

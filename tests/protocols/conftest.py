@@ -15,7 +15,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import pytest
 
-from qemu_net.client import LocalNetwork, Network
+from qemu_net.client import Network
+from qemu_net.node.launcher import LocalNetwork
 from qemu_net.network.topology import Topology, parse_topology
 
 PHI_PLUS = np.array([1, 0, 0, 1], dtype=complex) / np.sqrt(2)

@@ -22,7 +22,8 @@ TOPOLOGY = parse_topology({
 
 @pytest.fixture(scope="module")
 def net():
-    from qemu_net.client import LocalNetwork, Network
+    from qemu_net.client import Network
+    from qemu_net.node.launcher import LocalNetwork
 
     local = LocalNetwork.start(TOPOLOGY)
     try:
