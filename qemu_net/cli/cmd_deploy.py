@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sub.required = True
 
     c = sub.add_parser("compose", help="write a compose file (one service per node) and the topology it mounts")
-    c.add_argument("--topology", help="topology YAML file (default: the embedded demo topology)")
+    c.add_argument("--topology", "-t", metavar="FILE", help="topology YAML file (default: the embedded demo topology)")
     c.add_argument("-o", "--output", default="compose.yaml", help="compose file to write (default: compose.yaml)")
     c.add_argument("--image", default=None, help="node image (default: localhost/qnet:VERSION-HASH12 of this tree)")
     c.add_argument(
@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     c.set_defaults(func=run)
 
     k = sub.add_parser("k8s", help="render Kubernetes manifests (StatefulSet, headless Service, ...)")
-    k.add_argument("--topology", help="topology YAML file (default: the embedded demo topology)")
+    k.add_argument("--topology", "-t", metavar="FILE", help="topology YAML file (default: the embedded demo topology)")
     _generator_args(k)
     k.add_argument("-o", "--output", help="directory for one file per manifest + kustomization.yaml (default: stdout)")
     k.add_argument("--namespace", default="qnet", help="namespace (default: qnet)")
