@@ -18,7 +18,7 @@ import yaml
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("app", help="run NetQASM applications (app_<role>.py per role) on the network",
+    p = sub.add_parser("app",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     asub = p.add_subparsers(dest="app_command", required=True)
     r = asub.add_parser("run", help="run an application directory, print each role's return value")

@@ -16,7 +16,7 @@ from qemu_net.cli.common import add_topology_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("dashboard", help="serve a live web dashboard of a running network", description=__doc__,
+    p = sub.add_parser("dashboard", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_topology_args(p)
     add_dashboard_args(p, prefix="")

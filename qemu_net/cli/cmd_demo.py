@@ -9,7 +9,7 @@ from qemu_net.cli.common import add_topology_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the demo on a local multi-process network", description=__doc__)
+    p = sub.add_parser("demo", description=__doc__)
     add_topology_args(p)
     p.add_argument("--shots", type=int, default=200)
     p.add_argument("--remote", action="store_true",

@@ -28,7 +28,6 @@ import sys
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
         "deploy",
-        help="render Docker Compose or Kubernetes files from a topology",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     sub = p.add_subparsers(dest="deploy_target", metavar="{compose,k8s}")

@@ -10,7 +10,7 @@ NAMES = ("ghz-delft-2021", "teleport-delft-2022", "decoy-bb84-gys")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("experiment", help="reproduce a published experiment and compare", description=__doc__)
+    p = sub.add_parser("experiment", description=__doc__)
     p.add_argument("name", choices=NAMES, help="which experiment")
     p.add_argument("--shots", type=int, help="repetitions (GHZ states, teleported states); QKD: pulses per distance")
     p.add_argument("--seed", type=int, default=0, help="topology seed")

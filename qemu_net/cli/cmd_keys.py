@@ -30,7 +30,7 @@ from qemu_net.cli.common import add_topology_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("keys", help="fetch QKD keys from a running network (key delivery API)",
+    p = sub.add_parser("keys",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = p.add_subparsers(dest="keys_action", metavar="ACTION", required=True)
     st = actions.add_parser("status", help="key bits a node stores for a peer, and request limits")

@@ -9,7 +9,7 @@ import socket
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("node", help="run one node process", description=__doc__)
+    p = sub.add_parser("node", description=__doc__)
     p.add_argument("--topology", "-t", metavar="FILE",
                    help="topology file (default: $QNET_TOPOLOGY, a path or YAML text)")
     p.add_argument("--name", help="node name (default: $QNET_NODE_NAME, else the StatefulSet ordinal of the hostname)")

@@ -14,7 +14,7 @@ PROTOCOLS += SUITE + ("sensing", "memory", "clock-sync")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run a protocol and report the result", description=__doc__)
+    p = sub.add_parser("run", description=__doc__)
     p.add_argument("protocol", choices=PROTOCOLS, help="which protocol to run")
     add_topology_args(p)
     p.add_argument("--from", dest="src", help="first node (default: the topology's first node)")

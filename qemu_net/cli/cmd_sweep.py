@@ -16,7 +16,7 @@ import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sweep", help="measure a curve (key rate, chain fidelity, memory decay), optionally plot it",
+    p = sub.add_parser("sweep",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ssub = p.add_subparsers(dest="sweep", metavar="SWEEP")
     q = ssub.add_parser("qkd", help="secret key rate vs fiber length (decoy BB84), with GLLP and PLOB")

@@ -14,7 +14,7 @@ from qemu_net.cli.common import add_physics_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("topology", help="generate a chain/ring/star/grid topology, or show one",
+    p = sub.add_parser("topology",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     tsub = p.add_subparsers(dest="topology_command", metavar="KIND")
     from qemu_net.network.generate import KINDS

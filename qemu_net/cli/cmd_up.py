@@ -29,7 +29,7 @@ LIFECYCLE = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("up", help="start every node of a topology as a local process",
+    p = sub.add_parser("up",
                        description="Start every node of a topology as a local process on 127.0.0.1. " + LIFECYCLE)
     add_topology_args(p)
     p.add_argument("--allow-inspect", action="store_true", help="allow state inspection (debugging)")
@@ -43,14 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     add_dashboard_args(p, prefix="dashboard-")
     p.set_defaults(func=run_up)
-    s = sub.add_parser("status", help="show the nodes of a running local network",
+    s = sub.add_parser("status",
                        description="Show the nodes of a network started with `qnet up`, or the node processes "
                                    "still running after its supervisor is gone. Exit status 0 only if the "
                                    "supervisor runs and every node serves. " + LIFECYCLE)
     add_topology_args(s)
     s.add_argument("--json", action="store_true", help="print one JSON object (network, supervisor, nodes)")
     s.set_defaults(func=run_status)
-    d = sub.add_parser("down", help="stop a local network started with `qnet up`",
+    d = sub.add_parser("down",
                        description="Stop the supervisor (which stops its nodes), then any node process still "
                                    "running without it (SIGTERM, SIGKILL after --grace-s), and remove the state "
                                    "file. " + LIFECYCLE)
