@@ -164,8 +164,8 @@ class Node:
                                timeout_s or self.network.timeout_s, self.name)
 
     # ------------------------------------------------------------------ qubits
-    def info(self) -> w.NodeInfo:
-        return w.info_from_proto(self._call("GetInfo", n.GetInfoRequest()))
+    def info(self, timeout_s: float | None = None) -> w.NodeInfo:
+        return w.info_from_proto(self._call("GetInfo", n.GetInfoRequest(), timeout_s))
 
     def qubit(self) -> Qubit:
         return self.qubits(1)[0]

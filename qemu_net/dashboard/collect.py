@@ -151,7 +151,7 @@ class Collector:
         node = self.net[name]
         out: dict[str, Any] = {"name": name, "address": node.address, "metrics_address": self.metrics.get(name, "")}
         try:
-            info = w_info(node, self.probe_timeout_s)
+            info = node.info(timeout_s=self.probe_timeout_s)
             out.update(status="up", qubits_in_use=info.qubits_in_use, memory_qubits=info.memory_qubits,
                        groups_held=info.groups_held, virtual_time_ns=info.virtual_time_ns)
         except QnetError as exc:
@@ -223,11 +223,3 @@ class Collector:
                       "length_km": c.length_km, "latency_ns": c.effective_latency_ns} for c in topo.classical_links]
         return {"network": topo.name, "time": t0, "nodes": nodes, "links": links, "classical_links": classical,
                 "layout": self.layout}
-
-
-def w_info(node, timeout_s: float):
-    """GetInfo with the dashboard's own (short) deadline."""
-    from qemu_net._proto.v1 import node_pb2 as n
-    from qemu_net.client import _wire as w
-
-    return w.info_from_proto(node._call("GetInfo", n.GetInfoRequest(), timeout_s))  # noqa: SLF001 - same SDK
