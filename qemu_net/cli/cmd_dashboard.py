@@ -93,12 +93,12 @@ def resolve(args: argparse.Namespace):
 def serve(topology, metrics: dict[str, str], host: str, port: int, *, probe_timeout_s: float = 2.0,
           out=sys.stdout) -> int:
     """Serve the dashboard in the foreground until Ctrl-C."""
+    import signal
+
     from qemu_net.client import Network
     from qemu_net.dashboard import Dashboard
 
-    import signal
-
-    def on_term(signum, frame):  # noqa: ARG001 - SIGTERM stops the page the way Ctrl-C does
+    def on_term(signum, frame):
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_term)

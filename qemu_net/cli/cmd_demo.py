@@ -24,9 +24,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from qemu_net.cli.common import load, network
-    from qemu_net.client.experiments import epr_correlation, teleport_fidelity
-
     from qemu_net.cli.progress import progress_bar
+    from qemu_net.client.experiments import epr_correlation, teleport_fidelity
 
     console = Console()
     topology = load(args)
@@ -124,8 +123,9 @@ def _qkd_section(console, net, topology, step=lambda label: None) -> None:
     step("key delivery")
     keys = qkd.get_keys(net[a], b, number=2, size_bits=256)
     same = qkd.get_keys_with_ids(net[b], a, [k.key_id for k in keys])
-    match = all(x.key == y.key for x, y in zip(keys, same))
-    console.print(f"key delivery: {a} handed out {len(keys)} keys of 256 bits (ids {', '.join(k.key_id[:8] for k in keys)}); "
+    match = len(keys) == len(same) and all(x.key == y.key for x, y in zip(keys, same, strict=True))
+    ids = ", ".join(k.key_id[:8] for k in keys)
+    console.print(f"key delivery: {a} handed out {len(keys)} keys of 256 bits (ids {ids}); "
                   f"{b} fetched them by id: {'identical' if match else 'DIFFERENT'}")
 
 
@@ -207,7 +207,8 @@ def _protocols_section(console, shots: int, step=lambda label: None) -> None:
             (lambda: pe.entangle_experiment(net, "n0", "n2", shots=min(n, 30), min_fidelity=0.95),
              lambda r: f"{r.extra['expected_fidelity']:.3f}: {r.extra['rounds']} DEJMPS round(s), "
                        f"{r.extra['epr_pairs']} link pairs"),
-            (lambda: pe.purify_experiment(net, "n0", "n1", shots=n), lambda r: f"success {r.extra['success_rate']:.2f}"),
+            (lambda: pe.purify_experiment(net, "n0", "n1", shots=n),
+             lambda r: f"success {r.extra['success_rate']:.2f}"),
             (lambda: pe.ghz_experiment(net, "n0", shots=n),
              lambda r: f"ideal {r.extra['ideal']:g} over {len(r.extra['nodes'])}"),
             (lambda: pe.superdense_experiment(net, "n0", "n1", shots=n), lambda r: "2 bits per qubit sent"),
@@ -216,7 +217,7 @@ def _protocols_section(console, shots: int, step=lambda label: None) -> None:
              lambda r: f"GHZ over {', '.join(r.extra['nodes'])}: {r.extra['epr_pairs']} EPR pairs"),
         ]
         runs = []
-        for label, (go, detail) in zip(PROTOCOL_RUNS, plan):
+        for label, (go, detail) in zip(PROTOCOL_RUNS, plan, strict=True):
             step(f"protocols: {label}")
             runs.append((go(), detail))
         for r, detail in runs:

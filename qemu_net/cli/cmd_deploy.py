@@ -55,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     k.add_argument("--pull-policy", choices=("Always", "IfNotPresent", "Never"),
                    help="imagePullPolicy (default: IfNotPresent for a VERSION-HASH12 tag or digest, else Always)")
     k.add_argument("--cpu-limit", default=None, help="per-node CPU limit (default: 1)")
-    k.add_argument("--memory-limit", default=None, help="per-node memory limit (default: 3Gi, room for the demo's 10^8-pulse QKD block)")
+    k.add_argument("--memory-limit", default=None,
+                   help="per-node memory limit (default: 3Gi, room for the demo's 10^8-pulse QKD block)")
     k.add_argument("--insecure", action="store_true", help="nodes without TLS (default: mutual TLS from Secrets)")
     k.add_argument("--cert-manager", action="store_true",
                    help="also emit cert-manager Issuers and Certificates that make those Secrets")

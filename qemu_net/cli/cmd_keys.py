@@ -102,7 +102,8 @@ def _run_etsi(args: argparse.Namespace) -> int:
 
     missing = [f"--{n}" for n in ("cert", "key", "ca") if not getattr(args, n)]
     if missing:
-        raise InvalidOperation(f"qnet keys etsi needs {', '.join(missing)} (or $QNET_SAE_CERT, $QNET_SAE_KEY, $QNET_KME_CA)")
+        raise InvalidOperation(f"qnet keys etsi needs {', '.join(missing)} "
+                               "(or $QNET_SAE_CERT, $QNET_SAE_KEY, $QNET_KME_CA)")
     with Etsi014Client(args.kme, cert=args.cert, key=args.key, ca=args.ca) as c:
         if args.etsi_action == "status":
             st = c.status(args.sae)

@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bind", default=os.environ.get("QNET_BIND", "127.0.0.1"), metavar="ADDR",
                    help="interface to listen on (default: $QNET_BIND, else 127.0.0.1 (loopback only); "
                         "containers pass 0.0.0.0)")
-    p.add_argument("--listen", help="host:port for the public service (default: --bind and the port of the node's address)")
+    p.add_argument("--listen",
+                   help="host:port for the public service (default: --bind and the port of the node's address)")
     p.add_argument("--peer-listen", help="host:port for the node-to-node service (default: --bind and the port of "
                                          "peer_address, else the public port + 1)")
     p.add_argument("--probe-port", type=int, default=int(os.environ.get("QNET_PROBE_PORT", "0") or 0) or None,

@@ -10,7 +10,7 @@ from qemu_net.cli.common import add_physics_args, add_topology_args
 PROTOCOLS = ("teleport", "epr", "qkd")
 #: The protocol suite (qemu_net.client.protocol_experiments); --to defaults per protocol there.
 SUITE = ("swap", "chain", "purify", "entangle", "ghz", "superdense", "nonlocal-cnot", "circuit")
-PROTOCOLS += SUITE + ("sensing", "memory", "clock-sync")
+PROTOCOLS += (*SUITE, "sensing", "memory", "clock-sync")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -159,7 +159,8 @@ def _run_qkd(args: argparse.Namespace, topology, src: str, dst: str) -> int:
         print(f"qkd {s['protocol']} {src} -> {dst} ({link.length_km:g} km, {s['n_pulses']:,} pulses): "
               f"raw {s['raw_bits']:,}, sifted {s['sifted_bits']:,}, final {s['final_bits']:,} bits; "
               f"QBER {s['qber'] if s['qber'] is not None else float('nan'):.4f}; "
-              f"secret key rate {s['key_rate_per_pulse']:.3e}/pulse, {s['key_rate_per_virtual_s']:,.0f} bits/virtual s, "
+              f"secret key rate {s['key_rate_per_pulse']:.3e}/pulse, "
+              f"{s['key_rate_per_virtual_s']:,.0f} bits/virtual s, "
               f"{s['secret_bits_per_wall_s']:,.0f} bits/wall s")
     if s["aborted"]:
         print(f"qnet run qkd: session aborted: {s['aborted']}", file=sys.stderr)

@@ -9,6 +9,7 @@ the qubits to one node over their links and reports that state's fidelity with C
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -61,10 +62,8 @@ def final_state_fidelity(net, program, *, gather: str | None = None, timeout_s: 
         rho = net[at].inspect(moved)
     finally:
         for h in moved:
-            try:
+            with contextlib.suppress(Exception):  # freeing is best effort: the node may hold it no more
                 h.node.free([h])
-            except Exception:  # noqa: BLE001 - best-effort clean-up of a verification run
-                pass
     psi = cirq.final_state_vector(circuit, qubit_order=qubits, dtype=np.complex128)
     return float(np.real(psi.conj() @ rho @ psi)), at
 

@@ -96,9 +96,7 @@ def _table(result) -> None:
         t.add_column(s.label)
     for i, x in enumerate(measured[0].x):
         cells = [f"{x:.6g}"]
-        for s in measured:
-            cells.append(f"{s.y[i]:.4g}" + (f" ± {s.yerr[i]:.2g}" if s.yerr is not None else ""))
-        for s in others:  # the closed form at the measured x
-            cells.append(f"{float(np.interp(x, s.x, s.y)):.4g}")
+        cells += [f"{s.y[i]:.4g}" + (f" ± {s.yerr[i]:.2g}" if s.yerr is not None else "") for s in measured]
+        cells += [f"{float(np.interp(x, s.x, s.y)):.4g}" for s in others]  # the closed form at the measured x
         t.add_row(*cells)
     Console(file=sys.stdout).print(t)

@@ -116,7 +116,7 @@ def run_show(args: argparse.Namespace) -> int:
     con = Console()
 
     def opt(v, fmt="{:g}"):
-        return "–" if v is None else fmt.format(v)
+        return "\N{EN DASH}" if v is None else fmt.format(v)
 
     t = Table(title=f"{d['name']}: {len(d['nodes'])} nodes (seed {d['seed']})")
     for col in ("node", "address", "memory", "T1 s", "T2 s", "1q err", "2q err", "meas err"):

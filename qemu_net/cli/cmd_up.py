@@ -80,7 +80,15 @@ def _down_hint(args: argparse.Namespace) -> str:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    from qemu_net.cli.common import load, node_records, read_state, state_dir, state_path, supervisor_running, write_state
+    from qemu_net.cli.common import (
+        load,
+        node_records,
+        read_state,
+        state_dir,
+        state_path,
+        supervisor_running,
+        write_state,
+    )
     from qemu_net.client import LocalNetwork
     from qemu_net.errors import QnetError
 

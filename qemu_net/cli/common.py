@@ -27,7 +27,8 @@ def state_path(name: str) -> Path:
 
 def add_topology_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--topology", "-t", metavar="FILE",
-                   help="topology YAML file, '-' for standard input (default: the embedded alice--repeater--bob network)")
+                   help="topology YAML file, '-' for standard input "
+                        "(default: the embedded alice--repeater--bob network)")
     p.add_argument("--chain", type=int, metavar="N",
                    help="instead of a file: a chain of N nodes n0 -- ... -- n(N-1) (like `qnet topology chain N`)")
 

@@ -69,7 +69,7 @@ def parse_metrics(text: str) -> NodeMetrics:
 
 def scrape(address: str, timeout_s: float = PROBE_TIMEOUT_S) -> NodeMetrics:
     url = address if address.startswith("http") else f"http://{address}/metrics"
-    with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 - an address the user gave
+    with urllib.request.urlopen(url, timeout=timeout_s) as resp:
         return parse_metrics(resp.read().decode())
 
 
@@ -203,7 +203,7 @@ class Collector:
             ends = [by_name[a].get("metrics"), by_name[b].get("metrics")]
             if any(e is not None for e in ends):
                 # Each node counts the pairs it generated as the source end; a link's total is both ends' sum.
-                present = [(e, peer) for e, peer in zip(ends, (b, a)) if e is not None]
+                present = [(e, peer) for e, peer in zip(ends, (b, a), strict=True) if e is not None]
                 epr = sum(e["epr_pairs"].get(peer, 0) for e, peer in present)
                 attempts = sum(e["epr_attempts"].get(peer, 0) for e, peer in present)
                 # The delivered fidelity as the generating end(s) report it (weighted by pairs made).

@@ -59,7 +59,6 @@ def _node(topology: Topology, params: dict[str, Any], key: str) -> str:
 
 def _teleport(net: Network, topology: Topology, p: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], Any]]:
     from qemu_net.client.experiments import teleport_fidelity
-
     from qemu_net.errors import NotConnected
 
     src, dst = _node(topology, p, "src"), _node(topology, p, "dst")
@@ -172,7 +171,7 @@ class RunBook:
             result = thunk()
         except QnetError as exc:
             self._finish(run, error=str(exc), error_type=type(exc).__name__)
-        except Exception as exc:  # noqa: BLE001 - a failed run is shown on the page, never kills the server
+        except Exception as exc:
             self._finish(run, error=f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__)
         else:
             self._finish(run, result=result)

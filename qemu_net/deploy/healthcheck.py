@@ -8,7 +8,8 @@
 ``python -m qemu_net.deploy.healthcheck --topology FILE --wait-s 300 [--service qemu_net.ready]``
     Wait until every node of the topology (at its ``address``) is SERVING; exit 1 if that has not
     happened within the bound. ``--service qemu_net.ready`` waits for readiness (every linked peer
-    reachable, `qemu_net.node.readiness`) instead of liveness. Used by the Kubernetes client Job and the container/netns scripts.
+    reachable, `qemu_net.node.readiness`) instead of liveness. Used by the Kubernetes client Job and the
+    container/netns scripts.
 
 With ``--tls-dir DIR`` (default ``$QNET_TLS_DIR``) it connects with the network's ``client``
 certificate (mutual TLS); without one it speaks plaintext, which a node answers only on its probe port

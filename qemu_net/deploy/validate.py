@@ -73,7 +73,8 @@ def kustomize_build(directory: Path) -> tuple[list[dict[str, Any]] | None, str]:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         return None, ""
-    proc = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=60,
+                          check=False)
     if proc.returncode != 0:
         return None, f"kubectl kustomize {directory} failed: {proc.stderr.strip()}"
     return [d for d in yaml.safe_load_all(proc.stdout) if d], ""
@@ -102,16 +103,14 @@ def check_compose(compose_path: Path) -> list[str]:
         if not isinstance(svc, dict):
             errors.append(f"{where}: not a mapping")
             continue
-        for key in svc.keys() - allowed:
-            errors.append(f"{where}.{key}: unknown or unexpected key")
+        errors += [f"{where}.{key}: unknown or unexpected key" for key in svc.keys() - allowed]
         if not isinstance(svc.get("image"), str) or not svc["image"]:
             errors.append(f"{where}.image: missing")
-        for key in ("command", "entrypoint", "tmpfs", "expose", "profiles"):
-            if key in svc and not (isinstance(svc[key], list) and all(isinstance(x, str) for x in svc[key])):
-                errors.append(f"{where}.{key}: must be a list of strings")
-        for key in ("stop_grace_period",):
-            if key in svc and not _DURATION.match(str(svc[key])):
-                errors.append(f"{where}.{key}: not a duration: {svc[key]!r}")
+        errors += [f"{where}.{key}: must be a list of strings"
+                   for key in ("command", "entrypoint", "tmpfs", "expose", "profiles")
+                   if key in svc and not (isinstance(svc[key], list) and all(isinstance(x, str) for x in svc[key]))]
+        if "stop_grace_period" in svc and not _DURATION.match(str(svc["stop_grace_period"])):
+            errors.append(f"{where}.stop_grace_period: not a duration: {svc['stop_grace_period']!r}")
         hc = svc.get("healthcheck")
         if "profiles" not in svc:  # a node
             if not isinstance(hc, dict):
@@ -120,9 +119,9 @@ def check_compose(compose_path: Path) -> list[str]:
                 test = hc.get("test")
                 if not (isinstance(test, list) and test and test[0] in ("CMD", "CMD-SHELL")):
                     errors.append(f"{where}.healthcheck.test: must be a list starting with CMD or CMD-SHELL")
-                for key in ("interval", "timeout", "start_period"):
-                    if key in hc and not _DURATION.match(str(hc[key])):
-                        errors.append(f"{where}.healthcheck.{key}: not a duration: {hc[key]!r}")
+                errors += [f"{where}.healthcheck.{key}: not a duration: {hc[key]!r}"
+                           for key in ("interval", "timeout", "start_period")
+                           if key in hc and not _DURATION.match(str(hc[key]))]
                 if not isinstance(hc.get("retries", 1), int):
                     errors.append(f"{where}.healthcheck.retries: must be an integer")
         for dep, cond in (svc.get("depends_on") or {}).items():

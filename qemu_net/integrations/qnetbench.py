@@ -137,9 +137,9 @@ def violations_of(demand: Demand, *, fidelity: float, delivered_s: float, reques
     out: list[ViolationKind] = []
     if fidelity < demand.min_fidelity:
         out.append("fidelity")
-    if demand.deadline is not None and delivered_s > demand.deadline:
-        out.append("deadline")
-    elif demand.latency_budget is not None and delivered_s - requested_s > demand.latency_budget:
+    late = demand.deadline is not None and delivered_s > demand.deadline
+    over_budget = demand.latency_budget is not None and delivered_s - requested_s > demand.latency_budget
+    if late or over_budget:
         out.append("deadline")
     if demand.staleness_tolerance is not None and pair_age_s > demand.staleness_tolerance:
         out.append("staleness")
@@ -527,7 +527,7 @@ class QemuNetBackend:
             def go() -> None:
                 try:
                     outcomes[role] = app.run(hosts[role], role, cfg)
-                except BaseException as exc:  # noqa: BLE001 - reported below with the role's name
+                except BaseException as exc:
                     errors[role] = exc
                     run.failed.set()
             return go

@@ -3,7 +3,8 @@
 Off by default, and then free: no tracer provider, no interceptor on any server or channel, and each
 hook below is one check of a module-level flag. Turned on by the standard environment variables:
 
-    OTEL_TRACES_EXPORTER=otlp      # OTLP to OTEL_EXPORTER_OTLP_ENDPOINT (OTEL_EXPORTER_OTLP_PROTOCOL grpc|http/protobuf)
+    OTEL_TRACES_EXPORTER=otlp      # OTLP to OTEL_EXPORTER_OTLP_ENDPOINT
+                                   # (OTEL_EXPORTER_OTLP_PROTOCOL grpc|http/protobuf)
     OTEL_TRACES_EXPORTER=console   # one JSON span per line on standard error
     OTEL_TRACES_EXPORTER=none      # (or unset, or OTEL_SDK_DISABLED=true) off
     OTEL_TRACES_EXPORTER=jsonl QNET_TRACES_FILE=spans.jsonl   # ours: append spans to a file (tests, offline)
@@ -80,7 +81,7 @@ def setup(service: str, *, node: str = "", exporter: Any = None) -> bool:
     `exporter`: an OpenTelemetry SpanExporter to use instead of the environment's (tests pass an
     in-memory one). Returns whether tracing is on. Idempotent per process.
     """
-    global _ENABLED, _PROVIDER
+    global _ENABLED, _PROVIDER  # noqa: PLW0603 - module-level flags: each hook's cost when off is one read
     with _LOCK:
         if _ENABLED:
             return True
@@ -119,7 +120,7 @@ def shutdown() -> None:
 
 def reset() -> None:
     """Turn tracing off again in this process (tests). Channels already wrapped stay wrapped."""
-    global _ENABLED, _PROVIDER
+    global _ENABLED, _PROVIDER  # noqa: PLW0603 - module-level flags: each hook's cost when off is one read
     with _LOCK:
         shutdown()
         _ENABLED = False
@@ -317,7 +318,7 @@ class JsonLinesSpanExporter:
     def shutdown(self) -> None:
         return None
 
-    def force_flush(self, timeout_millis: int = 30000) -> bool:  # noqa: ARG002 - the SDK's signature
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
 
 
@@ -334,9 +335,25 @@ def span_record(s: Any) -> dict[str, Any]:
         "end_ns": s.end_time,
         "status": s.status.status_code.name,
         "attributes": dict(s.attributes or {}),
-        "resource": {k: v for k, v in s.resource.attributes.items() if k in ("service.name", "process.pid", "qnet.node")},
+        "resource": {k: v for k, v in s.resource.attributes.items()
+                     if k in ("service.name", "process.pid", "qnet.node")},
     }
 
 
-__all__ = ["JsonLinesSpanExporter", "aio_interceptors", "current_ids", "enabled", "exporter_name", "intercept_channel", "role_span",
-           "server_interceptors", "reset", "setup", "setup_node", "shutdown", "span", "span_record", "wrap_context"]
+__all__ = [
+    "JsonLinesSpanExporter",
+    "aio_interceptors",
+    "current_ids",
+    "enabled",
+    "exporter_name",
+    "intercept_channel",
+    "reset",
+    "role_span",
+    "server_interceptors",
+    "setup",
+    "setup_node",
+    "shutdown",
+    "span",
+    "span_record",
+    "wrap_context",
+]

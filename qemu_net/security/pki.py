@@ -138,8 +138,7 @@ class NetworkCA:
             _check_name(d, "DNS name")
             if d != name:
                 sans.append(x509.DNSName(d))
-        for ip in ips:
-            sans.append(x509.IPAddress(ipaddress.ip_address(ip)))
+        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
         usages = [ExtendedKeyUsageOID.CLIENT_AUTH] + ([ExtendedKeyUsageOID.SERVER_AUTH] if server else [])
         cert = (x509.CertificateBuilder()
                 .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name),

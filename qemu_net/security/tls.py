@@ -76,14 +76,14 @@ def _split_hosts(hosts: Iterable[str]) -> tuple[list[str], list[str]]:
     return dns, ips
 
 
-def node_hosts(topology, node: str) -> tuple[list[str], list[str]]:  # noqa: ANN001 - a Topology
+def node_hosts(topology, node: str) -> tuple[list[str], list[str]]:
     """(DNS names, IP addresses) a node's certificate names besides the node itself."""
     spec = topology.node(node)
     return _split_hosts(["localhost", "127.0.0.1", _hosts(spec.address), _hosts(spec.peer_address)])
 
 
 def write_network_certs(
-    topology,  # noqa: ANN001 - a Topology
+    topology,
     out: Path,
     *,
     apps: Iterable[str] = (),
