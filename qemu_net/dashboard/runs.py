@@ -57,6 +57,11 @@ def _node(topology: Topology, params: dict[str, Any], key: str) -> str:
     return name
 
 
+def _shots_seed(p: dict[str, Any], default_shots: int) -> tuple[int, int]:
+    """The ``shots`` (1..MAX_SHOTS) and ``seed`` (0..2^31-1) parameters of a run request."""
+    return _int(p, "shots", default_shots, 1, MAX_SHOTS), _int(p, "seed", 0, 0, 2**31 - 1)
+
+
 def _teleport(net: Network, topology: Topology, p: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], Any]]:
     from qemu_net.client.experiments import teleport_fidelity
     from qemu_net.errors import NotConnected
@@ -65,8 +70,7 @@ def _teleport(net: Network, topology: Topology, p: dict[str, Any]) -> tuple[dict
     if topology.link(src, dst) is None:
         raise NotConnected(f"{src} and {dst} share no quantum link: teleportation uses one EPR pair between "
                            "neighbours (use a swap chain for distant nodes)")
-    shots = _int(p, "shots", 20, 1, MAX_SHOTS)
-    seed = _int(p, "seed", 0, 0, 2**31 - 1)
+    shots, seed = _shots_seed(p, 20)
     return ({"src": src, "dst": dst, "shots": shots, "seed": seed},
             lambda: teleport_fidelity(net, src, dst, shots=shots, seed=seed).to_dict())
 
@@ -79,8 +83,7 @@ def _swap_chain(net: Network, topology: Topology, p: dict[str, Any]) -> tuple[di
     if src == dst:
         raise InvalidOperation("src and dst must be different nodes")
     route(topology, src, dst, "hops")  # NotConnected now, not in the background
-    shots = _int(p, "shots", 50, 1, MAX_SHOTS)
-    seed = _int(p, "seed", 0, 0, 2**31 - 1)
+    shots, seed = _shots_seed(p, 50)
     return ({"src": src, "dst": dst, "shots": shots, "seed": seed},
             lambda: chain_experiment(net, src, dst, shots=shots, seed=seed).to_dict())
 
