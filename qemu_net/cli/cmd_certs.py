@@ -19,7 +19,7 @@ import json
 from qemu_net.cli.common import add_topology_args
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("certs", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_topology_args(p)

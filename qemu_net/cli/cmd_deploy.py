@@ -25,7 +25,7 @@ import os
 import sys
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "deploy",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
@@ -78,7 +78,7 @@ def _load(path: str | None, args: argparse.Namespace | None = None):  # type: ig
     from qemu_net.network.topology import default_topology, load_topology
 
     kind = next((k for k in ("chain", "ring") if args is not None and getattr(args, k, None) is not None), None)
-    if kind is not None:
+    if kind is not None and args is not None:
         if path:
             raise TopologyError(f"give either --topology or --{kind}, not both")
         from qemu_net.network.generate import generate

@@ -25,11 +25,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING, Any
 
 from qemu_net.cli.common import add_topology_args
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def register(sub: argparse._SubParsersAction) -> None:
+    from qemu_net.client import Network
+    from qemu_net.qkd.keystore import DeliveredKey
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("keys",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = p.add_subparsers(dest="keys_action", metavar="ACTION", required=True)
@@ -71,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _connect(args: argparse.Namespace):
+def _connect(args: argparse.Namespace) -> Network:
     from qemu_net.cli.common import load, read_state, supervisor_running
     from qemu_net.client import Network
     from qemu_net.errors import PeerUnavailable
@@ -89,7 +96,7 @@ def _connect(args: argparse.Namespace):
     return Network.connect(parse_topology(state["topology"], source=topology.name), **state_tls(state))
 
 
-def _key_rows(keys, show: bool) -> list[dict]:
+def _key_rows(keys: Sequence[DeliveredKey], show: bool) -> list[dict[str, Any]]:
     return [{"key_id": k.key_id, "size_bits": k.size_bits, **({"key_hex": k.key.hex()} if show else {})}
             for k in keys]
 

@@ -10,7 +10,7 @@ import json
 from qemu_net.cli.common import add_topology_args
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("plan", description=__doc__)
     add_topology_args(p)
     p.add_argument("--json", action="store_true", help="print the plans as JSON")

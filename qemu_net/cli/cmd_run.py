@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING, Any
 
 from qemu_net.cli.common import add_physics_args, add_topology_args
 
-PROTOCOLS = ("teleport", "epr", "qkd")
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from qemu_net.client.experiments import ExperimentResult
+    from qemu_net.network.topology import Topology
+
+PROTOCOLS: tuple[str, ...] = ("teleport", "epr", "qkd")
 #: The protocol suite (qemu_net.client.protocol_experiments); --to defaults per protocol there.
 SUITE = ("swap", "chain", "purify", "entangle", "ghz", "superdense", "nonlocal-cnot", "circuit")
 PROTOCOLS += (*SUITE, "sensing", "memory", "clock-sync")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", description=__doc__)
     p.add_argument("protocol", choices=PROTOCOLS, help="which protocol to run")
     add_topology_args(p)
@@ -68,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _endpoints(topology, src: str | None, dst: str | None) -> tuple[str, str]:
+def _endpoints(topology: Topology, src: str | None, dst: str | None) -> tuple[str, str]:
     from qemu_net.errors import InvalidOperation
 
     src = src or topology.node_names[0]
@@ -107,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_memory(args, topology, src, dst)
     from qemu_net.cli.progress import spinner
 
-    fn, _ = EXPERIMENTS[args.protocol]
+    fn: Callable[..., ExperimentResult] = EXPERIMENTS[args.protocol][0]
     with network(topology, use_running=not overridden(args)) as net, \
             spinner(f"{args.protocol} {src} -> {dst}, {args.shots} shots"):
         if args.protocol == "epr":
@@ -123,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_qkd(args: argparse.Namespace, topology, src: str, dst: str) -> int:
+def _run_qkd(args: argparse.Namespace, topology: Topology, src: str, dst: str) -> int:
     import sys
 
     from qemu_net.cli.common import network
@@ -136,7 +143,7 @@ def _run_qkd(args: argparse.Namespace, topology, src: str, dst: str) -> int:
     from qemu_net.cli.common import overridden
 
     use_running = not overridden(args)
-    fn, _ = EXPERIMENTS["qkd"]
+    fn: Callable[..., ExperimentResult] = EXPERIMENTS["qkd"][0]
     bb84_keys = ("mu", "nu", "p_signal", "p_decoy", "p_vacuum", "p_z", "f_ec", "qber_threshold")
     e91_keys = ("visibility", "p_z", "f_ec", "qber_threshold")
     keys = bb84_keys if args.protocol_variant == "bb84" else e91_keys
@@ -168,12 +175,12 @@ def _run_qkd(args: argparse.Namespace, topology, src: str, dst: str) -> int:
     return 0
 
 
-def _run_suite(args: argparse.Namespace, topology) -> int:
+def _run_suite(args: argparse.Namespace, topology: Topology) -> int:
     from qemu_net.cli.common import network, overridden
     from qemu_net.client.experiments import EXPERIMENTS
 
-    fn, _ = EXPERIMENTS[args.protocol]
-    kw: dict = {}
+    fn: Callable[..., ExperimentResult] = EXPERIMENTS[args.protocol][0]
+    kw: dict[str, Any] = {}
     if args.protocol == "entangle":
         kw = {"min_fidelity": args.fidelity}
     elif args.protocol == "purify":
@@ -222,7 +229,7 @@ def _run_sensing(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_memory(args: argparse.Namespace, topology, src: str, dst: str) -> int:
+def _run_memory(args: argparse.Namespace, topology: Topology, src: str, dst: str) -> int:
     from qemu_net.cli.common import network, overridden
     from qemu_net.client.memory import memory_experiment
 

@@ -13,9 +13,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qemu_net.client.sweeps import Sweep
+    from qemu_net.network.topology import Topology
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def _help(parser: argparse.ArgumentParser) -> int:
+    """A command group run without a subcommand: its help, exit status 2."""
+    parser.print_help()
+    return 2
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("sweep",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ssub = p.add_subparsers(dest="sweep", metavar="SWEEP")
@@ -38,10 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         s.add_argument("--plot", metavar="FILE.png", help="write the figure here")
         s.add_argument("--json", action="store_true", help="print every series as JSON")
         s.set_defaults(func=run)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=lambda args: _help(p))
 
 
-def _topology(args: argparse.Namespace):
+def _topology(args: argparse.Namespace) -> Topology:
     from qemu_net.client import sweeps
     from qemu_net.network.generate import generate
 
@@ -81,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table(result) -> None:
+def _table(result: Sweep) -> None:
     import numpy as np
     from rich.console import Console
     from rich.table import Table

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Any
 
 from qemu_net.cli.common import add_topology_args
 
@@ -28,7 +29,7 @@ LIFECYCLE = (
 )
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("up",
                        description="Start every node of a topology as a local process on 127.0.0.1. " + LIFECYCLE)
     add_topology_args(p)
@@ -142,7 +143,7 @@ def run_up(args: argparse.Namespace) -> int:
     if getattr(args, "dashboard", False):
         from qemu_net.cli.cmd_dashboard import serve
 
-        metrics = {k: v["metrics_address"] for k, v in local.nodes.items() if v.get("metrics_address")}
+        metrics = {k: str(v["metrics_address"]) for k, v in local.nodes.items() if v.get("metrics_address")}
         return serve(local.topology, metrics, args.dashboard_host, args.dashboard_port,
                      probe_timeout_s=args.dashboard_probe_timeout_s)
     return 0
@@ -200,7 +201,7 @@ def run_status(args: argparse.Namespace) -> int:
     return _print_status(args, report, ok=False, table=bool(left))
 
 
-def _print_status(args: argparse.Namespace, report: dict, *, ok: bool, table: bool = True) -> int:
+def _print_status(args: argparse.Namespace, report: dict[str, Any], *, ok: bool, table: bool = True) -> int:
     if args.json:
         print(json.dumps(report))
         return 0 if ok else 1

@@ -8,7 +8,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 if TYPE_CHECKING:
     from qemu_net.client import Network
@@ -117,7 +117,7 @@ def with_preset(topology: Topology, preset: str) -> Topology:
     return parse_topology(data, source="--preset")
 
 
-def read_state(name: str) -> dict | None:
+def read_state(name: str) -> dict[str, Any] | None:
     """The state file `qnet up` wrote for network `name`, or None if there is none."""
     from qemu_net.errors import QnetError
 
@@ -133,7 +133,7 @@ def read_state(name: str) -> dict | None:
     return state
 
 
-def write_state(name: str, state: dict) -> Path:
+def write_state(name: str, state: dict[str, Any]) -> Path:
     """Write the state file of network `name` atomically (a reader never sees half of it)."""
     p = state_path(name)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -143,7 +143,7 @@ def write_state(name: str, state: dict) -> Path:
     return p
 
 
-def supervisor_record(state: dict) -> ProcessRecord:
+def supervisor_record(state: dict[str, Any]) -> ProcessRecord:
     """The supervisor's process record in a state file (files from older versions hold only its pid)."""
     from qemu_net.node.launcher import ProcessRecord
 
@@ -151,7 +151,7 @@ def supervisor_record(state: dict) -> ProcessRecord:
     return ProcessRecord.from_json(data, boot_id=state.get("boot_id"))
 
 
-def node_records(state: dict) -> dict[str, ProcessRecord]:
+def node_records(state: dict[str, Any]) -> dict[str, ProcessRecord]:
     """node name -> its process record, for every node the state file lists with a pid."""
     from qemu_net.node.launcher import ProcessRecord
 
@@ -160,7 +160,7 @@ def node_records(state: dict) -> dict[str, ProcessRecord]:
             for name, info in nodes.items() if isinstance(info, dict) and info.get("pid")}
 
 
-def state_tls(state: dict) -> dict:
+def state_tls(state: dict[str, Any]) -> dict[str, Any]:
     """`Network.connect` keywords for the network a state file describes: its certificate directory, or
     plaintext for a network started with ``--insecure``."""
     if "tls_dir" not in state:
@@ -168,7 +168,7 @@ def state_tls(state: dict) -> dict:
     return {"tls_dir": state["tls_dir"]} if state["tls_dir"] else {"insecure": True}
 
 
-def supervisor_running(state: dict | None) -> bool:
+def supervisor_running(state: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
     """True if the state file's supervisor is alive (the very process recorded, not a reused pid)."""
     return state is not None and supervisor_record(state).running()
 

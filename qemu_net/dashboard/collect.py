@@ -77,7 +77,7 @@ def graph_layout(topology: Topology) -> dict[str, list[float]]:
     """Node positions in [0, 1]^2 for the page's graph: a line for chains, else a seeded spring layout."""
     import networkx as nx
 
-    g = nx.Graph()
+    g: nx.Graph[str] = nx.Graph()
     g.add_nodes_from(topology.node_names)
     g.add_edges_from(lk.nodes for lk in topology.links)
     degrees = [d for _, d in g.degree()]

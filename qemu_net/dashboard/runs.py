@@ -102,7 +102,8 @@ def _qkd(net: Network, topology: Topology, p: dict[str, Any]) -> tuple[dict[str,
     count = "n_pulses" if variant == "bb84" else "n_pairs"
 
     def go() -> dict[str, Any]:
-        s = run_qkd(net, src, dst, variant, report_abort=True, timeout_s=RUN_TIMEOUT_S, **{count: pulses})
+        params: dict[str, Any] = {count: pulses}
+        s = run_qkd(net, src, dst, variant, report_abort=True, timeout_s=RUN_TIMEOUT_S, **params)
         return s.to_dict()
 
     return {"src": src, "dst": dst, "variant": variant, "pulses": pulses}, go
@@ -135,7 +136,8 @@ class Run:
              "error_type": self.error_type}
         if self.finished is not None:
             d["wall_time_s"] = round(self.finished - self.started, 3)
-        return _clean(d)
+        clean: dict[str, Any] = _clean(d)
+        return clean
 
 
 class RunBook:

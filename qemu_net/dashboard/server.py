@@ -71,7 +71,7 @@ class Dashboard:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/"
+        return f"http://{host!s}:{port}/"
 
     def state(self) -> dict[str, Any]:
         """A snapshot of the network; pages polling together share one read of the nodes per `MIN_READ_S`."""

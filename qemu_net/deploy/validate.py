@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ _DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$")
 
 def validate_manifest(doc: dict[str, Any], *, version: str = DEFAULT_K8S_VERSION) -> str | None:
     """Strictly validate one manifest; return None if valid, else 'kind/name: path: message'."""
-    import kubernetes_validate
+    import kubernetes_validate  # type: ignore[import-untyped]  # the package ships no type information
 
     where = f"{doc.get('kind', '?')}/{(doc.get('metadata') or {}).get('name', '?')}"
     try:
@@ -60,7 +61,7 @@ def validate_manifests(docs: list[dict[str, Any]], *, version: str = DEFAULT_K8S
 def load_manifests(path: Path) -> list[dict[str, Any]]:
     """Every non-empty YAML document in a file, or in every *.yaml file of a directory but the kustomization."""
     files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
-    docs = []
+    docs: list[dict[str, Any]] = []
     for f in files:
         if f.name == "kustomization.yaml":
             continue
@@ -219,7 +220,7 @@ def validate_all(
     version: str = DEFAULT_K8S_VERSION,
     out: Path | None = None,
     check_committed: Path | None = None,
-    log=print,
+    log: Callable[[str], object] = print,
 ) -> list[str]:
     """Everything `main` checks; return the problems (empty: all valid)."""
     with tempfile.TemporaryDirectory(prefix="qnet-validate-") as tmp:

@@ -149,9 +149,10 @@ class KmeHttpServer(HTTPServer):
     @property
     def address(self) -> str:
         host, port = self.server_address[:2]
-        return f"{host}:{port}"
+        return f"{host!s}:{port}"
 
-    def process_request(self, request: socket.socket, client_address: Any) -> None:
+    def process_request(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
+        assert isinstance(request, socket.socket)  # a TCP server: a connected socket, never a datagram
         self._pool.submit(self._serve_one, request, client_address)
 
     def _serve_one(self, request: socket.socket, client_address: Any) -> None:

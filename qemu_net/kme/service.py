@@ -161,7 +161,7 @@ class NodeKme:
         unknown = sorted({n for n in config.saes.values() if n not in topo.node_names})
         if unknown:
             raise InvalidOperation(f"QNET_KME_SAES places applications at unknown node(s) {unknown}")
-        self.graph = nx.Graph()
+        self.graph: nx.Graph[str] = nx.Graph()
         self.graph.add_nodes_from(topo.node_names)
         self.graph.add_edges_from(link.nodes for link in topo.links)
         self.neighbours = sorted(self.graph.neighbors(self.name))
@@ -288,7 +288,7 @@ class NodeKme:
                     key, route = got.pop(k)
                 else:
                     key, route = back.pop(k), None
-                item = {"key_ID": k, "key": base64.b64encode(key).decode()}
+                item: dict[str, Any] = {"key_ID": k, "key": base64.b64encode(key).decode()}
                 if route is not None:
                     item["key_extension"] = {"route": route}
                 out.append(item)

@@ -29,6 +29,7 @@ import re
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -165,7 +166,7 @@ class NetworkCA:
         return self._issue(sae_id, server=False, dns=[], ips=[], validity_days=validity_days, role="application")
 
 
-def identity_from_peercert(peercert: dict | None) -> list[str]:
+def identity_from_peercert(peercert: dict[str, Any] | None) -> list[str]:
     """The DNS names in a verified peer certificate as `ssl.SSLSocket.getpeercert()` returns it."""
     if not peercert:
         return []
