@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from qemu_net.network.topology import Topology
 
 PROTOCOLS: tuple[str, ...] = ("teleport", "epr", "qkd")
+#: Default bound on one `qnet run qkd` session, s.
+QKD_TIMEOUT_S = 300.0
 #: The protocol suite (qemu_net.client.protocol_experiments); --to defaults per protocol there.
 SUITE = ("swap", "chain", "purify", "entangle", "ghz", "superdense", "nonlocal-cnot", "circuit")
 PROTOCOLS += (*SUITE, "sensing", "memory", "clock-sync")
@@ -47,6 +49,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("--visibility", type=float, help="E91 source visibility (default: from the link fidelity)")
     q.add_argument("--qber-threshold", type=float, help="abort above this QBER (default 0.11)")
     q.add_argument("--single-photon", action="store_true", help="BB84 with an ideal single-photon source (no decoys)")
+    q.add_argument("--timeout-s", type=float, default=QKD_TIMEOUT_S,
+                   help=f"bound on the whole session, s (default {QKD_TIMEOUT_S:g}: a 10^8-pulse block on a busy "
+                        "machine)")
     s = p.add_argument_group("protocol suite", "options of `qnet run entangle`, `purify`, `ghz`, `sensing`")
     s.add_argument("--fidelity", type=float, default=0.9, help="target fidelity of the entanglement service")
     s.add_argument("--method", choices=("dejmps", "bbpssw"), default="dejmps", help="purification method")
@@ -155,7 +160,7 @@ def _run_qkd(args: argparse.Namespace, topology: Topology, src: str, dst: str) -
     with network(topology, use_running=use_running) as net, \
             spinner(f"QKD {args.protocol_variant} {src} -> {dst}, {args.pulses:,} pulses"):
         result = fn(net, src, dst, protocol=args.protocol_variant, pulses=args.pulses, eve_fraction=args.eve_fraction,
-                    **params)
+                    timeout_s=args.timeout_s, **params)
     s = result.extra
     if args.json:
         top = ("raw_bits", "sifted_bits", "final_bits", "qber", "key_rate_per_pulse", "key_rate_per_virtual_s",
