@@ -15,15 +15,11 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from qemu_net.cli.common import group_help
+
 if TYPE_CHECKING:
     from qemu_net.client.sweeps import Sweep
     from qemu_net.network.topology import Topology
-
-
-def _help(parser: argparse.ArgumentParser) -> int:
-    """A command group run without a subcommand: its help, exit status 2."""
-    parser.print_help()
-    return 2
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,7 +45,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         s.add_argument("--plot", metavar="FILE.png", help="write the figure here")
         s.add_argument("--json", action="store_true", help="print every series as JSON")
         s.set_defaults(func=run)
-    p.set_defaults(func=lambda args: _help(p))
+    p.set_defaults(func=lambda args: group_help(p))
 
 
 def _topology(args: argparse.Namespace) -> Topology:

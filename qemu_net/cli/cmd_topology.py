@@ -11,16 +11,10 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from qemu_net.cli.common import add_physics_args
+from qemu_net.cli.common import add_physics_args, group_help
 
 if TYPE_CHECKING:
     from qemu_net.network.topology import Topology
-
-
-def _help(parser: argparse.ArgumentParser) -> int:
-    """A command group run without a subcommand: its help, exit status 2."""
-    parser.print_help()
-    return 2
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("--json", action="store_true")
     add_physics_args(s)
     s.set_defaults(func=run_show)
-    p.set_defaults(func=lambda args: _help(p))
+    p.set_defaults(func=lambda args: group_help(p))
 
 
 def topology_argument(value: str | None, chain: int | None = None) -> Topology:

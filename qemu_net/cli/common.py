@@ -33,6 +33,12 @@ def add_topology_args(p: argparse.ArgumentParser) -> None:
                    help="instead of a file: a chain of N nodes n0 -- ... -- n(N-1) (like `qnet topology chain N`)")
 
 
+def group_help(parser: argparse.ArgumentParser) -> int:
+    """A command group run without a subcommand: print its help; exit status 2."""
+    parser.print_help()
+    return 2
+
+
 #: command-line flag -> (topology section, key). Applied to every node / every quantum link.
 PHYSICS_OVERRIDES = {
     "length_km": ("links", "length_km"),
