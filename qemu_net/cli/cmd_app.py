@@ -12,13 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+if TYPE_CHECKING:
+    from qemu_net.netqasm.app import AppLayout
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("app", help="run NetQASM applications (app_<role>.py per role) on the network",
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("app",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     asub = p.add_subparsers(dest="app_command", required=True)
     r = asub.add_parser("run", help="run an application directory, print each role's return value")
@@ -62,7 +65,7 @@ def _pairs(items: list[str], what: str) -> list[tuple[str, str]]:
     return out
 
 
-def _layout(args: argparse.Namespace):
+def _layout(args: argparse.Namespace) -> AppLayout:
     from qemu_net.errors import InvalidOperation
     from qemu_net.netqasm.app import load_layout
 
@@ -122,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def _k8s(args: argparse.Namespace, layout) -> int:
+def _k8s(args: argparse.Namespace, layout: AppLayout) -> int:
     from qemu_net.deploy.k8s import K8sOptions, dump_all
     from qemu_net.deploy.k8s_apps import render_app_jobs
     from qemu_net.network.topology import load_topology

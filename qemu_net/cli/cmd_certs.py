@@ -19,8 +19,8 @@ import json
 from qemu_net.cli.common import add_topology_args
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("certs", help="write the network CA and node / client certificates", description=__doc__,
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("certs", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_topology_args(p)
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="directory to write (made if missing)")

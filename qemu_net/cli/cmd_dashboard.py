@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING, TextIO
 
 from qemu_net.cli.common import add_topology_args
 
+if TYPE_CHECKING:
+    from qemu_net.network.topology import Topology
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("dashboard", help="serve a live web dashboard of a running network", description=__doc__,
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("dashboard", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_topology_args(p)
     add_dashboard_args(p, prefix="")
@@ -51,7 +55,7 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def _metrics_map(topology, items: list[str], port: int | None, known: dict[str, str]) -> dict[str, str]:
+def _metrics_map(topology: Topology, items: list[str], port: int | None, known: dict[str, str]) -> dict[str, str]:
     from qemu_net.errors import InvalidOperation
 
     out = dict(known)
@@ -68,7 +72,7 @@ def _metrics_map(topology, items: list[str], port: int | None, known: dict[str, 
     return out
 
 
-def resolve(args: argparse.Namespace):
+def resolve(args: argparse.Namespace) -> tuple[Topology, dict[str, str]]:
     """The topology with addresses, and the known metrics addresses, of the network to show."""
     from qemu_net.cli.common import load, read_state, supervisor_running
     from qemu_net.errors import QnetError
@@ -90,15 +94,15 @@ def resolve(args: argparse.Namespace):
     return running, metrics
 
 
-def serve(topology, metrics: dict[str, str], host: str, port: int, *, probe_timeout_s: float = 2.0,
-          out=sys.stdout) -> int:
+def serve(topology: Topology, metrics: dict[str, str], host: str, port: int, *, probe_timeout_s: float = 2.0,
+          out: TextIO = sys.stdout) -> int:
     """Serve the dashboard in the foreground until Ctrl-C."""
+    import signal
+
     from qemu_net.client import Network
     from qemu_net.dashboard import Dashboard
 
-    import signal
-
-    def on_stop(signum, frame):  # noqa: ARG001 - SIGTERM stops the page the way Ctrl-C does
+    def on_stop(signum: int, frame: object) -> None:  # SIGTERM stops the page the way Ctrl-C does
         raise KeyboardInterrupt
 
     # Both installed explicitly: a process started in the background of a non-interactive shell inherits

@@ -4,12 +4,21 @@ emulator can show, print a summary, and shut everything down."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from qemu_net.cli.common import add_topology_args
 
+if TYPE_CHECKING:
+    from rich.console import Console
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the demo on a local multi-process network", description=__doc__)
+    from qemu_net.client import Network
+    from qemu_net.client.experiments import ExperimentResult
+    from qemu_net.network.topology import Topology
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("demo", description=__doc__)
     add_topology_args(p)
     p.add_argument("--shots", type=int, default=200)
     p.add_argument("--remote", action="store_true",
@@ -24,9 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from qemu_net.cli.common import load, network
-    from qemu_net.client.experiments import epr_correlation, teleport_fidelity
-
     from qemu_net.cli.progress import progress_bar
+    from qemu_net.client.experiments import epr_correlation, teleport_fidelity
 
     console = Console()
     topology = load(args)
@@ -69,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 class _Steps:
     """Moves the demo's progress bar one protocol run at a time."""
 
-    def __init__(self, bar, total: int) -> None:
+    def __init__(self, bar: Callable[[int, int, str], None], total: int) -> None:
         self.bar, self.total, self.i = bar, total, -1
 
     def __call__(self, label: str) -> None:
@@ -77,7 +85,7 @@ class _Steps:
         self.bar(self.i, self.total, label)
 
 
-def announce(console, topology) -> None:
+def announce(console: Console, topology: Topology) -> None:
     """One line for every network the demo starts: its name, size and nodes."""
     names = ", ".join(topology.node_names)
     console.print(f"[bold]starting network {topology.name!r}[/bold]: {len(topology.nodes)} node processes ({names})")
@@ -85,8 +93,15 @@ def announce(console, topology) -> None:
 
 DEMO_KEY_PULSES = 100_000_000
 
+#: Announces one step of the demo (the progress bar's label).
+Step = Callable[[str], None]
 
-def _qkd_section(console, net, topology, step=lambda label: None) -> None:
+
+def _no_step(label: str) -> None:
+    """A step announcement nobody shows."""
+
+
+def _qkd_section(console: Console, net: Network, topology: Topology, step: Step = _no_step) -> None:
     """QKD: a decoy-BB84 session over the first fiber, the keys fetched at both ends, and an eavesdropper."""
     from rich.table import Table
 
@@ -124,8 +139,9 @@ def _qkd_section(console, net, topology, step=lambda label: None) -> None:
     step("key delivery")
     keys = qkd.get_keys(net[a], b, number=2, size_bits=256)
     same = qkd.get_keys_with_ids(net[b], a, [k.key_id for k in keys])
-    match = all(x.key == y.key for x, y in zip(keys, same))
-    console.print(f"key delivery: {a} handed out {len(keys)} keys of 256 bits (ids {', '.join(k.key_id[:8] for k in keys)}); "
+    match = len(keys) == len(same) and all(x.key == y.key for x, y in zip(keys, same, strict=True))
+    ids = ", ".join(k.key_id[:8] for k in keys)
+    console.print(f"key delivery: {a} handed out {len(keys)} keys of 256 bits (ids {ids}); "
                   f"{b} fetched them by id: {'identical' if match else 'DIFFERENT'}")
 
 
@@ -143,7 +159,7 @@ PHYSICS_LAB = {
 }
 
 
-def _physics_section(console, shots: int, step=lambda label: None) -> None:
+def _physics_section(console: Console, shots: int, step: Step = _no_step) -> None:
     """The same teleportation over a short and a long fiber, and with memories of T2 = 0.5 ms."""
     from rich.table import Table
 
@@ -161,7 +177,9 @@ def _physics_section(console, shots: int, step=lambda label: None) -> None:
                           ("alice-mem", "far-mem", "T1 10 ms, T2 0.5 ms")):
             step(f"physics: teleport {a} -> {b}")
             r = teleport_fidelity(net, a, b, shots=shots, concurrency=1)
-            length = lab.link(a, b).length_km
+            link = lab.link(a, b)
+            assert link is not None  # the lab topology above links these pairs
+            length = link.length_km
             table.add_row(f"{a} -> {b} ({length:g} km)", mem, f"{r.value:.3f} ± {r.stderr:.3f}",
                           f"{r.virtual_time_ns / 1e3 / r.shots:,.0f}", f"{r.rate_per_virtual_s:,.0f}")
     console.print(table)
@@ -184,7 +202,7 @@ PROTOCOL_LAB = {
 PROTOCOL_RUNS = ("swap", "entangle", "purify", "ghz", "superdense", "nonlocal cnot", "circuit")
 
 
-def _protocols_section(console, shots: int, step=lambda label: None) -> None:
+def _protocols_section(console: Console, shots: int, step: Step = _no_step) -> None:
     """Swapping, the entanglement service, purification, GHZ, superdense coding, a nonlocal CNOT and a
     distributed circuit, each run by roles in separate node processes on trapped-ion nodes and links of
     fidelity 0.95."""
@@ -201,13 +219,14 @@ def _protocols_section(console, shots: int, step=lambda label: None) -> None:
     n = max(40, min(shots, 200))
     announce(console, lab)
     with network(lab, use_running=False) as net:
-        plan = [
+        plan: list[tuple[Callable[[], ExperimentResult], Callable[[ExperimentResult], str]]] = [
             (lambda: pe.chain_experiment(net, "n0", "n2", shots=n),
              lambda r: f"{r.extra['expected_fidelity']:.3f} (1 swap)"),
             (lambda: pe.entangle_experiment(net, "n0", "n2", shots=min(n, 30), min_fidelity=0.95),
              lambda r: f"{r.extra['expected_fidelity']:.3f}: {r.extra['rounds']} DEJMPS round(s), "
                        f"{r.extra['epr_pairs']} link pairs"),
-            (lambda: pe.purify_experiment(net, "n0", "n1", shots=n), lambda r: f"success {r.extra['success_rate']:.2f}"),
+            (lambda: pe.purify_experiment(net, "n0", "n1", shots=n),
+             lambda r: f"success {r.extra['success_rate']:.2f}"),
             (lambda: pe.ghz_experiment(net, "n0", shots=n),
              lambda r: f"ideal {r.extra['ideal']:g} over {len(r.extra['nodes'])}"),
             (lambda: pe.superdense_experiment(net, "n0", "n1", shots=n), lambda r: "2 bits per qubit sent"),
@@ -216,7 +235,7 @@ def _protocols_section(console, shots: int, step=lambda label: None) -> None:
              lambda r: f"GHZ over {', '.join(r.extra['nodes'])}: {r.extra['epr_pairs']} EPR pairs"),
         ]
         runs = []
-        for label, (go, detail) in zip(PROTOCOL_RUNS, plan):
+        for label, (go, detail) in zip(PROTOCOL_RUNS, plan, strict=True):
             step(f"protocols: {label}")
             runs.append((go(), detail))
         for r, detail in runs:

@@ -25,17 +25,16 @@ import os
 import sys
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "deploy",
-        help="render Docker Compose or Kubernetes files from a topology",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     sub = p.add_subparsers(dest="deploy_target", metavar="{compose,k8s}")
     sub.required = True
 
     c = sub.add_parser("compose", help="write a compose file (one service per node) and the topology it mounts")
-    c.add_argument("--topology", help="topology YAML file (default: the embedded demo topology)")
+    c.add_argument("--topology", "-t", metavar="FILE", help="topology YAML file (default: the embedded demo topology)")
     c.add_argument("-o", "--output", default="compose.yaml", help="compose file to write (default: compose.yaml)")
     c.add_argument("--image", default=None, help="node image (default: localhost/qnet:VERSION-HASH12 of this tree)")
     c.add_argument(
@@ -46,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     c.set_defaults(func=run)
 
     k = sub.add_parser("k8s", help="render Kubernetes manifests (StatefulSet, headless Service, ...)")
-    k.add_argument("--topology", help="topology YAML file (default: the embedded demo topology)")
+    k.add_argument("--topology", "-t", metavar="FILE", help="topology YAML file (default: the embedded demo topology)")
     _generator_args(k)
     k.add_argument("-o", "--output", help="directory for one file per manifest + kustomization.yaml (default: stdout)")
     k.add_argument("--namespace", default="qnet", help="namespace (default: qnet)")
@@ -56,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     k.add_argument("--pull-policy", choices=("Always", "IfNotPresent", "Never"),
                    help="imagePullPolicy (default: IfNotPresent for a VERSION-HASH12 tag or digest, else Always)")
     k.add_argument("--cpu-limit", default=None, help="per-node CPU limit (default: 1)")
-    k.add_argument("--memory-limit", default=None, help="per-node memory limit (default: 3Gi, room for the demo's 10^8-pulse QKD block)")
+    k.add_argument("--memory-limit", default=None,
+                   help="per-node memory limit (default: 3Gi, room for the demo's 10^8-pulse QKD block)")
     k.add_argument("--insecure", action="store_true", help="nodes without TLS (default: mutual TLS from Secrets)")
     k.add_argument("--cert-manager", action="store_true",
                    help="also emit cert-manager Issuers and Certificates that make those Secrets")
@@ -78,7 +78,7 @@ def _load(path: str | None, args: argparse.Namespace | None = None):  # type: ig
     from qemu_net.network.topology import default_topology, load_topology
 
     kind = next((k for k in ("chain", "ring") if args is not None and getattr(args, k, None) is not None), None)
-    if kind is not None:
+    if kind is not None and args is not None:
         if path:
             raise TopologyError(f"give either --topology or --{kind}, not both")
         from qemu_net.network.generate import generate

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 NAMES = ("ghz-delft-2021", "teleport-delft-2022", "decoy-bb84-gys")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("experiment", help="reproduce a published experiment and compare", description=__doc__)
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("experiment", description=__doc__)
     p.add_argument("name", choices=NAMES, help="which experiment")
     p.add_argument("--shots", type=int, help="repetitions (GHZ states, teleported states); QKD: pulses per distance")
     p.add_argument("--seed", type=int, default=0, help="topology seed")
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from qemu_net.cli.common import network
     from qemu_net.client.published import plot_comparison, run_published
 
-    kw: dict = {"seed": args.seed}
+    kw: dict[str, Any] = {"seed": args.seed}
     if args.shots is not None:
         kw["pulses" if args.name == "decoy-bb84-gys" else "shots"] = args.shots
     c = run_published(args.name, lambda topo: network(topo, use_running=False), **kw)

@@ -6,17 +6,22 @@ import argparse
 import os
 import re
 import socket
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qemu_net.node.faults import FaultPlan
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("node", help="run one node process", description=__doc__)
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("node", description=__doc__)
     p.add_argument("--topology", "-t", metavar="FILE",
                    help="topology file (default: $QNET_TOPOLOGY, a path or YAML text)")
     p.add_argument("--name", help="node name (default: $QNET_NODE_NAME, else the StatefulSet ordinal of the hostname)")
     p.add_argument("--bind", default=os.environ.get("QNET_BIND", "127.0.0.1"), metavar="ADDR",
                    help="interface to listen on (default: $QNET_BIND, else 127.0.0.1 (loopback only); "
                         "containers pass 0.0.0.0)")
-    p.add_argument("--listen", help="host:port for the public service (default: --bind and the port of the node's address)")
+    p.add_argument("--listen",
+                   help="host:port for the public service (default: --bind and the port of the node's address)")
     p.add_argument("--peer-listen", help="host:port for the node-to-node service (default: --bind and the port of "
                                          "peer_address, else the public port + 1)")
     p.add_argument("--probe-port", type=int, default=int(os.environ.get("QNET_PROBE_PORT", "0") or 0) or None,
@@ -75,7 +80,7 @@ FAULT_FLAGS = {"delay_ms": "--fault-delay-ms", "stall_ms": "--fault-stall-ms", "
                "seed": "--fault-seed"}
 
 
-def fault_plan(args: argparse.Namespace, environ: dict[str, str] | None = None):
+def fault_plan(args: argparse.Namespace, environ: dict[str, str] | None = None) -> FaultPlan | None:
     """The node's fault plan: $QNET_FAULTS with any --fault-* flag replacing its key; None if nothing is set."""
     from qemu_net.node.faults import FaultPlan, plan_from_env
 
@@ -83,7 +88,7 @@ def fault_plan(args: argparse.Namespace, environ: dict[str, str] | None = None):
     base = plan_from_env(environ)
     if all(v is None for v in given.values()):
         return base
-    return (base or FaultPlan()).with_overrides(source="qnet node", names=FAULT_FLAGS, **given)
+    return (base or FaultPlan.model_validate({})).with_overrides(source="qnet node", names=FAULT_FLAGS, **given)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     if args.metrics_port:
         from qemu_net.node.metrics import serve_metrics
 
-        port = serve_metrics(server.core, args.metrics_port, args.bind)
-        logging.getLogger("qemu_net.node").info("node %s: Prometheus metrics on port %d", name, port)
+        metrics_port = serve_metrics(server.core, args.metrics_port, args.bind)
+        logging.getLogger("qemu_net.node").info("node %s: Prometheus metrics on port %d", name, metrics_port)
     server.wait()
     return 0

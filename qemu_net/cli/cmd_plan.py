@@ -10,8 +10,8 @@ import json
 from qemu_net.cli.common import add_topology_args
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("plan", help="what the network can deliver between every pair of nodes", description=__doc__)
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("plan", description=__doc__)
     add_topology_args(p)
     p.add_argument("--json", action="store_true", help="print the plans as JSON")
     p.add_argument("--plot", metavar="FILE", help="write a PNG of key rates, PLOB bounds and fidelities")

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING, Any
 
 from qemu_net.cli.common import add_physics_args, add_topology_args
 
-PROTOCOLS = ("teleport", "epr", "qkd")
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from qemu_net.client.experiments import ExperimentResult
+    from qemu_net.network.topology import Topology
+
+PROTOCOLS: tuple[str, ...] = ("teleport", "epr", "qkd")
+#: Default bound on one `qnet run qkd` session, s.
+QKD_TIMEOUT_S = 300.0
 #: The protocol suite (qemu_net.client.protocol_experiments); --to defaults per protocol there.
 SUITE = ("swap", "chain", "purify", "entangle", "ghz", "superdense", "nonlocal-cnot", "circuit")
-PROTOCOLS += SUITE + ("sensing", "memory", "clock-sync")
+PROTOCOLS += (*SUITE, "sensing", "memory", "clock-sync")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run a protocol and report the result", description=__doc__)
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("run", description=__doc__)
     p.add_argument("protocol", choices=PROTOCOLS, help="which protocol to run")
     add_topology_args(p)
     p.add_argument("--from", dest="src", help="first node (default: the topology's first node)")
@@ -40,6 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--visibility", type=float, help="E91 source visibility (default: from the link fidelity)")
     q.add_argument("--qber-threshold", type=float, help="abort above this QBER (default 0.11)")
     q.add_argument("--single-photon", action="store_true", help="BB84 with an ideal single-photon source (no decoys)")
+    q.add_argument("--timeout-s", type=float, default=QKD_TIMEOUT_S,
+                   help=f"bound on the whole session, s (default {QKD_TIMEOUT_S:g}: a 10^8-pulse block on a busy "
+                        "machine)")
     s = p.add_argument_group("protocol suite", "options of `qnet run entangle`, `purify`, `ghz`, `sensing`")
     s.add_argument("--fidelity", type=float, default=0.9, help="target fidelity of the entanglement service")
     s.add_argument("--method", choices=("dejmps", "bbpssw"), default="dejmps", help="purification method")
@@ -68,7 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _endpoints(topology, src: str | None, dst: str | None) -> tuple[str, str]:
+def _endpoints(topology: Topology, src: str | None, dst: str | None) -> tuple[str, str]:
     from qemu_net.errors import InvalidOperation
 
     src = src or topology.node_names[0]
@@ -107,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_memory(args, topology, src, dst)
     from qemu_net.cli.progress import spinner
 
-    fn, _ = EXPERIMENTS[args.protocol]
+    fn: Callable[..., ExperimentResult] = EXPERIMENTS[args.protocol][0]
     with network(topology, use_running=not overridden(args)) as net, \
             spinner(f"{args.protocol} {src} -> {dst}, {args.shots} shots"):
         if args.protocol == "epr":
@@ -123,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_qkd(args: argparse.Namespace, topology, src: str, dst: str) -> int:
+def _run_qkd(args: argparse.Namespace, topology: Topology, src: str, dst: str) -> int:
     import sys
 
     from qemu_net.cli.common import network
@@ -136,7 +148,7 @@ def _run_qkd(args: argparse.Namespace, topology, src: str, dst: str) -> int:
     from qemu_net.cli.common import overridden
 
     use_running = not overridden(args)
-    fn, _ = EXPERIMENTS["qkd"]
+    fn: Callable[..., ExperimentResult] = EXPERIMENTS["qkd"][0]
     bb84_keys = ("mu", "nu", "p_signal", "p_decoy", "p_vacuum", "p_z", "f_ec", "qber_threshold")
     e91_keys = ("visibility", "p_z", "f_ec", "qber_threshold")
     keys = bb84_keys if args.protocol_variant == "bb84" else e91_keys
@@ -148,7 +160,7 @@ def _run_qkd(args: argparse.Namespace, topology, src: str, dst: str) -> int:
     with network(topology, use_running=use_running) as net, \
             spinner(f"QKD {args.protocol_variant} {src} -> {dst}, {args.pulses:,} pulses"):
         result = fn(net, src, dst, protocol=args.protocol_variant, pulses=args.pulses, eve_fraction=args.eve_fraction,
-                    **params)
+                    timeout_s=args.timeout_s, **params)
     s = result.extra
     if args.json:
         top = ("raw_bits", "sifted_bits", "final_bits", "qber", "key_rate_per_pulse", "key_rate_per_virtual_s",
@@ -159,7 +171,8 @@ def _run_qkd(args: argparse.Namespace, topology, src: str, dst: str) -> int:
         print(f"qkd {s['protocol']} {src} -> {dst} ({link.length_km:g} km, {s['n_pulses']:,} pulses): "
               f"raw {s['raw_bits']:,}, sifted {s['sifted_bits']:,}, final {s['final_bits']:,} bits; "
               f"QBER {s['qber'] if s['qber'] is not None else float('nan'):.4f}; "
-              f"secret key rate {s['key_rate_per_pulse']:.3e}/pulse, {s['key_rate_per_virtual_s']:,.0f} bits/virtual s, "
+              f"secret key rate {s['key_rate_per_pulse']:.3e}/pulse, "
+              f"{s['key_rate_per_virtual_s']:,.0f} bits/virtual s, "
               f"{s['secret_bits_per_wall_s']:,.0f} bits/wall s")
     if s["aborted"]:
         print(f"qnet run qkd: session aborted: {s['aborted']}", file=sys.stderr)
@@ -167,12 +180,12 @@ def _run_qkd(args: argparse.Namespace, topology, src: str, dst: str) -> int:
     return 0
 
 
-def _run_suite(args: argparse.Namespace, topology) -> int:
+def _run_suite(args: argparse.Namespace, topology: Topology) -> int:
     from qemu_net.cli.common import network, overridden
     from qemu_net.client.experiments import EXPERIMENTS
 
-    fn, _ = EXPERIMENTS[args.protocol]
-    kw: dict = {}
+    fn: Callable[..., ExperimentResult] = EXPERIMENTS[args.protocol][0]
+    kw: dict[str, Any] = {}
     if args.protocol == "entangle":
         kw = {"min_fidelity": args.fidelity}
     elif args.protocol == "purify":
@@ -221,7 +234,7 @@ def _run_sensing(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_memory(args: argparse.Namespace, topology, src: str, dst: str) -> int:
+def _run_memory(args: argparse.Namespace, topology: Topology, src: str, dst: str) -> int:
     from qemu_net.cli.common import network, overridden
     from qemu_net.client.memory import memory_experiment
 

@@ -9,16 +9,24 @@ the qubits to one node over their links and reports that state's fidelity with C
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qemu_net.errors import InvalidOperation
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def _gather_node(topology, nodes: list[str], counts: dict[str, int], requested: str | None) -> str:
+    from qemu_net.client import Network
+    from qemu_net.network.topology import Topology
+
+
+def _gather_node(topology: Topology, nodes: list[str], counts: dict[str, int], requested: str | None) -> str:
     if requested is not None:
         if requested not in topology.node_names:
             raise InvalidOperation(f"--gather: unknown node {requested!r}; nodes: {', '.join(topology.node_names)}")
@@ -32,7 +40,8 @@ def _gather_node(topology, nodes: list[str], counts: dict[str, int], requested: 
                            "final state at (name one with --gather)")
 
 
-def final_state_fidelity(net, program, *, gather: str | None = None, timeout_s: float = 120.0) -> tuple[float, str]:
+def final_state_fidelity(net: Network, program: Any, *, gather: str | None = None,
+                         timeout_s: float = 120.0) -> tuple[float, str]:
     """Run `program` once keeping its final state, gather the qubits at one node over their links and return
     (fidelity with Cirq's state vector of the whole circuit, gather node). The nodes must allow inspection."""
     import cirq
@@ -61,15 +70,13 @@ def final_state_fidelity(net, program, *, gather: str | None = None, timeout_s: 
         rho = net[at].inspect(moved)
     finally:
         for h in moved:
-            try:
+            with contextlib.suppress(Exception):  # freeing is best effort: the node may hold it no more
                 h.node.free([h])
-            except Exception:  # noqa: BLE001 - best-effort clean-up of a verification run
-                pass
     psi = cirq.final_state_vector(circuit, qubit_order=qubits, dtype=np.complex128)
     return float(np.real(psi.conj() @ rho @ psi)), at
 
 
-def run_qasm(args: argparse.Namespace, topology) -> int:
+def run_qasm(args: argparse.Namespace, topology: Topology) -> int:
     import cirq
 
     from qemu_net.cli.common import network, overridden
@@ -85,7 +92,7 @@ def run_qasm(args: argparse.Namespace, topology) -> int:
     program = load_placed(text, args.place)
     compiled, _ = compile_circuit(program.circuit, program.assignment, topology=topology)
     measured = any(cirq.is_measurement(op) for op in program.circuit.all_operations())
-    out: dict = {"protocol": "circuit", "qasm": str(args.qasm), "qubits": len(program.qubits),
+    out: dict[str, Any] = {"protocol": "circuit", "qasm": str(args.qasm), "qubits": len(program.qubits),
                  "nodes": program.nodes, "nonlocal_gates": compiled.nonlocal_gates,
                  "placement": {str(q): n for q, n in sorted(program.assignment.items())}}
     with network(topology, allow_inspect=args.verify, use_running=not (overridden(args) or args.verify)) as net, \
@@ -133,7 +140,7 @@ def run_qasm(args: argparse.Namespace, topology) -> int:
     return 0
 
 
-def _marginal(probs: np.ndarray, qubits, measured) -> dict[str, float]:
+def _marginal(probs: np.ndarray, qubits: Sequence[Any], measured: Sequence[Any]) -> dict[str, float]:
     """Distribution of the measured qubits' bits (in measurement order) from full-register probabilities."""
     n = len(qubits)
     pos = [qubits.index(q) for q in measured]

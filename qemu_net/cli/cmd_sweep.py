@@ -13,10 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
+
+from qemu_net.cli.common import group_help
+
+if TYPE_CHECKING:
+    from qemu_net.client.sweeps import Sweep
+    from qemu_net.network.topology import Topology
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sweep", help="measure a curve (key rate, chain fidelity, memory decay), optionally plot it",
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("sweep",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ssub = p.add_subparsers(dest="sweep", metavar="SWEEP")
     q = ssub.add_parser("qkd", help="secret key rate vs fiber length (decoy BB84), with GLLP and PLOB")
@@ -38,10 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         s.add_argument("--plot", metavar="FILE.png", help="write the figure here")
         s.add_argument("--json", action="store_true", help="print every series as JSON")
         s.set_defaults(func=run)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=lambda args: group_help(p))
 
 
-def _topology(args: argparse.Namespace):
+def _topology(args: argparse.Namespace) -> Topology:
     from qemu_net.client import sweeps
     from qemu_net.network.generate import generate
 
@@ -82,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table(result) -> None:
+def _table(result: Sweep) -> None:
     import numpy as np
     from rich.console import Console
     from rich.table import Table
@@ -97,9 +104,7 @@ def _table(result) -> None:
         t.add_column(s.label)
     for i, x in enumerate(measured[0].x):
         cells = [f"{x:.6g}"]
-        for s in measured:
-            cells.append(f"{s.y[i]:.4g}" + (f" ± {s.yerr[i]:.2g}" if s.yerr is not None else ""))
-        for s in others:  # the closed form at the measured x
-            cells.append(f"{float(np.interp(x, s.x, s.y)):.4g}")
+        cells += [f"{s.y[i]:.4g}" + (f" ± {s.yerr[i]:.2g}" if s.yerr is not None else "") for s in measured]
+        cells += [f"{float(np.interp(x, s.x, s.y)):.4g}" for s in others]  # the closed form at the measured x
         t.add_row(*cells)
     Console(file=sys.stdout).print(t)

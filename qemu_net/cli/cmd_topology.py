@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING, Any
 
-from qemu_net.cli.common import add_physics_args
+from qemu_net.cli.common import add_physics_args, group_help
+
+if TYPE_CHECKING:
+    from qemu_net.network.topology import Topology
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("topology", help="generate a chain/ring/star/grid topology, or show one",
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("topology",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     tsub = p.add_subparsers(dest="topology_command", metavar="KIND")
     from qemu_net.network.generate import KINDS
@@ -34,10 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--json", action="store_true")
     add_physics_args(s)
     s.set_defaults(func=run_show)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=lambda args: group_help(p))
 
 
-def topology_argument(value: str | None, chain: int | None = None):
+def topology_argument(value: str | None, chain: int | None = None) -> Topology:
     """The topology a `-t/--topology` value names ('-': YAML on standard input), a `--chain N`, or the default."""
     import yaml
 
@@ -81,7 +85,7 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(topology) -> dict:
+def describe(topology: Topology) -> dict[str, Any]:
     """Nodes, links and classical links with every physical value resolved (defaults included)."""
     from qemu_net.dashboard.collect import modelled_link
 
@@ -115,8 +119,8 @@ def run_show(args: argparse.Namespace) -> int:
 
     con = Console()
 
-    def opt(v, fmt="{:g}"):
-        return "–" if v is None else fmt.format(v)
+    def opt(v: object, fmt: str = "{:g}") -> str:
+        return "\N{EN DASH}" if v is None else fmt.format(v)
 
     t = Table(title=f"{d['name']}: {len(d['nodes'])} nodes (seed {d['seed']})")
     for col in ("node", "address", "memory", "T1 s", "T2 s", "1q err", "2q err", "meas err"):

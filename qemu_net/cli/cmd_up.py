@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Any
 
 from qemu_net.cli.common import add_topology_args
 
@@ -28,8 +29,8 @@ LIFECYCLE = (
 )
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("up", help="start every node of a topology as a local process",
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("up",
                        description="Start every node of a topology as a local process on 127.0.0.1. " + LIFECYCLE)
     add_topology_args(p)
     p.add_argument("--allow-inspect", action="store_true", help="allow state inspection (debugging)")
@@ -43,14 +44,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     add_dashboard_args(p, prefix="dashboard-")
     p.set_defaults(func=run_up)
-    s = sub.add_parser("status", help="show the nodes of a running local network",
+    s = sub.add_parser("status",
                        description="Show the nodes of a network started with `qnet up`, or the node processes "
                                    "still running after its supervisor is gone. Exit status 0 only if the "
                                    "supervisor runs and every node serves. " + LIFECYCLE)
     add_topology_args(s)
     s.add_argument("--json", action="store_true", help="print one JSON object (network, supervisor, nodes)")
     s.set_defaults(func=run_status)
-    d = sub.add_parser("down", help="stop a local network started with `qnet up`",
+    d = sub.add_parser("down",
                        description="Stop the supervisor (which stops its nodes), then any node process still "
                                    "running without it (SIGTERM, SIGKILL after --grace-s), and remove the state "
                                    "file. " + LIFECYCLE)
@@ -80,7 +81,15 @@ def _down_hint(args: argparse.Namespace) -> str:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    from qemu_net.cli.common import load, node_records, read_state, state_dir, state_path, supervisor_running, write_state
+    from qemu_net.cli.common import (
+        load,
+        node_records,
+        read_state,
+        state_dir,
+        state_path,
+        supervisor_running,
+        write_state,
+    )
     from qemu_net.node.launcher import LocalNetwork
     from qemu_net.errors import QnetError
 
@@ -134,7 +143,7 @@ def run_up(args: argparse.Namespace) -> int:
     if getattr(args, "dashboard", False):
         from qemu_net.cli.cmd_dashboard import serve
 
-        metrics = {k: v["metrics_address"] for k, v in local.nodes.items() if v.get("metrics_address")}
+        metrics = {k: str(v["metrics_address"]) for k, v in local.nodes.items() if v.get("metrics_address")}
         return serve(local.topology, metrics, args.dashboard_host, args.dashboard_port,
                      probe_timeout_s=args.dashboard_probe_timeout_s)
     return 0
@@ -192,7 +201,7 @@ def run_status(args: argparse.Namespace) -> int:
     return _print_status(args, report, ok=False, table=bool(left))
 
 
-def _print_status(args: argparse.Namespace, report: dict, *, ok: bool, table: bool = True) -> int:
+def _print_status(args: argparse.Namespace, report: dict[str, Any], *, ok: bool, table: bool = True) -> int:
     if args.json:
         print(json.dumps(report))
         return 0 if ok else 1

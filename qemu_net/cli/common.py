@@ -8,7 +8,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 if TYPE_CHECKING:
     from qemu_net.client import Network
@@ -27,9 +27,16 @@ def state_path(name: str) -> Path:
 
 def add_topology_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--topology", "-t", metavar="FILE",
-                   help="topology YAML file, '-' for standard input (default: the embedded alice--repeater--bob network)")
+                   help="topology YAML file, '-' for standard input "
+                        "(default: the embedded alice--repeater--bob network)")
     p.add_argument("--chain", type=int, metavar="N",
                    help="instead of a file: a chain of N nodes n0 -- ... -- n(N-1) (like `qnet topology chain N`)")
+
+
+def group_help(parser: argparse.ArgumentParser) -> int:
+    """A command group run without a subcommand: print its help; exit status 2."""
+    parser.print_help()
+    return 2
 
 
 #: command-line flag -> (topology section, key). Applied to every node / every quantum link.
@@ -116,7 +123,7 @@ def with_preset(topology: Topology, preset: str) -> Topology:
     return parse_topology(data, source="--preset")
 
 
-def read_state(name: str) -> dict | None:
+def read_state(name: str) -> dict[str, Any] | None:
     """The state file `qnet up` wrote for network `name`, or None if there is none."""
     from qemu_net.errors import QnetError
 
@@ -132,7 +139,7 @@ def read_state(name: str) -> dict | None:
     return state
 
 
-def write_state(name: str, state: dict) -> Path:
+def write_state(name: str, state: dict[str, Any]) -> Path:
     """Write the state file of network `name` atomically (a reader never sees half of it)."""
     p = state_path(name)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -142,7 +149,7 @@ def write_state(name: str, state: dict) -> Path:
     return p
 
 
-def supervisor_record(state: dict) -> ProcessRecord:
+def supervisor_record(state: dict[str, Any]) -> ProcessRecord:
     """The supervisor's process record in a state file (files from older versions hold only its pid)."""
     from qemu_net.node.launcher import ProcessRecord
 
@@ -150,7 +157,7 @@ def supervisor_record(state: dict) -> ProcessRecord:
     return ProcessRecord.from_json(data, boot_id=state.get("boot_id"))
 
 
-def node_records(state: dict) -> dict[str, ProcessRecord]:
+def node_records(state: dict[str, Any]) -> dict[str, ProcessRecord]:
     """node name -> its process record, for every node the state file lists with a pid."""
     from qemu_net.node.launcher import ProcessRecord
 
@@ -159,7 +166,7 @@ def node_records(state: dict) -> dict[str, ProcessRecord]:
             for name, info in nodes.items() if isinstance(info, dict) and info.get("pid")}
 
 
-def state_tls(state: dict) -> dict:
+def state_tls(state: dict[str, Any]) -> dict[str, Any]:
     """`Network.connect` keywords for the network a state file describes: its certificate directory, or
     plaintext for a network started with ``--insecure``."""
     if "tls_dir" not in state:
@@ -167,7 +174,7 @@ def state_tls(state: dict) -> dict:
     return {"tls_dir": state["tls_dir"]} if state["tls_dir"] else {"insecure": True}
 
 
-def supervisor_running(state: dict | None) -> bool:
+def supervisor_running(state: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
     """True if the state file's supervisor is alive (the very process recorded, not a reused pid)."""
     return state is not None and supervisor_record(state).running()
 

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
-def _console():
+def _console() -> Console:
     from rich.console import Console
 
     return Console(stderr=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -137,7 +138,7 @@ def qkd_key_rate(net: Network, alice: str, bob: str, *, protocol: str = "bb84", 
 
 
 #: name -> (function, description)
-EXPERIMENTS = {
+EXPERIMENTS: dict[str, tuple[Callable[..., ExperimentResult], str]] = {
     "teleport": (teleport_fidelity, "teleport random states and measure the fidelity"),
     "epr": (epr_correlation, "create-and-measure EPR pairs and measure their correlation"),
     "qkd": (qkd_key_rate, "a QKD session (decoy BB84 or E91): key lengths, QBER and secret key rates"),

@@ -69,7 +69,7 @@ def parse_metrics(text: str) -> NodeMetrics:
 
 def scrape(address: str, timeout_s: float = PROBE_TIMEOUT_S) -> NodeMetrics:
     url = address if address.startswith("http") else f"http://{address}/metrics"
-    with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 - an address the user gave
+    with urllib.request.urlopen(url, timeout=timeout_s) as resp:
         return parse_metrics(resp.read().decode())
 
 
@@ -77,7 +77,7 @@ def graph_layout(topology: Topology) -> dict[str, list[float]]:
     """Node positions in [0, 1]^2 for the page's graph: a line for chains, else a seeded spring layout."""
     import networkx as nx
 
-    g = nx.Graph()
+    g: nx.Graph[str] = nx.Graph()
     g.add_nodes_from(topology.node_names)
     g.add_edges_from(lk.nodes for lk in topology.links)
     degrees = [d for _, d in g.degree()]
@@ -151,7 +151,7 @@ class Collector:
         node = self.net[name]
         out: dict[str, Any] = {"name": name, "address": node.address, "metrics_address": self.metrics.get(name, "")}
         try:
-            info = w_info(node, self.probe_timeout_s)
+            info = node.info(timeout_s=self.probe_timeout_s)
             out.update(status="up", qubits_in_use=info.qubits_in_use, memory_qubits=info.memory_qubits,
                        groups_held=info.groups_held, virtual_time_ns=info.virtual_time_ns)
         except QnetError as exc:
@@ -203,7 +203,7 @@ class Collector:
             ends = [by_name[a].get("metrics"), by_name[b].get("metrics")]
             if any(e is not None for e in ends):
                 # Each node counts the pairs it generated as the source end; a link's total is both ends' sum.
-                present = [(e, peer) for e, peer in zip(ends, (b, a)) if e is not None]
+                present = [(e, peer) for e, peer in zip(ends, (b, a), strict=True) if e is not None]
                 epr = sum(e["epr_pairs"].get(peer, 0) for e, peer in present)
                 attempts = sum(e["epr_attempts"].get(peer, 0) for e, peer in present)
                 # The delivered fidelity as the generating end(s) report it (weighted by pairs made).
@@ -223,8 +223,3 @@ class Collector:
                       "length_km": c.length_km, "latency_ns": c.effective_latency_ns} for c in topo.classical_links]
         return {"network": topo.name, "time": t0, "nodes": nodes, "links": links, "classical_links": classical,
                 "layout": self.layout}
-
-
-def w_info(node, timeout_s: float):
-    """GetInfo with the dashboard's own (short) deadline."""
-    return node.info(timeout_s)

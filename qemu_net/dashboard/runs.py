@@ -57,17 +57,20 @@ def _node(topology: Topology, params: dict[str, Any], key: str) -> str:
     return name
 
 
+def _shots_seed(p: dict[str, Any], default_shots: int) -> tuple[int, int]:
+    """The ``shots`` (1..MAX_SHOTS) and ``seed`` (0..2^31-1) parameters of a run request."""
+    return _int(p, "shots", default_shots, 1, MAX_SHOTS), _int(p, "seed", 0, 0, 2**31 - 1)
+
+
 def _teleport(net: Network, topology: Topology, p: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], Any]]:
     from qemu_net.client.experiments import teleport_fidelity
-
     from qemu_net.errors import NotConnected
 
     src, dst = _node(topology, p, "src"), _node(topology, p, "dst")
     if topology.link(src, dst) is None:
         raise NotConnected(f"{src} and {dst} share no quantum link: teleportation uses one EPR pair between "
                            "neighbours (use a swap chain for distant nodes)")
-    shots = _int(p, "shots", 20, 1, MAX_SHOTS)
-    seed = _int(p, "seed", 0, 0, 2**31 - 1)
+    shots, seed = _shots_seed(p, 20)
     return ({"src": src, "dst": dst, "shots": shots, "seed": seed},
             lambda: teleport_fidelity(net, src, dst, shots=shots, seed=seed).to_dict())
 
@@ -80,8 +83,7 @@ def _swap_chain(net: Network, topology: Topology, p: dict[str, Any]) -> tuple[di
     if src == dst:
         raise InvalidOperation("src and dst must be different nodes")
     route(topology, src, dst, "hops")  # NotConnected now, not in the background
-    shots = _int(p, "shots", 50, 1, MAX_SHOTS)
-    seed = _int(p, "seed", 0, 0, 2**31 - 1)
+    shots, seed = _shots_seed(p, 50)
     return ({"src": src, "dst": dst, "shots": shots, "seed": seed},
             lambda: chain_experiment(net, src, dst, shots=shots, seed=seed).to_dict())
 
@@ -100,7 +102,8 @@ def _qkd(net: Network, topology: Topology, p: dict[str, Any]) -> tuple[dict[str,
     count = "n_pulses" if variant == "bb84" else "n_pairs"
 
     def go() -> dict[str, Any]:
-        s = run_qkd(net, src, dst, variant, report_abort=True, timeout_s=RUN_TIMEOUT_S, **{count: pulses})
+        params: dict[str, Any] = {count: pulses}
+        s = run_qkd(net, src, dst, variant, report_abort=True, timeout_s=RUN_TIMEOUT_S, **params)
         return s.to_dict()
 
     return {"src": src, "dst": dst, "variant": variant, "pulses": pulses}, go
@@ -133,7 +136,8 @@ class Run:
              "error_type": self.error_type}
         if self.finished is not None:
             d["wall_time_s"] = round(self.finished - self.started, 3)
-        return _clean(d)
+        clean: dict[str, Any] = _clean(d)
+        return clean
 
 
 class RunBook:
@@ -172,7 +176,7 @@ class RunBook:
             result = thunk()
         except QnetError as exc:
             self._finish(run, error=str(exc), error_type=type(exc).__name__)
-        except Exception as exc:  # noqa: BLE001 - a failed run is shown on the page, never kills the server
+        except Exception as exc:
             self._finish(run, error=f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__)
         else:
             self._finish(run, result=result)

@@ -71,7 +71,7 @@ class Dashboard:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/"
+        return f"http://{host!s}:{port}/"
 
     def state(self) -> dict[str, Any]:
         """A snapshot of the network; pages polling together share one read of the nodes per `MIN_READ_S`."""
@@ -118,8 +118,8 @@ class _Handler(BaseHTTPRequestHandler):
     dashboard: Dashboard
     server_version = "qnet-dashboard"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        log.debug("%s " + format, self.address_string(), *args)
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
 
     def _send(self, status: int, body: bytes, ctype: str) -> None:
         self.send_response(status)
@@ -135,7 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str, kind: str = "") -> None:
         self._json(status, {"error": message, "type": kind})
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path in ("/", "/index.html"):
             path = "/static/index.html"
@@ -157,7 +157,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(HTTPStatus.OK, run.to_dict())
         return self._error(HTTPStatus.NOT_FOUND, f"no route {path}")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         if self.path.split("?", 1)[0] != "/api/run":
             return self._error(HTTPStatus.NOT_FOUND, f"no route {self.path}")
         try:

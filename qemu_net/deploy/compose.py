@@ -4,9 +4,9 @@ One service per node, named after the node; the topology (with each node's ``add
 its service's DNS name, ``NAME:50051``) is written next to the compose file and mounted read-only at
 ``/etc/qnet/topology.yaml``. Each node serves its ETSI 014 key manager on 8443 once its certificates
 are bind-mounted at /etc/qnet-kme (ca.pem, NAME.pem, NAME.key, saes.json), and keeps its key pools in
-/var/lib/qnet/keys (a tmpfs unless a host directory is mounted there). Each node has a health check that asks the standard gRPC health service
-(``python -m qemu_net.deploy.healthcheck``), and a ``client`` service (profile ``client``) runs a
-protocol once every node is healthy.
+/var/lib/qnet/keys (a tmpfs unless a host directory is mounted there). Each node has a health check that
+asks the standard gRPC health service (``python -m qemu_net.deploy.healthcheck``), and a ``client``
+service (profile ``client``) runs a protocol once every node is healthy.
 
 Mutual TLS is on by default: each node gets the network CA and its own certificate and key, the client
 the ``client`` certificate, as compose secrets read from ``qnet-tls/`` beside the compose file (write it
@@ -137,7 +137,7 @@ def _node_security_args(opts: ComposeOptions) -> list[str]:
 
 
 def _tls_secret_refs(names: list[str], paths: list[str]) -> list[dict[str, str]]:
-    return [{"source": n, "target": f"{TLS_MOUNT}/{p}"} for n, p in zip(names, paths)]
+    return [{"source": n, "target": f"{TLS_MOUNT}/{p}"} for n, p in zip(names, paths, strict=True)]
 
 
 def _tls_secret_files(topo: Topology, opts: ComposeOptions) -> dict[str, dict[str, str]]:

@@ -8,7 +8,8 @@
 ``python -m qemu_net.deploy.healthcheck --topology FILE --wait-s 300 [--service qemu_net.ready]``
     Wait until every node of the topology (at its ``address``) is SERVING; exit 1 if that has not
     happened within the bound. ``--service qemu_net.ready`` waits for readiness (every linked peer
-    reachable, `qemu_net.node.readiness`) instead of liveness. Used by the Kubernetes client Job and the container/netns scripts.
+    reachable, `qemu_net.node.readiness`) instead of liveness. Used by the Kubernetes client Job and the
+    container/netns scripts.
 
 With ``--tls-dir DIR`` (default ``$QNET_TLS_DIR``) it connects with the network's ``client``
 certificate (mutual TLS); without one it speaks plaintext, which a node answers only on its probe port
@@ -22,6 +23,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import grpc
 
 # A short first reconnect backoff for start-up waits. NOT grpc.min_reconnect_backoff_ms: gRPC core also
 # uses it as the minimum *connect timeout*, so a low value aborts TCP handshakes whose SYN was lost
@@ -36,7 +42,7 @@ _FAST_RECONNECT = [
 _NAMES: dict[str, str] = {}
 
 
-def _channel(address: str, tls_dir: str | None):
+def _channel(address: str, tls_dir: str | None) -> grpc.Channel:
     import grpc
 
     if not tls_dir:
@@ -62,7 +68,8 @@ def check(address: str, service: str = "", *, timeout_s: float = 3.0, tls_dir: s
     return resp.status == health_pb2.HealthCheckResponse.SERVING, status
 
 
-def wait_all(addresses: list[str], *, wait_s: float, service: str = "", log=print, tls_dir: str | None = None) -> bool:
+def wait_all(addresses: list[str], *, wait_s: float, service: str = "", log: Callable[[str], object] = print,
+             tls_dir: str | None = None) -> bool:
     """Poll each address (at most every second, bounded by `wait_s` overall) until all are SERVING."""
     deadline = time.monotonic() + wait_s
     pending = list(addresses)

@@ -479,8 +479,8 @@ def cert_manager_resources(topo: Topology, opts: K8sOptions) -> list[dict[str, A
     for i, n in enumerate(topo.nodes):
         docs.append(cert(n.name, [n.name, node_host(i, opts), "localhost"],
                          ["digital signature", "server auth", "client auth"]))
-    for app in ("client", *[a for a in opts.tls_apps if a != "client"]):
-        docs.append(cert(app, [app], ["digital signature", "client auth"]))
+    docs += [cert(app, [app], ["digital signature", "client auth"])
+             for app in ("client", *[a for a in opts.tls_apps if a != "client"])]
     return docs
 
 

@@ -15,18 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from qemu_net.deploy.k8s import (
-    CLIENT_LABEL,
-    TLS_MOUNT,
-    tls_mounts,
-    tls_volumes,
     _CONTAINER_SECURITY,
     _POD_SECURITY,
+    CLIENT_LABEL,
+    TLS_MOUNT,
     TOPOLOGY_MOUNT,
     TOPOLOGY_PATH,
     K8sOptions,
     _labels,
     _meta,
     cluster_topology,
+    tls_mounts,
+    tls_volumes,
 )
 from qemu_net.errors import InvalidOperation
 from qemu_net.netqasm.app import AppLayout

@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ _DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$")
 
 def validate_manifest(doc: dict[str, Any], *, version: str = DEFAULT_K8S_VERSION) -> str | None:
     """Strictly validate one manifest; return None if valid, else 'kind/name: path: message'."""
-    import kubernetes_validate
+    import kubernetes_validate  # type: ignore[import-untyped]  # the package ships no type information
 
     where = f"{doc.get('kind', '?')}/{(doc.get('metadata') or {}).get('name', '?')}"
     try:
@@ -60,7 +61,7 @@ def validate_manifests(docs: list[dict[str, Any]], *, version: str = DEFAULT_K8S
 def load_manifests(path: Path) -> list[dict[str, Any]]:
     """Every non-empty YAML document in a file, or in every *.yaml file of a directory but the kustomization."""
     files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
-    docs = []
+    docs: list[dict[str, Any]] = []
     for f in files:
         if f.name == "kustomization.yaml":
             continue
@@ -73,7 +74,8 @@ def kustomize_build(directory: Path) -> tuple[list[dict[str, Any]] | None, str]:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         return None, ""
-    proc = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=60,
+                          check=False)
     if proc.returncode != 0:
         return None, f"kubectl kustomize {directory} failed: {proc.stderr.strip()}"
     return [d for d in yaml.safe_load_all(proc.stdout) if d], ""
@@ -102,16 +104,14 @@ def check_compose(compose_path: Path) -> list[str]:
         if not isinstance(svc, dict):
             errors.append(f"{where}: not a mapping")
             continue
-        for key in svc.keys() - allowed:
-            errors.append(f"{where}.{key}: unknown or unexpected key")
+        errors += [f"{where}.{key}: unknown or unexpected key" for key in svc.keys() - allowed]
         if not isinstance(svc.get("image"), str) or not svc["image"]:
             errors.append(f"{where}.image: missing")
-        for key in ("command", "entrypoint", "tmpfs", "expose", "profiles"):
-            if key in svc and not (isinstance(svc[key], list) and all(isinstance(x, str) for x in svc[key])):
-                errors.append(f"{where}.{key}: must be a list of strings")
-        for key in ("stop_grace_period",):
-            if key in svc and not _DURATION.match(str(svc[key])):
-                errors.append(f"{where}.{key}: not a duration: {svc[key]!r}")
+        errors += [f"{where}.{key}: must be a list of strings"
+                   for key in ("command", "entrypoint", "tmpfs", "expose", "profiles")
+                   if key in svc and not (isinstance(svc[key], list) and all(isinstance(x, str) for x in svc[key]))]
+        if "stop_grace_period" in svc and not _DURATION.match(str(svc["stop_grace_period"])):
+            errors.append(f"{where}.stop_grace_period: not a duration: {svc['stop_grace_period']!r}")
         hc = svc.get("healthcheck")
         if "profiles" not in svc:  # a node
             if not isinstance(hc, dict):
@@ -120,9 +120,9 @@ def check_compose(compose_path: Path) -> list[str]:
                 test = hc.get("test")
                 if not (isinstance(test, list) and test and test[0] in ("CMD", "CMD-SHELL")):
                     errors.append(f"{where}.healthcheck.test: must be a list starting with CMD or CMD-SHELL")
-                for key in ("interval", "timeout", "start_period"):
-                    if key in hc and not _DURATION.match(str(hc[key])):
-                        errors.append(f"{where}.healthcheck.{key}: not a duration: {hc[key]!r}")
+                errors += [f"{where}.healthcheck.{key}: not a duration: {hc[key]!r}"
+                           for key in ("interval", "timeout", "start_period")
+                           if key in hc and not _DURATION.match(str(hc[key]))]
                 if not isinstance(hc.get("retries", 1), int):
                     errors.append(f"{where}.healthcheck.retries: must be an integer")
         for dep, cond in (svc.get("depends_on") or {}).items():
@@ -220,7 +220,7 @@ def validate_all(
     version: str = DEFAULT_K8S_VERSION,
     out: Path | None = None,
     check_committed: Path | None = None,
-    log=print,
+    log: Callable[[str], object] = print,
 ) -> list[str]:
     """Everything `main` checks; return the problems (empty: all valid)."""
     with tempfile.TemporaryDirectory(prefix="qnet-validate-") as tmp:

@@ -65,7 +65,7 @@ from qnetbench.trace.events import (
 from qemu_net._serde import sdk as w
 from qemu_net.client.sync import Network, Node
 from qemu_net.client.sync import Qubit as SdkQubit
-from qemu_net.errors import InvalidOperation, ProtocolTimeout, QnetError
+from qemu_net.errors import InvalidOperation, NotConnected, ProtocolTimeout, QnetError
 from qemu_net.network import physics
 from qemu_net.network.topology import Topology, parse_topology
 
@@ -137,9 +137,9 @@ def violations_of(demand: Demand, *, fidelity: float, delivered_s: float, reques
     out: list[ViolationKind] = []
     if fidelity < demand.min_fidelity:
         out.append("fidelity")
-    if demand.deadline is not None and delivered_s > demand.deadline:
-        out.append("deadline")
-    elif demand.latency_budget is not None and delivered_s - requested_s > demand.latency_budget:
+    late = demand.deadline is not None and delivered_s > demand.deadline
+    over_budget = demand.latency_budget is not None and delivered_s - requested_s > demand.latency_budget
+    if late or over_budget:
         out.append("deadline")
     if demand.staleness_tolerance is not None and pair_age_s > demand.staleness_tolerance:
         out.append("staleness")
@@ -448,6 +448,8 @@ class _Run:
             f = self._fidelity.get(key)
         if f is None:
             link = self.topology.link(source, far)
+            if link is None:
+                raise NotConnected(f"{source} and {far} share no quantum link")
             model = physics.EprLinkModel.from_specs(link, self.topology.node(source), self.topology.node(far),
                                                     source=source)
             f = round(float(model.fidelity), 12)  # the model is exact; drop float round-off
@@ -527,7 +529,7 @@ class QemuNetBackend:
             def go() -> None:
                 try:
                     outcomes[role] = app.run(hosts[role], role, cfg)
-                except BaseException as exc:  # noqa: BLE001 - reported below with the role's name
+                except BaseException as exc:
                     errors[role] = exc
                     run.failed.set()
             return go
@@ -569,8 +571,10 @@ def run_once(app_name: str, *, seed: int = 0, backend: str = "reference", arbitr
     from qnetbench.harness import runner
 
     if backend != BACKEND_NAME:
-        return runner.run_once(app_name, seed=seed, backend=backend, arbitration=arbitration, topology=topology,
-                               cfg=cfg, pair_age=pair_age, coherence_time=coherence_time)
+        events: list[Event] = runner.run_once(app_name, seed=seed, backend=backend, arbitration=arbitration,
+                                              topology=topology, cfg=cfg, pair_age=pair_age,
+                                              coherence_time=coherence_time)
+        return events
     if (pair_age, coherence_time) != (0.0, math.inf):
         raise NotImplementedError("pair aging is qnetbench's reference-backend model; on qemu_net pairs age in "
                                   "the nodes' memories (set t1_s/t2_s in the topology)")

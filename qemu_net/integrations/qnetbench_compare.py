@@ -18,7 +18,7 @@ import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from qnetbench.apps import get_app
@@ -27,6 +27,9 @@ from qnetbench.metrics import compute_report
 from qnetbench.topology import Topology as QnbTopology
 
 from qemu_net.integrations.qnetbench import QemuNetBackend, merged_topology, run_once
+
+if TYPE_CHECKING:
+    from qemu_net.network.topology import Topology
 
 SD_FLOOR = 1e-3
 
@@ -96,14 +99,15 @@ def default_topologies(apps: Iterable[str]) -> dict[str, QnbTopology]:
     return {a: _default_topology(get_app(a).roles()) for a in apps}
 
 
-def _key(topo: QnbTopology) -> tuple:
+def _key(topo: QnbTopology) -> tuple[Any, ...]:
     return (topo.nodes, tuple(sorted((tuple(sorted(e)), m) for e, m in topo.links.items())))
 
 
-def suite_network_topology(apps: Iterable[str], *, seed: int = 0):
+def suite_network_topology(apps: Iterable[str], *, seed: int = 0,
+                           ) -> tuple[Topology, dict[str, tuple[QnbTopology, dict[str, str]]]]:
     """The qemu_net topology serving every app's default topology, and app -> (qnetbench topology, names)."""
     topos = default_topologies(apps)
-    keys: dict[tuple, str] = {}
+    keys: dict[tuple[Any, ...], str] = {}
     by_key: dict[str, QnbTopology] = {}
     plan: dict[str, tuple[QnbTopology, dict[str, str]]] = {}
     for app, topo in topos.items():

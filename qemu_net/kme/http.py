@@ -119,19 +119,19 @@ class _Handler(BaseHTTPRequestHandler):
                         raise BadRequest("key_IDs must be a list of {\"key_ID\": ...} objects")
                     key_ids = [str(i.get("key_ID", "")) for i in ids]
                 else:
-                    key_ids = [v for v in parse_qs(url.query).get("key_ID", [])]
+                    key_ids = list(parse_qs(url.query).get("key_ID", []))
                 self._send(200, self.kme.dec_keys(caller, sae, key_ids))
         except KmeError as exc:
             details = exc.fields.get("details")
             self._send(exc.status, {"message": exc.message, **({"details": details} if details else {})})
-        except Exception as exc:  # noqa: BLE001 - never leave a client without an answer
+        except Exception as exc:
             log.exception("kme %s: %s %s failed", self.kme.name, method, self.path)
             self._send(503, {"message": f"KME error: {type(exc).__name__}: {exc}"})
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._dispatch("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._dispatch("POST")
 
 
@@ -149,9 +149,10 @@ class KmeHttpServer(HTTPServer):
     @property
     def address(self) -> str:
         host, port = self.server_address[:2]
-        return f"{host}:{port}"
+        return f"{host!s}:{port}"
 
-    def process_request(self, request: socket.socket, client_address: Any) -> None:
+    def process_request(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
+        assert isinstance(request, socket.socket)  # a TCP server: a connected socket, never a datagram
         self._pool.submit(self._serve_one, request, client_address)
 
     def _serve_one(self, request: socket.socket, client_address: Any) -> None:
@@ -167,7 +168,7 @@ class KmeHttpServer(HTTPServer):
         try:
             tls.settimeout(30.0)
             self.finish_request(tls, client_address)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.info("kme %s: connection from %s ended: %s", self.kme.name, client_address, exc)
         finally:
             self.shutdown_request(tls)
@@ -184,4 +185,4 @@ class KmeHttpServer(HTTPServer):
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-__all__ = ["KmeHttpServer", "PREFIX"]
+__all__ = ["PREFIX", "KmeHttpServer"]

@@ -36,7 +36,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import math
 import os
 import threading
 import time
@@ -67,19 +66,19 @@ class KmeError(QnetError):
     status = 400
 
 
-class BadRequest(KmeError):
+class BadRequest(KmeError):  # noqa: N818 - named for the HTTP status it maps to
     status = 400
 
 
-class Unauthorized(KmeError):
+class Unauthorized(KmeError):  # noqa: N818 - named for the HTTP status it maps to
     status = 401
 
 
-class NotFound(KmeError):
+class NotFound(KmeError):  # noqa: N818 - named for the HTTP status it maps to
     status = 404
 
 
-class PoolEmpty(KmeError):
+class PoolEmpty(KmeError):  # noqa: N818 - named for the HTTP status it maps to
     """A link on the key's path has too little key (HTTP 503); the message names the link."""
 
     status = 503
@@ -162,7 +161,7 @@ class NodeKme:
         unknown = sorted({n for n in config.saes.values() if n not in topo.node_names})
         if unknown:
             raise InvalidOperation(f"QNET_KME_SAES places applications at unknown node(s) {unknown}")
-        self.graph = nx.Graph()
+        self.graph: nx.Graph[str] = nx.Graph()
         self.graph.add_nodes_from(topo.node_names)
         self.graph.add_edges_from(link.nodes for link in topo.links)
         self.neighbours = sorted(self.graph.neighbors(self.name))
@@ -209,7 +208,7 @@ class NodeKme:
                 return
             try:
                 handler(nb, json.loads(msg.payload))
-            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the listener
+            except Exception as exc:
                 log.warning("kme %s: message from %s on %s failed: %s", self.name, nb, channel, exc)
 
     # ------------------------------------------------------------------------------ SAEs
@@ -258,7 +257,7 @@ class NodeKme:
         targets = [self.node_of(s) for s in slaves]
         keys = [(str(uuid.uuid4()), os.urandom(size // 8)) for _ in range(number)]
         routes: dict[str, list[str]] = {}
-        for s, target in zip(slaves, targets):
+        for s, target in zip(slaves, targets, strict=True):
             if target == self.name:
                 routes[s] = [self.name]
                 self._store_delivered(caller, s, [(kid, k) for kid, k in keys], [self.name])
@@ -289,7 +288,7 @@ class NodeKme:
                     key, route = got.pop(k)
                 else:
                     key, route = back.pop(k), None
-                item = {"key_ID": k, "key": base64.b64encode(key).decode()}
+                item: dict[str, Any] = {"key_ID": k, "key": base64.b64encode(key).decode()}
                 if route is not None:
                     item["key_extension"] = {"route": route}
                 out.append(item)
@@ -317,7 +316,7 @@ class NodeKme:
         pads, res = self._cut(nb, len(keys), size)
         items = [{"key_ID": kid, "ct": base64.b64encode(_xor(k, pad)).decode(),
                   "res": [r.key_id, r.session_id, r.offset_bits, r.size_bits]}
-                 for (kid, k), pad, r in zip(keys, pads, res)]
+                 for (kid, k), pad, r in zip(keys, pads, res, strict=True)]
         msg = {"t": "fwd", "req": req, "master": master, "slave": slave, "route": route, "hop": hop, "size": size,
                "keys": items}
         self.core.send_classical(nb, RELAY_CHANNEL, json.dumps(msg).encode())
@@ -360,7 +359,8 @@ class NodeKme:
                      (k["res"] for k in msg["keys"])]
             self.keys.store.accept_reservations(frm, items)
             pads = self.keys.store.get_keys_with_ids(frm, [r.key_id for r in items])
-            keys = [(str(k["key_ID"]), _xor(base64.b64decode(k["ct"]), p.key)) for k, p in zip(msg["keys"], pads)]
+            keys = [(str(k["key_ID"]), _xor(base64.b64decode(k["ct"]), p.key))
+                    for k, p in zip(msg["keys"], pads, strict=True)]
             if hop == len(route) - 1:
                 self._store_delivered(str(msg["master"]), str(msg["slave"]), keys, route)
                 self.core.send_classical(frm, RELAY_CHANNEL, json.dumps({"t": "ack", "req": req}).encode())
@@ -372,7 +372,8 @@ class NodeKme:
             with self._lock:
                 self._back.pop(req, None)
             reason = exc.message if isinstance(exc, QnetError) else str(exc)
-            self.core.send_classical(frm, RELAY_CHANNEL, json.dumps({"t": "nack", "req": req, "reason": reason}).encode())
+            nack = {"t": "nack", "req": req, "reason": reason}
+            self.core.send_classical(frm, RELAY_CHANNEL, json.dumps(nack).encode())
 
     # ------------------------------------------------------------------------------ pools
     def _on_control(self, frm: str, msg: dict[str, Any]) -> None:
@@ -404,7 +405,8 @@ class NodeKme:
             session = f"pool-{self.name}-{nb}-{n}-{uuid.uuid4().hex[:8]}"
             t0 = time.perf_counter()
             try:
-                self.core.send_classical(nb, CONTROL_CHANNEL, json.dumps({"t": "bb84_bob", "session": session}).encode())
+                start = {"t": "bb84_bob", "session": session}
+                self.core.send_classical(nb, CONTROL_CHANNEL, json.dumps(start).encode())
                 r = self._run_role("alice", nb, session, {"n_pulses": self.config.pool_session_pulses,
                                                          "p_z": self.config.pool_p_z})
                 with self._lock:

@@ -3,7 +3,8 @@
 Off by default, and then free: no tracer provider, no interceptor on any server or channel, and each
 hook below is one check of a module-level flag. Turned on by the standard environment variables:
 
-    OTEL_TRACES_EXPORTER=otlp      # OTLP to OTEL_EXPORTER_OTLP_ENDPOINT (OTEL_EXPORTER_OTLP_PROTOCOL grpc|http/protobuf)
+    OTEL_TRACES_EXPORTER=otlp      # OTLP to OTEL_EXPORTER_OTLP_ENDPOINT
+                                   # (OTEL_EXPORTER_OTLP_PROTOCOL grpc|http/protobuf)
     OTEL_TRACES_EXPORTER=console   # one JSON span per line on standard error
     OTEL_TRACES_EXPORTER=none      # (or unset, or OTEL_SDK_DISABLED=true) off
     OTEL_TRACES_EXPORTER=jsonl QNET_TRACES_FILE=spans.jsonl   # ours: append spans to a file (tests, offline)
@@ -26,10 +27,16 @@ import os
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import grpc
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+    from opentelemetry.trace import Tracer
 
 #: The node (or client) name this process traces as; set by `setup`.
 _SERVICE: dict[str, str] = {}
@@ -53,7 +60,7 @@ def enabled() -> bool:
     return _ENABLED
 
 
-def _exporter(name: str):
+def _exporter(name: str) -> tuple[SpanExporter | JsonLinesSpanExporter, bool]:
     from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
     if name == "console":
@@ -67,10 +74,12 @@ def _exporter(name: str):
         protocol = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
                                   os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")).strip().lower()
         if protocol.startswith("http"):
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        else:
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-        return OTLPSpanExporter(), True
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+            return HttpExporter(), True
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+        return GrpcExporter(), True
     raise ValueError(f"OTEL_TRACES_EXPORTER={name!r}: use one of {', '.join(EXPORTERS)}")
 
 
@@ -80,7 +89,7 @@ def setup(service: str, *, node: str = "", exporter: Any = None) -> bool:
     `exporter`: an OpenTelemetry SpanExporter to use instead of the environment's (tests pass an
     in-memory one). Returns whether tracing is on. Idempotent per process.
     """
-    global _ENABLED, _PROVIDER
+    global _ENABLED, _PROVIDER  # noqa: PLW0603 - module-level flags: each hook's cost when off is one read
     with _LOCK:
         if _ENABLED:
             return True
@@ -94,7 +103,8 @@ def setup(service: str, *, node: str = "", exporter: Any = None) -> bool:
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
-        attrs = {"service.name": os.environ.get("OTEL_SERVICE_NAME", service), "process.pid": os.getpid()}
+        attrs: dict[str, str | int] = {"service.name": os.environ.get("OTEL_SERVICE_NAME", service),
+                                       "process.pid": os.getpid()}
         if node:
             attrs["qnet.node"] = node
         provider = TracerProvider(resource=Resource.create(attrs))
@@ -119,7 +129,7 @@ def shutdown() -> None:
 
 def reset() -> None:
     """Turn tracing off again in this process (tests). Channels already wrapped stay wrapped."""
-    global _ENABLED, _PROVIDER
+    global _ENABLED, _PROVIDER  # noqa: PLW0603 - module-level flags: each hook's cost when off is one read
     with _LOCK:
         shutdown()
         _ENABLED = False
@@ -127,12 +137,13 @@ def reset() -> None:
         _SERVICE.clear()
 
 
-def _tracer():
-    return _PROVIDER.get_tracer("qemu_net")
+def _tracer() -> Tracer:
+    tracer: Tracer = _PROVIDER.get_tracer("qemu_net")
+    return tracer
 
 
 # ------------------------------------------------------------------------------------ propagation
-def _inject(metadata: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _inject(metadata: Sequence[tuple[str, str | bytes]]) -> list[tuple[str, str | bytes]]:
     from opentelemetry.propagate import inject
 
     carrier: dict[str, str] = {}
@@ -140,7 +151,7 @@ def _inject(metadata: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [*(m for m in metadata if m[0] not in carrier), *carrier.items()]
 
 
-def _extract(metadata: Any):
+def _extract(metadata: Any) -> Context:
     from opentelemetry.propagate import extract
 
     return extract({k: v for k, v in (metadata or ()) if isinstance(v, str)})
@@ -155,7 +166,10 @@ def _split(method: str) -> tuple[str, str]:
 class _ServerInterceptor(grpc.ServerInterceptor):
     """A SERVER span per call, child of the caller's span (W3C traceparent in the metadata)."""
 
-    def intercept_service(self, continuation, handler_call_details):
+    def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler  # health/reflection streams are not traced
@@ -166,7 +180,7 @@ class _ServerInterceptor(grpc.ServerInterceptor):
         inner = handler.unary_unary
         metadata = handler_call_details.invocation_metadata
 
-        def traced(request, context):
+        def traced(request: Any, context: grpc.ServicerContext) -> Any:
             if not _ENABLED:
                 return inner(request, context)
             attrs = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name,
@@ -194,7 +208,8 @@ def server_interceptors() -> list[grpc.ServerInterceptor]:
 class _ClientInterceptor(grpc.UnaryUnaryClientInterceptor):
     """A CLIENT span per call, its context injected into the call's metadata."""
 
-    def intercept_unary_unary(self, continuation, client_call_details, request):
+    def intercept_unary_unary(self, continuation: Callable[[grpc.ClientCallDetails, Any], Any],
+                              client_call_details: grpc.ClientCallDetails, request: Any) -> Any:
         if not _ENABLED:
             return continuation(client_call_details, request)
         from opentelemetry import trace
@@ -214,10 +229,10 @@ class _ClientInterceptor(grpc.UnaryUnaryClientInterceptor):
 
 
 class _Details(grpc.ClientCallDetails):
-    def __init__(self, base: grpc.ClientCallDetails, metadata: list[tuple[str, str]]) -> None:
+    def __init__(self, base: grpc.ClientCallDetails, metadata: list[tuple[str, str | bytes]]) -> None:
         self.method = base.method
         self.timeout = base.timeout
-        self.metadata = metadata
+        self.metadata = tuple(metadata)
         self.credentials = base.credentials
         self.wait_for_ready = getattr(base, "wait_for_ready", None)
         self.compression = getattr(base, "compression", None)
@@ -226,7 +241,8 @@ class _Details(grpc.ClientCallDetails):
 class _AioClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
     """The asyncio SDK's CLIENT spans (the span lasts until the answer arrives)."""
 
-    async def intercept_unary_unary(self, continuation, client_call_details, request):
+    async def intercept_unary_unary(self, continuation: Callable[..., Any], client_call_details: Any,
+                                    request: Any) -> Any:
         if not _ENABLED:
             return await continuation(client_call_details, request)
         from opentelemetry import trace
@@ -270,7 +286,7 @@ def span(name: str, **attributes: Any) -> Iterator[Any]:
         yield s
 
 
-def role_span(role: str, session: str):
+def role_span(role: str, session: str) -> contextlib.AbstractContextManager[Any]:
     """The span of one protocol role at this node."""
     return span(f"role {role}", role=role, session=session) if _ENABLED else contextlib.nullcontext()
 
@@ -306,7 +322,7 @@ class JsonLinesSpanExporter:
         self.path = path
         self._lock = threading.Lock()
 
-    def export(self, spans):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         from opentelemetry.sdk.trace.export import SpanExportResult
 
         lines = "".join(json.dumps(span_record(s)) + "\n" for s in spans)
@@ -317,7 +333,7 @@ class JsonLinesSpanExporter:
     def shutdown(self) -> None:
         return None
 
-    def force_flush(self, timeout_millis: int = 30000) -> bool:  # noqa: ARG002 - the SDK's signature
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
 
 
@@ -334,9 +350,25 @@ def span_record(s: Any) -> dict[str, Any]:
         "end_ns": s.end_time,
         "status": s.status.status_code.name,
         "attributes": dict(s.attributes or {}),
-        "resource": {k: v for k, v in s.resource.attributes.items() if k in ("service.name", "process.pid", "qnet.node")},
+        "resource": {k: v for k, v in s.resource.attributes.items()
+                     if k in ("service.name", "process.pid", "qnet.node")},
     }
 
 
-__all__ = ["JsonLinesSpanExporter", "aio_interceptors", "current_ids", "enabled", "exporter_name", "intercept_channel", "role_span",
-           "server_interceptors", "reset", "setup", "setup_node", "shutdown", "span", "span_record", "wrap_context"]
+__all__ = [
+    "JsonLinesSpanExporter",
+    "aio_interceptors",
+    "current_ids",
+    "enabled",
+    "exporter_name",
+    "intercept_channel",
+    "reset",
+    "role_span",
+    "server_interceptors",
+    "setup",
+    "setup_node",
+    "shutdown",
+    "span",
+    "span_record",
+    "wrap_context",
+]

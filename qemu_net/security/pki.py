@@ -29,6 +29,7 @@ import re
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -138,8 +139,7 @@ class NetworkCA:
             _check_name(d, "DNS name")
             if d != name:
                 sans.append(x509.DNSName(d))
-        for ip in ips:
-            sans.append(x509.IPAddress(ipaddress.ip_address(ip)))
+        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
         usages = [ExtendedKeyUsageOID.CLIENT_AUTH] + ([ExtendedKeyUsageOID.SERVER_AUTH] if server else [])
         cert = (x509.CertificateBuilder()
                 .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name),
@@ -166,7 +166,7 @@ class NetworkCA:
         return self._issue(sae_id, server=False, dns=[], ips=[], validity_days=validity_days, role="application")
 
 
-def identity_from_peercert(peercert: dict | None) -> list[str]:
+def identity_from_peercert(peercert: dict[str, Any] | None) -> list[str]:
     """The DNS names in a verified peer certificate as `ssl.SSLSocket.getpeercert()` returns it."""
     if not peercert:
         return []

@@ -27,11 +27,15 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 
 from qemu_net.errors import InvalidOperation
 from qemu_net.security.pki import DEFAULT_VALIDITY_DAYS, NetworkCA
+
+if TYPE_CHECKING:
+    from qemu_net.network.topology import Topology
 
 #: The SDK's and CLI's identity when no other is asked for.
 DEFAULT_CLIENT = "client"
@@ -76,14 +80,14 @@ def _split_hosts(hosts: Iterable[str]) -> tuple[list[str], list[str]]:
     return dns, ips
 
 
-def node_hosts(topology, node: str) -> tuple[list[str], list[str]]:  # noqa: ANN001 - a Topology
+def node_hosts(topology: Topology, node: str) -> tuple[list[str], list[str]]:
     """(DNS names, IP addresses) a node's certificate names besides the node itself."""
     spec = topology.node(node)
     return _split_hosts(["localhost", "127.0.0.1", _hosts(spec.address), _hosts(spec.peer_address)])
 
 
 def write_network_certs(
-    topology,  # noqa: ANN001 - a Topology
+    topology: Topology,
     out: Path,
     *,
     apps: Iterable[str] = (),

@@ -323,3 +323,17 @@ def test_compose_nodes_use_tls_secrets_and_the_probe_port(rendered: tuple[Path, 
     assert client["environment"] == {"QNET_TLS_DIR": "/etc/qnet-tls"}
     assert {s["source"] for s in client["secrets"]} == {"ca", "client-cert", "client-key"}
     assert doc["secrets"]["alice-key"]["file"] == "./qnet-tls/nodes/alice.key"
+
+
+def test_short_topology_flag_as_the_readme_shows(tmp_path: Path) -> None:
+    """`qnet deploy compose -t FILE` and `qnet deploy k8s -t FILE` (the README's spelling) render the file's nodes."""
+    from qemu_net.cli.main import main
+
+    topo = tmp_path / "chain.yaml"
+    topo.write_text(chain_topology(3).to_yaml())
+    assert main(["deploy", "k8s", "-t", str(topo), "-o", str(tmp_path / "k"), "--image", "x:1"]) == 0
+    sts = next(d for d in v.load_manifests(tmp_path / "k") if d["kind"] == "StatefulSet")
+    assert sts["spec"]["replicas"] == 3
+    assert main(["deploy", "compose", "-t", str(topo), "-o", str(tmp_path / "c" / "dc.yaml")]) == 0
+    assert v.check_compose(tmp_path / "c" / "dc.yaml") == []
+    assert (tmp_path / "c" / "dc.yaml").read_text().count("n2") >= 1
