@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from qemu_net.errors import TopologyError
+from qemu_net.errors import TopologyError, UnknownNode
 
 #: Speed of light in vacuum, km per second (exact, SI).
 SPEED_OF_LIGHT_KM_PER_S = 299_792.458
@@ -234,7 +234,7 @@ class Topology(_Strict):
     classical_links: tuple[ClassicalLinkSpec, ...] = ()
     #: Seed for every random choice in the network; each node derives its own stream from it.
     seed: int = Field(default=0, ge=0)
-    #: Overrides of the nodes' hard limits (field names of `qemu_net.node.limits.Limits`), e.g.
+    #: Overrides of the nodes' hard limits (field names of `qemu_net.network.limits.Limits`), e.g.
     #: ``{max_epr_batch: 200000}``; None: the defaults.
     limits: dict[str, int | float] | None = None
 
@@ -242,7 +242,7 @@ class Topology(_Strict):
     @classmethod
     def _valid_limits(cls, v: Any) -> Any:
         if v:
-            from qemu_net.node.limits import Limits  # the model lives with the node; validated here for key paths
+            from qemu_net.network.limits import Limits
 
             try:
                 Limits.resolve(v, env={})
@@ -312,10 +312,22 @@ class Topology(_Strict):
 
     # ----------------------------------------------------------------- queries
     def node(self, name: str) -> NodeSpec:
+        """The node named `name`; KeyError if there is none (use `require_node` for a request's input)."""
         for n in self.nodes:
             if n.name == name:
                 return n
         raise KeyError(name)
+
+    def require_node(self, name: str, *, what: str = "") -> NodeSpec:
+        """The node named `name`, or `UnknownNode` (INVALID_ARGUMENT) naming the known nodes. `what` says
+        where the name came from (e.g. ``"teleport.receiver"``) and prefixes the message."""
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        known = self.node_names
+        prefix = f"{what}: " if what else ""
+        raise UnknownNode(f"{prefix}unknown node {name!r}; the topology has {', '.join(known)}", node=name,
+                          known=known)
 
     @property
     def node_names(self) -> tuple[str, ...]:

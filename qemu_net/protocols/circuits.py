@@ -83,10 +83,8 @@ class Program:
             if isinstance(op, Controlled) and op.u.shape != (2, 2):
                 raise InvalidOperation("a controlled operation needs a 2x2 U")
         if topology is not None:
-            for node in set(self.assignment):
-                if node not in topology.node_names:
-                    raise InvalidOperation(f"qubits assigned to unknown node {node!r}; "
-                                           f"nodes: {', '.join(topology.node_names)}")
+            for node in sorted(set(self.assignment)):
+                topology.require_node(node, what="qubits assigned to a node")
             for op in self.ops:
                 if isinstance(op, Controlled):
                     a, b = self.assignment[op.control], self.assignment[op.target]

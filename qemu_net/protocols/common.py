@@ -110,8 +110,7 @@ def check_path(ctx: NodeContext, path: Sequence[str]) -> int:
         raise InvalidOperation(f"a path may not visit a node twice: {list(path)}")
     for a, b in zip(path, path[1:]):
         for n in (a, b):
-            if n not in topo.node_names:
-                raise InvalidOperation(f"unknown node {n!r} on the path; nodes: {', '.join(topo.node_names)}")
+            topo.require_node(n, what="path")
         if topo.link(a, b) is None:
             from qemu_net.errors import NotConnected
 

@@ -54,8 +54,7 @@ def graph(topology: Topology, cost: str = "hops") -> nx.Graph:
 def route(topology: Topology, a: str, b: str, cost: str = "hops") -> list[str]:
     """The cheapest path of fiber links from a to b; NotConnected if there is none."""
     for n in (a, b):
-        if n not in topology.node_names:
-            raise InvalidOperation(f"unknown node {n!r}; nodes: {', '.join(topology.node_names)}")
+        topology.require_node(n)
     if a == b:
         raise InvalidOperation("a pair needs two different nodes")
     g = graph(topology, cost)

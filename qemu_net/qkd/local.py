@@ -44,8 +44,7 @@ class LocalContext:
     """One node's context on a `LocalHub` (classical messages, clock, rng)."""
 
     def __init__(self, hub: LocalHub, name: str, *, seed: int = 0) -> None:
-        if name not in hub.topology.node_names:
-            raise InvalidOperation(f"node {name!r} is not in the topology")
+        hub.topology.require_node(name)
         self._hub = hub
         self._name = name
         self._rng = np.random.default_rng([seed, zlib.crc32(name.encode())])

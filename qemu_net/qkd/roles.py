@@ -359,8 +359,7 @@ class _Stats:
 def _require_link(ctx: NodeContext, peer: str) -> LinkSpec:
     if peer == ctx.name:
         raise InvalidOperation(f"{ctx.name}: a QKD session needs another node, not itself")
-    if peer not in ctx.topology.node_names:
-        raise NotConnected(f"{ctx.name}: unknown node {peer!r}")
+    ctx.topology.require_node(peer, what=ctx.name)
     link = ctx.topology.link(ctx.name, peer)
     if link is None:
         raise NotConnected(f"{ctx.name} and {peer} share no quantum link: QKD needs a fiber between them")

@@ -127,7 +127,7 @@ def memory_decay_factors(t_ns: float, t1_s: float | None, t2_s: float | None) ->
     assert t is not None
     if t1 is not None and t2 is not None and t2 > 2 * t1 * (1 + 1e-9):
         raise InvalidOperation(
-            f"t2_s={t2} exceeds 2*t1_s={2 * t1}: no physical memory has T2 > 2*T1", t1_s=t1, t2_s=t2
+            f"t2_s={t2} exceeds 2*t1_s={2 * t1}: no physical memory has T2 > 2*T1", parameter="t2_s", value=t2
         )
     t_s = t * 1e-9
     gamma = 0.0 if t1 is None else -math.expm1(-t_s / t1)
