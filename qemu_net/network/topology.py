@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from qemu_net.errors import TopologyError, UnknownNode
+from qemu_net.vocab import Heralding, SourceModel
 
 #: Speed of light in vacuum, km per second (exact, SI).
 SPEED_OF_LIGHT_KM_PER_S = 299_792.458
@@ -125,7 +126,7 @@ class NodeSpec(_Strict):
         )
 
 
-HERALDING = ("source", "single-click", "double-click")
+HERALDING = tuple(h.value for h in Heralding)
 
 
 class LinkSpec(_Strict):
@@ -142,7 +143,7 @@ class LinkSpec(_Strict):
     group_index: float = Field(default=DEFAULT_GROUP_INDEX, ge=1, le=5)
     #: Where EPR generation is heralded: ``source`` (one-sided: the source end emits, the far end's
     #: detector heralds), ``single-click`` or ``double-click`` (Barrett-Kok) at a station half-way.
-    heralding: str = Field(default="source", pattern=r"^(source|single-click|double-click)$")
+    heralding: Heralding = Heralding.SOURCE
     #: Bright-state population alpha of the single-click scheme: fidelity 1 - alpha, success ~ 2 alpha eta.
     bright_state_alpha: Probability = Field(default=0.1, gt=0, le=0.5)
     #: Mean pair number per attempt of an SPDC source (thermal statistics); 0: a single-emitter source
@@ -153,7 +154,7 @@ class LinkSpec(_Strict):
     attenuation_db_per_km: float = Field(default=0.2, ge=0)
     #: How the EPR source's imperfection is modelled: ``werner`` (depolarised pair of fidelity
     #: ``source_fidelity``) or ``dephased`` (Bell-diagonal with only a phase flip).
-    source_model: str = Field(default="werner", pattern=r"^(werner|dephased)$")
+    source_model: SourceModel = SourceModel.WERNER
     source_fidelity: Probability = Field(default=1.0, ge=0.25, le=1)
     #: Depolarising probability (Cirq's convention) a photon suffers crossing the fiber.
     transmission_depolarize: Probability = Field(default=0.0, ge=0, le=1)

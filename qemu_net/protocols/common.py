@@ -11,20 +11,15 @@ import numpy as np
 
 from qemu_net.errors import InvalidOperation
 from qemu_net.protocols.context import NodeContext
+from qemu_net.quantum.paulis import CNOT, CZ, H, I, S, X, Y, Z
+from qemu_net.vocab import Basis
 
 #: One byte per basis on the wire (same codes as the EPR batch API): 0 Z, 1 X, 2 Y.
-BASIS_BY_CODE = ("Z", "X", "Y")
+BASIS_BY_CODE: tuple[Basis, ...] = tuple(Basis.from_code(c) for c in range(3))
 #: Outcome byte meaning "no outcome" (the pair was lost or a purification step failed).
 NO_OUTCOME = 255
 
-_I2 = np.eye(2, dtype=np.complex128)
-X = np.array([[0, 1], [1, 0]], dtype=np.complex128)
-Y = np.array([[0, -1j], [1j, 0]], dtype=np.complex128)
-Z = np.array([[1, 0], [0, -1]], dtype=np.complex128)
-H = np.array([[1, 1], [1, -1]], dtype=np.complex128) / np.sqrt(2)
-S = np.array([[1, 0], [0, 1j]], dtype=np.complex128)
-CNOT = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=np.complex128)
-CZ = np.diag([1, 1, 1, -1]).astype(np.complex128)
+_I2 = I
 
 
 def rx(theta: float) -> np.ndarray:

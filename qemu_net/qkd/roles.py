@@ -49,6 +49,7 @@ import numpy as np
 
 from qemu_net.errors import InvalidOperation, MemoryFull, NotConnected, ProtocolAborted, ProtocolTimeout
 from qemu_net.network.physics import accidental_fraction
+from qemu_net.protocols.results import check_probability, result_eq, result_hash, result_repr
 from qemu_net.qkd import footprint, wire
 from qemu_net.qkd.entangled import (
     PairTrain,
@@ -244,9 +245,10 @@ class E91Params:
             raise InvalidOperation(f"p_z={self.p_z} must be strictly between 0 and 1")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class QkdResult:
-    """One node's outcome of a QKD session. ``key`` (packed bits, ``final_bits`` long) is not in the repr."""
+    """One node's outcome of a QKD session. ``key`` (packed bits, ``final_bits`` long) is a secret: it is not
+    in the repr, so the repr of a keyless result (aborted, or ``final_bits=0``) pastes back to an equal one."""
 
     protocol: str
     role: str
@@ -317,6 +319,14 @@ class QkdResult:
             raise InvalidOperation("QkdResult: key length does not match final_bits")
         if self.aborted is not None and self.final_bits:
             raise InvalidOperation("QkdResult: an aborted session has no key")
+        check_probability("QkdResult", secret_fraction=self.secret_fraction, eps_sec=self.eps_sec,
+                          eps_cor=self.eps_cor)
+        if not math.isnan(self.qber):
+            check_probability("QkdResult", qber=self.qber)
+
+    __repr__ = result_repr
+    __eq__ = result_eq
+    __hash__ = result_hash
 
     @property
     def succeeded(self) -> bool:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Union
 import numpy as np
 
 from qemu_net.errors import InvalidOperation
+from qemu_net.quantum.paulis import PAULIS
 
 if TYPE_CHECKING:
     from qemu_net.network.topology import NodeSpec
@@ -47,11 +48,7 @@ if TYPE_CHECKING:
 #: Anything with ``random()`` returning floats in [0, 1): ``np.random.Generator`` or ``RandomState``.
 Rng = Union[np.random.Generator, np.random.RandomState]
 
-_I = np.eye(2, dtype=np.complex128)
-_X = np.array([[0, 1], [1, 0]], dtype=np.complex128)
-_Y = np.array([[0, -1j], [1j, 0]], dtype=np.complex128)
-_Z = np.array([[1, 0], [0, -1]], dtype=np.complex128)
-PAULIS: tuple[np.ndarray, ...] = (_I, _X, _Y, _Z)
+_I, _X, _Y, _Z = PAULIS
 
 # ------------------------------------------------------------------------------------- validation
 

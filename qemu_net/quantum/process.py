@@ -24,13 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PAULI = {
-    "I": np.eye(2, dtype=complex),
-    "X": np.array([[0, 1], [1, 0]], dtype=complex),
-    "Y": np.array([[0, -1j], [1j, 0]], dtype=complex),
-    "Z": np.array([[1, 0], [0, -1]], dtype=complex),
-}
-CNOT = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=complex)
+from qemu_net.quantum.paulis import CNOT, PAULI
+
 
 
 def pauli_matrix(label: str) -> np.ndarray:

@@ -35,6 +35,8 @@ import numpy as np
 
 from qemu_net.errors import InvalidOperation, MemoryFull, QubitNotFound
 from qemu_net.quantum.noise import apply_superop_dm, kraus_to_superop
+from qemu_net.quantum.paulis import BASIS_CHANGE
+from qemu_net.vocab import Basis
 
 DTYPE = np.complex128
 #: Largest group kept as a density matrix (4**10 complex entries = 16 MiB).
@@ -42,10 +44,8 @@ MAX_DM_QUBITS = 10
 #: Largest group kept as a state vector.
 MAX_SV_QUBITS = 24
 
-# Basis change applied before a Z measurement to measure in X (H) or Y (H.S^dagger).
-_H = np.array([[1, 1], [1, -1]], dtype=DTYPE) / np.sqrt(2)
-_SDG = np.array([[1, 0], [0, -1j]], dtype=DTYPE)
-BASIS_ROTATION: dict[str, np.ndarray | None] = {"Z": None, "X": _H, "Y": _H @ _SDG}
+#: Basis change applied before a Z measurement to measure in X (H) or Y (H.S^dagger); None for Z.
+BASIS_ROTATION: dict[str, np.ndarray | None] = {b.value: None if b is Basis.Z else u for b, u in BASIS_CHANGE.items()}
 
 
 try:  # np.einsum without its Python wrapper (which only adds the unused `optimize` path): one call less
