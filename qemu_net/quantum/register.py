@@ -184,9 +184,10 @@ class GroupState:
 
 @dataclass
 class Register:
-    """Groups of qubits with their joint states; see the module docstring."""
+    """Groups of qubits with their joint states; see the module docstring. The register holds any number
+    of qubits: a node's memory size (``NodeSpec.memory_qubits``) is enforced by the node, which counts
+    the qubits located at it, not the states it happens to hold."""
 
-    capacity: int
     seed: int = 0
     prng: np.random.Generator = field(init=False)
     groups: dict[int, Group] = field(default_factory=dict, init=False)
@@ -203,10 +204,6 @@ class Register:
 
     def __len__(self) -> int:
         return len(self._where)
-
-    @property
-    def free_slots(self) -> int:
-        return self.capacity - len(self._where)
 
     def group_of(self, q: str) -> Group:
         try:
@@ -232,11 +229,6 @@ class Register:
 
     def add_qubits(self, qubits: Sequence[str], *, now_ns: int = 0) -> None:
         """Add fresh qubits, each in |0> and in a group of its own."""
-        if len(qubits) > self.free_slots:
-            raise MemoryFull(
-                f"quantum memory full: {len(qubits)} qubit(s) requested, {self.free_slots} of {self.capacity} free",
-                capacity=self.capacity,
-            )
         for q in qubits:
             if q in self._where:
                 raise InvalidOperation(f"qubit id {q!r} is already in use")
@@ -246,10 +238,8 @@ class Register:
             self._new_group([q], v, False)
             self._last_ns[q] = now_ns
 
-    def add_state(self, state: GroupState, *, count_capacity: bool = True, now_ns: int | None = None) -> Group:
+    def add_state(self, state: GroupState, *, now_ns: int | None = None) -> Group:
         """Insert a joint state (an EPR pair from the link, or a group migrated from another node)."""
-        if count_capacity and len(state.qubits) > self.free_slots:
-            raise MemoryFull(f"quantum memory full: {self.free_slots} of {self.capacity} free")
         for q in state.qubits:
             if q in self._where:
                 raise InvalidOperation(f"qubit id {q!r} is already in use")
