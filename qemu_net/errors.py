@@ -7,7 +7,7 @@ Errors are grouped by what went wrong; the gRPC status each maps to is in bracke
     │   the request itself is wrong
     ├── InvalidOperation         malformed gate, parameters, matrix or request [INVALID_ARGUMENT]
     │   └── UnknownNode          a name that is not a node of the topology [INVALID_ARGUMENT]
-    ├── TopologyError            a topology file or override is invalid; the message names the key path [INVALID_ARGUMENT]
+    ├── TopologyError            a topology file or override is invalid (names the key path) [INVALID_ARGUMENT]
     │
     │   the request names something that is not where it says
     ├── QubitNotFound            no qubit with that id exists [NOT_FOUND]
@@ -28,7 +28,7 @@ Errors are grouped by what went wrong; the gRPC status each maps to is in bracke
     ├── ProtocolAborted          a protocol ended on purpose without a result, e.g. QKD saw too many errors [ABORTED]
     │
     │   the caller may not do this
-    ├── PermissionDenied         an operation the node was not started to allow, e.g. state inspection [PERMISSION_DENIED]
+    ├── PermissionDenied         an operation the node was not started to allow (state inspection) [PERMISSION_DENIED]
     └── Unauthenticated          no certificate where the caller must prove who it is [UNAUTHENTICATED]
 
 Each error carries typed fields: keyword-only constructor arguments stored as attributes of the same
@@ -360,6 +360,7 @@ ALL_ERRORS: tuple[type[QnetError], ...] = (
     Unauthenticated,
 )
 
-__all__ = ["ALL_ERRORS", "InvalidOperation", "KeyNotFound", "KeysExhausted", "LimitExceeded", "MemoryFull", "NotColocated",
-           "NotConnected", "PeerUnavailable", "PermissionDenied", "ProtocolAborted", "ProtocolTimeout", "QnetError",
+__all__ = ["ALL_ERRORS", "InvalidOperation", "KeyNotFound", "KeysExhausted", "LimitExceeded", "MemoryFull",
+           "NotColocated", "NotConnected", "PeerUnavailable", "PermissionDenied", "ProtocolAborted", "ProtocolTimeout",
+           "QnetError",
            "QubitNotFound", "ShuttingDown", "TopologyError", "Unauthenticated", "UnknownNode", "WrongLocation"]

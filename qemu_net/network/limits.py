@@ -102,4 +102,4 @@ class Limits(BaseModel):
         return value
 
 
-__all__ = ["MiB", "Limits"]
+__all__ = ["Limits", "MiB"]

@@ -83,6 +83,7 @@ import numpy as np
 
 from qemu_net.errors import InvalidOperation
 from qemu_net.network.topology import LinkSpec
+from qemu_net.quantum import paulis
 from qemu_net.quantum.noise import (
     apply_superop_dm,
     depolarize_kraus,
@@ -90,7 +91,6 @@ from qemu_net.quantum.noise import (
     memory_superop,
 )
 from qemu_net.quantum.states import dephased_bell, from_tensor, to_tensor, werner_state
-from qemu_net.quantum import paulis
 from qemu_net.vocab import Basis, Heralding, SourceModel
 
 if TYPE_CHECKING:
@@ -347,7 +347,7 @@ def epr_pair_state(
         round_trip_ns(link) if source_wait_ns is None else source_wait_ns,
         far_default if far_wait_ns is None else far_wait_ns,
     )
-    for axis, (node, wait) in enumerate(zip((source_node, far_node), waits)):
+    for axis, (node, wait) in enumerate(zip((source_node, far_node), waits, strict=True)):
         if node is not None and wait > 0 and (node.t1_s is not None or node.t2_s is not None):
             rho = apply_superop_dm(rho, memory_superop(wait, node.t1_s, node.t2_s), (axis,))
     return np.ascontiguousarray(from_tensor(rho))
@@ -512,19 +512,17 @@ __all__ = [
     "QubitChannelModel",
     "accidental_fraction",
     "attempt_period_ns",
-    "dead_time_attempts",
-    "false_herald_probability",
-    "half_link_survival",
-    "midpoint",
-    "saturated_pair_rate_hz",
-    "true_herald_probability",
     "classical_arrival_ns",
+    "dead_time_attempts",
     "epr_batch_outcomes",
     "epr_pair_state",
     "false_herald_fraction",
+    "false_herald_probability",
     "fiber_delay_ns",
+    "half_link_survival",
     "herald_delay_ns",
     "herald_probability",
+    "midpoint",
     "outcome_table",
     "photon_survival_probability",
     "qubit_arrival_ns",
@@ -534,7 +532,9 @@ __all__ = [
     "sample_outcomes",
     "sample_photon_losses",
     "sample_qubit_lost",
+    "saturated_pair_rate_hz",
     "source_state",
     "survival_probability",
     "transmission_superop",
+    "true_herald_probability",
 ]

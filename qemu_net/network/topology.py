@@ -265,8 +265,8 @@ class Topology(_Strict):
             if not isinstance(items, (list, tuple)):
                 return items
             out = []
-            for x in items:
-                x = {wrap: x} if isinstance(x, (str, list, tuple)) else x
+            for item in items:
+                x = {wrap: item} if isinstance(item, (str, list, tuple)) else item
                 out.append({"preset": name, **x} if isinstance(x, dict) else x)
             return out
 
@@ -352,11 +352,9 @@ class Topology(_Strict):
         return None
 
     def neighbours(self, name: str) -> list[str]:
-        out = []
-        for link in (*self.links, *self.classical_links):
-            if name in link.nodes:
-                out.append(link.nodes[1] if link.nodes[0] == name else link.nodes[0])
-        return out
+        """The nodes sharing a quantum or classical link with `name`."""
+        return [link.nodes[1] if link.nodes[0] == name else link.nodes[0]
+                for link in (*self.links, *self.classical_links) if name in link.nodes]
 
     def with_addresses(self, addresses: dict[str, str]) -> Topology:
         nodes = tuple(n.model_copy(update={"address": addresses.get(n.name, n.address)}) for n in self.nodes)
@@ -490,13 +488,13 @@ __all__ = [
     "FIBER_NS_PER_KM",
     "HERALDING",
     "SPEED_OF_LIGHT_KM_PER_S",
-    "fiber_ns_per_km",
     "ClassicalLinkSpec",
     "LinkSpec",
     "NodeSpec",
     "Topology",
     "chain_topology",
     "default_topology",
+    "fiber_ns_per_km",
     "load_topology",
     "parse_topology",
     "topology_from_env",

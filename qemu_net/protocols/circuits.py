@@ -203,7 +203,7 @@ def run_program(ctx: NodeContext, program: Program, *, repetitions: int = 1, kee
             layout.setdefault(op.key, []).extend(q for q in op.qubits if program.assignment[q] == me)
     out.measurements = {k: (qs, []) for k, qs in layout.items() if qs}
     for rep in range(repetitions):
-        ids = dict(zip(mine, ctx.alloc(len(mine))))
+        ids = dict(zip(mine, ctx.alloc(len(mine)), strict=True))
         rows: dict[str, list[int]] = {k: [] for k in out.measurements}
         for k, op in enumerate(program.ops):
             if isinstance(op, Local):

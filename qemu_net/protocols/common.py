@@ -5,13 +5,14 @@ Nothing here talks to other nodes; every function acts through a `NodeContext`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
 
 from qemu_net.errors import InvalidOperation
 from qemu_net.protocols.context import NodeContext
-from qemu_net.quantum.paulis import CNOT, CZ, H, I, S, X, Y, Z
+from qemu_net.quantum.paulis import CNOT, CZ, I, X, Y, Z
 from qemu_net.vocab import Basis
 
 #: One byte per basis on the wire (same codes as the EPR batch API): 0 Z, 1 X, 2 Y.
@@ -103,7 +104,7 @@ def check_path(ctx: NodeContext, path: Sequence[str]) -> int:
         raise InvalidOperation("a path needs at least two nodes")
     if len(set(path)) != len(path):
         raise InvalidOperation(f"a path may not visit a node twice: {list(path)}")
-    for a, b in zip(path, path[1:]):
+    for a, b in itertools.pairwise(path):
         for n in (a, b):
             topo.require_node(n, what="path")
         if topo.link(a, b) is None:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from qemu_net.errors import InvalidOperation, NotConnected
-from qemu_net.protocols.common import CNOT, H, X, Y, Z, basis_names, depolarize
-from qemu_net.protocols.results import check_count, result_eq, result_hash, result_repr
+from qemu_net.protocols.common import basis_names, depolarize
 from qemu_net.protocols.context import EprHalf, NodeContext
+from qemu_net.protocols.results import check_count, result_eq, result_hash, result_repr
+from qemu_net.quantum.paulis import CNOT, H, X, Y, Z
 
 #: GHZ states built per batch (bounded by memory: each node holds one qubit per child per state).
 BATCH = 32
@@ -57,13 +58,13 @@ def check_tree(ctx: NodeContext, nodes: Sequence[str], parents: Sequence[str]) -
         raise InvalidOperation("the GHZ tree needs exactly one root")
     if ctx.name not in nodes:
         raise InvalidOperation(f"node {ctx.name!r} is not a participant of the GHZ state")
-    for n, p in zip(nodes, parents):
+    for n, p in zip(nodes, parents, strict=True):
         if p and p not in nodes:
             raise InvalidOperation(f"parent {p!r} of {n!r} is not a participant")
         if p and ctx.topology.link(n, p) is None:
             raise NotConnected(f"GHZ tree: no quantum link between {n!r} and its parent {p!r}", peer=p)
     i = list(nodes).index(ctx.name)
-    return parents[i], [n for n, p in zip(nodes, parents) if p == ctx.name]
+    return parents[i], [n for n, p in zip(nodes, parents, strict=True) if p == ctx.name]
 
 
 def ghz_node(ctx: NodeContext, *, nodes: Sequence[str], parents: Sequence[str], shots: int = 1,

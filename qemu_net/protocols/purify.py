@@ -30,14 +30,15 @@ from __future__ import annotations
 import enum
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from qemu_net.errors import InvalidOperation, ProtocolTimeout
-from qemu_net.protocols.common import NO_OUTCOME, CNOT, H, S, X, Y, Z, basis_names, rx
+from qemu_net.protocols.common import NO_OUTCOME, basis_names, rx
 from qemu_net.protocols.context import NodeContext
 from qemu_net.protocols.results import check_count, result_eq, result_hash, result_repr
+from qemu_net.quantum.paulis import CNOT, H, S, X, Y, Z
 
 MAX_ROUNDS = 6
 
@@ -161,7 +162,7 @@ def relay_node(ctx: NodeContext, *, left: str, right: str, session: str, timeout
                 counts[idx] += 1
                 if msg and msg[0] == _FINAL:
                     return
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the role's thread below
+        except BaseException as exc:
             errors.append(exc)
 
     t = threading.Thread(target=pump, args=(right, left, 1), name=f"relay-{session}", daemon=True)
@@ -235,7 +236,7 @@ def _round(ctx: NodeContext, wire: Wire, method: Method, alice: bool, level: lis
             choice = np.frombuffer(wire.recv(), dtype=np.uint8)
             if len(choice) != 2 * len(live):
                 raise InvalidOperation("purification: malformed twirl message")
-        for (keep, sac), c1, c2 in zip(live, choice[0::2], choice[1::2]):
+        for (keep, sac), c1, c2 in zip(live, choice[0::2], choice[1::2], strict=True):
             v1, v2 = TWIRLS[int(c1)], TWIRLS[int(c2)]
             ctx.apply_unitary(v1 if alice else v1.conj(), keep)
             ctx.apply_unitary(v2 if alice else v2.conj(), sac)
@@ -251,7 +252,7 @@ def _round(ctx: NodeContext, wire: Wire, method: Method, alice: bool, level: lis
     theirs = wire.recv()
     if len(theirs) != len(mine):
         raise InvalidOperation("purification: the ends disagree on the pairs in this round")
-    verdict = iter(a == b for a, b in zip(mine, theirs))
+    verdict = iter(a == b for a, b in zip(mine, theirs, strict=True))
     nxt: list[str | None] = []
     for keep, sac in steps:
         if keep is not None and sac is not None:

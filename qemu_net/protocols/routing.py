@@ -15,6 +15,7 @@ state is whatever the physics gives).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -23,8 +24,8 @@ import networkx as nx
 from qemu_net.errors import InvalidOperation, NotConnected
 from qemu_net.network.topology import LinkSpec, Topology
 from qemu_net.protocols.purify import Method, nested
-from qemu_net.protocols.swap import chain_fidelity
 from qemu_net.protocols.results import check_count, check_probability, result_eq, result_hash, result_repr
+from qemu_net.protocols.swap import chain_fidelity
 from qemu_net.vocab import RoutingCost
 
 #: The routing costs, by their YAML/CLI spelling.
@@ -79,7 +80,7 @@ def route(topology: Topology, a: str, b: str, cost: RoutingCost | str = RoutingC
 
 def path_fidelities(topology: Topology, path: list[str]) -> list[float]:
     out = []
-    for u, v in zip(path, path[1:]):
+    for u, v in itertools.pairwise(path):
         link = topology.link(u, v)
         if link is None:
             raise NotConnected(f"no quantum link between {u!r} and {v!r}", peer=v)
@@ -131,7 +132,7 @@ def plan_request(topology: Topology, a: str, b: str, min_fidelity: float, *,
     fids = path_fidelities(topology, path)
     f0 = chain_fidelity(fids)
     werner = (f0, (1 - f0) / 3, (1 - f0) / 3, (1 - f0) / 3)
-    for rounds in range(0, max_rounds + 1):
+    for rounds in range(max_rounds + 1):
         p, f = nested(method, werner, rounds) if rounds else (1.0, f0)
         if f >= min_fidelity - 1e-12:
             return Plan(tuple(path), tuple(fids), f0, method, rounds, f, p)

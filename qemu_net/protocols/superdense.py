@@ -49,7 +49,7 @@ def superdense_send(ctx: NodeContext, *, peer: str, messages: bytes, session: st
         chunk = messages[start:start + BATCH]
         halves = ctx.epr(peer, tag=f"{session}/sdc", count=len(chunk))
         ids = []
-        for h, m in zip(halves, chunk):
+        for h, m in zip(halves, chunk, strict=True):
             correct(ctx, h.qubit, m & 1, m >> 1)
             arrived = ctx.send_qubit(h.qubit, peer)
             ids.append(h.qubit if arrived else "")
@@ -69,7 +69,7 @@ def superdense_receive(ctx: NodeContext, *, peer: str, count: int, session: str,
         ids = ctx.recv(peer, f"{session}/sdc", timeout_s=timeout_s).decode().split("\n")
         if len(ids) != n:
             raise InvalidOperation(f"superdense: {len(ids)} qubit ids announced for {n} pairs")
-        for h, q in zip(halves, ids):
+        for h, q in zip(halves, ids, strict=True):
             if not q:
                 ctx.discard(h.qubit)
                 out.append(NO_OUTCOME)

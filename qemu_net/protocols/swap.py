@@ -146,12 +146,12 @@ def _batch(ctx: NodeContext, path: Sequence[str], i: int, batch: int, more: bool
         frame = ctx.recv(path[n - 1], frame_ch, timeout_s=timeout_s)
         if len(frame) != pairs:
             raise InvalidOperation(f"malformed Pauli frame from {path[n - 1]!r}: {len(frame)} bytes for {pairs} pairs")
-        for q, f in zip(qubits, frame):
+        for q, f in zip(qubits, frame, strict=True):
             correct(ctx, q, f & 1, (f >> 1) & 1)
     if bases is None:
         out.qubits += qubits
     else:
-        out.outcomes.extend(ctx.measure(q, b) for q, b in zip(qubits, bases))
+        out.outcomes.extend(ctx.measure(q, b) for q, b in zip(qubits, bases, strict=True))
     used(0 if i == 0 else n - 1)
 
 

@@ -32,12 +32,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qemu_net.errors import InvalidOperation
-from qemu_net.quantum.paulis import I, X, Z
 from qemu_net.qkd import wire
 from qemu_net.qkd.pulses import Detection, random_bits
+from qemu_net.quantum.paulis import I, X, Z
 
 if TYPE_CHECKING:
-    from qemu_net.network.topology import LinkSpec
+    pass
 
 ALICE_ANGLES = (0.0, math.pi / 2)
 BOB_ANGLES = (0.0, math.pi / 2, math.pi / 4, -math.pi / 4)
@@ -251,10 +251,10 @@ __all__ = [
     "BOB_ANGLES",
     "PairTrain",
     "SourceBlock",
+    "choose_bob_settings",
     "chsh_estimate",
     "chsh_from_probabilities",
     "depolarize_qubit",
-    "choose_bob_settings",
     "emit_pairs",
     "joint_probabilities",
     "measure_pairs",

@@ -113,7 +113,7 @@ def run_local_session(
     def run(name: str, fn: Callable[[Any, Any], Any], params: Any) -> None:
         try:
             results[name] = fn(LocalContext(hub, name, seed=seed), params)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:
             errors[name] = exc
 
     threads = [threading.Thread(target=run, args=(n, f, p), name=f"qkd-{n}", daemon=True)

@@ -53,8 +53,8 @@ from qemu_net.protocols.results import check_probability, result_eq, result_hash
 from qemu_net.qkd import footprint, wire
 from qemu_net.qkd.entangled import (
     PairTrain,
-    chsh_estimate,
     choose_bob_settings,
+    chsh_estimate,
     emit_pairs,
     measure_pairs,
     visibility_from_fidelity,
@@ -86,11 +86,11 @@ from qemu_net.qkd.postprocess import (
     verification_hashes,
 )
 from qemu_net.qkd.pulses import (
+    X_BASIS,
+    Z_BASIS,
     ArrivedTrain,
     ChannelModel,
     SourceSettings,
-    X_BASIS,
-    Z_BASIS,
     detect,
     prepare_train,
     random_bases,
@@ -419,7 +419,8 @@ def _run(protocol: str, role: str, ctx: NodeContext, params: Any, body: Any) -> 
         peer=params.peer,
         session_id=sid,
         n_pulses=n_pulses,
-        pulse_rate_hz=float(v.get("pulse_rate_hz", getattr(params, "pulse_rate_hz", getattr(params, "pair_rate_hz", 0)))),
+        pulse_rate_hz=float(v.get("pulse_rate_hz",
+                                  getattr(params, "pulse_rate_hz", getattr(params, "pair_rate_hz", 0)))),
         reconciled_bits=reconciled,
         final_bits=len(final),
         qber=float(v.get("qber", float("nan"))),
@@ -538,7 +539,8 @@ class _Bb84:
         p = self.p
         if not p.decoy:
             return None
-        tau1 = sum(math.exp(-k) * k * q for k, q in zip((p.mu, p.nu, 0.0), (p.p_signal, p.p_decoy, p.p_vacuum)))
+        classes = zip((p.mu, p.nu, 0.0), (p.p_signal, p.p_decoy, p.p_vacuum), strict=True)
+        tau1 = sum(math.exp(-k) * k * q for k, q in classes)
         return bound.s1_lower / (p.n_pulses * p.p_z**2 * tau1)
 
     # Bob
@@ -562,7 +564,8 @@ class _Bb84:
             base_parts.append(my_bases[det.indices])
         idx = np.concatenate(idx_parts)
         b_bases = np.concatenate(base_parts)
-        return idx, np.concatenate(bit_parts), Bb84Sift(idx=idx.astype(np.uint32), bases=wire.pack_bits(b_bases)), b_bases
+        sift = Bb84Sift(idx=idx.astype(np.uint32), bases=wire.pack_bits(b_bases))
+        return idx, np.concatenate(bit_parts), sift, b_bases
 
     @staticmethod
     def bob_positions(reply: Bb84SiftReply, b_bases: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -628,7 +631,8 @@ class _E91:
         return E91SiftReply(settings=wire.pack_bits(a_set)), self.outcomes[idx], key, test
 
     def estimate(self, key: np.ndarray, test: np.ndarray, test_err: np.ndarray,
-                 chsh_bits: np.ndarray | None = None, a_bits: np.ndarray | None = None) -> tuple[float, float, dict[str, Any]]:
+                 chsh_bits: np.ndarray | None = None,
+                 a_bits: np.ndarray | None = None) -> tuple[float, float, dict[str, Any]]:
         q = float(test_err.mean()) if len(test) else 0.5
         s, s_err = chsh_estimate(self.a_set[self.chsh_pos], self.b_set[self.chsh_pos], a_bits[self.chsh_pos], chsh_bits)
         extra = {"chsh": s if math.isfinite(s) else None, "chsh_stderr": s_err if math.isfinite(s_err) else None}
@@ -789,7 +793,8 @@ def _bob_session(strategy_cls: Any, ctx: NodeContext, p: Any, quantum: Channel, 
            frame_error_rate=fer)
     ver = classical.recv(Verify)
     seeds, tags = ver.seeds, ver.tags
-    if len(seeds) != len(tags) or not seeds or any(polynomial_hash(corrected, s) != t for s, t in zip(seeds, tags)):
+    if len(seeds) != len(tags) or not seeds or any(
+            polynomial_hash(corrected, s) != t for s, t in zip(seeds, tags, strict=True)):
         raise ProtocolAborted("verification failed: the keys still differ after error correction")
     classical.send(VerifyResult(ok=True, corrected_errors=flipped, frame_error_rate=fer))
     st.set(verification_bits=VERIFICATION_BITS * len(seeds))

@@ -35,7 +35,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from qemu_net.network.topology import NodeSpec
 
 #: Anything with ``random()`` returning floats in [0, 1): ``np.random.Generator`` or ``RandomState``.
-Rng = Union[np.random.Generator, np.random.RandomState]
+Rng = np.random.Generator | np.random.RandomState
 
 _I, _X, _Y, _Z = PAULIS
 
@@ -209,7 +209,7 @@ def unitary_to_superop(u: np.ndarray) -> np.ndarray:
 
 def superop_to_kraus(superop: np.ndarray) -> tuple[np.ndarray, ...]:
     """Kraus operators of a superoperator matrix (via its Choi matrix); for tests and interop."""
-    d = int(round(math.sqrt(superop.shape[0])))
+    d = round(math.sqrt(superop.shape[0]))
     choi = superop.reshape(d, d, d, d).transpose(0, 2, 1, 3).reshape(d * d, d * d)
     w, v = np.linalg.eigh(choi)
     return tuple(math.sqrt(x) * v[:, i].reshape(d, d) for i, x in enumerate(w) if x > 1e-12)

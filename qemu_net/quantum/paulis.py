@@ -36,4 +36,4 @@ PAULI: dict[str, np.ndarray] = {"I": I, "X": X, "Y": Y, "Z": Z}
 #: none for Z, H for X, H.S^dagger for Y.
 BASIS_CHANGE: dict[Basis, np.ndarray] = {Basis.Z: I, Basis.X: H, Basis.Y: _frozen(H @ S_DAG)}
 
-__all__ = ["BASIS_CHANGE", "CNOT", "CZ", "H", "I", "PAULI", "PAULIS", "S", "S_DAG", "X", "Y", "Z"]
+__all__ = ["BASIS_CHANGE", "CNOT", "CZ", "PAULI", "PAULIS", "S_DAG", "H", "I", "S", "X", "Y", "Z"]

@@ -431,4 +431,4 @@ def _is_product_zero_overlap(g: Group, q: str) -> bool:
     return p1 < 1e-12 or p1 > 1 - 1e-12
 
 
-__all__ = ["DTYPE", "MAX_DM_QUBITS", "MAX_SV_QUBITS", "Group", "GroupState", "Register", "BASIS_ROTATION"]
+__all__ = ["BASIS_ROTATION", "DTYPE", "MAX_DM_QUBITS", "MAX_SV_QUBITS", "Group", "GroupState", "Register"]

@@ -37,23 +37,27 @@ CASES: list[tuple[Any, list[dict[str, Any]]]] = [
     (QkdResult(**_QKD), [{"eps_sec": 2.0}]),
 ]
 
+def _case_id(case: object) -> str:
+    return type(case).__name__ if dataclasses.is_dataclass(case) else ""
+
+
 NAMESPACE = {cls.__name__: cls for cls in (SendOutcome, GhzOutcome, PurifyOutcome, ChainOutcome, Plan, QkdResult,
                                            Method)}
 
 
-@pytest.mark.parametrize(("result", "broken"), CASES, ids=lambda c: type(c).__name__ if dataclasses.is_dataclass(c) else "")
+@pytest.mark.parametrize(("result", "broken"), CASES, ids=_case_id)
 def test_repr_pastes_back_to_an_equal_result(result: Any, broken: list[dict[str, Any]]) -> None:
     """eval(repr(r)) == r (NaN fields included), with an equal hash; the repr names every field."""
     text = repr(result)
     assert text.startswith(f"{type(result).__name__}(")
-    back = eval(text, dict(NAMESPACE))  # noqa: S307 - the repr of our own object, in a test
+    back = eval(text, dict(NAMESPACE))
     assert back == result and hash(back) == hash(result)
     for f in dataclasses.fields(result):
         if f.repr:
             assert f"{f.name}=" in text
 
 
-@pytest.mark.parametrize(("result", "broken"), CASES, ids=lambda c: type(c).__name__ if dataclasses.is_dataclass(c) else "")
+@pytest.mark.parametrize(("result", "broken"), CASES, ids=_case_id)
 def test_invariants_are_checked_and_results_are_frozen(result: Any, broken: list[dict[str, Any]]) -> None:
     """Each broken variant raises InvalidOperation; assigning a field raises FrozenInstanceError."""
     for change in broken:
