@@ -42,6 +42,7 @@ maps to; the node maps errors to statuses in one table (`qemu_net._serde.status`
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 
@@ -53,7 +54,7 @@ class QnetError(Exception):
     #: Names of the typed fields (constructor keywords stored as attributes), the root's first.
     field_names: ClassVar[tuple[str, ...]] = ("code",)
 
-    def __init__(self, message: str, *, code: str | None = None, **extra: object) -> None:
+    def __init__(self, message: str, *, code: str | None = None, **extra: Any) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
@@ -116,7 +117,7 @@ class InvalidOperation(QnetError):
     grpc_code = "INVALID_ARGUMENT"
     _own_fields = ("parameter", "value")
 
-    def __init__(self, message: str, *, parameter: str | None = None, value: object = None, **extra: object) -> None:
+    def __init__(self, message: str, *, parameter: str | None = None, value: object = None, **extra: Any) -> None:
         super().__init__(message, **extra)
         self.parameter = parameter
         self.value = value
@@ -129,7 +130,7 @@ class UnknownNode(InvalidOperation):
 
     _own_fields = ("node", "known")
 
-    def __init__(self, message: str, *, node: str = "", known: tuple[str, ...] = (), **extra: object) -> None:
+    def __init__(self, message: str, *, node: str = "", known: Sequence[str] = (), **extra: Any) -> None:
         super().__init__(message, **extra)
         self.node = node
         self.known = tuple(known)
@@ -141,7 +142,7 @@ class TopologyError(QnetError):
     grpc_code = "INVALID_ARGUMENT"
     _own_fields = ("problems",)
 
-    def __init__(self, message: str, *, problems: tuple[str, ...] = (), **extra: object) -> None:
+    def __init__(self, message: str, *, problems: Sequence[str] = (), **extra: Any) -> None:
         super().__init__(message, **extra)
         self.problems = tuple(problems)
 
@@ -153,7 +154,7 @@ class QubitNotFound(QnetError):
     grpc_code = "NOT_FOUND"
     _own_fields = ("qubit",)
 
-    def __init__(self, message: str, *, qubit: str | None = None, **extra: object) -> None:
+    def __init__(self, message: str, *, qubit: str | None = None, **extra: Any) -> None:
         super().__init__(message, **extra)
         self.qubit = qubit
 
@@ -166,8 +167,8 @@ class KeyNotFound(QnetError):
     grpc_code = "NOT_FOUND"
     _own_fields = ("key_ids", "peer")
 
-    def __init__(self, message: str, *, key_ids: tuple[str, ...] = (), peer: str | None = None,
-                 **extra: object) -> None:
+    def __init__(self, message: str, *, key_ids: Sequence[str] = (), peer: str | None = None,
+                 **extra: Any) -> None:
         super().__init__(message, **extra)
         self.key_ids = tuple(key_ids)
         self.peer = peer
@@ -180,7 +181,7 @@ class WrongLocation(QnetError):
     _own_fields = ("qubit", "location")
 
     def __init__(self, message: str, *, qubit: str | None = None, location: str | None = None,
-                 **extra: object) -> None:
+                 **extra: Any) -> None:
         super().__init__(message, **extra)
         self.qubit = qubit
         self.location = location
@@ -192,7 +193,7 @@ class NotColocated(QnetError):
     grpc_code = "FAILED_PRECONDITION"
     _own_fields = ("qubits",)
 
-    def __init__(self, message: str, *, qubits: tuple[str, ...] = (), **extra: object) -> None:
+    def __init__(self, message: str, *, qubits: Sequence[str] = (), **extra: Any) -> None:
         super().__init__(message, **extra)
         self.qubits = tuple(qubits)
 
@@ -200,13 +201,14 @@ class NotColocated(QnetError):
 class NotConnected(QnetError):
     """The two nodes share no link of the kind needed, or the link is down [FAILED_PRECONDITION].
 
-    Fields: ``peer``, ``reason`` and ``delivered`` (whether a message got through before the link failed)."""
+    Fields: ``peer``, ``reason`` and ``delivered`` (the fidelity the best path delivers, when a target
+    fidelity is unreachable)."""
 
     grpc_code = "FAILED_PRECONDITION"
     _own_fields = ("peer", "reason", "delivered")
 
     def __init__(self, message: str, *, peer: str | None = None, reason: str | None = None,
-                 delivered: bool | None = None, **extra: object) -> None:
+                 delivered: float | None = None, **extra: Any) -> None:
         super().__init__(message, **extra)
         self.peer = peer
         self.reason = reason
@@ -223,7 +225,7 @@ class MemoryFull(QnetError):
     _own_fields = ("capacity", "needed_bytes", "available_bytes", "limit_bytes")
 
     def __init__(self, message: str, *, capacity: int | None = None, needed_bytes: int | None = None,
-                 available_bytes: int | None = None, limit_bytes: int | None = None, **extra: object) -> None:
+                 available_bytes: int | None = None, limit_bytes: int | None = None, **extra: Any) -> None:
         super().__init__(message, **extra)
         self.capacity = capacity
         self.needed_bytes = needed_bytes
@@ -240,7 +242,7 @@ class KeysExhausted(QnetError):
     _own_fields = ("peer", "number", "size_bits", "available_bits")
 
     def __init__(self, message: str, *, peer: str | None = None, number: int | None = None,
-                 size_bits: int | None = None, available_bits: int | None = None, **extra: object) -> None:
+                 size_bits: int | None = None, available_bits: int | None = None, **extra: Any) -> None:
         super().__init__(message, **extra)
         self.peer = peer
         self.number = number
@@ -256,7 +258,7 @@ class LimitExceeded(QnetError):
     _own_fields = ("limit", "value")
 
     def __init__(self, message: str, *, limit: int | float | None = None, value: int | float | None = None,
-                 **extra: object) -> None:
+                 **extra: Any) -> None:
         super().__init__(message, **extra)
         self.limit = limit
         self.value = value
@@ -269,7 +271,7 @@ class PeerUnavailable(QnetError):
     grpc_code = "UNAVAILABLE"
     _own_fields = ("peer",)
 
-    def __init__(self, message: str, *, peer: str | None = None, **extra: object) -> None:
+    def __init__(self, message: str, *, peer: str | None = None, **extra: Any) -> None:
         super().__init__(message, **extra)
         self.peer = peer
 
@@ -289,7 +291,7 @@ class ProtocolTimeout(QnetError):
     _own_fields = ("sender", "channel")
 
     def __init__(self, message: str, *, sender: str | None = None, channel: str | None = None,
-                 **extra: object) -> None:
+                 **extra: Any) -> None:
         super().__init__(message, **extra)
         self.sender = sender
         self.channel = channel
@@ -307,7 +309,7 @@ class ProtocolAborted(QnetError):
     def __init__(self, message: str, *, peer: str | None = None, reason: str | None = None,
                  result: object = None, attempts: int | None = None, max_attempts: int | None = None,
                  herald_probability: float | None = None, discarded: int | None = None,
-                 cutoff_s: float | None = None, **extra: object) -> None:
+                 cutoff_s: float | None = None, **extra: Any) -> None:
         super().__init__(message, **extra)
         self.peer = peer
         self.reason = reason
@@ -327,7 +329,7 @@ class PermissionDenied(QnetError):
     grpc_code = "PERMISSION_DENIED"
     _own_fields = ("qubit",)
 
-    def __init__(self, message: str, *, qubit: str | None = None, **extra: object) -> None:
+    def __init__(self, message: str, *, qubit: str | None = None, **extra: Any) -> None:
         super().__init__(message, **extra)
         self.qubit = qubit
 

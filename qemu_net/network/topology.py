@@ -298,7 +298,9 @@ class Topology(_Strict):
                 raise _KeyedError(f"nodes[{i}].name", f"duplicate node name {n.name!r}")
             seen.add(n.name)
         pairs: set[frozenset[str]] = set()
-        for key, links in (("links", self.links), ("classical_links", self.classical_links)):
+        groups: tuple[tuple[str, tuple[LinkSpec | ClassicalLinkSpec, ...]], ...] = (
+            ("links", self.links), ("classical_links", self.classical_links))
+        for key, links in groups:
             for i, link in enumerate(links):
                 for end in link.nodes:
                     if end not in seen:
@@ -353,8 +355,8 @@ class Topology(_Strict):
 
     def neighbours(self, name: str) -> list[str]:
         """The nodes sharing a quantum or classical link with `name`."""
-        return [link.nodes[1] if link.nodes[0] == name else link.nodes[0]
-                for link in (*self.links, *self.classical_links) if name in link.nodes]
+        every: tuple[LinkSpec | ClassicalLinkSpec, ...] = (*self.links, *self.classical_links)
+        return [link.nodes[1] if link.nodes[0] == name else link.nodes[0] for link in every if name in link.nodes]
 
     def with_addresses(self, addresses: dict[str, str]) -> Topology:
         nodes = tuple(n.model_copy(update={"address": addresses.get(n.name, n.address)}) for n in self.nodes)

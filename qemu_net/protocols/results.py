@@ -41,10 +41,10 @@ def _same(a: object, b: object) -> bool:
     return bool(a == b)
 
 
-def result_eq(a: Any, b: object) -> bool:
+def result_eq(a: Any, b: Any) -> bool:
     """Equal type and equal compared fields, NaN equal to NaN."""
     if type(a) is not type(b):
-        return NotImplemented
+        return NotImplemented  # type: ignore[no-any-return] # the == protocol: let the other operand decide
     return all(_same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a) if f.compare)
 
 

@@ -149,7 +149,7 @@ def chernoff_lower(x: float, beta: float) -> float:
     return max(x - beta / 2 - math.sqrt(2 * beta * x + beta * beta / 4), 0.0) if beta > 0 else x
 
 
-def _decoy_bounds(n: tuple[float, float, float], mus: tuple[float, float, float],
+def _decoy_bounds(n: tuple[float, ...], mus: tuple[float, float, float],
                   probs: tuple[float, float, float], beta: float) -> dict[str, float]:
     """Chernoff bounds on one basis' counts per intensity, then the s0 and s1 lower bounds of Lim et al.
     (eqs. 2-3) on the expected counts ``e^k / p_k E[n_k]``."""
