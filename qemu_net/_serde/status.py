@@ -20,6 +20,7 @@ ERROR_TO_STATUS: dict[type[e.QnetError], grpc.StatusCode] = {
     e.NotColocated: grpc.StatusCode.FAILED_PRECONDITION,
     e.MemoryFull: grpc.StatusCode.RESOURCE_EXHAUSTED,
     e.InvalidOperation: grpc.StatusCode.INVALID_ARGUMENT,
+    e.UnknownNode: grpc.StatusCode.INVALID_ARGUMENT,
     e.NotConnected: grpc.StatusCode.FAILED_PRECONDITION,
     e.PeerUnavailable: grpc.StatusCode.UNAVAILABLE,
     e.ProtocolTimeout: grpc.StatusCode.DEADLINE_EXCEEDED,

@@ -90,8 +90,7 @@ def _endpoints(topology: Topology, src: str | None, dst: str | None) -> tuple[st
             raise InvalidOperation(f"node {src!r} has no quantum link")
         dst = neigh[0]
     for n in (src, dst):
-        if n not in topology.node_names:
-            raise InvalidOperation(f"unknown node {n!r}; nodes: {', '.join(topology.node_names)}")
+        topology.require_node(n)
     return src, dst
 
 

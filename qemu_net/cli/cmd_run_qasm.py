@@ -28,8 +28,7 @@ if TYPE_CHECKING:
 
 def _gather_node(topology: Topology, nodes: list[str], counts: dict[str, int], requested: str | None) -> str:
     if requested is not None:
-        if requested not in topology.node_names:
-            raise InvalidOperation(f"--gather: unknown node {requested!r}; nodes: {', '.join(topology.node_names)}")
+        topology.require_node(requested, what="--gather")
         candidates = [requested]
     else:
         candidates = sorted(nodes, key=lambda n: -counts[n])

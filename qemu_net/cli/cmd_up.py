@@ -90,8 +90,8 @@ def run_up(args: argparse.Namespace) -> int:
         supervisor_running,
         write_state,
     )
-    from qemu_net.node.launcher import LocalNetwork
     from qemu_net.errors import QnetError
+    from qemu_net.node.launcher import LocalNetwork
 
     topology = load(args)
     state = read_state(topology.name)

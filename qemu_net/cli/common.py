@@ -183,8 +183,8 @@ def supervisor_running(state: dict[str, Any] | None) -> TypeGuard[dict[str, Any]
 def network(topology: Topology, *, allow_inspect: bool = False, use_running: bool = True) -> Iterator[Network]:
     """Connect to the network `qnet up` started for this topology, or start a temporary local one."""
     from qemu_net.client import Network
-    from qemu_net.node.launcher import LocalNetwork
     from qemu_net.network.topology import parse_topology
+    from qemu_net.node.launcher import LocalNetwork
 
     if all(n.address for n in topology.nodes):
         with Network.connect(topology) as net:

@@ -64,7 +64,8 @@ def chain_experiment(net: Network, src: str | None = None, dst: str | None = Non
     from qemu_net.protocols.routing import path_fidelities
 
     return ExperimentResult("chain", shots, "fidelity", f, se, d.wall_time_s, virtual,
-                            {"path": path, "expected_fidelity": round(chain_fidelity(path_fidelities(suite._topology(net), path)), 6),
+                            {"path": path,
+                             "expected_fidelity": round(chain_fidelity(path_fidelities(suite._topology(net), path)), 6),
                              "epr_pairs": d.epr_pairs, "swaps": d.swaps})
 
 

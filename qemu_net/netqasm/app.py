@@ -258,7 +258,7 @@ def run_app_on_temporary_network(layout: AppLayout, *, topology: Topology | None
                                  seed: int = 0, log_dir: str | os.PathLike[str] | None = None,
                                  rounds: int | None = None) -> AppRun:
     """Start the application's nodes (every node its own process), run it, stop them."""
-    from qemu_net.node.launcher import LocalNetwork  # noqa: PLC0415 - the launcher imports the node stack
+    from qemu_net.node.launcher import LocalNetwork
 
     topo = topology if topology is not None else temporary_topology(layout, seed=seed)
     local = LocalNetwork.start(topo, allow_inspect=True)

@@ -83,6 +83,7 @@ import numpy as np
 
 from qemu_net.errors import InvalidOperation
 from qemu_net.network.topology import LinkSpec
+from qemu_net.quantum import paulis
 from qemu_net.quantum.noise import (
     apply_superop_dm,
     depolarize_kraus,
@@ -90,12 +91,13 @@ from qemu_net.quantum.noise import (
     memory_superop,
 )
 from qemu_net.quantum.states import dephased_bell, from_tensor, to_tensor, werner_state
+from qemu_net.vocab import Basis, Heralding, SourceModel
 
 if TYPE_CHECKING:
     from qemu_net.network.topology import NodeSpec
 
 #: Measurement basis codes used by `epr_batch_outcomes` (and the QKD pulse trains).
-BASIS_Z, BASIS_X, BASIS_Y = 0, 1, 2
+BASIS_Z, BASIS_X, BASIS_Y = Basis.Z.code, Basis.X.code, Basis.Y.code
 
 # ------------------------------------------------------------------------------- photon loss
 
@@ -154,7 +156,7 @@ def qubit_arrival_ns(send_ns: float, link: LinkSpec) -> float:
 
 def midpoint(link: LinkSpec) -> bool:
     """True if the link heralds at a station half-way (single- or double-click)."""
-    return link.heralding != "source"
+    return link.heralding != Heralding.SOURCE
 
 
 def round_trip_ns(link: LinkSpec) -> float:
@@ -226,10 +228,10 @@ def half_link_survival(link: LinkSpec) -> float:
 
 def true_herald_probability(link: LinkSpec) -> float:
     """Per-attempt probability of a herald that came from a real photon (see the module docstring)."""
-    if link.heralding == "single-click":
+    if link.heralding == Heralding.SINGLE_CLICK:
         a_eta = link.bright_state_alpha * half_link_survival(link)
         return 2 * a_eta * (1 - a_eta)
-    if link.heralding == "double-click":
+    if link.heralding == Heralding.DOUBLE_CLICK:
         return half_link_survival(link) ** 2 / 2
     eta = photon_survival_probability(link)
     lam = link.spdc_mean_pair_number
@@ -241,10 +243,10 @@ def true_herald_probability(link: LinkSpec) -> float:
 def false_herald_probability(link: LinkSpec) -> float:
     """Per-attempt probability of a herald made by dark counts alone."""
     d = link.dark_count_probability
-    if link.heralding == "source":
+    if link.heralding == Heralding.SOURCE:
         return (1 - true_herald_probability(link)) * d
     d_eff = 1 - (1 - d) ** 2
-    if link.heralding == "single-click":
+    if link.heralding == Heralding.SINGLE_CLICK:
         return (1 - true_herald_probability(link)) * d_eff
     return min(half_link_survival(link) * d_eff + d_eff**2, 1 - true_herald_probability(link))
 
@@ -300,11 +302,12 @@ def sample_attempts_batch(rng: np.random.Generator, link: LinkSpec, n: int) -> n
 
 def source_state(link: LinkSpec) -> np.ndarray:
     """The EPR source's pair (4x4): Werner or dephased Bell state of source_fidelity."""
-    if link.source_model == "werner":
+    if link.source_model == SourceModel.WERNER:
         return werner_state(link.source_fidelity)
-    if link.source_model == "dephased":
+    if link.source_model == SourceModel.DEPHASED:
         return dephased_bell(link.source_fidelity)
-    raise InvalidOperation(f"unknown EPR source model {link.source_model!r} (expected 'werner' or 'dephased')")
+    raise InvalidOperation(f"unknown EPR source model {link.source_model!r}; known: "
+                           + ", ".join(m.value for m in SourceModel))
 
 
 def epr_pair_state(
@@ -325,7 +328,7 @@ def epr_pair_state(
     None has a perfect memory.
     """
     rho = to_tensor(source_state(link))
-    if link.heralding == "single-click":
+    if link.heralding == Heralding.SINGLE_CLICK:
         a = link.bright_state_alpha
         bright = np.zeros((4, 4), dtype=np.complex128)
         bright[2, 2] = 1.0  # |10>: both bright, one photon lost (in the frame of |Phi+>)
@@ -344,7 +347,7 @@ def epr_pair_state(
         round_trip_ns(link) if source_wait_ns is None else source_wait_ns,
         far_default if far_wait_ns is None else far_wait_ns,
     )
-    for axis, (node, wait) in enumerate(zip((source_node, far_node), waits)):
+    for axis, (node, wait) in enumerate(zip((source_node, far_node), waits, strict=True)):
         if node is not None and wait > 0 and (node.t1_s is not None or node.t2_s is not None):
             rho = apply_superop_dm(rho, memory_superop(wait, node.t1_s, node.t2_s), (axis,))
     return np.ascontiguousarray(from_tensor(rho))
@@ -447,10 +450,8 @@ class EprLinkModel:
 
 # ---------------------------------------------------------------------- batched measurement
 
-_H = np.array([[1, 1], [1, -1]], dtype=np.complex128) / math.sqrt(2)
-_SDAG = np.diag([1, -1j]).astype(np.complex128)
-#: Unitary applied before a Z measurement to measure in Z, X, Y: outcome 0 <-> eigenvalue +1.
-BASIS_CHANGE = (np.eye(2, dtype=np.complex128), _H, _H @ _SDAG)
+#: Unitary applied before a Z measurement to measure in Z, X, Y (indexed by basis code): outcome 0 <-> +1.
+BASIS_CHANGE = tuple(paulis.BASIS_CHANGE[b] for b in Basis)
 
 
 def outcome_table(rho_pair: np.ndarray) -> np.ndarray:
@@ -511,19 +512,17 @@ __all__ = [
     "QubitChannelModel",
     "accidental_fraction",
     "attempt_period_ns",
-    "dead_time_attempts",
-    "false_herald_probability",
-    "half_link_survival",
-    "midpoint",
-    "saturated_pair_rate_hz",
-    "true_herald_probability",
     "classical_arrival_ns",
+    "dead_time_attempts",
     "epr_batch_outcomes",
     "epr_pair_state",
     "false_herald_fraction",
+    "false_herald_probability",
     "fiber_delay_ns",
+    "half_link_survival",
     "herald_delay_ns",
     "herald_probability",
+    "midpoint",
     "outcome_table",
     "photon_survival_probability",
     "qubit_arrival_ns",
@@ -533,7 +532,9 @@ __all__ = [
     "sample_outcomes",
     "sample_photon_losses",
     "sample_qubit_lost",
+    "saturated_pair_rate_hz",
     "source_state",
     "survival_probability",
     "transmission_superop",
+    "true_herald_probability",
 ]

@@ -21,7 +21,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from qemu_net.errors import TopologyError
+from qemu_net.errors import TopologyError, UnknownNode
+from qemu_net.vocab import Heralding, SourceModel
 
 #: Speed of light in vacuum, km per second (exact, SI).
 SPEED_OF_LIGHT_KM_PER_S = 299_792.458
@@ -125,7 +126,7 @@ class NodeSpec(_Strict):
         )
 
 
-HERALDING = ("source", "single-click", "double-click")
+HERALDING = tuple(h.value for h in Heralding)
 
 
 class LinkSpec(_Strict):
@@ -142,7 +143,7 @@ class LinkSpec(_Strict):
     group_index: float = Field(default=DEFAULT_GROUP_INDEX, ge=1, le=5)
     #: Where EPR generation is heralded: ``source`` (one-sided: the source end emits, the far end's
     #: detector heralds), ``single-click`` or ``double-click`` (Barrett-Kok) at a station half-way.
-    heralding: str = Field(default="source", pattern=r"^(source|single-click|double-click)$")
+    heralding: Heralding = Heralding.SOURCE
     #: Bright-state population alpha of the single-click scheme: fidelity 1 - alpha, success ~ 2 alpha eta.
     bright_state_alpha: Probability = Field(default=0.1, gt=0, le=0.5)
     #: Mean pair number per attempt of an SPDC source (thermal statistics); 0: a single-emitter source
@@ -153,7 +154,7 @@ class LinkSpec(_Strict):
     attenuation_db_per_km: float = Field(default=0.2, ge=0)
     #: How the EPR source's imperfection is modelled: ``werner`` (depolarised pair of fidelity
     #: ``source_fidelity``) or ``dephased`` (Bell-diagonal with only a phase flip).
-    source_model: str = Field(default="werner", pattern=r"^(werner|dephased)$")
+    source_model: SourceModel = SourceModel.WERNER
     source_fidelity: Probability = Field(default=1.0, ge=0.25, le=1)
     #: Depolarising probability (Cirq's convention) a photon suffers crossing the fiber.
     transmission_depolarize: Probability = Field(default=0.0, ge=0, le=1)
@@ -234,7 +235,7 @@ class Topology(_Strict):
     classical_links: tuple[ClassicalLinkSpec, ...] = ()
     #: Seed for every random choice in the network; each node derives its own stream from it.
     seed: int = Field(default=0, ge=0)
-    #: Overrides of the nodes' hard limits (field names of `qemu_net.node.limits.Limits`), e.g.
+    #: Overrides of the nodes' hard limits (field names of `qemu_net.network.limits.Limits`), e.g.
     #: ``{max_epr_batch: 200000}``; None: the defaults.
     limits: dict[str, int | float] | None = None
 
@@ -242,7 +243,7 @@ class Topology(_Strict):
     @classmethod
     def _valid_limits(cls, v: Any) -> Any:
         if v:
-            from qemu_net.node.limits import Limits  # the model lives with the node; validated here for key paths
+            from qemu_net.network.limits import Limits
 
             try:
                 Limits.resolve(v, env={})
@@ -264,8 +265,8 @@ class Topology(_Strict):
             if not isinstance(items, (list, tuple)):
                 return items
             out = []
-            for x in items:
-                x = {wrap: x} if isinstance(x, (str, list, tuple)) else x
+            for item in items:
+                x = {wrap: item} if isinstance(item, (str, list, tuple)) else item
                 out.append({"preset": name, **x} if isinstance(x, dict) else x)
             return out
 
@@ -297,7 +298,9 @@ class Topology(_Strict):
                 raise _KeyedError(f"nodes[{i}].name", f"duplicate node name {n.name!r}")
             seen.add(n.name)
         pairs: set[frozenset[str]] = set()
-        for key, links in (("links", self.links), ("classical_links", self.classical_links)):
+        groups: tuple[tuple[str, tuple[LinkSpec | ClassicalLinkSpec, ...]], ...] = (
+            ("links", self.links), ("classical_links", self.classical_links))
+        for key, links in groups:
             for i, link in enumerate(links):
                 for end in link.nodes:
                     if end not in seen:
@@ -312,10 +315,22 @@ class Topology(_Strict):
 
     # ----------------------------------------------------------------- queries
     def node(self, name: str) -> NodeSpec:
+        """The node named `name`; KeyError if there is none (use `require_node` for a request's input)."""
         for n in self.nodes:
             if n.name == name:
                 return n
         raise KeyError(name)
+
+    def require_node(self, name: str, *, what: str = "") -> NodeSpec:
+        """The node named `name`, or `UnknownNode` (INVALID_ARGUMENT) naming the known nodes. `what` says
+        where the name came from (e.g. ``"teleport.receiver"``) and prefixes the message."""
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        known = self.node_names
+        prefix = f"{what}: " if what else ""
+        raise UnknownNode(f"{prefix}unknown node {name!r}; the topology has {', '.join(known)}", node=name,
+                          known=known)
 
     @property
     def node_names(self) -> tuple[str, ...]:
@@ -339,11 +354,9 @@ class Topology(_Strict):
         return None
 
     def neighbours(self, name: str) -> list[str]:
-        out = []
-        for link in (*self.links, *self.classical_links):
-            if name in link.nodes:
-                out.append(link.nodes[1] if link.nodes[0] == name else link.nodes[0])
-        return out
+        """The nodes sharing a quantum or classical link with `name`."""
+        every: tuple[LinkSpec | ClassicalLinkSpec, ...] = (*self.links, *self.classical_links)
+        return [link.nodes[1] if link.nodes[0] == name else link.nodes[0] for link in every if name in link.nodes]
 
     def with_addresses(self, addresses: dict[str, str]) -> Topology:
         nodes = tuple(n.model_copy(update={"address": addresses.get(n.name, n.address)}) for n in self.nodes)
@@ -477,13 +490,13 @@ __all__ = [
     "FIBER_NS_PER_KM",
     "HERALDING",
     "SPEED_OF_LIGHT_KM_PER_S",
-    "fiber_ns_per_km",
     "ClassicalLinkSpec",
     "LinkSpec",
     "NodeSpec",
     "Topology",
     "chain_topology",
     "default_topology",
+    "fiber_ns_per_km",
     "load_topology",
     "parse_topology",
     "topology_from_env",

@@ -73,8 +73,7 @@ class ClassicalChannels:
         twice (see the module docs). Returns (sequence number, arrival time)."""
         if len(message_id) > MAX_MESSAGE_ID:
             raise InvalidOperation(f"a message id has at most {MAX_MESSAGE_ID} characters")
-        if to not in self.topology.node_names:
-            raise InvalidOperation(f"unknown node {to!r}")
+        self.topology.require_node(to)
         if not channel or len(channel) > MAX_CHANNEL_NAME:
             raise InvalidOperation(f"channel name must be 1 to {MAX_CHANNEL_NAME} characters")
         latency = self.topology.classical_latency_ns(self.name, to)

@@ -138,7 +138,7 @@ class NodeCore:
         noise = {n.name: NoiseModel.from_node_spec(n) for n in topology.nodes}
         # The node's memory size is enforced by the directory (qubits located here), not the register:
         # a holder may hold halves located elsewhere.
-        register = Register(capacity=2**62, seed=int(self.seed_seq.generate_state(1)[0]))
+        register = Register(seed=int(self.seed_seq.generate_state(1)[0]))
         self.held = Holdings(name, register, noise)
         self.directory = Directory(name, self.held, self._id_prefix)
         self.ownership = Ownership(name, self._cond, self.held, self.directory, peers, lambda: self._draining)

@@ -90,7 +90,7 @@ class Holdings:
     def receive(self, shipment: Shipment) -> None:
         """Hold a group that arrived (pulled, adopted, pushed back, or sent with its qubit), or take back
         one whose hand-over failed (the one rollback path: the state is ours again)."""
-        self.register.add_state(shipment.state, count_capacity=False)
+        self.register.add_state(shipment.state)
         if self.skew:
             self.rebase({x: s for x in shipment.state.qubits if (s := self.skew.pop(x, 0))})
         for x, loc, e in zip(shipment.state.qubits, shipment.locations, shipment.epochs, strict=False):
@@ -103,7 +103,7 @@ class Holdings:
 
     def add_new(self, state: GroupState, locations: Sequence[str]) -> None:
         """A group created here (fresh qubits, an EPR pair): epoch 0."""
-        self.register.add_state(state, count_capacity=False)
+        self.register.add_state(state)
         for x, loc in zip(state.qubits, locations, strict=True):
             self.located_at[x] = loc
 

@@ -96,8 +96,7 @@ class NodeKeys:
             raise InvalidOperation("name the peer node the keys are shared with")
         if peer == self.core.name:
             raise InvalidOperation(f"{self.core.name} shares no key with itself")
-        if peer not in self.core.topology.node_names:
-            raise InvalidOperation(f"unknown node {peer!r}; nodes: {', '.join(self.core.topology.node_names)}")
+        self.core.topology.require_node(peer)
 
     def authorize(self, caller: str | None, peer: str) -> None:
         """Refuse (PermissionDenied) a caller the topology does not admit to the keys of link (this, peer)."""

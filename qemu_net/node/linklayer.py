@@ -105,8 +105,7 @@ class LinkLayer:
     def link(self, peer: str) -> LinkSpec:
         if peer == self.name:
             raise InvalidOperation(f"{self.name!r} cannot make a link with itself")
-        if peer not in self.topology.node_names:
-            raise InvalidOperation(f"unknown node {peer!r}; nodes: {', '.join(self.topology.node_names)}")
+        self.topology.require_node(peer)
         link = self.topology.link(self.name, peer)
         if link is None:
             raise NotConnected(f"no quantum link between {self.name!r} and {peer!r}", peer=peer)

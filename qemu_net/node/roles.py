@@ -57,8 +57,7 @@ def run_protocol(core: NodeCore, request: wire.ProtocolRequest, timeout_s: float
 
 
 def _require_peer(ctx: CoreContext, peer: str) -> None:
-    if peer not in ctx.topology.node_names:
-        raise InvalidOperation(f"unknown node {peer!r}; nodes: {', '.join(ctx.topology.node_names)}")
+    ctx.topology.require_node(peer)
 
 
 # ----------------------------------------------------------------------------- teleportation

@@ -328,8 +328,7 @@ class PeerServicer(pg.PeerServiceServicer):
     def TakeGroup(self, request: p.TakeGroupRequest, context: grpc.ServicerContext) -> p.TakeGroupResponse:
         if not request.qubit or not request.new_holder:
             raise InvalidOperation("TakeGroup needs a qubit and the new holder")
-        if request.new_holder not in self.core.topology.node_names:
-            raise InvalidOperation(f"TakeGroup: unknown node {request.new_holder!r}")
+        self.core.topology.require_node(request.new_holder, what="TakeGroup")
         self.auth.claims(context, "TakeGroup", "new_holder", request.new_holder)
         got = self.core.on_take_group(request.qubit, request.new_holder, txn=convert.txn_from_proto(request.txn),
                                       wait_unpinned=request.wait_unpinned, min_epoch=request.min_epoch,

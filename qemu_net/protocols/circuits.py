@@ -83,10 +83,8 @@ class Program:
             if isinstance(op, Controlled) and op.u.shape != (2, 2):
                 raise InvalidOperation("a controlled operation needs a 2x2 U")
         if topology is not None:
-            for node in set(self.assignment):
-                if node not in topology.node_names:
-                    raise InvalidOperation(f"qubits assigned to unknown node {node!r}; "
-                                           f"nodes: {', '.join(topology.node_names)}")
+            for node in sorted(set(self.assignment)):
+                topology.require_node(node, what="qubits assigned to a node")
             for op in self.ops:
                 if isinstance(op, Controlled):
                     a, b = self.assignment[op.control], self.assignment[op.target]
@@ -205,7 +203,7 @@ def run_program(ctx: NodeContext, program: Program, *, repetitions: int = 1, kee
             layout.setdefault(op.key, []).extend(q for q in op.qubits if program.assignment[q] == me)
     out.measurements = {k: (qs, []) for k, qs in layout.items() if qs}
     for rep in range(repetitions):
-        ids = dict(zip(mine, ctx.alloc(len(mine))))
+        ids = dict(zip(mine, ctx.alloc(len(mine)), strict=True))
         rows: dict[str, list[int]] = {k: [] for k in out.measurements}
         for k, op in enumerate(program.ops):
             if isinstance(op, Local):

@@ -5,26 +5,22 @@ Nothing here talks to other nodes; every function acts through a `NodeContext`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
 
 from qemu_net.errors import InvalidOperation
 from qemu_net.protocols.context import NodeContext
+from qemu_net.quantum.paulis import CNOT, CZ, I, X, Y, Z
+from qemu_net.vocab import Basis
 
 #: One byte per basis on the wire (same codes as the EPR batch API): 0 Z, 1 X, 2 Y.
-BASIS_BY_CODE = ("Z", "X", "Y")
+BASIS_BY_CODE: tuple[Basis, ...] = tuple(Basis.from_code(c) for c in range(3))
 #: Outcome byte meaning "no outcome" (the pair was lost or a purification step failed).
 NO_OUTCOME = 255
 
-_I2 = np.eye(2, dtype=np.complex128)
-X = np.array([[0, 1], [1, 0]], dtype=np.complex128)
-Y = np.array([[0, -1j], [1j, 0]], dtype=np.complex128)
-Z = np.array([[1, 0], [0, -1]], dtype=np.complex128)
-H = np.array([[1, 1], [1, -1]], dtype=np.complex128) / np.sqrt(2)
-S = np.array([[1, 0], [0, 1j]], dtype=np.complex128)
-CNOT = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=np.complex128)
-CZ = np.diag([1, 1, 1, -1]).astype(np.complex128)
+_I2 = I
 
 
 def rx(theta: float) -> np.ndarray:
@@ -108,10 +104,9 @@ def check_path(ctx: NodeContext, path: Sequence[str]) -> int:
         raise InvalidOperation("a path needs at least two nodes")
     if len(set(path)) != len(path):
         raise InvalidOperation(f"a path may not visit a node twice: {list(path)}")
-    for a, b in zip(path, path[1:]):
+    for a, b in itertools.pairwise(path):
         for n in (a, b):
-            if n not in topo.node_names:
-                raise InvalidOperation(f"unknown node {n!r} on the path; nodes: {', '.join(topo.node_names)}")
+            topo.require_node(n, what="path")
         if topo.link(a, b) is None:
             from qemu_net.errors import NotConnected
 

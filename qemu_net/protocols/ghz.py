@@ -15,22 +15,37 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from qemu_net.errors import InvalidOperation, NotConnected
-from qemu_net.protocols.common import CNOT, H, X, Y, Z, basis_names, depolarize
+from qemu_net.protocols.common import basis_names, depolarize
 from qemu_net.protocols.context import EprHalf, NodeContext
+from qemu_net.protocols.results import check_count, result_eq, result_hash, result_repr
+from qemu_net.quantum.paulis import CNOT, H, X, Y, Z
 
 #: GHZ states built per batch (bounded by memory: each node holds one qubit per child per state).
 BATCH = 32
 MAX_SHOTS = 100_000
 
 
-@dataclass
+@dataclass(frozen=True, eq=False, repr=False)
 class GhzOutcome:
-    qubits: list[str] = field(default_factory=list)
+    """One participant's result: its kept qubits (one per shot) or its outcome bytes (one per shot, 0 or 1),
+    and the EPR pairs it generated with its children."""
+
+    qubits: tuple[str, ...] = ()
     outcomes: bytes = b""
     epr_pairs: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "qubits", tuple(self.qubits))
+        check_count("GhzOutcome", epr_pairs=self.epr_pairs)
+        if any(b > 1 for b in self.outcomes):
+            raise InvalidOperation("GhzOutcome.outcomes are bits: each byte 0 or 1")
+
+    __repr__ = result_repr
+    __eq__ = result_eq
+    __hash__ = result_hash
 
 
 def check_tree(ctx: NodeContext, nodes: Sequence[str], parents: Sequence[str]) -> tuple[str, list[str]]:
@@ -43,13 +58,13 @@ def check_tree(ctx: NodeContext, nodes: Sequence[str], parents: Sequence[str]) -
         raise InvalidOperation("the GHZ tree needs exactly one root")
     if ctx.name not in nodes:
         raise InvalidOperation(f"node {ctx.name!r} is not a participant of the GHZ state")
-    for n, p in zip(nodes, parents):
+    for n, p in zip(nodes, parents, strict=True):
         if p and p not in nodes:
             raise InvalidOperation(f"parent {p!r} of {n!r} is not a participant")
         if p and ctx.topology.link(n, p) is None:
             raise NotConnected(f"GHZ tree: no quantum link between {n!r} and its parent {p!r}", peer=p)
     i = list(nodes).index(ctx.name)
-    return parents[i], [n for n, p in zip(nodes, parents) if p == ctx.name]
+    return parents[i], [n for n, p in zip(nodes, parents, strict=True) if p == ctx.name]
 
 
 def ghz_node(ctx: NodeContext, *, nodes: Sequence[str], parents: Sequence[str], shots: int = 1,
@@ -63,7 +78,9 @@ def ghz_node(ctx: NodeContext, *, nodes: Sequence[str], parents: Sequence[str], 
         raise InvalidOperation(f"keeping the qubits is limited to {BATCH} GHZ states per call; give bases")
     if not 0 <= depolarize_p <= 1:
         raise InvalidOperation(f"depolarize must be in [0, 1], got {depolarize_p}")
-    out = GhzOutcome()
+    kept: list[str] = []
+    outcomes = bytearray()
+    epr_pairs = 0
     tag = f"{session}/ghz"
     ch = f"{session}/ghz"
     credit = f"{session}/ghz/credit"
@@ -74,7 +91,7 @@ def ghz_node(ctx: NodeContext, *, nodes: Sequence[str], parents: Sequence[str], 
             if start > 0:  # flow control: the child has finished the previous batch
                 ctx.recv(c, credit, timeout_s=timeout_s)
             child_halves[c] = ctx.epr(c, tag=tag, count=count)
-            out.epr_pairs += count
+            epr_pairs += count
         if parent:
             mains = [h.qubit for h in ctx.await_epr(parent, tag=tag, count=count, timeout_s=timeout_s)]
             fused = children
@@ -111,12 +128,12 @@ def ghz_node(ctx: NodeContext, *, nodes: Sequence[str], parents: Sequence[str], 
                 if r < depolarize_p:
                     ctx.apply_unitary((X, Y, Z)[min(int(3 * r / depolarize_p), 2)], q)
             if names is None:
-                out.qubits.append(q)
+                kept.append(q)
             else:
-                out.outcomes += bytes((ctx.measure(q, names[start + k]),))
+                outcomes.append(ctx.measure(q, names[start + k]))
         if parent and start + BATCH < shots:
             ctx.send(parent, credit, b"\x01")
-    return out
+    return GhzOutcome(qubits=tuple(kept), outcomes=bytes(outcomes), epr_pairs=epr_pairs)
 
 
 def mermin_terms(k: int) -> list[tuple[str, int]]:

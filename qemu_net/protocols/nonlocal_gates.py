@@ -19,9 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from qemu_net.errors import InvalidOperation
-from qemu_net.protocols.common import CNOT, X, Z, controlled
+from qemu_net.protocols.common import controlled
 from qemu_net.protocols.context import NodeContext
 from qemu_net.protocols.teleport import teleport_receive, teleport_send
+from qemu_net.quantum.paulis import CNOT, X, Z
 
 
 def nonlocal_control(ctx: NodeContext, *, peer: str, qubit: str, session: str, timeout_s: float = 30.0) -> int:

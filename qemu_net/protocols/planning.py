@@ -23,6 +23,7 @@ For a pair (a, b):
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -96,7 +97,7 @@ def plan_pair(topology: Topology, a: str, b: str, *, graph: nx.Graph | None = No
         path = nx.dijkstra_path(g, a, b, weight="weight")
     except nx.NetworkXNoPath:
         return None
-    links = [topology.link(u, v) for u, v in zip(path, path[1:])]
+    links = [topology.link(u, v) for u, v in itertools.pairwise(path)]
     assert all(link is not None for link in links)
     etas = [link.transmissivity for link in links]  # type: ignore[union-attr]
     rates = [link_key_rate(link, mu=mu, f_ec=f_ec) for link in links]  # type: ignore[arg-type]
@@ -109,7 +110,7 @@ def plan_pair(topology: Topology, a: str, b: str, *, graph: nx.Graph | None = No
     bottleneck = min(pair_rates)
     rounds = f_pur = r_pur = None
     werner = (f_chain, (1 - f_chain) / 3, (1 - f_chain) / 3, (1 - f_chain) / 3)
-    for r in range(0, MAX_ROUNDS + 1):
+    for r in range(MAX_ROUNDS + 1):
         p, f = nested(method, werner, r) if r else (1.0, f_chain)
         if f >= target_fidelity - 1e-12:
             rounds, f_pur, r_pur = r, f, bottleneck * p / 2**r

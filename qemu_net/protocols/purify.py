@@ -30,13 +30,15 @@ from __future__ import annotations
 import enum
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from qemu_net.errors import InvalidOperation, ProtocolTimeout
-from qemu_net.protocols.common import NO_OUTCOME, CNOT, H, S, X, Y, Z, basis_names, rx
+from qemu_net.protocols.common import NO_OUTCOME, basis_names, rx
 from qemu_net.protocols.context import NodeContext
+from qemu_net.protocols.results import check_count, result_eq, result_hash, result_repr
+from qemu_net.quantum.paulis import CNOT, H, S, X, Y, Z
 
 MAX_ROUNDS = 6
 
@@ -57,12 +59,29 @@ _RX_B = rx(-np.pi / 2)
 _DATA, _FINAL = 0, 1
 
 
-@dataclass
+@dataclass(frozen=True, eq=False, repr=False)
 class PurifyOutcome:
+    """One end's result: per repetition whether purification succeeded (byte 0/1), the kept qubit ("" when
+    it failed) or the outcome byte (0, 1 or NO_OUTCOME), and the raw pairs consumed."""
+
     success: bytes = b""
-    qubits: list[str] = field(default_factory=list)
+    qubits: tuple[str, ...] = ()
     outcomes: bytes = b""
     consumed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "qubits", tuple(self.qubits))
+        check_count("PurifyOutcome", consumed=self.consumed)
+        if any(b > 1 for b in self.success):
+            raise InvalidOperation("PurifyOutcome.success holds one byte 0 or 1 per repetition")
+        if any(b > 1 and b != NO_OUTCOME for b in self.outcomes):
+            raise InvalidOperation("PurifyOutcome.outcomes holds bits, or NO_OUTCOME where purification failed")
+        if self.consumed < len(self.success):
+            raise InvalidOperation("PurifyOutcome: fewer pairs consumed than repetitions")
+
+    __repr__ = result_repr
+    __eq__ = result_eq
+    __hash__ = result_hash
 
 
 # ----------------------------------------------------------------------------- recurrence maps
@@ -143,7 +162,7 @@ def relay_node(ctx: NodeContext, *, left: str, right: str, session: str, timeout
                 counts[idx] += 1
                 if msg and msg[0] == _FINAL:
                     return
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the role's thread below
+        except BaseException as exc:
             errors.append(exc)
 
     t = threading.Thread(target=pump, args=(right, left, 1), name=f"relay-{session}", daemon=True)
@@ -179,7 +198,10 @@ def purify_end(ctx: NodeContext, *, peer: str, method: Method, rounds: int, alic
                            "deliver pairs first (e.g. with a repeater chain) and pass their qubits", peer=peer)
     bases = basis_names(measure_bases, repetitions)
     wire = Wire(ctx, peer, route, f"{session}/purify", timeout_s)
-    out = PurifyOutcome()
+    success = bytearray()
+    kept: list[str] = []
+    outcomes = bytearray()
+    consumed = 0
     tag = f"{session}/purify"
     for rep in range(repetitions):
         if qubits:
@@ -188,19 +210,19 @@ def purify_end(ctx: NodeContext, *, peer: str, method: Method, rounds: int, alic
             level = [h.qubit for h in ctx.epr(peer, tag=tag, count=per)]
         else:
             level = [h.qubit for h in ctx.await_epr(peer, tag=tag, count=per, timeout_s=timeout_s)]
-        out.consumed += per
+        consumed += per
         for _ in range(rounds):
             level = _round(ctx, wire, method, alice, level)
         (final,) = level
-        out.success += bytes((final is not None,))
+        success.append(final is not None)
         if bases is None:
-            out.qubits.append(final or "")
+            kept.append(final or "")
         elif final is None:
-            out.outcomes += bytes((NO_OUTCOME,))
+            outcomes.append(NO_OUTCOME)
         else:
-            out.outcomes += bytes((ctx.measure(final, bases[rep]),))
+            outcomes.append(ctx.measure(final, bases[rep]))
     wire.close()
-    return out
+    return PurifyOutcome(success=bytes(success), qubits=tuple(kept), outcomes=bytes(outcomes), consumed=consumed)
 
 
 def _round(ctx: NodeContext, wire: Wire, method: Method, alice: bool, level: list[str | None]) -> list[str | None]:
@@ -214,7 +236,7 @@ def _round(ctx: NodeContext, wire: Wire, method: Method, alice: bool, level: lis
             choice = np.frombuffer(wire.recv(), dtype=np.uint8)
             if len(choice) != 2 * len(live):
                 raise InvalidOperation("purification: malformed twirl message")
-        for (keep, sac), c1, c2 in zip(live, choice[0::2], choice[1::2]):
+        for (keep, sac), c1, c2 in zip(live, choice[0::2], choice[1::2], strict=True):
             v1, v2 = TWIRLS[int(c1)], TWIRLS[int(c2)]
             ctx.apply_unitary(v1 if alice else v1.conj(), keep)
             ctx.apply_unitary(v2 if alice else v2.conj(), sac)
@@ -230,7 +252,7 @@ def _round(ctx: NodeContext, wire: Wire, method: Method, alice: bool, level: lis
     theirs = wire.recv()
     if len(theirs) != len(mine):
         raise InvalidOperation("purification: the ends disagree on the pairs in this round")
-    verdict = iter(a == b for a, b in zip(mine, theirs))
+    verdict = iter(a == b for a, b in zip(mine, theirs, strict=True))
     nxt: list[str | None] = []
     for keep, sac in steps:
         if keep is not None and sac is not None:

@@ -15,6 +15,7 @@ state is whatever the physics gives).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -23,9 +24,12 @@ import networkx as nx
 from qemu_net.errors import InvalidOperation, NotConnected
 from qemu_net.network.topology import LinkSpec, Topology
 from qemu_net.protocols.purify import Method, nested
+from qemu_net.protocols.results import check_count, check_probability, result_eq, result_hash, result_repr
 from qemu_net.protocols.swap import chain_fidelity
+from qemu_net.vocab import RoutingCost
 
-COSTS = ("hops", "fidelity")
+#: The routing costs, by their YAML/CLI spelling.
+COSTS = tuple(c.value for c in RoutingCost)
 MAX_PLAN_ROUNDS = 5
 
 
@@ -38,24 +42,32 @@ def link_fidelity(topology: Topology, link: LinkSpec) -> float:
     return float(model.fidelity)
 
 
-def graph(topology: Topology, cost: str = "hops") -> nx.Graph:
-    if cost not in COSTS:
-        raise InvalidOperation(f"unknown routing cost {cost!r}; use one of {', '.join(COSTS)}")
+def routing_cost(cost: RoutingCost | str) -> RoutingCost:
+    """`cost` as a `RoutingCost` (its spelling accepted); INVALID_ARGUMENT naming the known costs otherwise."""
+    try:
+        return RoutingCost(cost)
+    except ValueError:
+        raise InvalidOperation(f"unknown routing cost {cost!r}; use one of {', '.join(COSTS)}", parameter="cost",
+                               value=str(cost)) from None
+
+
+def graph(topology: Topology, cost: RoutingCost | str = RoutingCost.HOPS) -> nx.Graph:
+    """The fiber links as a weighted graph (edge attributes ``weight`` and ``fidelity``)."""
+    cost = routing_cost(cost)
     g = nx.Graph()
     g.add_nodes_from(topology.node_names)
     for link in topology.links:
         f = link_fidelity(topology, link)
         w = (4 * f - 1) / 3
-        weight = 1.0 if cost == "hops" else (-math.log(w) if w > 0 else math.inf)
+        weight = 1.0 if cost == RoutingCost.HOPS else (-math.log(w) if w > 0 else math.inf)
         g.add_edge(*link.nodes, weight=weight, fidelity=f)
     return g
 
 
-def route(topology: Topology, a: str, b: str, cost: str = "hops") -> list[str]:
+def route(topology: Topology, a: str, b: str, cost: RoutingCost | str = RoutingCost.HOPS) -> list[str]:
     """The cheapest path of fiber links from a to b; NotConnected if there is none."""
     for n in (a, b):
-        if n not in topology.node_names:
-            raise InvalidOperation(f"unknown node {n!r}; nodes: {', '.join(topology.node_names)}")
+        topology.require_node(n)
     if a == b:
         raise InvalidOperation("a pair needs two different nodes")
     g = graph(topology, cost)
@@ -68,7 +80,7 @@ def route(topology: Topology, a: str, b: str, cost: str = "hops") -> list[str]:
 
 def path_fidelities(topology: Topology, path: list[str]) -> list[float]:
     out = []
-    for u, v in zip(path, path[1:]):
+    for u, v in itertools.pairwise(path):
         link = topology.link(u, v)
         if link is None:
             raise NotConnected(f"no quantum link between {u!r} and {v!r}", peer=v)
@@ -76,7 +88,7 @@ def path_fidelities(topology: Topology, path: list[str]) -> list[float]:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Plan:
     """How a request for a pair of fidelity >= target is served."""
 
@@ -88,6 +100,20 @@ class Plan:
     expected_fidelity: float
     success_probability: float
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", tuple(self.path))
+        object.__setattr__(self, "link_fidelities", tuple(self.link_fidelities))
+        if len(self.path) < 2 or len(self.link_fidelities) != len(self.path) - 1:
+            raise InvalidOperation("Plan: a path of k >= 2 nodes with k - 1 link fidelities")
+        check_count("Plan", rounds=self.rounds)
+        check_probability("Plan", delivered_fidelity=self.delivered_fidelity, expected_fidelity=self.expected_fidelity,
+                          success_probability=self.success_probability,
+                          **{f"link_fidelities[{i}]": f for i, f in enumerate(self.link_fidelities)})
+
+    __repr__ = result_repr
+    __eq__ = result_eq
+    __hash__ = result_hash
+
     @property
     def pairs_per_attempt(self) -> int:
         return 2**self.rounds
@@ -98,14 +124,15 @@ def check_target(min_fidelity: float) -> None:
         raise InvalidOperation(f"target fidelity must be in (0.25, 1], got {min_fidelity}")
 
 
-def plan_request(topology: Topology, a: str, b: str, min_fidelity: float, *, cost: str = "fidelity",
+def plan_request(topology: Topology, a: str, b: str, min_fidelity: float, *,
+                 cost: RoutingCost | str = RoutingCost.FIDELITY,
                  method: Method = Method.DEJMPS, max_rounds: int = MAX_PLAN_ROUNDS) -> Plan:
     check_target(min_fidelity)
     path = route(topology, a, b, cost)
     fids = path_fidelities(topology, path)
     f0 = chain_fidelity(fids)
     werner = (f0, (1 - f0) / 3, (1 - f0) / 3, (1 - f0) / 3)
-    for rounds in range(0, max_rounds + 1):
+    for rounds in range(max_rounds + 1):
         p, f = nested(method, werner, rounds) if rounds else (1.0, f0)
         if f >= min_fidelity - 1e-12:
             return Plan(tuple(path), tuple(fids), f0, method, rounds, f, p)

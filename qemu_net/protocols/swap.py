@@ -27,18 +27,40 @@ from dataclasses import dataclass, field
 from qemu_net.errors import InvalidOperation
 from qemu_net.protocols.common import basis_names, check_path, correct
 from qemu_net.protocols.context import EprHalf, NodeContext
+from qemu_net.protocols.results import check_count, result_eq, result_hash, result_repr
 
 MAX_PAIRS = 100_000
 #: Pairs per batch: bounds the memory a node needs (two qubits per pair at an interior node).
 BATCH = 32
 
 
-@dataclass
+@dataclass(frozen=True, eq=False, repr=False)
 class ChainOutcome:
-    """One node's result: kept halves (ends), outcomes (ends, when measured), counters."""
+    """One node's result: kept halves (ends), outcome bits (ends, when measured), the pairs it generated
+    and the swaps it made (interior nodes)."""
+
+    qubits: tuple[str, ...] = ()
+    outcomes: bytes = b""
+    epr_pairs: int = 0
+    swaps: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "qubits", tuple(self.qubits))
+        check_count("ChainOutcome", epr_pairs=self.epr_pairs, swaps=self.swaps)
+        if any(b > 1 for b in self.outcomes):
+            raise InvalidOperation("ChainOutcome.outcomes are bits: each byte 0 or 1")
+
+    __repr__ = result_repr
+    __eq__ = result_eq
+    __hash__ = result_hash
+
+
+@dataclass
+class _Tally:
+    """What a node accumulates over the batches of one chain request."""
 
     qubits: list[str] = field(default_factory=list)
-    outcomes: bytes = b""
+    outcomes: bytearray = field(default_factory=bytearray)
     epr_pairs: int = 0
     swaps: int = 0
 
@@ -50,7 +72,7 @@ def link_creator(path: Sequence[str], j: int) -> str:
 
 
 def _link_halves(ctx: NodeContext, path: Sequence[str], j: int, pairs: int, batch: int, session: str,
-                 timeout_s: float, out: ChainOutcome) -> list[EprHalf]:
+                 timeout_s: float, out: _Tally) -> list[EprHalf]:
     peer = path[j + 1] if path[j] == ctx.name else path[j]
     tag = f"{session}/chain/{j}"
     if link_creator(path, j) == ctx.name:
@@ -79,7 +101,7 @@ def chain_node(ctx: NodeContext, *, path: Sequence[str], pairs: int = 1, measure
     pairs = pairs or 1
     if not 1 <= pairs <= MAX_PAIRS:
         raise InvalidOperation(f"pairs must be between 1 and {MAX_PAIRS}, got {pairs}")
-    out = ChainOutcome()
+    out = _Tally()
     bases = basis_names(measure_bases, pairs) if i in (0, n) else None
     if bases is None and i in (0, n) and pairs > BATCH:
         raise InvalidOperation(f"keeping the qubits is limited to {BATCH} pairs per call; give measure_bases")
@@ -88,11 +110,12 @@ def chain_node(ctx: NodeContext, *, path: Sequence[str], pairs: int = 1, measure
         count = min(BATCH, pairs - start)
         _batch(ctx, path, i, b, b + 1 < len(starts), count, None if bases is None else bases[start:start + count],
                session, timeout_s, out)
-    return out
+    return ChainOutcome(qubits=tuple(out.qubits), outcomes=bytes(out.outcomes), epr_pairs=out.epr_pairs,
+                        swaps=out.swaps)
 
 
 def _batch(ctx: NodeContext, path: Sequence[str], i: int, batch: int, more: bool, pairs: int,
-           bases: list[str] | None, session: str, timeout_s: float, out: ChainOutcome) -> None:
+           bases: list[str] | None, session: str, timeout_s: float, out: _Tally) -> None:
     n = len(path) - 1
     frame_ch = f"{session}/chain/frame"
     left = _link_halves(ctx, path, i - 1, pairs, batch, session, timeout_s, out) if i > 0 else None
@@ -123,12 +146,12 @@ def _batch(ctx: NodeContext, path: Sequence[str], i: int, batch: int, more: bool
         frame = ctx.recv(path[n - 1], frame_ch, timeout_s=timeout_s)
         if len(frame) != pairs:
             raise InvalidOperation(f"malformed Pauli frame from {path[n - 1]!r}: {len(frame)} bytes for {pairs} pairs")
-        for q, f in zip(qubits, frame):
+        for q, f in zip(qubits, frame, strict=True):
             correct(ctx, q, f & 1, (f >> 1) & 1)
     if bases is None:
         out.qubits += qubits
     else:
-        out.outcomes += bytes(ctx.measure(q, b) for q, b in zip(qubits, bases))
+        out.outcomes.extend(ctx.measure(q, b) for q, b in zip(qubits, bases, strict=True))
     used(0 if i == 0 else n - 1)
 
 

@@ -6,7 +6,7 @@ Pure Python + numpy: nothing here imports gRPC (or Cirq; the per-qubit Cirq refe
 `qemu_net.qkd.reference` and is imported only by tests).
 """
 
-from qemu_net.qkd.keystore import DeliveredKey, KeyReservation, KeyStore, KeysExhausted
+from qemu_net.qkd.keystore import DeliveredKey, KeyReservation, KeysExhausted, KeyStore
 from qemu_net.qkd.roles import BB84Params, E91Params, QkdResult, bb84_alice, bb84_bob, e91_alice, e91_bob
 
 __all__ = [

@@ -34,17 +34,16 @@ import numpy as np
 from qemu_net.errors import InvalidOperation
 from qemu_net.qkd import wire
 from qemu_net.qkd.pulses import Detection, random_bits
+from qemu_net.quantum.paulis import I, X, Z
 
 if TYPE_CHECKING:
-    from qemu_net.network.topology import LinkSpec
+    pass
 
 ALICE_ANGLES = (0.0, math.pi / 2)
 BOB_ANGLES = (0.0, math.pi / 2, math.pi / 4, -math.pi / 4)
 _EVE_ANGLES = (0.0, math.pi / 2)
 
-_I2 = np.eye(2, dtype=complex)
-_Z = np.array([[1, 0], [0, -1]], dtype=complex)
-_X = np.array([[0, 1], [1, 0]], dtype=complex)
+_I2, _X, _Z = I, X, Z
 
 
 def werner_state(visibility: float) -> np.ndarray:
@@ -252,10 +251,10 @@ __all__ = [
     "BOB_ANGLES",
     "PairTrain",
     "SourceBlock",
+    "choose_bob_settings",
     "chsh_estimate",
     "chsh_from_probabilities",
     "depolarize_qubit",
-    "choose_bob_settings",
     "emit_pairs",
     "joint_probabilities",
     "measure_pairs",

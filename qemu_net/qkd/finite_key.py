@@ -120,7 +120,7 @@ def _finish(analysis: str, raw: float, asym: float, n_key: int, leak: float, bud
             reason: str | None, **kw: Any) -> FiniteKeyBound:
     length = 0
     if reason is None:
-        length = min(max(int(math.floor(raw)), 0), n_key) if math.isfinite(raw) else 0
+        length = min(max(math.floor(raw), 0), n_key) if math.isfinite(raw) else 0
         if length <= 0:
             reason = (f"the finite-key bound is {raw:.1f} bits (not positive) for {n_key} key bits: "
                       "statistical fluctuations, error correction and the security terms use up the key")
@@ -149,15 +149,15 @@ def chernoff_lower(x: float, beta: float) -> float:
     return max(x - beta / 2 - math.sqrt(2 * beta * x + beta * beta / 4), 0.0) if beta > 0 else x
 
 
-def _decoy_bounds(n: tuple[float, float, float], mus: tuple[float, float, float],
+def _decoy_bounds(n: tuple[float, ...], mus: tuple[float, float, float],
                   probs: tuple[float, float, float], beta: float) -> dict[str, float]:
     """Chernoff bounds on one basis' counts per intensity, then the s0 and s1 lower bounds of Lim et al.
     (eqs. 2-3) on the expected counts ``e^k / p_k E[n_k]``."""
     mu1, mu2, mu3 = mus
-    lo = [math.exp(k) / p * chernoff_lower(c, beta) for k, p, c in zip(mus, probs, n)]
-    hi = [math.exp(k) / p * chernoff_upper(c, beta) for k, p, c in zip(mus, probs, n)]
-    tau0 = sum(math.exp(-k) * p for k, p in zip(mus, probs))
-    tau1 = sum(math.exp(-k) * k * p for k, p in zip(mus, probs))
+    lo = [math.exp(k) / p * chernoff_lower(c, beta) for k, p, c in zip(mus, probs, n, strict=True)]
+    hi = [math.exp(k) / p * chernoff_upper(c, beta) for k, p, c in zip(mus, probs, n, strict=True)]
+    tau0 = sum(math.exp(-k) * p for k, p in zip(mus, probs, strict=True))
+    tau1 = sum(math.exp(-k) * k * p for k, p in zip(mus, probs, strict=True))
     s0 = tau0 * (mu2 * lo[2] - mu3 * hi[1]) / (mu2 - mu3)
     s0 = max(s0, 0.0)
     s1 = tau1 * mu1 * (lo[1] - hi[2] - (mu2**2 - mu3**2) / mu1**2 * (hi[0] - s0 / tau0)) / (
@@ -215,7 +215,7 @@ def decoy_bb84_key_length(
     else:
         asym = -f_ec * nz_tot * _h(ez)
     detail["asymptotic_phase_error"] = v1a / xa["s1"] if xa["s1"] > 0 else 0.5
-    common = dict(s0_lower=z["s0"], s1_lower=max(z["s1"], 0.0), detail=detail)
+    common = {"s0_lower": z["s0"], "s1_lower": max(z["s1"], 0.0), "detail": detail}
     if z["s1"] <= 0 or x["s1"] <= 0:
         which = "key (Z)" if z["s1"] <= 0 else "test (X)"
         return _finish("lim2014-decoy-bb84", -math.inf, asym, nz_tot, leak_ec_bits, budget,
@@ -264,6 +264,13 @@ def bb84_key_length(
                    phase_error_upper=q + mu, detail=detail)
 
 
-__all__ = ["FiniteKeyBound", "LIM_EPS_PARTS", "SecurityBudget", "bb84_key_length", "chernoff_lower", "chernoff_upper",
-           "decoy_bb84_key_length",
-           "gamma"]
+__all__ = [
+    "LIM_EPS_PARTS",
+    "FiniteKeyBound",
+    "SecurityBudget",
+    "bb84_key_length",
+    "chernoff_lower",
+    "chernoff_upper",
+    "decoy_bb84_key_length",
+    "gamma",
+]

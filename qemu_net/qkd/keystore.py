@@ -154,10 +154,7 @@ class _Session:
         if not free.any():
             return None
         n = len(self.bits)
-        if from_end:
-            lo = n - int(np.argmax(free[::-1])) - size
-        else:
-            lo = int(np.argmax(free))
+        lo = n - int(np.argmax(free[::-1])) - size if from_end else int(np.argmax(free))
         if lo < 0 or lo + size > n or self.used[lo:lo + size].any():
             return None
         return lo
@@ -375,14 +372,14 @@ def _check_request(number: int, size_bits: int) -> None:
 
 
 __all__ = [
+    "MAX_KEYS_PER_REQUEST",
+    "MAX_KEY_SIZE_BITS",
+    "MIN_KEY_SIZE_BITS",
     "DeliveredKey",
     "KeyBytes",
     "KeyReservation",
     "KeyStore",
     "KeysExhausted",
-    "MAX_KEYS_PER_REQUEST",
-    "MAX_KEY_SIZE_BITS",
-    "MIN_KEY_SIZE_BITS",
     "reservations_from_json",
     "reservations_to_json",
 ]

@@ -186,7 +186,7 @@ def ldpc_correct(ch: Channel, key: np.ndarray, qber: float, *, seed: int,
         leak += len(bits)
         off = 0
         failed = []
-        for i, m in zip(pending, sizes):
+        for i, m in zip(pending, sizes, strict=True):
             ch.checkpoint()
             alice_syn[i].append(bits[off:off + m])
             off += m
@@ -212,5 +212,13 @@ def ldpc_correct(ch: Channel, key: np.ndarray, qber: float, *, seed: int,
         ch.send(LdpcMore(seed=round_seed, frames=np.array(failed, dtype=np.uint32)))
 
 
-__all__ = ["DEFAULT_F_TARGET", "default_f_target", "FRAME_BITS", "LdpcOutcome", "ldpc_answer", "ldpc_correct", "parity_check_matrix",
-           "rows_for"]
+__all__ = [
+    "DEFAULT_F_TARGET",
+    "FRAME_BITS",
+    "LdpcOutcome",
+    "default_f_target",
+    "ldpc_answer",
+    "ldpc_correct",
+    "parity_check_matrix",
+    "rows_for",
+]

@@ -44,8 +44,7 @@ class LocalContext:
     """One node's context on a `LocalHub` (classical messages, clock, rng)."""
 
     def __init__(self, hub: LocalHub, name: str, *, seed: int = 0) -> None:
-        if name not in hub.topology.node_names:
-            raise InvalidOperation(f"node {name!r} is not in the topology")
+        hub.topology.require_node(name)
         self._hub = hub
         self._name = name
         self._rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
@@ -114,7 +113,7 @@ def run_local_session(
     def run(name: str, fn: Callable[[Any, Any], Any], params: Any) -> None:
         try:
             results[name] = fn(LocalContext(hub, name, seed=seed), params)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:
             errors[name] = exc
 
     threads = [threading.Thread(target=run, args=(n, f, p), name=f"qkd-{n}", daemon=True)

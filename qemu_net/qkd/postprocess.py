@@ -17,6 +17,7 @@ Every parity Alice reveals counts as one leaked bit.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -101,10 +102,8 @@ class Channel:
 
     def abort(self, exc: QnetError) -> None:
         """Tell the peer why we stop (best effort); the caller then raises `exc`."""
-        try:
+        with contextlib.suppress(QnetError):
             self.send(Abort(kind=type(exc).__name__, reason=exc.message))
-        except QnetError:
-            pass
 
 
 # ------------------------------------------------------------------------------------------ Cascade
@@ -334,7 +333,7 @@ __all__ = [
     "new_hash_seed",
     "polynomial_collision_bound",
     "polynomial_hash",
-    "verification_hashes",
     "security_margin_bits",
     "toeplitz_hash",
+    "verification_hashes",
 ]

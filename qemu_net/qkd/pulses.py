@@ -85,7 +85,8 @@ class ChannelModel:
                              bob_readout_error=float(topology.node(bob).measure_error))
 
     @classmethod
-    def from_link(cls, link: LinkSpec, *, alice_gate_error: float = 0.0, bob_readout_error: float = 0.0) -> ChannelModel:
+    def from_link(cls, link: LinkSpec, *, alice_gate_error: float = 0.0,
+                  bob_readout_error: float = 0.0) -> ChannelModel:
         e_d = float(link.misalignment_error)
         return cls(transmissivity=float(link.transmissivity), dark_count_probability=float(link.dark_count_probability),
                    misalignment_error=e_d, prep_flip=2 * alice_gate_error / 3,
@@ -499,6 +500,7 @@ def _simulate(n, source, link, rng, eve_fraction, block):
 
 __all__ = [
     "DECOY",
+    "DEFAULT_MISALIGNMENT_ERROR",
     "SIGNAL",
     "VACUUM",
     "X_BASIS",
@@ -506,7 +508,6 @@ __all__ = [
     "ArrivedTrain",
     "BasisCounts",
     "ChannelModel",
-    "DEFAULT_MISALIGNMENT_ERROR",
     "Detection",
     "PulseTrain",
     "SourceSettings",

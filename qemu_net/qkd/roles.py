@@ -49,11 +49,12 @@ import numpy as np
 
 from qemu_net.errors import InvalidOperation, MemoryFull, NotConnected, ProtocolAborted, ProtocolTimeout
 from qemu_net.network.physics import accidental_fraction
+from qemu_net.protocols.results import check_probability, result_eq, result_hash, result_repr
 from qemu_net.qkd import footprint, wire
 from qemu_net.qkd.entangled import (
     PairTrain,
-    chsh_estimate,
     choose_bob_settings,
+    chsh_estimate,
     emit_pairs,
     measure_pairs,
     visibility_from_fidelity,
@@ -85,11 +86,11 @@ from qemu_net.qkd.postprocess import (
     verification_hashes,
 )
 from qemu_net.qkd.pulses import (
+    X_BASIS,
+    Z_BASIS,
     ArrivedTrain,
     ChannelModel,
     SourceSettings,
-    X_BASIS,
-    Z_BASIS,
     detect,
     prepare_train,
     random_bases,
@@ -244,9 +245,10 @@ class E91Params:
             raise InvalidOperation(f"p_z={self.p_z} must be strictly between 0 and 1")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class QkdResult:
-    """One node's outcome of a QKD session. ``key`` (packed bits, ``final_bits`` long) is not in the repr."""
+    """One node's outcome of a QKD session. ``key`` (packed bits, ``final_bits`` long) is a secret: it is not
+    in the repr, so the repr of a keyless result (aborted, or ``final_bits=0``) pastes back to an equal one."""
 
     protocol: str
     role: str
@@ -317,6 +319,14 @@ class QkdResult:
             raise InvalidOperation("QkdResult: key length does not match final_bits")
         if self.aborted is not None and self.final_bits:
             raise InvalidOperation("QkdResult: an aborted session has no key")
+        check_probability("QkdResult", secret_fraction=self.secret_fraction, eps_sec=self.eps_sec,
+                          eps_cor=self.eps_cor)
+        if not math.isnan(self.qber):
+            check_probability("QkdResult", qber=self.qber)
+
+    __repr__ = result_repr
+    __eq__ = result_eq
+    __hash__ = result_hash
 
     @property
     def succeeded(self) -> bool:
@@ -359,8 +369,7 @@ class _Stats:
 def _require_link(ctx: NodeContext, peer: str) -> LinkSpec:
     if peer == ctx.name:
         raise InvalidOperation(f"{ctx.name}: a QKD session needs another node, not itself")
-    if peer not in ctx.topology.node_names:
-        raise NotConnected(f"{ctx.name}: unknown node {peer!r}")
+    ctx.topology.require_node(peer, what=ctx.name)
     link = ctx.topology.link(ctx.name, peer)
     if link is None:
         raise NotConnected(f"{ctx.name} and {peer} share no quantum link: QKD needs a fiber between them")
@@ -410,7 +419,8 @@ def _run(protocol: str, role: str, ctx: NodeContext, params: Any, body: Any) -> 
         peer=params.peer,
         session_id=sid,
         n_pulses=n_pulses,
-        pulse_rate_hz=float(v.get("pulse_rate_hz", getattr(params, "pulse_rate_hz", getattr(params, "pair_rate_hz", 0)))),
+        pulse_rate_hz=float(v.get("pulse_rate_hz",
+                                  getattr(params, "pulse_rate_hz", getattr(params, "pair_rate_hz", 0)))),
         reconciled_bits=reconciled,
         final_bits=len(final),
         qber=float(v.get("qber", float("nan"))),
@@ -529,7 +539,8 @@ class _Bb84:
         p = self.p
         if not p.decoy:
             return None
-        tau1 = sum(math.exp(-k) * k * q for k, q in zip((p.mu, p.nu, 0.0), (p.p_signal, p.p_decoy, p.p_vacuum)))
+        classes = zip((p.mu, p.nu, 0.0), (p.p_signal, p.p_decoy, p.p_vacuum), strict=True)
+        tau1 = sum(math.exp(-k) * k * q for k, q in classes)
         return bound.s1_lower / (p.n_pulses * p.p_z**2 * tau1)
 
     # Bob
@@ -553,7 +564,8 @@ class _Bb84:
             base_parts.append(my_bases[det.indices])
         idx = np.concatenate(idx_parts)
         b_bases = np.concatenate(base_parts)
-        return idx, np.concatenate(bit_parts), Bb84Sift(idx=idx.astype(np.uint32), bases=wire.pack_bits(b_bases)), b_bases
+        sift = Bb84Sift(idx=idx.astype(np.uint32), bases=wire.pack_bits(b_bases))
+        return idx, np.concatenate(bit_parts), sift, b_bases
 
     @staticmethod
     def bob_positions(reply: Bb84SiftReply, b_bases: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -619,7 +631,8 @@ class _E91:
         return E91SiftReply(settings=wire.pack_bits(a_set)), self.outcomes[idx], key, test
 
     def estimate(self, key: np.ndarray, test: np.ndarray, test_err: np.ndarray,
-                 chsh_bits: np.ndarray | None = None, a_bits: np.ndarray | None = None) -> tuple[float, float, dict[str, Any]]:
+                 chsh_bits: np.ndarray | None = None,
+                 a_bits: np.ndarray | None = None) -> tuple[float, float, dict[str, Any]]:
         q = float(test_err.mean()) if len(test) else 0.5
         s, s_err = chsh_estimate(self.a_set[self.chsh_pos], self.b_set[self.chsh_pos], a_bits[self.chsh_pos], chsh_bits)
         extra = {"chsh": s if math.isfinite(s) else None, "chsh_stderr": s_err if math.isfinite(s_err) else None}
@@ -780,7 +793,8 @@ def _bob_session(strategy_cls: Any, ctx: NodeContext, p: Any, quantum: Channel, 
            frame_error_rate=fer)
     ver = classical.recv(Verify)
     seeds, tags = ver.seeds, ver.tags
-    if len(seeds) != len(tags) or not seeds or any(polynomial_hash(corrected, s) != t for s, t in zip(seeds, tags)):
+    if len(seeds) != len(tags) or not seeds or any(
+            polynomial_hash(corrected, s) != t for s, t in zip(seeds, tags, strict=True)):
         raise ProtocolAborted("verification failed: the keys still differ after error correction")
     classical.send(VerifyResult(ok=True, corrected_errors=flipped, frame_error_rate=fer))
     st.set(verification_bits=VERIFICATION_BITS * len(seeds))

@@ -136,7 +136,7 @@ def expected_decoy_counts(
 ) -> dict[str, tuple[float, ...]]:
     """Expected key-basis (Z, matched) and test-basis (X, matched) detections and errors per intensity."""
     out: dict[str, list[float]] = {"n_z": [], "m_z": [], "n_x": [], "m_x": []}
-    for m, p in zip(mus, probs):
+    for m, p in zip(mus, probs, strict=True):
         g, e = detector_click_probabilities(m * eta, dark, e_d, flip, readout)
         out["n_z"].append(n_pulses * p * p_z**2 * g)
         out["m_z"].append(n_pulses * p * p_z**2 * e)
@@ -153,7 +153,8 @@ def plob_bound(eta: float | np.ndarray) -> float | np.ndarray:
     return float(out) if np.ndim(out) == 0 else out
 
 
-def bb84_class_probabilities(m_eta: float, dark_count_probability: float, misalignment_error: float) -> tuple[float, float]:
+def bb84_class_probabilities(m_eta: float, dark_count_probability: float,
+                             misalignment_error: float) -> tuple[float, float]:
     """(gain, error probability) of a class of mean photon number m_eta arriving at Bob's two detectors
     (each with dark counts pd; a photon hits the wrong detector with the misalignment; a double click
     is a random bit): the model of `qemu_net.qkd.pulses`."""
@@ -193,10 +194,10 @@ def decoy_expected_rate_and_stderr(
 __all__ = [
     "E0",
     "bb84_class_probabilities",
-    "decoy_expected_rate_and_stderr",
-    "binary_entropy",
     "bb84_secret_fraction",
+    "binary_entropy",
     "decoy_bounds",
+    "decoy_expected_rate_and_stderr",
     "decoy_rate_from_gains",
     "detector_click_probabilities",
     "expected_decoy_counts",

@@ -35,23 +35,20 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from qemu_net.errors import InvalidOperation
+from qemu_net.quantum.paulis import PAULIS
 
 if TYPE_CHECKING:
     from qemu_net.network.topology import NodeSpec
 
 #: Anything with ``random()`` returning floats in [0, 1): ``np.random.Generator`` or ``RandomState``.
-Rng = Union[np.random.Generator, np.random.RandomState]
+Rng = np.random.Generator | np.random.RandomState
 
-_I = np.eye(2, dtype=np.complex128)
-_X = np.array([[0, 1], [1, 0]], dtype=np.complex128)
-_Y = np.array([[0, -1j], [1j, 0]], dtype=np.complex128)
-_Z = np.array([[1, 0], [0, -1]], dtype=np.complex128)
-PAULIS: tuple[np.ndarray, ...] = (_I, _X, _Y, _Z)
+_I, _X, _Y, _Z = PAULIS
 
 # ------------------------------------------------------------------------------------- validation
 
@@ -127,7 +124,7 @@ def memory_decay_factors(t_ns: float, t1_s: float | None, t2_s: float | None) ->
     assert t is not None
     if t1 is not None and t2 is not None and t2 > 2 * t1 * (1 + 1e-9):
         raise InvalidOperation(
-            f"t2_s={t2} exceeds 2*t1_s={2 * t1}: no physical memory has T2 > 2*T1", t1_s=t1, t2_s=t2
+            f"t2_s={t2} exceeds 2*t1_s={2 * t1}: no physical memory has T2 > 2*T1", parameter="t2_s", value=t2
         )
     t_s = t * 1e-9
     gamma = 0.0 if t1 is None else -math.expm1(-t_s / t1)
@@ -212,7 +209,7 @@ def unitary_to_superop(u: np.ndarray) -> np.ndarray:
 
 def superop_to_kraus(superop: np.ndarray) -> tuple[np.ndarray, ...]:
     """Kraus operators of a superoperator matrix (via its Choi matrix); for tests and interop."""
-    d = int(round(math.sqrt(superop.shape[0])))
+    d = round(math.sqrt(superop.shape[0]))
     choi = superop.reshape(d, d, d, d).transpose(0, 2, 1, 3).reshape(d * d, d * d)
     w, v = np.linalg.eigh(choi)
     return tuple(math.sqrt(x) * v[:, i].reshape(d, d) for i, x in enumerate(w) if x > 1e-12)

@@ -24,13 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PAULI = {
-    "I": np.eye(2, dtype=complex),
-    "X": np.array([[0, 1], [1, 0]], dtype=complex),
-    "Y": np.array([[0, -1j], [1j, 0]], dtype=complex),
-    "Z": np.array([[1, 0], [0, -1]], dtype=complex),
-}
-CNOT = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=complex)
+from qemu_net.quantum.paulis import CNOT, PAULI
 
 
 def pauli_matrix(label: str) -> np.ndarray:
@@ -48,7 +42,7 @@ def conjugate_pauli(u: np.ndarray, label: str) -> tuple[str, int]:
         s = "".join(cand)
         overlap = np.trace(pauli_matrix(s).conj().T @ q) / 2**n
         if abs(abs(overlap) - 1) < 1e-9:
-            sign = int(round(overlap.real))
+            sign = round(overlap.real)
             if abs(overlap.imag) > 1e-9 or sign not in (1, -1):
                 break
             return s, sign
@@ -95,8 +89,8 @@ def process_fidelity_estimate(settings: list[Setting], parities: list[np.ndarray
     d = 2**n_qubits
     total = float(d)
     var = 0.0
-    for s, x in zip(settings, parities):
-        x = np.asarray(x, dtype=float)
+    for s, shots in zip(settings, parities, strict=True):
+        x = np.asarray(shots, dtype=float)
         if x.size == 0:
             raise ValueError(f"no shots for setting {s}")
         total += s.coefficient * x.mean()

@@ -35,6 +35,8 @@ import numpy as np
 
 from qemu_net.errors import InvalidOperation, MemoryFull, QubitNotFound
 from qemu_net.quantum.noise import apply_superop_dm, kraus_to_superop
+from qemu_net.quantum.paulis import BASIS_CHANGE
+from qemu_net.vocab import Basis
 
 DTYPE = np.complex128
 #: Largest group kept as a density matrix (4**10 complex entries = 16 MiB).
@@ -42,10 +44,8 @@ MAX_DM_QUBITS = 10
 #: Largest group kept as a state vector.
 MAX_SV_QUBITS = 24
 
-# Basis change applied before a Z measurement to measure in X (H) or Y (H.S^dagger).
-_H = np.array([[1, 1], [1, -1]], dtype=DTYPE) / np.sqrt(2)
-_SDG = np.array([[1, 0], [0, -1j]], dtype=DTYPE)
-BASIS_ROTATION: dict[str, np.ndarray | None] = {"Z": None, "X": _H, "Y": _H @ _SDG}
+#: Basis change applied before a Z measurement to measure in X (H) or Y (H.S^dagger); None for Z.
+BASIS_ROTATION: dict[str, np.ndarray | None] = {b.value: None if b is Basis.Z else u for b, u in BASIS_CHANGE.items()}
 
 
 try:  # np.einsum without its Python wrapper (which only adds the unused `optimize` path): one call less
@@ -184,9 +184,10 @@ class GroupState:
 
 @dataclass
 class Register:
-    """Groups of qubits with their joint states; see the module docstring."""
+    """Groups of qubits with their joint states; see the module docstring. The register holds any number
+    of qubits: a node's memory size (``NodeSpec.memory_qubits``) is enforced by the node, which counts
+    the qubits located at it, not the states it happens to hold."""
 
-    capacity: int
     seed: int = 0
     prng: np.random.Generator = field(init=False)
     groups: dict[int, Group] = field(default_factory=dict, init=False)
@@ -203,10 +204,6 @@ class Register:
 
     def __len__(self) -> int:
         return len(self._where)
-
-    @property
-    def free_slots(self) -> int:
-        return self.capacity - len(self._where)
 
     def group_of(self, q: str) -> Group:
         try:
@@ -232,11 +229,6 @@ class Register:
 
     def add_qubits(self, qubits: Sequence[str], *, now_ns: int = 0) -> None:
         """Add fresh qubits, each in |0> and in a group of its own."""
-        if len(qubits) > self.free_slots:
-            raise MemoryFull(
-                f"quantum memory full: {len(qubits)} qubit(s) requested, {self.free_slots} of {self.capacity} free",
-                capacity=self.capacity,
-            )
         for q in qubits:
             if q in self._where:
                 raise InvalidOperation(f"qubit id {q!r} is already in use")
@@ -246,10 +238,8 @@ class Register:
             self._new_group([q], v, False)
             self._last_ns[q] = now_ns
 
-    def add_state(self, state: GroupState, *, count_capacity: bool = True, now_ns: int | None = None) -> Group:
+    def add_state(self, state: GroupState, *, now_ns: int | None = None) -> Group:
         """Insert a joint state (an EPR pair from the link, or a group migrated from another node)."""
-        if count_capacity and len(state.qubits) > self.free_slots:
-            raise MemoryFull(f"quantum memory full: {self.free_slots} of {self.capacity} free")
         for q in state.qubits:
             if q in self._where:
                 raise InvalidOperation(f"qubit id {q!r} is already in use")
@@ -441,4 +431,4 @@ def _is_product_zero_overlap(g: Group, q: str) -> bool:
     return p1 < 1e-12 or p1 > 1 - 1e-12
 
 
-__all__ = ["DTYPE", "MAX_DM_QUBITS", "MAX_SV_QUBITS", "Group", "GroupState", "Register", "BASIS_ROTATION"]
+__all__ = ["BASIS_ROTATION", "DTYPE", "MAX_DM_QUBITS", "MAX_SV_QUBITS", "Group", "GroupState", "Register"]

@@ -67,7 +67,10 @@ def bell_diagonal(p_phi_plus: float, p_phi_minus: float, p_psi_plus: float, p_ps
     w = np.array([p_phi_plus, p_phi_minus, p_psi_plus, p_psi_minus], dtype=float)
     if np.any(w < -1e-12) or abs(w.sum() - 1) > 1e-9:
         raise InvalidOperation(f"Bell-diagonal weights must be >= 0 and sum to 1, got {w.tolist()}")
-    return sum(wi * pure_dm(v) for wi, v in zip(w, BELL_STATES.values()))  # type: ignore[return-value]
+    rho = np.zeros((4, 4), dtype=np.complex128)
+    for wi, v in zip(w, BELL_STATES.values(), strict=True):
+        rho += wi * pure_dm(v)
+    return rho
 
 
 def werner_state(fidelity: float) -> np.ndarray:

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from qemu_net.errors import InvalidOperation, NotConnected, ProtocolAborted
+from qemu_net.errors import InvalidOperation, NotConnected, ProtocolAborted, UnknownNode
 from qemu_net.network.topology import parse_topology
 from qemu_net.qkd import BB84Params, E91Params, bb84_alice, bb84_bob, e91_alice, e91_bob
 from qemu_net.qkd.local import run_local_session
@@ -193,5 +193,5 @@ def test_missing_link_or_unknown_node():
                            "classical_links": [["alice", "carol"]]})
     with pytest.raises(NotConnected, match="no quantum link"):
         run_local_session(topo, {"alice": (bb84_alice, BB84Params(peer="carol"))})
-    with pytest.raises(NotConnected, match="unknown node"):
+    with pytest.raises(UnknownNode, match="unknown node"):
         run_local_session(topo, {"alice": (e91_alice, E91Params(peer="dave"))})

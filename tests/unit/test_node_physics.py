@@ -36,7 +36,7 @@ def stored_half(t_ns: float, t1: float, t2: float) -> float:
 @pytest.mark.parametrize("p", [0.0, 0.1, 0.4, 0.75])
 def test_register_apply_kraus_is_the_channel(p):
     """depolarize(p) on one half of |Phi+> through the register gives fidelity 1 - p."""
-    reg = Register(capacity=4)
+    reg = Register()
     x, y = bell(reg)
     reg.apply_kraus(noise.depolarize_kraus(p), [y])
     assert fidelity(reg.density_matrix([x, y])) == pytest.approx(1 - p, abs=1e-12)
@@ -46,7 +46,7 @@ def test_advance_in_pieces_equals_one_wait_and_respects_stamps():
     """Memory decay applied lazily in several steps equals one step over the whole wait; a qubit stamped
     in the future is not decayed before its stamp."""
     model = noise.NoiseModel(t1_s=1e-3, t2_s=5e-4)
-    reg = Register(capacity=4)
+    reg = Register()
     x, y = bell(reg)
     reg.stamp(y, 10**9)  # y is "in flight" until 1 s: it will not decay before then
     for now in (50_000, 120_000, 300_000):
@@ -57,7 +57,7 @@ def test_advance_in_pieces_equals_one_wait_and_respects_stamps():
 
 def test_migrated_state_keeps_each_qubits_stamp():
     """extract/add_state (a migration) carries last-updated times: decay counts from the original stamp."""
-    a, b = Register(capacity=4), Register(capacity=4)
+    a, b = Register(), Register()
     x, y = bell(a, now_ns=1_000)
     b.add_state(a.extract(x))
     model = noise.NoiseModel(t2_s=2e-4, t1_s=1e-3)

@@ -6,7 +6,7 @@ import cirq
 import numpy as np
 import pytest
 
-from qemu_net.errors import InvalidOperation, MemoryFull, QubitNotFound
+from qemu_net.errors import InvalidOperation, QubitNotFound
 from qemu_net.quantum.register import GroupState, Register
 
 
@@ -17,14 +17,14 @@ def bell(reg: Register, a: str, b: str) -> None:
 
 
 def test_fresh_qubits_are_separate_groups_in_zero():
-    reg = Register(capacity=4)
+    reg = Register()
     reg.add_qubits(["a", "b"])
     assert reg.group_of("a") is not reg.group_of("b")
     np.testing.assert_allclose(reg.density_matrix(["a"]), [[1, 0], [0, 0]], atol=1e-12)
 
 
 def test_two_qubit_gate_merges_groups_and_matches_cirq():
-    reg = Register(capacity=4)
+    reg = Register()
     reg.add_qubits(["a", "b", "c"])
     reg.apply_gate(cirq.ry(0.7), ["a"])
     reg.apply_gate(cirq.rx(1.1), ["c"])
@@ -39,7 +39,7 @@ def test_two_qubit_gate_merges_groups_and_matches_cirq():
 
 
 def test_measurement_splits_the_measured_qubit_out():
-    reg = Register(capacity=4, seed=3)
+    reg = Register(seed=3)
     bell(reg, "a", "b")
     bit = reg.measure("a")
     assert "a" not in reg
@@ -48,7 +48,7 @@ def test_measurement_splits_the_measured_qubit_out():
 
 
 def test_measure_keep_leaves_basis_state_of_the_measured_basis():
-    reg = Register(capacity=2, seed=1)
+    reg = Register(seed=1)
     reg.add_qubits(["a"])
     bit = reg.measure("a", "X", keep=True)
     plus = np.array([1, 1 - 2 * bit]) / np.sqrt(2)
@@ -56,14 +56,14 @@ def test_measure_keep_leaves_basis_state_of_the_measured_basis():
 
 
 def test_discard_traces_out_and_leaves_the_correct_reduced_state():
-    reg = Register(capacity=4)
+    reg = Register()
     bell(reg, "a", "b")
     reg.discard("a")
     np.testing.assert_allclose(reg.density_matrix(["b"]), np.eye(2) / 2, atol=1e-12)
 
 
 def test_migration_round_trip_through_bytes_preserves_the_state():
-    src, dst = Register(capacity=4), Register(capacity=4)
+    src, dst = Register(), Register()
     bell(src, "a", "b")
     src.apply_kraus([np.sqrt(0.9) * np.eye(2), np.sqrt(0.1) * np.diag([1, -1])], ["a"])  # dephase: now mixed
     before = src.density_matrix(["a", "b"])
@@ -80,7 +80,7 @@ def test_malformed_state_bytes_are_rejected():
 
 
 def test_bell_measurement_statistics_within_four_standard_errors():
-    reg = Register(capacity=4, seed=11)
+    reg = Register(seed=11)
     n, agree_z, ones = 2000, 0, 0
     for i in range(n):
         bell(reg, f"a{i}", f"b{i}")
@@ -94,7 +94,7 @@ def test_bell_measurement_statistics_within_four_standard_errors():
 
 def test_ry_measurement_probability_within_four_standard_errors():
     theta, n = 1.2, 4000
-    reg = Register(capacity=2, seed=5)
+    reg = Register(seed=5)
     ones = 0
     for i in range(n):
         reg.add_qubits([f"q{i}"])
@@ -106,7 +106,7 @@ def test_ry_measurement_probability_within_four_standard_errors():
 
 def test_same_seed_same_outcomes_different_seed_different():
     def run(seed: int) -> list[int]:
-        reg = Register(capacity=2, seed=seed)
+        reg = Register(seed=seed)
         out = []
         for i in range(64):
             reg.add_qubits([f"q{i}"])
@@ -119,10 +119,10 @@ def test_same_seed_same_outcomes_different_seed_different():
 
 
 def test_errors_are_clear():
-    reg = Register(capacity=1)
+    reg = Register()
     reg.add_qubits(["a"])
-    with pytest.raises(MemoryFull):
-        reg.add_qubits(["b"])
+    with pytest.raises(InvalidOperation, match="already in use"):
+        reg.add_qubits(["a"])
     with pytest.raises(QubitNotFound):
         reg.measure("zz")
     with pytest.raises(InvalidOperation, match="basis"):
