@@ -114,7 +114,8 @@ def error_from_rpc(err: grpc.RpcError, *, where: str = "") -> e.QnetError:
                                      code=code.name)
         cls = STATUS_TO_ERROR.get(code, e.QnetError)
     exc = cls.from_wire(details or code.name, fields)
-    exc.fields.setdefault("code", code.name)
+    if exc.code is None:
+        exc.code = code.name
     return exc
 
 

@@ -42,6 +42,15 @@ def test_domain_error_type_is_rebuilt_even_with_a_transport_code():
     assert type(err) is e.ShuttingDown and str(err) == "node r is shutting down"
 
 
+def test_the_rebuilt_error_carries_the_status_name_it_came_with():
+    md = ((ERROR_TYPE_KEY, "MemoryFull"),)
+    err = error_from_rpc(FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, "no room", md))
+    assert type(err) is e.MemoryFull
+    assert err.code == "RESOURCE_EXHAUSTED" and err.fields["code"] == "RESOURCE_EXHAUSTED"
+    plain = error_from_rpc(FakeRpcError(grpc.StatusCode.NOT_FOUND, "no such qubit"))
+    assert plain.fields["code"] == "NOT_FOUND"
+
+
 # --------------------------------------------------------------------------- through a real gRPC server
 class _Core:
     """What the `rpc` wrapper needs of a node core: its per-RPC counters."""
@@ -100,7 +109,8 @@ def test_error_type_and_fields_survive_a_real_call(exc, status):
     finally:
         server.stop(None)
     assert type(got) is type(exc) and str(got) == str(exc)
-    assert {k_: v for k_, v in got.fields.items() if k_ != "code"} == exc.fields
+    assert {k_: v for k_, v in got.fields.items() if k_ != "code"} == {k_: v for k_, v in exc.fields.items() if k_ != "code"}
+    assert got.code == status.name  # the status it came with
     assert got.fields["code"] == status.name
     if isinstance(exc, e.TopologyError):
         assert isinstance(got, e.TopologyError) and got.problems == exc.problems
