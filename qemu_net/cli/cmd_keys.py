@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from qemu_net.client import Network
-    from qemu_net.qkd.keystore import DeliveredKey
+    from qemu_net.qkd.delivered import DeliveredKey
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

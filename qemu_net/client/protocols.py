@@ -18,15 +18,16 @@ synchronous `Network` and the asyncio `AsyncNetwork` drive the same steps (``net
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from qemu_net._serde import sdk as w
 from qemu_net._serde.sdk import matrix_to_proto, program_to_proto
 from qemu_net._serde.sdk import roles as pr
+from qemu_net.client._steps import Handles, RoleRun, Steps, drive
 from qemu_net.errors import InvalidOperation, NotConnected, ProtocolAborted
 from qemu_net.protocols import circuits as _circuits
 from qemu_net.protocols import routing as _routing
@@ -39,34 +40,6 @@ if TYPE_CHECKING:
     from qemu_net.network.topology import Topology
 
 BASIS_CODE = w.BASIS_BYTE
-T = TypeVar("T")
-Results = Mapping[str, "pr.ProtocolResult"]
-
-
-@dataclass(frozen=True)
-class RoleRun:
-    """One step of a protocol: run these roles (node -> {oneof field: message}) together."""
-
-    roles: Mapping[str, Mapping[str, Any]]
-    timeout_s: float
-    session: str | None = None
-
-
-#: A protocol without I/O: yields the role runs it needs, is sent each run's results, returns its value.
-Steps = Generator[RoleRun, Results, T]
-
-
-class Handles(Protocol):
-    """What steps need of a network (sync or asyncio): its topology and qubit handles."""
-
-    topology: Topology | None
-
-    def qubit_handle(self, node: str, qid: str) -> Any: ...
-
-
-def drive(net: Network, steps: Steps[T]) -> T:
-    """Run `steps` on a synchronous network."""
-    return net._drive(steps)
 
 
 def _bases(bases: Sequence[str] | str | bytes | None, count: int) -> bytes:

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from qemu_net._serde import sdk as w
 from qemu_net._serde.sdk import roles as pr
-from qemu_net.client.protocols import RoleRun, Steps
+from qemu_net.client._steps import RoleRun, Steps
 from qemu_net.errors import InvalidOperation
-from qemu_net.qkd.keystore import DeliveredKey, KeyBytes
+from qemu_net.qkd.delivered import DeliveredKey, KeyBytes
 
 if TYPE_CHECKING:
     from qemu_net.client.sync import Network, Node

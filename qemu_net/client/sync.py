@@ -46,7 +46,7 @@ if TYPE_CHECKING:
         Purification,
     )
     from qemu_net.client.qkd import KeyStatus, QkdSummary
-    from qemu_net.qkd.keystore import DeliveredKey
+    from qemu_net.qkd.delivered import DeliveredKey
     from qemu_net.security.tls import TlsCredentials
 
 T = TypeVar("T")

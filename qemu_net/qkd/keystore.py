@@ -30,13 +30,14 @@ import re
 import threading
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from qemu_net.errors import InvalidOperation, KeyNotFound, KeysExhausted
+from qemu_net.qkd.delivered import DeliveredKey, KeyBytes
 
 if TYPE_CHECKING:
     from qemu_net.qkd.roles import QkdResult
@@ -45,37 +46,6 @@ if TYPE_CHECKING:
 MIN_KEY_SIZE_BITS = 8
 MAX_KEY_SIZE_BITS = 1 << 20
 MAX_KEYS_PER_REQUEST = 4096
-
-
-class KeyBytes(bytearray):
-    """Key material in a buffer that can be overwritten (`wipe`). Compares and hashes like the bytes it
-    holds (so keys can be compared and collected in sets); do not change one while it sits in a set."""
-
-    __slots__ = ()
-
-    def __hash__(self) -> int:  # type: ignore[override]
-        return hash(bytes(self))
-
-    def __repr__(self) -> str:
-        return f"KeyBytes(<{len(self)} bytes>)"
-
-    def wipe(self) -> None:
-        self[:] = bytes(len(self))
-
-
-@dataclass(frozen=True)
-class DeliveredKey:
-    """One key handed to an application: its id, size and bytes (excluded from the repr). The bytes are a
-    `bytearray` the deliverer overwrites (`wipe`) once they are on their way."""
-
-    key_id: str
-    size_bits: int
-    key: KeyBytes = field(repr=False)
-
-    def wipe(self) -> None:
-        """Overwrite the key bytes in memory with zeros."""
-        if isinstance(self.key, bytearray):
-            self.key[:] = bytes(len(self.key))
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ class FakeRpcError(grpc.RpcError):
 
 # ----------------------------------------------------------------------------- import weight
 def test_importing_the_sdk_loads_neither_cirq_numpy_nor_the_node():
-    code = ("import sys, json, qemu_net.client, qemu_net.client.sync, qemu_net.client.aio; "
+    # qemu_net.client.qkd is what `qnet keys status|get` loads: key calls need no QKD engine either.
+    code = ("import sys, json, qemu_net.client, qemu_net.client.sync, qemu_net.client.aio, qemu_net.client.qkd; "
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('cirq', 'numpy', 'scipy', 'matplotlib') or m.startswith('qemu_net.node'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
