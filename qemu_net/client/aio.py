@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from qemu_net._serde import sdk as w
+from qemu_net.client._base import DEFAULT_TIMEOUT_S, NetworkBase
 from qemu_net.client._transport import AsyncGrpcTransport, AsyncTransport
-from qemu_net.client.credentials import open_aio_channel, resolve
-from qemu_net.client.session import AsyncLeaseKeeper, metadata, new_session_id
-from qemu_net.client.sync import DEFAULT_TIMEOUT_S, connect_target
+from qemu_net.client.credentials import open_aio_channel
+from qemu_net.client.session import AsyncLeaseKeeper
 from qemu_net.errors import InvalidOperation, QnetError
 from qemu_net.observability import tracing
 
@@ -274,63 +273,27 @@ class AsyncNode:
         return qkd.keys_from_proto(await self._t().get_keys_with_ids(req, timeout_s or self.network.timeout_s))
 
 
-class AsyncNetwork:
-    """Handles on every node of a network, asyncio. Use `AsyncNetwork.connect(...)` inside the running
-    event loop; close it (or use ``async with``). `transport` as in `Network`."""
+class AsyncNetwork(NetworkBase["AsyncNode", AsyncQubit, AsyncTransport]):
+    """Handles on every node of a network, asyncio. Use `AsyncNetwork.connect(...)` (same targets, checks
+    and TLS choice as `Network.connect`) inside the running event loop; close it (or use ``async with``).
+    `transport` as in `Network`."""
 
     def __init__(self, addresses: Mapping[str, str], *, topology: Topology | None = None,
                  timeout_s: float = DEFAULT_TIMEOUT_S, tls: TlsCredentials | None = None,
                  transport: AsyncTransportFactory | None = None) -> None:
-        if not addresses:
-            raise InvalidOperation("a network needs at least one node address")
-        self.topology = topology
-        self.timeout_s = timeout_s
-        #: The client certificate every channel presents (None: plaintext); see `qemu_net.client.credentials`.
-        self.tls = tls
-        #: This client's session at every node (qemu_net.client.session).
-        self.session_id = new_session_id()
-        self._metadata = metadata(self.session_id)
-        make = transport or self._grpc_transport
-        self._nodes = {name: AsyncNode(self, name, addr, make(name, addr)) for name, addr in addresses.items()}
+        super().__init__(addresses, topology=topology, timeout_s=timeout_s, tls=tls, transport=transport)
         self._lease = AsyncLeaseKeeper(self.session_id,
                                        lambda: [(nd.name, nd.transport) for nd in self._nodes.values() if nd.used])
+
+    def _make_node(self, name: str, address: str, transport: AsyncTransport) -> AsyncNode:
+        return AsyncNode(self, name, address, transport)
+
+    def _make_qubit(self, node: AsyncNode, qid: str) -> AsyncQubit:
+        return AsyncQubit(node, qid)
 
     def _grpc_transport(self, name: str, address: str) -> AsyncTransport:
         channel = open_aio_channel(address, name, self.tls, w.CHANNEL_OPTIONS, interceptors=tracing.aio_interceptors())
         return AsyncGrpcTransport(channel, name, self._metadata)
-
-    @classmethod
-    def connect(cls, target: Topology | Mapping[str, str] | str | os.PathLike[str], *,
-                timeout_s: float = DEFAULT_TIMEOUT_S, tls_dir: str | os.PathLike[str] | None = None,
-                identity: str | None = None, insecure: bool = False) -> AsyncNetwork:
-        """Like `Network.connect` (same targets, same checks, same TLS choice); call it inside the running
-        event loop."""
-        addresses, topology = connect_target(target)
-        return cls(addresses, topology=topology, timeout_s=timeout_s,
-                   tls=resolve(addresses, tls_dir=tls_dir, identity=identity, insecure=insecure,
-                               network=topology.name if topology is not None else None))
-
-    def __getitem__(self, name: str) -> AsyncNode:
-        try:
-            return self._nodes[name]
-        except KeyError:
-            raise InvalidOperation(f"unknown node {name!r}; nodes: {', '.join(self._nodes)}") from None
-
-    def node(self, name: str) -> AsyncNode:
-        """The handle on node `name` (same as ``net[name]``)."""
-        return self[name]
-
-    def __iter__(self) -> Iterator[AsyncNode]:
-        return iter(self._nodes.values())
-
-    @property
-    def names(self) -> list[str]:
-        """The node names, in the order given."""
-        return list(self._nodes)
-
-    def qubit_handle(self, node: str, qid: str) -> AsyncQubit:
-        """A handle on qubit `qid` located at `node` (e.g. one a protocol left there)."""
-        return AsyncQubit(self[node], qid)
 
     async def close(self) -> None:
         """End the session at every node used (its qubits are freed there) and close the channels."""

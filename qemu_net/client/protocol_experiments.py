@@ -28,8 +28,7 @@ from qemu_net.protocols.swap import chain_fidelity
 def _ends(net: Network, src: str | None, dst: str | None, *, far: bool) -> tuple[str, str]:
     topo = suite._topology(net)
     src = src or topo.node_names[0]
-    if src not in topo.node_names:
-        raise InvalidOperation(f"unknown node {src!r}; nodes: {', '.join(topo.node_names)}")
+    topo.require_node(src)
     if dst is None:
         dist = nx.single_source_shortest_path_length(graph(topo), src)
         others = [n for n in dist if n != src]

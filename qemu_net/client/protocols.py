@@ -269,8 +269,7 @@ def spanning_tree(topology: Topology, nodes: Sequence[str], root: str | None = N
 
     nodes = list(nodes)
     for n in nodes:
-        if n not in topology.node_names:
-            raise InvalidOperation(f"unknown node {n!r}; nodes: {', '.join(topology.node_names)}")
+        topology.require_node(n)
     g: nx.Graph[str] = nx.Graph()
     g.add_nodes_from(nodes)
     g.add_edges_from(link.nodes for link in topology.links if link.nodes[0] in g and link.nodes[1] in g)

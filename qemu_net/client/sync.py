@@ -16,20 +16,19 @@ subclass rebuilt from the gRPC status (see `qemu_net.errors` for the tree).
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from qemu_net._serde import sdk as w
+from qemu_net.client._base import DEFAULT_TIMEOUT_S, NetworkBase
 from qemu_net.client._transport import GrpcTransport, Transport
-from qemu_net.client.credentials import open_channel, resolve
-from qemu_net.client.session import LeaseKeeper, metadata, new_session_id
+from qemu_net.client.credentials import open_channel
+from qemu_net.client.session import LeaseKeeper
 from qemu_net.errors import InvalidOperation, ProtocolTimeout, QnetError
-from qemu_net.network.topology import Topology, load_topology
+from qemu_net.network.topology import Topology
 from qemu_net.observability import tracing
 from qemu_net.observability.tracing import intercept_channel
 
@@ -53,8 +52,6 @@ T = TypeVar("T")
 
 #: Makes the transport of one node: (node name, address) -> Transport (default: gRPC).
 TransportFactory = Callable[[str, str], Transport]
-
-DEFAULT_TIMEOUT_S = 30.0
 
 
 class Qubit:
@@ -291,7 +288,7 @@ class Node:
         return qkd.keys_from_proto(self._t().get_keys_with_ids(req, timeout_s or self.network.timeout_s))
 
 
-class Network:
+class Network(NetworkBase["Node", Qubit, Transport]):
     """Handles on every node of a network. Use `Network.connect(...)`; close it (or use `with`).
 
     `transport` makes each node's transport from (name, address); default: a gRPC channel (with `tls`)."""
@@ -299,60 +296,21 @@ class Network:
     def __init__(self, addresses: Mapping[str, str], *, topology: Topology | None = None,
                  timeout_s: float = DEFAULT_TIMEOUT_S, tls: TlsCredentials | None = None,
                  transport: TransportFactory | None = None) -> None:
-        if not addresses:
-            raise InvalidOperation("a network needs at least one node address")
-        self.topology = topology
-        self.timeout_s = timeout_s
-        #: The client certificate every channel presents (None: plaintext); see `qemu_net.client.credentials`.
-        self.tls = tls
-        #: This client's session at every node (qemu_net.client.session): what it makes belongs to it.
-        self.session_id = new_session_id()
-        self._metadata = metadata(self.session_id)
-        make = transport or self._grpc_transport
-        self._nodes = {name: Node(self, name, addr, make(name, addr)) for name, addr in addresses.items()}
+        super().__init__(addresses, topology=topology, timeout_s=timeout_s, tls=tls, transport=transport)
         self._lease = LeaseKeeper(self.session_id,
                                   lambda: [(nd.name, nd.transport) for nd in self._nodes.values() if nd.used])
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
+    def _make_node(self, name: str, address: str, transport: Transport) -> Node:
+        return Node(self, name, address, transport)
+
+    def _make_qubit(self, node: Node, qid: str) -> Qubit:
+        return Qubit(node, qid)
+
     def _grpc_transport(self, name: str, address: str) -> Transport:
         channel = intercept_channel(open_channel(address, name, self.tls, w.CHANNEL_OPTIONS))
         return GrpcTransport(channel, name, self._metadata)
-
-    @classmethod
-    def connect(cls, target: Topology | Mapping[str, str] | str | os.PathLike[str], *,
-                timeout_s: float = DEFAULT_TIMEOUT_S, tls_dir: str | os.PathLike[str] | None = None,
-                identity: str | None = None, insecure: bool = False) -> Network:
-        """Connect to a running network given its topology (with addresses), a file, or {name: address}.
-
-        TLS: the certificate directory `tls_dir` (identity `identity`, default ``client``), else
-        ``$QNET_TLS_DIR``, else the one of a network this process started; ``insecure=True``: plaintext."""
-        addresses, topology = connect_target(target)
-        return cls(addresses, topology=topology, timeout_s=timeout_s,
-                   tls=resolve(addresses, tls_dir=tls_dir, identity=identity, insecure=insecure,
-                               network=topology.name if topology is not None else None))
-
-    def __getitem__(self, name: str) -> Node:
-        try:
-            return self._nodes[name]
-        except KeyError:
-            raise InvalidOperation(f"unknown node {name!r}; nodes: {', '.join(self._nodes)}") from None
-
-    def node(self, name: str) -> Node:
-        """The handle on node `name` (same as ``net[name]``)."""
-        return self[name]
-
-    def __iter__(self) -> Iterator[Node]:
-        return iter(self._nodes.values())
-
-    @property
-    def names(self) -> list[str]:
-        """The node names, in the order given."""
-        return list(self._nodes)
-
-    def qubit_handle(self, node: str, qid: str) -> Qubit:
-        """A handle on qubit `qid` located at `node` (e.g. one a protocol left there)."""
-        return Qubit(self[node], qid)
 
     def close(self) -> None:
         """End the session at every node used (its qubits are freed there) and close the channels."""
@@ -497,17 +455,3 @@ class Network:
         from qemu_net.client import qkd
 
         return self._drive(qkd.run_qkd_steps(alice, bob, protocol, **kw))
-
-
-def connect_target(target: Topology | Mapping[str, str] | str | os.PathLike[str]
-                   ) -> tuple[dict[str, str], Topology | None]:
-    """The node addresses (and the topology, if given) of what `connect` was given."""
-    if isinstance(target, (str, os.PathLike)):
-        target = load_topology(Path(target))
-    if isinstance(target, Topology):
-        missing = [nd.name for nd in target.nodes if not nd.address]
-        if missing:
-            raise InvalidOperation(f"topology gives no address for node(s) {', '.join(missing)}: "
-                                   "start it with `qnet up` and connect with the state it prints")
-        return {nd.name: nd.address for nd in target.nodes if nd.address}, target
-    return dict(target), None

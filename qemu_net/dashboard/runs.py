@@ -52,8 +52,9 @@ def _int(params: dict[str, Any], key: str, default: int, lo: int, hi: int) -> in
 
 def _node(topology: Topology, params: dict[str, Any], key: str) -> str:
     name = params.get(key)
-    if not isinstance(name, str) or name not in topology.node_names:
-        raise InvalidOperation(f"{key}: unknown node {name!r}; nodes: {', '.join(topology.node_names)}")
+    if not isinstance(name, str):
+        raise InvalidOperation(f"{key}: give a node name, one of {', '.join(topology.node_names)}")
+    topology.require_node(name, what=key)
     return name
 
 

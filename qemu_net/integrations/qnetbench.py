@@ -65,7 +65,7 @@ from qnetbench.trace.events import (
 from qemu_net._serde import sdk as w
 from qemu_net.client.sync import Network, Node
 from qemu_net.client.sync import Qubit as SdkQubit
-from qemu_net.errors import InvalidOperation, NotConnected, ProtocolTimeout, QnetError
+from qemu_net.errors import InvalidOperation, NotConnected, ProtocolTimeout, QnetError, UnknownNode
 from qemu_net.network import physics
 from qemu_net.network.topology import Topology, parse_topology
 
@@ -436,7 +436,8 @@ class _Run:
         try:
             return self.names[node_id]
         except KeyError:
-            raise InvalidOperation(f"unknown node {node_id!r}; this run's nodes: {', '.join(self.names)}") from None
+            raise UnknownNode(f"unknown node {node_id!r}; this run's nodes: {', '.join(self.names)}",
+                              node=str(node_id), known=list(self.names)) from None
 
     def check_link(self, a: NodeId, b: NodeId) -> None:
         self.qnb.link(a, b)  # KeyError with qnetbench's own message, as on its reference backend

@@ -158,9 +158,8 @@ class NodeKme:
         self.config = config
         self.name = core.name
         topo = core.topology
-        unknown = sorted({n for n in config.saes.values() if n not in topo.node_names})
-        if unknown:
-            raise InvalidOperation(f"QNET_KME_SAES places applications at unknown node(s) {unknown}")
+        for node in sorted(set(config.saes.values())):
+            topo.require_node(node, what="QNET_KME_SAES")
         self.graph: nx.Graph[str] = nx.Graph()
         self.graph.add_nodes_from(topo.node_names)
         self.graph.add_edges_from(link.nodes for link in topo.links)

@@ -326,7 +326,7 @@ def test_the_asyncio_shell_drives_the_same_logic():
 
 def _public(cls: type) -> dict[str, inspect.Signature]:
     return {name: inspect.signature(fn) for name, fn in inspect.getmembers(cls, callable)
-            if not name.startswith("_")} | {name: None for name, v in vars(cls).items()  # type: ignore[misc]
+            if not name.startswith("_")} | {name: None for name, v in inspect.getmembers(cls)  # type: ignore[misc]
                                              if isinstance(v, property)}
 
 
