@@ -175,12 +175,22 @@ def compile_circuit(circuit: cirq.AbstractCircuit, assignment: Mapping[cirq.Qid,
 
 
 # ----------------------------------------------------------------------------- executing (node side)
-@dataclass
+@dataclass(frozen=True)
 class RunOutcome:
+    """One node's part of a distributed circuit run: the qubits it kept (circuit index -> qubit id; only
+    with ``keep=True``), its measurement table, and the EPR pairs its nonlocal gates consumed."""
+
     kept: dict[int, str] = field(default_factory=dict)
     #: key -> (circuit qubit indices measured here, rows of bits per repetition)
     measurements: dict[str, tuple[list[int], list[list[int]]]] = field(default_factory=dict)
     epr_pairs: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epr_pairs < 0:
+            raise InvalidOperation(f"epr_pairs must be >= 0, not {self.epr_pairs}")
+        for key, (qubits, rows) in self.measurements.items():
+            if any(len(row) != len(qubits) for row in rows):
+                raise InvalidOperation(f"measurement {key!r}: every row needs one bit per qubit {qubits}")
 
 
 def run_program(ctx: NodeContext, program: Program, *, repetitions: int = 1, keep: bool = False, session: str,
@@ -195,16 +205,17 @@ def run_program(ctx: NodeContext, program: Program, *, repetitions: int = 1, kee
     if keep and repetitions != 1:
         raise InvalidOperation("keep=True (final state) needs repetitions=1")
     mine = [i for i, n in enumerate(program.assignment) if n == me]
-    out = RunOutcome()
+    kept: dict[int, str] = {}
+    epr_pairs = 0
     # The measurement table layout is fixed by the program: every repetition fills the same keys.
     layout: dict[str, list[int]] = {}
     for op in program.ops:
         if isinstance(op, Measure):
             layout.setdefault(op.key, []).extend(q for q in op.qubits if program.assignment[q] == me)
-    out.measurements = {k: (qs, []) for k, qs in layout.items() if qs}
+    measurements: dict[str, tuple[list[int], list[list[int]]]] = {k: (qs, []) for k, qs in layout.items() if qs}
     for rep in range(repetitions):
         ids = dict(zip(mine, ctx.alloc(len(mine)), strict=True))
-        rows: dict[str, list[int]] = {k: [] for k in out.measurements}
+        rows: dict[str, list[int]] = {k: [] for k in measurements}
         for k, op in enumerate(program.ops):
             if isinstance(op, Local):
                 if program.assignment[op.qubits[0]] == me:
@@ -215,8 +226,8 @@ def run_program(ctx: NodeContext, program: Program, *, repetitions: int = 1, kee
                 if a == b == me:
                     ctx.apply_unitary(controlled(op.u), ids[op.control], ids[op.target])
                 elif a == me:
-                    out.epr_pairs += nonlocal_control(ctx, peer=b, qubit=ids[op.control], session=s,
-                                                      timeout_s=timeout_s)
+                    epr_pairs += nonlocal_control(ctx, peer=b, qubit=ids[op.control], session=s,
+                                                  timeout_s=timeout_s)
                 elif b == me:
                     nonlocal_target(ctx, peer=a, qubit=ids[op.target], u=op.u, session=s, timeout_s=timeout_s)
             else:
@@ -224,9 +235,9 @@ def run_program(ctx: NodeContext, program: Program, *, repetitions: int = 1, kee
                     if program.assignment[q] == me:
                         rows[op.key].append(ctx.measure(ids[q], "Z", keep=True))
         for key, row in rows.items():
-            out.measurements[key][1].append(row)
+            measurements[key][1].append(row)
         if keep:
-            out.kept = ids
+            kept = ids
         else:
             ctx.free(list(ids.values()))
-    return out
+    return RunOutcome(kept, measurements, epr_pairs)

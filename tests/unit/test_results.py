@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from qemu_net.errors import InvalidOperation
+from qemu_net.protocols.circuits import RunOutcome
 from qemu_net.protocols.ghz import GhzOutcome
 from qemu_net.protocols.purify import Method, PurifyOutcome
 from qemu_net.protocols.routing import Plan
@@ -79,3 +80,15 @@ def test_the_key_is_not_in_the_repr() -> None:
     r = QkdResult(**_QKD, raw_bits=100, sifted_bits=50, reconciled_bits=40, final_bits=16, key=b"\xab\xcd",
                   secret_fraction=0.4)
     assert "key=" not in repr(r).replace("key_", "") and "\\xab" not in repr(r)
+
+
+def test_a_circuit_run_outcome_is_frozen_checked_and_pastes_back() -> None:
+    """A node's part of a circuit run (its tables are dicts, so it is compared, not hashed)."""
+    out = RunOutcome(kept={0: "a-q1"}, measurements={"m": ([0, 2], [[0, 1], [1, 1]])}, epr_pairs=2)
+    assert eval(repr(out), {"RunOutcome": RunOutcome}) == out
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        out.epr_pairs = 3  # type: ignore[misc]
+    with pytest.raises(InvalidOperation, match="one bit per qubit"):
+        RunOutcome(measurements={"m": ([0, 2], [[0]])})
+    with pytest.raises(InvalidOperation, match="epr_pairs"):
+        RunOutcome(epr_pairs=-1)
