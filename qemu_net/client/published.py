@@ -31,6 +31,7 @@ import numpy as np
 
 from qemu_net.errors import InvalidOperation
 from qemu_net.network.topology import Topology, parse_topology
+from qemu_net.quantum.paulis import PAULIS
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ def ghz_model_budget(topo: Topology) -> list[tuple[str, float]]:
 
     g2, e = bob.gate_2q_error, bob.measure_error
     e_read = topo.node("alice").measure_error
-    paulis = [np.eye(2), np.array([[0, 1], [1, 0]]), np.array([[0, -1j], [1j, 0]]), np.diag([1.0, -1.0])]
+    paulis = list(PAULIS)
     eye, x, y, z = paulis
     p0, p1 = np.diag([1.0, 0]), np.diag([0, 1.0])
 
