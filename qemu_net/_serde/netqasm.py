@@ -27,12 +27,12 @@ class SubmitReply:
 
 def netqasm_stub(channel: grpc.Channel) -> nqg.NetQasmServiceStub:
     """The NetQasmService stub over `channel`."""
-    return nqg.NetQasmServiceStub(channel)
+    return nqg.NetQasmServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, unannotated
 
 
 def node_stub(channel: grpc.Channel) -> ng.NodeServiceStub:
     """The NodeService stub over `channel` (for classical sockets)."""
-    return ng.NodeServiceStub(channel)
+    return ng.NodeServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, unannotated
 
 
 def submit_to_proto(session_id: str, messages: Sequence[bytes]) -> nq.NetQasmSubmitRequest:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
@@ -99,7 +99,7 @@ def load_layout(path: str | os.PathLike[str], *, inputs: Mapping[str, Mapping[st
 def temporary_topology(layout: AppLayout, *, seed: int = 0) -> Topology:
     """A fully connected topology of the application's nodes, from network.yaml when it has one."""
     nodes: dict[str, dict[str, Any]] = {n: {"name": n, "memory_qubits": 64} for n in layout.nodes}
-    links: dict[frozenset, dict[str, Any]] = {}
+    links: dict[frozenset[str], dict[str, Any]] = {}
     names = layout.nodes
     for i, a in enumerate(names):
         for b in names[i + 1:]:
@@ -202,23 +202,24 @@ def run_app(layout: AppLayout, addresses: Mapping[str, str], *, timeout_s: float
     root = str(Path(__file__).resolve().parent.parent.parent)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     with tempfile.TemporaryDirectory(prefix="qnet-app-") as tmp:
-        procs: dict[str, tuple[subprocess.Popen, Path, Any, Any, float]] = {}
+        procs: dict[str, tuple[subprocess.Popen[bytes], Path, IO[str], IO[str], float]] = {}
         try:
             for role in layout.roles:
+                result_file = Path(tmp) / f"{role}.result.json"
                 spec = {"app_dir": str(layout.path.resolve()), "role": role, "roles": layout.placement,
                         "addresses": dict(addresses), "inputs": layout.inputs.get(role, {}),
                         "tls_dir": creds.source if creds is not None else None,
                         "tls_identity": creds.name if creds is not None else None,
-                        "timeout_s": timeout_s, "result_file": str(Path(tmp) / f"{role}.result.json"),
+                        "timeout_s": timeout_s, "result_file": str(result_file),
                         "log_dir": str(Path(log_dir) if log_dir else Path(tmp) / "log"),
                         "rounds": rounds, "seed": seed}
                 spec_file = Path(tmp) / f"{role}.spec.json"
                 spec_file.write_text(json.dumps(spec))
-                out = open(Path(tmp) / f"{role}.stdout", "w+")  # noqa: SIM115 - closed below
-                err = open(Path(tmp) / f"{role}.stderr", "w+")  # noqa: SIM115
+                out: IO[str] = open(Path(tmp) / f"{role}.stdout", "w+")  # noqa: SIM115 - closed below
+                err: IO[str] = open(Path(tmp) / f"{role}.stderr", "w+")  # noqa: SIM115
                 proc = subprocess.Popen([python or sys.executable, "-m", "qemu_net.netqasm.runner", str(spec_file)],
                                         stdout=out, stderr=err, env=env, cwd=str(layout.path))
-                procs[role] = (proc, Path(spec["result_file"]), out, err, time.monotonic())
+                procs[role] = (proc, result_file, out, err, time.monotonic())
             for proc, *_files in procs.values():
                 left = max(deadline - time.monotonic(), 0.0)
                 with contextlib.suppress(subprocess.TimeoutExpired):

@@ -172,7 +172,7 @@ class QnetConnection(BaseNetQASMConnection):
         return QnetNetworkInfo
 
     def _commit_serialized_message(self, raw_msg: bytes, block: bool = True,
-                                   callback: Callable | None = None) -> None:
+                                   callback: Callable[[], object] | None = None) -> None:
         kind = raw_msg[0]
         if kind == MessageType.SIGNAL.value:
             return  # "stop the backend": the node outlives the application
@@ -296,11 +296,11 @@ class QnetSocket(Socket):
         msg = self._recv_any(block, timeout)
         if isinstance(msg, str) and maxsize is not None:
             return msg[:maxsize]
-        return msg  # type: ignore[return-value]  # a structured message sent with send_structured
+        return msg  # a structured message sent with send_structured comes back as it is
 
     def recv_structured(self, block: bool = True, timeout: float | None = None,
                         maxsize: int | None = None) -> StructuredMessage:
-        return self._recv_any(block, timeout)  # type: ignore[return-value]
+        return self._recv_any(block, timeout)
 
     def send_silent(self, msg: str) -> None:
         self.send(msg)
@@ -358,7 +358,7 @@ class QnetBroadcastChannel(BroadcastChannelBySockets):
         super().__init__(app_name, remote_app_names, **kwargs)
         import queue
 
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.Queue[tuple[str, str | Exception]] = queue.Queue()
         self._readers: dict[str, threading.Thread] = {}
         self._rlock = threading.Lock()
 

@@ -29,7 +29,9 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from netqasm.backend.executor import Executor
@@ -46,12 +48,26 @@ from netqasm.lang import operand
 from netqasm.lang.parsing.binary import deserialize as deserialize_subroutine
 from netqasm.qlink_compat import BellState, LinkLayerOKTypeK, LinkLayerOKTypeM, RandomBasis, RequestType
 from netqasm.sdk.shared_memory import SharedMemory
+from numpy.typing import NDArray
 
 from qemu_net.errors import InvalidOperation, MemoryFull, QnetError
 from qemu_net.node.context import CoreContext
 from qemu_net.node.core import NodeCore
-from qemu_net.node.ops import DiscardOp, GateOp, MeasureOp, ResetOp
+from qemu_net.node.ops import DiscardOp, GateOp, MeasureOp, Op, ResetOp
+from qemu_net.quantum import paulis
 from qemu_net.quantum.register import DTYPE
+
+if TYPE_CHECKING:
+    # netqasm ships no type information: to mypy these are Any, named here for the reader.
+    from netqasm.lang.instr.base import RegRegImm4Instruction
+    from netqasm.lang.instr.core import (
+        ControlledRotationInstruction,
+        RotationInstruction,
+        SingleQubitInstruction,
+        TwoQubitInstruction,
+    )
+    from netqasm.lang.operand import Address, ArrayEntry, ArraySlice
+    from netqasm.lang.subroutine import Subroutine
 
 #: Channel prefix of the executors' own messages (a create request's announcement to the receiver).
 EPR_CHANNEL_PREFIX = "_qnet/netqasm/"
@@ -68,24 +84,26 @@ _PARSED_KEPT = 32
 #: Most EPR pairs one request may ask for.
 MAX_PAIRS = 10_000
 
-_I = np.eye(2, dtype=DTYPE)
-_X = np.array([[0, 1], [1, 0]], dtype=DTYPE)
-_Y = np.array([[0, -1j], [1j, 0]], dtype=DTYPE)
-_Z = np.array([[1, 0], [0, -1]], dtype=DTYPE)
-_PAULI = {"x": _X, "y": _Y, "z": _Z}
-_FIXED = {
-    "x": _X,
-    "y": _Y,
-    "z": _Z,
-    "h": np.array([[1, 1], [1, -1]], dtype=DTYPE) / np.sqrt(2),
-    "s": np.array([[1, 0], [0, 1j]], dtype=DTYPE),
+#: The registers (name, index) -> value and the arrays address -> values (None: undefined) that a call's
+#: subroutines wrote.
+Registers = dict[tuple[str, int], int]
+Arrays = dict[int, list[int | None]]
+
+_I = paulis.I
+_PAULI = {"x": paulis.X, "y": paulis.Y, "z": paulis.Z}
+_FIXED: dict[str, np.ndarray] = {
+    "x": paulis.X,
+    "y": paulis.Y,
+    "z": paulis.Z,
+    "h": paulis.H,
+    "s": paulis.S,
     # K maps Z-eigenstates to Y-eigenstates: K = (Y + Z) / sqrt(2).
     "k": np.array([[1, -1j], [1j, -1]], dtype=DTYPE) / np.sqrt(2),
     "t": np.array([[1, 0], [0, np.exp(1j * np.pi / 4)]], dtype=DTYPE),
 }
-_TWO = {
-    "cnot": np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=DTYPE),
-    "cphase": np.diag([1, 1, 1, -1]).astype(DTYPE),
+_TWO: dict[str, np.ndarray] = {
+    "cnot": paulis.CNOT,
+    "cphase": paulis.CZ,
     "swp": np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], dtype=DTYPE),
     # mov overwrites the target with the source; as a unitary it is the swap (netqasm's definition).
     "mov": np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], dtype=DTYPE),
@@ -98,7 +116,14 @@ _AXES_BY_CODE = {0: "xyx", 1: "yzy", 2: "zxz"}
 
 def rotation(axis: str, angle: float) -> np.ndarray:
     """exp(-i angle P / 2) for the Pauli P named by `axis`."""
-    return (np.cos(angle / 2) * _I - 1j * np.sin(angle / 2) * _PAULI[axis]).astype(DTYPE)
+    u: NDArray[np.complex128] = (np.cos(angle / 2) * _I - 1j * np.sin(angle / 2) * _PAULI[axis]).astype(DTYPE)
+    return u
+
+
+def _three_ints(values: Sequence[int | None]) -> tuple[int, int, int]:
+    """A request's three rotation numbers (None read as 0)."""
+    a, b, c = values
+    return int(a or 0), int(b or 0), int(c or 0)
 
 
 def basis_rotation(axes: str, nums: tuple[int, int, int], denom: int) -> np.ndarray:
@@ -160,7 +185,7 @@ class QnetExecutor(Executor):
         #: Create requests' announcements to their receivers, sent when the current call ends.
         self._announcements: list[tuple[str, str, bytes]] = []
         #: Gates not yet sent to the node's memory (applied in one batch before anything reads state).
-        self._batch: list = []
+        self._batch: list[Op] = []
         self._touched_regs: dict[tuple[str, int], int] = {}
         self._touched_arrays: set[tuple[int, int]] = set()
         #: Pairs made per tag: both ends count the pairs of one socket in the same order, so this is the
@@ -168,7 +193,7 @@ class QnetExecutor(Executor):
         self._pair_counts: dict[str, int] = {}
         #: Subroutines parsed in this session by their bytes (a loop sends the same one again and again;
         #: execution never changes a parsed subroutine).
-        self._parsed: dict[bytes, object] = {}
+        self._parsed: dict[bytes, Subroutine] = {}
 
     # ------------------------------------------------------------------ identities
     @property
@@ -181,7 +206,7 @@ class QnetExecutor(Executor):
         return self._node_names[node_id]
 
     # ------------------------------------------------------------------ host messages
-    def run_messages(self, raw_messages: list[bytes], ctx: CoreContext) -> tuple[dict, dict]:
+    def run_messages(self, raw_messages: Sequence[bytes], ctx: CoreContext) -> tuple[Registers, Arrays]:
         """Execute the host messages in order; returns (registers, arrays) the subroutines returned."""
         self._ctx = ctx
         self._deadline = ctx.deadline
@@ -196,7 +221,7 @@ class QnetExecutor(Executor):
                 self._send_announcements()
         finally:
             self._ctx = None
-        arrays = {}
+        arrays: Arrays = {}
         for app_id, address in self._touched_arrays:
             mem = self._shared_memories.get(app_id)
             if mem is not None:
@@ -287,10 +312,11 @@ class QnetExecutor(Executor):
         # One private memory per session's app (netqasm's default is a process-wide registry by app id).
         self._shared_memories[app_id] = SharedMemory()
 
-    def _update_shared_memory(self, app_id, entry, value):
+    def _update_shared_memory(self, app_id: int, entry: operand.Register | Address | ArrayEntry | ArraySlice,
+                              value: int | list[int]) -> None:
         super()._update_shared_memory(app_id, entry, value)
         if isinstance(entry, operand.Register):
-            self._touched_regs[(entry.name.name, entry.index)] = value
+            self._touched_regs[(entry.name.name, entry.index)] = cast(int, value)  # a register holds one value
         elif isinstance(entry, operand.Address):
             self._touched_arrays.add((app_id, entry.address))
         else:
@@ -331,10 +357,11 @@ class QnetExecutor(Executor):
         unit = self._get_unit_module(subroutine_id)
         if not 0 <= address < len(unit) or unit[address] is None:
             raise InvalidOperation(f"qubit at virtual address {address} is not allocated")
-        return unit[address]
+        phys: int = unit[address]
+        return phys
 
     # ------------------------------------------------------------------ quantum instructions
-    def _do_single_qubit_instr(self, instr, subroutine_id: int, address: int) -> None:
+    def _do_single_qubit_instr(self, instr: SingleQubitInstruction, subroutine_id: int, address: int) -> None:
         phys = self._phys(subroutine_id, address)
         q = self._qubits[phys]
         name = instr.mnemonic
@@ -349,7 +376,8 @@ class QnetExecutor(Executor):
         self._fresh.discard(phys)
         return None
 
-    def _do_single_qubit_rotation(self, instr, subroutine_id: int, address: int, angle: float) -> None:
+    def _do_single_qubit_rotation(self, instr: RotationInstruction, subroutine_id: int, address: int,
+                                  angle: float) -> None:
         phys = self._phys(subroutine_id, address)
         axis = instr.mnemonic.removeprefix("rot_")
         if axis not in _PAULI:
@@ -358,8 +386,8 @@ class QnetExecutor(Executor):
         self._fresh.discard(phys)
         return None
 
-    def _do_controlled_qubit_rotation(self, instr, subroutine_id: int, address1: int, address2: int,
-                                      angle: float) -> None:
+    def _do_controlled_qubit_rotation(self, instr: ControlledRotationInstruction, subroutine_id: int,
+                                      address1: int, address2: int, angle: float) -> None:
         p1, p2 = self._phys(subroutine_id, address1), self._phys(subroutine_id, address2)
         axis = instr.mnemonic.removeprefix("crot_")
         if axis not in _PAULI:
@@ -370,7 +398,8 @@ class QnetExecutor(Executor):
         self._fresh.difference_update((p1, p2))
         return None
 
-    def _do_two_qubit_instr(self, instr, subroutine_id: int, address1: int, address2: int) -> None:
+    def _do_two_qubit_instr(self, instr: TwoQubitInstruction, subroutine_id: int, address1: int,
+                            address2: int) -> None:
         if address1 == address2:
             raise InvalidOperation(f"{instr.mnemonic} needs two different qubits, got address {address1} twice")
         p1, p2 = self._phys(subroutine_id, address1), self._phys(subroutine_id, address2)
@@ -393,13 +422,13 @@ class QnetExecutor(Executor):
     def _do_meas(self, subroutine_id: int, q_address: int) -> int:
         return self._measure(self._phys(subroutine_id, q_address))
 
-    def _get_instruction_handlers(self):
-        handlers = super()._get_instruction_handlers()
+    def _get_instruction_handlers(self) -> dict[str, Callable[..., Any]]:
+        handlers: dict[str, Callable[..., Any]] = super()._get_instruction_handlers()
         for mnemonic in _MEAS_AXES:
             handlers[mnemonic] = self._instr_meas_basis
         return handlers
 
-    def _instr_meas_basis(self, subroutine_id: int, instr) -> None:
+    def _instr_meas_basis(self, subroutine_id: int, instr: RegRegImm4Instruction) -> None:
         app_id = self._get_app_id(subroutine_id=subroutine_id)
         address = self._get_register(app_id=app_id, register=instr.qreg)
         if address is None:
@@ -427,8 +456,8 @@ class QnetExecutor(Executor):
     def _tag(self, creator: str, creator_socket: int, receiver: str, receiver_socket: int) -> str:
         return f"netqasm:{creator}:{creator_socket}>{receiver}:{receiver_socket}"
 
-    def _do_create_epr(self, subroutine_id, remote_node_id, epr_socket_id, q_array_address, arg_array_address,
-                       ent_results_array_address) -> None:
+    def _do_create_epr(self, subroutine_id: int, remote_node_id: int, epr_socket_id: int, q_array_address: int | None,
+                       arg_array_address: int, ent_results_array_address: int) -> None:
         app_id = self._get_app_id(subroutine_id)
         peer, remote_socket = self._socket(app_id, epr_socket_id, remote_node_id)
         try:
@@ -465,7 +494,7 @@ class QnetExecutor(Executor):
         req = _EprRequest(subroutine_id, app_id, True, peer, remote_node_id,
                           self._tag(self._core.name, epr_socket_id, peer, remote_socket), kind, number,
                           q_array_address, ent_results_array_address, epr_socket_id,
-                          tuple(int(x or 0) for x in local), axes_local)
+                          _three_ints(local), axes_local)
         self._pending.append(req)
         self._progress()
         # The receiver learns what was asked (as the link layer's create request would tell it) when this
@@ -474,8 +503,8 @@ class QnetExecutor(Executor):
                     "axes": int(request.rotation_axes_remote or 0)}
         self._announcements.append((peer, EPR_CHANNEL_PREFIX + req.tag, json.dumps(announce).encode()))
 
-    def _do_recv_epr(self, subroutine_id, remote_node_id, epr_socket_id, q_array_address,
-                     ent_results_array_address) -> None:
+    def _do_recv_epr(self, subroutine_id: int, remote_node_id: int, epr_socket_id: int, q_array_address: int | None,
+                     ent_results_array_address: int) -> None:
         app_id = self._get_app_id(subroutine_id)
         peer, remote_socket = self._socket(app_id, epr_socket_id, remote_node_id)
         tag = self._tag(peer, remote_socket, self._core.name, epr_socket_id)
@@ -610,7 +639,7 @@ class NetQasmSessions:
                     s.lock.release()
                 del self._sessions[sid]
 
-    def submit(self, session_id: str, messages: list[bytes], timeout_s: float) -> tuple[dict, dict, int]:
+    def submit(self, session_id: str, messages: Sequence[bytes], timeout_s: float) -> tuple[Registers, Arrays, int]:
         self.core.check_serving()
         if not messages:
             raise InvalidOperation("a NetQASM request needs at least one host message")

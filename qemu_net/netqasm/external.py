@@ -23,4 +23,4 @@ def install() -> None:
     import netqasm.sdk
 
     sys.modules["netqasm.sdk.external"] = sys.modules[__name__]
-    netqasm.sdk.external = sys.modules[__name__]  # type: ignore[attr-defined]
+    netqasm.sdk.external = sys.modules[__name__]

@@ -47,6 +47,7 @@ class NetQasmServicer(nqg.NetQasmServiceServicer):
         return nq.NetQasmQubitStateReply(dimension=rho.shape[0], real=flat.real.tolist(), imag=flat.imag.tolist())
 
 
-def add_to_server(core: NodeCore, server) -> None:
+def add_to_server(core: NodeCore, server: grpc.Server) -> None:
     """Serve NetQASM applications at this node."""
-    nqg.add_NetQasmServiceServicer_to_server(NetQasmServicer(core), server)
+    nqg.add_NetQasmServiceServicer_to_server(  # type: ignore[no-untyped-call]  # generated, unannotated
+        NetQasmServicer(core), server)

@@ -36,4 +36,4 @@ def install() -> None:
     import netqasm.sdk.toolbox
 
     sys.modules["netqasm.sdk.toolbox.sim_states"] = sys.modules[__name__]
-    netqasm.sdk.toolbox.sim_states = sys.modules[__name__]  # type: ignore[attr-defined]
+    netqasm.sdk.toolbox.sim_states = sys.modules[__name__]

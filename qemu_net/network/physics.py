@@ -77,9 +77,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
+from numpy.typing import NDArray
 
 from qemu_net.errors import InvalidOperation
 from qemu_net.network.topology import LinkSpec
@@ -275,7 +276,11 @@ def accidental_fraction(link: LinkSpec) -> float:
     return lam / (1 + 2 * lam)
 
 
-def _geometric(rng: np.random.Generator, p: float, cap: int, size: int | None = None) -> np.ndarray | int:
+@overload
+def _geometric(rng: np.random.Generator, p: float, cap: int, size: None = None) -> int: ...
+@overload
+def _geometric(rng: np.random.Generator, p: float, cap: int, size: int) -> NDArray[np.int64]: ...
+def _geometric(rng: np.random.Generator, p: float, cap: int, size: int | None = None) -> NDArray[np.int64] | int:
     if p <= 0:
         return np.zeros(size, dtype=np.int64) if size is not None else 0
     k = rng.geometric(p, size=size)
@@ -297,7 +302,7 @@ def sample_attempts(rng: np.random.Generator, link: LinkSpec) -> int | None:
 
 def sample_attempts_batch(rng: np.random.Generator, link: LinkSpec, n: int) -> np.ndarray:
     """Attempts for n successive pairs (int64 array); 0 marks a pair that hit the max_attempts cap."""
-    return _geometric(rng, herald_probability(link), link.max_attempts, size=n)  # type: ignore[return-value]
+    return _geometric(rng, herald_probability(link), link.max_attempts, size=n)
 
 
 def source_state(link: LinkSpec) -> np.ndarray:
@@ -468,7 +473,8 @@ def outcome_table(rho_pair: np.ndarray) -> np.ndarray:
             u = np.kron(BASIS_CHANGE[ba], BASIS_CHANGE[bb])
             table[3 * ba + bb] = np.real(np.einsum("ij,jk,ik->i", u, m, u.conj()))
     table = np.clip(table, 0, None)
-    return table / table.sum(axis=1, keepdims=True)
+    probabilities: NDArray[np.float64] = table / table.sum(axis=1, keepdims=True)
+    return probabilities
 
 
 def sample_outcomes(

@@ -148,4 +148,4 @@ def mermin_terms(k: int) -> list[tuple[str, int]]:
 
 def mermin_ideal(k: int, p: float = 0.0) -> float:
     """Mermin value of a k-qubit GHZ state with depolarize(p) on each qubit: 2^(k-1) (1 - 4p/3)^k."""
-    return 2 ** (k - 1) * (1 - 4 * p / 3) ** k
+    return float(2 ** (k - 1) * (1 - 4 * p / 3) ** k)

@@ -80,15 +80,15 @@ def link_pair_rate_hz(topology: Topology, link: LinkSpec) -> float:
     return 1e9 / per_pair_ns
 
 
-def loss_graph(topology: Topology) -> nx.Graph:
-    g = nx.Graph()
+def loss_graph(topology: Topology) -> nx.Graph[str]:
+    g: nx.Graph[str] = nx.Graph()
     g.add_nodes_from(topology.node_names)
     for link in topology.links:
         g.add_edge(*link.nodes, weight=link_loss_db(link))
     return g
 
 
-def plan_pair(topology: Topology, a: str, b: str, *, graph: nx.Graph | None = None, mu: float = 0.5,
+def plan_pair(topology: Topology, a: str, b: str, *, graph: nx.Graph[str] | None = None, mu: float = 0.5,
               f_ec: float = 1.16, pulse_rate_hz: float = 1e9, target_fidelity: float = 0.95,
               method: Method = Method.DEJMPS) -> PairPlan | None:
     """The plan for one pair; None if no path of quantum links joins them."""
@@ -97,15 +97,18 @@ def plan_pair(topology: Topology, a: str, b: str, *, graph: nx.Graph | None = No
         path = nx.dijkstra_path(g, a, b, weight="weight")
     except nx.NetworkXNoPath:
         return None
-    links = [topology.link(u, v) for u, v in itertools.pairwise(path)]
-    assert all(link is not None for link in links)
-    etas = [link.transmissivity for link in links]  # type: ignore[union-attr]
-    rates = [link_key_rate(link, mu=mu, f_ec=f_ec) for link in links]  # type: ignore[arg-type]
+    links: list[LinkSpec] = []
+    for u, v in itertools.pairwise(path):
+        link = topology.link(u, v)
+        assert link is not None  # consecutive nodes of a shortest path in the loss graph share a link
+        links.append(link)
+    etas = [link.transmissivity for link in links]
+    rates = [link_key_rate(link, mu=mu, f_ec=f_ec) for link in links]
     direct = topology.link(a, b)
     relay = min(rates)
-    pair_rates = [link_pair_rate_hz(topology, link) for link in links]  # type: ignore[arg-type]
+    pair_rates = [link_pair_rate_hz(topology, link) for link in links]
     fids = [physics.EprLinkModel.from_specs(link, topology.node(link.nodes[0]), topology.node(link.nodes[1])).fidelity
-            for link in links]  # type: ignore[union-attr]
+            for link in links]
     f_chain = chain_fidelity(fids)
     bottleneck = min(pair_rates)
     rounds = f_pur = r_pur = None
@@ -117,7 +120,7 @@ def plan_pair(topology: Topology, a: str, b: str, *, graph: nx.Graph | None = No
             break
     eta_path = math.prod(etas)
     return PairPlan(
-        a, b, tuple(path), sum(link_loss_db(link) for link in links),  # type: ignore[arg-type]
+        a, b, tuple(path), sum(link_loss_db(link) for link in links),
         link_key_rate(direct, mu=mu, f_ec=f_ec) if direct is not None else None,
         relay, (link_key_rate(direct, mu=mu, f_ec=f_ec) if len(path) == 2 and direct is not None else relay)
         * pulse_rate_hz,

@@ -254,14 +254,14 @@ def _round(ctx: NodeContext, wire: Wire, method: Method, alice: bool, level: lis
         raise InvalidOperation("purification: the ends disagree on the pairs in this round")
     verdict = iter(a == b for a, b in zip(mine, theirs, strict=True))
     nxt: list[str | None] = []
-    for keep, sac in steps:
-        if keep is not None and sac is not None:
+    for kept, sacrificed in steps:
+        if kept is not None and sacrificed is not None:
             ok = next(verdict)
             if not ok:
-                ctx.discard(keep)
-            nxt.append(keep if ok else None)
+                ctx.discard(kept)
+            nxt.append(kept if ok else None)
         else:
-            for q in (keep, sac):
+            for q in (kept, sacrificed):
                 if q is not None:
                     ctx.discard(q)
             nxt.append(None)

@@ -51,10 +51,10 @@ def routing_cost(cost: RoutingCost | str) -> RoutingCost:
                                value=str(cost)) from None
 
 
-def graph(topology: Topology, cost: RoutingCost | str = RoutingCost.HOPS) -> nx.Graph:
+def graph(topology: Topology, cost: RoutingCost | str = RoutingCost.HOPS) -> nx.Graph[str]:
     """The fiber links as a weighted graph (edge attributes ``weight`` and ``fidelity``)."""
     cost = routing_cost(cost)
-    g = nx.Graph()
+    g: nx.Graph[str] = nx.Graph()
     g.add_nodes_from(topology.node_names)
     for link in topology.links:
         f = link_fidelity(topology, link)
@@ -116,7 +116,8 @@ class Plan:
 
     @property
     def pairs_per_attempt(self) -> int:
-        return 2**self.rounds
+        pairs: int = 2**self.rounds
+        return pairs
 
 
 def check_target(min_fidelity: float) -> None:

@@ -143,10 +143,11 @@ def _batch(ctx: NodeContext, path: Sequence[str], i: int, batch: int, more: bool
     assert halves is not None
     qubits = [h.qubit for h in halves]
     if n >= 2 and i == n:
-        frame = ctx.recv(path[n - 1], frame_ch, timeout_s=timeout_s)
-        if len(frame) != pairs:
-            raise InvalidOperation(f"malformed Pauli frame from {path[n - 1]!r}: {len(frame)} bytes for {pairs} pairs")
-        for q, f in zip(qubits, frame, strict=True):
+        received = ctx.recv(path[n - 1], frame_ch, timeout_s=timeout_s)
+        if len(received) != pairs:
+            raise InvalidOperation(
+                f"malformed Pauli frame from {path[n - 1]!r}: {len(received)} bytes for {pairs} pairs")
+        for q, f in zip(qubits, received, strict=True):
             correct(ctx, q, f & 1, (f >> 1) & 1)
     if bases is None:
         out.qubits += qubits

@@ -26,6 +26,7 @@ resend on a fraction of Bob's halves) measures in Z or X at random and re-prepar
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,7 +38,8 @@ from qemu_net.qkd.pulses import Detection, random_bits
 from qemu_net.quantum.paulis import I, X, Z
 
 if TYPE_CHECKING:
-    pass
+    from qemu_net.network.topology import LinkSpec
+    from qemu_net.qkd.pulses import ChannelModel
 
 ALICE_ANGLES = (0.0, math.pi / 2)
 BOB_ANGLES = (0.0, math.pi / 2, math.pi / 4, -math.pi / 4)
@@ -65,7 +67,9 @@ def projectors(angle: float) -> tuple[np.ndarray, np.ndarray]:
     return (_I2 + obs) / 2, (_I2 - obs) / 2
 
 
-def joint_probabilities(rho: np.ndarray, a_angles=ALICE_ANGLES, b_angles=BOB_ANGLES) -> np.ndarray:
+def joint_probabilities(
+    rho: np.ndarray, a_angles: Sequence[float] = ALICE_ANGLES, b_angles: Sequence[float] = BOB_ANGLES,
+) -> np.ndarray:
     """P[a, b, x, y] = Tr[rho (Pi_a^x (x) Pi_b^y)] for every pair of settings, exactly."""
     out = np.zeros((len(a_angles), len(b_angles), 2, 2))
     for i, a in enumerate(a_angles):
@@ -143,11 +147,12 @@ class SourceBlock:
 def depolarize_qubit(rho: np.ndarray, p: float) -> np.ndarray:
     """Cirq's depolarising channel on one qubit: (1 - 4p/3) rho + (4p/3) I/2 (same as
     (1 - p) rho + p/3 (X rho X + Y rho Y + Z rho Z))."""
-    return (1 - 4 * p / 3) * rho + (4 * p / 3) * np.trace(rho) * _I2 / 2
+    depolarized: np.ndarray = (1 - 4 * p / 3) * rho + (4 * p / 3) * np.trace(rho) * _I2 / 2
+    return depolarized
 
 
 def emit_pairs(
-    n: int, rho: np.ndarray, link, *, p_z: float = 0.5, eve_fraction: float = 0.0,
+    n: int, rho: np.ndarray, link: LinkSpec | ChannelModel, *, p_z: float = 0.5, eve_fraction: float = 0.0,
     rng: np.random.Generator, alice_flip: float = 0.0,
 ) -> SourceBlock:
     """Alice's source emits n pairs, measures her halves, and sends Bob's through `link` (a `LinkSpec`
@@ -177,7 +182,7 @@ def emit_pairs(
     arrived = np.flatnonzero(rng.random(n) < eta)
     sidx = state_idx[arrived]
     if eve_fraction > 0 and len(arrived):
-        eve_states = []
+        eve_states: list[np.ndarray] = []
         for a in _EVE_ANGLES:
             eve_states.extend(projectors(a))
         base = len(table)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 from ldpc.bp_decoder import BpDecoder
+from numpy.typing import NDArray
 
 from qemu_net.errors import InvalidOperation, ProtocolAborted
 from qemu_net.qkd import wire
@@ -82,7 +83,8 @@ def parity_check_matrix(n: int, m: int, seed: int, column_weight: int = COLUMN_W
 
 
 def _syndrome(h: sp.csr_matrix, x: np.ndarray) -> np.ndarray:
-    return (h @ x.astype(np.int64) % 2).astype(np.uint8)
+    syndrome: NDArray[np.uint8] = (h @ x.astype(np.int64) % 2).astype(np.uint8)
+    return syndrome
 
 
 def _frames(n: int) -> list[tuple[int, int]]:
@@ -96,7 +98,8 @@ class _Codes:
         self.qber = qber
         self.f_target = f_target
         self._h: dict[tuple[int, int], sp.csr_matrix] = {}
-        self._dec: dict[tuple[int, ...], Any] = {}
+        #: (BpDecoder from `ldpc`, which ships no types; its stacked parity-check matrix)
+        self._dec: dict[tuple[int, ...], tuple[Any, sp.csr_matrix]] = {}
 
     def matrix(self, seed: int, n: int) -> sp.csr_matrix:
         key = (seed, n)

@@ -129,7 +129,8 @@ def _block_parities(x: np.ndarray, k: int) -> np.ndarray:
     pad = nb * k - n
     if pad:
         x = np.concatenate([x, np.zeros(pad, dtype=x.dtype)])
-    return np.bitwise_xor.reduce(x.reshape(nb, k), axis=1)
+    parities: np.ndarray = np.bitwise_xor.reduce(x.reshape(nb, k), axis=1)
+    return parities
 
 
 def _prefix(x: np.ndarray) -> np.ndarray:
@@ -239,7 +240,8 @@ def cascade_correct(
                 differ = theirs != (mine[mid] ^ mine[lo[act]])
                 hi[act[differ]] = mid[differ]
                 lo[act[~differ]] = mid[~differ]
-            pos = np.unique(lo if perms[j] is None else perms[j][lo])
+            perm = perms[j]
+            pos = np.unique(lo if perm is None else perm[lo])
             b[pos] ^= 1
             flipped += len(pos)
     ch.send(CascadeDone())

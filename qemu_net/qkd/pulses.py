@@ -31,12 +31,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from qemu_net.errors import InvalidOperation
 from qemu_net.qkd import wire
 
 if TYPE_CHECKING:
-    from qemu_net.network.topology import LinkSpec
+    from qemu_net.network.topology import LinkSpec, Topology
 
 #: Intensity classes.
 SIGNAL, DECOY, VACUUM = 0, 1, 2
@@ -77,7 +78,7 @@ class ChannelModel:
         return a * (1 - b) + b * (1 - a)
 
     @classmethod
-    def from_topology(cls, topology, alice: str, bob: str) -> ChannelModel:
+    def from_topology(cls, topology: Topology, alice: str, bob: str) -> ChannelModel:
         link = topology.link(alice, bob)
         if link is None:
             raise InvalidOperation(f"{alice} and {bob} share no quantum link")
@@ -94,7 +95,7 @@ class ChannelModel:
                    detector_dead_time_ns=float(getattr(link, "detector_dead_time_ns", 0.0)))
 
 
-def _as_channel(link) -> ChannelModel:
+def _as_channel(link: LinkSpec | ChannelModel) -> ChannelModel:
     return link if isinstance(link, ChannelModel) else ChannelModel.from_link(link)
 
 
@@ -280,11 +281,12 @@ def _ztp_cdf(m: float, kmax: int = 255) -> np.ndarray:
 def _uniform_below(u_n: int, thresholds: np.ndarray, cls: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Boolean mask u < thresholds[cls] with one uniform per element; float32 unless precision needs 64."""
     positive = thresholds[thresholds > 0]
+    mask: NDArray[np.bool_]
     if positive.size and positive.min() < 1e-3:
-        u = rng.random(u_n)
-        return u < thresholds[cls]
-    u = rng.random(u_n, dtype=np.float32)
-    return u < thresholds.astype(np.float32)[cls]
+        mask = rng.random(u_n) < thresholds[cls]
+        return mask
+    mask = rng.random(u_n, dtype=np.float32) < thresholds.astype(np.float32)[cls]
+    return mask
 
 
 def transmit(
@@ -432,12 +434,14 @@ class TrainCounts:
     errors: np.ndarray
 
     @property
-    def gains(self) -> np.ndarray:
-        return np.divide(self.clicks, self.sent, out=np.zeros(3), where=self.sent > 0)
+    def gains(self) -> NDArray[np.float64]:
+        gains: NDArray[np.float64] = np.divide(self.clicks, self.sent, out=np.zeros(3), where=self.sent > 0)
+        return gains
 
     @property
-    def error_rates(self) -> np.ndarray:
-        return np.divide(self.errors, self.sifted, out=np.full(3, 0.5), where=self.sifted > 0)
+    def error_rates(self) -> NDArray[np.float64]:
+        rates: NDArray[np.float64] = np.divide(self.errors, self.sifted, out=np.full(3, 0.5), where=self.sifted > 0)
+        return rates
 
 
 def simulate_bb84_counts(
@@ -469,7 +473,10 @@ def simulate_basis_counts(
     return _simulate(n, source, link, rng, eve_fraction, block)[1]
 
 
-def _simulate(n, source, link, rng, eve_fraction, block):
+def _simulate(
+    n: int, source: SourceSettings, link: LinkSpec | ChannelModel, rng: np.random.Generator,
+    eve_fraction: float, block: int,
+) -> tuple[TrainCounts, BasisCounts]:
     ch = _as_channel(link)
     sent = np.zeros(3, dtype=np.int64)
     clicks = np.zeros(3, dtype=np.int64)

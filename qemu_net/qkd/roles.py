@@ -456,6 +456,11 @@ def _bound_fields(bound: FiniteKeyBound, n_pulses: int) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------- protocol strategies
+def _per_class(counts: np.ndarray) -> tuple[int, int, int]:
+    """Counts per intensity class (signal, decoy, vacuum) as ints, from a length-3 bincount."""
+    return int(counts[0]), int(counts[1]), int(counts[2])
+
+
 class _Bb84:
     """Decoy-state (or single-photon) BB84: Alice prepares pulse trains, Bob detects them."""
 
@@ -515,8 +520,7 @@ class _Bb84:
             return q, q, {}
         n_x = np.bincount(self.cls[test], minlength=3)
         m_x = np.bincount(self.cls[test][test_err], minlength=3)
-        self.counts = (tuple(int(c) for c in np.bincount(self.cls[key], minlength=3)),
-                       tuple(int(c) for c in n_x), tuple(int(c) for c in m_x))
+        self.counts = (_per_class(np.bincount(self.cls[key], minlength=3)), _per_class(n_x), _per_class(m_x))
         q_sig = float(m_x[0] / n_x[0]) if n_x[0] else 0.5
         q_all = float(m_x.sum() / n_x.sum()) if n_x.sum() else 0.5
         gains = np.divide(self.clicks, self.sent, out=np.zeros(3), where=self.sent > 0)
@@ -631,11 +635,11 @@ class _E91:
         return E91SiftReply(settings=wire.pack_bits(a_set)), self.outcomes[idx], key, test
 
     def estimate(self, key: np.ndarray, test: np.ndarray, test_err: np.ndarray,
-                 chsh_bits: np.ndarray | None = None,
-                 a_bits: np.ndarray | None = None) -> tuple[float, float, dict[str, Any]]:
+                 chsh_bits: np.ndarray, a_bits: np.ndarray) -> tuple[float, float, dict[str, Any]]:
         q = float(test_err.mean()) if len(test) else 0.5
         s, s_err = chsh_estimate(self.a_set[self.chsh_pos], self.b_set[self.chsh_pos], a_bits[self.chsh_pos], chsh_bits)
-        extra = {"chsh": s if math.isfinite(s) else None, "chsh_stderr": s_err if math.isfinite(s_err) else None}
+        extra: dict[str, Any] = {"chsh": s if math.isfinite(s) else None,
+                                 "chsh_stderr": s_err if math.isfinite(s_err) else None}
         if not math.isfinite(s) or s <= self.p.chsh_threshold:
             extra["abort"] = (f"CHSH S = {s:.3f} +- {s_err:.3f} does not exceed {self.p.chsh_threshold}: "
                               "no entanglement certified")

@@ -38,6 +38,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from qemu_net.errors import InvalidOperation
 from qemu_net.quantum.paulis import PAULIS
@@ -198,13 +199,15 @@ def kraus_to_superop(kraus_ops: Sequence[np.ndarray]) -> np.ndarray:
         raise InvalidOperation(f"expected a non-empty list of square Kraus matrices, got shape {ks.shape}")
     d = ks.shape[1]
     _num_qubits_of(d, "Kraus operator")
-    return np.einsum("kia,kjb->ijab", ks, ks.conj()).reshape(d * d, d * d)
+    superop: NDArray[np.complex128] = np.einsum("kia,kjb->ijab", ks, ks.conj()).reshape(d * d, d * d)
+    return superop
 
 
 def unitary_to_superop(u: np.ndarray) -> np.ndarray:
     """Superoperator matrix of rho -> U rho U^dagger (see `kraus_to_superop`)."""
     d = u.shape[0]
-    return np.multiply.outer(u, u.conj()).transpose(0, 2, 1, 3).reshape(d * d, d * d)
+    superop: np.ndarray = np.multiply.outer(u, u.conj()).transpose(0, 2, 1, 3).reshape(d * d, d * d)
+    return superop
 
 
 def superop_to_kraus(superop: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -373,7 +376,11 @@ class NoiseModel:
         t_s = t_ns * 1e-9
         t1, t2 = self.t1_s, self.t2_s
         gamma = 0.0 if t1 is None else -math.expm1(-t_s / t1)
-        c = math.exp(-t_s / t2) if t2 is not None else math.exp(-t_s / (2 * t1))  # type: ignore[operator]
+        if t2 is not None:
+            c = math.exp(-t_s / t2)
+        else:
+            assert t1 is not None  # has_memory_noise: T1 or T2 is set
+            c = math.exp(-t_s / (2 * t1))
         c = min(c, math.sqrt(1 - gamma))
         return np.array([[1, 0, 0, gamma], [0, c, 0, 0], [0, 0, c, 0], [0, 0, 0, 1 - gamma]], dtype=np.complex128)
 

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import cirq
 import numpy as np
@@ -48,10 +49,14 @@ MAX_SV_QUBITS = 24
 BASIS_ROTATION: dict[str, np.ndarray | None] = {b.value: None if b is Basis.Z else u for b, u in BASIS_CHANGE.items()}
 
 
-try:  # np.einsum without its Python wrapper (which only adds the unused `optimize` path): one call less
-    from numpy._core.multiarray import c_einsum as _einsum  # per gate on the hot path
-except ImportError:  # pragma: no cover - numpy < 2
-    _einsum = np.einsum
+if TYPE_CHECKING:
+    # The interleaved form einsum(op, op_axes, tensor, tensor_axes, out_axes) used below; numpy types it Any.
+    def _einsum(*operands: object) -> np.ndarray: ...
+else:
+    try:  # np.einsum without its Python wrapper (which only adds the unused `optimize` path): one call less
+        from numpy._core.multiarray import c_einsum as _einsum  # per gate on the hot path
+    except ImportError:  # pragma: no cover - numpy < 2
+        _einsum = np.einsum
 
 
 @functools.lru_cache(maxsize=4096)
@@ -140,12 +145,14 @@ class Group:
             rest = np.take(self.tensor, bit, axis=a)
             tr = float(np.sum(np.abs(rest) ** 2))
             tr = np.sqrt(tr)
-        return rest / tr
+        renormalised: np.ndarray = rest / tr
+        return renormalised
 
     def partial_trace_out(self, q: str) -> np.ndarray:
         self.to_density_matrix()
         a = self.axis(q)
-        return np.trace(self.tensor, axis1=a, axis2=a + self.n)
+        reduced: np.ndarray = np.trace(self.tensor, axis1=a, axis2=a + self.n)
+        return reduced
 
 
 @dataclass(frozen=True)
@@ -193,7 +200,7 @@ class Register:
     groups: dict[int, Group] = field(default_factory=dict, init=False)
     _where: dict[str, Group] = field(default_factory=dict, init=False)
     _last_ns: dict[str, int] = field(default_factory=dict, init=False)
-    _gids: Iterable[int] = field(default_factory=lambda: itertools.count(1), init=False)
+    _gids: Iterator[int] = field(default_factory=lambda: itertools.count(1), init=False)
 
     def __post_init__(self) -> None:
         self.prng = np.random.default_rng(self.seed)
@@ -218,7 +225,7 @@ class Register:
         return self._last_ns.get(q, 0)
 
     def _new_group(self, qubits: list[str], tensor: np.ndarray, mixed: bool) -> Group:
-        g = Group(next(self._gids), qubits, tensor, mixed)  # type: ignore[call-overload]
+        g = Group(next(self._gids), qubits, tensor, mixed)
         self.groups[g.gid] = g
         for q in qubits:
             self._where[q] = g
@@ -406,8 +413,7 @@ class Register:
             rho = g.matrix().reshape((2,) * (2 * g.n))
             traced = [i for i, x in enumerate(g.qubits) if x not in keep]
             for cnt, ax in enumerate(sorted(traced, reverse=True)):
-                m = g.n - cnt
-                rho = np.trace(rho, axis1=ax, axis2=ax + m)
+                rho = np.trace(rho, axis1=ax, axis2=ax + g.n - cnt)
             k = len(keep)
             mats.append(rho.reshape(2**k, 2**k))
             order.extend(keep)

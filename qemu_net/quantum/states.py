@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import NDArray
 
 from qemu_net.errors import InvalidOperation
 
@@ -23,7 +24,7 @@ PHI_PLUS = np.array([_S, 0, 0, _S], dtype=np.complex128)
 PHI_MINUS = np.array([_S, 0, 0, -_S], dtype=np.complex128)
 PSI_PLUS = np.array([0, _S, _S, 0], dtype=np.complex128)
 PSI_MINUS = np.array([0, _S, -_S, 0], dtype=np.complex128)
-BELL_STATES: dict[str, np.ndarray] = {
+BELL_STATES: dict[str, NDArray[np.complex128]] = {
     "phi_plus": PHI_PLUS,
     "phi_minus": PHI_MINUS,
     "psi_plus": PSI_PLUS,
@@ -43,7 +44,7 @@ def _check_fidelity(name: str, f: float, low: float = 0) -> float:
     return f
 
 
-def bell_state(name: str = "phi_plus") -> np.ndarray:
+def bell_state(name: str = "phi_plus") -> NDArray[np.complex128]:
     """A Bell state vector: 'phi_plus', 'phi_minus', 'psi_plus' or 'psi_minus' (a fresh copy)."""
     try:
         return BELL_STATES[name].copy()
@@ -51,18 +52,20 @@ def bell_state(name: str = "phi_plus") -> np.ndarray:
         raise InvalidOperation(f"unknown Bell state {name!r}; expected one of {sorted(BELL_STATES)}") from None
 
 
-def pure_dm(psi: np.ndarray) -> np.ndarray:
+def pure_dm(psi: np.ndarray) -> NDArray[np.complex128]:
     """|psi><psi| as a matrix."""
     psi = np.asarray(psi, dtype=np.complex128).reshape(-1)
     return np.outer(psi, psi.conj())
 
 
-def bell_dm(name: str = "phi_plus") -> np.ndarray:
+def bell_dm(name: str = "phi_plus") -> NDArray[np.complex128]:
     """|B><B| for a Bell state B (4x4)."""
     return pure_dm(bell_state(name))
 
 
-def bell_diagonal(p_phi_plus: float, p_phi_minus: float, p_psi_plus: float, p_psi_minus: float) -> np.ndarray:
+def bell_diagonal(
+    p_phi_plus: float, p_phi_minus: float, p_psi_plus: float, p_psi_minus: float
+) -> NDArray[np.complex128]:
     """The Bell-diagonal state with these weights (must be >= 0 and sum to 1)."""
     w = np.array([p_phi_plus, p_phi_minus, p_psi_plus, p_psi_minus], dtype=float)
     if np.any(w < -1e-12) or abs(w.sum() - 1) > 1e-9:
@@ -73,22 +76,23 @@ def bell_diagonal(p_phi_plus: float, p_phi_minus: float, p_psi_plus: float, p_ps
     return rho
 
 
-def werner_state(fidelity: float) -> np.ndarray:
+def werner_state(fidelity: float) -> NDArray[np.complex128]:
     """F |Phi+><Phi+| + (1-F)/3 (the other three Bell states); equals depolarize(1-F) on one half."""
     f = _check_fidelity("Werner fidelity", fidelity)
     r = (1 - f) / 3
     return bell_diagonal(f, r, r, r)
 
 
-def dephased_bell(fidelity: float) -> np.ndarray:
+def dephased_bell(fidelity: float) -> NDArray[np.complex128]:
     """F |Phi+><Phi+| + (1-F) |Phi-><Phi-|: a Bell pair whose phase flipped with probability 1-F."""
     f = _check_fidelity("dephased Bell fidelity", fidelity)
     return bell_diagonal(f, 1 - f, 0.0, 0.0)
 
 
-def maximally_mixed(n_qubits: int) -> np.ndarray:
+def maximally_mixed(n_qubits: int) -> NDArray[np.complex128]:
     d = 2**n_qubits
-    return np.eye(d, dtype=np.complex128) / d
+    rho: NDArray[np.complex128] = np.eye(d, dtype=np.complex128) / d
+    return rho
 
 
 # ------------------------------------------------------------------------------------ fidelity
@@ -131,7 +135,7 @@ def partial_trace(rho: np.ndarray, keep: list[int] | tuple[int, ...]) -> np.ndar
         if i not in keep:
             cols[i] = rows[i]
     out = "".join(rows[k] for k in keep) + "".join(cols[k] for k in keep)
-    r = np.einsum("".join(rows) + "".join(cols) + "->" + out, t)
+    r: np.ndarray = np.einsum("".join(rows) + "".join(cols) + "->" + out, t)
     d = 2 ** len(keep)
     return r.reshape(d, d)
 
@@ -139,13 +143,14 @@ def partial_trace(rho: np.ndarray, keep: list[int] | tuple[int, ...]) -> np.ndar
 # ------------------------------------------------------------------------------------- random
 
 
-def random_pure_qubit(rng: np.random.Generator) -> np.ndarray:
+def random_pure_qubit(rng: np.random.Generator) -> NDArray[np.complex128]:
     """A Haar-random single-qubit state vector (length 2), drawn from `rng` (4 normal variates)."""
     z = rng.normal(size=2) + 1j * rng.normal(size=2)
-    return (z / np.linalg.norm(z)).astype(np.complex128)
+    psi: NDArray[np.complex128] = (z / np.linalg.norm(z)).astype(np.complex128)
+    return psi
 
 
-def random_qubit_dm(rng: np.random.Generator) -> np.ndarray:
+def random_qubit_dm(rng: np.random.Generator) -> NDArray[np.complex128]:
     """|psi><psi| for a Haar-random qubit."""
     return pure_dm(random_pure_qubit(rng))
 
@@ -153,7 +158,7 @@ def random_qubit_dm(rng: np.random.Generator) -> np.ndarray:
 # ------------------------------------------------------------------------------------- layout
 
 
-def to_tensor(x: np.ndarray) -> np.ndarray:
+def to_tensor(x: np.ndarray) -> NDArray[np.complex128]:
     """Matrix (2^n x 2^n) -> tensor (2,)*(2n); vector (2^n) -> tensor (2,)*n. complex128, contiguous."""
     a = np.asarray(x, dtype=np.complex128)
     if a.ndim == 1:
