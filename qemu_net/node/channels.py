@@ -23,6 +23,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from qemu_net.errors import InvalidOperation, NotConnected
 from qemu_net.network.topology import Topology
@@ -37,6 +38,13 @@ MAX_MESSAGE_ID = 128
 _IDS_PER_OWNER = 4096
 
 
+class ChannelPeers(Protocol):
+    """The node-to-node call that delivers a classical message (part of `qemu_net.node.core.Peers`)."""
+
+    def deliver_classical(self, node: str, msg: Message, attached: Attachment | None = None, *,
+                          deadline: float) -> None: ...
+
+
 @dataclass
 class _Sent:
     msg: Message
@@ -47,7 +55,7 @@ class _Sent:
 class ClassicalChannels:
     """Send and receive classical messages (the mailbox is the receiving side)."""
 
-    def __init__(self, *, topology: Topology, name: str, clock: VirtualClock, peers: object) -> None:
+    def __init__(self, *, topology: Topology, name: str, clock: VirtualClock, peers: ChannelPeers) -> None:
         self.topology, self.name, self.clock, self._peers = topology, name, clock, peers
         self.mailbox = Mailbox()
         self._sequencer = SendSequencer()
@@ -96,7 +104,7 @@ class ClassicalChannels:
                     record = self._remember(owner, to, channel, message_id, _Sent(msg, number))
             att = attach(to)
             try:
-                self._peers.deliver_classical(to, msg, att, deadline=deadline)  # type: ignore[attr-defined]
+                self._peers.deliver_classical(to, msg, att, deadline=deadline)
             except Exception:
                 if att is not None:
                     restore(to, att)

@@ -13,7 +13,7 @@ from qemu_net.errors import InvalidOperation, ProtocolTimeout
 from qemu_net.network.topology import Topology
 from qemu_net.node import limits
 from qemu_net.node.core import NodeCore
-from qemu_net.node.ops import DiscardOp, GateOp, MeasureOp
+from qemu_net.node.ops import DiscardOp, GateOp, MeasureOp, Op
 from qemu_net.node.outbox import Outbox
 from qemu_net.protocols.context import EprHalf
 from qemu_net.quantum.register import DTYPE
@@ -84,7 +84,7 @@ class CoreContext:
         for q in qubits:
             self._apply([DiscardOp(q)])
 
-    def _apply(self, ops: list) -> list[int]:
+    def _apply(self, ops: list[Op]) -> list[int]:
         return self._core.apply(ops, deadline=self.deadline, outbox=self.outbox)
 
     def apply(self, gate: cirq.Gate, *qubits: str) -> None:

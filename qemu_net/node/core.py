@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 import numpy as np
 
@@ -77,6 +77,18 @@ class ForwardResult:
     now_ns: int
     #: Set when nothing ran: qubit -> (the holder its group went to, the epoch it arrived there with).
     moved: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+
+class NodeInfo(TypedDict):
+    """What a node reports about itself (the fields of the NodeInfo message)."""
+
+    name: str
+    virtual_time_ns: int
+    qubits_in_use: int
+    memory_qubits: int
+    neighbours: list[str]
+    inspect_allowed: bool
+    groups_held: int
 
 
 class Peers(Protocol):
@@ -752,7 +764,7 @@ class NodeCore:
                 log.warning("could not free %s of ended session %s: %s", q, session_of(owner), exc)
 
     # ================================================================ info
-    def info(self) -> dict[str, object]:
+    def info(self) -> NodeInfo:
         with self._cond:
             return {
                 "name": self.name,
@@ -765,4 +777,4 @@ class NodeCore:
             }
 
 
-__all__ = ["DEFAULT_DEADLINE_S", "ForwardResult", "Moved", "NodeCore", "Peers", "deadline_in"]
+__all__ = ["DEFAULT_DEADLINE_S", "ForwardResult", "Moved", "NodeCore", "NodeInfo", "Peers", "deadline_in"]

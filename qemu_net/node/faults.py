@@ -37,7 +37,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import numpy as np
@@ -49,6 +49,9 @@ from qemu_net.node.core import Peers
 log = logging.getLogger("qemu_net.node")
 
 ENV_VAR = "QNET_FAULTS"
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 #: The outgoing peer calls the core makes: every public method of the `Peers` protocol.
 PEER_METHODS: tuple[str, ...] = tuple(
@@ -248,28 +251,38 @@ class StallInterceptor(grpc.ServerInterceptor):
             return True
         return False
 
-    def intercept_service(self, continuation, handler_call_details):
+    def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(handler_call_details)
         if handler is None or not handler_call_details.method.startswith(self._prefixes):
             return handler
         return self._wrap(handler)
 
-    def _wrap(self, h: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-        def stalled(behavior):
-            def run(request, context):
+    def _wrap(self, h: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+        def stalled(
+            behavior: Callable[[_In, grpc.ServicerContext], _Out],
+        ) -> Callable[[_In, grpc.ServicerContext], _Out]:
+            def run(request: _In, context: grpc.ServicerContext) -> _Out:
                 self.maybe_stall()
                 return behavior(request, context)
 
             return run
 
-        kw = {"request_deserializer": h.request_deserializer, "response_serializer": h.response_serializer}
+        decode, encode = h.request_deserializer, h.response_serializer
         if h.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(stalled(h.unary_unary), **kw)
+            return grpc.unary_unary_rpc_method_handler(
+                stalled(h.unary_unary), request_deserializer=decode, response_serializer=encode)
         if h.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(stalled(h.unary_stream), **kw)
+            return grpc.unary_stream_rpc_method_handler(
+                stalled(h.unary_stream), request_deserializer=decode, response_serializer=encode)
         if h.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(stalled(h.stream_unary), **kw)
-        return grpc.stream_stream_rpc_method_handler(stalled(h.stream_stream), **kw)
+            return grpc.stream_unary_rpc_method_handler(
+                stalled(h.stream_unary), request_deserializer=decode, response_serializer=encode)
+        assert h.stream_stream is not None  # a handler has exactly one of the four behaviours
+        return grpc.stream_stream_rpc_method_handler(
+            stalled(h.stream_stream), request_deserializer=decode, response_serializer=encode)
 
 
 def stall_interceptors(plan: FaultPlan | None, node: str, services: Iterable[str]) -> list[grpc.ServerInterceptor]:

@@ -11,7 +11,9 @@ or one another operation is waiting for, never leaves. Every method here expects
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
 
 from qemu_net.errors import QubitNotFound
 from qemu_net.node.ops import DiscardOp, GateOp, MeasureOp, Op, ResetOp, WaitOp
@@ -152,7 +154,7 @@ class Holdings:
             if self.skew.get(q) == s:
                 del self.skew[q]
 
-    def rebase(self, shifts: dict[str, int]) -> None:
+    def rebase(self, shifts: Mapping[str, int]) -> None:
         """Shift held qubits' stamps later by `shifts` (their location's skew): no decay is applied."""
         reg = self.register
         for q, s in shifts.items():
@@ -160,7 +162,7 @@ class Holdings:
                 reg.stamp(q, reg.last_ns(q) + int(s))
 
     # ---------------------------------------------------------------- physics
-    def superop_for_wait(self, q: str, waited_ns: int):
+    def superop_for_wait(self, q: str, waited_ns: int) -> np.ndarray | None:
         """Memory decoherence of held qubit `q` over waited_ns, with the T1/T2 of its *location* node."""
         return self.noise[self.located_at.get(q, self.name)].wait_superop(waited_ns)
 
@@ -178,8 +180,11 @@ class Holdings:
         outcomes: list[int] = []
         t = now_ns
         for op in ops:
-            is_gate = isinstance(op, GateOp)
-            qs = op.qubits if is_gate else (op.qubit,)  # type: ignore[union-attr]
+            gate: GateOp | None
+            if isinstance(op, GateOp):
+                gate, qs = op, op.qubits
+            else:
+                gate, qs = None, (op.qubit,)
             for q in qs:
                 if q not in reg:
                     raise QubitNotFound(f"qubit {q!r} is not held at {self.name!r}", qubit=q)
@@ -188,8 +193,8 @@ class Holdings:
             memory = noise.has_memory_noise
             if memory:
                 reg.advance(qs, t, self.superop_for_wait)
-            if is_gate:
-                reg.apply_unitary(op.unitary, qs)  # type: ignore[union-attr]
+            if gate is not None:
+                reg.apply_unitary(gate.unitary, qs)
                 sop = noise.gate_superop(len(qs))
                 if sop is not None:
                     reg.apply_superop(sop, qs)

@@ -34,10 +34,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from qemu_net.errors import QnetError
 from qemu_net.network.topology import Topology, load_topology
@@ -101,6 +101,16 @@ def _boot_id() -> str | None:
 
 def _has_proc() -> bool:
     return (_PROC / "self/stat").exists()
+
+
+class NodeRecord(TypedDict):
+    """One node of a running network, as the supervisor reports it."""
+
+    address: str
+    peer_address: str
+    pid: int
+    start_ticks: int | None
+    metrics_address: NotRequired[str]
 
 
 @dataclass(frozen=True)
@@ -222,7 +232,7 @@ def _wait_exit(targets: Mapping[str, _Target], deadline: float) -> set[str]:
     pending = dict(targets)
     if all(t.fd is not None for t in pending.values()):
         poller = select.poll()
-        by_fd = {t.fd: name for name, t in pending.items()}
+        by_fd = {t.fd: name for name, t in pending.items() if t.fd is not None}
         for fd in by_fd:
             poller.register(fd, select.POLLIN)  # a pidfd turns readable when its process exits
         while pending and (remaining := deadline - time.monotonic()) > 0:
@@ -408,12 +418,12 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bo
         records[node.name] = ProcessRecord.of(pid)  # a child's pid stays its own until we reap it
         to_child[node.name] = w
     os.close(report_w)
-    book: dict[str, dict[str, object]] = {}
+    book: dict[str, NodeRecord] = {}
     serving: set[str] = set()
     deadline = time.monotonic() + READY_TIMEOUT_S
     buf = b""
 
-    def read_reports(until) -> None:
+    def read_reports(until: Callable[[], bool]) -> None:
         """Read the children's report lines (ports, then "serving") until `until()` or the deadline."""
         nonlocal buf
         while not until() and time.monotonic() < deadline:
@@ -502,12 +512,12 @@ class LocalNetwork:
 
     topology: Topology
     process: subprocess.Popen[bytes]
-    nodes: dict[str, dict[str, object]] = field(default_factory=dict)
+    nodes: dict[str, NodeRecord] = field(default_factory=dict)
     #: The supervisor process (pid, start time, boot), as the supervisor reported itself.
     supervisor: ProcessRecord | None = None
     #: The network's certificate directory (None: the nodes run plaintext, ``tls=False``).
     tls_dir: Path | None = None
-    _own_tls: tempfile.TemporaryDirectory | None = None
+    _own_tls: tempfile.TemporaryDirectory[str] | None = None
 
     @classmethod
     def start(
@@ -524,7 +534,7 @@ class LocalNetwork:
         if needed; a CA already there is kept) or to a temporary directory removed by `stop`, and clients
         of this process that connect to the nodes' addresses use its ``client`` certificate.
         """
-        own: tempfile.TemporaryDirectory | None = None
+        own: tempfile.TemporaryDirectory[str] | None = None
         cert_dir: Path | None = None
         if tls:
             from qemu_net.security.tls import write_network_certs
@@ -564,6 +574,7 @@ class LocalNetwork:
             line = proc.stdout.readline()
             break
         os.unlink(path)
+        info: dict[str, Any]  # the launcher's JSON report line
         try:
             info = json.loads(line) if line else {"ready": False, "error": "no answer from the launcher"}
         except json.JSONDecodeError:
@@ -574,7 +585,7 @@ class LocalNetwork:
             if own is not None:
                 own.cleanup()
             raise QnetError(f"local network did not start: {info.get('error')}")
-        nodes = info["nodes"]
+        nodes: dict[str, NodeRecord] = info["nodes"]
         addressed = topology.with_addresses({k: v["address"] for k, v in nodes.items()})
         addressed = addressed.model_copy(
             update={"nodes": tuple(n.model_copy(update={"peer_address": nodes[n.name]["peer_address"]})
@@ -594,7 +605,7 @@ class LocalNetwork:
         return {k: str(v["address"]) for k, v in self.nodes.items()}
 
     def pid(self, node: str) -> int:
-        return int(self.nodes[node]["pid"])  # type: ignore[arg-type]
+        return int(self.nodes[node]["pid"])
 
     def records(self) -> dict[str, ProcessRecord]:
         """node name -> its process record (pid, start time, boot), to recognise the node process later."""

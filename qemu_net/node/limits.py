@@ -38,11 +38,12 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import grpc
+from google.protobuf.descriptor import FieldDescriptor
 
 from qemu_net.errors import InvalidOperation, LimitExceeded, ProtocolTimeout
 from qemu_net.network.limits import Limits, MiB  # noqa: F401 - MiB re-exported for callers of the node module
@@ -189,7 +190,7 @@ def check_times(msg: Any, path: str = "") -> None:
                     raise InvalidOperation(f"{path}{fd.name}={v} is not a virtual time in [0, {MAX_PEER_NS}] ns")
 
 
-def _repeated(fd: Any) -> bool:
+def _repeated(fd: FieldDescriptor) -> bool:
     return fd.is_repeated
 
 
@@ -243,9 +244,12 @@ class DecodeGuard(grpc.ServerInterceptor):
     methods; each method's wrapped handler is built once."""
 
     def __init__(self) -> None:
-        self._wrapped: dict[str, Any] = {}
+        self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
-    def intercept_service(self, continuation, handler_call_details):
+    def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         method = handler_call_details.method
         got = self._wrapped.get(method)
         if got is not None:
@@ -253,7 +257,7 @@ class DecodeGuard(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None or handler.request_streaming or handler.request_deserializer is None:
             return handler
-        wrapped = _guarded(handler, method)
+        wrapped = _guarded(handler, handler.request_deserializer, method)
         self._wrapped[method] = wrapped
         return wrapped
 
@@ -275,8 +279,9 @@ def cap_malloc_arenas(arenas: int = 2) -> bool:
         return False
 
 
-def _guarded(handler: Any, method: str) -> Any:
-    decode = handler.request_deserializer
+def _guarded(handler: grpc.RpcMethodHandler[Any, Any], decode: Callable[[bytes], Any],
+             method: str) -> grpc.RpcMethodHandler[Any, Any]:
+    """`handler` (of a unary-request method, whose requests `decode` reads) with a decode error refused."""
 
     def safe_decode(data: bytes) -> Any:
         try:
@@ -290,6 +295,7 @@ def _guarded(handler: Any, method: str) -> Any:
 
     if handler.response_streaming:
         inner_stream = handler.unary_stream
+        assert inner_stream is not None  # a unary-request, streaming-response method (checked once per method)
 
         def stream(request: Any, context: grpc.ServicerContext) -> Any:
             if isinstance(request, _Undecodable):
@@ -299,6 +305,7 @@ def _guarded(handler: Any, method: str) -> Any:
         return grpc.unary_stream_rpc_method_handler(stream, request_deserializer=safe_decode,
                                                     response_serializer=handler.response_serializer)
     inner = handler.unary_unary
+    assert inner is not None  # a unary-request, unary-response method (checked once per method)
 
     def unary(request: Any, context: grpc.ServicerContext) -> Any:
         if isinstance(request, _Undecodable):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -37,6 +38,15 @@ from qemu_net.quantum.noise import NoiseModel, readout_flip
 from qemu_net.quantum.register import DTYPE, GroupState
 from qemu_net.quantum.states import PHI_PLUS
 
+
+class LinkPeers(Protocol):
+    """The node-to-node calls the link layer makes (part of `qemu_net.node.core.Peers`)."""
+
+    def arrive(self, node: str, qubits: Sequence[Arriving], now_ns: int, *, deadline: float) -> int | None: ...
+    def deliver_epr_outcomes(self, node: str, batch_id: str, outcomes: bytes, bases: bytes, now_ns: int, *,
+                             deadline: float) -> None: ...
+
+
 #: Create-and-measure batches whose far end has not fetched them yet, kept per node (oldest dropped).
 _BATCHES_KEPT = 64
 
@@ -56,6 +66,7 @@ class EprSource:
     def build(cls, topology: Topology, link: LinkSpec, source: str, far: str) -> EprSource:
         model = physics.EprLinkModel.from_specs(link, topology.node(source), topology.node(far), source=source)
         ideal = np.allclose(model.rho, np.outer(PHI_PLUS, PHI_PLUS.conj()), atol=1e-14, rtol=0)
+        tensor: np.ndarray
         if ideal:
             tensor = PHI_PLUS.astype(DTYPE).reshape(2, 2)
         else:
@@ -78,7 +89,7 @@ class LinkLayer:
         clock: VirtualClock,
         rng: np.random.Generator,
         noise: dict[str, NoiseModel],
-        peers: object,
+        peers: LinkPeers,
         new_id: Callable[[], str],
         ids: Iterator[int],
         capacity: int,
@@ -185,7 +196,7 @@ class LinkLayer:
             outbox.now_ns = max(outbox.now_ns, t)
             return halves
         try:
-            self._peers.arrive(peer, arriving, t, deadline=deadline)  # type: ignore[attr-defined]
+            self._peers.arrive(peer, arriving, t, deadline=deadline)
         except Exception:
             with self._cond:
                 for h, a in zip(halves, arriving, strict=True):
@@ -282,13 +293,14 @@ class LinkLayer:
         src = self.source(peer)
         attempts, delays = self._sample_heralds(peer, src.model, count)
         a, b = physics.sample_outcomes(self.rng, src.table, local_bases, remote_bases)
-        a = readout_flip(a, self._noise[self.name].measure_error, self.rng)
-        b = readout_flip(b, self._noise[peer].measure_error, self.rng)
+        # readout_flip returns an array of the type it was given.
+        a = cast(np.ndarray, readout_flip(a, self._noise[self.name].measure_error, self.rng))
+        b = cast(np.ndarray, readout_flip(b, self._noise[peer].measure_error, self.rng))
         t = self.clock.advance_by(float(delays.sum()))
         batch_id = f"{self.name}>{peer}@{next(self._ids)}"
         self._count(peer, "measured", count)
         self._count(peer, "attempts", int(attempts.sum()))
-        self._peers.deliver_epr_outcomes(  # type: ignore[attr-defined]
+        self._peers.deliver_epr_outcomes(
             peer, batch_id, b.tobytes(), remote_bases.tobytes(), t, deadline=deadline
         )
         return batch_id, a, int(attempts.sum())

@@ -51,13 +51,13 @@ class NodeCollector(Collector):
             fid.add_metric([node, peer], f)
         yield fid
         info = core.info()
-        for name, key, doc in (
-            ("qnet_qubits_in_use", "qubits_in_use", "qubits located at this node"),
-            ("qnet_memory_qubits", "memory_qubits", "capacity of this node's quantum memory"),
-            ("qnet_groups_held", "groups_held", "entangled groups whose state this process holds"),
+        for name, value, doc in (
+            ("qnet_qubits_in_use", info["qubits_in_use"], "qubits located at this node"),
+            ("qnet_memory_qubits", info["memory_qubits"], "capacity of this node's quantum memory"),
+            ("qnet_groups_held", info["groups_held"], "entangled groups whose state this process holds"),
         ):
             g = GaugeMetricFamily(name, doc, labels=["node"])
-            g.add_metric([node], float(info[key]))  # type: ignore[arg-type]
+            g.add_metric([node], float(value))
             yield g
         t = GaugeMetricFamily("qnet_virtual_time_seconds", "this node's virtual clock", labels=["node"])
         t.add_metric([node], core.clock.now() * 1e-9)

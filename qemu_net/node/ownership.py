@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from qemu_net.errors import ProtocolTimeout, QnetError, ShuttingDown
 from qemu_net.node.directory import Directory
@@ -68,6 +69,16 @@ BUSY = Busy()
 TakeResult = Shipment | Moved | Busy
 
 
+class OwnershipPeers(Protocol):
+    """The node-to-node calls that move groups (part of `qemu_net.node.core.Peers`)."""
+
+    def take_group(self, node: str, qubit: str, new_holder: str, *, txn: Txn, wait_unpinned: bool,
+                   min_epoch: int, deadline: float) -> TakeResult: ...
+    def adopt_group(self, node: str, shipment: Shipment, *, deadline: float) -> None: ...
+    def update_holder(self, node: str, qubits: list[str], holder: str, sizes: dict[str, int],
+                      epochs: dict[str, int]) -> None: ...
+
+
 class Ownership:
     """Pulls, hand-overs and push-backs of one node's groups, under the node's condition variable."""
 
@@ -77,7 +88,7 @@ class Ownership:
         cond: threading.Condition,
         holdings: Holdings,
         directory: Directory,
-        peers: object,
+        peers: OwnershipPeers,
         is_draining: Callable[[], bool],
     ) -> None:
         self.name = name
@@ -179,7 +190,7 @@ class Ownership:
                         continue
                     holder, min_epoch = moved
                 continue
-            got = self._peers.take_group(  # type: ignore[attr-defined]
+            got = self._peers.take_group(
                 holder, q, self.name, txn=txn, wait_unpinned=wait_unpinned, min_epoch=min_epoch, deadline=deadline
             )
             if isinstance(got, Moved):
@@ -210,7 +221,7 @@ class Ownership:
         epochs = dict(zip(shipment.qubits, shipment.epochs, strict=False))
         for node, xs in notify.items():
             try:
-                self._peers.update_holder(  # type: ignore[attr-defined]
+                self._peers.update_holder(
                     node, xs, self.name, dict.fromkeys(xs, size), {x: epochs[x] for x in xs}
                 )
             except QnetError as exc:  # a hint: the tombstones still lead there
@@ -265,7 +276,7 @@ class Ownership:
             ships = [(loc, self._held.ship(q, loc)) for q, loc in self._held.pushable(candidates)]
         for loc, shipment in ships:
             try:
-                self._peers.adopt_group(loc, shipment, deadline=deadline)  # type: ignore[attr-defined]
+                self._peers.adopt_group(loc, shipment, deadline=deadline)
             except QnetError as exc:
                 log.debug("push-back of %s to %s failed (kept here): %s", shipment.qubits, loc, exc)
                 with self._cond:

@@ -43,6 +43,9 @@ PROBE_TIMEOUT_S = 2.0
 #: First pause before resending a classical message whose delivery failed at once.
 _RESEND_PAUSE_S = 0.02
 
+#: The generated (unannotated) stub class, typed.
+_peer_stub: Callable[[grpc.Channel], pg.PeerServiceStub] = pg.PeerServiceStub
+
 CHANNEL_OPTIONS = [
     *Limits().grpc_options(),  # message sizes: the node's default limits (qemu_net.node.limits)
     ("grpc.initial_reconnect_backoff_ms", 100),
@@ -93,7 +96,7 @@ class GrpcPeers:
                     raw = grpc.insecure_channel(addr, options=CHANNEL_OPTIONS)
                 ch = tracing.intercept_channel(raw)
                 self._channels.append(ch)
-                s = pg.PeerServiceStub(ch)
+                s = _peer_stub(ch)
                 self._stubs[node] = s
                 self._health[node] = health_pb2_grpc.HealthStub(ch)
                 watch = functools.partial(self._on_state, node)

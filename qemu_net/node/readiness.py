@@ -29,7 +29,7 @@ from concurrent import futures
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from qemu_net.network.topology import Topology
+from qemu_net.network.topology import ClassicalLinkSpec, LinkSpec, Topology
 from qemu_net.security.tls import TlsCredentials, channel_credentials, target_name_options
 
 log = logging.getLogger("qemu_net.node")
@@ -45,7 +45,8 @@ _CHANNEL_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 200), ("grpc.max_recon
 def needed_peers(topology: Topology, name: str) -> dict[str, str]:
     """Neighbour name -> the address this node calls it on, for every link (quantum or classical) of `name`."""
     others: set[str] = set()
-    for link in (*topology.links, *topology.classical_links):
+    links: tuple[LinkSpec | ClassicalLinkSpec, ...] = (*topology.links, *topology.classical_links)
+    for link in links:
         a, b = link.nodes
         if name in (a, b):
             others.add(b if a == name else a)

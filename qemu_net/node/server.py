@@ -20,8 +20,10 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
+from types import FrameType
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -51,6 +53,13 @@ NODE_SERVICE = node_pb2.DESCRIPTOR.services_by_name["NodeService"].full_name
 PEER_SERVICE = peer_pb2.DESCRIPTOR.services_by_name["PeerService"].full_name
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 NETQASM_SERVICE = netqasm_pb2.DESCRIPTOR.services_by_name["NetQasmService"].full_name
+# The generated (unannotated) registration functions, typed.
+_add_node_service: Callable[[node_pb2_grpc.NodeServiceServicer, grpc.Server], None] = (
+    node_pb2_grpc.add_NodeServiceServicer_to_server)
+_add_key_delivery: Callable[[keys_pb2_grpc.KeyDeliveryServiceServicer, grpc.Server], None] = (
+    keys_pb2_grpc.add_KeyDeliveryServiceServicer_to_server)
+_add_peer_service: Callable[[peer_pb2_grpc.PeerServiceServicer, grpc.Server], None] = (
+    peer_pb2_grpc.add_PeerServiceServicer_to_server)
 #: Worker threads: roles may block on messages, so the public pool is larger than the core count.
 PUBLIC_WORKERS = 48
 PEER_WORKERS = 32
@@ -127,11 +136,11 @@ class NodeServer:
         self._public = grpc.server(
             futures.ThreadPoolExecutor(self.limits.public_workers, thread_name_prefix=f"{name}-rpc"),
             options=options, interceptors=[*interceptors, DecodeGuard()])
-        node_pb2_grpc.add_NodeServiceServicer_to_server(
+        _add_node_service(
             NodeServicer(self.core, lambda req, timeout: run_protocol(self.core, req, timeout), self.limits),
             self._public,
         )
-        keys_pb2_grpc.add_KeyDeliveryServiceServicer_to_server(KeyDeliveryServicer(self.core), self._public)
+        _add_key_delivery(KeyDeliveryServicer(self.core), self._public)
         add_netqasm(self.core, self._public)  # NetQASM applications (qemu_net/netqasm)
         add_session_service(self.core, self._public)  # client sessions and their leases
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._public)
@@ -141,7 +150,7 @@ class NodeServer:
         self._peer = grpc.server(futures.ThreadPoolExecutor(PEER_WORKERS, thread_name_prefix=f"{name}-peer"),
                                  options=options, interceptors=[*interceptors, DecodeGuard()])
         auth = PeerAuthorizer.for_topology(topology, name, required=tls is not None)
-        peer_pb2_grpc.add_PeerServiceServicer_to_server(PeerServicer(self.core, auth, self.limits), self._peer)
+        _add_peer_service(PeerServicer(self.core, auth, self.limits), self._peer)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._peer)
         reflection.enable_server_reflection((PEER_SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME), self._peer)
         peer_port = self._bind(self._peer, peer_listen or f"{_host(listen)}:0", "peer")
@@ -209,7 +218,7 @@ class NodeServer:
         self._stopped.set()
 
     def install_signal_handlers(self) -> None:
-        def on_term(signum, frame):
+        def on_term(signum: int, frame: FrameType | None) -> None:
             threading.Thread(target=self.drain_and_stop, name="drain", daemon=True).start()
 
         signal.signal(signal.SIGTERM, on_term)

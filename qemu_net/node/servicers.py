@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Protocol, TypeVar
 
 import grpc
 import numpy as np
+from google.protobuf.message import Message as PbMessage
 
 from qemu_net._proto.v1 import node_pb2 as n
 from qemu_net._proto.v1 import node_pb2_grpc as ng
@@ -28,20 +29,35 @@ from qemu_net.node.ops import distinct_qubits
 from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.ownership import Busy, Moved
 from qemu_net.node.sessions import current_owner, owner_from_metadata
+from qemu_net.node.transit import Shipment
 from qemu_net.security.identity import caller_name
 from qemu_net.security.peer_auth import PeerAuthorizer
 
 log = logging.getLogger("qemu_net.node")
-F = TypeVar("F", bound=Callable[..., Any])
+_T = TypeVar("_T")
+_Req = TypeVar("_Req")
+_Reply = TypeVar("_Reply")
 
 
-def rpc(fn: F) -> F:
+class _Serving(Protocol):
+    """What `rpc` reads of a servicer: the service's name and the node it serves."""
+
+    SERVICE: str
+    core: NodeCore
+
+
+_S = TypeVar("_S", bound=_Serving)
+
+
+def rpc(
+    fn: Callable[[_S, _Req, grpc.ServicerContext], _Reply],
+) -> Callable[[_S, _Req, grpc.ServicerContext], _Reply]:
     """Map domain errors to gRPC statuses (with the error type in trailing metadata); never crash."""
 
     name = fn.__name__
 
     @functools.wraps(fn)
-    def wrapper(self, request, context: grpc.ServicerContext):
+    def wrapper(self: _S, request: _Req, context: grpc.ServicerContext) -> _Reply:
         code = "OK"
         token = None
         try:
@@ -65,19 +81,19 @@ def rpc(fn: F) -> F:
             with core.metrics_lock:
                 core.rpc_counts[(self.SERVICE, name, code)] += 1
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 #: Services whose calls run for a client session (`qemu_net.node.sessions`).
 _SESSION_SERVICES = frozenset({"NodeService", "SessionService"})
 
 
-def _owns(core: NodeCore, qubits) -> None:
+def _owns(core: NodeCore, qubits: Iterable[str]) -> None:
     """Refuse (PERMISSION_DENIED) a call naming a qubit of another client session."""
     core.sessions.check(current_owner.get(), qubits)
 
 
-def _qubit_strings(msg, out: list[str], depth: int = 0) -> list[str]:
+def _qubit_strings(msg: PbMessage, out: list[str], depth: int = 0) -> list[str]:
     """Every string a protocol request carries (qubit ids among them), for the ownership check."""
     if depth > 8:
         return out
@@ -88,7 +104,8 @@ def _qubit_strings(msg, out: list[str], depth: int = 0) -> list[str]:
             else:
                 out.append(value)
         elif fd.type == fd.TYPE_MESSAGE:
-            if fd.message_type.GetOptions().map_entry:
+            mt = fd.message_type  # set for every message field
+            if mt is not None and mt.GetOptions().map_entry:
                 out.extend(str(v) for v in value.values())
                 out.extend(str(k) for k in value)
             elif fd.is_repeated:
@@ -117,7 +134,8 @@ def _timeout(value: float, default: float, context: grpc.ServicerContext, limits
 def _deadline(context: grpc.ServicerContext) -> float:
     """The request's deadline as a monotonic time: the caller's, less the answer margin (the default
     when the caller set none)."""
-    remaining = context.time_remaining()
+    # None when the caller set no deadline, as gRPC documents it (its type stubs say float).
+    remaining: float | None = context.time_remaining()
     if remaining is None:
         return deadline_in(None)
     return time.monotonic() + max(remaining - ANSWER_MARGIN_S, 0.0)
@@ -135,7 +153,7 @@ def _client(context: grpc.ServicerContext) -> str:
     return f"{name or 'anonymous'}@{context.peer()}"
 
 
-def _serve_wait(servicer, context: grpc.ServicerContext, what: str, fn: Callable[[], Any]) -> Any:
+def _serve_wait(servicer: NodeServicer, context: grpc.ServicerContext, what: str, fn: Callable[[], _T]) -> _T:
     """Run a call that may wait long: it takes one of the node's wait slots (RESOURCE_EXHAUSTED when the
     caller or the node has too many), and ends at once when the caller cancels or goes away."""
     with servicer.waits.slot(_client(context), what), lim.call_scope(_deadline(context)) as scope:
@@ -151,7 +169,7 @@ def _serve_wait(servicer, context: grpc.ServicerContext, what: str, fn: Callable
         return fn()
 
 
-def _no_float_tricks(msg) -> None:
+def _no_float_tricks(msg: PbMessage) -> None:
     """Every float of the request is finite, every enum a value it defines (INVALID_ARGUMENT otherwise)."""
     lim.check_message(msg)
 
@@ -407,7 +425,8 @@ def _check_arrival(auth: PeerAuthorizer, method: str, ident: str | None, request
     auth.not_held(method, ident, [q for g in (request.state, *request.adopt) for q in g.qubits], core.held)
 
 
-def _arrive_from_proto(request: p.ArriveRequest, limits: Limits):
+def _arrive_from_proto(request: p.ArriveRequest,
+                       limits: Limits) -> tuple[list[Arriving], Shipment | None, list[Shipment]]:
     if request.HasField("state"):
         lim.check_group(request.state, limits)
     for g in request.adopt:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grpc
 
 from qemu_net._proto.v1 import session_pb2 as s
@@ -12,6 +14,8 @@ from qemu_net.node.servicers import rpc
 from qemu_net.node.sessions import current_owner, session_of
 
 SESSION_SERVICE = s.DESCRIPTOR.services_by_name["SessionService"].full_name
+#: The generated (unannotated) registration function, typed.
+_add_servicer: Callable[[sg.SessionServiceServicer, grpc.Server], None] = sg.add_SessionServiceServicer_to_server
 
 
 class SessionServicer(sg.SessionServiceServicer):
@@ -45,7 +49,7 @@ class SessionServicer(sg.SessionServiceServicer):
 
 
 def add_session_service(core: NodeCore, server: grpc.Server) -> None:
-    sg.add_SessionServiceServicer_to_server(SessionServicer(core), server)
+    _add_servicer(SessionServicer(core), server)
 
 
 __all__ = ["SESSION_SERVICE", "SessionServicer", "add_session_service"]
