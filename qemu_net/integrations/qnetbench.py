@@ -288,7 +288,9 @@ class _Host:
                                    "applications expect lossless single-qubit transmission")
         self._live.discard(q.id)
         self._send(peer, "qubit", q.id.encode())
-        fid = 1.0 - self._run.topology.link(self._me, to).transmission_depolarize  # type: ignore[union-attr]
+        link = self._run.topology.link(self._me, to)
+        assert link is not None  # the send above went over this link
+        fid = 1.0 - link.transmission_depolarize
         self._run.emit(QubitSent(t=self.now(), src=self._id, dst=peer, fidelity=fid))
 
     def qrecv(self, peer: NodeId) -> _Qubit:

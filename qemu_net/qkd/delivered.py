@@ -14,6 +14,7 @@ class KeyBytes(bytearray):
 
     __slots__ = ()
 
+    # bytearray declares __hash__ None (mutable); a key hashes as the bytes it holds (see the class docstring).
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(bytes(self))
 
