@@ -130,7 +130,28 @@ class NodeSpec(_Preset):
 HERALDING = tuple(h.value for h in Heralding)
 
 
-class LinkSpec(_Preset):
+class _Fiber(_Strict):
+    """A fiber between two distinct nodes."""
+
+    nodes: tuple[str, str]
+    length_km: float = Field(default=0.0, ge=0)
+    #: Group index of the fiber: light needs n_g / c per km (4.897 us/km at the default 1.468).
+    group_index: float = Field(default=DEFAULT_GROUP_INDEX, ge=1, le=5)
+
+    @field_validator("nodes")
+    @classmethod
+    def _distinct(cls, v: tuple[str, str]) -> tuple[str, str]:
+        if v[0] == v[1]:
+            raise ValueError(f"a link from {v[0]!r} to itself is not allowed")
+        return v
+
+    @property
+    def ns_per_km(self) -> float:
+        """Light's delay per km of this fiber: group_index / c."""
+        return fiber_ns_per_km(self.group_index)
+
+
+class LinkSpec(_Fiber, _Preset):
     """A fiber between two nodes: a quantum channel and a classical channel side by side.
 
     ``preset`` (e.g. ``telecom-qkd``, ``ideal``) fills every link key it defines that the link does not
@@ -138,10 +159,6 @@ class LinkSpec(_Preset):
     """
 
     preset_kind = "link"
-    nodes: tuple[str, str]
-    length_km: float = Field(default=0.0, ge=0)
-    #: Group index of the fiber: light needs n_g / c per km (4.897 us/km at the default 1.468).
-    group_index: float = Field(default=DEFAULT_GROUP_INDEX, ge=1, le=5)
     #: Where EPR generation is heralded: ``source`` (one-sided: the source end emits, the far end's
     #: detector heralds), ``single-click`` or ``double-click`` (Barrett-Kok) at a station half-way.
     heralding: Heralding = Heralding.SOURCE
@@ -173,18 +190,6 @@ class LinkSpec(_Preset):
     key_consumers: list[Annotated[str, Field(min_length=1, max_length=253,
                                              pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")]] | None = None
 
-    @field_validator("nodes")
-    @classmethod
-    def _distinct(cls, v: tuple[str, str]) -> tuple[str, str]:
-        if v[0] == v[1]:
-            raise ValueError(f"a link from {v[0]!r} to itself is not allowed")
-        return v
-
-    @property
-    def ns_per_km(self) -> float:
-        """Light's delay per km of this fiber: group_index / c."""
-        return fiber_ns_per_km(self.group_index)
-
     @property
     def transmissivity(self) -> float:
         """Probability that a photon survives the fiber and is detected: 10^(-aL/10) * eta_det."""
@@ -197,24 +202,14 @@ class LinkSpec(_Preset):
         return self.length_km * self.ns_per_km
 
 
-class ClassicalLinkSpec(_Strict):
+class ClassicalLinkSpec(_Fiber):
     """A classical-only connection (no quantum channel)."""
 
-    nodes: tuple[str, str]
-    length_km: float = Field(default=0.0, ge=0)
-    group_index: float = Field(default=DEFAULT_GROUP_INDEX, ge=1, le=5)
     latency_ns: float | None = Field(default=None, ge=0)
-
-    @field_validator("nodes")
-    @classmethod
-    def _distinct(cls, v: tuple[str, str]) -> tuple[str, str]:
-        if v[0] == v[1]:
-            raise ValueError(f"a link from {v[0]!r} to itself is not allowed")
-        return v
 
     @property
     def effective_latency_ns(self) -> float:
-        return self.latency_ns if self.latency_ns is not None else self.length_km * fiber_ns_per_km(self.group_index)
+        return self.latency_ns if self.latency_ns is not None else self.length_km * self.ns_per_km
 
 
 class Topology(_Strict):
