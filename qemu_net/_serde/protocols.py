@@ -336,18 +336,21 @@ def _qkd_common(msg: Any) -> Kwargs:
     return out
 
 
+def _alice_params(msg: Any, optional: tuple[str, ...], sizes: tuple[str, str]) -> Kwargs:
+    """What only Alice's request carries: the optional parameters set, the eavesdropper's share, and the
+    reconciliation method and session/block sizes when given (zero or empty: the defaults)."""
+    kw = _optional(msg, optional)
+    kw["eve_fraction"] = msg.eve_fraction
+    kw.update({n: getattr(msg, n) for n in ("reconciliation", *sizes) if getattr(msg, n)})
+    return kw
+
+
 def bb84_from_proto(msg: pr.Bb84Alice | pr.Bb84Bob) -> QkdRequest:
     """A BB84 end's request."""
     kw = _qkd_common(msg)
     alice = isinstance(msg, pr.Bb84Alice)
     if isinstance(msg, pr.Bb84Alice):
-        kw.update(_optional(msg, _BB84_OPTIONAL), decoy=not msg.single_photon, eve_fraction=msg.eve_fraction)
-        if msg.reconciliation:
-            kw["reconciliation"] = msg.reconciliation
-        if msg.n_pulses:
-            kw["n_pulses"] = msg.n_pulses
-        if msg.block_pulses:
-            kw["block_pulses"] = msg.block_pulses
+        kw.update(_alice_params(msg, _BB84_OPTIONAL, ("n_pulses", "block_pulses")), decoy=not msg.single_photon)
     return QkdRequest(msg.peer, "bb84", alice, kw)
 
 
@@ -356,13 +359,7 @@ def e91_from_proto(msg: pr.E91Alice | pr.E91Bob) -> QkdRequest:
     kw = _qkd_common(msg)
     alice = isinstance(msg, pr.E91Alice)
     if isinstance(msg, pr.E91Alice):
-        kw.update(_optional(msg, _E91_OPTIONAL), eve_fraction=msg.eve_fraction)
-        if msg.reconciliation:
-            kw["reconciliation"] = msg.reconciliation
-        if msg.n_pairs:
-            kw["n_pairs"] = msg.n_pairs
-        if msg.block_pairs:
-            kw["block_pairs"] = msg.block_pairs
+        kw.update(_alice_params(msg, _E91_OPTIONAL, ("n_pairs", "block_pairs")))
     elif msg.HasField("p_key"):
         kw["p_key"] = msg.p_key
     return QkdRequest(msg.peer, "e91", alice, kw)

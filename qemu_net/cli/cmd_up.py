@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from qemu_net.cli.common import add_topology_args
@@ -29,10 +30,18 @@ LIFECYCLE = (
 )
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("up",
-                       description="Start every node of a topology as a local process on 127.0.0.1. " + LIFECYCLE)
+def _lifecycle_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, description: str,
+                      func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+    """A lifecycle command (`up`, `status`, `down`): it names its network by topology, and its help ends
+    with how the nodes' lifecycle works."""
+    p = sub.add_parser(name, description=f"{description} {LIFECYCLE}")
     add_topology_args(p)
+    p.set_defaults(func=func)
+    return p
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _lifecycle_parser(sub, "up", "Start every node of a topology as a local process on 127.0.0.1.", run_up)
     p.add_argument("--allow-inspect", action="store_true", help="allow state inspection (debugging)")
     p.add_argument("--insecure", action="store_true",
                    help="run the nodes WITHOUT TLS (default: mutual TLS with certificates made in "
@@ -43,23 +52,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from qemu_net.cli.cmd_dashboard import add_dashboard_args
 
     add_dashboard_args(p, prefix="dashboard-")
-    p.set_defaults(func=run_up)
-    s = sub.add_parser("status",
-                       description="Show the nodes of a network started with `qnet up`, or the node processes "
-                                   "still running after its supervisor is gone. Exit status 0 only if the "
-                                   "supervisor runs and every node serves. " + LIFECYCLE)
-    add_topology_args(s)
+    s = _lifecycle_parser(sub, "status", "Show the nodes of a network started with `qnet up`, or the node "
+                          "processes still running after its supervisor is gone. Exit status 0 only if the "
+                          "supervisor runs and every node serves.", run_status)
     s.add_argument("--json", action="store_true", help="print one JSON object (network, supervisor, nodes)")
-    s.set_defaults(func=run_status)
-    d = sub.add_parser("down",
-                       description="Stop the supervisor (which stops its nodes), then any node process still "
-                                   "running without it (SIGTERM, SIGKILL after --grace-s), and remove the state "
-                                   "file. " + LIFECYCLE)
-    add_topology_args(d)
+    d = _lifecycle_parser(sub, "down", "Stop the supervisor (which stops its nodes), then any node process still "
+                          "running without it (SIGTERM, SIGKILL after --grace-s), and remove the state file.",
+                          run_down)
     d.add_argument("--grace-s", type=_non_negative, default=NODE_GRACE_S,
                    help=f"drain time for nodes left without a supervisor before SIGKILL (default {NODE_GRACE_S:g})")
     d.add_argument("--json", action="store_true", help="print what was done as JSON")
-    d.set_defaults(func=run_down)
 
 
 def _non_negative(text: str) -> float:

@@ -39,49 +39,44 @@ def group_help(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-#: command-line flag -> (topology section, key). Applied to every node / every quantum link.
-PHYSICS_OVERRIDES = {
-    "length_km": ("links", "length_km"),
-    "attenuation_db_per_km": ("links", "attenuation_db_per_km"),
-    "link_fidelity": ("links", "source_fidelity"),
-    "transmission_depolarize": ("links", "transmission_depolarize"),
-    "detector_efficiency": ("links", "detector_efficiency"),
-    "dark_count_probability": ("links", "dark_count_probability"),
-    "misalignment_error": ("links", "misalignment_error"),
-    "group_index": ("links", "group_index"),
-    "heralding": ("links", "heralding"),
-    "bright_state_alpha": ("links", "bright_state_alpha"),
-    "spdc_mean_pair_number": ("links", "spdc_mean_pair_number"),
-    "detector_dead_time_ns": ("links", "detector_dead_time_ns"),
-    "t1_s": ("nodes", "t1_s"),
-    "t2_s": ("nodes", "t2_s"),
-    "gate_1q_error": ("nodes", "gate_1q_error"),
-    "gate_2q_error": ("nodes", "gate_2q_error"),
-    "measure_error": ("nodes", "measure_error"),
+#: command-line flag -> (topology section, key, help). Applied to every quantum link / every node; the
+#: link flags are listed first, then ``--preset``, then the node flags.
+_PHYSICS_FLAGS: dict[str, tuple[str, str, str]] = {
+    "length_km": ("links", "length_km", "fiber length of every link"),
+    "attenuation_db_per_km": ("links", "attenuation_db_per_km", "fiber attenuation (0.2 is typical at 1550 nm)"),
+    "link_fidelity": ("links", "source_fidelity", "EPR source fidelity of every link (Werner by default)"),
+    "transmission_depolarize": ("links", "transmission_depolarize", "depolarising probability of a photon in transit"),
+    "detector_efficiency": ("links", "detector_efficiency", "detector efficiency in (0, 1]"),
+    "dark_count_probability": ("links", "dark_count_probability", "dark-count probability per detection window"),
+    "misalignment_error": ("links", "misalignment_error", "optical misalignment (QKD detector flip probability)"),
+    "group_index": ("links", "group_index", "fiber group index (1.468: 4.897 us/km)"),
+    "heralding": ("links", "heralding", "EPR heralding: at the far end (source) or at a midpoint station"),
+    "bright_state_alpha": ("links", "bright_state_alpha", "single-click bright-state population alpha"),
+    "spdc_mean_pair_number": ("links", "spdc_mean_pair_number", "SPDC source mean pair number (multi-pair emission)"),
+    "detector_dead_time_ns": ("links", "detector_dead_time_ns", "detector dead time after each click, ns"),
+    "t1_s": ("nodes", "t1_s", "memory T1 of every node, seconds"),
+    "t2_s": ("nodes", "t2_s", "memory T2 of every node, seconds (<= 2*T1)"),
+    "gate_1q_error": ("nodes", "gate_1q_error", "depolarising error after 1-qubit gates"),
+    "gate_2q_error": ("nodes", "gate_2q_error", "depolarising error after 2-qubit gates"),
+    "measure_error": ("nodes", "measure_error", "readout flip probability"),
 }
+#: command-line flag -> (topology section, key).
+PHYSICS_OVERRIDES = {flag: (section, key) for flag, (section, key, _) in _PHYSICS_FLAGS.items()}
+
+
+def _add_physics_flags(g: argparse._ArgumentGroup, section: str) -> None:
+    for flag, (where, _, text) in _PHYSICS_FLAGS.items():
+        if where == section:
+            kind: dict[str, Any] = ({"choices": ("source", "single-click", "double-click")} if flag == "heralding"
+                                    else {"type": float})
+            g.add_argument("--" + flag.replace("_", "-"), help=text, **kind)
 
 
 def add_physics_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("physics overrides", "set a value on every quantum link / every node of the topology")
-    g.add_argument("--length-km", type=float, help="fiber length of every link")
-    g.add_argument("--attenuation-db-per-km", type=float, help="fiber attenuation (0.2 is typical at 1550 nm)")
-    g.add_argument("--link-fidelity", type=float, help="EPR source fidelity of every link (Werner by default)")
-    g.add_argument("--transmission-depolarize", type=float, help="depolarising probability of a photon in transit")
-    g.add_argument("--detector-efficiency", type=float, help="detector efficiency in (0, 1]")
-    g.add_argument("--dark-count-probability", type=float, help="dark-count probability per detection window")
-    g.add_argument("--misalignment-error", type=float, help="optical misalignment (QKD detector flip probability)")
-    g.add_argument("--group-index", type=float, help="fiber group index (1.468: 4.897 us/km)")
-    g.add_argument("--heralding", choices=("source", "single-click", "double-click"),
-                   help="EPR heralding: at the far end (source) or at a midpoint station")
-    g.add_argument("--bright-state-alpha", type=float, help="single-click bright-state population alpha")
-    g.add_argument("--spdc-mean-pair-number", type=float, help="SPDC source mean pair number (multi-pair emission)")
-    g.add_argument("--detector-dead-time-ns", type=float, help="detector dead time after each click, ns")
+    _add_physics_flags(g, "links")
     g.add_argument("--preset", help="hardware preset for every node and link (see docs/hardware.md; 'ideal')")
-    g.add_argument("--t1-s", type=float, help="memory T1 of every node, seconds")
-    g.add_argument("--t2-s", type=float, help="memory T2 of every node, seconds (<= 2*T1)")
-    g.add_argument("--gate-1q-error", type=float, help="depolarising error after 1-qubit gates")
-    g.add_argument("--gate-2q-error", type=float, help="depolarising error after 2-qubit gates")
-    g.add_argument("--measure-error", type=float, help="readout flip probability")
+    _add_physics_flags(g, "nodes")
     g.add_argument("--topology-seed", type=int, help="override the topology's seed")
 
 

@@ -1,5 +1,6 @@
 """What the synchronous `Network` and the asyncio `AsyncNetwork` share, none of it I/O: how `connect` reads
-its target, the client session, and the node and qubit handles by name.
+its target, the client session, the node and qubit handles by name, what a node and a qubit handle keep,
+and the bookkeeping of acknowledged receives and waits.
 
 The two shells differ only where they wait (a thread or the event loop), as httpx's ``Client`` and
 ``AsyncClient`` share ``BaseClient``.
@@ -7,25 +8,46 @@ The two shells differ only where they wait (a thread or the event loop), as http
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
+from qemu_net._serde import sdk as w
 from qemu_net.client.credentials import resolve
 from qemu_net.client.session import metadata, new_session_id
-from qemu_net.errors import InvalidOperation, UnknownNode
+from qemu_net.errors import InvalidOperation, ProtocolTimeout, UnknownNode
 from qemu_net.network.topology import Topology, load_topology
+from qemu_net.observability import tracing
 
 if TYPE_CHECKING:
     from qemu_net.security.tls import TlsCredentials
 
 #: A call's deadline when the caller gives none.
 DEFAULT_TIMEOUT_S = 30.0
+#: How long past a role run's own deadline the client waits for its roles' answers.
+ROLE_GRACE_S = 10.0
 
-N = TypeVar("N")  # the node handle type
+N = TypeVar("N", bound="NodeBase[Any, Any]")  # the node handle type
 Q = TypeVar("Q")  # the qubit handle type
 X = TypeVar("X")  # the transport type
+W = TypeVar("W", bound="NetworkBase[Any, Any, Any]")  # the network type
+
+
+R = TypeVar("R", covariant=True)
+
+
+class _Lease(Protocol):
+    def start(self) -> None: ...
+
+
+class _Outcome(Protocol[R]):
+    """A finished (or pending) role call: a thread's `Future` or an asyncio `Task`."""
+
+    def exception(self) -> BaseException | None: ...
+    def result(self) -> R: ...
 
 
 def connect_target(target: Topology | Mapping[str, str] | str | os.PathLike[str]
@@ -40,6 +62,86 @@ def connect_target(target: Topology | Mapping[str, str] | str | os.PathLike[str]
                                    "start it with `qnet up` and connect with the state it prints")
         return {nd.name: nd.address for nd in target.nodes if nd.address}, target
     return dict(target), None
+
+
+class QubitBase(Generic[N]):
+    """A handle on one qubit located at a node."""
+
+    __slots__ = ("id", "node")
+
+    def __init__(self, node: N, qid: str) -> None:
+        self.node = node
+        self.id = qid
+        if not node.used:  # a handle on a qubit there (e.g. a far half): the session must live there too
+            node.mark_used()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.id!r} at {self.node.name!r})"
+
+
+@dataclass(frozen=True)
+class EprPairBase(Generic[Q]):
+    """One EPR pair a node made with a neighbour: its half here (`local`) and there (`remote`)."""
+
+    pair_id: str
+    local: Q
+    remote: Q
+    ready_ns: int
+    attempts: int
+
+
+class NodeBase(Generic[W, X]):
+    """A handle on one node process (its RPCs go through one transport)."""
+
+    def __init__(self, network: W, name: str, address: str, transport: X) -> None:
+        self.network = network
+        self.name = name
+        self.address = address
+        self.transport = transport
+        #: Set once this client made a call here: its session lives here (renewed, closed at the end).
+        self.used = False
+        #: (sender, channel) -> the delivery id of the last message received (acknowledged next time).
+        self._acks: dict[tuple[str, str], int] = {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r} at {self.address})"
+
+    def mark_used(self) -> None:
+        """This client's session lives at this node from now on (renewed there, closed at the end)."""
+        self.used = True
+        self.network._lease.start()
+
+    def _receive_request(self, sender: str, channel: str, timeout_s: float) -> Any:
+        """The next receive from `sender` on `channel`, acknowledging the last message received there."""
+        return w.receive_classical_request(sender, channel, timeout_s, self._acks.get((sender, channel), 0))
+
+    def _received(self, sender: str, channel: str, r: Any) -> bytes:
+        """The payload of a receive's answer; its delivery is acknowledged by the next receive there."""
+        self._acks[(sender, channel)] = r.delivery_id
+        return bytes(r.payload)
+
+
+def role_results(calls: Mapping[str, _Outcome[R]], done: Iterable[_Outcome[R]], pending: Collection[object],
+                 bound_s: float) -> dict[str, R]:
+    """The results by node of a role run waited for up to `bound_s`: the first role to fail ends the run (its
+    error is raised); roles still running raise ProtocolTimeout."""
+    for call in done:
+        exc = call.exception()
+        if exc is not None:
+            raise exc
+    if pending:
+        raise ProtocolTimeout(f"roles at {', '.join(n for n, c in calls.items() if c in pending)} did not "
+                              f"finish within {bound_s:g} s")
+    return {name: call.result() for name, call in calls.items()}
+
+
+def wait_ops(qubits: Sequence[Any], seconds: float) -> list[w.Operation]:
+    """The operations of a wait, one call each: the first qubit waits `seconds` (the node's clock advances
+    once), every other is brought up to the same advanced time."""
+    if not qubits:
+        raise InvalidOperation("wait needs at least one qubit")
+    first, *rest = qubits
+    return [w.wait_op(first, seconds), *(w.wait_op(q, 0.0) for q in rest)]
 
 
 class NetworkBase(Generic[N, Q, X]):
@@ -61,6 +163,24 @@ class NetworkBase(Generic[N, Q, X]):
         make = transport or self._grpc_transport
         self._nodes: dict[str, N] = {name: self._make_node(name, addr, make(name, addr))
                                      for name, addr in addresses.items()}
+
+    #: Renews this client's session at every node used (the shell's lease keeper).
+    _lease: _Lease
+
+    def _used_transports(self) -> list[tuple[str, X]]:
+        """(name, transport) of every node this client's session lives at: what the lease keeper renews."""
+        return [(nd.name, nd.transport) for nd in self._nodes.values() if nd.used]
+
+    def _role_run(self, roles: Mapping[str, Mapping[str, Any]], timeout_s: float, session: str | None
+                  ) -> tuple[dict[str, w.ProtocolRequest], contextlib.AbstractContextManager[Any]]:
+        """The requests of one role run (one session for all its roles) and the span to run them in: one
+        span for the whole run, which every role at every node joins (none when tracing is off)."""
+        session = session or w.new_session()
+        requests = {name: w.protocol_request(session, timeout_s, **role) for name, role in roles.items()}
+        if not tracing.enabled():
+            return requests, contextlib.nullcontext()
+        return requests, tracing.span("protocol run", session=session, roles=",".join(sorted(
+            f"{n}:{w.role_field(r)}" for n, r in roles.items())))
 
     def _grpc_transport(self, name: str, address: str) -> X:
         raise NotImplementedError
@@ -108,5 +228,5 @@ class NetworkBase(Generic[N, Q, X]):
         return self._make_qubit(self[node], qid)
 
 
-__all__ = ["DEFAULT_TIMEOUT_S", "NetworkBase", "connect_target"]
-
+__all__ = ["DEFAULT_TIMEOUT_S", "ROLE_GRACE_S", "EprPairBase", "NetworkBase", "NodeBase", "QubitBase", "connect_target",
+           "role_results", "wait_ops"]

@@ -16,15 +16,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from qemu_net._serde import sdk as w
-from qemu_net.client._base import DEFAULT_TIMEOUT_S, NetworkBase
+from qemu_net.client._base import (
+    DEFAULT_TIMEOUT_S,
+    ROLE_GRACE_S,
+    EprPairBase,
+    NetworkBase,
+    NodeBase,
+    QubitBase,
+    role_results,
+    wait_ops,
+)
 from qemu_net.client._transport import AsyncGrpcTransport, AsyncTransport
 from qemu_net.client.credentials import open_aio_channel
 from qemu_net.client.session import AsyncLeaseKeeper
-from qemu_net.errors import InvalidOperation, QnetError
+from qemu_net.errors import QnetError
 from qemu_net.observability import tracing
 
 if TYPE_CHECKING:
@@ -50,19 +58,10 @@ T = TypeVar("T")
 AsyncTransportFactory = Callable[[str, str], AsyncTransport]
 
 
-class AsyncQubit:
+class AsyncQubit(QubitBase["AsyncNode"]):
     """A handle on one qubit located at a node. Used as an async context manager it is freed on exit."""
 
-    __slots__ = ("id", "node")
-
-    def __init__(self, node: AsyncNode, qid: str) -> None:
-        self.node = node
-        self.id = qid
-        if not node.used:  # a handle on a qubit there (e.g. a far half): the session must live there too
-            node.mark_used()
-
-    def __repr__(self) -> str:
-        return f"AsyncQubit({self.id!r} at {self.node.name!r})"
+    __slots__ = ()
 
     async def __aenter__(self) -> AsyncQubit:
         return self
@@ -130,36 +129,15 @@ class AsyncQubit:
         return await self.node.inspect([self])
 
 
-@dataclass(frozen=True)
-class AsyncEprPair:
-    pair_id: str
-    local: AsyncQubit
-    remote: AsyncQubit
-    ready_ns: int
-    attempts: int
+class AsyncEprPair(EprPairBase[AsyncQubit]):
+    """One EPR pair with a neighbour: `local` here, `remote` there."""
 
 
-class AsyncNode:
+class AsyncNode(NodeBase["AsyncNetwork", AsyncTransport]):
     """A handle on one node process (its RPCs go through one `AsyncTransport`)."""
-
-    def __init__(self, network: AsyncNetwork, name: str, address: str, transport: AsyncTransport) -> None:
-        self.network = network
-        self.name = name
-        self.address = address
-        self.transport = transport
-        self.used = False
-        self._acks: dict[tuple[str, str], int] = {}
-
-    def __repr__(self) -> str:
-        return f"AsyncNode({self.name!r} at {self.address})"
 
     async def close(self) -> None:
         await self.transport.close()
-
-    def mark_used(self) -> None:
-        """This client's session lives at this node from now on (renewed there, closed at the end)."""
-        self.used = True
-        self.network._lease.start()
 
     def _t(self) -> AsyncTransport:
         if not self.used or self.network._lease.idle:
@@ -197,12 +175,8 @@ class AsyncNode:
 
     async def wait(self, qubits: Sequence[AsyncQubit | str], seconds: float) -> None:
         """Let `seconds` of virtual time pass at this node with `qubits` in memory (see `Node.wait`)."""
-        if not qubits:
-            raise InvalidOperation("wait needs at least one qubit")
-        first, *rest = qubits
-        await self.apply([w.wait_op(first, seconds)])
-        for q in rest:
-            await self.apply([w.wait_op(q, 0.0)])
+        for op in wait_ops(qubits, seconds):
+            await self.apply([op])
 
     async def send_qubit(self, qubit: AsyncQubit | str, to: str) -> AsyncQubit | None:
         """Send a qubit to neighbour `to`; its handle there, or None if the photon was lost."""
@@ -239,11 +213,8 @@ class AsyncNode:
 
     async def receive(self, sender: str, channel: str, timeout_s: float = 10.0) -> bytes:
         """See `qemu_net.client.Node.receive` (acknowledged delivery)."""
-        key = (sender, channel)
-        req = w.receive_classical_request(sender, channel, timeout_s, self._acks.get(key, 0))
-        r = await self._t().receive_classical(req, timeout_s + 5)
-        self._acks[key] = r.delivery_id
-        return bytes(r.payload)
+        r = await self._t().receive_classical(self._receive_request(sender, channel, timeout_s), timeout_s + 5)
+        return self._received(sender, channel, r)
 
     async def run_protocol(self, request: w.ProtocolRequest) -> w.ProtocolResult:
         """Run one protocol role here (see `AsyncNetwork.run_roles`)."""
@@ -282,8 +253,7 @@ class AsyncNetwork(NetworkBase["AsyncNode", AsyncQubit, AsyncTransport]):
                  timeout_s: float = DEFAULT_TIMEOUT_S, tls: TlsCredentials | None = None,
                  transport: AsyncTransportFactory | None = None) -> None:
         super().__init__(addresses, topology=topology, timeout_s=timeout_s, tls=tls, transport=transport)
-        self._lease = AsyncLeaseKeeper(self.session_id,
-                                       lambda: [(nd.name, nd.transport) for nd in self._nodes.values() if nd.used])
+        self._lease: AsyncLeaseKeeper = AsyncLeaseKeeper(self.session_id, self._used_transports)
 
     def _make_node(self, name: str, address: str, transport: AsyncTransport) -> AsyncNode:
         return AsyncNode(self, name, address, transport)
@@ -311,31 +281,18 @@ class AsyncNetwork(NetworkBase["AsyncNode", AsyncQubit, AsyncTransport]):
                         session: str | None = None) -> dict[str, w.ProtocolResult]:
         """Run one role per node concurrently (each in its own node process); return results by node.
         The first role to fail ends the run (the others are cancelled), as in `Network.run_roles`."""
-        session = session or w.new_session()
-        requests = {name: w.protocol_request(session, timeout_s, **role) for name, role in roles.items()}
-        if tracing.enabled():  # one span for the whole run (the tasks inherit its context)
-            with tracing.span("protocol run", session=session, roles=",".join(sorted(
-                    f"{n}:{w.role_field(r)}" for n, r in roles.items()))):
-                return await self._run_roles(requests, timeout_s)
-        return await self._run_roles(requests, timeout_s)
+        requests, span = self._role_run(roles, timeout_s, session)
+        with span:  # the tasks inherit its context
+            return await self._run_roles(requests, timeout_s)
 
     async def _run_roles(self, requests: Mapping[str, w.ProtocolRequest],
                          timeout_s: float) -> dict[str, w.ProtocolResult]:
         nodes = {name: self[name] for name in requests}
         tasks = {name: asyncio.ensure_future(nodes[name].run_protocol(req)) for name, req in requests.items()}
         try:
-            done, pending = await asyncio.wait(tasks.values(), timeout=timeout_s + 10,
+            done, pending = await asyncio.wait(tasks.values(), timeout=timeout_s + ROLE_GRACE_S,
                                                return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                exc = task.exception()
-                if exc is not None:
-                    raise exc
-            if pending:
-                from qemu_net.errors import ProtocolTimeout
-
-                raise ProtocolTimeout(f"roles at {', '.join(n for n, t in tasks.items() if t in pending)} did not "
-                                      f"finish within {timeout_s + 10:g} s")
-            return {name: task.result() for name, task in tasks.items()}
+            return role_results(tasks, done, pending, timeout_s + ROLE_GRACE_S)
         finally:
             for task in tasks.values():
                 task.cancel()

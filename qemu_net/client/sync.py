@@ -19,15 +19,23 @@ import contextlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from qemu_net._serde import sdk as w
-from qemu_net.client._base import DEFAULT_TIMEOUT_S, NetworkBase
+from qemu_net.client._base import (
+    DEFAULT_TIMEOUT_S,
+    ROLE_GRACE_S,
+    EprPairBase,
+    NetworkBase,
+    NodeBase,
+    QubitBase,
+    role_results,
+    wait_ops,
+)
 from qemu_net.client._transport import GrpcTransport, Transport
 from qemu_net.client.credentials import open_channel
 from qemu_net.client.session import LeaseKeeper
-from qemu_net.errors import InvalidOperation, ProtocolTimeout, QnetError
+from qemu_net.errors import QnetError
 from qemu_net.network.topology import Topology
 from qemu_net.observability import tracing
 from qemu_net.observability.tracing import intercept_channel
@@ -54,19 +62,10 @@ T = TypeVar("T")
 TransportFactory = Callable[[str, str], Transport]
 
 
-class Qubit:
+class Qubit(QubitBase["Node"]):
     """A handle on one qubit located at a node. Used as a context manager it is freed on exit."""
 
-    __slots__ = ("id", "node")
-
-    def __init__(self, node: Node, qid: str) -> None:
-        self.node = node
-        self.id = qid
-        if not node.used:  # a handle on a qubit there (e.g. a far half): the session must live there too
-            node.mark_used()
-
-    def __repr__(self) -> str:
-        return f"Qubit({self.id!r} at {self.node.name!r})"
+    __slots__ = ()
 
     def __enter__(self) -> Qubit:
         return self
@@ -135,38 +134,15 @@ class Qubit:
         return self.node.inspect([self])
 
 
-@dataclass(frozen=True)
-class EprPair:
-    pair_id: str
-    local: Qubit
-    remote: Qubit
-    ready_ns: int
-    attempts: int
+class EprPair(EprPairBase[Qubit]):
+    """One EPR pair with a neighbour: `local` here, `remote` there."""
 
 
-class Node:
+class Node(NodeBase["Network", Transport]):
     """A handle on one node process (its RPCs go through one `Transport`)."""
-
-    def __init__(self, network: Network, name: str, address: str, transport: Transport) -> None:
-        self.network = network
-        self.name = name
-        self.address = address
-        self.transport = transport
-        #: Set once this client made a call here: its session lives here (renewed, closed at the end).
-        self.used = False
-        #: (sender, channel) -> the delivery id of the last message received (acknowledged next time).
-        self._acks: dict[tuple[str, str], int] = {}
-
-    def __repr__(self) -> str:
-        return f"Node({self.name!r} at {self.address})"
 
     def close(self) -> None:
         self.transport.close()
-
-    def mark_used(self) -> None:
-        """This client's session lives at this node from now on (renewed there, closed at the end)."""
-        self.used = True
-        self.network._lease.start()
 
     def _t(self) -> Transport:
         if not self.used:
@@ -207,12 +183,8 @@ class Node:
         """Let `seconds` of virtual time pass at this node with `qubits` in memory: the clock advances once
         and each qubit decays over that time with this node's T1/T2 (one call per qubit, so qubits whose
         states other nodes hold are not gathered in one place)."""
-        if not qubits:
-            raise InvalidOperation("wait needs at least one qubit")
-        first, *rest = qubits
-        self.apply([w.wait_op(first, seconds)])
-        for q in rest:
-            self.apply([w.wait_op(q, 0.0)])  # brought up to the same (advanced) time
+        for op in wait_ops(qubits, seconds):
+            self.apply([op])
 
     def send_qubit(self, qubit: Qubit | str, to: str) -> Qubit | None:
         """Send a qubit to neighbour `to`; its handle there, or None if the photon was lost."""
@@ -253,11 +225,8 @@ class Node:
     def receive(self, sender: str, channel: str, timeout_s: float = 10.0) -> bytes:
         """The next message from `sender` on `channel`. Delivery is acknowledged: a receive whose answer
         was lost (e.g. a partition) gets the same message again on the next call, never loses it."""
-        key = (sender, channel)
-        req = w.receive_classical_request(sender, channel, timeout_s, self._acks.get(key, 0))
-        r = self._t().receive_classical(req, timeout_s + 5)
-        self._acks[key] = r.delivery_id
-        return bytes(r.payload)
+        r = self._t().receive_classical(self._receive_request(sender, channel, timeout_s), timeout_s + 5)
+        return self._received(sender, channel, r)
 
     # ------------------------------------------------------------------ protocols and keys
     def run_protocol(self, request: w.ProtocolRequest) -> w.ProtocolResult:
@@ -297,8 +266,7 @@ class Network(NetworkBase["Node", Qubit, Transport]):
                  timeout_s: float = DEFAULT_TIMEOUT_S, tls: TlsCredentials | None = None,
                  transport: TransportFactory | None = None) -> None:
         super().__init__(addresses, topology=topology, timeout_s=timeout_s, tls=tls, transport=transport)
-        self._lease = LeaseKeeper(self.session_id,
-                                  lambda: [(nd.name, nd.transport) for nd in self._nodes.values() if nd.used])
+        self._lease: LeaseKeeper = LeaseKeeper(self.session_id, self._used_transports)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -334,13 +302,9 @@ class Network(NetworkBase["Node", Qubit, Transport]):
         `roles` maps node name -> the ProtocolRequest oneof field and message, e.g.
         ``{"alice": {"teleport_send": TeleportSend(...)}}``. The first role to fail ends the run.
         """
-        session = session or w.new_session()
-        requests = {name: w.protocol_request(session, timeout_s, **role) for name, role in roles.items()}
-        if tracing.enabled():  # one span for the whole run: every role at every node joins its trace
-            with tracing.span("protocol run", session=session, roles=",".join(sorted(
-                    f"{n}:{w.role_field(r)}" for n, r in roles.items()))):
-                return self._run_roles(requests, timeout_s)
-        return self._run_roles(requests, timeout_s)
+        requests, span = self._role_run(roles, timeout_s, session)
+        with span:
+            return self._run_roles(requests, timeout_s)
 
     def _run_roles(self, requests: Mapping[str, w.ProtocolRequest], timeout_s: float) -> dict[str, w.ProtocolResult]:
         nodes = {name: self[name] for name in requests}
@@ -351,15 +315,8 @@ class Network(NetworkBase["Node", Qubit, Transport]):
         futures = {name: pool.submit(tracing.wrap_context(nodes[name].run_protocol), req)
                    for name, req in requests.items()}
         # The first role to fail ends the run: the others would only wait out their deadlines.
-        done, pending = wait(futures.values(), timeout=timeout_s + 10, return_when=FIRST_EXCEPTION)
-        for fut in done:
-            exc = fut.exception()
-            if exc is not None:
-                raise exc
-        if pending:
-            raise ProtocolTimeout(f"roles at {', '.join(n for n, f in futures.items() if f in pending)} did not "
-                                  f"finish within {timeout_s + 10:g} s")
-        return {name: fut.result() for name, fut in futures.items()}
+        done, pending = wait(futures.values(), timeout=timeout_s + ROLE_GRACE_S, return_when=FIRST_EXCEPTION)
+        return role_results(futures, done, pending, timeout_s + ROLE_GRACE_S)
 
     def _drive(self, steps: protocols.Steps[T]) -> T:
         """Run a protocol's steps (`qemu_net.client.protocols`): each role run it asks for, in turn."""

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from qemu_net.kme.service import NodeKme
+from qemu_net.node.metrics import serve_collector
 
 
 class KeyPoolCollector(Collector):
@@ -40,10 +40,7 @@ class KeyPoolCollector(Collector):
 
 def serve_pool_metrics(kme: NodeKme, port: int, host: str = "0.0.0.0") -> int:
     """Serve /metrics with the pool collector in a daemon thread; return the bound port."""
-    registry = CollectorRegistry()
-    registry.register(KeyPoolCollector(kme))
-    server, _thread = start_http_server(port, addr=host, registry=registry)
-    return int(server.server_port)
+    return serve_collector(KeyPoolCollector(kme), port, host)
 
 
 __all__ = ["KeyPoolCollector", "serve_pool_metrics"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -45,37 +45,48 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _apply_preset(kind: str, data: Any) -> Any:
-    """Before validation: fill the keys a ``preset`` sets that the document does not set itself."""
-    if not isinstance(data, dict) or data.get("preset") is None:
-        return data
-    from qemu_net.network.presets import preset_values
+class _Preset(_Strict):
+    """A spec a named hardware ``preset`` can fill: every key of its kind (`preset_kind`) the preset
+    defines that the document does not set itself."""
 
-    values = preset_values(kind, data["preset"])
-    if values is None:  # unknown name: the field validator reports it at <path>.preset
-        return data
-    return {**values, **data}
+    preset_kind: ClassVar[str]
+    preset: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        """Before validation: fill the keys a ``preset`` sets that the document does not set itself."""
+        if not isinstance(data, dict) or data.get("preset") is None:
+            return data
+        from qemu_net.network.presets import preset_values
 
-def _known_preset(kind: str, v: str | None) -> str | None:
-    if v is None:
+        values = preset_values(cls.preset_kind, data["preset"])
+        if values is None:  # unknown name: the field validator reports it at <path>.preset
+            return data
+        return {**values, **data}
+
+    @field_validator("preset")
+    @classmethod
+    def _preset_known(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from qemu_net.network.presets import PRESETS
+
+        kind = cls.preset_kind
+        if v not in PRESETS or kind not in PRESETS[v].values_by_kind:
+            names = sorted(n for n, p in PRESETS.items() if kind in p.values_by_kind)
+            raise ValueError(f"unknown {kind} preset {v!r}; known: {', '.join(names)}")
         return v
-    from qemu_net.network.presets import PRESETS
-
-    if v not in PRESETS or kind not in PRESETS[v].values_by_kind:
-        names = sorted(n for n, p in PRESETS.items() if kind in p.values_by_kind)
-        raise ValueError(f"unknown {kind} preset {v!r}; known: {', '.join(names)}")
-    return v
 
 
-class NodeSpec(_Strict):
+class NodeSpec(_Preset):
     """One network node: a process with a quantum memory.
 
     ``preset`` (e.g. ``nv-delft-2021``, ``ideal``) fills every node key it defines (see docs/hardware.md)
     that the node does not set itself, so each value stays overridable.
     """
 
-    preset: str | None = None
+    preset_kind = "node"
     name: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
     #: ``host:port`` where the node serves gRPC. Empty: chosen by the launcher (`qnet up` picks free
     #: loopback ports; Kubernetes uses the StatefulSet's DNS names).
@@ -96,16 +107,6 @@ class NodeSpec(_Strict):
     #: Memory cut-off: an EPR half waiting in this node's delivered pool longer than this (on this node's
     #: own timeline, from its herald) is discarded when a role takes it; ``null`` (the default): no cut-off.
     memory_cutoff_s: float | None = Field(default=None, gt=0, le=1e6)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _preset(cls, data: Any) -> Any:
-        return _apply_preset("node", data)
-
-    @field_validator("preset")
-    @classmethod
-    def _preset_known(cls, v: str | None) -> str | None:
-        return _known_preset("node", v)
 
     @model_validator(mode="after")
     def _t2_bounded_by_t1(self) -> NodeSpec:
@@ -129,18 +130,35 @@ class NodeSpec(_Strict):
 HERALDING = tuple(h.value for h in Heralding)
 
 
-class LinkSpec(_Strict):
+class _Fiber(_Strict):
+    """A fiber between two distinct nodes."""
+
+    nodes: tuple[str, str]
+    length_km: float = Field(default=0.0, ge=0)
+    #: Group index of the fiber: light needs n_g / c per km (4.897 us/km at the default 1.468).
+    group_index: float = Field(default=DEFAULT_GROUP_INDEX, ge=1, le=5)
+
+    @field_validator("nodes")
+    @classmethod
+    def _distinct(cls, v: tuple[str, str]) -> tuple[str, str]:
+        if v[0] == v[1]:
+            raise ValueError(f"a link from {v[0]!r} to itself is not allowed")
+        return v
+
+    @property
+    def ns_per_km(self) -> float:
+        """Light's delay per km of this fiber: group_index / c."""
+        return fiber_ns_per_km(self.group_index)
+
+
+class LinkSpec(_Fiber, _Preset):
     """A fiber between two nodes: a quantum channel and a classical channel side by side.
 
     ``preset`` (e.g. ``telecom-qkd``, ``ideal``) fills every link key it defines that the link does not
     set itself (see docs/hardware.md).
     """
 
-    preset: str | None = None
-    nodes: tuple[str, str]
-    length_km: float = Field(default=0.0, ge=0)
-    #: Group index of the fiber: light needs n_g / c per km (4.897 us/km at the default 1.468).
-    group_index: float = Field(default=DEFAULT_GROUP_INDEX, ge=1, le=5)
+    preset_kind = "link"
     #: Where EPR generation is heralded: ``source`` (one-sided: the source end emits, the far end's
     #: detector heralds), ``single-click`` or ``double-click`` (Barrett-Kok) at a station half-way.
     heralding: Heralding = Heralding.SOURCE
@@ -172,28 +190,6 @@ class LinkSpec(_Strict):
     key_consumers: list[Annotated[str, Field(min_length=1, max_length=253,
                                              pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")]] | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _preset(cls, data: Any) -> Any:
-        return _apply_preset("link", data)
-
-    @field_validator("preset")
-    @classmethod
-    def _preset_known(cls, v: str | None) -> str | None:
-        return _known_preset("link", v)
-
-    @field_validator("nodes")
-    @classmethod
-    def _distinct(cls, v: tuple[str, str]) -> tuple[str, str]:
-        if v[0] == v[1]:
-            raise ValueError(f"a link from {v[0]!r} to itself is not allowed")
-        return v
-
-    @property
-    def ns_per_km(self) -> float:
-        """Light's delay per km of this fiber: group_index / c."""
-        return fiber_ns_per_km(self.group_index)
-
     @property
     def transmissivity(self) -> float:
         """Probability that a photon survives the fiber and is detected: 10^(-aL/10) * eta_det."""
@@ -206,24 +202,14 @@ class LinkSpec(_Strict):
         return self.length_km * self.ns_per_km
 
 
-class ClassicalLinkSpec(_Strict):
+class ClassicalLinkSpec(_Fiber):
     """A classical-only connection (no quantum channel)."""
 
-    nodes: tuple[str, str]
-    length_km: float = Field(default=0.0, ge=0)
-    group_index: float = Field(default=DEFAULT_GROUP_INDEX, ge=1, le=5)
     latency_ns: float | None = Field(default=None, ge=0)
-
-    @field_validator("nodes")
-    @classmethod
-    def _distinct(cls, v: tuple[str, str]) -> tuple[str, str]:
-        if v[0] == v[1]:
-            raise ValueError(f"a link from {v[0]!r} to itself is not allowed")
-        return v
 
     @property
     def effective_latency_ns(self) -> float:
-        return self.latency_ns if self.latency_ns is not None else self.length_km * fiber_ns_per_km(self.group_index)
+        return self.latency_ns if self.latency_ns is not None else self.length_km * self.ns_per_km
 
 
 class Topology(_Strict):

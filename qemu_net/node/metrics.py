@@ -64,9 +64,15 @@ class NodeCollector(Collector):
         yield t
 
 
-def serve_metrics(core: NodeCore, port: int, host: str = "0.0.0.0") -> int:
-    """Serve /metrics on host:port (0: any free port) in a daemon thread; return the bound port."""
+def serve_collector(collector: Collector, port: int, host: str = "0.0.0.0") -> int:
+    """Serve /metrics with only `collector`'s metrics on host:port (0: any free port) in a daemon thread;
+    return the bound port."""
     registry = CollectorRegistry()
-    registry.register(NodeCollector(core))
+    registry.register(collector)
     server, _thread = start_http_server(port, addr=host, registry=registry)
     return int(server.server_port)
+
+
+def serve_metrics(core: NodeCore, port: int, host: str = "0.0.0.0") -> int:
+    """Serve /metrics on host:port (0: any free port) in a daemon thread; return the bound port."""
+    return serve_collector(NodeCollector(core), port, host)

@@ -34,6 +34,18 @@ def role(codec: wire.RoleCodec[P, R]) -> Callable[[Callable[[CoreContext, P], R]
     return deco
 
 
+def delegate(codec: wire.RoleCodec[wire.Kwargs, R], fn: Callable[..., R], *, peers: tuple[str, ...] = ()) -> None:
+    """Register `fn` (a role of `qemu_net.protocols`) as the role `codec` decodes requests for: it is called
+    with the decoded arguments, the request's session and deadline, once the nodes the arguments name under
+    `peers` are known to be in the topology."""
+    def run(ctx: CoreContext, kw: wire.Kwargs) -> R:
+        for key in peers:
+            _require_peer(ctx, kw[key])
+        return fn(ctx, **kw, session=ctx.session, timeout_s=ctx.timeout_s)
+
+    _ROLES[codec] = run
+
+
 def run_protocol(core: NodeCore, request: wire.ProtocolRequest, timeout_s: float) -> wire.ProtocolResult:
     """Run the role a ProtocolRequest names to its end and return the ProtocolResult."""
     core.check_serving()
@@ -63,17 +75,8 @@ def _require_peer(ctx: CoreContext, peer: str) -> None:
 # ----------------------------------------------------------------------------- teleportation
 from qemu_net.protocols import teleport as _teleport  # noqa: E402 - the roles register after `role` exists
 
-
-@role(wire.TELEPORT_SEND)
-def _teleport_send(ctx: CoreContext, kw: wire.Kwargs) -> tuple[int, int]:
-    _require_peer(ctx, kw["peer"])
-    return _teleport.teleport_send(ctx, **kw, session=ctx.session, timeout_s=ctx.timeout_s)
-
-
-@role(wire.TELEPORT_RECEIVE)
-def _teleport_receive(ctx: CoreContext, kw: wire.Kwargs) -> str:
-    _require_peer(ctx, kw["peer"])
-    return _teleport.teleport_receive(ctx, **kw, session=ctx.session, timeout_s=ctx.timeout_s)
+delegate(wire.TELEPORT_SEND, _teleport.teleport_send, peers=("peer",))
+delegate(wire.TELEPORT_RECEIVE, _teleport.teleport_receive, peers=("peer",))
 
 
 # ----------------------------------------------------------------------------- the other protocol families

@@ -89,24 +89,15 @@ def _run(ctx: CoreContext, req: wire.QkdRequest, fn: Any) -> tuple[QkdResult, in
     return result, stored
 
 
-@role(wire.BB84_ALICE)
-def _bb84_alice(ctx: CoreContext, req: wire.QkdRequest) -> tuple[QkdResult, int]:
-    return _run(ctx, req, bb84_alice)
+def _qkd_role(codec: wire.RoleCodec[wire.QkdRequest, tuple[QkdResult, int]], fn: Any) -> None:
+    """Register the QKD end `fn` (a pure role of `qemu_net.qkd`) as the role `codec` decodes requests for."""
+    role(codec)(lambda ctx, req: _run(ctx, req, fn))
 
 
-@role(wire.BB84_BOB)
-def _bb84_bob(ctx: CoreContext, req: wire.QkdRequest) -> tuple[QkdResult, int]:
-    return _run(ctx, req, bb84_bob)
-
-
-@role(wire.E91_ALICE)
-def _e91_alice(ctx: CoreContext, req: wire.QkdRequest) -> tuple[QkdResult, int]:
-    return _run(ctx, req, e91_alice)
-
-
-@role(wire.E91_BOB)
-def _e91_bob(ctx: CoreContext, req: wire.QkdRequest) -> tuple[QkdResult, int]:
-    return _run(ctx, req, e91_bob)
+_qkd_role(wire.BB84_ALICE, bb84_alice)
+_qkd_role(wire.BB84_BOB, bb84_bob)
+_qkd_role(wire.E91_ALICE, e91_alice)
+_qkd_role(wire.E91_BOB, e91_bob)
 
 
 __all__ = ["qkd_params"]
