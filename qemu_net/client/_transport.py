@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any, Protocol, cast
 
@@ -85,192 +85,113 @@ class AsyncTransport(Protocol):
     async def close(self) -> None: ...
 
 
-#: RPC method name (as the service defines it) -> the transport method that carries it.
-RPC_METHODS = {
-    "GetInfo": "get_info", "Allocate": "allocate", "Free": "free", "Apply": "apply", "SendQubit": "send_qubit",
-    "Inspect": "inspect", "CreateEpr": "create_epr", "CreateMeasureEpr": "create_measure_epr",
-    "FetchEprOutcomes": "fetch_epr_outcomes", "SendClassical": "send_classical",
-    "ReceiveClassical": "receive_classical", "RunProtocol": "run_protocol", "Renew": "renew_session",
-    "Close": "close_session", "GetStatus": "key_status", "GetKeys": "get_keys", "GetKeysWithIds": "get_keys_with_ids",
-}
-#: The RPCs of the session and key-delivery services (every other one is the node service's).
-_SESSION_RPCS = ("Renew", "Close")
-_KEY_RPCS = ("GetStatus", "GetKeys", "GetKeysWithIds")
-
-
-class _Rpcs:
-    """`Transport`'s typed methods, each carried by the implementation's `_rpc` (by RPC name)."""
-
-    def _rpc(self, rpc: str, req: Any, timeout_s: float) -> Any:
-        raise NotImplementedError
-
-    def get_info(self, req: n.GetInfoRequest, timeout_s: float) -> n.NodeInfo:
-        return cast("n.NodeInfo", self._rpc("GetInfo", req, timeout_s))
-
-    def allocate(self, req: n.AllocateRequest, timeout_s: float) -> n.AllocateResponse:
-        return cast("n.AllocateResponse", self._rpc("Allocate", req, timeout_s))
-
-    def free(self, req: n.FreeRequest, timeout_s: float) -> n.FreeResponse:
-        return cast("n.FreeResponse", self._rpc("Free", req, timeout_s))
-
-    def apply(self, req: n.ApplyRequest, timeout_s: float) -> n.ApplyResponse:
-        return cast("n.ApplyResponse", self._rpc("Apply", req, timeout_s))
-
-    def send_qubit(self, req: n.SendQubitRequest, timeout_s: float) -> n.SendQubitResponse:
-        return cast("n.SendQubitResponse", self._rpc("SendQubit", req, timeout_s))
-
-    def inspect(self, req: n.InspectRequest, timeout_s: float) -> n.InspectResponse:
-        return cast("n.InspectResponse", self._rpc("Inspect", req, timeout_s))
-
-    def create_epr(self, req: n.CreateEprRequest, timeout_s: float) -> n.CreateEprResponse:
-        return cast("n.CreateEprResponse", self._rpc("CreateEpr", req, timeout_s))
-
-    def create_measure_epr(self, req: n.CreateMeasureEprRequest, timeout_s: float) -> n.CreateMeasureEprResponse:
-        return cast("n.CreateMeasureEprResponse", self._rpc("CreateMeasureEpr", req, timeout_s))
-
-    def fetch_epr_outcomes(self, req: n.FetchEprOutcomesRequest, timeout_s: float) -> n.FetchEprOutcomesResponse:
-        return cast("n.FetchEprOutcomesResponse", self._rpc("FetchEprOutcomes", req, timeout_s))
-
-    def send_classical(self, req: n.SendClassicalRequest, timeout_s: float) -> n.SendClassicalResponse:
-        return cast("n.SendClassicalResponse", self._rpc("SendClassical", req, timeout_s))
-
-    def receive_classical(self, req: n.ReceiveClassicalRequest, timeout_s: float) -> n.ReceiveClassicalResponse:
-        return cast("n.ReceiveClassicalResponse", self._rpc("ReceiveClassical", req, timeout_s))
-
-    def run_protocol(self, req: pr.ProtocolRequest, timeout_s: float) -> pr.ProtocolResult:
-        return cast("pr.ProtocolResult", self._rpc("RunProtocol", req, timeout_s))
-
-    def renew_session(self, req: s.RenewSessionRequest, timeout_s: float) -> s.SessionLease:
-        return cast("s.SessionLease", self._rpc("Renew", req, timeout_s))
-
-    def close_session(self, req: s.CloseSessionRequest, timeout_s: float) -> s.SessionLease:
-        return cast("s.SessionLease", self._rpc("Close", req, timeout_s))
-
-    def key_status(self, req: k.KeyStatusRequest, timeout_s: float) -> k.KeyStatus:
-        return cast("k.KeyStatus", self._rpc("GetStatus", req, timeout_s))
-
-    def get_keys(self, req: k.GetKeysRequest, timeout_s: float) -> k.KeyContainer:
-        return cast("k.KeyContainer", self._rpc("GetKeys", req, timeout_s))
-
-    def get_keys_with_ids(self, req: k.GetKeysWithIdsRequest, timeout_s: float) -> k.KeyContainer:
-        return cast("k.KeyContainer", self._rpc("GetKeysWithIds", req, timeout_s))
-
-
-class _AsyncRpcs:
-    """`AsyncTransport`'s typed methods, each carried by the implementation's `_rpc` (by RPC name)."""
-
-    async def _rpc(self, rpc: str, req: Any, timeout_s: float) -> Any:
-        raise NotImplementedError
-
-    async def get_info(self, req: n.GetInfoRequest, timeout_s: float) -> n.NodeInfo:
-        return cast("n.NodeInfo", await self._rpc("GetInfo", req, timeout_s))
-
-    async def allocate(self, req: n.AllocateRequest, timeout_s: float) -> n.AllocateResponse:
-        return cast("n.AllocateResponse", await self._rpc("Allocate", req, timeout_s))
-
-    async def free(self, req: n.FreeRequest, timeout_s: float) -> n.FreeResponse:
-        return cast("n.FreeResponse", await self._rpc("Free", req, timeout_s))
-
-    async def apply(self, req: n.ApplyRequest, timeout_s: float) -> n.ApplyResponse:
-        return cast("n.ApplyResponse", await self._rpc("Apply", req, timeout_s))
-
-    async def send_qubit(self, req: n.SendQubitRequest, timeout_s: float) -> n.SendQubitResponse:
-        return cast("n.SendQubitResponse", await self._rpc("SendQubit", req, timeout_s))
-
-    async def inspect(self, req: n.InspectRequest, timeout_s: float) -> n.InspectResponse:
-        return cast("n.InspectResponse", await self._rpc("Inspect", req, timeout_s))
-
-    async def create_epr(self, req: n.CreateEprRequest, timeout_s: float) -> n.CreateEprResponse:
-        return cast("n.CreateEprResponse", await self._rpc("CreateEpr", req, timeout_s))
-
-    async def create_measure_epr(self, req: n.CreateMeasureEprRequest,
-                                 timeout_s: float) -> n.CreateMeasureEprResponse:
-        return cast("n.CreateMeasureEprResponse", await self._rpc("CreateMeasureEpr", req, timeout_s))
-
-    async def fetch_epr_outcomes(self, req: n.FetchEprOutcomesRequest,
-                                 timeout_s: float) -> n.FetchEprOutcomesResponse:
-        return cast("n.FetchEprOutcomesResponse", await self._rpc("FetchEprOutcomes", req, timeout_s))
-
-    async def send_classical(self, req: n.SendClassicalRequest, timeout_s: float) -> n.SendClassicalResponse:
-        return cast("n.SendClassicalResponse", await self._rpc("SendClassical", req, timeout_s))
-
-    async def receive_classical(self, req: n.ReceiveClassicalRequest,
-                                timeout_s: float) -> n.ReceiveClassicalResponse:
-        return cast("n.ReceiveClassicalResponse", await self._rpc("ReceiveClassical", req, timeout_s))
-
-    async def run_protocol(self, req: pr.ProtocolRequest, timeout_s: float) -> pr.ProtocolResult:
-        return cast("pr.ProtocolResult", await self._rpc("RunProtocol", req, timeout_s))
-
-    async def renew_session(self, req: s.RenewSessionRequest, timeout_s: float) -> s.SessionLease:
-        return cast("s.SessionLease", await self._rpc("Renew", req, timeout_s))
-
-    async def close_session(self, req: s.CloseSessionRequest, timeout_s: float) -> s.SessionLease:
-        return cast("s.SessionLease", await self._rpc("Close", req, timeout_s))
-
-    async def key_status(self, req: k.KeyStatusRequest, timeout_s: float) -> k.KeyStatus:
-        return cast("k.KeyStatus", await self._rpc("GetStatus", req, timeout_s))
-
-    async def get_keys(self, req: k.GetKeysRequest, timeout_s: float) -> k.KeyContainer:
-        return cast("k.KeyContainer", await self._rpc("GetKeys", req, timeout_s))
-
-    async def get_keys_with_ids(self, req: k.GetKeysWithIdsRequest, timeout_s: float) -> k.KeyContainer:
-        return cast("k.KeyContainer", await self._rpc("GetKeysWithIds", req, timeout_s))
-
-
-def _stub_methods(channel: grpc.Channel | grpc.aio.Channel) -> dict[str, Callable[..., Any]]:
-    """RPC name -> the generated stub method that makes it on `channel` (each stub is named only here)."""
-    node = ng.NodeServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, unannotated
-    sessions = sg.SessionServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, unannotated
-    keys = kg.KeyDeliveryServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, unannotated
-    return {rpc: getattr(sessions if rpc in _SESSION_RPCS else keys if rpc in _KEY_RPCS else node, rpc)
-            for rpc in RPC_METHODS}
-
-
 # ----------------------------------------------------------------------------- gRPC, synchronous
-class GrpcTransport(_Rpcs):
+class GrpcTransport:
     """`Transport` over a `grpc.Channel`: a call whose request never left (a busy host too slow for the
     handshake) is sent again within its timeout; any other failure raises its domain error at once."""
 
     def __init__(self, channel: grpc.Channel, name: str, metadata: Metadata) -> None:
         self.channel = channel
         self.name = name
-        self._calls = {rpc: partial(fn, metadata=metadata) for rpc, fn in _stub_methods(channel).items()}
+        node = ng.NodeServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, unannotated
+        sessions = sg.SessionServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, unannotated
+        keys = kg.KeyDeliveryServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, unannotated
+        md = metadata
+        self._get_info = partial(node.GetInfo, metadata=md)
+        self._allocate = partial(node.Allocate, metadata=md)
+        self._free = partial(node.Free, metadata=md)
+        self._apply = partial(node.Apply, metadata=md)
+        self._send_qubit = partial(node.SendQubit, metadata=md)
+        self._inspect = partial(node.Inspect, metadata=md)
+        self._create_epr = partial(node.CreateEpr, metadata=md)
+        self._create_measure_epr = partial(node.CreateMeasureEpr, metadata=md)
+        self._fetch_epr_outcomes = partial(node.FetchEprOutcomes, metadata=md)
+        self._send_classical = partial(node.SendClassical, metadata=md)
+        self._receive_classical = partial(node.ReceiveClassical, metadata=md)
+        self._run_protocol = partial(node.RunProtocol, metadata=md)
+        self._renew = partial(sessions.Renew, metadata=md)
+        self._close_session = partial(sessions.Close, metadata=md)
+        self._key_status = partial(keys.GetStatus, metadata=md)
+        self._get_keys = partial(keys.GetKeys, metadata=md)
+        self._get_keys_with_ids = partial(keys.GetKeysWithIds, metadata=md)
 
-    def _rpc(self, rpc: str, req: Any, timeout_s: float) -> Any:
-        return call_until_sent(self._calls[rpc], req, timeout_s, self.name)
+    def get_info(self, req: n.GetInfoRequest, timeout_s: float) -> n.NodeInfo:
+        return cast("n.NodeInfo", call_until_sent(self._get_info, req, timeout_s, self.name))
+
+    def allocate(self, req: n.AllocateRequest, timeout_s: float) -> n.AllocateResponse:
+        return cast("n.AllocateResponse", call_until_sent(self._allocate, req, timeout_s, self.name))
+
+    def free(self, req: n.FreeRequest, timeout_s: float) -> n.FreeResponse:
+        return cast("n.FreeResponse", call_until_sent(self._free, req, timeout_s, self.name))
+
+    def apply(self, req: n.ApplyRequest, timeout_s: float) -> n.ApplyResponse:
+        return cast("n.ApplyResponse", call_until_sent(self._apply, req, timeout_s, self.name))
+
+    def send_qubit(self, req: n.SendQubitRequest, timeout_s: float) -> n.SendQubitResponse:
+        return cast("n.SendQubitResponse", call_until_sent(self._send_qubit, req, timeout_s, self.name))
+
+    def inspect(self, req: n.InspectRequest, timeout_s: float) -> n.InspectResponse:
+        return cast("n.InspectResponse", call_until_sent(self._inspect, req, timeout_s, self.name))
+
+    def create_epr(self, req: n.CreateEprRequest, timeout_s: float) -> n.CreateEprResponse:
+        return cast("n.CreateEprResponse", call_until_sent(self._create_epr, req, timeout_s, self.name))
+
+    def create_measure_epr(self, req: n.CreateMeasureEprRequest, timeout_s: float) -> n.CreateMeasureEprResponse:
+        return cast("n.CreateMeasureEprResponse", call_until_sent(self._create_measure_epr, req, timeout_s, self.name))
+
+    def fetch_epr_outcomes(self, req: n.FetchEprOutcomesRequest, timeout_s: float) -> n.FetchEprOutcomesResponse:
+        return cast("n.FetchEprOutcomesResponse", call_until_sent(self._fetch_epr_outcomes, req, timeout_s, self.name))
+
+    def send_classical(self, req: n.SendClassicalRequest, timeout_s: float) -> n.SendClassicalResponse:
+        return cast("n.SendClassicalResponse", call_until_sent(self._send_classical, req, timeout_s, self.name))
+
+    def receive_classical(self, req: n.ReceiveClassicalRequest, timeout_s: float) -> n.ReceiveClassicalResponse:
+        return cast("n.ReceiveClassicalResponse", call_until_sent(self._receive_classical, req, timeout_s, self.name))
+
+    def run_protocol(self, req: pr.ProtocolRequest, timeout_s: float) -> pr.ProtocolResult:
+        return cast("pr.ProtocolResult", call_until_sent(self._run_protocol, req, timeout_s, self.name))
 
     def renew_session(self, req: s.RenewSessionRequest, timeout_s: float) -> s.SessionLease:
         try:  # one attempt: a node that is down is renewed on the next round, or the lease lapses there
-            return cast("s.SessionLease", self._calls["Renew"](req, timeout=timeout_s))
+            return cast("s.SessionLease", self._renew(req, timeout=timeout_s))
         except grpc.RpcError as err:
             raise error_from_rpc(err, where=self.name) from None
 
     def close_session(self, req: s.CloseSessionRequest, timeout_s: float) -> s.SessionLease:
         try:
-            return cast("s.SessionLease", self._calls["Close"](req, timeout=timeout_s))
+            return cast("s.SessionLease", self._close_session(req, timeout=timeout_s))
         except grpc.RpcError as err:
             raise error_from_rpc(err, where=self.name) from None
         except ValueError as err:  # the channel is already closed
             raise InvalidOperation(f"{self.name}: {err}") from None
+
+    def key_status(self, req: k.KeyStatusRequest, timeout_s: float) -> k.KeyStatus:
+        return cast("k.KeyStatus", call_until_sent(self._key_status, req, timeout_s, self.name))
+
+    def get_keys(self, req: k.GetKeysRequest, timeout_s: float) -> k.KeyContainer:
+        return cast("k.KeyContainer", call_until_sent(self._get_keys, req, timeout_s, self.name))
+
+    def get_keys_with_ids(self, req: k.GetKeysWithIdsRequest, timeout_s: float) -> k.KeyContainer:
+        return cast("k.KeyContainer", call_until_sent(self._get_keys_with_ids, req, timeout_s, self.name))
 
     def close(self) -> None:
         self.channel.close()
 
 
 # ----------------------------------------------------------------------------- gRPC, asyncio
-class AsyncGrpcTransport(_AsyncRpcs):
-    """`AsyncTransport` over a `grpc.aio.Channel` (same retry rule as `GrpcTransport`; a session call is
-    made once, as there)."""
+class AsyncGrpcTransport:
+    """`AsyncTransport` over a `grpc.aio.Channel` (same retry rule as `GrpcTransport`)."""
 
     def __init__(self, channel: grpc.aio.Channel, name: str, metadata: Metadata) -> None:
         self.channel = channel
         self.name = name
         self._md = metadata
-        self._calls = _stub_methods(channel)
+        self._node = ng.NodeServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, unannotated
+        self._sessions = sg.SessionServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, unannotated
+        self._keys = kg.KeyDeliveryServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, unannotated
 
-    async def _rpc(self, rpc: str, req: Any, timeout_s: float) -> Any:
-        fn = self._calls[rpc]
-        retry = rpc not in _SESSION_RPCS
+    async def _call(self, fn: Callable[..., Awaitable[Any]], req: Any, timeout_s: float, *,
+                    retry: bool = True) -> Any:
         give_up = time.monotonic() + timeout_s
         pause = 0.02
         while True:
@@ -285,15 +206,78 @@ class AsyncGrpcTransport(_AsyncRpcs):
             await asyncio.sleep(min(pause, left))
             pause = min(pause * 2, 1.0)
 
+    async def get_info(self, req: n.GetInfoRequest, timeout_s: float) -> n.NodeInfo:
+        return cast("n.NodeInfo", await self._call(self._node.GetInfo, req, timeout_s))
+
+    async def allocate(self, req: n.AllocateRequest, timeout_s: float) -> n.AllocateResponse:
+        return cast("n.AllocateResponse", await self._call(self._node.Allocate, req, timeout_s))
+
+    async def free(self, req: n.FreeRequest, timeout_s: float) -> n.FreeResponse:
+        return cast("n.FreeResponse", await self._call(self._node.Free, req, timeout_s))
+
+    async def apply(self, req: n.ApplyRequest, timeout_s: float) -> n.ApplyResponse:
+        return cast("n.ApplyResponse", await self._call(self._node.Apply, req, timeout_s))
+
+    async def send_qubit(self, req: n.SendQubitRequest, timeout_s: float) -> n.SendQubitResponse:
+        return cast("n.SendQubitResponse", await self._call(self._node.SendQubit, req, timeout_s))
+
+    async def inspect(self, req: n.InspectRequest, timeout_s: float) -> n.InspectResponse:
+        return cast("n.InspectResponse", await self._call(self._node.Inspect, req, timeout_s))
+
+    async def create_epr(self, req: n.CreateEprRequest, timeout_s: float) -> n.CreateEprResponse:
+        return cast("n.CreateEprResponse", await self._call(self._node.CreateEpr, req, timeout_s))
+
+    async def create_measure_epr(self, req: n.CreateMeasureEprRequest,
+                                 timeout_s: float) -> n.CreateMeasureEprResponse:
+        return cast("n.CreateMeasureEprResponse", await self._call(self._node.CreateMeasureEpr, req, timeout_s))
+
+    async def fetch_epr_outcomes(self, req: n.FetchEprOutcomesRequest,
+                                 timeout_s: float) -> n.FetchEprOutcomesResponse:
+        return cast("n.FetchEprOutcomesResponse", await self._call(self._node.FetchEprOutcomes, req, timeout_s))
+
+    async def send_classical(self, req: n.SendClassicalRequest, timeout_s: float) -> n.SendClassicalResponse:
+        return cast("n.SendClassicalResponse", await self._call(self._node.SendClassical, req, timeout_s))
+
+    async def receive_classical(self, req: n.ReceiveClassicalRequest,
+                                timeout_s: float) -> n.ReceiveClassicalResponse:
+        return cast("n.ReceiveClassicalResponse", await self._call(self._node.ReceiveClassical, req, timeout_s))
+
+    async def run_protocol(self, req: pr.ProtocolRequest, timeout_s: float) -> pr.ProtocolResult:
+        return cast("pr.ProtocolResult", await self._call(self._node.RunProtocol, req, timeout_s))
+
+    async def renew_session(self, req: s.RenewSessionRequest, timeout_s: float) -> s.SessionLease:
+        return cast("s.SessionLease", await self._call(self._sessions.Renew, req, timeout_s, retry=False))
+
+    async def close_session(self, req: s.CloseSessionRequest, timeout_s: float) -> s.SessionLease:
+        return cast("s.SessionLease", await self._call(self._sessions.Close, req, timeout_s, retry=False))
+
+    async def key_status(self, req: k.KeyStatusRequest, timeout_s: float) -> k.KeyStatus:
+        return cast("k.KeyStatus", await self._call(self._keys.GetStatus, req, timeout_s))
+
+    async def get_keys(self, req: k.GetKeysRequest, timeout_s: float) -> k.KeyContainer:
+        return cast("k.KeyContainer", await self._call(self._keys.GetKeys, req, timeout_s))
+
+    async def get_keys_with_ids(self, req: k.GetKeysWithIdsRequest, timeout_s: float) -> k.KeyContainer:
+        return cast("k.KeyContainer", await self._call(self._keys.GetKeysWithIds, req, timeout_s))
+
     async def close(self) -> None:
         await self.channel.close()
 
 
 # ----------------------------------------------------------------------------- in process
+#: RPC method name (as the service defines it) -> the transport method that carries it.
+RPC_METHODS = {
+    "GetInfo": "get_info", "Allocate": "allocate", "Free": "free", "Apply": "apply", "SendQubit": "send_qubit",
+    "Inspect": "inspect", "CreateEpr": "create_epr", "CreateMeasureEpr": "create_measure_epr",
+    "FetchEprOutcomes": "fetch_epr_outcomes", "SendClassical": "send_classical",
+    "ReceiveClassical": "receive_classical", "RunProtocol": "run_protocol", "Renew": "renew_session",
+    "Close": "close_session", "GetStatus": "key_status", "GetKeys": "get_keys", "GetKeysWithIds": "get_keys_with_ids",
+}
+
 Handler = Callable[[Any], Any]
 
 
-class InProcessTransport(_Rpcs):
+class InProcessTransport:
     """`Transport` that hands each request to a Python callable (``{"Apply": fn, ...}``, keyed by RPC
     name); no sockets. A handler raises a `QnetError` (or a `grpc.RpcError`, mapped as a real node's
     status would be) to fail the call. Every call is recorded in `calls` as (rpc, request, timeout_s).
@@ -309,7 +293,7 @@ class InProcessTransport(_Rpcs):
         self.calls: list[tuple[str, Any, float]] = []
         self.closed = False
 
-    def _rpc(self, rpc: str, req: Any, timeout_s: float) -> Any:
+    def _handle(self, rpc: str, req: Any, timeout_s: float) -> Any:
         self.calls.append((rpc, req, timeout_s))
         fn = self.handlers.get(rpc)
         if fn is None:
@@ -319,11 +303,62 @@ class InProcessTransport(_Rpcs):
         except grpc.RpcError as err:
             raise error_from_rpc(err, where=self.name) from None
 
+    def get_info(self, req: n.GetInfoRequest, timeout_s: float) -> n.NodeInfo:
+        return cast("n.NodeInfo", self._handle("GetInfo", req, timeout_s))
+
+    def allocate(self, req: n.AllocateRequest, timeout_s: float) -> n.AllocateResponse:
+        return cast("n.AllocateResponse", self._handle("Allocate", req, timeout_s))
+
+    def free(self, req: n.FreeRequest, timeout_s: float) -> n.FreeResponse:
+        return cast("n.FreeResponse", self._handle("Free", req, timeout_s))
+
+    def apply(self, req: n.ApplyRequest, timeout_s: float) -> n.ApplyResponse:
+        return cast("n.ApplyResponse", self._handle("Apply", req, timeout_s))
+
+    def send_qubit(self, req: n.SendQubitRequest, timeout_s: float) -> n.SendQubitResponse:
+        return cast("n.SendQubitResponse", self._handle("SendQubit", req, timeout_s))
+
+    def inspect(self, req: n.InspectRequest, timeout_s: float) -> n.InspectResponse:
+        return cast("n.InspectResponse", self._handle("Inspect", req, timeout_s))
+
+    def create_epr(self, req: n.CreateEprRequest, timeout_s: float) -> n.CreateEprResponse:
+        return cast("n.CreateEprResponse", self._handle("CreateEpr", req, timeout_s))
+
+    def create_measure_epr(self, req: n.CreateMeasureEprRequest, timeout_s: float) -> n.CreateMeasureEprResponse:
+        return cast("n.CreateMeasureEprResponse", self._handle("CreateMeasureEpr", req, timeout_s))
+
+    def fetch_epr_outcomes(self, req: n.FetchEprOutcomesRequest, timeout_s: float) -> n.FetchEprOutcomesResponse:
+        return cast("n.FetchEprOutcomesResponse", self._handle("FetchEprOutcomes", req, timeout_s))
+
+    def send_classical(self, req: n.SendClassicalRequest, timeout_s: float) -> n.SendClassicalResponse:
+        return cast("n.SendClassicalResponse", self._handle("SendClassical", req, timeout_s))
+
+    def receive_classical(self, req: n.ReceiveClassicalRequest, timeout_s: float) -> n.ReceiveClassicalResponse:
+        return cast("n.ReceiveClassicalResponse", self._handle("ReceiveClassical", req, timeout_s))
+
+    def run_protocol(self, req: pr.ProtocolRequest, timeout_s: float) -> pr.ProtocolResult:
+        return cast("pr.ProtocolResult", self._handle("RunProtocol", req, timeout_s))
+
+    def renew_session(self, req: s.RenewSessionRequest, timeout_s: float) -> s.SessionLease:
+        return cast("s.SessionLease", self._handle("Renew", req, timeout_s))
+
+    def close_session(self, req: s.CloseSessionRequest, timeout_s: float) -> s.SessionLease:
+        return cast("s.SessionLease", self._handle("Close", req, timeout_s))
+
+    def key_status(self, req: k.KeyStatusRequest, timeout_s: float) -> k.KeyStatus:
+        return cast("k.KeyStatus", self._handle("GetStatus", req, timeout_s))
+
+    def get_keys(self, req: k.GetKeysRequest, timeout_s: float) -> k.KeyContainer:
+        return cast("k.KeyContainer", self._handle("GetKeys", req, timeout_s))
+
+    def get_keys_with_ids(self, req: k.GetKeysWithIdsRequest, timeout_s: float) -> k.KeyContainer:
+        return cast("k.KeyContainer", self._handle("GetKeysWithIds", req, timeout_s))
+
     def close(self) -> None:
         self.closed = True
 
 
-class AsyncInProcessTransport(_AsyncRpcs):
+class AsyncInProcessTransport:
     """`AsyncTransport` over the same handlers as `InProcessTransport` (a handler may be sync or async)."""
 
     def __init__(self, handlers: Mapping[str, Handler], name: str = "node") -> None:
@@ -338,14 +373,68 @@ class AsyncInProcessTransport(_AsyncRpcs):
     def closed(self) -> bool:
         return self._sync.closed
 
-    async def _rpc(self, rpc: str, req: Any, timeout_s: float) -> Any:
-        out = self._sync._rpc(rpc, req, timeout_s)
+    async def _handle(self, rpc: str, req: Any, timeout_s: float) -> Any:
+        out = self._sync._handle(rpc, req, timeout_s)
         if inspect.isawaitable(out):
             try:
                 out = await out
             except grpc.RpcError as err:
                 raise error_from_rpc(err, where=self.name) from None
         return out
+
+    async def get_info(self, req: n.GetInfoRequest, timeout_s: float) -> n.NodeInfo:
+        return cast("n.NodeInfo", await self._handle("GetInfo", req, timeout_s))
+
+    async def allocate(self, req: n.AllocateRequest, timeout_s: float) -> n.AllocateResponse:
+        return cast("n.AllocateResponse", await self._handle("Allocate", req, timeout_s))
+
+    async def free(self, req: n.FreeRequest, timeout_s: float) -> n.FreeResponse:
+        return cast("n.FreeResponse", await self._handle("Free", req, timeout_s))
+
+    async def apply(self, req: n.ApplyRequest, timeout_s: float) -> n.ApplyResponse:
+        return cast("n.ApplyResponse", await self._handle("Apply", req, timeout_s))
+
+    async def send_qubit(self, req: n.SendQubitRequest, timeout_s: float) -> n.SendQubitResponse:
+        return cast("n.SendQubitResponse", await self._handle("SendQubit", req, timeout_s))
+
+    async def inspect(self, req: n.InspectRequest, timeout_s: float) -> n.InspectResponse:
+        return cast("n.InspectResponse", await self._handle("Inspect", req, timeout_s))
+
+    async def create_epr(self, req: n.CreateEprRequest, timeout_s: float) -> n.CreateEprResponse:
+        return cast("n.CreateEprResponse", await self._handle("CreateEpr", req, timeout_s))
+
+    async def create_measure_epr(self, req: n.CreateMeasureEprRequest,
+                                 timeout_s: float) -> n.CreateMeasureEprResponse:
+        return cast("n.CreateMeasureEprResponse", await self._handle("CreateMeasureEpr", req, timeout_s))
+
+    async def fetch_epr_outcomes(self, req: n.FetchEprOutcomesRequest,
+                                 timeout_s: float) -> n.FetchEprOutcomesResponse:
+        return cast("n.FetchEprOutcomesResponse", await self._handle("FetchEprOutcomes", req, timeout_s))
+
+    async def send_classical(self, req: n.SendClassicalRequest, timeout_s: float) -> n.SendClassicalResponse:
+        return cast("n.SendClassicalResponse", await self._handle("SendClassical", req, timeout_s))
+
+    async def receive_classical(self, req: n.ReceiveClassicalRequest,
+                                timeout_s: float) -> n.ReceiveClassicalResponse:
+        return cast("n.ReceiveClassicalResponse", await self._handle("ReceiveClassical", req, timeout_s))
+
+    async def run_protocol(self, req: pr.ProtocolRequest, timeout_s: float) -> pr.ProtocolResult:
+        return cast("pr.ProtocolResult", await self._handle("RunProtocol", req, timeout_s))
+
+    async def renew_session(self, req: s.RenewSessionRequest, timeout_s: float) -> s.SessionLease:
+        return cast("s.SessionLease", await self._handle("Renew", req, timeout_s))
+
+    async def close_session(self, req: s.CloseSessionRequest, timeout_s: float) -> s.SessionLease:
+        return cast("s.SessionLease", await self._handle("Close", req, timeout_s))
+
+    async def key_status(self, req: k.KeyStatusRequest, timeout_s: float) -> k.KeyStatus:
+        return cast("k.KeyStatus", await self._handle("GetStatus", req, timeout_s))
+
+    async def get_keys(self, req: k.GetKeysRequest, timeout_s: float) -> k.KeyContainer:
+        return cast("k.KeyContainer", await self._handle("GetKeys", req, timeout_s))
+
+    async def get_keys_with_ids(self, req: k.GetKeysWithIdsRequest, timeout_s: float) -> k.KeyContainer:
+        return cast("k.KeyContainer", await self._handle("GetKeysWithIds", req, timeout_s))
 
     async def close(self) -> None:
         self._sync.close()
