@@ -28,7 +28,7 @@ from qemu_net._serde import sdk as w
 from qemu_net._serde.sdk import matrix_to_proto, program_to_proto
 from qemu_net._serde.sdk import roles as pr
 from qemu_net.client._steps import Handles, RoleRun, Steps, drive
-from qemu_net.errors import InvalidOperation, NotConnected, ProtocolAborted
+from qemu_net.errors import InvalidOperation, NotConnected, ProtocolAborted, ProtocolTimeout
 from qemu_net.protocols import circuits as _circuits
 from qemu_net.protocols import routing as _routing
 from qemu_net.protocols.common import NO_OUTCOME
@@ -226,40 +226,56 @@ class EntangledPair:
 
 
 def entangle_steps(net: Handles, a: str, b: str, *, min_fidelity: float, cost: str = "fidelity",
-             method: Method | str = "dejmps", max_rounds: int = _routing.MAX_PLAN_ROUNDS, max_attempts: int = 20,
-             timeout_s: float = 60.0) -> Steps[EntangledPair]:
-    """A pair between a and b with (expected) fidelity >= min_fidelity.
+             method: Method | str = "dejmps", max_rounds: int = _routing.MAX_PLAN_ROUNDS,
+             max_attempts: int | None = None, timeout_s: float = 60.0) -> Steps[EntangledPair]:
+    """A pair between a and b with (expected) fidelity >= min_fidelity, within `timeout_s`.
 
     Routes over the fiber links (`cost` "fidelity" or "hops"), delivers 2^r pairs along the path by
     swapping, and purifies them with r nested rounds, r the fewest the recurrence map says reach the
-    target (Werner estimate). Retries failed purifications up to `max_attempts` times.
+    target (Werner estimate). A failed purification is retried with fresh pairs until the request's
+    deadline (`timeout_s` for the whole request; each step gets what is left of it), or at most
+    `max_attempts` times if given.
 
     Raises InvalidOperation (target outside (0.25, 1]), NotConnected (no path, or the target is
-    unreachable with these links), ProtocolAborted (every attempt failed).
+    unreachable with these links), ProtocolTimeout (the deadline passed before an attempt succeeded),
+    ProtocolAborted (`max_attempts` attempts all failed).
     """
+    if max_attempts is not None and max_attempts < 1:
+        raise InvalidOperation(f"max_attempts must be at least 1, not {max_attempts}")
     topo = _topology(net)
     plan = _routing.plan_request(topo, a, b, min_fidelity, cost=cost, method=_method(method), max_rounds=max_rounds)
     path = list(plan.path)
     t0 = time.perf_counter()
+    deadline = t0 + timeout_s
+
+    def left() -> float:
+        return deadline - time.perf_counter()
+
     total = 0
     if plan.rounds == 0:
         d = yield from chain_steps(net, path, timeout_s=timeout_s)
         (qa, qb), = d.pairs
         return EntangledPair(qa, qb, plan, 1, d.epr_pairs, time.perf_counter() - t0)
     direct = topo.classical_latency_ns(a, b) is not None
-    for attempt in range(1, max_attempts + 1):
-        d = yield from chain_steps(net, path, pairs=plan.pairs_per_attempt, timeout_s=timeout_s)
+    attempt = 0
+    while (max_attempts is None or attempt < max_attempts) and left() > 0:
+        attempt += 1
+        d = yield from chain_steps(net, path, pairs=plan.pairs_per_attempt, timeout_s=left())
         total += d.epr_pairs
+        if left() <= 0:  # the pairs just made stay in this session, which frees them when it ends
+            break
         p = yield from purify_steps(net, a, b, method=plan.method, rounds=plan.rounds, pairs=d.pairs,
-                   route=None if direct else path, timeout_s=timeout_s)
+                   route=None if direct else path, timeout_s=left())
         if p.success[0]:
             kept = p.pairs[0]
             assert kept is not None  # a successful purification keeps its pair
             qa, qb = kept
             return EntangledPair(qa, qb, plan, attempt, total, time.perf_counter() - t0)
-    raise ProtocolAborted(f"no pair of fidelity >= {min_fidelity} between {a!r} and {b!r}: all {max_attempts} "
-                          f"purification attempts failed (expected success probability "
-                          f"{plan.success_probability:.3f})", attempts=max_attempts)
+    what = (f"no pair of fidelity >= {min_fidelity} between {a!r} and {b!r}: {attempt} purification attempt(s) "
+            f"failed (expected success probability {plan.success_probability:.3f} each)")
+    if max_attempts is not None and attempt >= max_attempts:
+        raise ProtocolAborted(what, attempts=attempt, max_attempts=max_attempts)
+    raise ProtocolTimeout(f"{what} within the {timeout_s:g} s deadline")
 
 
 # ----------------------------------------------------------------------------- GHZ

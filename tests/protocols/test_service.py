@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 
 from qemu_net._proto.v1 import protocols_pb2 as pr
-from qemu_net.errors import InvalidOperation, NotConnected
+from qemu_net.client import Network
+from qemu_net.errors import InvalidOperation, NotConnected, ProtocolAborted, ProtocolTimeout
 from qemu_net.protocols.routing import route
 
 from .conftest import CHAIN_F, fidelity, gather
@@ -39,13 +41,48 @@ def test_service_without_purification_when_the_path_suffices(lab_net):
 def test_service_swaps_and_purifies_to_reach_the_target(lab_net):
     """e0..e3 (Werner 0.93 links) deliver 0.86; DEJMPS rounds lift it above 0.95, exactly as the map says."""
     f0 = 0.25 + 0.75 * ((4 * CHAIN_F - 1) / 3) ** 3
-    p = lab_net.entangle("e0", "e3", min_fidelity=0.95)
+    # Each attempt succeeds with probability ~0.19 (the plan's success_probability), so a fixed count of
+    # attempts fails now and then (20 all fail 1.5% of the time); the service retries until its deadline.
+    p = lab_net.entangle("e0", "e3", min_fidelity=0.95, timeout_s=300)
+    assert 0.1 < p.plan.success_probability < 0.3
     assert p.path == ("e0", "e1", "e2", "e3")
     rounds = next(r for r in range(1, 6) if dejmps_werner(f0, r) >= 0.95)
     assert p.plan.rounds == rounds
     assert p.epr_pairs == p.attempts * 3 * 2**rounds
     f = fidelity(gather(lab_net, [p.a, p.b]))
     assert f == pytest.approx(dejmps_werner(f0, rounds), abs=1e-6) and f >= 0.95
+
+
+def _in_use(net, nodes):
+    return {n: net[n].info().qubits_in_use for n in nodes}
+
+
+def _settles(net, nodes, expected, within_s=60.0):
+    deadline = time.monotonic() + within_s
+    while _in_use(net, nodes) != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return _in_use(net, nodes)
+
+
+def test_the_service_gives_up_at_the_attempts_or_the_deadline_it_was_given(lab_net):
+    """max_attempts: ProtocolAborted naming the attempts (or a pair, if the one attempt succeeded), and the
+    failed attempt's pairs are freed. A deadline too short for one attempt: ProtocolTimeout; what the roles
+    that did finish made stays in that client's session and is freed when the session ends."""
+    nodes = ("e0", "e1", "e2", "e3")
+    before = _in_use(lab_net, nodes)
+    try:
+        p = lab_net.entangle("e0", "e3", min_fidelity=0.95, max_attempts=1)
+        lab_net["e0"].free([p.a])
+        lab_net["e3"].free([p.b])
+        assert p.attempts == 1
+    except ProtocolAborted as exc:
+        assert exc.attempts == 1 and exc.max_attempts == 1 and "1 purification attempt(s) failed" in str(exc)
+    assert _settles(lab_net, nodes, before) == before
+    with pytest.raises(InvalidOperation, match="max_attempts"):
+        lab_net.entangle("e0", "e3", min_fidelity=0.95, max_attempts=0)
+    with Network.connect(lab_net.topology) as hurried, pytest.raises(ProtocolTimeout):
+        hurried.entangle("e0", "e3", min_fidelity=0.95, timeout_s=1e-4)
+    assert _settles(lab_net, nodes, before) == before
 
 
 @pytest.mark.parametrize("target", [0.25, 0.2, 1.01, -1.0, math.nan])
