@@ -111,6 +111,11 @@ def run(args: argparse.Namespace) -> int:
     from qemu_net.observability.logs import configure
 
     configure(node=name, level=args.log_level, fmt=args.log_format)
+    # `kill -USR1 <pid>` writes every thread's stack to stderr (the pod's log): what a stuck node is doing.
+    import faulthandler
+    import signal
+
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     spec = topology.node(name)
     listen = args.listen
     if not listen:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -45,7 +46,9 @@ class NodeProc:
         fd = self.proc.stderr.fileno()
         while True:
             left = end - time.monotonic()
-            assert left > 0, f"no {needle!r} within {deadline_s} s; stderr so far:\n" + "\n".join(self.lines)
+            if left <= 0:
+                raise AssertionError(f"no {needle!r} within {deadline_s} s; stderr so far, then the node's "
+                                     "threads:\n" + "\n".join(self.lines + self._thread_dump()))
             ready, _, _ = select.select([fd], [], [], left)
             if not ready:
                 continue
@@ -59,6 +62,24 @@ class NodeProc:
                 self.lines.append(line)
                 if needle in line:
                     return line
+
+    def _thread_dump(self, within_s: float = 5.0) -> list[str]:
+        """Every thread's stack, as the node writes it on SIGUSR1 (what it was doing when a wait ran out)."""
+        if self.proc.poll() is not None:
+            return [f"(the node has exited: {self.proc.returncode})"]
+        self.proc.send_signal(signal.SIGUSR1)
+        fd, out, end = self.proc.stderr.fileno(), b"", time.monotonic() + within_s
+        while (left := end - time.monotonic()) > 0:
+            ready, _, _ = select.select([fd], [], [], min(left, 0.5))
+            if not ready:
+                if out:
+                    break  # the dump is written at once; a quiet half second after it means it is complete
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            out += chunk
+        return (self._buf + out).decode(errors="replace").splitlines()
 
     def port(self, deadline_s: float = 180.0) -> int:
         line = self.wait_line("serving on port", deadline_s)
