@@ -23,6 +23,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qemu_net.network.topology import Topology
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,7 +77,7 @@ def _generator_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--length-km", type=float, default=1.0, help="link length of a generated network (default 1)")
 
 
-def _load(path: str | None, args: argparse.Namespace | None = None):  # type: ignore[no-untyped-def]
+def _load(path: str | None, args: argparse.Namespace | None = None) -> Topology:
     from qemu_net.errors import TopologyError
     from qemu_net.network.topology import default_topology, load_topology
 

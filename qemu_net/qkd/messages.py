@@ -27,6 +27,8 @@ class Message:
     """Base of every post-processing message. Subclasses are frozen dataclasses with a ``TAG``."""
 
     TAG: ClassVar[str] = ""
+    #: Set on every subclass by @dataclass; declared so that `dataclasses.fields` type-checks on the base.
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -38,7 +40,7 @@ class Message:
     def encode(self) -> bytes:
         meta: dict[str, Any] = {"op": self.TAG}
         arrays: dict[str, np.ndarray] = {}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+        for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             if isinstance(v, np.ndarray):
                 arrays[f.name] = v
@@ -100,13 +102,13 @@ def decode(payload: bytes) -> Message:
     if cls is None:
         raise InvalidOperation(f"unknown QKD message {tag!r}")
     hints = _hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    names = {f.name for f in dataclasses.fields(cls)}
     given = {**meta, **arrays}
     extra = set(given) - names
     if extra:
         raise InvalidOperation(f"QKD message {tag}: unexpected field(s) {sorted(extra)}")
     kw = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in dataclasses.fields(cls):
         if f.name not in given:
             if f.default is dataclasses.MISSING:
                 raise InvalidOperation(f"QKD message {tag}: missing field {f.name}")
