@@ -34,7 +34,7 @@ import numpy as np
 
 from qemu_net.errors import InvalidOperation
 from qemu_net.qkd import wire
-from qemu_net.qkd.pulses import Detection, random_bits
+from qemu_net.qkd.pulses import Detection, random_bits, record_clicks
 from qemu_net.quantum.paulis import I, X, Z
 
 if TYPE_CHECKING:
@@ -217,23 +217,12 @@ def measure_pairs(train: PairTrain, bob_settings: np.ndarray, rng: np.random.Gen
     y = (rng.random(m) >= p0[train.state_index, bob_settings[idx]]).astype(np.uint8)
     flip = rng.random(m) < train.misalignment_error
     y ^= flip.astype(np.uint8)
-    pd = train.dark_count_probability
     c0 = np.zeros(n, dtype=bool)
     c1 = np.zeros(n, dtype=bool)
     c1[idx[y == 1]] = True
     c0[idx[y == 0]] = True
-    if pd > 0:
-        for c in (c0, c1):
-            k = int(rng.binomial(n, pd))
-            c[rng.choice(n, size=k, replace=False) if k < n // 50 else np.flatnonzero(rng.random(n) < pd)] = True
-    clicked = np.flatnonzero(c0 | c1)
-    bits = c1[clicked].view(np.uint8).copy()
-    double = np.flatnonzero(c0[clicked] & c1[clicked])
-    if double.size:
-        bits[double] = random_bits(len(double), rng)
-    if readout_error > 0 and len(clicked):
-        bits ^= (rng.random(len(clicked)) < readout_error).view(np.uint8)
-    return Detection(clicked, bits, len(double))
+    return record_clicks(c0, c1, rng, dark_count_probability=train.dark_count_probability,
+                         readout_error=readout_error)
 
 
 def chsh_estimate(a_set: np.ndarray, b_set: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -409,12 +409,21 @@ def detect(arrived: ArrivedTrain, bob_bases: np.ndarray, rng: np.random.Generato
     c0[idx[right & ~b]] = True
     c0[idx[wrong & b]] = True
     c1[idx[wrong & ~b]] = True
-    pd = arrived.dark_count_probability
-    c0[_dark_positions(n, pd, rng)] = True
-    c1[_dark_positions(n, pd, rng)] = True
+    return record_clicks(c0, c1, rng, dark_count_probability=arrived.dark_count_probability,
+                         dead_slots=arrived.dead_slots, readout_error=readout_error)
+
+
+def record_clicks(c0: np.ndarray, c1: np.ndarray, rng: np.random.Generator, *, dark_count_probability: float,
+                  dead_slots: int = 0, readout_error: float = 0.0) -> Detection:
+    """Bob's record from the photon clicks of his two detectors per slot (`c0`, `c1`, changed in place):
+    dark counts added to each, slots inside a detector's dead time dropped, a double click's bit drawn at
+    random, and each recorded bit flipped with ``readout_error``."""
+    n = len(c0)
+    c0[_dark_positions(n, dark_count_probability, rng)] = True
+    c1[_dark_positions(n, dark_count_probability, rng)] = True
     clicked = np.flatnonzero(c0 | c1)
-    if arrived.dead_slots:
-        clicked = clicked[apply_dead_time(clicked, arrived.dead_slots)]
+    if dead_slots:
+        clicked = clicked[apply_dead_time(clicked, dead_slots)]
     bits = c1[clicked].view(np.uint8).copy()
     double = np.flatnonzero(c0[clicked] & c1[clicked])
     if double.size:
