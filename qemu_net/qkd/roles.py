@@ -154,8 +154,32 @@ RECONCILIATIONS = ("cascade", "ldpc")
 DEFAULT_SOURCE = SourceSettings()
 
 
+@dataclass(frozen=True, kw_only=True)
+class _SessionParams:
+    """What BB84 and E91 sessions share: post-processing, the finite-key security parameters, the
+    eavesdropper share and how the session ends (keyword-only, after each protocol's own fields)."""
+
+    #: Abort when the test-basis QBER (signal intensity for decoy BB84) exceeds this.
+    qber_threshold: float = 0.11
+    cascade_passes: int = 4
+    #: Error correction: interactive Cascade, or one-way LDPC syndromes (`qemu_net.qkd.ldpc_ec`).
+    reconciliation: str = "cascade"
+    #: LDPC: syndrome bits per frame bit relative to h(QBER) in the first round; None chooses it from
+    #: the QBER (`qemu_net.qkd.ldpc_ec.default_f_target`).
+    ldpc_f_target: float | None = None
+    #: Error-correction inefficiency used only for the asymptotic figure reported beside the key.
+    f_ec: float = 1.16
+    #: Secrecy and correctness parameters of the composable finite-key analysis.
+    eps_sec: float = 1e-10
+    eps_cor: float = 1e-15
+    #: Fraction of pulses (pairs) an intercept-resend eavesdropper on the link attacks.
+    eve_fraction: float = 0.0
+    timeout_s: float = 30.0
+    raise_on_abort: bool = True
+
+
 @dataclass(frozen=True)
-class BB84Params:
+class BB84Params(_SessionParams):
     """Parameters of a (decoy-state) BB84 session. Both roles take the same type; Bob uses only
     ``peer``, ``session_id``, ``cascade_passes``, ``timeout_s`` and ``raise_on_abort`` (the rest is
     announced by Alice in public). Defaults live here and in `SourceSettings` only: the node, the SDK
@@ -176,23 +200,6 @@ class BB84Params:
     p_vacuum: float = DEFAULT_SOURCE.p_vacuum
     #: Probability of the Z (key) basis at both ends; the X basis is the test basis.
     p_z: float = DEFAULT_SOURCE.p_z
-    #: Abort when the test-basis QBER (signal intensity) exceeds this.
-    qber_threshold: float = 0.11
-    cascade_passes: int = 4
-    #: Error correction: interactive Cascade, or one-way LDPC syndromes (`qemu_net.qkd.ldpc_ec`).
-    reconciliation: str = "cascade"
-    #: LDPC: syndrome bits per frame bit relative to h(QBER) in the first round; None chooses it from
-    #: the QBER (`qemu_net.qkd.ldpc_ec.default_f_target`).
-    ldpc_f_target: float | None = None
-    #: Error-correction inefficiency used only for the asymptotic figure reported beside the key.
-    f_ec: float = 1.16
-    #: Secrecy and correctness parameters of the composable finite-key analysis.
-    eps_sec: float = 1e-10
-    eps_cor: float = 1e-15
-    #: Fraction of pulses an intercept-resend eavesdropper on the link attacks.
-    eve_fraction: float = 0.0
-    timeout_s: float = 30.0
-    raise_on_abort: bool = True
 
     def __post_init__(self) -> None:
         _common_checks(self, "n_pulses", "pulse_rate_hz", "block_pulses")
@@ -207,7 +214,7 @@ class BB84Params:
 
 
 @dataclass(frozen=True)
-class E91Params:
+class E91Params(_SessionParams):
     """Parameters of an E91/BBM92 session with the entangled source at Alice."""
 
     peer: str
@@ -221,17 +228,8 @@ class E91Params:
     p_z: float = 0.5
     #: Bob's probability of a key or test setting (Z or X, half each); otherwise a CHSH setting (+-pi/4).
     p_key: float = 0.8
-    qber_threshold: float = 0.11
+    #: Abort when the CHSH value of the test settings is not above this.
     chsh_threshold: float = 2.0
-    cascade_passes: int = 4
-    reconciliation: str = "cascade"
-    ldpc_f_target: float | None = None
-    f_ec: float = 1.16
-    eps_sec: float = 1e-10
-    eps_cor: float = 1e-15
-    eve_fraction: float = 0.0
-    timeout_s: float = 30.0
-    raise_on_abort: bool = True
 
     def __post_init__(self) -> None:
         _common_checks(self, "n_pairs", "pair_rate_hz", "block_pairs")
