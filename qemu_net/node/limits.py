@@ -293,26 +293,20 @@ def _guarded(handler: grpc.RpcMethodHandler[Any, Any], decode: Callable[[bytes],
         context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                       f"{method}: the request is not a valid message of the method's type ({request.error[:200]})")
 
-    if handler.response_streaming:
-        inner_stream = handler.unary_stream
-        assert inner_stream is not None  # a unary-request, streaming-response method (checked once per method)
+    def guarded(inner: Callable[[Any, grpc.ServicerContext], Any] | None) -> Callable[[Any, grpc.ServicerContext], Any]:
+        assert inner is not None  # the behaviour of a unary-request method (checked once per method)
 
-        def stream(request: Any, context: grpc.ServicerContext) -> Any:
+        def call(request: Any, context: grpc.ServicerContext) -> Any:
             if isinstance(request, _Undecodable):
                 refuse(request, context)
-            return inner_stream(request, context)
+            return inner(request, context)
 
-        return grpc.unary_stream_rpc_method_handler(stream, request_deserializer=safe_decode,
+        return call
+
+    if handler.response_streaming:
+        return grpc.unary_stream_rpc_method_handler(guarded(handler.unary_stream), request_deserializer=safe_decode,
                                                     response_serializer=handler.response_serializer)
-    inner = handler.unary_unary
-    assert inner is not None  # a unary-request, unary-response method (checked once per method)
-
-    def unary(request: Any, context: grpc.ServicerContext) -> Any:
-        if isinstance(request, _Undecodable):
-            refuse(request, context)
-        return inner(request, context)
-
-    return grpc.unary_unary_rpc_method_handler(unary, request_deserializer=safe_decode,
+    return grpc.unary_unary_rpc_method_handler(guarded(handler.unary_unary), request_deserializer=safe_decode,
                                                response_serializer=handler.response_serializer)
 
 
