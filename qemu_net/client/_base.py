@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,7 +145,7 @@ def wait_ops(qubits: Sequence[Any], seconds: float) -> list[w.Operation]:
     return [w.wait_op(first, seconds), *(w.wait_op(q, 0.0) for q in rest)]
 
 
-class NetworkBase(Generic[N, Q, X]):
+class NetworkBase(ABC, Generic[N, Q, X]):
     """Node handles by name over one client session; the shells supply how a node, a qubit handle and a
     default transport are made."""
 
@@ -182,14 +183,17 @@ class NetworkBase(Generic[N, Q, X]):
         return requests, tracing.span("protocol run", session=session, roles=",".join(sorted(
             f"{n}:{w.role_field(r)}" for n, r in roles.items())))
 
+    @abstractmethod
     def _grpc_transport(self, name: str, address: str) -> X:
-        raise NotImplementedError
+        """The default transport of node `name` at `address` (a gRPC channel of this shell's kind)."""
 
+    @abstractmethod
     def _make_node(self, name: str, address: str, transport: X) -> N:
-        raise NotImplementedError
+        """This shell's handle on one node."""
 
+    @abstractmethod
     def _make_qubit(self, node: N, qid: str) -> Q:
-        raise NotImplementedError
+        """This shell's handle on qubit `qid` at `node`."""
 
     @classmethod
     def connect(cls, target: Topology | Mapping[str, str] | str | os.PathLike[str], *,
