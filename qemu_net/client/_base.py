@@ -35,6 +35,7 @@ N = TypeVar("N", bound="NodeBase[Any, Any]")  # the node handle type
 Q = TypeVar("Q")  # the qubit handle type
 X = TypeVar("X")  # the transport type
 W = TypeVar("W", bound="NetworkBase[Any, Any, Any]")  # the network type
+G = TypeVar("G")  # what a gate call on a qubit handle returns: the handle, or an awaitable of it
 
 
 R = TypeVar("R", covariant=True)
@@ -65,10 +66,46 @@ def connect_target(target: Topology | Mapping[str, str] | str | os.PathLike[str]
     return dict(target), None
 
 
-class QubitBase(Generic[N]):
-    """A handle on one qubit located at a node."""
+class QubitBase(Generic[N, G]):
+    """A handle on one qubit located at a node, with a shortcut per named gate (``q.h()``, ``q.cnot(t)``);
+    each shell's `apply` runs the gate and returns `G` (the handle itself, or in asyncio an awaitable)."""
 
     __slots__ = ("id", "node")
+
+    apply: Callable[..., G]
+
+    def x(self) -> G:
+        return self.apply("X")
+
+    def y(self) -> G:
+        return self.apply("Y")
+
+    def z(self) -> G:
+        return self.apply("Z")
+
+    def h(self) -> G:
+        return self.apply("H")
+
+    def s(self) -> G:
+        return self.apply("S")
+
+    def t(self) -> G:
+        return self.apply("T")
+
+    def rx(self, angle: float) -> G:
+        return self.apply("RX", angle=angle)
+
+    def ry(self, angle: float) -> G:
+        return self.apply("RY", angle=angle)
+
+    def rz(self, angle: float) -> G:
+        return self.apply("RZ", angle=angle)
+
+    def cnot(self, target: QubitBase[Any, Any] | str) -> G:
+        return self.apply("CNOT", target)
+
+    def cz(self, target: QubitBase[Any, Any] | str) -> G:
+        return self.apply("CZ", target)
 
     def __init__(self, node: N, qid: str) -> None:
         self.node = node

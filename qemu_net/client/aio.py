@@ -15,20 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from qemu_net._serde import sdk as w
-from qemu_net.client._base import (
-    DEFAULT_TIMEOUT_S,
-    ROLE_GRACE_S,
-    EprPairBase,
-    NetworkBase,
-    NodeBase,
-    QubitBase,
-    role_results,
-    wait_ops,
-)
+from qemu_net.client import _base
+from qemu_net.client._base import EprPairBase, NetworkBase, NodeBase, QubitBase
 from qemu_net.client._transport import AsyncGrpcTransport, AsyncTransport
 from qemu_net.client.credentials import open_aio_channel
 from qemu_net.client.session import AsyncLeaseKeeper
@@ -39,14 +31,6 @@ if TYPE_CHECKING:
     import numpy as np
 
     from qemu_net.client import protocols
-    from qemu_net.client.protocols import (
-        ChainDelivery,
-        CircuitResult,
-        EntangledPair,
-        GhzStates,
-        MerminResult,
-        Purification,
-    )
     from qemu_net.client.qkd import KeyStatus, QkdSummary
     from qemu_net.network.topology import Topology
     from qemu_net.qkd.delivered import DeliveredKey
@@ -58,7 +42,7 @@ T = TypeVar("T")
 AsyncTransportFactory = Callable[[str, str], AsyncTransport]
 
 
-class AsyncQubit(QubitBase["AsyncNode"]):
+class AsyncQubit(QubitBase["AsyncNode", Awaitable["AsyncQubit"]]):
     """A handle on one qubit located at a node. Used as an async context manager it is freed on exit."""
 
     __slots__ = ()
@@ -74,39 +58,6 @@ class AsyncQubit(QubitBase["AsyncNode"]):
         """Apply `gate` (a name, a Cirq gate or a unitary) to this qubit (and `others`, e.g. a target)."""
         await self.node.gate(gate, self, *others, angle=angle)
         return self
-
-    async def x(self) -> AsyncQubit:
-        return await self.apply("X")
-
-    async def y(self) -> AsyncQubit:
-        return await self.apply("Y")
-
-    async def z(self) -> AsyncQubit:
-        return await self.apply("Z")
-
-    async def h(self) -> AsyncQubit:
-        return await self.apply("H")
-
-    async def s(self) -> AsyncQubit:
-        return await self.apply("S")
-
-    async def t(self) -> AsyncQubit:
-        return await self.apply("T")
-
-    async def rx(self, angle: float) -> AsyncQubit:
-        return await self.apply("RX", angle=angle)
-
-    async def ry(self, angle: float) -> AsyncQubit:
-        return await self.apply("RY", angle=angle)
-
-    async def rz(self, angle: float) -> AsyncQubit:
-        return await self.apply("RZ", angle=angle)
-
-    async def cnot(self, target: AsyncQubit | str) -> AsyncQubit:
-        return await self.apply("CNOT", target)
-
-    async def cz(self, target: AsyncQubit | str) -> AsyncQubit:
-        return await self.apply("CZ", target)
 
     async def measure(self, basis: str = "Z", *, keep: bool = False) -> int:
         (bit,) = await self.node.apply([w.measure_op(self, basis, keep)])
@@ -175,7 +126,7 @@ class AsyncNode(NodeBase["AsyncNetwork", AsyncTransport]):
 
     async def wait(self, qubits: Sequence[AsyncQubit | str], seconds: float) -> None:
         """Let `seconds` of virtual time pass at this node with `qubits` in memory (see `Node.wait`)."""
-        for op in wait_ops(qubits, seconds):
+        for op in _base.wait_ops(qubits, seconds):
             await self.apply([op])
 
     async def send_qubit(self, qubit: AsyncQubit | str, to: str) -> AsyncQubit | None:
@@ -250,7 +201,7 @@ class AsyncNetwork(NetworkBase["AsyncNode", AsyncQubit, AsyncTransport]):
     `transport` as in `Network`."""
 
     def __init__(self, addresses: Mapping[str, str], *, topology: Topology | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, tls: TlsCredentials | None = None,
+                 timeout_s: float = _base.DEFAULT_TIMEOUT_S, tls: TlsCredentials | None = None,
                  transport: AsyncTransportFactory | None = None) -> None:
         super().__init__(addresses, topology=topology, timeout_s=timeout_s, tls=tls, transport=transport)
         self._lease: AsyncLeaseKeeper = AsyncLeaseKeeper(self.session_id, self._used_transports)
@@ -290,9 +241,9 @@ class AsyncNetwork(NetworkBase["AsyncNode", AsyncQubit, AsyncTransport]):
         nodes = {name: self[name] for name in requests}
         tasks = {name: asyncio.ensure_future(nodes[name].run_protocol(req)) for name, req in requests.items()}
         try:
-            done, pending = await asyncio.wait(tasks.values(), timeout=timeout_s + ROLE_GRACE_S,
+            done, pending = await asyncio.wait(tasks.values(), timeout=timeout_s + _base.ROLE_GRACE_S,
                                                return_when=asyncio.FIRST_EXCEPTION)
-            return role_results(tasks, done, pending, timeout_s + ROLE_GRACE_S)
+            return _base.role_results(tasks, done, pending, timeout_s + _base.ROLE_GRACE_S)
         finally:
             for task in tasks.values():
                 task.cancel()
@@ -317,37 +268,37 @@ class AsyncNetwork(NetworkBase["AsyncNode", AsyncQubit, AsyncTransport]):
         return delivered
 
     # ------------------------------------------------------------------ protocol suite (client/protocols.py)
-    async def chain(self, path: Sequence[str], **kw: Any) -> ChainDelivery:
+    async def chain(self, path: Sequence[str], **kw: Any) -> protocols.ChainDelivery:
         """Deliver end-to-end pairs along a path by swapping (see `qemu_net.client.protocols.chain`)."""
         from qemu_net.client import protocols
 
         return await self._drive(protocols.chain_steps(self, path, **kw))
 
-    async def swap(self, a: str, middle: str, b: str, **kw: Any) -> ChainDelivery:
+    async def swap(self, a: str, middle: str, b: str, **kw: Any) -> protocols.ChainDelivery:
         """Entanglement swapping at `middle`: a pair a--b (see `qemu_net.client.protocols.swap`)."""
         from qemu_net.client import protocols
 
         return await self._drive(protocols.chain_steps(self, [a, middle, b], **kw))
 
-    async def purify(self, a: str, b: str, **kw: Any) -> Purification:
+    async def purify(self, a: str, b: str, **kw: Any) -> protocols.Purification:
         """Purify pairs between a and b (see `qemu_net.client.protocols.purify`)."""
         from qemu_net.client import protocols
 
         return await self._drive(protocols.purify_steps(self, a, b, **kw))
 
-    async def entangle(self, a: str, b: str, *, min_fidelity: float, **kw: Any) -> EntangledPair:
+    async def entangle(self, a: str, b: str, *, min_fidelity: float, **kw: Any) -> protocols.EntangledPair:
         """A pair between a and b with fidelity >= min_fidelity: route, swap, purify as needed."""
         from qemu_net.client import protocols
 
         return await self._drive(protocols.entangle_steps(self, a, b, min_fidelity=min_fidelity, **kw))
 
-    async def ghz(self, nodes: Sequence[str], **kw: Any) -> GhzStates:
+    async def ghz(self, nodes: Sequence[str], **kw: Any) -> protocols.GhzStates:
         """GHZ states over `nodes` (see `qemu_net.client.protocols.ghz`)."""
         from qemu_net.client import protocols
 
         return await self._drive(protocols.ghz_steps(self, nodes, **kw))
 
-    async def mermin(self, nodes: Sequence[str], **kw: Any) -> MerminResult:
+    async def mermin(self, nodes: Sequence[str], **kw: Any) -> protocols.MerminResult:
         """The Mermin value of GHZ states over `nodes` (see `qemu_net.client.protocols.mermin`)."""
         from qemu_net.client import protocols
 
@@ -378,7 +329,7 @@ class AsyncNetwork(NetworkBase["AsyncNode", AsyncQubit, AsyncTransport]):
         moved: AsyncQubit = await self._drive(protocols.teleported_gate_steps(self, home, remote, u, **kw))
         return moved
 
-    async def run_circuit(self, circuit: Any, assignment: Mapping[Any, str], **kw: Any) -> CircuitResult:
+    async def run_circuit(self, circuit: Any, assignment: Mapping[Any, str], **kw: Any) -> protocols.CircuitResult:
         """Run a cirq circuit distributed over nodes (see `qemu_net.client.protocols.run_circuit`)."""
         from qemu_net.client import protocols
 

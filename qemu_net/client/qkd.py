@@ -22,6 +22,7 @@ stored raises KeysExhausted; unknown key ids raise KeyNotFound.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Sequence
@@ -235,7 +236,7 @@ class Etsi014Error(InvalidOperation):
     """A KME answered with an ETSI 014 error; ``fields['status']`` is the HTTP status."""
 
 
-class Etsi014Client:
+class Etsi014Client(contextlib.AbstractContextManager["Etsi014Client"]):
     """A minimal ETSI GS QKD 014 client over mutual TLS (standard library): one SAE talking to its KME.
 
         with Etsi014Client("https://127.0.0.1:8443", cert="sae-a.pem", key="sae-a.key", ca="ca.pem") as c:
@@ -255,9 +256,6 @@ class Etsi014Client:
         ctx = ssl.create_default_context(cafile=ca)
         ctx.load_cert_chain(cert, key)
         self._conn = http.client.HTTPSConnection(u.hostname, u.port or 443, context=ctx, timeout=timeout_s)
-
-    def __enter__(self) -> Etsi014Client:
-        return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()

@@ -22,16 +22,8 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from qemu_net._serde import sdk as w
-from qemu_net.client._base import (
-    DEFAULT_TIMEOUT_S,
-    ROLE_GRACE_S,
-    EprPairBase,
-    NetworkBase,
-    NodeBase,
-    QubitBase,
-    role_results,
-    wait_ops,
-)
+from qemu_net.client import _base
+from qemu_net.client._base import EprPairBase, NetworkBase, NodeBase, QubitBase
 from qemu_net.client._transport import GrpcTransport, Transport
 from qemu_net.client.credentials import open_channel
 from qemu_net.client.session import LeaseKeeper
@@ -44,14 +36,6 @@ if TYPE_CHECKING:
     import numpy as np
 
     from qemu_net.client import protocols
-    from qemu_net.client.protocols import (
-        ChainDelivery,
-        CircuitResult,
-        EntangledPair,
-        GhzStates,
-        MerminResult,
-        Purification,
-    )
     from qemu_net.client.qkd import KeyStatus, QkdSummary
     from qemu_net.qkd.delivered import DeliveredKey
     from qemu_net.security.tls import TlsCredentials
@@ -62,7 +46,7 @@ T = TypeVar("T")
 TransportFactory = Callable[[str, str], Transport]
 
 
-class Qubit(QubitBase["Node"]):
+class Qubit(QubitBase["Node", "Qubit"]):
     """A handle on one qubit located at a node. Used as a context manager it is freed on exit."""
 
     __slots__ = ()
@@ -78,39 +62,6 @@ class Qubit(QubitBase["Node"]):
         """Apply `gate` (a name, a Cirq gate or a unitary) to this qubit (and `others`, e.g. a target)."""
         self.node.gate(gate, self, *others, angle=angle)
         return self
-
-    def x(self) -> Qubit:
-        return self.apply("X")
-
-    def y(self) -> Qubit:
-        return self.apply("Y")
-
-    def z(self) -> Qubit:
-        return self.apply("Z")
-
-    def h(self) -> Qubit:
-        return self.apply("H")
-
-    def s(self) -> Qubit:
-        return self.apply("S")
-
-    def t(self) -> Qubit:
-        return self.apply("T")
-
-    def rx(self, angle: float) -> Qubit:
-        return self.apply("RX", angle=angle)
-
-    def ry(self, angle: float) -> Qubit:
-        return self.apply("RY", angle=angle)
-
-    def rz(self, angle: float) -> Qubit:
-        return self.apply("RZ", angle=angle)
-
-    def cnot(self, target: Qubit | str) -> Qubit:
-        return self.apply("CNOT", target)
-
-    def cz(self, target: Qubit | str) -> Qubit:
-        return self.apply("CZ", target)
 
     def measure(self, basis: str = "Z", *, keep: bool = False) -> int:
         (bit,) = self.node.apply([w.measure_op(self, basis, keep)])
@@ -183,7 +134,7 @@ class Node(NodeBase["Network", Transport]):
         """Let `seconds` of virtual time pass at this node with `qubits` in memory: the clock advances once
         and each qubit decays over that time with this node's T1/T2 (one call per qubit, so qubits whose
         states other nodes hold are not gathered in one place)."""
-        for op in wait_ops(qubits, seconds):
+        for op in _base.wait_ops(qubits, seconds):
             self.apply([op])
 
     def send_qubit(self, qubit: Qubit | str, to: str) -> Qubit | None:
@@ -263,7 +214,7 @@ class Network(NetworkBase["Node", Qubit, Transport]):
     `transport` makes each node's transport from (name, address); default: a gRPC channel (with `tls`)."""
 
     def __init__(self, addresses: Mapping[str, str], *, topology: Topology | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, tls: TlsCredentials | None = None,
+                 timeout_s: float = _base.DEFAULT_TIMEOUT_S, tls: TlsCredentials | None = None,
                  transport: TransportFactory | None = None) -> None:
         super().__init__(addresses, topology=topology, timeout_s=timeout_s, tls=tls, transport=transport)
         self._lease: LeaseKeeper = LeaseKeeper(self.session_id, self._used_transports)
@@ -315,8 +266,8 @@ class Network(NetworkBase["Node", Qubit, Transport]):
         futures = {name: pool.submit(tracing.wrap_context(nodes[name].run_protocol), req)
                    for name, req in requests.items()}
         # The first role to fail ends the run: the others would only wait out their deadlines.
-        done, pending = wait(futures.values(), timeout=timeout_s + ROLE_GRACE_S, return_when=FIRST_EXCEPTION)
-        return role_results(futures, done, pending, timeout_s + ROLE_GRACE_S)
+        done, pending = wait(futures.values(), timeout=timeout_s + _base.ROLE_GRACE_S, return_when=FIRST_EXCEPTION)
+        return _base.role_results(futures, done, pending, timeout_s + _base.ROLE_GRACE_S)
 
     def _drive(self, steps: protocols.Steps[T]) -> T:
         """Run a protocol's steps (`qemu_net.client.protocols`): each role run it asks for, in turn."""
@@ -340,37 +291,37 @@ class Network(NetworkBase["Node", Qubit, Transport]):
         return delivered
 
     # ------------------------------------------------------------------ protocol suite (client/protocols.py)
-    def chain(self, path: Sequence[str], **kw: Any) -> ChainDelivery:
+    def chain(self, path: Sequence[str], **kw: Any) -> protocols.ChainDelivery:
         """Deliver end-to-end pairs along a path by swapping (see `qemu_net.client.protocols.chain`)."""
         from qemu_net.client import protocols
 
         return self._drive(protocols.chain_steps(self, path, **kw))
 
-    def swap(self, a: str, middle: str, b: str, **kw: Any) -> ChainDelivery:
+    def swap(self, a: str, middle: str, b: str, **kw: Any) -> protocols.ChainDelivery:
         """Entanglement swapping at `middle`: a pair a--b (see `qemu_net.client.protocols.swap`)."""
         from qemu_net.client import protocols
 
         return self._drive(protocols.chain_steps(self, [a, middle, b], **kw))
 
-    def purify(self, a: str, b: str, **kw: Any) -> Purification:
+    def purify(self, a: str, b: str, **kw: Any) -> protocols.Purification:
         """Purify pairs between a and b (see `qemu_net.client.protocols.purify`)."""
         from qemu_net.client import protocols
 
         return self._drive(protocols.purify_steps(self, a, b, **kw))
 
-    def entangle(self, a: str, b: str, *, min_fidelity: float, **kw: Any) -> EntangledPair:
+    def entangle(self, a: str, b: str, *, min_fidelity: float, **kw: Any) -> protocols.EntangledPair:
         """A pair between a and b with fidelity >= min_fidelity: route, swap, purify as needed."""
         from qemu_net.client import protocols
 
         return self._drive(protocols.entangle_steps(self, a, b, min_fidelity=min_fidelity, **kw))
 
-    def ghz(self, nodes: Sequence[str], **kw: Any) -> GhzStates:
+    def ghz(self, nodes: Sequence[str], **kw: Any) -> protocols.GhzStates:
         """GHZ states over `nodes` (see `qemu_net.client.protocols.ghz`)."""
         from qemu_net.client import protocols
 
         return self._drive(protocols.ghz_steps(self, nodes, **kw))
 
-    def mermin(self, nodes: Sequence[str], **kw: Any) -> MerminResult:
+    def mermin(self, nodes: Sequence[str], **kw: Any) -> protocols.MerminResult:
         """The Mermin value of GHZ states over `nodes` (see `qemu_net.client.protocols.mermin`)."""
         from qemu_net.client import protocols
 
@@ -401,7 +352,7 @@ class Network(NetworkBase["Node", Qubit, Transport]):
         moved: Qubit = self._drive(protocols.teleported_gate_steps(self, home, remote, u, **kw))
         return moved
 
-    def run_circuit(self, circuit: Any, assignment: Mapping[Any, str], **kw: Any) -> CircuitResult:
+    def run_circuit(self, circuit: Any, assignment: Mapping[Any, str], **kw: Any) -> protocols.CircuitResult:
         """Run a cirq circuit distributed over nodes (see `qemu_net.client.protocols.run_circuit`)."""
         from qemu_net.client import protocols
 

@@ -461,7 +461,7 @@ class _Run:
         return f
 
 
-class QemuNetBackend:
+class QemuNetBackend(contextlib.AbstractContextManager["QemuNetBackend"]):
     """qnetbench backend over qemu_net node processes (see the module docstring).
 
     ``QemuNetBackend(topology, seed=...)`` starts a local network for `topology` on the first run and
@@ -491,9 +491,6 @@ class QemuNetBackend:
         if missing:
             raise InvalidOperation(f"names= gives no qemu_net node for {', '.join(missing)}")
         self._stack = contextlib.ExitStack()
-
-    def __enter__(self) -> QemuNetBackend:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()

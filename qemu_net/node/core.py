@@ -134,6 +134,9 @@ class NodeCore:
         self.spec = topology.node(name)
         self.peers = peers
         self.allow_inspect = allow_inspect
+        #: Callers prove who they are (mutual TLS): set by the server; False on a plaintext node, whose
+        #: callers are all ``anonymous`` (and the call's auth context is not read at all).
+        self.authenticated = False
         base_seed = topology.seed if seed is None else seed
         # Each node gets its own stream: the topology seed mixed with the node's index.
         index = topology.node_names.index(name)

@@ -223,23 +223,12 @@ class GrpcPeers:
         state: Shipment | None = None,
         adopt: Sequence[Shipment] = (),
     ) -> p.ArriveRequest:
-        req = p.ArriveRequest(
-            from_node=self.name,
-            virtual_time_ns=now_ns,
-            qubits=[
-                p.ArrivingQubit(
-                    qubit=a.qubit,
-                    holder=a.holder,
-                    group_size=a.group_size,
-                    pair_id=a.pair_id,
-                    tag=a.tag,
-                    ready_ns=a.ready_ns,
-                    attempts=a.attempts,
-                    owner=a.owner or current_owner.get(),
-                )
-                for a in qubits
-            ],
-        )
+        owner = current_owner.get()  # qubits nobody claimed belong to the session this call serves
+        req = p.ArriveRequest(from_node=self.name, virtual_time_ns=now_ns, qubits=[
+            p.ArrivingQubit(qubit=a.qubit, holder=a.holder, group_size=a.group_size, pair_id=a.pair_id, tag=a.tag,
+                            ready_ns=a.ready_ns, attempts=a.attempts, owner=a.owner or owner)
+            for a in qubits
+        ])
         if state is not None:
             req.state.CopyFrom(group_to_proto(state))
         req.adopt.extend(group_to_proto(g) for g in adopt)
@@ -247,14 +236,8 @@ class GrpcPeers:
 
     def deliver_classical(self, node: str, msg: Message, attached: Attachment | None = None, *,
                           deadline: float) -> None:
-        req = p.ClassicalMessage(
-            from_node=msg.sender,
-            channel=msg.channel,
-            seq=msg.seq,
-            payload=msg.payload,
-            sent_ns=msg.sent_ns,
-            arrival_ns=msg.arrival_ns,
-        )
+        req = p.ClassicalMessage(from_node=msg.sender, channel=msg.channel, seq=msg.seq, payload=msg.payload,
+                                 sent_ns=msg.sent_ns, arrival_ns=msg.arrival_ns)
         if attached:
             req.attached.CopyFrom(self._arrive_request(attached.arrivals, attached.now_ns, adopt=attached.states))
         # wait_for_ready: a message waits out a reconnect (or lost packets) instead of failing; a call that

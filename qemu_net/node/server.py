@@ -120,6 +120,7 @@ class NodeServer:
         self.peers = GrpcPeers(name, peer_addresses(topology), tls=tls)
         self.core = NodeCore(topology, name, peers=delayed_peers(self.peers, self.faults, name), seed=seed,
                              allow_inspect=allow_inspect)
+        self.core.authenticated = tls is not None
         self.core.mailbox.max_queued = self.limits.max_queued_messages
         self.core.mailbox.max_queued_bytes = self.limits.max_queued_classical_bytes
         self.peers.on_peer_gone = self.core.peer_gone  # state held for a dead peer is reclaimed

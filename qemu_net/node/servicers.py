@@ -30,7 +30,7 @@ from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.ownership import Busy, Moved
 from qemu_net.node.sessions import current_owner, owner_from_metadata
 from qemu_net.node.transit import Shipment
-from qemu_net.security.identity import caller_name
+from qemu_net.security.identity import ANONYMOUS, caller_name
 from qemu_net.security.peer_auth import PeerAuthorizer
 
 log = logging.getLogger("qemu_net.node")
@@ -62,7 +62,8 @@ def rpc(
         token = None
         try:
             if self.SERVICE in _SESSION_SERVICES:  # the caller's identity and session own what it makes
-                owner = owner_from_metadata(caller_name(context), context.invocation_metadata())
+                ident = caller_name(context) if self.core.authenticated else ANONYMOUS
+                owner = owner_from_metadata(ident, context.invocation_metadata())
                 token = current_owner.set(owner)
                 self.core.sessions.touch(owner)
             return fn(self, request, context)

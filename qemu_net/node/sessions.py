@@ -41,6 +41,10 @@ SESSION_METADATA = "qnet-session"
 LEASE_ENV = "QNET_SESSION_LEASE_S"
 DEFAULT_LEASE_S = 120.0
 MAX_SESSION_ID = 128
+#: A call renews its session's lease only when the last renewal is at least this old (a tenth of the lease
+#: if that is shorter): a lease never has less than that much less than `lease_s` left after a call, and a
+#: busy session's calls skip the lock.
+_RENEW_EVERY_S = 1.0
 #: Owned qubits remembered beyond those still located here before a prune (amortised bookkeeping).
 _PRUNE_SLACK = 256
 
@@ -98,6 +102,7 @@ class Sessions:
         """`located(q)`: q is still located here. `on_end(owner, qubits, runs, lapsed)` releases what a
         session left (called without this object's lock, on the reaper thread for a lapse)."""
         self.lease_s = lease_s
+        self._renew_every = min(_RENEW_EVERY_S, lease_s / 10)
         self._located = located
         self._on_end = on_end
         self._lock = threading.Condition()
@@ -113,8 +118,12 @@ class Sessions:
         """A call of `owner` arrived: start or renew its session's lease (sessionless owners have none)."""
         if owner.endswith("/"):
             return
+        now = time.monotonic()
+        s = self._sessions.get(owner)  # a lease renewed within the last second is left as it is (no lock)
+        if s is not None and s.expires - now > self.lease_s - self._renew_every:
+            return
         with self._lock:
-            self._session(owner).expires = time.monotonic() + self.lease_s
+            self._session(owner).expires = now + self.lease_s
 
     def _session(self, owner: str) -> _Session:
         """`owner`'s session, started with a fresh lease if it has none here (lock held). A session can

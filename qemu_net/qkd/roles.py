@@ -42,8 +42,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -459,17 +460,51 @@ def _per_class(counts: np.ndarray) -> tuple[int, int, int]:
     return int(counts[0]), int(counts[1]), int(counts[2])
 
 
-class _Bb84:
-    """Decoy-state (or single-photon) BB84: Alice prepares pulse trains, Bob detects them."""
+#: A train Bob receives: a block of pulses (BB84) or of pair halves (E91).
+_Train = TypeVar("_Train", ArrivedTrain, PairTrain)
 
-    name = "bb84"
-    sift_type = Bb84Sift
-    reply_type = Bb84SiftReply
 
-    def __init__(self, ctx: NodeContext, p: BB84Params, link: LinkSpec) -> None:
+def _receive_blocks(hello: Hello, quantum: Channel, what: str, parse: Callable[[bytes], _Train],
+                    measure: Callable[[_Train], tuple[np.ndarray, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bob's side of the trains, block by block: each is parsed, checked against the size the hello
+    announced, acknowledged (`checkpoint`), and measured in the settings `measure` chooses for it.
+    -> (click slots, Bob's bits, Bob's setting per click)."""
+    n, block = hello.n, hello.block
+    idx_parts, bit_parts, set_parts = [], [], []
+    for start in range(0, n, block):
+        train = parse(quantum.recv_raw())
+        if train.n_slots != min(block, n - start):
+            raise ProtocolAborted(f"protocol error: {what} train block of unexpected size")
+        quantum.checkpoint()
+        settings, det = measure(train)
+        idx_parts.append(det.indices + start)
+        bit_parts.append(det.bits)
+        set_parts.append(settings[det.indices])
+    return np.concatenate(idx_parts), np.concatenate(bit_parts), np.concatenate(set_parts)
+
+
+class _Strategy:
+    """What a protocol strategy is made of: its name, the sift message Bob sends and the reply Alice
+    sends back (class keywords), and at Alice the node, the parameters and the link it runs on."""
+
+    name: str
+    sift_type: type[Any]
+    reply_type: type[Any]
+
+    def __init_subclass__(cls, *, name: str, sift: type[Any], reply: type[Any]) -> None:
+        super().__init_subclass__()
+        cls.name, cls.sift_type, cls.reply_type = name, sift, reply
+
+    def __init__(self, ctx: NodeContext, p: Any, link: LinkSpec) -> None:
         self.p = p
         self.ctx = ctx
         self.link = link
+
+
+class _Bb84(_Strategy, name="bb84", sift=Bb84Sift, reply=Bb84SiftReply):
+    """Decoy-state (or single-photon) BB84: Alice prepares pulse trains, Bob detects them."""
+
+    p: BB84Params
 
     # Alice
     def hello(self) -> Hello:
@@ -552,22 +587,14 @@ class _Bb84:
         """-> (click slots, Bob's bits, the sift message, Bob's basis per click)."""
         if hello.p_z is None or not 0 < hello.p_z < 1:
             raise ProtocolAborted(f"protocol error: BB84 hello with p_z={hello.p_z!r}")
-        n, block, p_z = hello.n, hello.block, hello.p_z
-        idx_parts, bit_parts, base_parts = [], [], []
-        for start in range(0, n, block):
-            arrived = ArrivedTrain.from_bytes(quantum.recv_raw())
-            if arrived.n_slots != min(block, n - start):
-                raise ProtocolAborted("protocol error: pulse train block of unexpected size")
-            quantum.checkpoint()
+        p_z = hello.p_z
+
+        def measure(arrived: ArrivedTrain) -> tuple[np.ndarray, Any]:
             my_bases = random_bases(arrived.n_slots, p_z, ctx.rng)
-            det = detect(arrived, my_bases, ctx.rng, readout_error=readout)
-            idx_parts.append(det.indices + start)
-            bit_parts.append(det.bits)
-            base_parts.append(my_bases[det.indices])
-        idx = np.concatenate(idx_parts)
-        b_bases = np.concatenate(base_parts)
-        sift = Bb84Sift(idx=idx.astype(np.uint32), bases=wire.pack_bits(b_bases))
-        return idx, np.concatenate(bit_parts), sift, b_bases
+            return my_bases, detect(arrived, my_bases, ctx.rng, readout_error=readout)
+
+        idx, bits, b_bases = _receive_blocks(hello, quantum, "pulse", ArrivedTrain.from_bytes, measure)
+        return idx, bits, Bb84Sift(idx=idx.astype(np.uint32), bases=wire.pack_bits(b_bases)), b_bases
 
     @staticmethod
     def bob_positions(reply: Bb84SiftReply, b_bases: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -580,17 +607,10 @@ class _Bb84:
         return key, test, np.empty(0, dtype=np.int64)
 
 
-class _E91:
+class _E91(_Strategy, name="e91", sift=E91Sift, reply=E91SiftReply):
     """E91/BBM92: Alice holds the entangled source and measures her halves; Bob measures his."""
 
-    name = "e91"
-    sift_type = E91Sift
-    reply_type = E91SiftReply
-
-    def __init__(self, ctx: NodeContext, p: E91Params, link: LinkSpec) -> None:
-        self.p = p
-        self.ctx = ctx
-        self.link = link
+    p: E91Params
 
     def hello(self) -> Hello:
         p = self.p
@@ -656,21 +676,12 @@ class _E91:
     @staticmethod
     def receive_trains(ctx: NodeContext, hello: Hello, quantum: Channel, readout: float,
                        p_key: float = 0.8) -> tuple[np.ndarray, np.ndarray, E91Sift, np.ndarray]:
-        n, block = hello.n, hello.block
-        idx_parts, bit_parts, set_parts = [], [], []
-        for start in range(0, n, block):
-            train = PairTrain.from_bytes(quantum.recv_raw())
-            if train.n_slots != min(block, n - start):
-                raise ProtocolAborted("protocol error: pair train block of unexpected size")
-            quantum.checkpoint()
+        def measure(train: PairTrain) -> tuple[np.ndarray, Any]:
             my_set = choose_bob_settings(train.n_slots, p_key, ctx.rng)
-            det = measure_pairs(train, my_set, ctx.rng, readout_error=readout)
-            idx_parts.append(det.indices + start)
-            bit_parts.append(det.bits)
-            set_parts.append(my_set[det.indices])
-        idx = np.concatenate(idx_parts)
-        b_set = np.concatenate(set_parts)
-        return idx, np.concatenate(bit_parts), E91Sift(idx=idx.astype(np.uint32), settings=b_set), b_set
+            return my_set, measure_pairs(train, my_set, ctx.rng, readout_error=readout)
+
+        idx, bits, b_set = _receive_blocks(hello, quantum, "pair", PairTrain.from_bytes, measure)
+        return idx, bits, E91Sift(idx=idx.astype(np.uint32), settings=b_set), b_set
 
     @staticmethod
     def bob_positions(reply: E91SiftReply, b_set: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

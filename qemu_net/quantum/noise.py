@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -313,16 +313,8 @@ class NoiseModel:
 
     @classmethod
     def from_node_spec(cls, spec: NodeSpec) -> NoiseModel:
-        return cls(
-            gate_1q_error=spec.gate_1q_error,
-            gate_2q_error=spec.gate_2q_error,
-            measure_error=spec.measure_error,
-            t1_s=spec.t1_s,
-            t2_s=spec.t2_s,
-            gate_1q_duration_ns=spec.gate_1q_duration_ns,
-            gate_2q_duration_ns=spec.gate_2q_duration_ns,
-            measure_duration_ns=spec.measure_duration_ns,
-        )
+        """The model of a topology node: each parameter is the node spec's field of the same name."""
+        return cls(**{f.name: getattr(spec, f.name) for f in fields(cls) if f.init})
 
     # ------------------------------------------------------------------ what to skip
     @property
