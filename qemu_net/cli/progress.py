@@ -6,7 +6,9 @@
     with spinner("QKD session, 10^7 pulses"):          # one long call with no intermediate news
         run_qkd(...)
 
-Nothing is drawn when standard error is not a terminal (rich's own rule), so logs and CI stay clean.
+Nothing is drawn when standard error is not a terminal (rich's own rule), so logs and CI stay clean;
+then no refresh thread runs either (rich's would wake ten times a second for nothing, taking the GIL
+from the work it reports on -- measurably so in a benchmark's latencies).
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ def progress_bar(title: str, total: int | None = None) -> Iterator[Callable[[int
     """A bar with elapsed time; yields step(i, n, label) that moves it to point i of n."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    console = _console()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[label]}"), TimeElapsedColumn(), console=_console(),
-                  transient=False) as bar:
+                  TextColumn("{task.fields[label]}"), TimeElapsedColumn(), console=console,
+                  transient=False, auto_refresh=console.is_terminal) as bar:
         task = bar.add_task(title, total=total, label="")
 
         def step(i: int, n: int, label: str) -> None:
@@ -46,7 +49,8 @@ def spinner(label: str) -> Iterator[None]:
     """A spinner with elapsed time around one long call."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=_console(),
-                  transient=True) as bar:
+    console = _console()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=True, auto_refresh=console.is_terminal) as bar:
         bar.add_task(label, total=None)
         yield

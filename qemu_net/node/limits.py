@@ -38,7 +38,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -238,28 +238,51 @@ class _Undecodable:
         self.error = error
 
 
-class DecodeGuard(grpc.ServerInterceptor):
-    """A request whose bytes are not a valid message of its method's type is refused with INVALID_ARGUMENT
-    (gRPC's own answer would be INTERNAL, "Exception deserializing request!"). Wraps unary-request
-    methods; each method's wrapped handler is built once."""
+class GuardedServer:
+    """A `grpc.Server` as the services' ``add_*_to_server`` functions see it: every unary-request handler
+    they register is wrapped once, at registration, so that a request whose bytes are not a valid message
+    of its method's type is refused with INVALID_ARGUMENT (gRPC's own answer would be INTERNAL,
+    "Exception deserializing request!"). Nothing runs per call but the wrapped handler itself: no
+    interceptor, so a server without tracing or injected stalls keeps gRPC's registered-method path."""
 
-    def __init__(self) -> None:
+    def __init__(self, server: grpc.Server) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
+        self._server.add_generic_rpc_handlers(tuple(_GuardedGeneric(h) for h in handlers))
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]],
+                                       ) -> None:
+        self._server.add_registered_method_handlers(
+            service, {m: _guard(h, f"/{service}/{m}") for m, h in handlers.items()})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server, name)
+
+
+class _GuardedGeneric(grpc.GenericRpcHandler):
+    """A generic handler whose handlers come out guarded (each method's built once)."""
+
+    def __init__(self, inner: grpc.GenericRpcHandler) -> None:
+        self._inner = inner
         self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
-    def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any] | None:
         method = handler_call_details.method
         got = self._wrapped.get(method)
         if got is not None:
             return got
-        handler = continuation(handler_call_details)
-        if handler is None or handler.request_streaming or handler.request_deserializer is None:
-            return handler
-        wrapped = _guarded(handler, handler.request_deserializer, method)
-        self._wrapped[method] = wrapped
+        handler = self._inner.service(handler_call_details)
+        if handler is None:  # not a method of this service (nothing is remembered for unknown names)
+            return None
+        wrapped = self._wrapped[method] = _guard(handler, method)
         return wrapped
+
+
+def _guard(handler: grpc.RpcMethodHandler[Any, Any], method: str) -> grpc.RpcMethodHandler[Any, Any]:
+    if handler.request_streaming or handler.request_deserializer is None:
+        return handler
+    return _guarded(handler, handler.request_deserializer, method)
 
 
 #: glibc's mallopt parameter M_ARENA_MAX.
@@ -369,7 +392,7 @@ __all__ = [
     "MAX_PEER_NS",
     "ByteBudget",
     "CallScope",
-    "DecodeGuard",
+    "GuardedServer",
     "Limits",
     "ResourceExhausted",
     "WaitSlots",

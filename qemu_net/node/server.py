@@ -24,6 +24,7 @@ from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 from types import FrameType
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -36,7 +37,7 @@ from qemu_net.network.topology import Topology
 from qemu_net.node.core import NodeCore
 from qemu_net.node.faults import FaultPlan, delayed_peers, log_plan, plan_from_env, stall_interceptors
 from qemu_net.node.key_delivery import KEY_SERVICE, KeyDeliveryServicer
-from qemu_net.node.limits import DecodeGuard, Limits, cap_malloc_arenas
+from qemu_net.node.limits import GuardedServer, Limits, cap_malloc_arenas
 from qemu_net.node.peers import GrpcPeers
 from qemu_net.node.readiness import Readiness, tls_channel_factory
 from qemu_net.node.roles import run_protocol
@@ -129,31 +130,33 @@ class NodeServer:
         self._stopped = threading.Event()
         self.kme: RunningKme | None = None
         # Tracing (OTEL_TRACES_EXPORTER): off by default, and then no interceptor is installed at all.
-        # The decode guard is innermost: the handler it wraps (once per method) is the servicer's own. One
-        # guard per server, as it remembers that server's handlers. PeerService only on the peer port,
+        # The decode guard wraps each handler once, as it is registered (`GuardedServer`), so it is
+        # innermost and costs nothing per call beyond the wrapped handler. PeerService only on the peer port,
         # NodeService / key delivery only on the public port; with TLS both require a certificate of the
         # network CA, and peer calls are checked against its name.
         interceptors = [*(tracing.server_interceptors() if tracing.setup_node(name) else []), *(stall or [])]
         self._public = grpc.server(
             futures.ThreadPoolExecutor(self.limits.public_workers, thread_name_prefix=f"{name}-rpc"),
-            options=options, interceptors=[*interceptors, DecodeGuard()])
+            options=options, interceptors=interceptors)
+        public: Any = GuardedServer(self._public)
         _add_node_service(
             NodeServicer(self.core, lambda req, timeout: run_protocol(self.core, req, timeout), self.limits),
-            self._public,
+            public,
         )
-        _add_key_delivery(KeyDeliveryServicer(self.core), self._public)
-        add_netqasm(self.core, self._public)  # NetQASM applications (qemu_net/netqasm)
-        add_session_service(self.core, self._public)  # client sessions and their leases
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._public)
+        _add_key_delivery(KeyDeliveryServicer(self.core), public)
+        add_netqasm(self.core, public)  # NetQASM applications (qemu_net/netqasm)
+        add_session_service(self.core, public)  # client sessions and their leases
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, public)
         reflection.enable_server_reflection((NODE_SERVICE, KEY_SERVICE, SESSION_SERVICE, NETQASM_SERVICE,
-                                             HEALTH_SERVICE, reflection.SERVICE_NAME), self._public)
+                                             HEALTH_SERVICE, reflection.SERVICE_NAME), public)
         port = self._bind(self._public, listen, "public")
         self._peer = grpc.server(futures.ThreadPoolExecutor(PEER_WORKERS, thread_name_prefix=f"{name}-peer"),
-                                 options=options, interceptors=[*interceptors, DecodeGuard()])
+                                 options=options, interceptors=interceptors)
+        peer: Any = GuardedServer(self._peer)
         auth = PeerAuthorizer.for_topology(topology, name, required=tls is not None)
-        _add_peer_service(PeerServicer(self.core, auth, self.limits), self._peer)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._peer)
-        reflection.enable_server_reflection((PEER_SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME), self._peer)
+        _add_peer_service(PeerServicer(self.core, auth, self.limits), peer)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, peer)
+        reflection.enable_server_reflection((PEER_SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME), peer)
         peer_port = self._bind(self._peer, peer_listen or f"{_host(listen)}:0", "peer")
         # Kubernetes' built-in gRPC probes speak plaintext: a port serving nothing but the health service.
         self._probe: grpc.Server | None = None

@@ -10,10 +10,14 @@ import pytest
 from qemu_net._proto.v1 import protocols_pb2 as pr
 from qemu_net.client import Network
 from qemu_net.errors import InvalidOperation, NotConnected, ProtocolAborted, ProtocolTimeout
-from qemu_net.node.sessions import DEFAULT_LEASE_S
+from qemu_net.network.topology import parse_topology
+from qemu_net.node.sessions import LEASE_ENV
 from qemu_net.protocols.routing import route
 
-from .conftest import CHAIN_F, fidelity, gather
+from .conftest import CHAIN_F, fidelity, gather, running
+
+#: The session lease of the nodes a test starts for waiting one out (QNET_SESSION_LEASE_S).
+SHORT_LEASE_S = 10.0
 
 
 def dejmps_werner(f, rounds):
@@ -65,27 +69,37 @@ def _settles(net, nodes, expected, within_s=60.0):
     return _in_use(net, nodes)
 
 
-def test_the_service_gives_up_at_the_attempts_or_the_deadline_it_was_given(lab_net):
+def test_the_service_gives_up_at_the_attempts_or_the_deadline_it_was_given(monkeypatch):
     """max_attempts: ProtocolAborted naming the attempts (or a pair, if the one attempt succeeded), and the
     failed attempt's pairs are freed. A deadline too short for one attempt: ProtocolTimeout; what the roles
-    that did finish made stays in that client's session and is freed when the session ends."""
+    that did finish made stays in that client's session and is freed when the session ends. Its own chain
+    e0..e3 (as in the lab), whose nodes run with a short session lease, so that the lapse is waited for."""
+    monkeypatch.setenv(LEASE_ENV, str(SHORT_LEASE_S))  # the nodes started below read it
+    es = [f"e{i}" for i in range(4)]
+    topo = parse_topology({"name": "service", "nodes": es, "seed": 7,
+                           "links": [{"nodes": [x, y], "source_fidelity": CHAIN_F} for x, y in zip(es, es[1:])]})
+    with running(topo) as net:
+        _gives_up(net)
+
+
+def _gives_up(net: Network) -> None:
     nodes = ("e0", "e1", "e2", "e3")
-    before = _in_use(lab_net, nodes)
+    before = _in_use(net, nodes)
     try:
-        p = lab_net.entangle("e0", "e3", min_fidelity=0.95, max_attempts=1)
-        lab_net["e0"].free([p.a])
-        lab_net["e3"].free([p.b])
+        p = net.entangle("e0", "e3", min_fidelity=0.95, max_attempts=1)
+        net["e0"].free([p.a])
+        net["e3"].free([p.b])
         assert p.attempts == 1
     except ProtocolAborted as exc:
         assert exc.attempts == 1 and exc.max_attempts == 1 and "1 purification attempt(s) failed" in str(exc)
-    assert _settles(lab_net, nodes, before) == before
+    assert _settles(net, nodes, before) == before
     with pytest.raises(InvalidOperation, match="max_attempts"):
-        lab_net.entangle("e0", "e3", min_fidelity=0.95, max_attempts=0)
-    with Network.connect(lab_net.topology) as hurried, pytest.raises(ProtocolTimeout):
+        net.entangle("e0", "e3", min_fidelity=0.95, max_attempts=0)
+    with Network.connect(net.topology) as hurried, pytest.raises(ProtocolTimeout):
         hurried.entangle("e0", "e3", min_fidelity=0.95, timeout_s=1e-4)
     # A role that finishes after its client closed makes its qubits in a session the node starts afresh (a
     # peer may make qubits for a session); nobody renews that lease, so they are freed when it lapses.
-    assert _settles(lab_net, nodes, before, within_s=DEFAULT_LEASE_S + 60) == before
+    assert _settles(net, nodes, before, within_s=SHORT_LEASE_S + 60) == before
 
 
 @pytest.mark.parametrize("target", [0.25, 0.2, 1.01, -1.0, math.nan])
