@@ -48,8 +48,12 @@ class _Lease(Protocol):
 class _Outcome(Protocol[R]):
     """A finished (or pending) role call: a thread's `Future` or an asyncio `Task`."""
 
+    def done(self) -> bool: ...
     def exception(self) -> BaseException | None: ...
     def result(self) -> R: ...
+
+
+C = TypeVar("C", bound=_Outcome[Any])  # a shell's role call: Future or Task
 
 
 def connect_target(target: Topology | Mapping[str, str] | str | os.PathLike[str]
@@ -159,14 +163,39 @@ class NodeBase(Generic[W, X]):
         return bytes(r.payload)
 
 
+def _told_by(exc: BaseException | None) -> str | None:
+    """The node whose abort this role's error reports (a QKD end that heard its peer's reason), if any."""
+    fields = getattr(exc, "fields", None)
+    if isinstance(fields, dict) and fields.get("kind") and isinstance(fields.get("peer"), str):
+        return str(fields["peer"])
+    return None
+
+
+def causes_pending(calls: Mapping[str, C]) -> list[C]:
+    """The roles still running whose abort a failed role reports: their own error is the one to raise, so the
+    shell waits for them (at most `ROLE_GRACE_S`) before `role_results` chooses."""
+    told = {_told_by(c.exception()) for c in calls.values() if c.done()}
+    return [c for name, c in calls.items() if name in told and not c.done()]
+
+
 def role_results(calls: Mapping[str, _Outcome[R]], done: Iterable[_Outcome[R]], pending: Collection[object],
                  bound_s: float) -> dict[str, R]:
     """The results by node of a role run waited for up to `bound_s`: the first role to fail ends the run (its
-    error is raised); roles still running raise ProtocolTimeout."""
-    for call in done:
-        exc = call.exception()
-        if exc is not None:
-            raise exc
+    error is raised); roles still running raise ProtocolTimeout.
+
+    When several roles failed, the error raised is chosen by cause, not by which answer came first: a role
+    that only reports its peer's abort gives way to that peer's own error (a QKD Bob's "alice: memory full"
+    to Alice's MemoryFull); otherwise the first failed role in the run's order."""
+    finished = set(map(id, done))
+    failed = {name: exc for name, c in calls.items() if id(c) in finished and (exc := c.exception()) is not None}
+    if failed:
+        name = next(iter(failed))
+        for _ in range(len(failed)):  # follow "heard from" to its source; a cycle stops after one lap
+            peer = _told_by(failed[name])
+            if peer is None or peer not in failed or peer == name:
+                break
+            name = peer
+        raise failed[name]
     if pending:
         raise ProtocolTimeout(f"roles at {', '.join(n for n, c in calls.items() if c in pending)} did not "
                               f"finish within {bound_s:g} s")
@@ -269,5 +298,15 @@ class NetworkBase(ABC, Generic[N, Q, X]):
         return self._make_qubit(self[node], qid)
 
 
-__all__ = ["DEFAULT_TIMEOUT_S", "ROLE_GRACE_S", "EprPairBase", "NetworkBase", "NodeBase", "QubitBase", "connect_target",
-           "role_results", "wait_ops"]
+__all__ = [
+    "DEFAULT_TIMEOUT_S",
+    "ROLE_GRACE_S",
+    "EprPairBase",
+    "NetworkBase",
+    "NodeBase",
+    "QubitBase",
+    "causes_pending",
+    "connect_target",
+    "role_results",
+    "wait_ops",
+]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -240,9 +241,13 @@ class AsyncNetwork(NetworkBase["AsyncNode", AsyncQubit, AsyncTransport]):
                          timeout_s: float) -> dict[str, w.ProtocolResult]:
         nodes = {name: self[name] for name in requests}
         tasks = {name: asyncio.ensure_future(nodes[name].run_protocol(req)) for name, req in requests.items()}
+        bound = time.monotonic() + timeout_s + _base.ROLE_GRACE_S
         try:
             done, pending = await asyncio.wait(tasks.values(), timeout=timeout_s + _base.ROLE_GRACE_S,
                                                return_when=asyncio.FIRST_EXCEPTION)
+            if causes := _base.causes_pending(tasks):  # a role reported its peer's abort: hear the peer's own error
+                more, _ = await asyncio.wait(causes, timeout=max(bound - time.monotonic(), 0.0))
+                done, pending = done | more, {t for t in tasks.values() if not t.done()}
             return _base.role_results(tasks, done, pending, timeout_s + _base.ROLE_GRACE_S)
         finally:
             for task in tasks.values():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -266,7 +267,11 @@ class Network(NetworkBase["Node", Qubit, Transport]):
         futures = {name: pool.submit(tracing.wrap_context(nodes[name].run_protocol), req)
                    for name, req in requests.items()}
         # The first role to fail ends the run: the others would only wait out their deadlines.
+        bound = time.monotonic() + timeout_s + _base.ROLE_GRACE_S
         done, pending = wait(futures.values(), timeout=timeout_s + _base.ROLE_GRACE_S, return_when=FIRST_EXCEPTION)
+        if causes := _base.causes_pending(futures):  # a role reported its peer's abort: hear the peer's own error
+            more, pending = wait(causes, timeout=max(bound - time.monotonic(), 0.0))
+            done, pending = done | more, {f for f in futures.values() if not f.done()}
         return _base.role_results(futures, done, pending, timeout_s + _base.ROLE_GRACE_S)
 
     def _drive(self, steps: protocols.Steps[T]) -> T:

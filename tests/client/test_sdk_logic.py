@@ -8,6 +8,8 @@ import inspect
 import json
 import subprocess
 import sys
+import threading
+import time
 
 import cirq
 import grpc
@@ -242,6 +244,51 @@ def test_the_first_failing_role_ends_the_run():
                        "bob": {"teleport_receive": pr.TeleportReceive(peer="alice")}}, timeout_s=5.0)
 
 
+QKD_ROLES = {"alice": {"bb84_alice": pr.Bb84Alice(peer="bob")}, "bob": {"bb84_bob": pr.Bb84Bob(peer="alice")}}
+TOLD = e.ProtocolAborted("alice: no room for the session", kind="MemoryFull", peer="alice")  # Bob hears Alice's abort
+
+
+def test_a_role_that_reports_its_peers_abort_gives_way_to_the_peers_own_error():
+    """Bob's answer ("alice: ...") arrives first; Alice's MemoryFull 0.3 s later is the error raised."""
+    net, nodes, transports = make_net()
+
+    def alice(req: pr.ProtocolRequest) -> pr.ProtocolResult:
+        threading.Event().wait(0.3)
+        raise e.MemoryFull("no room for the session")
+
+    nodes["bob"].fail = TOLD
+    transports["alice"].handlers["RunProtocol"] = alice
+    with net:
+        t0 = time.monotonic()
+        with pytest.raises(e.MemoryFull, match="no room"):
+            net.run_roles(QKD_ROLES, timeout_s=5.0)
+    assert 0.25 < time.monotonic() - t0 < 5.0  # waited for Alice's answer, not for the deadline
+
+
+@pytest.mark.parametrize("order", [("alice", "bob"), ("bob", "alice")])
+def test_the_error_raised_does_not_depend_on_which_answer_came_first(order):
+    """Both roles failed: whichever order the answers are read in, the source of the abort is raised; two
+    unrelated failures raise the first role's in the run's order."""
+    from concurrent.futures import Future
+
+    from qemu_net.client._base import role_results
+
+    def failed(exc: Exception) -> Future[object]:
+        f: Future[object] = Future()
+        f.set_exception(exc)
+        return f
+
+    calls = {"bob": failed(TOLD), "alice": failed(e.MemoryFull("no room"))}
+    with pytest.raises(e.MemoryFull):
+        role_results(calls, [calls[n] for n in order], (), 5.0)
+    calls = {"bob": failed(e.ProtocolAborted("bob gave up")), "alice": failed(e.MemoryFull("no room"))}
+    with pytest.raises(e.ProtocolAborted, match="bob gave up"):
+        role_results(calls, [calls[n] for n in order], (), 5.0)
+    loop = {"bob": failed(TOLD), "alice": failed(e.ProtocolAborted("bob: x", kind="InvalidOperation", peer="bob"))}
+    with pytest.raises(e.ProtocolAborted):  # each reports the other: a cycle still ends with one of them
+        role_results(loop, [loop[n] for n in order], (), 5.0)
+
+
 def test_keys_are_requested_and_parsed():
     net, _, transports = make_net()
     with net:
@@ -323,6 +370,25 @@ def test_the_asyncio_shell_drives_the_same_logic():
                                   t.Operation(qubits=["alice-q0"], measure=t.Measure(basis=t.BASIS_Y))]
     assert nodes["alice"].roles[0].session_id == nodes["bob"].roles[0].session_id
     assert transports["alice"].calls[-1][0] == "Close" and transports["alice"].closed
+
+
+def test_the_asyncio_shell_also_raises_the_source_of_an_abort():
+    nodes = {nm: FakeNode(nm) for nm in ("alice", "bob")}
+    nodes["bob"].fail = TOLD
+    transports = {nm: AsyncInProcessTransport(nodes[nm].handlers(), nm) for nm in nodes}  # type: ignore[arg-type]
+
+    async def alice(req: pr.ProtocolRequest) -> pr.ProtocolResult:
+        await asyncio.sleep(0.3)
+        raise e.MemoryFull("no room for the session")
+
+    transports["alice"]._sync.handlers["RunProtocol"] = alice
+
+    async def main() -> None:
+        async with AsyncNetwork(dict.fromkeys(nodes, "inproc"), transport=lambda name, _a: transports[name]) as net:
+            with pytest.raises(e.MemoryFull, match="no room"):
+                await net.run_roles(QKD_ROLES, timeout_s=5.0)
+
+    asyncio.run(main())
 
 
 def _public(cls: type) -> dict[str, inspect.Signature]:
