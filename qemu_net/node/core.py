@@ -635,13 +635,24 @@ class NodeCore:
         now_ns: int,
         state: Shipment | None,
         adopt: Sequence[Shipment] = (),
+        *,
+        decide_by: float | None = None,
     ) -> None:
+        """Take qubits now located here (and the groups sent with them), all or nothing. A repeat of an
+        Arrive of qubits already taken is acknowledged and changes nothing; one that reaches the lock at or after
+        `decide_by` is refused (`ProtocolTimeout`) and changes nothing, so a sender that hears no answer
+        can ask again and learn which it was (`transit.ARRIVE_ANSWER_S`)."""
         self.check_serving()
         for sh in adopt:
             if any(loc != self.name for loc in sh.locations):
                 raise InvalidOperation("Arrive: every qubit of an adopted group must be located here")
         held, d = self.held, self.directory
         with self._cond:
+            if qubits and all(a.qubit in d for a in qubits):
+                return  # taken before: its sender did not hear our answer and asked again
+            if decide_by is not None and time.monotonic() >= decide_by:
+                raise ProtocolTimeout(f"at {self.name!r}: the arrival from {from_node!r} came after its deadline; "
+                                      "nothing was taken")
             free = self._free_slots()
             if len(qubits) > free:
                 raise MemoryFull(
@@ -690,11 +701,14 @@ class NodeCore:
                     break
         self.clock.advance_to(now_ns)
 
-    def on_deliver_classical(self, msg: Message, attached: Attachment | None = None) -> None:
+    def on_deliver_classical(self, msg: Message, attached: Attachment | None = None, *,
+                             decide_by: float | None = None) -> None:
+        """Deliver a message and take the qubits attached to it, together: a message whose attachment is
+        refused (`on_arrive`, e.g. it came after `decide_by`) is not delivered either."""
         if self.mailbox.seen(msg):
             return  # a resend of a message already delivered (and its attachment applied)
         if attached:
-            self.on_arrive(msg.sender, attached.arrivals, attached.now_ns, None, attached.states)
+            self.on_arrive(msg.sender, attached.arrivals, attached.now_ns, None, attached.states, decide_by=decide_by)
         handler = self.channel_handlers.get(msg.channel)
         if handler is not None:
             handler(msg)

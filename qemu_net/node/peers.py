@@ -28,7 +28,7 @@ from qemu_net.node.ops import MeasureOp, Op
 from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.ownership import BUSY, Moved, TakeResult
 from qemu_net.node.sessions import current_owner
-from qemu_net.node.transit import Shipment, Txn
+from qemu_net.node.transit import ARRIVE_ANSWER_S, ARRIVE_RESOLVE_S, Shipment, Txn
 from qemu_net.observability import tracing
 from qemu_net.security.tls import TlsCredentials, channel_credentials, target_name_options
 
@@ -213,7 +213,18 @@ class GrpcPeers:
         deadline: float,
     ) -> int:
         req = self._arrive_request(qubits, now_ns, state, adopt)
-        reply: p.Ack = self._call(node, self.stub(node).Arrive, req, deadline)
+        try:
+            reply: p.Ack = self._call(node, self.stub(node).Arrive, req, deadline + ARRIVE_ANSWER_S)
+        except PeerUnavailable as exc:
+            if not qubits or exc.code not in ("DEADLINE_EXCEEDED", "CANCELLED"):
+                raise
+            # No answer: the receiver took it or refused it by now. Ask again: a repeat is acknowledged if
+            # it was taken, and taken now if it was not, so the halves exist there either way.
+            try:
+                reply = self._call(node, self.stub(node).Arrive, req,
+                                   time.monotonic() + ARRIVE_RESOLVE_S + ARRIVE_ANSWER_S)
+            except PeerUnavailable:
+                raise exc from None
         return reply.virtual_time_ns
 
     def _arrive_request(
@@ -243,14 +254,24 @@ class GrpcPeers:
         # wait_for_ready: a message waits out a reconnect (or lost packets) instead of failing; a call that
         # failed after it may have been delivered is sent again with the same id, which the receiver drops
         # as a duplicate. Retries stop only at the caller's deadline.
+        # With qubits attached, the receiver decides `ARRIVE_ANSWER_S` before the call's deadline whether it
+        # takes them (see `arrive`), and a send that heard nothing asks once more to learn which it was.
+        extra = ARRIVE_ANSWER_S if attached else 0.0
         pause = _RESEND_PAUSE_S
         while True:
             try:
-                self._call(node, self.stub(node).DeliverClassical, req, deadline, ready=True)
+                self._call(node, self.stub(node).DeliverClassical, req, deadline + extra, ready=True)
                 return
-            except PeerUnavailable:
-                left = deadline - time.monotonic()
+            except PeerUnavailable as exc:
+                left = deadline + extra - time.monotonic()
                 if left <= 0:
+                    if attached and attached.arrivals and exc.code in ("DEADLINE_EXCEEDED", "CANCELLED"):
+                        try:  # a repeat is dropped as a duplicate if it was delivered, delivered now if not
+                            self._call(node, self.stub(node).DeliverClassical, req,
+                                       time.monotonic() + ARRIVE_RESOLVE_S + ARRIVE_ANSWER_S, ready=True)
+                            return
+                        except PeerUnavailable:
+                            raise exc from None
                     raise
                 # A failure that came back at once (e.g. the peer's server is stopping): resend after a
                 # short, growing pause rather than at once; never past the deadline.

@@ -29,7 +29,7 @@ from qemu_net.node.ops import distinct_qubits
 from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.ownership import Busy, Moved
 from qemu_net.node.sessions import current_owner, owner_from_metadata
-from qemu_net.node.transit import Shipment
+from qemu_net.node.transit import ARRIVE_ANSWER_S, Shipment
 from qemu_net.security.identity import ANONYMOUS, caller_name
 from qemu_net.security.peer_auth import PeerAuthorizer
 
@@ -379,7 +379,8 @@ class PeerServicer(pg.PeerServiceServicer):
         _check_arrival(self.auth, "Arrive", ident, request, self.core)
         lim.check_times(request)
         arriving, state, adopt = _arrive_from_proto(request, self.limits)
-        self.core.on_arrive(request.from_node, arriving, request.virtual_time_ns, state, adopt)
+        self.core.on_arrive(request.from_node, arriving, request.virtual_time_ns, state, adopt,
+                            decide_by=_deadline(context) - ARRIVE_ANSWER_S)
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
@@ -396,11 +397,13 @@ class PeerServicer(pg.PeerServiceServicer):
         if request.HasField("attached"):
             arriving, _state, adopt = _arrive_from_proto(request.attached, self.limits)
             attached = Attachment(arriving, adopt, request.attached.virtual_time_ns)
-        with lim.call_scope(_deadline(context)):  # a full mailbox makes the delivery wait within this deadline
+        deadline = _deadline(context)
+        with lim.call_scope(deadline):  # a full mailbox makes the delivery wait within this deadline
             self.core.on_deliver_classical(
                 Message(request.from_node, request.channel, request.seq, request.payload, request.sent_ns,
                         request.arrival_ns),
                 attached,
+                decide_by=deadline - ARRIVE_ANSWER_S,
             )
         return p.Ack(virtual_time_ns=self.core.clock.now())
 

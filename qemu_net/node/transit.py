@@ -33,4 +33,12 @@ class Shipment:
         return self.state.qubits
 
 
-__all__ = ["Shipment", "Txn"]
+#: An Arrive is taken only if its receiver gets to it at least this long before the call's own deadline: the
+#: sender sets the call's deadline this much beyond its operation's, so the receiver's yes or no comes back
+#: before the sender gives up, and a sender that hears nothing knows the receiver has decided by then.
+ARRIVE_ANSWER_S = 2.0
+#: How long a sender that heard nothing from an Arrive has to ask again (the receiver acknowledges a
+#: repeated Arrive it already took), so the sender learns whether the far halves exist there.
+ARRIVE_RESOLVE_S = 5.0
+
+__all__ = ["ARRIVE_ANSWER_S", "ARRIVE_RESOLVE_S", "Shipment", "Txn"]

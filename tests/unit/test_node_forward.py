@@ -82,3 +82,19 @@ def test_qubit_ids_of_an_earlier_run_name_no_qubit_after_a_restart():
     with pytest.raises(QubitNotFound, match="earlier run of node 'a'"):
         after.apply([GateOp(X, (old,))])
     assert after.apply([MeasureOp(new, "Z", True)]) == [0]  # the new run's qubit is untouched
+
+
+def test_an_arrival_is_taken_once_and_never_after_its_deadline():
+    """An Arrive the receiver reaches at or after `decide_by` is refused and changes nothing; a repeat of one
+    it took is acknowledged and changes nothing (a sender that heard no answer asks again to learn which)."""
+    from qemu_net.node.outbox import Arriving
+
+    core = NodeCore(TOPO, "m", peers=FakePeers())
+    halves = [Arriving(f"a.x.{i}", "a", 2, f"a>m#{i}", "run/chain/0") for i in (2, 4)]
+    with pytest.raises(ProtocolTimeout, match="came after its deadline; nothing was taken"):
+        core.on_arrive("a", halves, 0, None, decide_by=time.monotonic() - 0.001)
+    assert core.info()["qubits_in_use"] == 0 and not core.link.inbox
+    core.on_arrive("a", halves, 0, None, decide_by=time.monotonic() + 5)
+    assert core.info()["qubits_in_use"] == 2 and len(core.link.inbox[("a", "run/chain/0")]) == 2
+    core.on_arrive("a", halves, 0, None, decide_by=time.monotonic() + 5)  # the repeat: acknowledged
+    assert core.info()["qubits_in_use"] == 2 and len(core.link.inbox[("a", "run/chain/0")]) == 2
