@@ -153,8 +153,9 @@ class RunBook:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
 
-    def start(self, kind: str, params: dict[str, Any]) -> Run:
-        """Validate and start a run; InvalidOperation (or NotConnected) for bad parameters."""
+    def start(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Validate and start a run; returns it as accepted (state "running": a run that fails at once is
+        "failed" only on the next read). InvalidOperation (or NotConnected) for bad parameters."""
         builder = KINDS.get(kind)
         if builder is None:
             raise InvalidOperation(f"unknown run kind {kind!r}; use one of {', '.join(KINDS)}")
@@ -169,8 +170,9 @@ class RunBook:
                 if self._runs[oldest].state == "running":
                     break
                 self._runs.popitem(last=False)
+            accepted = run.to_dict()
         self._pool.submit(self._execute, run, thunk)
-        return run
+        return accepted
 
     def _execute(self, run: Run, thunk: Callable[[], Any]) -> None:
         try:

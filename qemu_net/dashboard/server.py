@@ -176,4 +176,4 @@ class _Handler(BaseHTTPRequestHandler):
             run = self.dashboard.runs.start(str(body.get("kind", "")), body.get("params") or {})
         except QnetError as exc:
             return self._error(HTTPStatus.BAD_REQUEST, str(exc), type(exc).__name__)
-        return self._json(HTTPStatus.ACCEPTED, run.to_dict())
+        return self._json(HTTPStatus.ACCEPTED, run)

@@ -175,3 +175,23 @@ def test_qnet_dashboard_reads_a_network_started_by_qnet_up(tmp_path):
             dash.kill()
             dash.wait(10)
         subprocess.run([*qnet, "down", "--chain", "3"], capture_output=True, env=env, timeout=60)
+
+
+def test_the_answer_to_a_start_is_the_run_as_accepted(monkeypatch):
+    """A run that fails at once is still answered 'running' (as accepted); the next read says 'failed'."""
+    from qemu_net.dashboard import runs as runbook
+    from qemu_net.errors import PeerUnavailable
+
+    def instant(_net, _topo, params):
+        def fail():
+            raise PeerUnavailable("a: node is unreachable")
+        return dict(params), fail
+
+    monkeypatch.setitem(runbook.KINDS, "instant", instant)
+    book = runbook.RunBook(None, TOPO)  # type: ignore[arg-type]
+    accepted = book.start("instant", {})
+    deadline = time.monotonic() + 10
+    while book.get(accepted["id"]).state == "running" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert accepted["state"] == "running"
+    assert book.get(accepted["id"]).to_dict()["error_type"] == "PeerUnavailable"
