@@ -173,7 +173,7 @@ def _told_by(exc: BaseException | None) -> str | None:
 
 def causes_pending(calls: Mapping[str, C]) -> list[C]:
     """The roles still running whose abort a failed role reports: their own error is the one to raise, so the
-    shell waits for them (at most `ROLE_GRACE_S`) before `role_results` chooses."""
+    shell waits for them (within the run's own bound) before `role_results` chooses."""
     told = {_told_by(c.exception()) for c in calls.values() if c.done()}
     return [c for name, c in calls.items() if name in told and not c.done()]
 

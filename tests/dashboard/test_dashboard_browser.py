@@ -87,8 +87,21 @@ def dashboard():
         local.stop()
 
 
+def _text(driver, css: str) -> str:
+    """The text of the element `css` selects, read in one step: the page rebuilds its tables on every poll, so
+    an element found a moment ago may be gone (stale) by the time it is read; it is then found again."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    text: str = WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, css).text)
+    return text
+
+
 def test_page_shows_every_node_and_link_and_runs_a_teleport(driver, dashboard, tmp_path):
     """Every node and link of a live 4-node network is in the page; a teleport started there shows its result."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.select import Select
@@ -107,14 +120,13 @@ def test_page_shows_every_node_and_link_and_runs_a_teleport(driver, dashboard, t
         g = driver.find_element(By.CSS_SELECTOR, f'#graph [data-node="{name}"]')
         assert g.find_element(By.TAG_NAME, "circle").is_displayed()
         assert "down" not in g.get_attribute("class")
-        r = driver.find_element(By.CSS_SELECTOR, f'#nodes tr[data-node-row="{name}"]')
-        assert name in r.text and "256" in r.text  # memory capacity read from the node
+        text = _text(driver, f'#nodes tr[data-node-row="{name}"]')
+        assert name in text and "256" in text  # memory capacity read from the node
     # Every quantum link (graph + links table) and the classical link (graph).
     for link in TOPO.links:
         lid = "--".join(sorted(link.nodes))
         driver.find_element(By.CSS_SELECTOR, f'#graph [data-link="{lid}"][data-kind="quantum"]')
-        row = driver.find_element(By.CSS_SELECTOR, f'#links tr[data-link-row="{lid}"]')
-        assert f"{link.length_km:g} km" in row.text
+        assert f"{link.length_km:g} km" in _text(driver, f'#links tr[data-link-row="{lid}"]')
     for link in TOPO.classical_links:
         lid = "--".join(sorted(link.nodes))
         driver.find_element(By.CSS_SELECTOR, f'#graph [data-link="{lid}"][data-kind="classical"]')
@@ -132,18 +144,19 @@ def test_page_shows_every_node_and_link_and_runs_a_teleport(driver, dashboard, t
     wait.until(ec.text_to_be_present_in_element((By.ID, "run-message"), "started"))
     run_id = driver.find_element(By.ID, "run-message").get_attribute("data-last-run")
     assert run_id
-    done = WebDriverWait(driver, 90).until(
-        lambda d: d.find_element(By.CSS_SELECTOR, f'#runs tr[data-run-id="{run_id}"][data-run-state="done"]'))
-    text = done.find_element(By.CLASS_NAME, "run-result").text
+    done = f'#runs tr[data-run-id="{run_id}"][data-run-state="done"]'
+    WebDriverWait(driver, 90).until(lambda d: d.find_element(By.CSS_SELECTOR, done))
+    text = _text(driver, done + " .run-result")
     assert text.startswith("fidelity") and "(12 shots)" in text, text
     # The page shows what the server recorded, and the server got it from the nodes.
     run = json.load(urllib.request.urlopen(dashboard.url + f"api/run/{run_id}", timeout=10))
     assert run["state"] == "done" and run["result"]["shots"] == 12
     assert f"{run['result']['value']:.4f}" in text
     # The teleport used EPR pairs on alice--repeater: the link's count (from the nodes' metrics) shows it.
-    WebDriverWait(driver, 20).until(
-        lambda d: "EPR 0" not in d.find_element(By.CSS_SELECTOR, '#graph [data-link="alice--repeater"] text').text)
-    label = driver.find_element(By.CSS_SELECTOR, '#graph [data-link="alice--repeater"] text').text
+    epr = '#graph [data-link="alice--repeater"] text'
+    WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: "EPR 0" not in d.find_element(By.CSS_SELECTOR, epr).text)
+    label = _text(driver, epr)
     assert int(label.split()[1]) >= 12, label
 
     shot = tmp_path / "dashboard.png"
