@@ -220,12 +220,17 @@ class GrpcPeers:
                 raise
             # No answer: the receiver took it or refused it by now. Ask again: a repeat is acknowledged if
             # it was taken, and taken now if it was not, so the halves exist there either way.
-            try:
-                reply = self._call(node, self.stub(node).Arrive, req,
-                                   time.monotonic() + ARRIVE_RESOLVE_S + ARRIVE_ANSWER_S)
-            except PeerUnavailable:
-                raise exc from None
+            reply = self._ask_again(node, self.stub(node).Arrive, req, exc)
         return reply.virtual_time_ns
+
+    def _ask_again(self, node: str, rpc: Callable[..., _Reply], request: PbMessage, silence: PeerUnavailable,
+                   *, ready: bool = False) -> _Reply:
+        """Repeat a call carrying qubits that got no answer, within `ARRIVE_RESOLVE_S`; if the peer cannot
+        be reached even now, the first failure (`silence`) is raised."""
+        try:
+            return self._call(node, rpc, request, time.monotonic() + ARRIVE_RESOLVE_S + ARRIVE_ANSWER_S, ready=ready)
+        except PeerUnavailable:
+            raise silence from None
 
     def _arrive_request(
         self,
@@ -266,12 +271,9 @@ class GrpcPeers:
                 left = deadline + extra - time.monotonic()
                 if left <= 0:
                     if attached and attached.arrivals and exc.code in ("DEADLINE_EXCEEDED", "CANCELLED"):
-                        try:  # a repeat is dropped as a duplicate if it was delivered, delivered now if not
-                            self._call(node, self.stub(node).DeliverClassical, req,
-                                       time.monotonic() + ARRIVE_RESOLVE_S + ARRIVE_ANSWER_S, ready=True)
-                            return
-                        except PeerUnavailable:
-                            raise exc from None
+                        # a repeat is dropped as a duplicate if it was delivered, delivered now if not
+                        self._ask_again(node, self.stub(node).DeliverClassical, req, exc, ready=True)
+                        return
                     raise
                 # A failure that came back at once (e.g. the peer's server is stopping): resend after a
                 # short, growing pause rather than at once; never past the deadline.
