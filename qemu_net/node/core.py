@@ -56,7 +56,7 @@ from qemu_net.node.ops import DiscardOp, MeasureOp, Op, distinct_qubits
 from qemu_net.node.outbox import Arriving, Attachment, Outbox
 from qemu_net.node.ownership import Moved, Ownership, TakeResult
 from qemu_net.node.sessions import Sessions, current_owner, lease_from_env, session_of
-from qemu_net.node.transit import Shipment, Txn
+from qemu_net.node.transit import RecentAnswers, Shipment, Txn
 from qemu_net.protocols.context import EprHalf
 from qemu_net.quantum.noise import NoiseModel
 from qemu_net.quantum.register import Register
@@ -157,6 +157,8 @@ class NodeCore:
         self.held = Holdings(name, register, noise)
         self.directory = Directory(name, self.held, self._id_prefix)
         self.ownership = Ownership(name, self._cond, self.held, self.directory, peers, lambda: self._draining)
+        #: Forwarded batches that ran, by (sender, id), for a sender's repeat (see `on_forward`).
+        self._answers: RecentAnswers[tuple[str, int], ForwardResult] = RecentAnswers()
         #: Counters read by the Prometheus collector (qemu_net.node.metrics).
         self.metrics_lock = threading.Lock()
         self.rpc_counts: collections.Counter[tuple[str, str, str]] = collections.Counter()
@@ -243,7 +245,7 @@ class NodeCore:
         if outbox is not None:
             outbox.candidates.extend(members)
         else:
-            self.ownership.push_back(members, deadline)
+            self.ownership.push_back(members)
 
     def _choose_executor(self, holders: Mapping[str, str]) -> str:
         """The holder of the largest group (ties: this node, then by name) runs the batch."""
@@ -505,10 +507,7 @@ class NodeCore:
 
     def _restore_attachment(self, peer: str, att: Attachment, outbox: Outbox | None) -> None:
         """A send failed: hold the shipped states again and keep the news for a later flush."""
-        with self._cond:
-            for sh in att.states:
-                self.held.receive(sh)
-            self._cond.notify_all()
+        self.ownership.take_back(att.states, peer)
         if outbox is not None:
             outbox.arrivals.setdefault(peer, []).extend(att.queued)
 
@@ -555,22 +554,37 @@ class NodeCore:
     # ================================================================ peer handlers
     def on_forward(self, ops: Sequence[Op], pull_from: Mapping[str, str], now_ns: int, *, txn: Txn | None = None,
                    min_epochs: Mapping[str, int] | None = None, deadline: float | None = None,
-                   rebase: Mapping[str, int] | None = None) -> ForwardResult:
+                   rebase: Mapping[str, int] | None = None, request: tuple[str, int] | None = None,
+                   repeat: bool = False) -> ForwardResult:
         """Run ops for their location node at *its* time now_ns. A forward is simulation plumbing, not a
         physical message, so this (holder) node's own clock does not move.
 
         `pull_from` names the qubits the location believes are held elsewhere (with that holder); every
         other qubit is believed held here. The common case, everything here, takes the lock once. If
         nothing of the batch is here and its groups moved on, nothing runs and the answer says where they
-        went; otherwise this node pulls what it lacks (`Ownership.acquire`) and runs the batch."""
+        went; otherwise this node pulls what it lacks (`Ownership.acquire`) and runs the batch.
+
+        The batch runs only before `deadline` (else `ProtocolTimeout`, nothing ran). `request` (the sender
+        and its id for the batch) makes a `repeat` answer with the outcomes of the run: a sender that heard
+        no answer asks again (`transit.PEER_RESOLVE_S`). A repeat never runs the batch: if it did not run,
+        it came after its deadline (or not at all) and cannot run any more, and the repeat says so."""
         qs = distinct_qubits(ops)
         held = self.held
         epochs = min_epochs or {}
         with self._cond:
+            if request is not None and (done := self._answers.get(request)) is not None:
+                return done
+            if repeat:
+                raise ProtocolTimeout(f"at {self.name!r}: the batch on {qs} did not run (it came after its "
+                                      "deadline)")
             if not pull_from and all(q in held for q in qs):
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise ProtocolTimeout(f"at {self.name!r}: the caller's deadline passed before {qs} ran")
                 if rebase:
                     held.rebase(rebase)
                 result, members = self._run_forwarded(ops, qs, now_ns)
+                if request is not None:
+                    self._answers.put(request, result)
                 ran = True
             else:
                 ran = False
@@ -585,15 +599,19 @@ class NodeCore:
             try:
                 self.ownership.acquire(txn, qs, pull_from, epochs, deadline)
                 with self._cond:
+                    if request is not None and (done := self._answers.get(request)) is not None:
+                        return done  # a repeat of this batch ran meanwhile
                     if time.monotonic() >= deadline:
                         raise ProtocolTimeout(f"at {self.name!r}: the caller's deadline passed before {qs} ran")
                     if rebase:
                         held.rebase(rebase)
                     result, members = self._run_forwarded(ops, qs, now_ns)
+                    if request is not None:
+                        self._answers.put(request, result)
             finally:
                 self.ownership.release(txn)
         if members:
-            self.ownership.push_back(members, deadline)
+            self.ownership.push_back(members)
         return result
 
     def _run_forwarded(self, ops: Sequence[Op], qs: list[str], now_ns: int) -> tuple[ForwardResult, list[str]]:
@@ -619,10 +637,10 @@ class NodeCore:
             deadline=deadline_in(None) if deadline is None else deadline,
         )
 
-    def on_adopt_group(self, shipment: Shipment) -> None:
+    def on_adopt_group(self, shipment: Shipment, *, decide_by: float | None = None) -> None:
         if any(loc != self.name for loc in shipment.locations):
             raise InvalidOperation("AdoptGroup: every qubit of an adopted group must be located here")
-        self.ownership.on_adopt(shipment)
+        self.ownership.on_adopt(shipment, decide_by=decide_by)
 
     def on_update_holder(self, qubits: Sequence[str], holder: str, sizes: Mapping[str, int],
                          epochs: Mapping[str, int] | None = None) -> None:
@@ -641,7 +659,7 @@ class NodeCore:
         """Take qubits now located here (and the groups sent with them), all or nothing. A repeat of an
         Arrive of qubits already taken is acknowledged and changes nothing; one that reaches the lock at or after
         `decide_by` is refused (`ProtocolTimeout`) and changes nothing, so a sender that hears no answer
-        can ask again and learn which it was (`transit.ARRIVE_ANSWER_S`)."""
+        can ask again and learn which it was (`transit.PEER_ANSWER_S`)."""
         self.check_serving()
         for sh in adopt:
             if any(loc != self.name for loc in sh.locations):

@@ -19,6 +19,10 @@ node (a push-back), or when its only qubit is sent over a quantum link. The rule
   number of moves, and each move is made by an operation that then runs.
 * **Deadlines.** Every wait is a condition-variable wait bounded by the request's deadline (set by the
   client); nothing is bounded by a count of tries.
+* **Answers.** A holder hands a group over, and a location adopts one, only before the request's deadline,
+  which comes `PEER_ANSWER_S` before the call's own, so the answer has time to come back. A caller that
+  hears nothing asks again: the holder hands the same group over again to the same operation, and a
+  location acknowledges a group it adopted before, so no group is lost or held twice with an answer.
 
 No lock is held across a remote call. Every method that takes `deadline` is a monotonic time.
 """
@@ -37,14 +41,23 @@ from typing import Protocol
 from qemu_net.errors import ProtocolTimeout, QnetError, ShuttingDown
 from qemu_net.node.directory import Directory
 from qemu_net.node.holdings import Holdings
-from qemu_net.node.transit import Shipment, Txn
+from qemu_net.node.transit import RecentAnswers, Shipment, Txn
 
 log = logging.getLogger("qemu_net.node")
 
 
-def _arrived_or_moved(held: Holdings, q: str, min_epoch: int) -> bool:
-    """Whether q's group is held here or is known to have moved on past `min_epoch`."""
-    return q in held or held.moved_since(q, min_epoch) is not None
+def _arrived_or_moved(held: Holdings, d: Directory, q: str, min_epoch: int) -> bool:
+    """Whether q's group is held here or is known to have moved on past `min_epoch` (a tombstone here, or
+    at q's location a newer hint naming another holder: a push-back here that was taken back)."""
+    return q in held or held.moved_since(q, min_epoch) is not None or _hinted_away(d, q, min_epoch) is not None
+
+
+def _hinted_away(d: Directory, q: str, min_epoch: int) -> tuple[str, int] | None:
+    h = d.holder.get(q)
+    if h is None or h == d.name:
+        return None
+    e = d.epoch.get(q, 0)
+    return (h, e) if e > min_epoch else None
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,11 @@ class Moved:
 
     holder: str
     epoch: int
+
+
+#: How long a location has to decide whether it adopts a group pushed back to it (its answer then has
+#: `PEER_ANSWER_S` to come back).
+PUSH_DECIDE_S = 1.0
 
 
 class Busy:
@@ -98,6 +116,11 @@ class Ownership:
         self._peers = peers
         self._draining = is_draining
         self._seq = itertools.count(1)
+        #: Groups handed over, by (operation, qubit asked for, new holder), for that operation's repeat.
+        self._handed: RecentAnswers[tuple[Txn, str, str], Shipment] = RecentAnswers(cap=1024)
+        #: Groups other nodes pushed here, by (first qubit, its epoch): a move's epochs are new, so this
+        #: names one push, and its repeat is acknowledged without taking the state twice.
+        self._adopted: RecentAnswers[tuple[str, int], bool] = RecentAnswers()
 
     def new_txn(self) -> Txn:
         return Txn(time.time_ns(), self.name, next(self._seq))
@@ -182,10 +205,10 @@ class Ownership:
                 with cond:
                     if q in held:
                         return
-                    moved = held.moved_since(q, min_epoch)
+                    moved = held.moved_since(q, min_epoch) or _hinted_away(self._dir, q, min_epoch)
                     if moved is None:
                         # It is on its way here: wait for it, or for news that it went on.
-                        self.wait(functools.partial(_arrived_or_moved, held, q, min_epoch), deadline,
+                        self.wait(functools.partial(_arrived_or_moved, held, self._dir, q, min_epoch), deadline,
                                   lambda: f"the state of {q!r} did not arrive")
                         continue
                     holder, min_epoch = moved
@@ -203,12 +226,25 @@ class Ownership:
             self.adopt(got, pin_for=txn, from_holder=holder)
             return
 
-    def adopt(self, shipment: Shipment, *, pin_for: Txn | None = None, from_holder: str = "") -> None:
-        """Hold a group that arrived here; tell its qubits' other locations (a hint only, best effort)."""
+    def adopt(self, shipment: Shipment, *, pin_for: Txn | None = None, from_holder: str = "",
+              decide_by: float | None = None) -> None:
+        """Hold a group that arrived here; tell its qubits' other locations (a hint only, best effort).
+
+        With `decide_by` (a group pushed here by another node's call): a repeat of a group adopted before
+        is acknowledged and changes nothing; one that reaches the lock at or after `decide_by` is refused
+        (`ProtocolTimeout`) and changes nothing."""
         held, cond = self._held, self._cond
         notify: dict[str, list[str]] = {}
         size = len(shipment.qubits)
         with cond:
+            if decide_by is not None:
+                push = (shipment.qubits[0], shipment.epochs[0])
+                if self._adopted.get(push):
+                    return
+                if time.monotonic() >= decide_by:
+                    raise ProtocolTimeout(f"at {self.name!r}: the group of {shipment.qubits[0]!r} came after "
+                                          "its deadline; nothing was taken")
+                self._adopted.put(push, True)
             held.receive(shipment)
             if pin_for is not None:
                 held.pin(shipment.qubits[0], pin_for)
@@ -235,6 +271,9 @@ class Ownership:
         with cond:
             while True:
                 if q not in held:
+                    again = self._handed.pop((txn, q, new_holder))
+                    if again is not None and held.tomb.get(q) == (new_holder, again.epochs[again.qubits.index(q)]):
+                        return again  # handed over before; the answer was lost
                     moved = held.moved_since(q, min_epoch)
                     if moved is not None:
                         return Moved(*moved)
@@ -250,14 +289,15 @@ class Ownership:
                 if time.monotonic() >= deadline:
                     raise ProtocolTimeout(f"at {self.name!r}: the request for {q!r} came too late to hand it over")
                 shipment = held.ship(q, new_holder)
+                self._handed.put((txn, q, new_holder), shipment)
                 size = len(shipment.qubits)
                 for x, loc, e in zip(shipment.qubits, shipment.locations, shipment.epochs, strict=False):
                     if loc == self.name:
                         self._dir.hint(x, new_holder, e, size)
                 return shipment
 
-    def on_adopt(self, shipment: Shipment) -> None:
-        self.adopt(shipment)
+    def on_adopt(self, shipment: Shipment, *, decide_by: float | None = None) -> None:
+        self.adopt(shipment, decide_by=decide_by)
 
     def on_update_holder(self, qubits: Sequence[str], holder: str, sizes: Mapping[str, int],
                          epochs: Mapping[str, int]) -> None:
@@ -269,19 +309,44 @@ class Ownership:
             self._cond.notify_all()
 
     # ---------------------------------------------------------------- push-back
-    def push_back(self, candidates: Sequence[str], deadline: float) -> None:
-        """Send movable groups located entirely at one other node to that node. An optimisation: if a
-        hand-over fails, the group stays here (the location still finds it) and nothing is raised."""
+    def push_back(self, candidates: Sequence[str]) -> None:
+        """Send movable groups located entirely at one other node to that node. An optimisation with its
+        own short deadline (`PUSH_DECIDE_S`: a push-back is not part of the request that caused it); one
+        the location did not answer is asked again (`GrpcPeers.adopt_group`).
+
+        If the location refuses, or cannot be reached even then, the group stays here as a move back: its
+        epochs advance and the location is told where it is. A request that followed the push's tombstone
+        to the location meanwhile waits there for the state; the newer hint sends it back here."""
         with self._cond:
             ships = [(loc, self._held.ship(q, loc)) for q, loc in self._held.pushable(candidates)]
         for loc, shipment in ships:
             try:
-                self._peers.adopt_group(loc, shipment, deadline=deadline)
+                self._peers.adopt_group(loc, shipment, deadline=time.monotonic() + PUSH_DECIDE_S)
             except QnetError as exc:
                 log.debug("push-back of %s to %s failed (kept here): %s", shipment.qubits, loc, exc)
-                with self._cond:
-                    self._held.receive(shipment)
-                    self._cond.notify_all()
+                self.take_back([shipment], loc)
+
+    def take_back(self, shipments: Sequence[Shipment], loc: str) -> None:
+        """Hold again groups shipped to `loc` that it did not take (the one rollback of a hand-over): as a
+        move back, with newer epochs, and `loc` is told (best effort) where they are, since a request may
+        have followed their tombstone there meanwhile and be waiting for them."""
+        if not shipments:
+            return
+        hint: dict[str, int] = {}
+        sizes: dict[str, int] = {}
+        with self._cond:
+            for sh in shipments:
+                back = Shipment(sh.state, sh.locations, tuple(e + 1 for e in sh.epochs))
+                self._held.receive(back)
+                for x, xloc, e in zip(back.qubits, back.locations, back.epochs, strict=True):
+                    if xloc == loc:
+                        hint[x], sizes[x] = e, len(back.qubits)
+            self._cond.notify_all()
+        if hint:
+            try:
+                self._peers.update_holder(loc, list(hint), self.name, sizes, hint)
+            except QnetError as exc:  # unreachable: requests there fail as they do for a gone peer
+                log.debug("holder hint to %s after a hand-over it did not take failed: %s", loc, exc)
 
 
 __all__ = ["BUSY", "Busy", "Moved", "Ownership", "TakeResult"]

@@ -1,12 +1,16 @@
 """Outgoing calls to other nodes' PeerService; gRPC errors become domain errors.
 
 Every call carries the request's deadline (a monotonic time, set by the client that started the
-request), so a node-to-node call never outlives the request it serves.
+request). A call that changes state at its receiver is sent with `PEER_ANSWER_S` more, the time its
+answer has to come back (the receiver commits only before the request's own deadline), and a call that
+heard nothing asks once more within `PEER_RESOLVE_S` (see `transit`).
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
+import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,7 +32,7 @@ from qemu_net.node.ops import MeasureOp, Op
 from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.ownership import BUSY, Moved, TakeResult
 from qemu_net.node.sessions import current_owner
-from qemu_net.node.transit import ARRIVE_ANSWER_S, ARRIVE_RESOLVE_S, Shipment, Txn
+from qemu_net.node.transit import PEER_ANSWER_S, PEER_RESOLVE_S, Shipment, Txn
 from qemu_net.observability import tracing
 from qemu_net.security.tls import TlsCredentials, channel_credentials, target_name_options
 
@@ -42,6 +46,9 @@ _MIN_TIMEOUT_S = 0.001
 PROBE_TIMEOUT_S = 2.0
 #: First pause before resending a classical message whose delivery failed at once.
 _RESEND_PAUSE_S = 0.02
+
+#: Transport failures after which the peer may have done what was asked: it was not heard from in time.
+_SILENCE = ("DEADLINE_EXCEEDED", "CANCELLED")
 
 #: The generated (unannotated) stub class, typed.
 _peer_stub: Callable[[grpc.Channel], pg.PeerServiceStub] = pg.PeerServiceStub
@@ -74,6 +81,9 @@ class GrpcPeers:
         self._probing: set[str] = set()
         self._watches: list[tuple[grpc.Channel, Callable[[grpc.ChannelConnectivity], None]]] = []
         self._closed = False
+        #: Ids of forwarded batches: unique per run of this node (a random start), so a receiver never
+        #: takes a batch of an earlier run for a repeat.
+        self._request_ids = itertools.count(secrets.randbits(62) + 1)
 
     def set_addresses(self, addresses: dict[str, str]) -> None:
         with self._lock:
@@ -165,7 +175,8 @@ class GrpcPeers:
     def forward(self, node: str, ops: Sequence[Op], pull_from: dict[str, str], now_ns: int, *, txn: Txn,
                 min_epochs: dict[str, int], deadline: float, rebase: dict[str, int] | None = None) -> ForwardResult:
         # Hot path (every operation on a qubit whose state another node holds): empty fields stay unset.
-        req = p.ForwardRequest(from_node=self.name, operations=[op_to_proto(o) for o in ops], virtual_time_ns=now_ns)
+        req = p.ForwardRequest(from_node=self.name, operations=[op_to_proto(o) for o in ops], virtual_time_ns=now_ns,
+                               request_id=next(self._request_ids))
         if pull_from:
             # The receiver will pull: it needs the operation's stamp (wait-die). A receiver that must pull
             # although we believed it held everything stamps the operation itself.
@@ -175,7 +186,16 @@ class GrpcPeers:
             req.min_epochs.update(min_epochs)
         if rebase:
             req.rebase_ns.update(rebase)
-        r = self._call(node, self.stub(node).Forward, req, deadline)
+        stub = self.stub(node)
+        try:
+            r = self._call(node, stub.Forward, req, deadline + PEER_ANSWER_S)
+        except PeerUnavailable as exc:
+            if exc.code not in _SILENCE:
+                raise
+            # No answer: the holder ran the batch or refused it by now. The repeat is answered with the
+            # outcomes of the run, or refused if it did not run (it cannot run any more): never run twice.
+            req.repeat = True
+            r = self._ask_again(node, stub.Forward, req, exc)
         sizes = r.sizes
         if not sizes:  # nothing ran: the groups moved on
             epochs = r.moved_epochs
@@ -187,7 +207,15 @@ class GrpcPeers:
                    min_epoch: int, deadline: float) -> TakeResult:
         req = p.TakeGroupRequest(qubit=qubit, new_holder=new_holder, txn=txn_to_proto(txn),
                                  wait_unpinned=wait_unpinned, min_epoch=min_epoch)
-        r = self._call(node, self.stub(node).TakeGroup, req, deadline)
+        stub = self.stub(node)
+        try:
+            r = self._call(node, stub.TakeGroup, req, deadline + PEER_ANSWER_S)
+        except PeerUnavailable as exc:
+            if exc.code not in _SILENCE:
+                raise
+            # No answer: the holder handed the group over or refused by now; it hands the same group over
+            # again to a repeat from the same operation, so the state is not lost with the answer.
+            r = self._ask_again(node, stub.TakeGroup, req, exc)
         if r.busy:
             return BUSY
         if r.moved_to:
@@ -195,7 +223,13 @@ class GrpcPeers:
         return group_from_proto(r.state)
 
     def adopt_group(self, node: str, shipment: Shipment, *, deadline: float) -> None:
-        self._call(node, self.stub(node).AdoptGroup, group_to_proto(shipment), deadline)
+        req, stub = group_to_proto(shipment), self.stub(node)
+        try:
+            self._call(node, stub.AdoptGroup, req, deadline + PEER_ANSWER_S)
+        except PeerUnavailable as exc:
+            if exc.code not in _SILENCE:
+                raise
+            self._ask_again(node, stub.AdoptGroup, req, exc)  # a repeat of what was adopted is acknowledged
 
     def update_holder(self, node: str, qubits: list[str], holder: str, sizes: dict[str, int],
                       epochs: dict[str, int]) -> None:
@@ -214,9 +248,9 @@ class GrpcPeers:
     ) -> int:
         req = self._arrive_request(qubits, now_ns, state, adopt)
         try:
-            reply: p.Ack = self._call(node, self.stub(node).Arrive, req, deadline + ARRIVE_ANSWER_S)
+            reply: p.Ack = self._call(node, self.stub(node).Arrive, req, deadline + PEER_ANSWER_S)
         except PeerUnavailable as exc:
-            if not qubits or exc.code not in ("DEADLINE_EXCEEDED", "CANCELLED"):
+            if not qubits or exc.code not in _SILENCE:
                 raise
             # No answer: the receiver took it or refused it by now. Ask again: a repeat is acknowledged if
             # it was taken, and taken now if it was not, so the halves exist there either way.
@@ -225,10 +259,10 @@ class GrpcPeers:
 
     def _ask_again(self, node: str, rpc: Callable[..., _Reply], request: PbMessage, silence: PeerUnavailable,
                    *, ready: bool = False) -> _Reply:
-        """Repeat a call carrying qubits that got no answer, within `ARRIVE_RESOLVE_S`; if the peer cannot
+        """Repeat a call carrying qubits that got no answer, within `PEER_RESOLVE_S`; if the peer cannot
         be reached even now, the first failure (`silence`) is raised."""
         try:
-            return self._call(node, rpc, request, time.monotonic() + ARRIVE_RESOLVE_S + ARRIVE_ANSWER_S, ready=ready)
+            return self._call(node, rpc, request, time.monotonic() + PEER_RESOLVE_S + PEER_ANSWER_S, ready=ready)
         except PeerUnavailable:
             raise silence from None
 
@@ -259,9 +293,9 @@ class GrpcPeers:
         # wait_for_ready: a message waits out a reconnect (or lost packets) instead of failing; a call that
         # failed after it may have been delivered is sent again with the same id, which the receiver drops
         # as a duplicate. Retries stop only at the caller's deadline.
-        # With qubits attached, the receiver decides `ARRIVE_ANSWER_S` before the call's deadline whether it
+        # With qubits attached, the receiver decides `PEER_ANSWER_S` before the call's deadline whether it
         # takes them (see `arrive`), and a send that heard nothing asks once more to learn which it was.
-        extra = ARRIVE_ANSWER_S if attached else 0.0
+        extra = PEER_ANSWER_S if attached else 0.0
         pause = _RESEND_PAUSE_S
         while True:
             try:
@@ -270,7 +304,7 @@ class GrpcPeers:
             except PeerUnavailable as exc:
                 left = deadline + extra - time.monotonic()
                 if left <= 0:
-                    if attached and attached.arrivals and exc.code in ("DEADLINE_EXCEEDED", "CANCELLED"):
+                    if attached and attached.arrivals and exc.code in _SILENCE:
                         # a repeat is dropped as a duplicate if it was delivered, delivered now if not
                         self._ask_again(node, self.stub(node).DeliverClassical, req, exc, ready=True)
                         return

@@ -29,7 +29,7 @@ from qemu_net.node.ops import distinct_qubits
 from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.ownership import Busy, Moved
 from qemu_net.node.sessions import current_owner, owner_from_metadata
-from qemu_net.node.transit import ARRIVE_ANSWER_S, Shipment
+from qemu_net.node.transit import PEER_ANSWER_S, Shipment
 from qemu_net.security.identity import ANONYMOUS, caller_name
 from qemu_net.security.peer_auth import PeerAuthorizer
 
@@ -332,8 +332,11 @@ class PeerServicer(pg.PeerServiceServicer):
         rebase = request.rebase_ns
         res = self.core.on_forward(ops, dict(pull_from) if pull_from else {}, request.virtual_time_ns,
                                    txn=convert.txn_from_proto(request.txn),
-                                   min_epochs=dict(min_epochs) if min_epochs else None, deadline=_deadline(context),
-                                   rebase=dict(rebase) if rebase else None)
+                                   min_epochs=dict(min_epochs) if min_epochs else None,
+                                   deadline=_deadline(context) - PEER_ANSWER_S,
+                                   rebase=dict(rebase) if rebase else None,
+                                   request=(request.from_node, request.request_id) if request.request_id else None,
+                                   repeat=request.repeat)
         # Hot path: fields left empty are not set at all (building an empty map or list costs as much).
         resp = p.ForwardResponse(sizes=bytes(res.sizes), virtual_time_ns=res.now_ns)
         if res.outcomes:
@@ -351,7 +354,7 @@ class PeerServicer(pg.PeerServiceServicer):
         self.auth.claims(context, "TakeGroup", "new_holder", request.new_holder)
         got = self.core.on_take_group(request.qubit, request.new_holder, txn=convert.txn_from_proto(request.txn),
                                       wait_unpinned=request.wait_unpinned, min_epoch=request.min_epoch,
-                                      deadline=_deadline(context))
+                                      deadline=_deadline(context) - PEER_ANSWER_S)
         if isinstance(got, Moved):
             return p.TakeGroupResponse(moved_to=got.holder, moved_epoch=got.epoch)
         if isinstance(got, Busy):
@@ -363,7 +366,7 @@ class PeerServicer(pg.PeerServiceServicer):
         self.auth.not_held("AdoptGroup", self.auth.caller(context, "AdoptGroup"), request.qubits, self.core.held)
         lim.check_group(request, self.limits)
         lim.check_times(request)
-        self.core.on_adopt_group(convert.group_from_proto(request))
+        self.core.on_adopt_group(convert.group_from_proto(request), decide_by=_deadline(context) - PEER_ANSWER_S)
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
@@ -380,7 +383,7 @@ class PeerServicer(pg.PeerServiceServicer):
         lim.check_times(request)
         arriving, state, adopt = _arrive_from_proto(request, self.limits)
         self.core.on_arrive(request.from_node, arriving, request.virtual_time_ns, state, adopt,
-                            decide_by=_deadline(context) - ARRIVE_ANSWER_S)
+                            decide_by=_deadline(context) - PEER_ANSWER_S)
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
@@ -403,7 +406,7 @@ class PeerServicer(pg.PeerServiceServicer):
                 Message(request.from_node, request.channel, request.seq, request.payload, request.sent_ns,
                         request.arrival_ns),
                 attached,
-                decide_by=deadline - ARRIVE_ANSWER_S,
+                decide_by=deadline - PEER_ANSWER_S,
             )
         return p.Ack(virtual_time_ns=self.core.clock.now())
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from qemu_net.quantum.register import GroupState
 
@@ -33,12 +36,52 @@ class Shipment:
         return self.state.qubits
 
 
-#: An Arrive is taken only if its receiver gets to it at least this long before the call's own deadline: the
-#: sender sets the call's deadline this much beyond its operation's, so the receiver's yes or no comes back
-#: before the sender gives up, and a sender that hears nothing knows the receiver has decided by then.
-ARRIVE_ANSWER_S = 2.0
-#: How long a sender that heard nothing from an Arrive has to ask again (the receiver acknowledges a
-#: repeated Arrive it already took), so the sender learns whether the far halves exist there.
-ARRIVE_RESOLVE_S = 5.0
+#: A node-to-node call that changes state at its receiver (a forwarded batch, a group handed over or
+#: adopted, qubits that arrive) commits only if the receiver gets to it at least this long before the
+#: call's own deadline: the sender sets the call's deadline this much beyond its operation's, so the
+#: receiver's yes or no comes back before the sender gives up, and a sender that hears nothing knows the
+#: receiver has decided by then.
+PEER_ANSWER_S = 2.0
+#: How long a sender that heard nothing from such a call has to ask again. Every one of them is answered
+#: the same way when repeated (a forwarded batch that ran answers its outcomes again, a group handed over
+#: is handed over again to the same operation, a repeat of what was taken is acknowledged), so the sender
+#: learns what happened.
+PEER_RESOLVE_S = 5.0
 
-__all__ = ["ARRIVE_ANSWER_S", "ARRIVE_RESOLVE_S", "Shipment", "Txn"]
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
+
+
+class RecentAnswers(Generic[_K, _V]):
+    """What a receiver committed to for calls whose sender may not have heard it, kept long enough for the
+    sender's repeat (`PEER_ANSWER_S + PEER_RESOLVE_S`, then some) and at most `cap` of them, oldest
+    forgotten first. Not thread-safe: used under the node's lock."""
+
+    def __init__(self, keep_s: float = PEER_ANSWER_S + PEER_RESOLVE_S + 1.0, cap: int = 65536) -> None:
+        self._keep_s = keep_s
+        self._cap = cap
+        self._items: OrderedDict[_K, tuple[float, _V]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: _K) -> _V | None:
+        got = self._items.get(key)
+        return None if got is None else got[1]
+
+    def pop(self, key: _K) -> _V | None:
+        got = self._items.pop(key, None)
+        return None if got is None else got[1]
+
+    def put(self, key: _K, value: _V) -> None:
+        items = self._items
+        now = time.monotonic()
+        items[key] = (now + self._keep_s, value)
+        while items:
+            _k, (until, _v) = next(iter(items.items()))
+            if until > now and len(items) <= self._cap:
+                break
+            items.popitem(last=False)
+
+
+__all__ = ["PEER_ANSWER_S", "PEER_RESOLVE_S", "RecentAnswers", "Shipment", "Txn"]

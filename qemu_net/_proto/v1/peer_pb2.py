@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from qemu_net._proto.v1 import types_pb2 as qemu__net_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16qemu_net/v1/peer.proto\x12\x0bqemu_net.v1\x1a\x17qemu_net/v1/types.proto\"\x1e\n\x03\x41\x63k\x12\x17\n\x0fvirtual_time_ns\x18\x01 \x01(\x03\"\xe7\x03\n\x0e\x46orwardRequest\x12\x11\n\tfrom_node\x18\x01 \x01(\t\x12*\n\noperations\x18\x02 \x03(\x0b\x32\x16.qemu_net.v1.Operation\x12\x17\n\x0fvirtual_time_ns\x18\x04 \x01(\x03\x12<\n\tpull_from\x18\x05 \x03(\x0b\x32).qemu_net.v1.ForwardRequest.PullFromEntry\x12\x1d\n\x03txn\x18\x06 \x01(\x0b\x32\x10.qemu_net.v1.Txn\x12>\n\nmin_epochs\x18\x07 \x03(\x0b\x32*.qemu_net.v1.ForwardRequest.MinEpochsEntry\x12=\n\trebase_ns\x18\xb4\x01 \x03(\x0b\x32).qemu_net.v1.ForwardRequest.RebaseNsEntry\x1a/\n\rPullFromEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x30\n\x0eMinEpochsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a/\n\rRebaseNsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01J\x04\x08\x03\x10\x04R\x07holders\"1\n\x03Txn\x12\x0f\n\x07\x62orn_ns\x18\x01 \x01(\x03\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\"\xbd\x02\n\x0f\x46orwardResponse\x12\x10\n\x08outcomes\x18\x01 \x03(\r\x12\x17\n\x0fvirtual_time_ns\x18\x03 \x01(\x03\x12\x36\n\x05moved\x18\x04 \x03(\x0b\x32\'.qemu_net.v1.ForwardResponse.MovedEntry\x12\x43\n\x0cmoved_epochs\x18\x06 \x03(\x0b\x32-.qemu_net.v1.ForwardResponse.MovedEpochsEntry\x12\r\n\x05sizes\x18\x05 \x01(\x0c\x1a,\n\nMovedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10MovedEpochsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01J\x04\x08\x02\x10\x03R\x0bgroup_sizes\"~\n\x10TakeGroupRequest\x12\r\n\x05qubit\x18\x01 \x01(\t\x12\x12\n\nnew_holder\x18\x02 \x01(\t\x12\x1d\n\x03txn\x18\x03 \x01(\x0b\x32\x10.qemu_net.v1.Txn\x12\x15\n\rwait_unpinned\x18\x04 \x01(\x08\x12\x11\n\tmin_epoch\x18\x05 \x01(\x04\"p\n\x11TakeGroupResponse\x12&\n\x05state\x18\x01 \x01(\x0b\x32\x17.qemu_net.v1.GroupState\x12\x10\n\x08moved_to\x18\x02 \x01(\t\x12\x13\n\x0bmoved_epoch\x18\x04 \x01(\x04\x12\x0c\n\x04\x62usy\x18\x03 \x01(\x08\"\x9c\x02\n\x13UpdateHolderRequest\x12\x0e\n\x06qubits\x18\x01 \x03(\t\x12\x0e\n\x06holder\x18\x02 \x01(\t\x12\x45\n\x0bgroup_sizes\x18\x03 \x03(\x0b\x32\x30.qemu_net.v1.UpdateHolderRequest.GroupSizesEntry\x12<\n\x06\x65pochs\x18\x04 \x03(\x0b\x32,.qemu_net.v1.UpdateHolderRequest.EpochsEntry\x1a\x31\n\x0fGroupSizesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x1a-\n\x0b\x45pochsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\x94\x01\n\rArrivingQubit\x12\r\n\x05qubit\x18\x01 \x01(\t\x12\x0e\n\x06holder\x18\x02 \x01(\t\x12\x12\n\ngroup_size\x18\x03 \x01(\r\x12\x0f\n\x07pair_id\x18\x04 \x01(\t\x12\x0b\n\x03tag\x18\x05 \x01(\t\x12\x10\n\x08ready_ns\x18\x06 \x01(\x03\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\r\x12\x0e\n\x05owner\x18\x8c\x01 \x01(\t\"\xb7\x01\n\rArriveRequest\x12\x11\n\tfrom_node\x18\x01 \x01(\t\x12*\n\x06qubits\x18\x02 \x03(\x0b\x32\x1a.qemu_net.v1.ArrivingQubit\x12\x17\n\x0fvirtual_time_ns\x18\x03 \x01(\x03\x12&\n\x05state\x18\x04 \x01(\x0b\x32\x17.qemu_net.v1.GroupState\x12&\n\x05\x61\x64opt\x18\x05 \x03(\x0b\x32\x17.qemu_net.v1.GroupState\"\xa7\x01\n\x10\x43lassicalMessage\x12\x11\n\tfrom_node\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\x12\x0f\n\x07sent_ns\x18\x05 \x01(\x03\x12\x12\n\narrival_ns\x18\x06 \x01(\x03\x12,\n\x08\x61ttached\x18\x07 \x01(\x0b\x32\x1a.qemu_net.v1.ArriveRequest\"l\n\x0b\x45prOutcomes\x12\x11\n\tfrom_node\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12\x10\n\x08outcomes\x18\x03 \x01(\x0c\x12\r\n\x05\x62\x61ses\x18\x04 \x01(\x0c\x12\x17\n\x0fvirtual_time_ns\x18\x05 \x01(\x03\x32\xdb\x03\n\x0bPeerService\x12\x44\n\x07\x46orward\x12\x1b.qemu_net.v1.ForwardRequest\x1a\x1c.qemu_net.v1.ForwardResponse\x12J\n\tTakeGroup\x12\x1d.qemu_net.v1.TakeGroupRequest\x1a\x1e.qemu_net.v1.TakeGroupResponse\x12\x37\n\nAdoptGroup\x12\x17.qemu_net.v1.GroupState\x1a\x10.qemu_net.v1.Ack\x12\x42\n\x0cUpdateHolder\x12 .qemu_net.v1.UpdateHolderRequest\x1a\x10.qemu_net.v1.Ack\x12\x36\n\x06\x41rrive\x12\x1a.qemu_net.v1.ArriveRequest\x1a\x10.qemu_net.v1.Ack\x12\x43\n\x10\x44\x65liverClassical\x12\x1d.qemu_net.v1.ClassicalMessage\x1a\x10.qemu_net.v1.Ack\x12@\n\x12\x44\x65liverEprOutcomes\x12\x18.qemu_net.v1.EprOutcomes\x1a\x10.qemu_net.v1.Ackb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16qemu_net/v1/peer.proto\x12\x0bqemu_net.v1\x1a\x17qemu_net/v1/types.proto\"\x1e\n\x03\x41\x63k\x12\x17\n\x0fvirtual_time_ns\x18\x01 \x01(\x03\"\x8b\x04\n\x0e\x46orwardRequest\x12\x11\n\tfrom_node\x18\x01 \x01(\t\x12*\n\noperations\x18\x02 \x03(\x0b\x32\x16.qemu_net.v1.Operation\x12\x17\n\x0fvirtual_time_ns\x18\x04 \x01(\x03\x12<\n\tpull_from\x18\x05 \x03(\x0b\x32).qemu_net.v1.ForwardRequest.PullFromEntry\x12\x1d\n\x03txn\x18\x06 \x01(\x0b\x32\x10.qemu_net.v1.Txn\x12>\n\nmin_epochs\x18\x07 \x03(\x0b\x32*.qemu_net.v1.ForwardRequest.MinEpochsEntry\x12=\n\trebase_ns\x18\xb4\x01 \x03(\x0b\x32).qemu_net.v1.ForwardRequest.RebaseNsEntry\x12\x12\n\nrequest_id\x18\x08 \x01(\x04\x12\x0e\n\x06repeat\x18\t \x01(\x08\x1a/\n\rPullFromEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x30\n\x0eMinEpochsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a/\n\rRebaseNsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01J\x04\x08\x03\x10\x04R\x07holders\"1\n\x03Txn\x12\x0f\n\x07\x62orn_ns\x18\x01 \x01(\x03\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\"\xbd\x02\n\x0f\x46orwardResponse\x12\x10\n\x08outcomes\x18\x01 \x03(\r\x12\x17\n\x0fvirtual_time_ns\x18\x03 \x01(\x03\x12\x36\n\x05moved\x18\x04 \x03(\x0b\x32\'.qemu_net.v1.ForwardResponse.MovedEntry\x12\x43\n\x0cmoved_epochs\x18\x06 \x03(\x0b\x32-.qemu_net.v1.ForwardResponse.MovedEpochsEntry\x12\r\n\x05sizes\x18\x05 \x01(\x0c\x1a,\n\nMovedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10MovedEpochsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01J\x04\x08\x02\x10\x03R\x0bgroup_sizes\"~\n\x10TakeGroupRequest\x12\r\n\x05qubit\x18\x01 \x01(\t\x12\x12\n\nnew_holder\x18\x02 \x01(\t\x12\x1d\n\x03txn\x18\x03 \x01(\x0b\x32\x10.qemu_net.v1.Txn\x12\x15\n\rwait_unpinned\x18\x04 \x01(\x08\x12\x11\n\tmin_epoch\x18\x05 \x01(\x04\"p\n\x11TakeGroupResponse\x12&\n\x05state\x18\x01 \x01(\x0b\x32\x17.qemu_net.v1.GroupState\x12\x10\n\x08moved_to\x18\x02 \x01(\t\x12\x13\n\x0bmoved_epoch\x18\x04 \x01(\x04\x12\x0c\n\x04\x62usy\x18\x03 \x01(\x08\"\x9c\x02\n\x13UpdateHolderRequest\x12\x0e\n\x06qubits\x18\x01 \x03(\t\x12\x0e\n\x06holder\x18\x02 \x01(\t\x12\x45\n\x0bgroup_sizes\x18\x03 \x03(\x0b\x32\x30.qemu_net.v1.UpdateHolderRequest.GroupSizesEntry\x12<\n\x06\x65pochs\x18\x04 \x03(\x0b\x32,.qemu_net.v1.UpdateHolderRequest.EpochsEntry\x1a\x31\n\x0fGroupSizesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x1a-\n\x0b\x45pochsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\x94\x01\n\rArrivingQubit\x12\r\n\x05qubit\x18\x01 \x01(\t\x12\x0e\n\x06holder\x18\x02 \x01(\t\x12\x12\n\ngroup_size\x18\x03 \x01(\r\x12\x0f\n\x07pair_id\x18\x04 \x01(\t\x12\x0b\n\x03tag\x18\x05 \x01(\t\x12\x10\n\x08ready_ns\x18\x06 \x01(\x03\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\r\x12\x0e\n\x05owner\x18\x8c\x01 \x01(\t\"\xb7\x01\n\rArriveRequest\x12\x11\n\tfrom_node\x18\x01 \x01(\t\x12*\n\x06qubits\x18\x02 \x03(\x0b\x32\x1a.qemu_net.v1.ArrivingQubit\x12\x17\n\x0fvirtual_time_ns\x18\x03 \x01(\x03\x12&\n\x05state\x18\x04 \x01(\x0b\x32\x17.qemu_net.v1.GroupState\x12&\n\x05\x61\x64opt\x18\x05 \x03(\x0b\x32\x17.qemu_net.v1.GroupState\"\xa7\x01\n\x10\x43lassicalMessage\x12\x11\n\tfrom_node\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\x12\x0f\n\x07sent_ns\x18\x05 \x01(\x03\x12\x12\n\narrival_ns\x18\x06 \x01(\x03\x12,\n\x08\x61ttached\x18\x07 \x01(\x0b\x32\x1a.qemu_net.v1.ArriveRequest\"l\n\x0b\x45prOutcomes\x12\x11\n\tfrom_node\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12\x10\n\x08outcomes\x18\x03 \x01(\x0c\x12\r\n\x05\x62\x61ses\x18\x04 \x01(\x0c\x12\x17\n\x0fvirtual_time_ns\x18\x05 \x01(\x03\x32\xdb\x03\n\x0bPeerService\x12\x44\n\x07\x46orward\x12\x1b.qemu_net.v1.ForwardRequest\x1a\x1c.qemu_net.v1.ForwardResponse\x12J\n\tTakeGroup\x12\x1d.qemu_net.v1.TakeGroupRequest\x1a\x1e.qemu_net.v1.TakeGroupResponse\x12\x37\n\nAdoptGroup\x12\x17.qemu_net.v1.GroupState\x1a\x10.qemu_net.v1.Ack\x12\x42\n\x0cUpdateHolder\x12 .qemu_net.v1.UpdateHolderRequest\x1a\x10.qemu_net.v1.Ack\x12\x36\n\x06\x41rrive\x12\x1a.qemu_net.v1.ArriveRequest\x1a\x10.qemu_net.v1.Ack\x12\x43\n\x10\x44\x65liverClassical\x12\x1d.qemu_net.v1.ClassicalMessage\x1a\x10.qemu_net.v1.Ack\x12@\n\x12\x44\x65liverEprOutcomes\x12\x18.qemu_net.v1.EprOutcomes\x1a\x10.qemu_net.v1.Ackb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,39 +49,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACK']._serialized_start=64
   _globals['_ACK']._serialized_end=94
   _globals['_FORWARDREQUEST']._serialized_start=97
-  _globals['_FORWARDREQUEST']._serialized_end=584
-  _globals['_FORWARDREQUEST_PULLFROMENTRY']._serialized_start=423
-  _globals['_FORWARDREQUEST_PULLFROMENTRY']._serialized_end=470
-  _globals['_FORWARDREQUEST_MINEPOCHSENTRY']._serialized_start=472
-  _globals['_FORWARDREQUEST_MINEPOCHSENTRY']._serialized_end=520
-  _globals['_FORWARDREQUEST_REBASENSENTRY']._serialized_start=522
-  _globals['_FORWARDREQUEST_REBASENSENTRY']._serialized_end=569
-  _globals['_TXN']._serialized_start=586
-  _globals['_TXN']._serialized_end=635
-  _globals['_FORWARDRESPONSE']._serialized_start=638
-  _globals['_FORWARDRESPONSE']._serialized_end=955
-  _globals['_FORWARDRESPONSE_MOVEDENTRY']._serialized_start=840
-  _globals['_FORWARDRESPONSE_MOVEDENTRY']._serialized_end=884
-  _globals['_FORWARDRESPONSE_MOVEDEPOCHSENTRY']._serialized_start=886
-  _globals['_FORWARDRESPONSE_MOVEDEPOCHSENTRY']._serialized_end=936
-  _globals['_TAKEGROUPREQUEST']._serialized_start=957
-  _globals['_TAKEGROUPREQUEST']._serialized_end=1083
-  _globals['_TAKEGROUPRESPONSE']._serialized_start=1085
-  _globals['_TAKEGROUPRESPONSE']._serialized_end=1197
-  _globals['_UPDATEHOLDERREQUEST']._serialized_start=1200
-  _globals['_UPDATEHOLDERREQUEST']._serialized_end=1484
-  _globals['_UPDATEHOLDERREQUEST_GROUPSIZESENTRY']._serialized_start=1388
-  _globals['_UPDATEHOLDERREQUEST_GROUPSIZESENTRY']._serialized_end=1437
-  _globals['_UPDATEHOLDERREQUEST_EPOCHSENTRY']._serialized_start=1439
-  _globals['_UPDATEHOLDERREQUEST_EPOCHSENTRY']._serialized_end=1484
-  _globals['_ARRIVINGQUBIT']._serialized_start=1487
-  _globals['_ARRIVINGQUBIT']._serialized_end=1635
-  _globals['_ARRIVEREQUEST']._serialized_start=1638
-  _globals['_ARRIVEREQUEST']._serialized_end=1821
-  _globals['_CLASSICALMESSAGE']._serialized_start=1824
-  _globals['_CLASSICALMESSAGE']._serialized_end=1991
-  _globals['_EPROUTCOMES']._serialized_start=1993
-  _globals['_EPROUTCOMES']._serialized_end=2101
-  _globals['_PEERSERVICE']._serialized_start=2104
-  _globals['_PEERSERVICE']._serialized_end=2579
+  _globals['_FORWARDREQUEST']._serialized_end=620
+  _globals['_FORWARDREQUEST_PULLFROMENTRY']._serialized_start=459
+  _globals['_FORWARDREQUEST_PULLFROMENTRY']._serialized_end=506
+  _globals['_FORWARDREQUEST_MINEPOCHSENTRY']._serialized_start=508
+  _globals['_FORWARDREQUEST_MINEPOCHSENTRY']._serialized_end=556
+  _globals['_FORWARDREQUEST_REBASENSENTRY']._serialized_start=558
+  _globals['_FORWARDREQUEST_REBASENSENTRY']._serialized_end=605
+  _globals['_TXN']._serialized_start=622
+  _globals['_TXN']._serialized_end=671
+  _globals['_FORWARDRESPONSE']._serialized_start=674
+  _globals['_FORWARDRESPONSE']._serialized_end=991
+  _globals['_FORWARDRESPONSE_MOVEDENTRY']._serialized_start=876
+  _globals['_FORWARDRESPONSE_MOVEDENTRY']._serialized_end=920
+  _globals['_FORWARDRESPONSE_MOVEDEPOCHSENTRY']._serialized_start=922
+  _globals['_FORWARDRESPONSE_MOVEDEPOCHSENTRY']._serialized_end=972
+  _globals['_TAKEGROUPREQUEST']._serialized_start=993
+  _globals['_TAKEGROUPREQUEST']._serialized_end=1119
+  _globals['_TAKEGROUPRESPONSE']._serialized_start=1121
+  _globals['_TAKEGROUPRESPONSE']._serialized_end=1233
+  _globals['_UPDATEHOLDERREQUEST']._serialized_start=1236
+  _globals['_UPDATEHOLDERREQUEST']._serialized_end=1520
+  _globals['_UPDATEHOLDERREQUEST_GROUPSIZESENTRY']._serialized_start=1424
+  _globals['_UPDATEHOLDERREQUEST_GROUPSIZESENTRY']._serialized_end=1473
+  _globals['_UPDATEHOLDERREQUEST_EPOCHSENTRY']._serialized_start=1475
+  _globals['_UPDATEHOLDERREQUEST_EPOCHSENTRY']._serialized_end=1520
+  _globals['_ARRIVINGQUBIT']._serialized_start=1523
+  _globals['_ARRIVINGQUBIT']._serialized_end=1671
+  _globals['_ARRIVEREQUEST']._serialized_start=1674
+  _globals['_ARRIVEREQUEST']._serialized_end=1857
+  _globals['_CLASSICALMESSAGE']._serialized_start=1860
+  _globals['_CLASSICALMESSAGE']._serialized_end=2027
+  _globals['_EPROUTCOMES']._serialized_start=2029
+  _globals['_EPROUTCOMES']._serialized_end=2137
+  _globals['_PEERSERVICE']._serialized_start=2140
+  _globals['_PEERSERVICE']._serialized_end=2615
 # @@protoc_insertion_point(module_scope)

@@ -14,7 +14,7 @@ class Ack(_message.Message):
     def __init__(self, virtual_time_ns: _Optional[int] = ...) -> None: ...
 
 class ForwardRequest(_message.Message):
-    __slots__ = ("from_node", "operations", "virtual_time_ns", "pull_from", "txn", "min_epochs", "rebase_ns")
+    __slots__ = ("from_node", "operations", "virtual_time_ns", "pull_from", "txn", "min_epochs", "rebase_ns", "request_id", "repeat")
     class PullFromEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,8 @@ class ForwardRequest(_message.Message):
     TXN_FIELD_NUMBER: _ClassVar[int]
     MIN_EPOCHS_FIELD_NUMBER: _ClassVar[int]
     REBASE_NS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    REPEAT_FIELD_NUMBER: _ClassVar[int]
     from_node: str
     operations: _containers.RepeatedCompositeFieldContainer[_types_pb2.Operation]
     virtual_time_ns: int
@@ -50,7 +52,9 @@ class ForwardRequest(_message.Message):
     txn: Txn
     min_epochs: _containers.ScalarMap[str, int]
     rebase_ns: _containers.ScalarMap[str, int]
-    def __init__(self, from_node: _Optional[str] = ..., operations: _Optional[_Iterable[_Union[_types_pb2.Operation, _Mapping]]] = ..., virtual_time_ns: _Optional[int] = ..., pull_from: _Optional[_Mapping[str, str]] = ..., txn: _Optional[_Union[Txn, _Mapping]] = ..., min_epochs: _Optional[_Mapping[str, int]] = ..., rebase_ns: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    request_id: int
+    repeat: bool
+    def __init__(self, from_node: _Optional[str] = ..., operations: _Optional[_Iterable[_Union[_types_pb2.Operation, _Mapping]]] = ..., virtual_time_ns: _Optional[int] = ..., pull_from: _Optional[_Mapping[str, str]] = ..., txn: _Optional[_Union[Txn, _Mapping]] = ..., min_epochs: _Optional[_Mapping[str, int]] = ..., rebase_ns: _Optional[_Mapping[str, int]] = ..., request_id: _Optional[int] = ..., repeat: _Optional[bool] = ...) -> None: ...
 
 class Txn(_message.Message):
     __slots__ = ("born_ns", "node", "seq")

@@ -1,0 +1,188 @@
+"""A node-to-node call whose answer is lost changes nothing twice: the receiver commits only before the
+request's deadline, and answers the sender's repeat with what it did (docs/design.md, "Whether the peer
+heard of a far half is the receiver's decision"). In one process, with the calls made directly."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from qemu_net.errors import ProtocolTimeout
+from qemu_net.network.topology import parse_topology
+from qemu_net.node.core import NodeCore
+from qemu_net.node.ops import GateOp, MeasureOp
+from qemu_net.node.ownership import Moved
+from qemu_net.node.transit import RecentAnswers, Shipment, Txn
+
+X = np.array([[0, 1], [1, 0]], dtype=complex)
+H = np.array([[1, 1], [1, -1]], dtype=complex) / np.sqrt(2)
+CNOT = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=complex)
+TOPO = parse_topology({"nodes": ["a", "m", "far"], "links": [["a", "m"], ["a", "far"]]})
+OLD, MID = Txn(1, "a", 1), Txn(2, "m", 1)
+
+
+class FakePeers:
+    def __init__(self) -> None:
+        self.adopted: list = []
+
+    def arrive(self, node, qubits, now_ns, state=None, adopt=(), *, deadline):
+        pass
+
+    def update_holder(self, node, qubits, holder, sizes, epochs):
+        pass
+
+    def adopt_group(self, node, shipment, *, deadline):
+        self.adopted.append((node, shipment.qubits))
+
+
+def soon(s: float = 5.0) -> float:
+    return time.monotonic() + s
+
+
+def test_a_repeated_forward_answers_the_same_outcomes_and_runs_once():
+    """A batch with an id runs once: its repeat gets the outcomes of that run, and the state shows one X."""
+    core = NodeCore(TOPO, "a", peers=FakePeers())
+    (q,) = core.allocate(1)
+    first = core.on_forward([GateOp(X, (q,)), MeasureOp(q, "Z", True)], {}, 0, deadline=soon(), request=("m", 7))
+    again = core.on_forward([GateOp(X, (q,)), MeasureOp(q, "Z", True)], {}, 0, deadline=soon(), request=("m", 7),
+                            repeat=True)
+    assert first.outcomes == [1] and again is first
+    assert core.apply([MeasureOp(q, "Z", True)]) == [1]  # X ran once: |1>, not |0>
+    other = core.on_forward([GateOp(X, (q,)), MeasureOp(q, "Z", True)], {}, 0, deadline=soon(), request=("m", 8))
+    assert other.outcomes == [0]  # another id is another batch
+
+
+def test_a_forward_that_arrives_after_its_deadline_runs_nothing():
+    core = NodeCore(TOPO, "a", peers=FakePeers())
+    (q,) = core.allocate(1)
+    with pytest.raises(ProtocolTimeout, match="deadline passed"):
+        core.on_forward([GateOp(X, (q,))], {}, 0, deadline=time.monotonic() - 0.001, request=("m", 9))
+    assert core.apply([MeasureOp(q, "Z", True)]) == [0]
+    # Refused, it left nothing to answer a repeat with, and a repeat never runs a batch (whose deadline passed).
+    with pytest.raises(ProtocolTimeout, match="did not run"):
+        core.on_forward([GateOp(X, (q,))], {}, 0, deadline=soon(), request=("m", 9), repeat=True)
+    assert core.apply([MeasureOp(q, "Z", True)]) == [0]
+
+
+def test_a_group_handed_over_is_handed_over_again_to_the_same_operation_only():
+    """The answer carrying a group may be lost: the same operation's repeat gets the same state once; any
+    other request is sent on to the new holder."""
+    core = NodeCore(TOPO, "a", peers=FakePeers())
+    (h,) = core.create_epr("m")
+    (r,) = core.remote_halves([h])
+    shipment = core.on_take_group(r, "far", txn=OLD, deadline=soon())
+    assert core.on_take_group(r, "far", txn=MID, deadline=soon()) == Moved("far", 1)
+    again = core.on_take_group(r, "far", txn=OLD, deadline=soon())
+    assert again.qubits == shipment.qubits and again.epochs == shipment.epochs
+    np.testing.assert_allclose(again.state.tensor, shipment.state.tensor, atol=1e-12)
+    assert core.on_take_group(r, "far", txn=OLD, deadline=soon()) == Moved("far", 1)  # once only
+
+
+def test_a_group_is_handed_over_only_before_the_deadline():
+    core = NodeCore(TOPO, "a", peers=FakePeers())
+    (h,) = core.create_epr("m")
+    (r,) = core.remote_halves([h])
+    with pytest.raises(ProtocolTimeout, match="too late to hand it over"):
+        core.on_take_group(r, "far", txn=OLD, deadline=time.monotonic() - 0.001)
+    assert h.qubit in core.register and r in core.register
+
+
+def _pushed_here(core: NodeCore) -> tuple[Shipment, list[str]]:
+    """A Bell pair located at `core`, taken by "far" and coming back as far's push-back would send it."""
+    qs = core.allocate(2)
+    core.apply([GateOp(H, (qs[0],)), GateOp(CNOT, (qs[0], qs[1]))])
+    out = core.on_take_group(qs[0], "far", txn=OLD, deadline=soon())
+    back = Shipment(out.state, out.locations, tuple(e + 1 for e in out.epochs))
+    return back, qs
+
+
+def test_an_adopted_group_is_taken_once_and_never_after_its_deadline():
+    core = NodeCore(TOPO, "a", peers=FakePeers(), allow_inspect=True)
+    back, qs = _pushed_here(core)
+    with pytest.raises(ProtocolTimeout, match="came after its deadline; nothing was taken"):
+        core.on_adopt_group(back, decide_by=time.monotonic() - 0.001)
+    assert not any(q in core.register for q in qs)
+    core.on_adopt_group(back, decide_by=soon())
+    assert list(core.register.group_of(qs[0]).qubits) == qs
+    core.on_adopt_group(back, decide_by=soon())  # a repeat: acknowledged, nothing added
+    assert len(core.register) == 2
+    rho = core.inspect(qs)
+    bell = np.zeros(4, dtype=complex)
+    bell[[0, 3]] = 1 / np.sqrt(2)
+    np.testing.assert_allclose(rho, np.outer(bell, bell.conj()), atol=1e-6)
+    # Measured since (and gone from the directory), a late repeat still adds nothing back.
+    core.apply([MeasureOp(qs[0], "Z", False), MeasureOp(qs[1], "Z", False)])
+    core.on_adopt_group(back, decide_by=soon())
+    assert len(core.register) == 0 and core.info()["qubits_in_use"] == 0
+
+
+class RefusingPeers(FakePeers):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hints: list = []
+
+    def adopt_group(self, node, shipment, *, deadline):
+        raise ProtocolTimeout("the group came after its deadline; nothing was taken")
+
+    def update_holder(self, node, qubits, holder, sizes, epochs):
+        self.hints.append((node, qubits, holder, epochs))
+
+
+def test_a_refused_push_back_is_kept_as_a_move_back_and_the_location_is_told():
+    """While a push-back is on its way, a request may follow its tombstone to the location and wait there.
+    If the location refuses the group, it is held here again at newer epochs and the location hears so,
+    which is what sends that request back here (`Ownership.take_back`)."""
+    peers = RefusingPeers()
+    core = NodeCore(TOPO, "a", peers=peers)
+    (h,) = core.create_epr("m")
+    (r,) = core.remote_halves([h])
+    with core._cond:
+        core.held.located_at[h.qubit] = "m"  # both halves located at m: a push-back candidate
+    core.ownership.push_back([h.qubit])
+    assert h.qubit in core.register and r in core.register
+    assert core.held.epoch[h.qubit] == core.held.epoch[r] == 2 and core.held.moved_since(r, 0) is None
+    assert peers.hints == [("m", [h.qubit, r], "a", {h.qubit: 2, r: 2})]
+
+
+def test_a_location_waiting_for_a_push_back_follows_the_hint_that_it_was_kept():
+    """The location's side: a request waiting for a group it was told is on its way here (epoch 1) goes to
+    the holder named by a newer hint (epoch 2) instead of waiting until its deadline."""
+    core = NodeCore(TOPO, "m", peers=FakePeers())
+    qs = core.allocate(1)
+    (q,) = qs
+    out = core.on_take_group(q, "a", txn=OLD, deadline=soon())  # "a" holds it now (epoch 1)
+    asked: list = []
+
+    def take_group(node, qubit, new_holder, *, txn, wait_unpinned, min_epoch, deadline):
+        asked.append((node, min_epoch))
+        return Shipment(out.state, out.locations, (3,))
+
+    core.ownership._peers.take_group = take_group
+    with core._cond:
+        core.directory.hint(q, "m", 1)  # a Moved answer said: pushed back here, epoch 1
+    threading.Timer(0.2, core.on_update_holder, args=([q], "a", {q: 1}, {q: 2})).start()
+    t0 = time.monotonic()
+    assert core.apply([MeasureOp(q, "Z", True)], deadline=soon(10)) == [0]
+    assert asked == [("a", 2)] and time.monotonic() - t0 < 5
+
+
+def test_recent_answers_forget_the_oldest_and_the_expired():
+    ans: RecentAnswers[int, str] = RecentAnswers(keep_s=0.2, cap=3)
+    for i in range(5):
+        ans.put(i, f"v{i}")
+    assert len(ans) == 3 and ans.get(0) is None and ans.get(4) == "v4"
+    time.sleep(0.25)
+    ans.put(9, "v9")
+    assert len(ans) == 1 and ans.get(9) == "v9" and ans.pop(9) == "v9" and ans.get(9) is None
+
+
+def test_a_group_pushed_before_the_news_of_its_qubits_is_taken():
+    """A push-back may overtake the Arrive that tells the location of its qubits (another thread of the
+    sender): it is adopted, not mistaken for a repeat."""
+    back, qs = _pushed_here(NodeCore(TOPO, "a", peers=FakePeers()))
+    fresh = NodeCore(TOPO, "a", peers=FakePeers())  # knows nothing of qs yet
+    fresh.on_adopt_group(back, decide_by=soon())
+    assert all(q in fresh.register for q in qs)
