@@ -112,6 +112,12 @@ class Peers(Protocol):
                              deadline: float) -> None: ...
 
 
+def _before(deadline: float, node: str, qs: Sequence[str]) -> None:
+    """An operation commits only before its deadline (lock held): after it, nothing has run."""
+    if time.monotonic() >= deadline:
+        raise ProtocolTimeout(f"at {node!r}: the caller's deadline passed before {list(qs)} ran")
+
+
 def deadline_in(timeout_s: float | None) -> float:
     """A monotonic deadline `timeout_s` from now (the default when None)."""
     return time.monotonic() + (DEFAULT_DEADLINE_S if timeout_s is None else max(0.0, timeout_s))
@@ -245,7 +251,7 @@ class NodeCore:
         if outbox is not None:
             outbox.candidates.extend(members)
         else:
-            self.ownership.push_back(members)
+            self.ownership.push_back(members, deadline)
 
     def _choose_executor(self, holders: Mapping[str, str]) -> str:
         """The holder of the largest group (ties: this node, then by name) runs the batch."""
@@ -312,6 +318,7 @@ class NodeCore:
                     self.ownership.acquire(txn, qs, holders, epochs, deadline)
                     with cond:
                         d.check_batch(ops, qs)
+                        _before(deadline, self.name, qs)
                         outcomes, members = self._run_here(ops, qs)
                 finally:
                     self.ownership.release(txn)
@@ -393,6 +400,7 @@ class NodeCore:
             self.ownership.acquire(txn, [q], holders, epochs, deadline)
             with cond:
                 d.check_located(q)
+                _before(deadline, self.name, [q])
                 sent = self.clock.now()
                 arrival = sent + round(channel.delay_ns)
                 held.bring_up_to_date([q], sent)
@@ -575,11 +583,11 @@ class NodeCore:
             if request is not None and (done := self._answers.get(request)) is not None:
                 return done
             if repeat:
-                raise ProtocolTimeout(f"at {self.name!r}: the batch on {qs} did not run (it came after its "
-                                      "deadline)")
+                raise ProtocolTimeout(f"at {self.name!r}: no record of the batch on {qs}: it did not run (it came "
+                                      "after its deadline, or failed), or ran so long ago that its record is gone")
             if not pull_from and all(q in held for q in qs):
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise ProtocolTimeout(f"at {self.name!r}: the caller's deadline passed before {qs} ran")
+                if deadline is not None:
+                    _before(deadline, self.name, qs)
                 if rebase:
                     held.rebase(rebase)
                 result, members = self._run_forwarded(ops, qs, now_ns)
@@ -601,8 +609,7 @@ class NodeCore:
                 with self._cond:
                     if request is not None and (done := self._answers.get(request)) is not None:
                         return done  # a repeat of this batch ran meanwhile
-                    if time.monotonic() >= deadline:
-                        raise ProtocolTimeout(f"at {self.name!r}: the caller's deadline passed before {qs} ran")
+                    _before(deadline, self.name, qs)
                     if rebase:
                         held.rebase(rebase)
                     result, members = self._run_forwarded(ops, qs, now_ns)
@@ -611,7 +618,7 @@ class NodeCore:
             finally:
                 self.ownership.release(txn)
         if members:
-            self.ownership.push_back(members)
+            self.ownership.push_back(members, deadline)
         return result
 
     def _run_forwarded(self, ops: Sequence[Op], qs: list[str], now_ns: int) -> tuple[ForwardResult, list[str]]:
@@ -636,6 +643,22 @@ class NodeCore:
             q, new_holder, txn or self.ownership.new_txn(), wait_unpinned=wait_unpinned, min_epoch=min_epoch,
             deadline=deadline_in(None) if deadline is None else deadline,
         )
+
+    def _arrived_before(self, qubits: Sequence[Arriving], adopt: Sequence[Shipment]) -> bool:
+        """Whether an arrival is the repeat of one taken (lock held): its qubits are located here and the
+        groups sent with it were taken (a fresh arrival brings new qubits or new groups)."""
+        d, own = self.directory, self.ownership
+        return (bool(qubits or adopt) and all(a.qubit in d for a in qubits)
+                and all(own.pushed_before(sh) for sh in adopt))
+
+    def repeats_an_arrival(self, qubits: Sequence[Arriving], adopt: Sequence[Shipment]) -> bool:
+        """`_arrived_before`, for the servicers: a repeat changes nothing, so it needs no hand-over checks."""
+        with self._cond:
+            return self._arrived_before(qubits, adopt)
+
+    def repeats_a_push(self, shipment: Shipment) -> bool:
+        with self._cond:
+            return self.ownership.pushed_before(shipment)
 
     def on_adopt_group(self, shipment: Shipment, *, decide_by: float | None = None) -> None:
         if any(loc != self.name for loc in shipment.locations):
@@ -666,7 +689,7 @@ class NodeCore:
                 raise InvalidOperation("Arrive: every qubit of an adopted group must be located here")
         held, d = self.held, self.directory
         with self._cond:
-            if qubits and all(a.qubit in d for a in qubits):
+            if self._arrived_before(qubits, adopt):
                 return  # taken before: its sender did not hear our answer and asked again
             if decide_by is not None and time.monotonic() >= decide_by:
                 raise ProtocolTimeout(f"at {self.name!r}: the arrival from {from_node!r} came after its deadline; "
@@ -705,6 +728,7 @@ class NodeCore:
                 if a.owner:
                     self.sessions.claim(a.owner, [a.qubit])
             for sh in adopt:
+                self.ownership.record_push(sh)
                 held.receive(sh)
                 for x, e in zip(sh.qubits, sh.epochs, strict=False):
                     d.hint(x, self.name, e, len(sh.qubits))

@@ -22,7 +22,8 @@ node (a push-back), or when its only qubit is sent over a quantum link. The rule
 * **Answers.** A holder hands a group over, and a location adopts one, only before the request's deadline,
   which comes `PEER_ANSWER_S` before the call's own, so the answer has time to come back. A caller that
   hears nothing asks again: the holder hands the same group over again to the same operation, and a
-  location acknowledges a group it adopted before, so no group is lost or held twice with an answer.
+  location acknowledges a group it adopted before, so a lost answer loses no group and holds none twice
+  (unless the peer stays silent for the repeat too: see docs/design.md).
 
 No lock is held across a remote call. Every method that takes `deadline` is a monotonic time.
 """
@@ -38,10 +39,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from qemu_net.errors import ProtocolTimeout, QnetError, ShuttingDown
+from qemu_net.errors import PeerUnavailable, ProtocolTimeout, QnetError, ShuttingDown
 from qemu_net.node.directory import Directory
 from qemu_net.node.holdings import Holdings
-from qemu_net.node.transit import RecentAnswers, Shipment, Txn
+from qemu_net.node.transit import PEER_ANSWER_S, PEER_RESOLVE_S, SILENCE, RecentAnswers, Shipment, Txn
 
 log = logging.getLogger("qemu_net.node")
 
@@ -71,6 +72,11 @@ class Moved:
 #: How long a location has to decide whether it adopts a group pushed back to it (its answer then has
 #: `PEER_ANSWER_S` to come back).
 PUSH_DECIDE_S = 1.0
+#: At most this many bytes of states handed over are kept for repeats (oldest forgotten first).
+HANDED_BYTES = 256 << 20
+#: At most this many push-backs without a clear answer (or hints after one that went back) are resolved in
+#: the background at once; more are resolved by the call that made them.
+_RESOLVING = threading.BoundedSemaphore(16)
 
 
 class Busy:
@@ -117,7 +123,8 @@ class Ownership:
         self._draining = is_draining
         self._seq = itertools.count(1)
         #: Groups handed over, by (operation, qubit asked for, new holder), for that operation's repeat.
-        self._handed: RecentAnswers[tuple[Txn, str, str], Shipment] = RecentAnswers(cap=1024)
+        self._handed: RecentAnswers[tuple[Txn, str, str], Shipment] = RecentAnswers(
+            cap=65536, max_weight=HANDED_BYTES, weigh=lambda sh: sh.state.tensor.nbytes)
         #: Groups other nodes pushed here, by (first qubit, its epoch): a move's epochs are new, so this
         #: names one push, and its repeat is acknowledged without taking the state twice.
         self._adopted: RecentAnswers[tuple[str, int], bool] = RecentAnswers()
@@ -238,13 +245,12 @@ class Ownership:
         size = len(shipment.qubits)
         with cond:
             if decide_by is not None:
-                push = (shipment.qubits[0], shipment.epochs[0])
-                if self._adopted.get(push):
+                if self.pushed_before(shipment):
                     return
                 if time.monotonic() >= decide_by:
                     raise ProtocolTimeout(f"at {self.name!r}: the group of {shipment.qubits[0]!r} came after "
                                           "its deadline; nothing was taken")
-                self._adopted.put(push, True)
+                self.record_push(shipment)
             held.receive(shipment)
             if pin_for is not None:
                 held.pin(shipment.qubits[0], pin_for)
@@ -263,6 +269,13 @@ class Ownership:
             except QnetError as exc:  # a hint: the tombstones still lead there
                 log.debug("holder hint to %s failed: %s", node, exc)
 
+    def pushed_before(self, shipment: Shipment) -> bool:
+        """Whether this node took `shipment` from a push before (lock held; see `_adopted`)."""
+        return bool(self._adopted.get((shipment.qubits[0], shipment.epochs[0])))
+
+    def record_push(self, shipment: Shipment) -> None:
+        self._adopted.put((shipment.qubits[0], shipment.epochs[0]), True)
+
     # ---------------------------------------------------------------- handing over (the holder's side)
     def on_take_group(
         self, q: str, new_holder: str, txn: Txn, *, wait_unpinned: bool, min_epoch: int, deadline: float
@@ -274,10 +287,10 @@ class Ownership:
                     again = self._handed.pop((txn, q, new_holder))
                     if again is not None and held.tomb.get(q) == (new_holder, again.epochs[again.qubits.index(q)]):
                         return again  # handed over before; the answer was lost
-                    moved = held.moved_since(q, min_epoch)
+                    moved = held.moved_since(q, min_epoch) or _hinted_away(self._dir, q, min_epoch)
                     if moved is not None:
                         return Moved(*moved)
-                    self.wait(lambda: q in held or held.moved_since(q, min_epoch) is not None, deadline,
+                    self.wait(functools.partial(_arrived_or_moved, held, self._dir, q, min_epoch), deadline,
                               lambda: f"the state of {q!r} did not arrive")
                     continue
                 others = held.pinners(q, txn)
@@ -309,22 +322,44 @@ class Ownership:
             self._cond.notify_all()
 
     # ---------------------------------------------------------------- push-back
-    def push_back(self, candidates: Sequence[str]) -> None:
-        """Send movable groups located entirely at one other node to that node. An optimisation with its
-        own short deadline (`PUSH_DECIDE_S`: a push-back is not part of the request that caused it); one
-        the location did not answer is asked again (`GrpcPeers.adopt_group`).
+    def push_back(self, candidates: Sequence[str], deadline: float) -> None:
+        """Send movable groups located entirely at one other node to that node. An optimisation: the
+        location has `PUSH_DECIDE_S` to decide (a push-back is not part of the request that caused it, so
+        a hurried request does not make it refused), and none is sent unless the request's `deadline`
+        leaves time for that and for its answer, so the request's own answer is not delayed past it.
 
-        If the location refuses, or cannot be reached even then, the group stays here as a move back: its
-        epochs advance and the location is told where it is. A request that followed the push's tombstone
-        to the location meanwhile waits there for the state; the newer hint sends it back here."""
+        If the location refuses, the group stays here as a move back (`take_back`). If it does not answer,
+        it is asked again in the background (a repeat of a push it took is acknowledged), and the group
+        stays in flight meanwhile: a request for it waits at the location as for any group on its way."""
+        if deadline - time.monotonic() < PUSH_DECIDE_S + PEER_ANSWER_S:
+            return
         with self._cond:
             ships = [(loc, self._held.ship(q, loc)) for q, loc in self._held.pushable(candidates)]
         for loc, shipment in ships:
             try:
                 self._peers.adopt_group(loc, shipment, deadline=time.monotonic() + PUSH_DECIDE_S)
+            except PeerUnavailable as exc:
+                if exc.code not in SILENCE:
+                    self.take_back([shipment], loc)
+                elif _RESOLVING.acquire(blocking=False):
+                    threading.Thread(target=self._resolve_push, args=(loc, shipment, True), daemon=True,
+                                     name=f"push-{loc}").start()
+                else:
+                    self._resolve_push(loc, shipment, False)
             except QnetError as exc:
-                log.debug("push-back of %s to %s failed (kept here): %s", shipment.qubits, loc, exc)
+                log.debug("push-back of %s to %s refused (kept here): %s", shipment.qubits, loc, exc)
                 self.take_back([shipment], loc)
+
+    def _resolve_push(self, loc: str, shipment: Shipment, slot: bool) -> None:
+        """A push-back that got no answer: ask again; keep the group here if even that fails."""
+        try:
+            self._peers.adopt_group(loc, shipment, deadline=time.monotonic() + PEER_RESOLVE_S)
+        except QnetError as exc:
+            log.debug("push-back of %s to %s unresolved (kept here): %s", shipment.qubits, loc, exc)
+            self.take_back([shipment], loc)
+        finally:
+            if slot:
+                _RESOLVING.release()
 
     def take_back(self, shipments: Sequence[Shipment], loc: str) -> None:
         """Hold again groups shipped to `loc` that it did not take (the one rollback of a hand-over): as a
@@ -343,10 +378,20 @@ class Ownership:
                         hint[x], sizes[x] = e, len(back.qubits)
             self._cond.notify_all()
         if hint:
-            try:
-                self._peers.update_holder(loc, list(hint), self.name, sizes, hint)
-            except QnetError as exc:  # unreachable: requests there fail as they do for a gone peer
-                log.debug("holder hint to %s after a hand-over it did not take failed: %s", loc, exc)
+            if _RESOLVING.acquire(blocking=False):
+                threading.Thread(target=self._hint_back, args=(loc, hint, sizes, True), daemon=True,
+                                 name=f"hint-{loc}").start()
+            else:
+                self._hint_back(loc, hint, sizes, False)
+
+    def _hint_back(self, loc: str, hint: dict[str, int], sizes: dict[str, int], slot: bool) -> None:
+        try:
+            self._peers.update_holder(loc, list(hint), self.name, sizes, hint)
+        except QnetError as exc:  # unreachable: requests there fail as they do for a gone peer
+            log.debug("holder hint to %s after a hand-over it did not take failed: %s", loc, exc)
+        finally:
+            if slot:
+                _RESOLVING.release()
 
 
 __all__ = ["BUSY", "Busy", "Moved", "Ownership", "TakeResult"]

@@ -32,7 +32,7 @@ from qemu_net.node.ops import MeasureOp, Op
 from qemu_net.node.outbox import Arriving, Attachment
 from qemu_net.node.ownership import BUSY, Moved, TakeResult
 from qemu_net.node.sessions import current_owner
-from qemu_net.node.transit import PEER_ANSWER_S, PEER_RESOLVE_S, Shipment, Txn
+from qemu_net.node.transit import PEER_ANSWER_S, PEER_RESOLVE_S, SILENCE, Shipment, Txn
 from qemu_net.observability import tracing
 from qemu_net.security.tls import TlsCredentials, channel_credentials, target_name_options
 
@@ -46,9 +46,6 @@ _MIN_TIMEOUT_S = 0.001
 PROBE_TIMEOUT_S = 2.0
 #: First pause before resending a classical message whose delivery failed at once.
 _RESEND_PAUSE_S = 0.02
-
-#: Transport failures after which the peer may have done what was asked: it was not heard from in time.
-_SILENCE = ("DEADLINE_EXCEEDED", "CANCELLED")
 
 #: The generated (unannotated) stub class, typed.
 _peer_stub: Callable[[grpc.Channel], pg.PeerServiceStub] = pg.PeerServiceStub
@@ -190,7 +187,7 @@ class GrpcPeers:
         try:
             r = self._call(node, stub.Forward, req, deadline + PEER_ANSWER_S)
         except PeerUnavailable as exc:
-            if exc.code not in _SILENCE:
+            if exc.code not in SILENCE:
                 raise
             # No answer: the holder ran the batch or refused it by now. The repeat is answered with the
             # outcomes of the run, or refused if it did not run (it cannot run any more): never run twice.
@@ -211,7 +208,7 @@ class GrpcPeers:
         try:
             r = self._call(node, stub.TakeGroup, req, deadline + PEER_ANSWER_S)
         except PeerUnavailable as exc:
-            if exc.code not in _SILENCE:
+            if exc.code not in SILENCE:
                 raise
             # No answer: the holder handed the group over or refused by now; it hands the same group over
             # again to a repeat from the same operation, so the state is not lost with the answer.
@@ -223,13 +220,8 @@ class GrpcPeers:
         return group_from_proto(r.state)
 
     def adopt_group(self, node: str, shipment: Shipment, *, deadline: float) -> None:
-        req, stub = group_to_proto(shipment), self.stub(node)
-        try:
-            self._call(node, stub.AdoptGroup, req, deadline + PEER_ANSWER_S)
-        except PeerUnavailable as exc:
-            if exc.code not in _SILENCE:
-                raise
-            self._ask_again(node, stub.AdoptGroup, req, exc)  # a repeat of what was adopted is acknowledged
+        # No answer (PeerUnavailable, DEADLINE_EXCEEDED): the caller asks again (`Ownership.push_back`).
+        self._call(node, self.stub(node).AdoptGroup, group_to_proto(shipment), deadline + PEER_ANSWER_S)
 
     def update_holder(self, node: str, qubits: list[str], holder: str, sizes: dict[str, int],
                       epochs: dict[str, int]) -> None:
@@ -250,7 +242,7 @@ class GrpcPeers:
         try:
             reply: p.Ack = self._call(node, self.stub(node).Arrive, req, deadline + PEER_ANSWER_S)
         except PeerUnavailable as exc:
-            if not qubits or exc.code not in _SILENCE:
+            if not (qubits or adopt) or exc.code not in SILENCE:
                 raise
             # No answer: the receiver took it or refused it by now. Ask again: a repeat is acknowledged if
             # it was taken, and taken now if it was not, so the halves exist there either way.
@@ -304,7 +296,7 @@ class GrpcPeers:
             except PeerUnavailable as exc:
                 left = deadline + extra - time.monotonic()
                 if left <= 0:
-                    if attached and attached.arrivals and exc.code in _SILENCE:
+                    if attached and (attached.arrivals or attached.states) and exc.code in SILENCE:
                         # a repeat is dropped as a duplicate if it was delivered, delivered now if not
                         self._ask_again(node, self.stub(node).DeliverClassical, req, exc, ready=True)
                         return

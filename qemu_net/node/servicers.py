@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, TypeVar
 
 import grpc
@@ -363,10 +363,13 @@ class PeerServicer(pg.PeerServiceServicer):
 
     @rpc
     def AdoptGroup(self, request: t.GroupState, context: grpc.ServicerContext) -> p.Ack:
-        self.auth.not_held("AdoptGroup", self.auth.caller(context, "AdoptGroup"), request.qubits, self.core.held)
+        ident = self.auth.caller(context, "AdoptGroup")
         lim.check_group(request, self.limits)
         lim.check_times(request)
-        self.core.on_adopt_group(convert.group_from_proto(request), decide_by=_deadline(context) - PEER_ANSWER_S)
+        shipment = convert.group_from_proto(request)
+        if not self.core.repeats_a_push(shipment):  # a repeat changes nothing: acknowledged below
+            self.auth.not_held("AdoptGroup", ident, request.qubits, self.core.held)
+        self.core.on_adopt_group(shipment, decide_by=_deadline(context) - PEER_ANSWER_S)
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
@@ -379,9 +382,9 @@ class PeerServicer(pg.PeerServiceServicer):
     @rpc
     def Arrive(self, request: p.ArriveRequest, context: grpc.ServicerContext) -> p.Ack:
         ident = self.auth.claims(context, "Arrive", "from_node", request.from_node)
-        _check_arrival(self.auth, "Arrive", ident, request, self.core)
         lim.check_times(request)
         arriving, state, adopt = _arrive_from_proto(request, self.limits)
+        _check_arrival(self.auth, "Arrive", ident, request, self.core, arriving, adopt)
         self.core.on_arrive(request.from_node, arriving, request.virtual_time_ns, state, adopt,
                             decide_by=_deadline(context) - PEER_ANSWER_S)
         return p.Ack(virtual_time_ns=self.core.clock.now())
@@ -394,20 +397,17 @@ class PeerServicer(pg.PeerServiceServicer):
         if not request.from_node or not request.channel:
             raise InvalidOperation("a classical message needs its sender and channel")
         lim.check_times(request)
-        if request.HasField("attached"):
-            _check_arrival(self.auth, "DeliverClassical", ident, request.attached, self.core)
+        msg = Message(request.from_node, request.channel, request.seq, request.payload, request.sent_ns,
+                      request.arrival_ns)
         attached = None
         if request.HasField("attached"):
             arriving, _state, adopt = _arrive_from_proto(request.attached, self.limits)
+            if not self.core.mailbox.seen(msg):  # a resend changes nothing: dropped below
+                _check_arrival(self.auth, "DeliverClassical", ident, request.attached, self.core, arriving, adopt)
             attached = Attachment(arriving, adopt, request.attached.virtual_time_ns)
         deadline = _deadline(context)
         with lim.call_scope(deadline):  # a full mailbox makes the delivery wait within this deadline
-            self.core.on_deliver_classical(
-                Message(request.from_node, request.channel, request.seq, request.payload, request.sent_ns,
-                        request.arrival_ns),
-                attached,
-                decide_by=deadline - PEER_ANSWER_S,
-            )
+            self.core.on_deliver_classical(msg, attached, decide_by=deadline - PEER_ANSWER_S)
         return p.Ack(virtual_time_ns=self.core.clock.now())
 
     @rpc
@@ -423,12 +423,15 @@ class PeerServicer(pg.PeerServiceServicer):
 
 
 def _check_arrival(auth: PeerAuthorizer, method: str, ident: str | None, request: p.ArriveRequest,
-                   core: NodeCore) -> None:
-    """Qubits arrive only from a quantum-link neighbour; no state this node holds is handed to it."""
+                   core: NodeCore, arriving: Sequence[Arriving], adopt: Sequence[Shipment]) -> None:
+    """Qubits arrive only from a quantum-link neighbour; no state this node holds is handed to it (but the
+    repeat of an arrival it took, which changes nothing, is acknowledged)."""
     if ident is None:
         return
     if request.qubits:
         auth.neighbour(method, ident)
+    if core.repeats_an_arrival(arriving, adopt):
+        return
     auth.not_held(method, ident, [q for g in (request.state, *request.adopt) for q in g.qubits], core.held)
 
 

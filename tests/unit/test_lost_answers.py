@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from qemu_net.errors import ProtocolTimeout
+from qemu_net.errors import PeerUnavailable, ProtocolTimeout
 from qemu_net.network.topology import parse_topology
 from qemu_net.node.core import NodeCore
 from qemu_net.node.ops import GateOp, MeasureOp
@@ -119,32 +119,82 @@ def test_an_adopted_group_is_taken_once_and_never_after_its_deadline():
     assert len(core.register) == 0 and core.info()["qubits_in_use"] == 0
 
 
-class RefusingPeers(FakePeers):
-    def __init__(self) -> None:
+class PushPeers(FakePeers):
+    """A location that answers each push-back as `answers` says, in turn: "refuse", "silence" or "take"."""
+
+    def __init__(self, *answers: str) -> None:
         super().__init__()
+        self.answers = list(answers)
         self.hints: list = []
+        self.hinted = threading.Event()
 
     def adopt_group(self, node, shipment, *, deadline):
-        raise ProtocolTimeout("the group came after its deadline; nothing was taken")
+        self.adopted.append((node, shipment.qubits))
+        answer = self.answers.pop(0)
+        if answer == "refuse":
+            raise ProtocolTimeout("the group came after its deadline; nothing was taken")
+        if answer == "silence":
+            raise PeerUnavailable("node did not answer within its deadline", code="DEADLINE_EXCEEDED")
 
     def update_holder(self, node, qubits, holder, sizes, epochs):
         self.hints.append((node, qubits, holder, epochs))
+        self.hinted.set()
+
+
+def _push_candidate(peers: FakePeers) -> tuple[NodeCore, str, str]:
+    core = NodeCore(TOPO, "a", peers=peers)
+    (h,) = core.create_epr("m")
+    (r,) = core.remote_halves([h])
+    with core._cond:
+        core.held.located_at[h.qubit] = "m"  # both halves located at m: a push-back candidate
+    return core, h.qubit, r
 
 
 def test_a_refused_push_back_is_kept_as_a_move_back_and_the_location_is_told():
     """While a push-back is on its way, a request may follow its tombstone to the location and wait there.
     If the location refuses the group, it is held here again at newer epochs and the location hears so,
     which is what sends that request back here (`Ownership.take_back`)."""
-    peers = RefusingPeers()
-    core = NodeCore(TOPO, "a", peers=peers)
-    (h,) = core.create_epr("m")
-    (r,) = core.remote_halves([h])
+    peers = PushPeers("refuse")
+    core, q, r = _push_candidate(peers)
+    core.ownership.push_back([q], soon())
+    assert q in core.register and r in core.register
+    assert core.held.epoch[q] == core.held.epoch[r] == 2 and core.held.moved_since(r, 0) is None
+    assert peers.hinted.wait(5) and peers.hints == [("m", [q, r], "a", {q: 2, r: 2})]
+
+
+def test_a_push_back_without_an_answer_is_asked_again_and_kept_only_if_still_unanswered():
+    taken = PushPeers("silence", "take")
+    core, q, r = _push_candidate(taken)
+    core.ownership.push_back([q], soon())  # returns at once: the repeat is asked in the background
+    deadline = time.monotonic() + 5
+    while len(taken.adopted) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    assert len(taken.adopted) == 2 and q not in core.register and not taken.hints  # adopted by m: gone here
+    mute = PushPeers("silence", "silence")
+    core, q, r = _push_candidate(mute)
+    core.ownership.push_back([q], soon())
+    assert mute.hinted.wait(5) and q in core.register and core.held.epoch[q] == 2
+
+
+def test_no_push_back_leaves_when_the_request_has_no_time_for_its_answer():
+    peers = PushPeers("take")
+    core, q, r = _push_candidate(peers)
+    core.ownership.push_back([q], soon(1.0))  # less than PUSH_DECIDE_S + PEER_ANSWER_S left
+    assert peers.adopted == [] and q in core.register
+
+
+def test_a_holder_asked_for_a_group_it_pushed_back_and_took_back_sends_the_request_on():
+    """At the location: a TakeGroup waiting for a push-back that went back follows the newer hint."""
+    core = NodeCore(TOPO, "m", peers=FakePeers())
+    (q,) = core.allocate(1)
+    core.on_take_group(q, "a", txn=OLD, deadline=soon())  # "a" holds it (epoch 1)
     with core._cond:
-        core.held.located_at[h.qubit] = "m"  # both halves located at m: a push-back candidate
-    core.ownership.push_back([h.qubit])
-    assert h.qubit in core.register and r in core.register
-    assert core.held.epoch[h.qubit] == core.held.epoch[r] == 2 and core.held.moved_since(r, 0) is None
-    assert peers.hints == [("m", [h.qubit, r], "a", {h.qubit: 2, r: 2})]
+        core.directory.hint(q, "m", 1)  # a Moved answer said: pushed back here, epoch 1
+    threading.Timer(0.2, core.on_update_holder, args=([q], "a", {q: 1}, {q: 2})).start()
+    t0 = time.monotonic()
+    assert core.on_take_group(q, "far", txn=MID, min_epoch=1, deadline=soon(10)) == Moved("a", 2)
+    assert time.monotonic() - t0 < 5
 
 
 def test_a_location_waiting_for_a_push_back_follows_the_hint_that_it_was_kept():
@@ -186,3 +236,54 @@ def test_a_group_pushed_before_the_news_of_its_qubits_is_taken():
     fresh = NodeCore(TOPO, "a", peers=FakePeers())  # knows nothing of qs yet
     fresh.on_adopt_group(back, decide_by=soon())
     assert all(q in fresh.register for q in qs)
+
+
+class FakeContext:
+    def time_remaining(self):
+        return 10.0
+
+    def set_trailing_metadata(self, md):
+        self.md = md
+
+    def abort(self, code, details):
+        raise AssertionError(f"{code}: {details}")
+
+
+def test_with_node_certificates_a_repeated_push_or_arrival_is_acknowledged_not_refused():
+    """A node refuses a group it holds from anyone else (a forged hand-over), but the repeat of a push or
+    an arrival it took holds exactly such groups: it is recognised first, and acknowledged."""
+    from qemu_net._serde.quantum import group_to_proto
+    from qemu_net.node.servicers import PeerServicer
+    from qemu_net.security.peer_auth import PeerAuthorizer
+
+    core = NodeCore(TOPO, "a", peers=FakePeers())
+    back, qs = _pushed_here(core)
+    auth = PeerAuthorizer("a", ["a", "m", "far"], required=True)
+    auth.caller = lambda context, method: "far"  # what the caller's certificate proves
+    servicer = PeerServicer(core, auth=auth)
+    servicer.AdoptGroup(group_to_proto(back), FakeContext())
+    servicer.AdoptGroup(group_to_proto(back), FakeContext())  # the repeat: acknowledged
+    assert len(core.register) == 2
+    forged = Shipment(back.state, back.locations, tuple(e + 1 for e in back.epochs))
+    with pytest.raises(AssertionError, match="PERMISSION_DENIED"):  # not a repeat: a group a holds
+        servicer.AdoptGroup(group_to_proto(forged), FakeContext())
+    assert len(core.register) == 2
+
+
+def test_an_arrival_that_brings_only_groups_is_taken_once():
+    """Groups sent with a role's news (no qubits of their own) are recorded, so their repeat adds nothing."""
+    core = NodeCore(TOPO, "a", peers=FakePeers())
+    back, qs = _pushed_here(core)
+    core.on_arrive("far", [], 0, None, [back], decide_by=soon())
+    core.on_arrive("far", [], 0, None, [back], decide_by=soon())
+    assert len(core.register) == 2 and core.repeats_an_arrival([], [back])
+
+
+def test_recent_answers_are_bounded_by_weight_too():
+    ans: RecentAnswers[int, bytes] = RecentAnswers(cap=100, max_weight=10, weigh=len)
+    for i in range(4):
+        ans.put(i, b"xxxx")
+    assert len(ans) == 2 and ans.get(3) == b"xxxx" and ans.get(1) is None
+    ans.pop(3)
+    ans.put(5, b"x" * 6)
+    assert len(ans) == 2
