@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def test_overlay_into_another_namespace_runs_in_the_simulation_and_leaves_the_ho
         image: str, tmp_path: Path) -> None:
     """A kustomize overlay `namespace: other` plays end to end (ready pods, the demo Job); rulesets identical."""
     base, overlay = tmp_path / "base", tmp_path / "overlay"
-    r = subprocess.run(["python", "-m", "qemu_net.cli.main", "deploy", "k8s", "--topology",
+    r = subprocess.run([sys.executable, "-m", "qemu_net.cli.main", "deploy", "k8s", "--topology",
                         str(REPO / "deploy" / "topology.yaml"), "-o", str(base)],
                        capture_output=True, text=True, timeout=120, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert r.returncode == 0, r.stderr
