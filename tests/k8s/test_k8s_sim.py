@@ -41,6 +41,12 @@ def image() -> str:
     return img
 
 
+def _with_our_python() -> str:
+    """PATH with this interpreter's directory first: the script runs `python3 -m qemu_net...` on the host,
+    which must be the environment the tests run in (activated or not)."""
+    return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
 def _firewall() -> dict[str, str]:
     """The host's rulesets, with packet/byte counters (which traffic changes) left out."""
     out = {}
@@ -86,7 +92,8 @@ def test_overlay_into_another_namespace_runs_in_the_simulation_and_leaves_the_ho
     base, overlay = tmp_path / "base", tmp_path / "overlay"
     r = subprocess.run([sys.executable, "-m", "qemu_net.cli.main", "deploy", "k8s", "--topology",
                         str(REPO / "deploy" / "topology.yaml"), "-o", str(base)],
-                       capture_output=True, text=True, timeout=120, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+                       capture_output=True, text=True, timeout=120, cwd=REPO,
+                       env={**os.environ, "PYTHONPATH": str(REPO)})
     assert r.returncode == 0, r.stderr
     overlay.mkdir()
     (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
@@ -95,7 +102,7 @@ def test_overlay_into_another_namespace_runs_in_the_simulation_and_leaves_the_ho
     before = _firewall()
     pre_ns, pre_ctr = _leftovers()
     sim = subprocess.run([str(REPO / "deploy" / "run-k8s-sim.sh"), str(overlay)], capture_output=True, text=True,
-                         timeout=900, env={**os.environ, "QNET_IMAGE": image})
+                         timeout=900, env={**os.environ, "QNET_IMAGE": image, "PATH": _with_our_python()})
     after = _firewall()
     log = sim.stdout + sim.stderr
     assert sim.returncode == 0, log[-6000:]
