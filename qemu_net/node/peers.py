@@ -183,16 +183,9 @@ class GrpcPeers:
             req.min_epochs.update(min_epochs)
         if rebase:
             req.rebase_ns.update(rebase)
-        stub = self.stub(node)
-        try:
-            r = self._call(node, stub.Forward, req, deadline + PEER_ANSWER_S)
-        except PeerUnavailable as exc:
-            if exc.code not in SILENCE:
-                raise
-            # No answer: the holder ran the batch or refused it by now. The repeat is answered with the
-            # outcomes of the run, or refused if it did not run (it cannot run any more): never run twice.
-            req.repeat = True
-            r = self._ask_again(node, stub.Forward, req, exc)
+        # Without an answer, the repeat is answered with the outcomes of the run, or refused if it did not
+        # run (it cannot run any more): never run twice.
+        r = self._committing(node, self.stub(node).Forward, req, deadline, mark_repeat=True)
         sizes = r.sizes
         if not sizes:  # nothing ran: the groups moved on
             epochs = r.moved_epochs
@@ -204,15 +197,9 @@ class GrpcPeers:
                    min_epoch: int, deadline: float) -> TakeResult:
         req = p.TakeGroupRequest(qubit=qubit, new_holder=new_holder, txn=txn_to_proto(txn),
                                  wait_unpinned=wait_unpinned, min_epoch=min_epoch)
-        stub = self.stub(node)
-        try:
-            r = self._call(node, stub.TakeGroup, req, deadline + PEER_ANSWER_S)
-        except PeerUnavailable as exc:
-            if exc.code not in SILENCE:
-                raise
-            # No answer: the holder handed the group over or refused by now; it hands the same group over
-            # again to a repeat from the same operation, so the state is not lost with the answer.
-            r = self._ask_again(node, stub.TakeGroup, req, exc)
+        # Without an answer, the holder hands the same group over again to the repeat from the same
+        # operation, so the state is not lost with the answer.
+        r = self._committing(node, self.stub(node).TakeGroup, req, deadline)
         if r.busy:
             return BUSY
         if r.moved_to:
@@ -249,10 +236,23 @@ class GrpcPeers:
             reply = self._ask_again(node, self.stub(node).Arrive, req, exc)
         return reply.virtual_time_ns
 
+    def _committing(self, node: str, rpc: Callable[..., _Reply], request: PbMessage, deadline: float, *,
+                    mark_repeat: bool = False) -> _Reply:
+        """A call that changes the receiver's state: `PEER_ANSWER_S` for its answer beyond `deadline`, then,
+        if it heard nothing, one repeat (marked as such with `mark_repeat`) to learn what was done."""
+        try:
+            return self._call(node, rpc, request, deadline + PEER_ANSWER_S)
+        except PeerUnavailable as exc:
+            if exc.code not in SILENCE:
+                raise
+            if mark_repeat:
+                request.repeat = True  # type: ignore[attr-defined]
+            return self._ask_again(node, rpc, request, exc)
+
     def _ask_again(self, node: str, rpc: Callable[..., _Reply], request: PbMessage, silence: PeerUnavailable,
                    *, ready: bool = False) -> _Reply:
-        """Repeat a call carrying qubits that got no answer, within `PEER_RESOLVE_S`; if the peer cannot
-        be reached even now, the first failure (`silence`) is raised."""
+        """Repeat a call that changes the receiver's state and got no answer, within `PEER_RESOLVE_S`; if
+        the peer cannot be reached even now, the first failure (`silence`) is raised."""
         try:
             return self._call(node, rpc, request, time.monotonic() + PEER_RESOLVE_S + PEER_ANSWER_S, ready=ready)
         except PeerUnavailable:
