@@ -746,17 +746,23 @@ class NodeCore:
     def on_deliver_classical(self, msg: Message, attached: Attachment | None = None, *,
                              decide_by: float | None = None) -> None:
         """Deliver a message and take the qubits attached to it, together: a message whose attachment is
-        refused (`on_arrive`, e.g. it came after `decide_by`) is not delivered either."""
+        refused (`on_arrive`, e.g. it came after `decide_by`) is not delivered either, and a message refused
+        for a full mailbox is refused before its attachment is taken (the sender keeps the qubits)."""
         if self.mailbox.seen(msg):
             return  # a resend of a message already delivered (and its attachment applied)
-        if attached:
-            self.on_arrive(msg.sender, attached.arrivals, attached.now_ns, None, attached.states, decide_by=decide_by)
+
+        def take() -> None:
+            if attached:
+                self.on_arrive(msg.sender, attached.arrivals, attached.now_ns, None, attached.states,
+                               decide_by=decide_by)
+
         handler = self.channel_handlers.get(msg.channel)
         if handler is not None:
+            take()
             handler(msg)
             self.mailbox.remember(msg)
             return
-        self.mailbox.deliver(msg)
+        self.mailbox.deliver(msg, taking=take if attached else None)
 
     def on_deliver_epr_outcomes(self, from_node: str, batch_id: str, outcomes: bytes, bases: bytes,
                                 now_ns: int) -> None:

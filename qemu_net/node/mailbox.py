@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from qemu_net.errors import LimitExceeded, ProtocolTimeout, ShuttingDown
@@ -64,6 +65,9 @@ class Mailbox:
         self.max_queued_bytes = max_queued_bytes
         #: Payload bytes of the messages queued and not yet read.
         self.queued_bytes = 0
+        #: Room held, per channel and in bytes, for messages whose attached qubits are being taken.
+        self._held: dict[tuple[str, str], int] = {}
+        self._held_bytes = 0
 
     def channels_remembered(self) -> int:
         """Channels whose seen ids or queued messages this mailbox holds (bounded when they go idle)."""
@@ -94,46 +98,79 @@ class Mailbox:
             if len(seen) > _SEEN_PER_CHANNEL:
                 seen.popitem(last=False)
 
-    def deliver(self, msg: Message) -> bool:
-        """Queue a message; False if it is a duplicate (already delivered once)."""
+    def deliver(self, msg: Message, *, taking: Callable[[], None] | None = None) -> bool:
+        """Queue a message; False if it is a duplicate (already delivered once).
+
+        `taking` (the qubits attached to the message) runs once room for the message is held and before it
+        is queued, outside this mailbox's lock: a message is refused for a full queue before its attachment is
+        taken, never after (the sender then still holds the attachment); if `taking` raises, nothing is queued."""
         key = (msg.sender, msg.channel)
+        size = len(msg.payload)
         with self._cond:
-            seen = self._seen.setdefault(key, collections.OrderedDict())
-            if msg.seq in seen:
+            if msg.seq in self._seen.get(key, ()):
                 return False
-            size = len(msg.payload)
+            if not self._wait_for_room(key, size, msg):
+                return False
+            if taking is None:
+                self._enqueue(key, msg)
+                return True
+            self._held[key] = self._held.get(key, 0) + 1
+            self._held_bytes += size
+        try:
+            taking()
+        finally:
+            with self._cond:
+                self._held[key] -= 1
+                if not self._held[key]:
+                    del self._held[key]
+                self._held_bytes -= size
+                self._cond.notify_all()
+        with self._cond:
+            if msg.seq in self._seen.get(key, ()):  # a repeat of the same message, taken meanwhile, was queued first
+                return False
+            self._enqueue(key, msg)
+            return True
+
+    def _wait_for_room(self, key: tuple[str, str], size: int, msg: Message) -> bool:
+        """Under the lock: wait until `key`'s queue and the mailbox have room for `size` more bytes (rooms
+        held for messages whose attachment is being taken count as used). False if `msg` was queued
+        meanwhile (a repeat got there first); LimitExceeded at the deadline."""
+        give_up = None
+        while (len(self._queues.get(key, ())) + self._held.get(key, 0) >= self.max_queued
+               or ((self.queued_bytes or self._held_bytes)
+                   and self.queued_bytes + self._held_bytes + size > self.max_queued_bytes)):
             # Back-pressure: a full channel or mailbox makes the delivery wait (within the deadline of the
             # call that delivers it) for the application to read; then it is refused, never queued unbounded.
-            give_up = None
-            while (len(self._queues.get(key, ())) >= self.max_queued
-                   or (self.queued_bytes and self.queued_bytes + size > self.max_queued_bytes)):
-                if give_up is None:
-                    # Stop waiting a little before the deadline (0.2 s plus a fifth of the time left), so the
-                    # refusal reaches the sender, through its node, before its own deadline does.
-                    scope = limits.current()
-                    end = scope.deadline if scope else 0.0
-                    give_up = end - 0.2 - 0.2 * max(end - time.monotonic(), 0.0)
-                left = give_up - time.monotonic()
-                if left <= 0 or limits.cancelled() or self._closed_reason:
-                    if not seen and key not in self._queues:
-                        del self._seen[key]
-                    raise LimitExceeded(
-                        f"channel {msg.channel!r} from {msg.sender}: the receiver's queue is full "
-                        f"({len(self._queues.get(key, ()))} messages on the channel, {self.queued_bytes} bytes in all; "
-                        f"limits {self.max_queued} and {self.max_queued_bytes}) and was not read before the deadline",
-                        limit=self.max_queued_bytes, value=size)
-                self._cond.wait(left)
-                if msg.seq in seen:
-                    return False
-            q = self._queues.setdefault(key, collections.deque())
-            self._idle.pop(key, None)
-            self.queued_bytes += size
-            seen[msg.seq] = None
-            if len(seen) > _SEEN_PER_CHANNEL:
-                seen.popitem(last=False)
-            q.append(msg)
-            self._cond.notify_all()
-            return True
+            if give_up is None:
+                # Stop waiting a little before the deadline (0.2 s plus a fifth of the time left), so the
+                # refusal reaches the sender, through its node, before its own deadline does.
+                scope = limits.current()
+                end = scope.deadline if scope else 0.0
+                give_up = end - 0.2 - 0.2 * max(end - time.monotonic(), 0.0)
+            left = give_up - time.monotonic()
+            if left <= 0 or limits.cancelled() or self._closed_reason:
+                if not self._seen.get(key) and key not in self._queues and not self._held.get(key):
+                    self._seen.pop(key, None)
+                raise LimitExceeded(
+                    f"channel {msg.channel!r} from {msg.sender}: the receiver's queue is full "
+                    f"({len(self._queues.get(key, ()))} messages on the channel, {self.queued_bytes} bytes in all; "
+                    f"limits {self.max_queued} and {self.max_queued_bytes}) and was not read before the deadline",
+                    limit=self.max_queued_bytes, value=size)
+            self._cond.wait(left)
+            if msg.seq in self._seen.get(key, ()):
+                return False
+        return True
+
+    def _enqueue(self, key: tuple[str, str], msg: Message) -> None:
+        seen = self._seen.setdefault(key, collections.OrderedDict())
+        q = self._queues.setdefault(key, collections.deque())
+        self._idle.pop(key, None)
+        self.queued_bytes += len(msg.payload)
+        seen[msg.seq] = None
+        if len(seen) > _SEEN_PER_CHANNEL:
+            seen.popitem(last=False)
+        q.append(msg)
+        self._cond.notify_all()
 
     def receive(self, sender: str, channel: str, timeout_s: float, *, owner: str | None = None,
                 ack: int = 0) -> Message:

@@ -57,9 +57,11 @@ class NodeProc:
                 raise AssertionError(f"node exited ({self.proc.wait()}) before {needle!r}:\n" + "\n".join(self.lines))
             self._buf += chunk
             *done, self._buf = self._buf.split(b"\n")
-            for raw in done:
-                line = raw.decode(errors="replace")
-                self.lines.append(line)
+            # Keep every line read, also those after the match: a later wait may be for one of them (the
+            # node logs some things once, e.g. a readiness change right after "serving on port").
+            fresh = [raw.decode(errors="replace") for raw in done]
+            self.lines.extend(fresh)
+            for line in fresh:
                 if needle in line:
                     return line
 

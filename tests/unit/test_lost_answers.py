@@ -287,3 +287,48 @@ def test_recent_answers_are_bounded_by_weight_too():
     ans.pop(3)
     ans.put(5, b"x" * 6)
     assert len(ans) == 2
+
+
+def test_a_full_mailbox_refuses_a_message_before_its_attached_qubits_are_taken():
+    """A message refused for a full mailbox leaves its attachment with the sender (who then keeps the qubits);
+    once there is room, message and qubits are taken together, once."""
+    from qemu_net.errors import LimitExceeded
+    from qemu_net.node import limits
+    from qemu_net.node.outbox import Attachment
+    from qemu_net.node.mailbox import Message
+
+    core = NodeCore(TOPO, "a", peers=FakePeers())
+    core.mailbox.max_queued = 1
+    with limits.call_scope(soon()):
+        core.on_deliver_classical(Message("far", "c", 1, b"first", 0, 0))
+    back, qs = _pushed_here(core)
+    news = Message("far", "c", 2, b"with qubits", 0, 0)
+    with limits.call_scope(time.monotonic() + 0.5), pytest.raises(LimitExceeded, match="queue is full"):
+        core.on_deliver_classical(news, Attachment([], [back], 0), decide_by=soon())
+    assert not any(q in core.register for q in qs)  # refused before anything was taken
+    assert not core.repeats_an_arrival([], [back])
+    assert core.mailbox.receive("far", "c", 0).payload == b"first"
+    with limits.call_scope(soon()):
+        core.on_deliver_classical(news, Attachment([], [back], 0), decide_by=soon())
+        core.on_deliver_classical(news, Attachment([], [back], 0), decide_by=soon())  # a resend: dropped
+    assert list(core.register.group_of(qs[0]).qubits) == qs and len(core.register) == 2
+    assert core.mailbox.receive("far", "c", 0).payload == b"with qubits"
+    with pytest.raises(ProtocolTimeout):
+        core.mailbox.receive("far", "c", 0)
+
+
+def test_a_message_whose_attachment_is_refused_frees_its_room_in_the_mailbox():
+    from qemu_net.node import limits
+    from qemu_net.node.outbox import Attachment
+    from qemu_net.node.mailbox import Message
+
+    core = NodeCore(TOPO, "a", peers=FakePeers())
+    core.mailbox.max_queued = 1
+    back, qs = _pushed_here(core)
+    with limits.call_scope(soon()), pytest.raises(ProtocolTimeout, match="after its deadline"):
+        core.on_deliver_classical(Message("far", "c", 1, b"late", 0, 0), Attachment([], [back], 0),
+                                  decide_by=time.monotonic() - 0.001)
+    assert not any(q in core.register for q in qs)
+    with limits.call_scope(time.monotonic() + 0.5):  # the room held for the refused one is free again
+        core.on_deliver_classical(Message("far", "c", 2, b"next", 0, 0))
+    assert core.mailbox.receive("far", "c", 0).payload == b"next"
