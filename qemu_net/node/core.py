@@ -758,7 +758,8 @@ class NodeCore:
 
         handler = self.channel_handlers.get(msg.channel)
         if handler is not None:
-            take()
+            if attached:  # refused before anything is taken: the sender keeps the qubits
+                raise InvalidOperation(f"channel {msg.channel!r} is this node's own and carries no qubits")
             handler(msg)
             self.mailbox.remember(msg)
             return

@@ -68,6 +68,8 @@ class Mailbox:
         #: Room held, per channel and in bytes, for messages whose attached qubits are being taken.
         self._held: dict[tuple[str, str], int] = {}
         self._held_bytes = 0
+        #: Per channel, the ids of the messages whose attachment is being taken.
+        self._taking: dict[tuple[str, str], set[int]] = {}
 
     def channels_remembered(self) -> int:
         """Channels whose seen ids or queued messages this mailbox holds (bounded when they go idle)."""
@@ -103,63 +105,86 @@ class Mailbox:
 
         `taking` (the qubits attached to the message) runs once room for the message is held and before it
         is queued, outside this mailbox's lock: a message is refused for a full queue before its attachment is
-        taken, never after (the sender then still holds the attachment); if `taking` raises, nothing is queued."""
+        taken, never after (the sender then still holds the attachment); if `taking` raises, nothing is queued.
+        A repeat of a message that is being taken waits for that delivery's outcome instead of competing for
+        room: were it refused meanwhile, its sender would restore qubits the first delivery took."""
         key = (msg.sender, msg.channel)
         size = len(msg.payload)
         with self._cond:
-            if msg.seq in self._seen.get(key, ()):
-                return False
-            if not self._wait_for_room(key, size, msg):
-                return False
+            give_up: float | None = None
+            while True:
+                if msg.seq in self._seen.get(key, ()):
+                    return False
+                if msg.seq in self._taking.get(key, ()):
+                    self._wait_for_earlier(msg)
+                    continue
+                if self._has_room(key, size):
+                    break
+                # Back-pressure: a full channel or mailbox makes the delivery wait (within the deadline of the
+                # call that delivers it) for the application to read; then it is refused, never queued unbounded.
+                if give_up is None:
+                    # Stop waiting a little before the deadline (0.2 s plus a fifth of the time left), so the
+                    # refusal reaches the sender, through its node, before its own deadline does.
+                    scope = limits.current()
+                    end = scope.deadline if scope else 0.0
+                    give_up = end - 0.2 - 0.2 * max(end - time.monotonic(), 0.0)
+                left = give_up - time.monotonic()
+                if left <= 0 or limits.cancelled() or self._closed_reason:
+                    raise LimitExceeded(
+                        f"channel {msg.channel!r} from {msg.sender}: the receiver's queue is full "
+                        f"({len(self._queues.get(key, ()))} messages on the channel, {self.queued_bytes} bytes in "
+                        f"all, {self._held_bytes} bytes more arriving; limits {self.max_queued} and "
+                        f"{self.max_queued_bytes}) and was not read before the deadline",
+                        limit=self.max_queued_bytes, value=size)
+                self._cond.wait(left)
             if taking is None:
                 self._enqueue(key, msg)
                 return True
             self._held[key] = self._held.get(key, 0) + 1
             self._held_bytes += size
+            self._taking.setdefault(key, set()).add(msg.seq)
         try:
             taking()
-        finally:
+        except BaseException:
             with self._cond:
-                self._held[key] -= 1
-                if not self._held[key]:
-                    del self._held[key]
-                self._held_bytes -= size
-                self._cond.notify_all()
-        with self._cond:
-            if msg.seq in self._seen.get(key, ()):  # a repeat of the same message, taken meanwhile, was queued first
+                self._release(key, msg.seq, size)
+            raise
+        with self._cond:  # the room held becomes the queued message's, with no other delivery in between
+            self._release(key, msg.seq, size)
+            if msg.seq in self._seen.get(key, ()):
                 return False
             self._enqueue(key, msg)
             return True
 
-    def _wait_for_room(self, key: tuple[str, str], size: int, msg: Message) -> bool:
-        """Under the lock: wait until `key`'s queue and the mailbox have room for `size` more bytes (rooms
-        held for messages whose attachment is being taken count as used). False if `msg` was queued
-        meanwhile (a repeat got there first); LimitExceeded at the deadline."""
-        give_up = None
-        while (len(self._queues.get(key, ())) + self._held.get(key, 0) >= self.max_queued
-               or ((self.queued_bytes or self._held_bytes)
-                   and self.queued_bytes + self._held_bytes + size > self.max_queued_bytes)):
-            # Back-pressure: a full channel or mailbox makes the delivery wait (within the deadline of the
-            # call that delivers it) for the application to read; then it is refused, never queued unbounded.
-            if give_up is None:
-                # Stop waiting a little before the deadline (0.2 s plus a fifth of the time left), so the
-                # refusal reaches the sender, through its node, before its own deadline does.
-                scope = limits.current()
-                end = scope.deadline if scope else 0.0
-                give_up = end - 0.2 - 0.2 * max(end - time.monotonic(), 0.0)
-            left = give_up - time.monotonic()
-            if left <= 0 or limits.cancelled() or self._closed_reason:
-                if not self._seen.get(key) and key not in self._queues and not self._held.get(key):
-                    self._seen.pop(key, None)
-                raise LimitExceeded(
-                    f"channel {msg.channel!r} from {msg.sender}: the receiver's queue is full "
-                    f"({len(self._queues.get(key, ()))} messages on the channel, {self.queued_bytes} bytes in all; "
-                    f"limits {self.max_queued} and {self.max_queued_bytes}) and was not read before the deadline",
-                    limit=self.max_queued_bytes, value=size)
-            self._cond.wait(left)
-            if msg.seq in self._seen.get(key, ()):
-                return False
-        return True
+    def _has_room(self, key: tuple[str, str], size: int) -> bool:
+        """Under the lock: `key`'s queue and the mailbox have room for `size` more bytes (room held for
+        messages whose attachment is being taken counts as used)."""
+        if len(self._queues.get(key, ())) + self._held.get(key, 0) >= self.max_queued:
+            return False
+        used = self.queued_bytes + self._held_bytes
+        return not used or used + size <= self.max_queued_bytes
+
+    def _wait_for_earlier(self, msg: Message) -> None:
+        """Under the lock: wait while an earlier delivery of `msg` takes its attachment; at this call's
+        deadline ProtocolTimeout (its sender hears nothing either way and asks again)."""
+        scope = limits.current()
+        left = (scope.deadline if scope else 0.0) - time.monotonic()
+        if left <= 0 or limits.cancelled() or self._closed_reason:
+            raise ProtocolTimeout(f"message {msg.seq} on channel {msg.channel!r} from {msg.sender} is still being "
+                                  "taken by an earlier delivery of it", sender=msg.sender, channel=msg.channel)
+        self._cond.wait(left)
+
+    def _release(self, key: tuple[str, str], seq: int, size: int) -> None:
+        """Under the lock: give back the room held for message `seq` while its attachment was taken."""
+        self._held[key] -= 1
+        if not self._held[key]:
+            del self._held[key]
+        self._held_bytes -= size
+        taking = self._taking[key]
+        taking.discard(seq)
+        if not taking:
+            del self._taking[key]
+        self._cond.notify_all()
 
     def _enqueue(self, key: tuple[str, str], msg: Message) -> None:
         seen = self._seen.setdefault(key, collections.OrderedDict())

@@ -329,6 +329,63 @@ def test_a_message_whose_attachment_is_refused_frees_its_room_in_the_mailbox():
         core.on_deliver_classical(Message("far", "c", 1, b"late", 0, 0), Attachment([], [back], 0),
                                   decide_by=time.monotonic() - 0.001)
     assert not any(q in core.register for q in qs)
+    assert core.mailbox._held == {} and core.mailbox._held_bytes == 0 and core.mailbox._taking == {}
     with limits.call_scope(time.monotonic() + 0.5):  # the room held for the refused one is free again
         core.on_deliver_classical(Message("far", "c", 2, b"next", 0, 0))
     assert core.mailbox.receive("far", "c", 0).payload == b"next"
+
+
+def test_a_repeat_that_comes_while_its_message_is_being_taken_waits_for_that_outcome():
+    """The sender repeats a message whose first delivery is still taking its qubits (here: waiting for the
+    node's lock) in a full channel. The repeat is not refused for the room the first one holds, which would
+    make its sender restore the qubits the first one takes: it waits, and is dropped as a duplicate."""
+    from qemu_net.errors import LimitExceeded
+    from qemu_net.node import limits
+    from qemu_net.node.mailbox import Message
+    from qemu_net.node.outbox import Attachment
+
+    core = NodeCore(TOPO, "a", peers=FakePeers())
+    core.mailbox.max_queued = 1
+    back, qs = _pushed_here(core)
+    news = Message("far", "c", 1, b"with qubits", 0, 0)
+    outcomes: dict[str, object] = {}
+
+    def deliver(name: str, scope_s: float) -> None:
+        try:
+            with limits.call_scope(time.monotonic() + scope_s):
+                core.on_deliver_classical(news, Attachment([], [back], 0), decide_by=soon())
+            outcomes[name] = "ok"
+        except (LimitExceeded, ProtocolTimeout) as exc:
+            outcomes[name] = exc
+
+    with core._cond:  # the node is busy: the first delivery waits for the lock inside its take
+        first = threading.Thread(target=deliver, args=("first", 10.0))
+        first.start()
+        deadline = time.monotonic() + 5
+        while not core.mailbox._taking and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert core.mailbox._taking == {("far", "c"): {1}}
+        repeat = threading.Thread(target=deliver, args=("repeat", 1.5))
+        repeat.start()
+        time.sleep(1.2)  # past the point where a full channel refuses the repeat (0.8 of its time, less 0.2 s)
+    first.join(10)
+    repeat.join(10)
+    assert outcomes == {"first": "ok", "repeat": "ok"}, outcomes
+    assert list(core.register.group_of(qs[0]).qubits) == qs and len(core.register) == 2
+    assert core.mailbox.receive("far", "c", 0).payload == b"with qubits"
+    with pytest.raises(ProtocolTimeout):
+        core.mailbox.receive("far", "c", 0)
+
+
+def test_a_node_channel_refuses_attached_qubits_before_taking_them():
+    from qemu_net.errors import InvalidOperation
+    from qemu_net.node.core import INCARNATION_CHANNEL
+    from qemu_net.node.mailbox import Message
+    from qemu_net.node.outbox import Attachment
+
+    core = NodeCore(TOPO, "a", peers=FakePeers())
+    back, qs = _pushed_here(core)
+    with pytest.raises(InvalidOperation, match="carries no qubits"):
+        core.on_deliver_classical(Message("far", INCARNATION_CHANNEL, 1, b"x", 0, 0), Attachment([], [back], 0),
+                                  decide_by=soon())
+    assert not any(q in core.register for q in qs)
