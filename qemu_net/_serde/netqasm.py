@@ -71,6 +71,11 @@ def receive_classical_to_proto(sender: str, channel: str, timeout_s: float) -> n
     return n.ReceiveClassicalRequest(sender=sender, channel=channel, timeout_s=timeout_s)
 
 
+def receive_any_to_proto(keys: list[tuple[str, str]], timeout_s: float) -> n.ReceiveClassicalRequest:
+    """A bounded wait for the first classical message to arrive on any of the (sender, channel) pairs."""
+    return n.ReceiveClassicalRequest(any_of=[n.ChannelKey(sender=s, channel=c) for s, c in keys], timeout_s=timeout_s)
+
+
 def payload_from_proto(reply: n.ReceiveClassicalResponse) -> bytes:
     """The payload of a received classical message."""
     return reply.payload

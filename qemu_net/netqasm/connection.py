@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -280,17 +281,7 @@ class QnetSocket(Socket):
     def _recv_any(self, block: bool, timeout: float | None) -> str | StructuredMessage:
         if not block:
             raise NotImplementedError("non-blocking recv is not offered: give a timeout instead")
-        raw = self._recv_bytes(timeout)
-        kind, body = raw[:1], raw[1:]
-        if kind == b"s":
-            return body.decode()
-        if kind == b"j":
-            try:
-                data = json.loads(body)
-                return StructuredMessage(data["header"], _decode(data["payload"]))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise RuntimeError(f"malformed structured message from {self._remote_app_name}: {exc}") from None
-        raise RuntimeError(f"malformed message from {self._remote_app_name}")
+        return _decoded(self._recv_bytes(timeout), self._remote_app_name)
 
     def recv(self, block: bool = True, timeout: float | None = None, maxsize: int | None = None) -> str:
         msg = self._recv_any(block, timeout)
@@ -345,51 +336,69 @@ def _hashable(v: Any) -> Any:
     return tuple(_hashable(x) for x in v) if isinstance(v, list) else v
 
 
-class QnetBroadcastChannel(BroadcastChannelBySockets):
-    """netqasm's broadcast channel as one socket per remote role.
+#: Sent on each socket of a broadcast after the message went to every remote role.
+_COMMIT = b"c"
 
-    `recv` returns the first message any remote role sent: one reader thread per remote role waits on
-    its socket (bounded by the receive timeout; a reader whose wait ends without a message stops and is
-    started again by the next `recv`), and messages queue in arrival order, so nothing polls."""
+
+def _decoded(raw: bytes, remote: str) -> str | StructuredMessage:
+    """A socket message as netqasm hands it out: a str, or a structured message sent as JSON."""
+    kind, body = raw[:1], raw[1:]
+    if kind == b"s":
+        return body.decode()
+    if kind == b"j":
+        try:
+            data = json.loads(body)
+            return StructuredMessage(data["header"], _decode(data["payload"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RuntimeError(f"malformed structured message from {remote}: {exc}") from None
+    raise RuntimeError(f"malformed message from {remote}")
+
+
+class QnetBroadcastChannel(BroadcastChannelBySockets):
+    """netqasm's broadcast channel as one socket per remote role, in the order a protocol of rounds needs.
+
+    `send` delivers the message to every remote role's node, then sends each a commit; `recv` takes the
+    message that reached this node first among the remote roles' sockets (one `ReceiveClassical` over
+    all of them) and returns it once its commit is in. So no role reads a broadcast before every other
+    role's node has it, and a message sent after reading one arrives after it at every node: a role that
+    reads one message from each of the others per round never takes a later round's message for the
+    current one, however the processes are scheduled (docs/design.md, "A broadcast's order")."""
 
     _socket_class = QnetSocket
 
     def __init__(self, app_name: str, remote_app_names: list[str], **kwargs: Any) -> None:
         super().__init__(app_name, remote_app_names, **kwargs)
-        import queue
+        self._node = node_of(app_name)
+        self._stub = wire.node_stub(_channel(self._node))
+        self._by_channel = {(s._peer, s._in): (remote, s) for remote, s in self._sockets.items()}
 
-        self._queue: queue.Queue[tuple[str, str | Exception]] = queue.Queue()
-        self._readers: dict[str, threading.Thread] = {}
-        self._rlock = threading.Lock()
-
-    def _read(self, remote: str, socket: QnetSocket) -> None:
-        try:
-            msg = socket.recv()
-        except Exception as exc:
-            self._queue.put((remote, exc))
-            return
-        self._queue.put((remote, msg))
+    def send(self, msg: str) -> None:
+        """Broadcast `msg`: to every remote role, then a commit to each (it went to all)."""
+        if not isinstance(msg, str):
+            raise TypeError(f"a broadcast channel sends str, not {type(msg).__name__}")
+        for socket in self._sockets.values():
+            socket._send_bytes(b"s" + msg.encode())
+        for socket in self._sockets.values():
+            socket._send_bytes(_COMMIT)
 
     def recv(self, block: bool = True, timeout: float | None = None) -> tuple[str, str]:
         if not block:
             raise NotImplementedError("non-blocking recv is not offered: give a timeout instead")
-        with self._rlock:
-            for remote, socket in self._sockets.items():
-                t = self._readers.get(remote)
-                if t is None or not t.is_alive():
-                    t = threading.Thread(target=self._read, args=(remote, socket), daemon=True,
-                                         name=f"broadcast-{remote}")
-                    self._readers[remote] = t
-                    t.start()
-        import queue
-
         wait = timeout if timeout is not None else binding().timeout_s
+        end = time.monotonic() + wait
         try:
-            remote, msg = self._queue.get(timeout=wait)
-        except queue.Empty:
-            raise TimeoutError("Timeout while trying to receive broadcasted message") from None
-        with self._rlock:
-            self._readers.pop(remote, None)  # its reader ended with this message
-        if isinstance(msg, Exception):
-            raise msg
+            reply = self._stub.ReceiveClassical(wire.receive_any_to_proto(list(self._by_channel), wait),
+                                                timeout=wait + 5.0)
+        except grpc.RpcError as err:
+            exc = error_from_rpc(err, where=f"node {self._node}")
+            if isinstance(exc, ProtocolTimeout):
+                raise TimeoutError("Timeout while trying to receive broadcasted message") from None
+            raise exc from None
+        remote, socket = self._by_channel[(reply.sender, reply.channel)]
+        commit = socket._recv_bytes(max(end - time.monotonic(), 0.001))
+        if commit != _COMMIT:
+            raise RuntimeError(f"broadcast from {remote}: a message came where its commit was due")
+        msg = _decoded(reply.payload, remote)
+        if not isinstance(msg, str):
+            raise RuntimeError(f"broadcast from {remote}: a structured message, where broadcasts carry str")
         return remote, msg

@@ -21,7 +21,7 @@ from __future__ import annotations
 import collections
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -137,6 +137,12 @@ class ClassicalChannels:
     def receive(self, sender: str, channel: str, timeout_s: float, *, owner: str | None = None,
                 ack: int = 0) -> Message:
         msg = self.mailbox.receive(sender, channel, timeout_s, owner=owner, ack=ack)
+        self.clock.advance_to(msg.arrival_ns)
+        return msg
+
+    def receive_any(self, keys: Sequence[tuple[str, str]], timeout_s: float) -> Message:
+        """The message that arrived first among the (sender, channel) pairs `keys` (`Mailbox.receive_any`)."""
+        msg = self.mailbox.receive_any(keys, timeout_s)
         self.clock.advance_to(msg.arrival_ns)
         return msg
 

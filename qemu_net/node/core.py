@@ -496,6 +496,14 @@ class NodeCore:
         return self.channels.receive(sender, channel, timeout_s,
                                      owner=current_owner.get() if acknowledged else None, ack=ack)
 
+    def receive_classical_any(self, keys: Sequence[tuple[str, str]], timeout_s: float, *,
+                              outbox: Outbox | None = None) -> Message:
+        """The message that arrived first among the (sender, channel) pairs `keys` (a broadcast's receive)."""
+        if not 0 <= timeout_s <= 3600:
+            raise InvalidOperation(f"timeout_s must be between 0 and 3600, got {timeout_s}")
+        self.flush(outbox, deadline_in(timeout_s))
+        return self.channels.receive_any(keys, timeout_s)
+
     # ---------------------------------------------------------------- a role's deferred news
     def _take_attachment(self, peer: str, outbox: Outbox | None) -> Attachment | None:
         if outbox is None:

@@ -16,9 +16,10 @@ client session lapses its in-flight deliveries go back to the front of their que
 from __future__ import annotations
 
 import collections
+import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qemu_net.errors import LimitExceeded, ProtocolTimeout, ShuttingDown
@@ -68,6 +69,9 @@ class Mailbox:
         #: Room held, per channel and in bytes, for messages whose attached qubits are being taken.
         self._held: dict[tuple[str, str], int] = {}
         self._held_bytes = 0
+        #: (channel, message id) -> the order in which queued messages reached this mailbox.
+        self._stamps: dict[tuple[tuple[str, str], int], int] = {}
+        self._arrivals = itertools.count()
         #: Per channel, the ids of the messages whose attachment is being taken.
         self._taking: dict[tuple[str, str], set[int]] = {}
 
@@ -195,7 +199,44 @@ class Mailbox:
         if len(seen) > _SEEN_PER_CHANNEL:
             seen.popitem(last=False)
         q.append(msg)
+        self._stamps[(key, msg.seq)] = next(self._arrivals)
         self._cond.notify_all()
+
+    def _pop(self, key: tuple[str, str]) -> Message:
+        """Under the lock: the head of `key`'s queue, taken off it."""
+        msg = self._queues[key].popleft()
+        self._stamps.pop((key, msg.seq), None)
+        self.queued_bytes -= len(msg.payload)
+        return msg
+
+    def _drained(self, key: tuple[str, str]) -> None:
+        """Under the lock: `key`'s queue is empty: drop it, remembering its seen ids while few channels idle."""
+        del self._queues[key]
+        self._idle[key] = None
+        while len(self._idle) > self.max_idle_channels:
+            old, _ = self._idle.popitem(last=False)
+            self._seen.pop(old, None)
+
+    def receive_any(self, keys: Sequence[tuple[str, str]], timeout_s: float) -> Message:
+        """Of the messages queued on the (sender, channel) pairs `keys`, the one that reached this mailbox
+        first (waiting up to `timeout_s` for one); unacknowledged. A broadcast's receive: the order in which
+        messages from different senders arrived is the order they are handed out."""
+        with self._cond:
+            self._cond.wait_for(lambda: any(self._queues.get(k) for k in keys) or bool(self._closed_reason)
+                                or limits.cancelled(), timeout=max(0.0, timeout_s))
+            ready = [k for k in keys if self._queues.get(k)]
+            if not ready:
+                if self._closed_reason:
+                    raise ShuttingDown(self._closed_reason)
+                limits.check_cancelled()
+                raise ProtocolTimeout(f"no message on any of {len(keys)} channels "
+                                      f"({', '.join(sorted({s for s, _ in keys}))}) within {timeout_s:g} s")
+            key = min(ready, key=lambda k: self._stamps.get((k, self._queues[k][0].seq), -1))
+            msg = self._pop(key)
+            if not self._queues[key]:
+                self._drained(key)
+            self._cond.notify_all()  # a sender may wait for room
+            return msg
 
     def receive(self, sender: str, channel: str, timeout_s: float, *, owner: str | None = None,
                 ack: int = 0) -> Message:
@@ -229,21 +270,15 @@ class Mailbox:
                     channel=channel,
                 )
             q = self._queues[key]
-            msg = q.popleft()
-            self.queued_bytes -= len(msg.payload)
+            msg = self._pop(key)
             if owner is not None and ack and msg.seq == ack and q:
-                msg = q.popleft()  # given back after a lapse, but the client had it (it acknowledges it)
-                self.queued_bytes -= len(msg.payload)
+                msg = self._pop(key)  # given back after a lapse, but the client had it (it acknowledges it)
             elif owner is not None and ack and msg.seq == ack:
                 del self._queues[key]
                 self._cond.notify_all()  # a sender may wait for room
                 return self.receive(sender, channel, timeout_s, owner=owner, ack=ack)
             if not q:
-                del self._queues[key]
-                self._idle[key] = None
-                while len(self._idle) > self.max_idle_channels:
-                    old, _ = self._idle.popitem(last=False)
-                    self._seen.pop(old, None)
+                self._drained(key)
             self._cond.notify_all()  # a sender may wait for room
             if owner is not None:
                 self._inflight[(sender, channel, owner)] = msg

@@ -22,6 +22,7 @@ from qemu_net._serde import quantum as convert
 from qemu_net._serde.status import error_metadata, status_for
 from qemu_net.errors import InvalidOperation, QnetError
 from qemu_net.node import limits as lim
+from qemu_net.node.channels import MAX_CHANNEL_NAME
 from qemu_net.node.core import NodeCore, deadline_in
 from qemu_net.node.limits import Limits, WaitSlots
 from qemu_net.node.mailbox import Message
@@ -178,6 +179,8 @@ def _no_float_tricks(msg: PbMessage) -> None:
 #: Channels whose names start with this are the nodes' own (e.g. QKD key reservations): clients may not
 #: send or read on them.
 RESERVED_CHANNEL_PREFIX = "_qnet/"
+#: How many (sender, channel) pairs one receive may wait on (a broadcast's receive: one per other role).
+MAX_RECEIVE_ANY = 256
 
 
 def _public_channel(channel: str) -> None:
@@ -282,6 +285,8 @@ class NodeServicer(ng.NodeServiceServicer):
     @rpc
     def ReceiveClassical(self, request: n.ReceiveClassicalRequest,
                          context: grpc.ServicerContext) -> n.ReceiveClassicalResponse:
+        if request.any_of:
+            return self._receive_any(request, context)
         _public_channel(request.channel)
         if not request.sender or not request.channel:
             raise InvalidOperation("ReceiveClassical needs a sender and a channel")
@@ -290,7 +295,28 @@ class NodeServicer(ng.NodeServiceServicer):
                           lambda: self.core.receive_classical(request.sender, request.channel, timeout,
                                                               acknowledged=request.acknowledged, ack=request.ack))
         return n.ReceiveClassicalResponse(payload=msg.payload, seq=msg.seq & 0xFFFFFFFF, arrival_ns=msg.arrival_ns,
-                                          delivery_id=msg.seq)
+                                          delivery_id=msg.seq, sender=msg.sender, channel=msg.channel)
+
+    def _receive_any(self, request: n.ReceiveClassicalRequest,
+                     context: grpc.ServicerContext) -> n.ReceiveClassicalResponse:
+        if request.sender or request.channel or request.acknowledged or request.ack:
+            raise InvalidOperation("ReceiveClassical with any_of names its channels there only, and is not "
+                                   "acknowledged: leave sender, channel, acknowledged and ack unset")
+        if len(request.any_of) > MAX_RECEIVE_ANY:
+            raise InvalidOperation(f"any_of has {len(request.any_of)} channels; at most {MAX_RECEIVE_ANY}")
+        keys = []
+        for i, k in enumerate(request.any_of):
+            if not k.sender or not k.channel or len(k.channel) > MAX_CHANNEL_NAME:
+                raise InvalidOperation(f"any_of[{i}] needs a sender and a channel name of 1 to {MAX_CHANNEL_NAME} "
+                                       "characters")
+            _public_channel(k.channel)
+            keys.append((k.sender, k.channel))
+        if len(set(keys)) != len(keys):
+            raise InvalidOperation("any_of names a (sender, channel) pair twice")
+        timeout = _timeout(request.timeout_s, 10.0, context, self.limits)
+        msg = _serve_wait(self, context, "ReceiveClassical", lambda: self.core.receive_classical_any(keys, timeout))
+        return n.ReceiveClassicalResponse(payload=msg.payload, seq=msg.seq & 0xFFFFFFFF, arrival_ns=msg.arrival_ns,
+                                          delivery_id=msg.seq, sender=msg.sender, channel=msg.channel)
 
     @rpc
     def Inspect(self, request: n.InspectRequest, context: grpc.ServicerContext) -> n.InspectResponse:

@@ -159,30 +159,44 @@ class SendClassicalResponse(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., arrival_ns: _Optional[int] = ...) -> None: ...
 
 class ReceiveClassicalRequest(_message.Message):
-    __slots__ = ("sender", "channel", "timeout_s", "acknowledged", "ack")
+    __slots__ = ("sender", "channel", "timeout_s", "acknowledged", "ack", "any_of")
     SENDER_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
+    ANY_OF_FIELD_NUMBER: _ClassVar[int]
     sender: str
     channel: str
     timeout_s: float
     acknowledged: bool
     ack: int
-    def __init__(self, sender: _Optional[str] = ..., channel: _Optional[str] = ..., timeout_s: _Optional[float] = ..., acknowledged: _Optional[bool] = ..., ack: _Optional[int] = ...) -> None: ...
+    any_of: _containers.RepeatedCompositeFieldContainer[ChannelKey]
+    def __init__(self, sender: _Optional[str] = ..., channel: _Optional[str] = ..., timeout_s: _Optional[float] = ..., acknowledged: _Optional[bool] = ..., ack: _Optional[int] = ..., any_of: _Optional[_Iterable[_Union[ChannelKey, _Mapping]]] = ...) -> None: ...
+
+class ChannelKey(_message.Message):
+    __slots__ = ("sender", "channel")
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    sender: str
+    channel: str
+    def __init__(self, sender: _Optional[str] = ..., channel: _Optional[str] = ...) -> None: ...
 
 class ReceiveClassicalResponse(_message.Message):
-    __slots__ = ("payload", "seq", "arrival_ns", "delivery_id")
+    __slots__ = ("payload", "seq", "arrival_ns", "delivery_id", "sender", "channel")
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     ARRIVAL_NS_FIELD_NUMBER: _ClassVar[int]
     DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
     payload: bytes
     seq: int
     arrival_ns: int
     delivery_id: int
-    def __init__(self, payload: _Optional[bytes] = ..., seq: _Optional[int] = ..., arrival_ns: _Optional[int] = ..., delivery_id: _Optional[int] = ...) -> None: ...
+    sender: str
+    channel: str
+    def __init__(self, payload: _Optional[bytes] = ..., seq: _Optional[int] = ..., arrival_ns: _Optional[int] = ..., delivery_id: _Optional[int] = ..., sender: _Optional[str] = ..., channel: _Optional[str] = ...) -> None: ...
 
 class InspectRequest(_message.Message):
     __slots__ = ("qubits",)
