@@ -371,6 +371,9 @@ class QnetBroadcastChannel(BroadcastChannelBySockets):
         self._node = node_of(app_name)
         self._stub = wire.node_stub(_channel(self._node))
         self._by_channel = {(s._peer, s._in): (remote, s) for remote, s in self._sockets.items()}
+        #: A broadcast taken off the node whose commit has not come yet: (remote role, payload).
+        self._pending: tuple[str, bytes] | None = None
+        self._lock = threading.Lock()
 
     def send(self, msg: str) -> None:
         """Broadcast `msg`: to every remote role, then a commit to each (it went to all)."""
@@ -382,23 +385,41 @@ class QnetBroadcastChannel(BroadcastChannelBySockets):
             socket._send_bytes(_COMMIT)
 
     def recv(self, block: bool = True, timeout: float | None = None) -> tuple[str, str]:
+        """The first broadcast to reach this role's node from any remote role, once it is committed.
+
+        A broadcast whose commit does not come within `timeout` is kept, and the next `recv` goes on
+        waiting for it (it is still the first). One whose sender broadcast again instead (its send failed
+        part way, so not every role has it) is dropped for the newer one."""
         if not block:
             raise NotImplementedError("non-blocking recv is not offered: give a timeout instead")
         wait = timeout if timeout is not None else binding().timeout_s
         end = time.monotonic() + wait
-        try:
-            reply = self._stub.ReceiveClassical(wire.receive_any_to_proto(list(self._by_channel), wait),
-                                                timeout=wait + 5.0)
-        except grpc.RpcError as err:
-            exc = error_from_rpc(err, where=f"node {self._node}")
-            if isinstance(exc, ProtocolTimeout):
-                raise TimeoutError("Timeout while trying to receive broadcasted message") from None
-            raise exc from None
-        remote, socket = self._by_channel[(reply.sender, reply.channel)]
-        commit = socket._recv_bytes(max(end - time.monotonic(), 0.001))
-        if commit != _COMMIT:
-            raise RuntimeError(f"broadcast from {remote}: a message came where its commit was due")
-        msg = _decoded(reply.payload, remote)
+        with self._lock:
+            if self._pending is None:
+                try:
+                    reply = self._stub.ReceiveClassical(wire.receive_any_to_proto(list(self._by_channel), wait),
+                                                        timeout=wait + 5.0)
+                except grpc.RpcError as err:
+                    exc = error_from_rpc(err, where=f"node {self._node}")
+                    if isinstance(exc, ProtocolTimeout):
+                        raise TimeoutError("Timeout while trying to receive broadcasted message") from None
+                    raise exc from None
+                remote = self._by_channel[(reply.sender, reply.channel)][0]
+                if reply.payload == _COMMIT:
+                    raise RuntimeError(f"broadcast from {remote}: a commit came with no broadcast before it")
+                self._pending = (remote, reply.payload)
+            remote, payload = self._pending
+            socket = self._sockets[remote]
+            while True:
+                try:
+                    nxt = socket._recv_bytes(max(end - time.monotonic(), 0.001))
+                except RuntimeError:  # no commit yet: kept for the next recv
+                    raise TimeoutError(f"Timeout while waiting for the commit of a broadcast from {remote}") from None
+                if nxt == _COMMIT:
+                    break
+                self._pending = (remote, payload := nxt)  # the earlier one was never committed to all
+            self._pending = None
+        msg = _decoded(payload, remote)
         if not isinstance(msg, str):
             raise RuntimeError(f"broadcast from {remote}: a structured message, where broadcasts carry str")
         return remote, msg

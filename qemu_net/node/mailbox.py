@@ -229,8 +229,10 @@ class Mailbox:
                 if self._closed_reason:
                     raise ShuttingDown(self._closed_reason)
                 limits.check_cancelled()
-                raise ProtocolTimeout(f"no message on any of {len(keys)} channels "
-                                      f"({', '.join(sorted({s for s, _ in keys}))}) within {timeout_s:g} s")
+                senders = sorted({s for s, _ in keys})
+                named = ", ".join(senders[:5]) + (f" and {len(senders) - 5} more" if len(senders) > 5 else "")
+                raise ProtocolTimeout(f"no message on any of {len(keys)} channels (from {named}) "
+                                      f"within {timeout_s:g} s")
             key = min(ready, key=lambda k: self._stamps.get((k, self._queues[k][0].seq), -1))
             msg = self._pop(key)
             if not self._queues[key]:

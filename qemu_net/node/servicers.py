@@ -309,6 +309,8 @@ class NodeServicer(ng.NodeServiceServicer):
             if not k.sender or not k.channel or len(k.channel) > MAX_CHANNEL_NAME:
                 raise InvalidOperation(f"any_of[{i}] needs a sender and a channel name of 1 to {MAX_CHANNEL_NAME} "
                                        "characters")
+            if k.sender not in self.core.topology.node_names:
+                raise InvalidOperation(f"any_of[{i}].sender is not a node of this network")
             _public_channel(k.channel)
             keys.append((k.sender, k.channel))
         if len(set(keys)) != len(keys):

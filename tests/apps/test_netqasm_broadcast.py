@@ -95,6 +95,7 @@ def test_receive_from_any_channel_refuses_bad_requests_with_invalid_argument(net
         n.ReceiveClassicalRequest(any_of=[key], acknowledged=True, timeout_s=0.1),
         n.ReceiveClassicalRequest(any_of=[key, key], timeout_s=0.1),
         n.ReceiveClassicalRequest(any_of=[n.ChannelKey(sender="bob")], timeout_s=0.1),
+        n.ReceiveClassicalRequest(any_of=[n.ChannelKey(sender="x" * 5000, channel="c")], timeout_s=0.1),
         n.ReceiveClassicalRequest(any_of=[n.ChannelKey(sender="bob", channel="_qnet/node/incarnation")],
                                   timeout_s=0.1),
         n.ReceiveClassicalRequest(any_of=[n.ChannelKey(sender="bob", channel=f"c{i}") for i in range(257)],
@@ -109,3 +110,21 @@ def test_receive_from_any_channel_refuses_bad_requests_with_invalid_argument(net
         stub.ReceiveClassical(n.ReceiveClassicalRequest(any_of=[key], timeout_s=0.2), timeout=10)
     assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert "no message on any of 1 channels" in info.value.details()
+
+
+def test_a_late_commit_is_waited_for_again_and_an_abandoned_broadcast_is_dropped(net) -> None:
+    """A broadcast whose commit is late is not lost: the receive times out and the next one returns it. A
+    broadcast its sender never committed (its send failed part way) is dropped for the sender's next."""
+    alice = nqc.QnetBroadcastChannel("alice", ["bob"], socket_id=8)
+    bob = nqc.QnetBroadcastChannel("bob", ["alice"], socket_id=8)
+    to_bob = alice._sockets["bob"]
+    to_bob._send_bytes(b"s1")  # the data, its commit still to come
+    with pytest.raises(TimeoutError, match="commit of a broadcast from alice"):
+        bob.recv(timeout=0.5)
+    to_bob._send_bytes(b"c")
+    assert bob.recv(timeout=10) == ("alice", "1")
+    to_bob._send_bytes(b"s2")  # never committed: alice broadcast again instead
+    alice.send("3")
+    assert bob.recv(timeout=10) == ("alice", "3")
+    with pytest.raises(TimeoutError):
+        bob.recv(timeout=0.3)
