@@ -90,6 +90,10 @@ def bind(roles: Mapping[str, str], addresses: Mapping[str, str], *, timeout_s: f
         _state.creds = load_credentials(tls_dir, app=identity)
     else:
         _state.creds = None
+    with _lock:  # channels to the nodes of an earlier binding are not this one's
+        for ch in _channels.values():
+            ch.close()
+        _channels.clear()
     _state.binding = Binding(dict(roles), dict(addresses), timeout_s)
     return _state.binding
 
