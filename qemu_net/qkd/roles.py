@@ -384,13 +384,18 @@ def _run(protocol: str, role: str, ctx: NodeContext, params: Any, body: Any) -> 
     st.set(eps_sec=params.eps_sec, eps_cor=params.eps_cor)
     t0 = ctx.now_ns()
     aborted: str | None = None
+    #: When the session ended because the peer aborted it: whose abort it was, and its kind. The error raised
+    #: below keeps them, so a client that hears this end first still reports the peer's own error.
+    cause: dict[str, str] = {}
     try:
         body(ctx, params, link, quantum, classical, st)
     except RemoteAbort as exc:
         aborted = exc.message
+        cause = _cause(exc)
     except ProtocolAborted as exc:
         classical.abort(exc)
         aborted = exc.message
+        cause = _cause(exc)
     except (InvalidOperation, NotConnected, MemoryFull) as exc:
         if exc.fields.get("peer") != params.peer:
             classical.abort(exc)
@@ -436,8 +441,16 @@ def _run(protocol: str, role: str, ctx: NodeContext, params: Any, body: Any) -> 
         **passthrough,
     )
     if aborted is not None and params.raise_on_abort:
-        raise ProtocolAborted(f"{protocol} session {sid!r} aborted: {aborted}", reason=aborted, result=result)
+        kind: dict[str, Any] = {"kind": cause["kind"]} if cause else {}
+        raise ProtocolAborted(f"{protocol} session {sid!r} aborted: {aborted}", reason=aborted, result=result,
+                              peer=cause.get("peer"), **kind)
     return result
+
+
+def _cause(exc: ProtocolAborted) -> dict[str, str]:
+    """The peer and kind of a peer's abort that `exc` reports (empty for an abort of this end's own)."""
+    kind, peer = exc.fields.get("kind"), exc.fields.get("peer")
+    return {"kind": kind, "peer": peer} if isinstance(kind, str) and kind and isinstance(peer, str) else {}
 
 
 def _check_sift(idx: np.ndarray, n: int) -> None:

@@ -161,6 +161,33 @@ def test_sessions_too_large_for_the_limit_are_refused_at_once(limited_pair, n_pu
     _alive(procs, cgroups)
 
 
+def test_bobs_error_names_alices_refusal_as_its_cause(limited_pair) -> None:
+    """Bob's end of a refused session fails with an error that says it reports Alice's abort (its ``peer`` and
+    ``kind``), whichever end's answer reaches the client first: so the client raises Alice's MemoryFull."""
+    import threading
+
+    net, procs, cgroups = limited_pair
+    requests, _ = net._role_run(qkd.qkd_roles("bb84", "alice", "bob", n_pulses=60_000_000), 120, None)
+    errors: dict[str, BaseException] = {}
+
+    def run(name: str) -> None:
+        try:
+            net[name].run_protocol(requests[name])
+        except Exception as exc:
+            errors[name] = exc
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in requests]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(150)
+    assert isinstance(errors["alice"], MemoryFull), errors
+    bob = errors["bob"]
+    assert isinstance(bob, ProtocolAborted) and "memory limit of 1,024 MiB" in str(bob), bob
+    assert bob.fields.get("peer") == "alice" and bob.fields.get("kind") == "MemoryFull", bob.fields
+    _alive(procs, cgroups)
+
+
 def test_a_session_that_fits_runs_to_a_key_under_the_limit(limited_pair) -> None:
     """4*10^6 pulses fit under 1 GiB: the session completes with a key; neither node is killed."""
     net, procs, cgroups = limited_pair
