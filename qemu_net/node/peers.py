@@ -59,6 +59,20 @@ CHANNEL_OPTIONS = [
 ]
 
 
+#: How long closing waits for the connectivity pollers of watched channels to stop (each polls every 0.2 s).
+POLLER_STOP_S = 1.0
+
+
+def _await_pollers(channels: Sequence[grpc.Channel], deadline: float) -> None:
+    """Until `deadline`, wait for the connectivity poller of each channel (gRPC's own thread, which runs
+    while a channel has subscribers) to stop. gRPC keeps its state on the channel object
+    (`_connectivity_state.polling`); a channel that does not is taken as having no poller."""
+    for ch in channels:
+        state = getattr(ch, "_connectivity_state", None)
+        while getattr(state, "polling", False) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
 class GrpcPeers:
     """Channels to peers by name, created lazily from an address book."""
 
@@ -107,8 +121,8 @@ class GrpcPeers:
                 self._stubs[node] = s
                 self._health[node] = health_pb2_grpc.HealthStub(ch)
                 watch = functools.partial(self._on_state, node)
-                ch.subscribe(watch, try_to_connect=False)
-                self._watches.append((ch, watch))
+                raw.subscribe(watch, try_to_connect=False)
+                self._watches.append((raw, watch))
         return s
 
     def _on_state(self, node: str, state: grpc.ChannelConnectivity) -> None:
@@ -137,13 +151,19 @@ class GrpcPeers:
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            watched = [ch for ch, _ in self._watches]
             for ch, watch in self._watches:
-                ch.unsubscribe(watch)  # before close: a watched channel's poller raises once it is closed
+                ch.unsubscribe(watch)
             self._watches.clear()
-            for ch in self._channels:
-                ch.close()
+            channels = list(self._channels)
             self._channels.clear()
             self._stubs.clear()
+        # A watched channel's poller thread raises ("Cannot monitor channel state: Channel closed!") if the
+        # channel is closed between two of its polls; once unsubscribed it stops at its next poll (every
+        # 0.2 s), so wait for that, bounded, before closing.
+        _await_pollers(watched, time.monotonic() + POLLER_STOP_S)
+        for ch in channels:
+            ch.close()
 
     def _call(self, node: str, rpc: Callable[..., _Reply], request: PbMessage, deadline: float, *,
               ready: bool = False) -> _Reply:
