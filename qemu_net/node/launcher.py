@@ -581,10 +581,15 @@ class LocalNetwork:
             info = {"ready": False, "error": f"unexpected launcher output: {line[:200]!r}"}
         if not info.get("ready"):
             proc.kill()
-            proc.wait(5)
+            left = ""
+            try:
+                proc.wait(KILL_WAIT_S)
+            except subprocess.TimeoutExpired:
+                left = (f"; its supervisor (pid {proc.pid}) had not exited {KILL_WAIT_S:g} s after SIGKILL "
+                        f"({_proc_state(proc.pid)})")
             if own is not None:
                 own.cleanup()
-            raise QnetError(f"local network did not start: {info.get('error')}")
+            raise QnetError(f"local network did not start: {info.get('error')}{left}")
         nodes: dict[str, NodeRecord] = info["nodes"]
         addressed = topology.with_addresses({k: v["address"] for k, v in nodes.items()})
         addressed = addressed.model_copy(
