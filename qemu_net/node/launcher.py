@@ -42,7 +42,13 @@ from typing import Any, NotRequired, TypedDict
 from qemu_net.errors import QnetError
 from qemu_net.network.topology import Topology, load_topology
 
-READY_TIMEOUT_S = 120.0
+#: How long a local network may take to start, unless its caller says otherwise (`LocalNetwork.start`'s
+#: ``timeout_s`` or ``$QNET_START_TIMEOUT_S``). Generous, because only slowness waits it out: a node that
+#: exits before it serves fails the start at once.
+READY_TIMEOUT_S = 300.0
+START_TIMEOUT_ENV = "QNET_START_TIMEOUT_S"
+#: The caller hears the supervisor's own report of a start that missed its deadline within this long after it.
+REPORT_MARGIN_S = 5.0
 #: A node whose supervisor died drains with this grace for in-flight calls ...
 ORPHAN_DRAIN_S = 1.5
 #: ... and exits this long after its death signal at the latest, even if draining stalls.
@@ -380,7 +386,11 @@ def _child(topology: Topology, name: str, host: str, allow_inspect: bool, wfd: i
 
 
 def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bool = False,
-              tls_dir: Path | None = None) -> int:
+              tls_dir: Path | None = None, ready_by: float | None = None) -> int:
+    """Fork a node per topology node and report on stdout, as one JSON line, when every node serves
+    (``ready``: their addresses) or why not: a node exited before it served, or `ready_by` (a
+    `time.monotonic()` instant, the caller's deadline; default `READY_TIMEOUT_S` from now) passed."""
+    deadline = time.monotonic() + READY_TIMEOUT_S if ready_by is None else ready_by
     # Import everything the node needs before forking, then freeze the heap so children share it.
     import cirq  # noqa: F401
     import numpy  # noqa: F401
@@ -420,16 +430,19 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bo
     os.close(report_w)
     book: dict[str, NodeRecord] = {}
     serving: set[str] = set()
-    deadline = time.monotonic() + READY_TIMEOUT_S
     buf = b""
+    exits = _ExitWatch(children)
 
     def read_reports(until: Callable[[], bool]) -> None:
-        """Read the children's report lines (ports, then "serving") until `until()` or the deadline."""
+        """Read the children's report lines (ports, then "serving") until `until()`, a child's exit or the
+        deadline."""
         nonlocal buf
         while not until() and time.monotonic() < deadline:
-            ready, _, _ = select.select([rep], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
+            ready, _, _ = select.select([rep.fileno(), *exits.fds], [], [], exits.poll_s(deadline))
+            if exits.check():
                 return
+            if rep.fileno() not in ready:
+                continue
             chunk = os.read(rep.fileno(), 65536)
             if not chunk:
                 return
@@ -450,11 +463,12 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bo
                 if "metrics_port" in info:
                     book[info["name"]]["metrics_address"] = f"{host}:{info['metrics_port']}"
 
-    with os.fdopen(report_r, "rb") as rep:
+    with os.fdopen(report_r, "rb") as rep, exits:
         read_reports(lambda: len(book) == len(children))
-        if len(book) < len(children):
+        if len(book) < len(children) or exits.exited:
             missing = sorted(set(children) - set(book))
-            print(json.dumps({"ready": False, "error": f"nodes failed to start: {', '.join(missing)}"}), flush=True)
+            error = exits.why() or f"nodes failed to start: {', '.join(missing)}"
+            print(json.dumps({"ready": False, "error": error}), flush=True)
             stop_processes(records, grace_s=CHILD_GRACE_S, reap=True)
             return 1
         line = (json.dumps(book) + "\n").encode()
@@ -464,9 +478,10 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bo
         # Ready only when every node has taken everyone's addresses and serves (no first call can find a
         # peer's address unknown).
         read_reports(lambda: len(serving) == len(children))
-    if len(serving) < len(children):
+    if len(serving) < len(children) or exits.exited:
         missing = sorted(set(children) - serving)
-        print(json.dumps({"ready": False, "error": f"nodes did not start serving: {', '.join(missing)}"}), flush=True)
+        error = exits.why() or f"nodes did not start serving: {', '.join(missing)}"
+        print(json.dumps({"ready": False, "error": error}), flush=True)
         stop_processes(records, grace_s=CHILD_GRACE_S, reap=True)
         return 1
     supervisor = ProcessRecord.of(me)
@@ -490,6 +505,57 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bo
 _SUPERVISOR_SIGNALS = STOP_SIGNALS | {signal.SIGCHLD}
 
 
+class _ExitWatch:
+    """Notices a node that exits while the network starts: by its pidfd (readable when it exits) where the
+    platform has them, else by a check every `POLL_S`. Exited children are reaped and their status kept."""
+
+    POLL_S = 0.5
+
+    def __init__(self, children: Mapping[str, int]) -> None:
+        self._children = dict(children)
+        self.exited: dict[str, int] = {}
+        self.fds: list[int] = []
+        if hasattr(os, "pidfd_open"):
+            try:
+                self.fds = [os.pidfd_open(pid) for pid in self._children.values()]
+            except OSError:  # a kernel without pidfds (before Linux 5.3)
+                self._close()
+
+    def poll_s(self, deadline: float) -> float:
+        left = max(0.0, deadline - time.monotonic())
+        return left if self.fds else min(left, self.POLL_S)
+
+    def check(self) -> bool:
+        """Reap the children that have exited; True if any has."""
+        for name, pid in list(self._children.items()):
+            try:
+                got, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                got, status = pid, 0
+            if got == pid:
+                self.exited[name] = os.waitstatus_to_exitcode(status)
+                del self._children[name]
+        return bool(self.exited)
+
+    def why(self) -> str:
+        def how(code: int) -> str:
+            return f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+
+        return "; ".join(f"node {name} {how(code)} before it served (its error is on the supervisor's stderr)"
+                         for name, code in sorted(self.exited.items()))
+
+    def _close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
+
+    def __enter__(self) -> _ExitWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+
+
 def _reap(alive: dict[str, int]) -> None:
     """Collect every child that has exited (without blocking) and drop it from `alive`."""
     while True:
@@ -504,6 +570,20 @@ def _reap(alive: dict[str, int]) -> None:
             if child == pid:
                 print(f"node {name} exited", file=sys.stderr, flush=True)
                 del alive[name]
+
+
+def start_timeout_s() -> float:
+    """The start-up deadline's length: ``$QNET_START_TIMEOUT_S`` (seconds, > 0) if set, else `READY_TIMEOUT_S`."""
+    raw = os.environ.get(START_TIMEOUT_ENV)
+    if raw is None or not raw.strip():
+        return READY_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise QnetError(f"${START_TIMEOUT_ENV} must be a number of seconds > 0, not {raw!r}")
+    return value
 
 
 @dataclass
@@ -522,7 +602,7 @@ class LocalNetwork:
     @classmethod
     def start(
         cls, topology: Topology, *, host: str = "127.0.0.1", allow_inspect: bool = False, detach: bool = False,
-        timeout_s: float = READY_TIMEOUT_S, log_file: str | None = None, metrics: bool = False,
+        timeout_s: float | None = None, log_file: str | None = None, metrics: bool = False,
         tls: bool = True, tls_dir: str | os.PathLike[str] | None = None,
     ) -> LocalNetwork:
         """Start the supervisor and wait until every node serves.
@@ -530,10 +610,16 @@ class LocalNetwork:
         With ``detach=True`` the supervisor outlives this process (`qnet up`): it gets its own session and
         its stderr goes to `log_file` (or nowhere), so it holds no pipe of the caller's open.
 
+        The nodes have `timeout_s` to serve (default ``$QNET_START_TIMEOUT_S``, else `READY_TIMEOUT_S`); a
+        node that exits before it serves fails the start at once.
+
         Mutual TLS is on unless ``tls=False``: the network's certificates are written to `tls_dir` (made
         if needed; a CA already there is kept) or to a temporary directory removed by `stop`, and clients
         of this process that connect to the nodes' addresses use its ``client`` certificate.
         """
+        if timeout_s is None:
+            timeout_s = start_timeout_s()
+        deadline = time.monotonic() + timeout_s
         own: tempfile.TemporaryDirectory[str] | None = None
         cert_dir: Path | None = None
         if tls:
@@ -548,7 +634,9 @@ class LocalNetwork:
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
             f.write(topology.to_yaml())
             path = f.name
-        cmd = [sys.executable, "-m", "qemu_net.node.launcher", "--topology", path, "--host", host]
+        # The supervisor keeps the same deadline (the monotonic clock is the host's, shared by processes).
+        cmd = [sys.executable, "-m", "qemu_net.node.launcher", "--topology", path, "--host", host,
+               "--ready-by", repr(deadline)]
         if allow_inspect:
             cmd.append("--allow-inspect")
         if metrics:
@@ -565,10 +653,10 @@ class LocalNetwork:
         if stderr is not None:
             stderr.close()
         assert proc.stdout is not None
-        deadline = time.monotonic() + timeout_s
+        heard_by = deadline + REPORT_MARGIN_S
         line = b""
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        while time.monotonic() < heard_by:
+            ready, _, _ = select.select([proc.stdout], [], [], max(0.0, heard_by - time.monotonic()))
             if not ready:
                 break
             line = proc.stdout.readline()
@@ -576,7 +664,7 @@ class LocalNetwork:
         os.unlink(path)
         info: dict[str, Any]  # the launcher's JSON report line
         try:
-            info = json.loads(line) if line else {"ready": False, "error": "no answer from the launcher"}
+            info = json.loads(line) if line else {"ready": False, "error": "no answer from its supervisor"}
         except json.JSONDecodeError:
             info = {"ready": False, "error": f"unexpected launcher output: {line[:200]!r}"}
         if not info.get("ready"):
@@ -589,7 +677,9 @@ class LocalNetwork:
                         f"({_proc_state(proc.pid)})")
             if own is not None:
                 own.cleanup()
-            raise QnetError(f"local network did not start: {info.get('error')}{left}")
+            late = "" if time.monotonic() < deadline else (
+                f" (a busy machine may need longer than {timeout_s:g} s: give timeout_s or ${START_TIMEOUT_ENV})")
+            raise QnetError(f"local network did not start: {info.get('error')}{left}{late}")
         nodes: dict[str, NodeRecord] = info["nodes"]
         addressed = topology.with_addresses({k: v["address"] for k, v in nodes.items()})
         addressed = addressed.model_copy(
@@ -679,6 +769,9 @@ def main(argv: list[str] | None = None) -> int:
     tls = ap.add_mutually_exclusive_group()
     tls.add_argument("--tls-dir", type=Path, help="the network's certificate directory (qemu_net.security.tls)")
     tls.add_argument("--insecure", action="store_true", help="plaintext: no TLS, nobody authenticated")
+    ap.add_argument("--ready-by", type=float, default=None, metavar="MONOTONIC_S",
+                    help="the start's deadline, as a time.monotonic() instant of this host "
+                         f"(default: {READY_TIMEOUT_S:g} s from now)")
     ap.add_argument("--exit-with-parent", action="store_true",
                     help="stop every node when standard input closes (the starting process is gone)")
     args = ap.parse_args(argv)
@@ -696,7 +789,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"WARNING: network {topology.name!r} runs WITHOUT TLS: anyone who reaches its ports controls it",
               file=sys.stderr, flush=True)
     return supervise(topology, host=args.host, allow_inspect=args.allow_inspect, metrics=args.metrics,
-                     tls_dir=args.tls_dir)
+                     tls_dir=args.tls_dir, ready_by=args.ready_by)
 
 
 if __name__ == "__main__":
