@@ -403,6 +403,10 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bo
     _load_libc()
     gc.collect()
     gc.freeze()
+    if time.monotonic() >= deadline:  # nothing forked only to be stopped at once
+        print(json.dumps({"ready": False, "error": "the start's deadline passed before its nodes were forked"}),
+              flush=True)
+        return 1
     me = os.getpid()
     children: dict[str, int] = {}
     records: dict[str, ProcessRecord] = {}

@@ -54,7 +54,7 @@ def test_the_supervisor_keeps_the_deadline_it_was_given(tmp_path: Path) -> None:
     certs = tmp_path / "certs"
     write_network_certs(TOPO, certs)
     report, took = _supervise(tmp_path, time.monotonic(), certs)  # a deadline already passed
-    assert report == {"ready": False, "error": "nodes failed to start: a, b, c"}
+    assert report == {"ready": False, "error": "the start's deadline passed before its nodes were forked"}
     assert took < 60
 
 
@@ -62,8 +62,9 @@ def test_a_start_that_misses_the_callers_deadline_says_so() -> None:
     t = time.monotonic()
     with pytest.raises(QnetError) as err:
         LocalNetwork.start(TOPO, timeout_s=0.01)
-    assert str(err.value).startswith("local network did not start: nodes failed to start: a, b, c")
-    assert "may need longer than 0.01 s" in str(err.value) and START_TIMEOUT_ENV in str(err.value)
+    # Whether the supervisor's own report came in time depends on the machine; the caller's deadline holds.
+    assert str(err.value).startswith("local network did not start: ")
+    assert str(err.value).endswith(f"(a busy machine may need longer than 0.01 s: give timeout_s or ${START_TIMEOUT_ENV})")
     assert time.monotonic() - t < 60
 
 
