@@ -441,11 +441,14 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bo
         """Read the children's report lines (ports, then "serving") until `until()`, a child's exit or the
         deadline."""
         nonlocal buf
+        poller = select.poll()  # not select.select: a pidfd of a big network may be above FD_SETSIZE
+        for fd in (rep.fileno(), *exits.fds):
+            poller.register(fd, select.POLLIN)
         while not until() and time.monotonic() < deadline:
-            ready, _, _ = select.select([rep.fileno(), *exits.fds], [], [], exits.poll_s(deadline))
+            events = poller.poll(exits.poll_s(deadline) * 1000)
             if exits.check():
                 return
-            if rep.fileno() not in ready:
+            if not any(fd == rep.fileno() for fd, _ in events):
                 continue
             chunk = os.read(rep.fileno(), 65536)
             if not chunk:
@@ -473,11 +476,14 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bo
             missing = sorted(set(children) - set(book))
             error = exits.why() or f"nodes failed to start: {', '.join(missing)}"
             print(json.dumps({"ready": False, "error": error}), flush=True)
-            stop_processes(records, grace_s=CHILD_GRACE_S, reap=True)
+            for w in to_child.values():  # a node waiting for the addresses reads EOF and exits
+                os.close(w)
+            stop_processes(exits.unreaped(records), grace_s=CHILD_GRACE_S, reap=True)
             return 1
         line = (json.dumps(book) + "\n").encode()
         for w in to_child.values():
-            os.write(w, line)
+            with contextlib.suppress(BrokenPipeError):  # that node has exited: read_reports tells
+                os.write(w, line)
             os.close(w)
         # Ready only when every node has taken everyone's addresses and serves (no first call can find a
         # peer's address unknown).
@@ -486,7 +492,7 @@ def supervise(topology: Topology, *, host: str, allow_inspect: bool, metrics: bo
         missing = sorted(set(children) - serving)
         error = exits.why() or f"nodes did not start serving: {', '.join(missing)}"
         print(json.dumps({"ready": False, "error": error}), flush=True)
-        stop_processes(records, grace_s=CHILD_GRACE_S, reap=True)
+        stop_processes(exits.unreaped(records), grace_s=CHILD_GRACE_S, reap=True)
         return 1
     supervisor = ProcessRecord.of(me)
     print(json.dumps({"ready": True, "supervisor_pid": me, "supervisor": supervisor.to_json(),
@@ -517,12 +523,13 @@ class _ExitWatch:
 
     def __init__(self, children: Mapping[str, int]) -> None:
         self._children = dict(children)
-        self.exited: dict[str, int] = {}
+        self.exited: dict[str, int | None] = {}
         self.fds: list[int] = []
         if hasattr(os, "pidfd_open"):
             try:
-                self.fds = [os.pidfd_open(pid) for pid in self._children.values()]
-            except OSError:  # a kernel without pidfds (before Linux 5.3)
+                for pid in self._children.values():
+                    self.fds.append(os.pidfd_open(pid))
+            except OSError:  # a kernel without pidfds (before Linux 5.3), or out of descriptors
                 self._close()
 
     def poll_s(self, deadline: float) -> float:
@@ -534,18 +541,30 @@ class _ExitWatch:
         for name, pid in list(self._children.items()):
             try:
                 got, status = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                got, status = pid, 0
+            except ChildProcessError:  # reaped by someone else: its status is unknown
+                got, status = pid, None
             if got == pid:
-                self.exited[name] = os.waitstatus_to_exitcode(status)
+                self.exited[name] = None if status is None else os.waitstatus_to_exitcode(status)
                 del self._children[name]
         return bool(self.exited)
 
-    def why(self) -> str:
-        def how(code: int) -> str:
-            return f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+    def unreaped(self, records: Mapping[str, ProcessRecord]) -> dict[str, ProcessRecord]:
+        """`records` without the children reaped here: their pids are free for other processes."""
+        return {name: record for name, record in records.items() if name not in self.exited}
 
-        return "; ".join(f"node {name} {how(code)} before it served (its error is on the supervisor's stderr)"
+    def why(self) -> str:
+        def how(code: int | None) -> str:
+            if code is None:
+                return "exited"
+            if code >= 0:
+                return f"exited with status {code}"
+            try:
+                return f"was killed by {signal.Signals(-code).name}"
+            except ValueError:  # e.g. a real-time signal, which has no name in `signal.Signals`
+                return f"was killed by signal {-code}"
+
+        return "; ".join(f"node {name} {how(code)} before it served"
+                         + (" (its error is on the supervisor's stderr)" if code is not None and code > 0 else "")
                          for name, code in sorted(self.exited.items()))
 
     def _close(self) -> None:
@@ -665,6 +684,7 @@ class LocalNetwork:
                 break
             line = proc.stdout.readline()
             break
+        late = time.monotonic() >= deadline
         os.unlink(path)
         info: dict[str, Any]  # the launcher's JSON report line
         try:
@@ -681,9 +701,9 @@ class LocalNetwork:
                         f"({_proc_state(proc.pid)})")
             if own is not None:
                 own.cleanup()
-            late = "" if time.monotonic() < deadline else (
+            hint = "" if not late else (
                 f" (a busy machine may need longer than {timeout_s:g} s: give timeout_s or ${START_TIMEOUT_ENV})")
-            raise QnetError(f"local network did not start: {info.get('error')}{left}{late}")
+            raise QnetError(f"local network did not start: {info.get('error')}{left}{hint}")
         nodes: dict[str, NodeRecord] = info["nodes"]
         addressed = topology.with_addresses({k: v["address"] for k, v in nodes.items()})
         addressed = addressed.model_copy(

@@ -5,6 +5,7 @@ supervisor, which keeps it rather than a fixed one of its own. Real launcher pro
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -23,39 +24,37 @@ TOPO = parse_topology({"name": "start", "nodes": ["a", "b", "c"], "links": [["a"
 FAR_S = 600.0
 
 
-def _supervise(tmp_path: Path, ready_by: float, tls_dir: Path) -> tuple[dict, float]:
+def _supervise(tmp_path: Path, ready_by: float, tls_dir: Path) -> dict:
     topo = tmp_path / "t.yaml"
     topo.write_text(TOPO.to_yaml())
     cmd = [sys.executable, "-m", "qemu_net.node.launcher", "--topology", str(topo), "--ready-by", repr(ready_by),
            "--tls-dir", str(tls_dir)]
-    t = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     try:
-        out, err = proc.communicate(timeout=120)
+        # Far below FAR_S: a supervisor that waits for its deadline fails the test here (TimeoutExpired).
+        out, err = proc.communicate(timeout=FAR_S / 4)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(30)
     assert proc.returncode == 1, err.decode()[-2000:]
-    return json.loads(out.decode().splitlines()[0]), time.monotonic() - t
+    return json.loads(out.decode().splitlines()[0])
 
 
 def test_a_node_that_exits_before_it_serves_fails_the_start_at_once(tmp_path: Path) -> None:
     certs = tmp_path / "certs"
     write_network_certs(TOPO, certs)
     (certs / "nodes" / "b.key").unlink()  # node b cannot load its credentials and exits
-    report, took = _supervise(tmp_path, time.monotonic() + FAR_S, certs)
+    report = _supervise(tmp_path, time.monotonic() + FAR_S, certs)
     assert report["ready"] is False
     assert report["error"].startswith("node b exited with status 1 before it served")
-    assert took < FAR_S / 4, f"the start waited {took:.0f} s for a node that had exited"
 
 
 def test_the_supervisor_keeps_the_deadline_it_was_given(tmp_path: Path) -> None:
     certs = tmp_path / "certs"
     write_network_certs(TOPO, certs)
-    report, took = _supervise(tmp_path, time.monotonic(), certs)  # a deadline already passed
+    report = _supervise(tmp_path, time.monotonic(), certs)  # a deadline already passed
     assert report == {"ready": False, "error": "the start's deadline passed before its nodes were forked"}
-    assert took < 60
 
 
 def test_a_start_that_misses_the_callers_deadline_says_so() -> None:
@@ -64,7 +63,8 @@ def test_a_start_that_misses_the_callers_deadline_says_so() -> None:
         LocalNetwork.start(TOPO, timeout_s=0.01)
     # Whether the supervisor's own report came in time depends on the machine; the caller's deadline holds.
     assert str(err.value).startswith("local network did not start: ")
-    assert str(err.value).endswith(f"(a busy machine may need longer than 0.01 s: give timeout_s or ${START_TIMEOUT_ENV})")
+    hint = f"(a busy machine may need longer than 0.01 s: give timeout_s or ${START_TIMEOUT_ENV})"
+    assert str(err.value).endswith(hint)
     assert time.monotonic() - t < 60
 
 
@@ -73,7 +73,7 @@ def test_the_start_timeout_comes_from_the_environment(monkeypatch) -> None:
     assert start_timeout_s() == launcher.READY_TIMEOUT_S
     monkeypatch.setenv(START_TIMEOUT_ENV, "0.01")
     assert start_timeout_s() == 0.01
-    with pytest.raises(QnetError, match="may need longer than 0.01 s"):
+    with pytest.raises(QnetError, match=re.escape("may need longer than 0.01 s")):
         LocalNetwork.start(TOPO, tls=False)
     for bad in ("soon", "0", "-5", "inf", "nan"):
         monkeypatch.setenv(START_TIMEOUT_ENV, bad)
